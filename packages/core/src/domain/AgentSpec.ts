@@ -1,0 +1,70 @@
+/**
+ * Which agent CLI runs, with which model and reasoning level (SPEC F1, F3).
+ *
+ * `model` strings in oompa.json are `harness:model`, `harness:model:reasoning` (0.7), or a bare model,
+ * which means harness `codex`.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * The agent CLIs oompa knows how to drive.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const Harness = Schema.Literals(["codex", "claude", "gemini", "opencode", "command"])
+export type Harness = typeof Harness.Type
+
+/** @category constants @since 0.1.0 */
+export const harnesses: ReadonlyArray<Harness> = Harness.literals
+
+/**
+ * One agent: a harness, an optional model, an optional reasoning level.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const AgentSpec = Schema.Struct({
+  harness: Harness,
+  model: Schema.optionalKey(Schema.NonEmptyString),
+  reasoning: Schema.optionalKey(Schema.NonEmptyString)
+})
+export type AgentSpec = typeof AgentSpec.Type
+
+/**
+ * Parses `harness:model[:reasoning]`; returns a reason string when it cannot.
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const parseModelString = (text: string): AgentSpec | string => {
+  const trimmed = text.trim()
+  if (trimmed.length === 0) return "is empty; expected \"harness:model\" such as \"claude:opus\""
+  const parts = trimmed.split(":")
+  const first = parts[0]!
+  if (parts.length === 1) return { harness: "codex", model: first }
+  if (!(harnesses as ReadonlyArray<string>).includes(first)) {
+    return `has unknown harness ${JSON.stringify(first)}; expected one of ${harnesses.join(", ")}`
+  }
+  if (parts.length > 3) return "has too many ':' parts; expected \"harness:model\" or \"harness:model:reasoning\""
+  const harness = first as Harness
+  const model = parts[1] ?? ""
+  const reasoning = parts[2] ?? ""
+  if (parts.length === 3 && reasoning === "") return "ends with ':'; give a reasoning level or drop the colon"
+  return {
+    harness,
+    ...(model === "" ? {} : { model }),
+    ...(reasoning === "" ? {} : { reasoning })
+  }
+}
+
+/**
+ * The canonical `harness:model[:reasoning]` text of a spec (inverse of {@link parseModelString}).
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const formatModelString = (spec: AgentSpec): string =>
+  [spec.harness, spec.model ?? "", ...(spec.reasoning === undefined ? [] : [spec.reasoning])].join(":")

@@ -1,0 +1,39 @@
+/**
+ * The policy gate's rules (SPEC F7): path globs, size limits, binary files.
+ *
+ * The always-denied paths hold whatever the config says, because they are the framework's own state:
+ * an agent that edits them could forge claims, run logs or secrets.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export const Policy = Schema.Struct({
+  allow: Schema.optionalKey(Schema.Array(Schema.NonEmptyString)),
+  deny: Schema.optionalKey(Schema.Array(Schema.NonEmptyString)),
+  max_lines_added: Schema.optionalKey(Count),
+  max_lines_deleted: Schema.optionalKey(Count),
+  max_files: Schema.optionalKey(Count),
+  allow_binary: Schema.optionalKey(Schema.Boolean)
+})
+export type Policy = typeof Policy.Type
+
+/**
+ * Paths no change may touch, whatever the config (SPEC F7). `<tasks_dir>` is filled in per run.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const alwaysDenied = (tasksDir: string): ReadonlyArray<string> => [
+  ".oompa/**",
+  `${tasksDir.replace(/\/+$/, "")}/**`,
+  ".oompa-new-tasks/**",
+  "**/.env*",
+  "**/*.pem"
+]

@@ -1,0 +1,195 @@
+/**
+ * The swarm's configuration after decoding: workers expanded, dialects unified, defaults applied.
+ *
+ * `ConfigFile.ts` decodes oompa.json (both the 0.1.0 and the 0.7 dialect) into this shape; programs
+ * only ever see this one. Durations are seconds, as in the file.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { AgentSpec } from "./AgentSpec.ts"
+import { Budget } from "./Budget.ts"
+import { WorkerId } from "./Ids.ts"
+import { Policy } from "./Policy.ts"
+
+/**
+ * What a worker does each iteration (SPEC F1): `worker` claims a task if one is pending, else works
+ * from its prompt; `planner` only creates tasks; `executor` only claims tasks.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const Role = Schema.Literals(["worker", "planner", "executor"])
+export type Role = typeof Role.Type
+
+const Seconds = Schema.Finite.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
+const PositiveInt = Schema.Int.pipe(Schema.check(Schema.isGreaterThan(0)))
+
+/**
+ * One worker, after `count` expansion.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const WorkerConfig = Schema.Struct({
+  id: WorkerId,
+  agent: AgentSpec,
+  role: Role,
+  iterations: PositiveInt,
+  /** Prompt files, concatenated; empty means the built-in prompt of the role. */
+  prompt: Schema.Array(Schema.String),
+  wait_between: Seconds,
+  budget: Budget
+})
+export type WorkerConfig = typeof WorkerConfig.Type
+
+/**
+ * One reviewer; several are tried in order when one fails to answer.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const ReviewerConfig = Schema.Struct({
+  agent: AgentSpec,
+  prompt: Schema.optionalKey(Schema.String)
+})
+export type ReviewerConfig = typeof ReviewerConfig.Type
+
+/**
+ * The top-level planner of 0.7: runs once before the workers.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const PlannerConfig = Schema.Struct({
+  agent: AgentSpec,
+  prompt: Schema.Array(Schema.String),
+  max_pending: PositiveInt
+})
+export type PlannerConfig = typeof PlannerConfig.Type
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export const MergeStrategy = Schema.Literals(["no-ff", "ff", "squash", "rebase"])
+export type MergeStrategy = typeof MergeStrategy.Type
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export const OnConflict = Schema.Literals(["abort", "agent"])
+export type OnConflict = typeof OnConflict.Type
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export const MergeConfig = Schema.Struct({
+  strategy: MergeStrategy,
+  on_conflict: OnConflict
+})
+export type MergeConfig = typeof MergeConfig.Type
+
+/**
+ * Per-call time limits, in seconds.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const Timeouts = Schema.Struct({
+  propose: Seconds,
+  review: Seconds,
+  test: Seconds,
+  setup: Seconds
+})
+export type Timeouts = typeof Timeouts.Type
+
+/**
+ * Overrides of a harness's binary, extra arguments and environment (SPEC F3).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const HarnessOverride = Schema.Struct({
+  command: Schema.optionalKey(Schema.NonEmptyString),
+  args: Schema.optionalKey(Schema.Array(Schema.String)),
+  env: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
+})
+export type HarnessOverride = typeof HarnessOverride.Type
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export const SwarmConfig = Schema.Struct({
+  workers: Schema.Array(WorkerConfig),
+  /** Empty: each worker's own model reviews its work. */
+  reviewers: Schema.Array(ReviewerConfig),
+  /** `false`: review is off and every change is auto-approved (the run says so at start). */
+  review: Schema.Boolean,
+  planner: Schema.optionalKey(PlannerConfig),
+  /** Absent: `main` if it exists, else `master` (decided by the Git layer, never taken from HEAD). */
+  branch: Schema.optionalKey(Schema.NonEmptyString),
+  policy: Policy,
+  merge: MergeConfig,
+  test_command: Schema.optionalKey(Schema.NonEmptyString),
+  setup_command: Schema.optionalKey(Schema.NonEmptyString),
+  timeouts: Timeouts,
+  max_review_attempts: PositiveInt,
+  max_task_attempts: PositiveInt,
+  /** How often approved work that conflicts goes back to its agent before it is reported (`on_conflict: agent`). */
+  max_merge_retries: PositiveInt,
+  max_parallel: Schema.optionalKey(PositiveInt),
+  max_wait_for_tasks: Seconds,
+  tasks_dir: Schema.NonEmptyString,
+  worktrees_dir: Schema.optionalKey(Schema.NonEmptyString),
+  harnesses: Schema.Record(Schema.String, HarnessOverride),
+  budget: Budget
+})
+export type SwarmConfig = typeof SwarmConfig.Type
+
+/**
+ * Every default of SPEC F1 in one place.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaults = {
+  iterations: 10,
+  count: 1,
+  role: "worker" as Role,
+  wait_between: 0,
+  max_review_attempts: 3,
+  max_task_attempts: 3,
+  max_merge_retries: 2,
+  max_wait_for_tasks: 600,
+  max_pending: 10,
+  tasks_dir: "tasks",
+  merge: { strategy: "no-ff", on_conflict: "abort" } as MergeConfig,
+  timeouts: { propose: 300, review: 600, test: 900, setup: 600 } as Timeouts
+} as const
+
+/**
+ * A whole config from a few fields, with every default filled in — for tests, simulations and
+ * embedders that build a swarm in code rather than from a file.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeSwarmConfig = (fields: Partial<SwarmConfig> & Pick<SwarmConfig, "workers">): SwarmConfig => ({
+  reviewers: [],
+  review: true,
+  policy: {},
+  merge: defaults.merge,
+  timeouts: defaults.timeouts,
+  max_review_attempts: defaults.max_review_attempts,
+  max_task_attempts: defaults.max_task_attempts,
+  max_merge_retries: defaults.max_merge_retries,
+  max_wait_for_tasks: defaults.max_wait_for_tasks,
+  tasks_dir: defaults.tasks_dir,
+  harnesses: {},
+  budget: {},
+  ...fields
+})

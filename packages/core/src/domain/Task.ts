@@ -1,0 +1,61 @@
+/**
+ * A unit of work in the task queue (SPEC F2), and the folders it moves through.
+ *
+ * The file is the task: what the framework records about it (attempts, last feedback, merge sha)
+ * lives in the same JSON object, never in a sidecar file.
+ *
+ * @since 0.1.0
+ */
+import { Order, Schema } from "effect"
+import { TaskId } from "./Ids.ts"
+
+/**
+ * The folders of `tasks/`, in the order a task normally visits them.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const TaskStatus = Schema.Literals(["pending", "current", "complete", "failed", "invalid"])
+export type TaskStatus = typeof TaskStatus.Type
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export const Task = Schema.Struct({
+  id: TaskId,
+  summary: Schema.NonEmptyString,
+  description: Schema.optionalKey(Schema.String),
+  files: Schema.optionalKey(Schema.Array(Schema.String)),
+  acceptance: Schema.optionalKey(Schema.Union([Schema.String, Schema.Array(Schema.String)])),
+  /** Lower runs first; absent counts as 100. */
+  priority: Schema.optionalKey(Schema.Int),
+  // Recorded by the framework:
+  attempts: Schema.optionalKey(Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))),
+  last_feedback: Schema.optionalKey(Schema.String),
+  merged_sha: Schema.optionalKey(Schema.String),
+  created_by: Schema.optionalKey(Schema.String)
+})
+export type Task = typeof Task.Type
+
+/** @category constants @since 0.1.0 */
+export const defaultPriority = 100
+
+/**
+ * The order workers claim pending tasks in: priority, then id.
+ *
+ * @category ordering
+ * @since 0.1.0
+ */
+export const claimOrder: Order.Order<Task> = Order.combine(
+  Order.mapInput(Order.Number, (t: Task) => t.priority ?? defaultPriority),
+  Order.mapInput(Order.String, (t: Task) => t.id)
+)
+
+/**
+ * A one-line description of the task for prompts and logs.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const taskTargets = (task: Task): string => (task.files ?? []).join(", ")

@@ -1,0 +1,6 @@
+export * as AgentSpec from "./domain/AgentSpec.ts"
+export * as Budget from "./domain/Budget.ts"
+export * as Ids from "./domain/Ids.ts"
+export * as Policy from "./domain/Policy.ts"
+export * as SwarmConfig from "./domain/SwarmConfig.ts"
+export * as Task from "./domain/Task.ts"
