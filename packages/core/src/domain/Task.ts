@@ -53,9 +53,10 @@ export const claimOrder: Order.Order<Task> = Order.combine(
 )
 
 /**
- * A one-line description of the task for prompts and logs.
+ * The acceptance criteria as text (one per line).
  *
  * @category formatting
  * @since 0.1.0
  */
-export const taskTargets = (task: Task): string => (task.files ?? []).join(", ")
+export const acceptanceText = (task: Task): string =>
+  task.acceptance === undefined ? "" : typeof task.acceptance === "string" ? task.acceptance : task.acceptance.map((a) => `- ${a}`).join("\n")

@@ -1,0 +1,165 @@
+/**
+ * The run's vocabulary (SPEC F9): one tagged union for the JSONL run log, the live progress view and
+ * simulation traces. Every event carries `at` (milliseconds from the `Clock`) so a trace replays
+ * byte-for-byte under `TestClock`.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { BudgetName } from "./Budget.ts"
+import { Role } from "./SwarmConfig.ts"
+import { TaskStatus } from "./Task.ts"
+
+/**
+ * Milliseconds spent per phase of an iteration (SPEC F9). `mergeWait` is time queued behind other
+ * merges; `test` is the test gate; `git` is commits, diffs and workspace resets.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const PhaseTimings = Schema.Struct({
+  setup: Schema.Finite,
+  agent: Schema.Finite,
+  review: Schema.Finite,
+  fix: Schema.Finite,
+  git: Schema.Finite,
+  test: Schema.Finite,
+  mergeWait: Schema.Finite
+})
+export type PhaseTimings = typeof PhaseTimings.Type
+export type Phase = keyof PhaseTimings
+
+/** @category constants @since 0.1.0 */
+export const zeroTimings: PhaseTimings = { setup: 0, agent: 0, review: 0, fix: 0, git: 0, test: 0, mergeWait: 0 }
+
+/** @category combinators @since 0.1.0 */
+export const addTimings = (a: PhaseTimings, b: PhaseTimings): PhaseTimings => ({
+  setup: a.setup + b.setup,
+  agent: a.agent + b.agent,
+  review: a.review + b.review,
+  fix: a.fix + b.fix,
+  git: a.git + b.git,
+  test: a.test + b.test,
+  mergeWait: a.mergeWait + b.mergeWait
+})
+
+/**
+ * How an iteration ended.
+ *
+ * - `merged`: approved, tested and on main.
+ * - `no-changes`: the agent changed nothing; no review, no merge.
+ * - `rejected`: the reviewer said REJECTED; task back to pending (or failed).
+ * - `exhausted`: `max_review_attempts` reviews without approval.
+ * - `conflict`: approved but could not be merged; the branch is kept and reported.
+ * - `error`: the agent failed (exit code, timeout) or the workspace could not be prepared.
+ * - `budget`: a budget was spent before the iteration could finish its agent calls.
+ * - `dry-run`: approved, not merged because the run is a dry run.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const IterationOutcome = Schema.Literals([
+  "merged",
+  "no-changes",
+  "rejected",
+  "exhausted",
+  "conflict",
+  "error",
+  "budget",
+  "dry-run"
+])
+export type IterationOutcome = typeof IterationOutcome.Type
+
+/**
+ * Why a worker stopped.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const WorkerStopReason = Schema.Literals(["iterations", "done", "errors", "no-tasks", "budget", "interrupted"])
+export type WorkerStopReason = typeof WorkerStopReason.Type
+
+/**
+ * How a whole run ended; maps onto SPEC F10's exit codes (`ok` 0; `failed` 1; `interrupted` 130).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const SwarmOutcome = Schema.Literals(["ok", "failed", "interrupted"])
+export type SwarmOutcome = typeof SwarmOutcome.Type
+
+/**
+ * Which agent call an `AgentFinished` event reports.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const AgentCallKind = Schema.Literals(["propose", "review", "fix", "plan", "resolve-conflict"])
+export type AgentCallKind = typeof AgentCallKind.Type
+
+const Tokens = Schema.Struct({ input: Schema.Finite, output: Schema.Finite })
+
+/**
+ * Every event of a run, tagged by `_tag`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const Event = Schema.TaggedUnion({
+  SwarmStarted: {
+    at: Schema.Finite,
+    runId: Schema.String,
+    branch: Schema.String,
+    base: Schema.String,
+    workers: Schema.Array(Schema.Struct({ id: Schema.String, role: Role, agent: Schema.String, iterations: Schema.Finite })),
+    review: Schema.Boolean,
+    dryRun: Schema.Boolean
+  },
+  WorkerStarted: { at: Schema.Finite, worker: Schema.String, role: Role, iterations: Schema.Finite },
+  IterationStarted: { at: Schema.Finite, worker: Schema.String, iteration: Schema.Finite, branch: Schema.String, base: Schema.String },
+  TaskClaimed: { at: Schema.Finite, worker: Schema.String, iteration: Schema.Finite, task: Schema.String },
+  AgentFinished: {
+    at: Schema.Finite,
+    worker: Schema.String,
+    iteration: Schema.Finite,
+    call: AgentCallKind,
+    agent: Schema.String,
+    exitCode: Schema.Finite,
+    durationMs: Schema.Finite,
+    timedOut: Schema.Boolean,
+    tokens: Schema.optionalKey(Tokens),
+    costUsd: Schema.optionalKey(Schema.Finite),
+    error: Schema.optionalKey(Schema.String)
+  },
+  Committed: { at: Schema.Finite, worker: Schema.String, iteration: Schema.Finite, sha: Schema.String, files: Schema.Finite, added: Schema.Finite, deleted: Schema.Finite },
+  VerdictGiven: {
+    at: Schema.Finite,
+    worker: Schema.String,
+    iteration: Schema.Finite,
+    attempt: Schema.Finite,
+    verdict: Schema.Literals(["approved", "needs-changes", "rejected"]),
+    clear: Schema.Boolean,
+    feedback: Schema.String,
+    reviewer: Schema.String
+  },
+  PolicyViolated: { at: Schema.Finite, worker: Schema.String, iteration: Schema.Finite, attempt: Schema.Finite, stage: Schema.Literals(["change", "merge"]), violations: Schema.Array(Schema.String) },
+  MergeQueued: { at: Schema.Finite, worker: Schema.String, iteration: Schema.Finite, position: Schema.Finite },
+  TestResult: { at: Schema.Finite, worker: Schema.String, iteration: Schema.Finite, sha: Schema.String, passed: Schema.Boolean, durationMs: Schema.Finite, output: Schema.String },
+  MergeResult: {
+    at: Schema.Finite,
+    worker: Schema.String,
+    iteration: Schema.Finite,
+    outcome: Schema.Literals(["merged", "conflict", "test-failed", "policy-failed", "dry-run"]),
+    sha: Schema.optionalKey(Schema.String),
+    previous: Schema.optionalKey(Schema.String),
+    branch: Schema.String,
+    files: Schema.Array(Schema.String)
+  },
+  TaskMoved: { at: Schema.Finite, task: Schema.String, from: Schema.optionalKey(TaskStatus), to: TaskStatus, worker: Schema.optionalKey(Schema.String), reason: Schema.optionalKey(Schema.String) },
+  IterationFinished: { at: Schema.Finite, worker: Schema.String, iteration: Schema.Finite, outcome: IterationOutcome, task: Schema.optionalKey(Schema.String), reviews: Schema.Finite, timings: PhaseTimings, detail: Schema.optionalKey(Schema.String) },
+  WorkerFinished: { at: Schema.Finite, worker: Schema.String, reason: WorkerStopReason, iterations: Schema.Finite },
+  BudgetSpent: { at: Schema.Finite, budget: BudgetName, scope: Schema.String },
+  Warning: { at: Schema.Finite, message: Schema.String, worker: Schema.optionalKey(Schema.String) },
+  SwarmFinished: { at: Schema.Finite, outcome: SwarmOutcome, durationMs: Schema.Finite, merged: Schema.Finite, rejected: Schema.Finite, failed: Schema.Finite, budget: Schema.optionalKey(BudgetName) }
+})
+export type Event = typeof Event.Type

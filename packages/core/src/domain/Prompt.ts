@@ -1,0 +1,311 @@
+/**
+ * Prompt rendering and the prompt's context header (SPEC F11).
+ *
+ * Templates use `{token}` substitution. Unknown tokens stay visible and are reported once, so a typo
+ * in a user's prompt file shows up in the prompt and in the log instead of silently vanishing. Braces
+ * that are not a token (JSON examples, `{ }`) are left alone, and substituted values are never
+ * scanned again: a task summary that mentions `{task_id}` stays literal.
+ *
+ * The context header is YAML (repo, tasks, recent notes, policy, next work, mode), built from data the
+ * caller collected from its services; nothing here reads files or git.
+ *
+ * @since 0.1.0
+ */
+import { Result } from "effect"
+import { parseDocument, stringify } from "yaml"
+import type { Policy } from "./Policy.ts"
+import type { TaskStatus } from "./Task.ts"
+
+/**
+ * The standard tokens the framework fills in, one doc line each. Every one is optional: a token
+ * without a value (a planner has no task) stays visible and is reported as unknown. (A type alias,
+ * not an interface, so that a `PromptTokens` value is accepted by {@link renderPrompt}.)
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type PromptTokens = {
+  /** The claimed task's id. */
+  readonly task_id?: string
+  /** The task's one-line summary. */
+  readonly summary?: string
+  /** The task's description (empty when it has none). */
+  readonly description?: string
+  /** The files the task targets, comma-separated (empty when it names none). */
+  readonly targets?: string
+  /** The task's acceptance criteria, one per line. */
+  readonly acceptance?: string
+  /** Where the agent writes new task files (`.oompa-new-tasks/` inside its worktree, SPEC F2). */
+  readonly new_tasks_dir?: string
+  /** The agent's working directory (its git worktree). */
+  readonly worktree?: string
+  /** The queue at a glance: task counts per status. */
+  readonly task_status?: string
+  /** The reviewer's (or the policy or test gate's) feedback, in full, for the fix prompt. */
+  readonly review_feedback?: string
+  /** The YAML context header built by {@link contextHeader}. */
+  readonly context_header?: string
+  /** The worker's id (`w0`, `planner`, …). */
+  readonly worker_id?: string
+  /** This iteration's number, from 1. */
+  readonly iteration?: string
+  /** The worker's number of iterations. */
+  readonly iterations?: string
+  /** The full change against the base, new, deleted and binary files included (reviewer). */
+  readonly diff?: string
+  /** The branch the agent's work is committed on. */
+  readonly branch?: string
+  /** The run's mode: `swarm`, `run`, `loop`, `prompt`. */
+  readonly mode?: string
+  /** The worker's role: `worker`, `planner`, `executor`. */
+  readonly role?: string
+  /** The files with merge conflict markers, one per line (conflict prompt). */
+  readonly conflict_files?: string
+}
+
+/**
+ * The names of {@link PromptTokens}, in the order documented there.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const standardTokens = [
+  "task_id",
+  "summary",
+  "description",
+  "targets",
+  "acceptance",
+  "new_tasks_dir",
+  "worktree",
+  "task_status",
+  "review_feedback",
+  "context_header",
+  "worker_id",
+  "iteration",
+  "iterations",
+  "diff",
+  "branch",
+  "mode",
+  "role",
+  "conflict_files"
+] as const satisfies ReadonlyArray<keyof PromptTokens>
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type StandardToken = (typeof standardTokens)[number]
+
+/**
+ * A rendered prompt and the tokens it used that had no value (each once, in order of appearance).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RenderedPrompt {
+  readonly text: string
+  readonly unknownTokens: ReadonlyArray<string>
+}
+
+// Only lowercase identifiers are tokens, so `{"id": 1}`, `{ }` and `{Foo}` are plain text.
+const tokenPattern = /\{([a-z_][a-z0-9_]*)\}/g
+
+/**
+ * Substitutes `{token}`s of `template` in one pass.
+ *
+ * **Gotchas**
+ * - Values are inserted as they are and never re-scanned.
+ * - Only own properties of `tokens` count, so `{constructor}` or `{__proto__}` are unknown tokens.
+ *
+ * @category rendering
+ * @since 0.1.0
+ */
+export const renderPrompt = (template: string, tokens: Readonly<Record<string, string>>): RenderedPrompt => {
+  const unknown: Array<string> = []
+  const text = template.replace(tokenPattern, (whole, name: string) => {
+    const value: unknown = Object.hasOwn(tokens, name) ? tokens[name] : undefined
+    if (typeof value === "string") return value
+    if (!unknown.includes(name)) unknown.push(name)
+    return whole
+  })
+  return { text, unknownTokens: unknown }
+}
+
+/**
+ * A note's front-matter status: green (fine) or red (something is wrong).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type NoteStatus = "green" | "red"
+
+/**
+ * The folders under `agent_notes/` the context header lists (SPEC F11).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const noteFolders = ["scratch", "ready_for_review", "notes_FROM_CTO", "proposed_tasks"] as const
+
+/**
+ * One recent note, as listed in the context header.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface NoteEntry {
+  /** Relative to the repository, e.g. `agent_notes/scratch/cache.md`. */
+  readonly path: string
+  readonly status?: NoteStatus
+  readonly title?: string
+}
+
+/**
+ * Reads `status` (green/red, any case) and `title` from a note's YAML front-matter (a leading
+ * `---` … `---` block); the title falls back to the note's first markdown heading. Missing or invalid
+ * front-matter gives no status rather than an error: a note is advice, not input to validate.
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const parseNoteFrontMatter = (text: string): { readonly status?: NoteStatus; readonly title?: string } => {
+  const source = text.replace(/^\uFEFF/, "")
+  const block = /^---[ \t]*\r?\n((?:[\s\S]*?\r?\n)?)(?:---|\.\.\.)[ \t]*(?:\r?\n|$)/.exec(source)
+  const data = block === null ? undefined : frontMatterData(block[1] ?? "")
+  const body = block === null ? source : source.slice(block[0].length)
+  const status = typeof data?.["status"] === "string" ? data["status"].trim().toLowerCase() : undefined
+  const rawTitle = data?.["title"]
+  const fmTitle = typeof rawTitle === "string" || typeof rawTitle === "number" ? String(rawTitle).trim() : ""
+  const title = fmTitle !== "" ? fmTitle : /^#{1,6}[ \t]+(.+?)[ \t#]*$/m.exec(body)?.[1]?.trim()
+  return {
+    ...(status === "green" || status === "red" ? { status } : {}),
+    ...(title !== undefined && title !== "" ? { title } : {})
+  }
+}
+
+const frontMatterData = (yamlText: string): Readonly<Record<string, unknown>> | undefined => {
+  const doc = parseDocument(yamlText)
+  if (doc.errors.length > 0) return undefined
+  // toJS can still throw (e.g. alias bombs): such a note simply has no front-matter.
+  const value: unknown = Result.getOrUndefined(Result.try(() => doc.toJS() as unknown))
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? value as Record<string, unknown>
+    : undefined
+}
+
+/**
+ * The policy as short lines for the context header (SPEC F7): only what is configured, plus the
+ * paths that are always denied.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const policyLines = (
+  policy: Policy | undefined,
+  alwaysDeniedPaths: ReadonlyArray<string>
+): ReadonlyArray<string> => {
+  const lines: Array<string> = []
+  if (policy?.allow !== undefined) lines.push(`allow only: ${policy.allow.join(", ")}`)
+  if (policy?.deny !== undefined) lines.push(`deny: ${policy.deny.join(", ")}`)
+  if (alwaysDeniedPaths.length > 0) lines.push(`always denied: ${alwaysDeniedPaths.join(", ")}`)
+  if (policy?.max_lines_added !== undefined) lines.push(`max lines added: ${policy.max_lines_added}`)
+  if (policy?.max_lines_deleted !== undefined) lines.push(`max lines deleted: ${policy.max_lines_deleted}`)
+  if (policy?.max_files !== undefined) lines.push(`max files changed: ${policy.max_files}`)
+  if (policy?.allow_binary !== undefined) {
+    lines.push(policy.allow_binary ? "binary files: allowed" : "binary files: not allowed")
+  }
+  return lines
+}
+
+/**
+ * What the context header shows; the caller fills it from its services.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ContextInput {
+  /** `swarm`, `run`, `loop`, `prompt`, … */
+  readonly mode: string
+  readonly repo: { readonly branch: string; readonly head: string }
+  readonly tasks: {
+    /** Pending (backlog) tasks in claim order; the first {@link pendingListedMax} are listed. */
+    readonly pending: ReadonlyArray<{ readonly id: string; readonly summary: string }>
+    /** Tasks per folder; a missing status counts 0. */
+    readonly counts: Readonly<Partial<Record<TaskStatus, number>>>
+  }
+  /** Recent notes, newest first; the first {@link notesListedMax} are listed. */
+  readonly notes: ReadonlyArray<NoteEntry>
+  /** Lines such as {@link policyLines} gives. */
+  readonly policy: ReadonlyArray<string>
+  /** Suggestions for what to work on next. */
+  readonly nextWork: ReadonlyArray<string>
+}
+
+/**
+ * The most pending tasks listed by the context header (the rest are counted), so a large backlog
+ * cannot crowd out the prompt.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const pendingListedMax = 30
+
+/**
+ * The most notes listed by the context header (the rest are counted).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const notesListedMax = 30
+
+const statuses: ReadonlyArray<TaskStatus> = ["pending", "current", "complete", "failed", "invalid"]
+
+/**
+ * The data the context header serialises, as plain JSON-like values (what `yaml`'s `parse` gives
+ * back from the header).
+ *
+ * @category rendering
+ * @since 0.1.0
+ */
+export const contextHeaderData = (input: ContextInput): Record<string, unknown> => {
+  const counts: Record<string, number> = {}
+  for (const status of statuses) counts[status] = input.tasks.counts[status] ?? 0
+  const pending = input.tasks.pending.slice(0, pendingListedMax).map((t) => ({ id: t.id, summary: t.summary }))
+  const notes = input.notes.slice(0, notesListedMax).map((n) => ({
+    path: n.path,
+    ...(n.status !== undefined ? { status: n.status } : {}),
+    ...(n.title !== undefined ? { title: n.title } : {})
+  }))
+  return {
+    mode: input.mode,
+    repo: { branch: input.repo.branch, head: input.repo.head },
+    tasks: {
+      counts,
+      pending,
+      ...(input.tasks.pending.length > pendingListedMax
+        ? { pending_not_listed: input.tasks.pending.length - pendingListedMax }
+        : {})
+    },
+    notes,
+    ...(input.notes.length > notesListedMax ? { notes_not_listed: input.notes.length - notesListedMax } : {}),
+    policy: [...input.policy],
+    next_work: [...input.nextWork]
+  }
+}
+
+/**
+ * The context header (SPEC F11): {@link contextHeaderData} as YAML in a fenced `yaml` block, so a
+ * prompt shows clearly where it starts and ends. The fence is longer than any backtick run in the
+ * YAML, so no task summary can close it early.
+ *
+ * @category rendering
+ * @since 0.1.0
+ */
+export const contextHeader = (input: ContextInput): string => {
+  // lineWidth 0: no folding of long summaries, one value per line is easier for agents to read.
+  const body = stringify(contextHeaderData(input), { lineWidth: 0 })
+  const longestRun = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length))
+  const fence = "`".repeat(Math.max(3, longestRun + 1))
+  const ending = body.endsWith("\n") ? "" : "\n"
+  return `${fence}yaml\n# oompa context (maintained by the framework)\n${body}${ending}${fence}`
+}

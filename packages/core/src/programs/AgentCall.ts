@@ -1,0 +1,104 @@
+/**
+ * One agent call as the iteration sees it: budget checked first, the timeout enforced through the
+ * `Clock` (so simulations drive it), cost and tokens recorded, an `AgentFinished` event emitted.
+ *
+ * A non-zero exit, a timeout or an agent that cannot be started are all `Failed`: the iteration
+ * decides what that means.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Option } from "effect"
+import { type AgentSpec, formatModelString } from "../domain/AgentSpec.ts"
+import type { BudgetName } from "../domain/Budget.ts"
+import type { AgentCallKind } from "../domain/Event.ts"
+import { hasDoneSignal } from "../domain/Verdict.ts"
+import { Agent, type AgentResult } from "../services/Agent.ts"
+import { EventSink } from "../services/EventSink.ts"
+import type { WorkerContext } from "./WorkerContext.ts"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type CallResult =
+  | { readonly _tag: "Answered"; readonly result: AgentResult; readonly done: boolean }
+  | { readonly _tag: "Failed"; readonly detail: string; readonly result?: AgentResult }
+  | { readonly _tag: "BudgetSpent"; readonly budget: BudgetName }
+
+/** The most characters of stderr quoted in a failure's detail. */
+const stderrQuotedMax = 2000
+
+const timeoutSecondsOf = (context: WorkerContext, call: AgentCallKind): number =>
+  call === "review" ? context.config.timeouts.review : context.config.timeouts.propose
+
+/**
+ * Runs one call for iteration `n` of the context's worker.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const run = (context: WorkerContext, n: number, options: {
+  readonly call: AgentCallKind
+  readonly agent: AgentSpec
+  readonly prompt: string
+  readonly task: string | undefined
+  readonly sessionId?: string | undefined
+}) =>
+  Effect.gen(function*(): Effect.fn.Return<CallResult, never, Agent | EventSink> {
+    const { call, agent, prompt, sessionId, task } = options
+    const spent = yield* context.budget.check(context.worker.id, context.worker.budget)
+    if (Option.isSome(spent)) return { _tag: "BudgetSpent", budget: spent.value }
+    const timeoutMs = timeoutSecondsOf(context, call) * 1000
+    const startedMs = yield* Clock.currentTimeMillis
+    const runner = yield* Agent
+    const result = yield* runner.run({
+      agent,
+      call,
+      worker: context.worker.id,
+      iteration: n,
+      prompt,
+      cwd: context.workspace.path,
+      timeoutMs,
+      ...(task === undefined ? {} : { task }),
+      ...(sessionId === undefined ? {} : { sessionId })
+    }).pipe(
+      Effect.map((r): AgentResult | string => r),
+      Effect.catchTag("AgentUnavailable", (e) => Effect.succeed(e.message)),
+      Effect.timeoutOrElse({
+        duration: timeoutMs,
+        orElse: () => Effect.succeed<AgentResult | string>({ exitCode: -1, answer: "", stderr: "", durationMs: timeoutMs, timedOut: true })
+      })
+    )
+    const finishedMs = yield* Clock.currentTimeMillis
+    const label = formatModelString(agent)
+    if (typeof result === "string") {
+      yield* emitFinished(context, n, call, label, { exitCode: 127, durationMs: finishedMs - startedMs, timedOut: false, error: result })
+      return { _tag: "Failed", detail: `${label} could not run: ${result}` }
+    }
+    yield* context.budget.record(context.worker.id, { harness: agent.harness, costUsd: result.costUsd, tokens: result.tokens })
+    const failed = result.timedOut || result.exitCode !== 0
+    const detail = result.timedOut
+      ? `${label} timed out after ${timeoutMs / 1000} s`
+      : `${label} exited with code ${result.exitCode}${result.stderr.trim() === "" ? "" : `: ${result.stderr.trim().slice(-stderrQuotedMax)}`}`
+    yield* emitFinished(context, n, call, label, {
+      exitCode: result.exitCode,
+      durationMs: result.timedOut ? timeoutMs : result.durationMs,
+      timedOut: result.timedOut,
+      ...(result.tokens === undefined ? {} : { tokens: result.tokens }),
+      ...(result.costUsd === undefined ? {} : { costUsd: result.costUsd }),
+      ...(failed ? { error: detail } : {})
+    })
+    if (failed) return { _tag: "Failed", detail, result }
+    return { _tag: "Answered", result, done: call !== "review" && hasDoneSignal(result.answer) }
+  })
+
+const emitFinished = (context: WorkerContext, n: number, call: AgentCallKind, agent: string, fields: {
+  readonly exitCode: number
+  readonly durationMs: number
+  readonly timedOut: boolean
+  readonly tokens?: { readonly input: number; readonly output: number }
+  readonly costUsd?: number
+  readonly error?: string
+}) =>
+  Effect.flatMap(Clock.currentTimeMillis, (at) =>
+    EventSink.use((sink) => sink.emit({ _tag: "AgentFinished", at, worker: context.worker.id, iteration: n, call, agent, ...fields })))

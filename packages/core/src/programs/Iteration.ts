@@ -1,0 +1,502 @@
+/**
+ * One iteration of one worker (SPEC F5), the heart of oompa.
+ *
+ * A fresh branch from the current main in the worker's workspace → `setup_command` → claim a task
+ * (when the role claims) → render the prompt → proposer → collect new tasks → commit → nothing
+ * changed? stop → policy gate → reviewer → fix loop (decided by `ReviewLoop`) → merge queue with the
+ * test gate → task complete. Rejected or exhausted work goes back to `pending/` (or `failed/`).
+ *
+ * Invariants it keeps: a claim is always settled — completed, released, or (on interruption)
+ * returned by its scope's finalizer; a branch holding approved-but-unmerged work is never deleted;
+ * nothing reaches main except through the merge queue after an approval.
+ *
+ * Needs `Git`, `Agent`, `TaskQueue`, `EventSink`, `Prompts`, `CommandRunner`.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Option, Ref } from "effect"
+import { formatModelString } from "../domain/AgentSpec.ts"
+import type { AgentCallKind, IterationOutcome, Phase, PhaseTimings } from "../domain/Event.ts"
+import { zeroTimings } from "../domain/Event.ts"
+import type { PromptName } from "../domain/DefaultPrompts.ts"
+import type { Task } from "../domain/Task.ts"
+import { Agent } from "../services/Agent.ts"
+import { CommandRunner } from "../services/CommandRunner.ts"
+import { EventSink } from "../services/EventSink.ts"
+import { Git } from "../services/Git.ts"
+import { Prompts } from "../services/Prompts.ts"
+import { TaskQueue } from "../services/TaskQueue.ts"
+import * as AgentCall from "./AgentCall.ts"
+import type { WorkerContext } from "./WorkerContext.ts"
+import * as NewTasks from "./NewTasks.ts"
+import * as PromptInputs from "./PromptInputs.ts"
+import * as ReviewLoop from "./ReviewLoop.ts"
+
+/**
+ * What one iteration did.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface IterationReport {
+  readonly outcome: IterationOutcome
+  readonly task?: string
+  /** The proposer printed `__DONE__` alone on a line. */
+  readonly done: boolean
+  readonly reviews: number
+  readonly timings: PhaseTimings
+  readonly detail?: string
+  /** Approved work that could not be merged: its branch is kept. */
+  readonly unmerged?: { readonly branch: string; readonly files: ReadonlyArray<string> }
+  readonly mergedSha?: string
+  /** Where the claimed task went when the iteration ended. */
+  readonly taskMovedTo?: "complete" | "pending" | "failed"
+}
+
+/**
+ * An executor found nothing to claim: no iteration ran.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface NothingToClaim {
+  readonly _tag: "NothingToClaim"
+}
+
+/** Phase time accumulator for one iteration; iterations are sequential, so plain mutation is safe. */
+interface Stopwatch {
+  readonly timings: { -readonly [K in Phase]: number }
+  readonly time: <A, E, R>(phase: Phase, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+const makeStopwatch = (): Stopwatch => {
+  const timings = { ...zeroTimings }
+  return {
+    timings,
+    time: (phase, effect) =>
+      Effect.gen(function*() {
+        const start = yield* Clock.currentTimeMillis
+        const result = yield* Effect.onExit(effect, () =>
+          Effect.map(Clock.currentTimeMillis, (end) => {
+            timings[phase] += end - start
+          }))
+        return result
+      })
+  }
+}
+
+/**
+ * Runs iteration `n` of the worker.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const run = (context: WorkerContext, n: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const claims = context.worker.role !== "planner"
+    const claimed = claims ? yield* acquireClaim(context, n) : Option.none<ClaimHandle>()
+    if (context.worker.role === "executor" && Option.isNone(claimed)) return { _tag: "NothingToClaim" } as NothingToClaim
+    const task = Option.map(claimed, (c) => c.task)
+    const watch = makeStopwatch()
+    const report = yield* attempt(context, n, Option.getOrUndefined(task), watch).pipe(
+      Effect.catch((error) => Effect.succeed(ended("error", `${error._tag}: ${error.message}`)))
+    )
+    const movedTo = Option.isSome(claimed) ? yield* settleClaim(context, claimed.value, report) : undefined
+    const full: IterationReport = {
+      ...report,
+      timings: { ...watch.timings },
+      ...(Option.isSome(task) ? { task: task.value.id } : {}),
+      ...(movedTo === undefined ? {} : { taskMovedTo: movedTo })
+    }
+    yield* emitFinished(context, n, full)
+    return full
+  }))
+
+/** A report without timings: what the steps return before the stopwatch is read. */
+type Ended = Omit<IterationReport, "timings">
+
+const ended = (outcome: IterationOutcome, detail?: string, fields: Partial<Ended> = {}): Ended => ({
+  outcome,
+  done: false,
+  reviews: 0,
+  ...(detail === undefined ? {} : { detail }),
+  ...fields
+})
+
+interface ClaimHandle {
+  readonly task: Task
+  readonly settle: () => void
+}
+
+/** Claims a task for the iteration's scope: if the scope closes before the claim is settled, it goes back. */
+const acquireClaim = (context: WorkerContext, n: number) =>
+  Effect.acquireRelease(
+    Effect.gen(function*() {
+      const queue = yield* TaskQueue
+      const claimed = yield* queue.claim
+      if (Option.isNone(claimed)) return Option.none<ClaimHandle>()
+      const task = claimed.value
+      let settled = false
+      const handle: ClaimHandle & { readonly isSettled: () => boolean } = {
+        task,
+        settle: () => {
+          settled = true
+        },
+        isSettled: () => settled
+      }
+      const at = yield* Clock.currentTimeMillis
+      yield* EventSink.use((sink) =>
+        Effect.andThen(
+          sink.emit({ _tag: "TaskClaimed", at, worker: context.worker.id, iteration: n, task: task.id }),
+          sink.emit({ _tag: "TaskMoved", at, task: task.id, from: "pending", to: "current", worker: context.worker.id })
+        )
+      )
+      return Option.some(handle)
+    }),
+    (claimed) =>
+      Option.isNone(claimed) || (claimed.value as ClaimHandle & { readonly isSettled: () => boolean }).isSettled()
+        ? Effect.void
+        : returnClaim(context, claimed.value.task, "the run was interrupted").pipe(Effect.orDie)
+  )
+
+const returnClaim = (context: WorkerContext, task: Task, reason: string) =>
+  Effect.gen(function*() {
+    const queue = yield* TaskQueue
+    yield* queue.release(task.id, { feedback: task.last_feedback ?? "", countAttempt: false, maxAttempts: context.config.max_task_attempts })
+    const at = yield* Clock.currentTimeMillis
+    yield* EventSink.use((sink) => sink.emit({ _tag: "TaskMoved", at, task: task.id, from: "current", to: "pending", worker: context.worker.id, reason }))
+  })
+
+/** Moves the claimed task where the iteration's outcome sends it. */
+const settleClaim = (context: WorkerContext, claim: ClaimHandle, report: Omit<IterationReport, "timings">) =>
+  Effect.gen(function*() {
+    claim.settle()
+    const queue = yield* TaskQueue
+    const task = claim.task
+    const at = () => Clock.currentTimeMillis
+    if (report.outcome === "merged" && report.mergedSha !== undefined) {
+      yield* queue.complete(task.id, report.mergedSha)
+      yield* EventSink.use((sink) => Effect.flatMap(at(), (t) => sink.emit({ _tag: "TaskMoved", at: t, task: task.id, from: "current", to: "complete", worker: context.worker.id })))
+      return "complete" as const
+    }
+    const countAttempt = report.outcome !== "budget" && report.outcome !== "dry-run"
+    const feedback = report.detail ?? ""
+    const to = yield* queue.release(task.id, { feedback, countAttempt, maxAttempts: context.config.max_task_attempts })
+    yield* EventSink.use((sink) =>
+      Effect.flatMap(at(), (t) =>
+        sink.emit({ _tag: "TaskMoved", at: t, task: task.id, from: "current", to, worker: context.worker.id, reason: `${report.outcome}${feedback === "" ? "" : `: ${firstLine(feedback)}`}` })
+      )
+    )
+    return to
+  })
+
+const firstLine = (text: string): string => text.split("\n", 1)[0] ?? ""
+
+const emitFinished = (context: WorkerContext, n: number, report: IterationReport) =>
+  Effect.flatMap(Clock.currentTimeMillis, (at) =>
+    EventSink.use((sink) =>
+      sink.emit({
+        _tag: "IterationFinished",
+        at,
+        worker: context.worker.id,
+        iteration: n,
+        outcome: report.outcome,
+        reviews: report.reviews,
+        timings: report.timings,
+        ...(report.task === undefined ? {} : { task: report.task }),
+        ...(report.detail === undefined ? {} : { detail: firstLine(report.detail) })
+      })
+    ))
+
+/** The iteration proper, from the workspace reset to the merge; the claim is handled by the caller. */
+const attempt = (context: WorkerContext, n: number, task: Task | undefined, watch: Stopwatch) =>
+  Effect.gen(function*() {
+    const git = yield* Git
+    const base = yield* watch.time("git", git.mainHead)
+    const branch = `oompa/${context.runId}/${context.worker.id}-${n}`
+    const keepBranch = yield* Ref.make(context.keepBranches)
+    yield* Effect.acquireRelease(
+      watch.time("git", git.resetWorkspace(context.workspace, branch, base)),
+      () => Effect.flatMap(Ref.get(keepBranch), (keep) => keep ? Effect.void : Effect.ignore(git.deleteBranch(branch)))
+    )
+    const at = yield* Clock.currentTimeMillis
+    yield* EventSink.use((sink) => sink.emit({ _tag: "IterationStarted", at, worker: context.worker.id, iteration: n, branch, base }))
+    if (context.config.setup_command !== undefined) {
+      const setup = yield* watch.time("setup", runSetup(context, context.config.setup_command))
+      if (!setup.passed) return ended("error", `setup_command failed:\n${setup.output}`)
+    }
+    const steps = { context, n, task, watch, branch, base, keepBranch }
+    const proposal = yield* propose(steps)
+    if (proposal._tag === "Stopped") return proposal.report
+    return yield* reviewAndMerge(steps, proposal.sessionId, proposal.done)
+  })
+
+interface Steps {
+  readonly context: WorkerContext
+  readonly n: number
+  readonly task: Task | undefined
+  readonly watch: Stopwatch
+  readonly branch: string
+  readonly base: string
+  readonly keepBranch: Ref.Ref<boolean>
+}
+
+type Proposal =
+  | { readonly _tag: "Proposed"; readonly sessionId: string | undefined; readonly done: boolean }
+  | { readonly _tag: "Stopped"; readonly report: Ended }
+
+const runSetup = (context: WorkerContext, command: string) =>
+  CommandRunner.use((runner) => {
+    const timeoutMs = context.config.timeouts.setup * 1000
+    return runner.inWorkspace(context.workspace.path, command, timeoutMs).pipe(
+      Effect.timeoutOrElse({
+        duration: timeoutMs,
+        orElse: () => Effect.succeed({ passed: false, output: `timed out after ${timeoutMs} ms`, durationMs: timeoutMs, timedOut: true })
+      })
+    )
+  })
+
+const proposerPromptName = (context: WorkerContext, task: Task | undefined): PromptName =>
+  context.worker.role === "planner" ? "planner" : task !== undefined && context.worker.role === "executor" ? "executor" : "worker"
+
+/** Renders the proposer's prompt, runs it, collects new tasks; stops early on failure or budget. */
+const propose = (steps: Steps) =>
+  Effect.gen(function*() {
+    const { context, n, task, watch } = steps
+    const prompt = yield* PromptInputs.render(context, proposerPromptName(context, task), context.worker.prompt, {
+      ...PromptInputs.taskTokens(task),
+      branch: steps.branch,
+      iteration: String(n),
+      iterations: String(context.worker.iterations)
+    })
+    const call = yield* watch.time("agent", AgentCall.run(context, n, {
+      call: context.worker.role === "planner" ? "plan" : "propose",
+      agent: context.worker.agent,
+      prompt,
+      task: task?.id
+    }))
+    yield* NewTasks.collect(context, n)
+    const proposal: Proposal = call._tag === "BudgetSpent"
+      ? { _tag: "Stopped", report: ended("budget", `budget ${call.budget} spent`) }
+      : call._tag === "Failed"
+      ? { _tag: "Stopped", report: ended("error", call.detail) }
+      : { _tag: "Proposed", sessionId: call.result.sessionId, done: call.done }
+    return proposal
+  })
+
+/** Drives `ReviewLoop` from the first commit to its end, performing each step. */
+const reviewAndMerge = (steps: Steps, sessionId: string | undefined, done: boolean) =>
+  Effect.gen(function*() {
+    const { context } = steps
+    let session = sessionId
+    let [state, step] = ReviewLoop.step(
+      ReviewLoop.initial({
+        reviewAttemptsMax: context.config.max_review_attempts,
+        conflictRetriesMax: context.config.max_merge_retries
+      }),
+      yield* commit(steps, "propose")
+    )
+    // Bounded: every cycle ends, or spends a review attempt or a conflict retry (ReviewLoop's invariant).
+    const stepsMax = 4 * (context.config.max_review_attempts + context.config.max_merge_retries) + 8
+    for (let i = 0; i < stepsMax; i++) {
+      if (step._tag !== "Submit" && ReviewLoop.isTerminal(step)) return finish(steps, state, step, done)
+      const performed = step._tag === "Submit" ? yield* submit(steps) : yield* perform(steps, state, step, session)
+      if (performed._tag === "Stop") return { ...performed.report, done, reviews: state.attempts } satisfies Ended
+      if (performed.sessionId !== undefined) session = performed.sessionId
+      ;[state, step] = ReviewLoop.step(state, performed.observation)
+    }
+    return yield* Effect.die(new Error(`assertion failed: review loop of ${steps.branch} did not end within ${stepsMax} steps`))
+  })
+
+/** Every service an iteration uses. */
+type Services = Agent | Git | TaskQueue | EventSink | Prompts | CommandRunner
+
+type Performed =
+  | { readonly _tag: "Observed"; readonly observation: ReviewLoop.Observation; readonly sessionId?: string | undefined }
+  | { readonly _tag: "Stop"; readonly report: Ended }
+
+const observed = (observation: ReviewLoop.Observation, sessionId?: string): Performed => ({ _tag: "Observed", observation, sessionId })
+
+const stop = (outcome: IterationOutcome, detail?: string, fields: Partial<Ended> = {}): Performed => ({
+  _tag: "Stop",
+  report: ended(outcome, detail, fields)
+})
+
+const perform = (steps: Steps, state: ReviewLoop.State, step: Exclude<ReviewLoop.Step, ReviewLoop.Terminal>, session: string | undefined) =>
+  Effect.gen(function*() {
+    const { context, n, watch } = steps
+    switch (step._tag) {
+      case "CheckPolicy": {
+        const git = yield* Git
+        const head = yield* git.workspaceHead(context.workspace)
+        const violations = context.policy.check(yield* watch.time("git", git.diffStat(steps.base, head)))
+        if (violations.length > 0) {
+          const at = yield* Clock.currentTimeMillis
+          yield* EventSink.use((sink) => sink.emit({ _tag: "PolicyViolated", at, worker: context.worker.id, iteration: n, attempt: state.attempts + 1, stage: "change", violations }))
+        }
+        return observed({ _tag: "PolicyChecked", violations })
+      }
+      case "Review":
+        return yield* review(steps, step.attempt)
+      case "Fix":
+        return yield* fix(steps, "fix", "fix", step.feedback, session)
+      case "ResolveConflict": {
+        const git = yield* Git
+        const main = yield* git.mainHead
+        const files = yield* watch.time("git", git.mergeIntoWorkspace(context.workspace, main))
+        if (files.length === 0) return yield* Effect.map(commit(steps, "resolve-conflict"), (o) => observed(o))
+        return yield* fix(steps, "resolve-conflict", "conflict", `Merge conflicts in: ${files.join(", ")}`, session, { conflict_files: files.join("\n") })
+      }
+    }
+  })
+
+const commit = (steps: Steps, label: string) =>
+  Effect.gen(function*() {
+    const git = yield* Git
+    const { context, n, watch } = steps
+    const message = `${context.worker.id}: ${steps.task?.summary ?? `iteration ${n}`} (${label})`
+    const sha = yield* watch.time("git", git.commitAll(context.workspace, message))
+    const head = yield* git.workspaceHead(context.workspace)
+    const changes = yield* watch.time("git", git.diffStat(steps.base, head))
+    if (Option.isSome(sha)) {
+      const at = yield* Clock.currentTimeMillis
+      const added = changes.reduce((s, c) => s + c.added, 0)
+      const deleted = changes.reduce((s, c) => s + c.deleted, 0)
+      yield* EventSink.use((sink) => sink.emit({ _tag: "Committed", at, worker: context.worker.id, iteration: n, sha: sha.value, files: changes.length, added, deleted }))
+    }
+    return { _tag: "Committed", hasChanges: changes.length > 0 } as const
+  })
+
+/** A fix or conflict-resolution call in the same workspace, resuming the proposer's session. */
+const fix = (steps: Steps, call: AgentCallKind, promptName: PromptName, feedback: string, session: string | undefined, extra: Record<string, string> = {}) =>
+  Effect.gen(function*() {
+    const { context, n, watch } = steps
+    const prompt = yield* PromptInputs.render(context, promptName, [], {
+      ...PromptInputs.taskTokens(steps.task),
+      review_feedback: feedback,
+      branch: steps.branch,
+      iteration: String(n),
+      iterations: String(context.worker.iterations),
+      ...extra
+    })
+    const result = yield* watch.time("fix", AgentCall.run(context, n, { call, agent: context.worker.agent, prompt, task: steps.task?.id, sessionId: session }))
+    yield* NewTasks.collect(context, n)
+    if (result._tag === "BudgetSpent") return stop("budget", `budget ${result.budget} spent`)
+    if (result._tag === "Failed") return stop("error", result.detail)
+    return observed(yield* commit(steps, call), result.result.sessionId)
+  })
+
+/** Asks the reviewers in order until one answers; `review: false` approves without asking. */
+const review = (steps: Steps, attempt: number) =>
+  Effect.gen(function*() {
+    const { context, n, watch } = steps
+    const git = yield* Git
+    const emitVerdict = (verdict: "approved" | "needs-changes" | "rejected", clear: boolean, feedback: string, reviewer: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (at) =>
+        EventSink.use((sink) => sink.emit({ _tag: "VerdictGiven", at, worker: context.worker.id, iteration: n, attempt, verdict, clear, feedback, reviewer })))
+    if (!context.config.review) {
+      yield* emitVerdict("approved", true, "review is off (auto-approved)", "none")
+      return observed({ _tag: "Reviewed", verdict: { _tag: "Approved" } })
+    }
+    const head = yield* git.workspaceHead(context.workspace)
+    const diff = yield* watch.time("git", git.diffText(steps.base, head))
+    const reviewers = context.config.reviewers.length > 0 ? context.config.reviewers : [{ agent: context.worker.agent }]
+    const failures: Array<string> = []
+    for (const reviewer of reviewers) {
+      const prompt = yield* PromptInputs.render(context, "reviewer", "prompt" in reviewer && reviewer.prompt !== undefined ? [reviewer.prompt] : [], {
+        ...PromptInputs.taskTokens(steps.task),
+        diff,
+        branch: steps.branch,
+        iteration: String(n),
+        iterations: String(context.worker.iterations)
+      })
+      const result = yield* watch.time("review", AgentCall.run(context, n, { call: "review", agent: reviewer.agent, prompt, task: steps.task?.id }))
+      if (result._tag === "BudgetSpent") return stop("budget", `budget ${result.budget} spent`)
+      if (result._tag === "Failed") {
+        failures.push(`${formatModelString(reviewer.agent)}: ${result.detail}`)
+        continue
+      }
+      const verdict = PromptInputs.verdictOf(result.result.answer)
+      const tag = verdict._tag === "Approved" ? "approved" : verdict._tag === "Rejected" ? "rejected" : "needs-changes"
+      const feedback = verdict._tag === "Approved" ? "" : verdict._tag === "Rejected" ? verdict.reason : verdict.feedback
+      yield* emitVerdict(tag, verdict._tag !== "NeedsChanges" || verdict.clear, feedback, formatModelString(reviewer.agent))
+      return observed({ _tag: "Reviewed", verdict })
+    }
+    return stop("error", `no reviewer answered:\n${failures.join("\n")}`)
+  })
+
+/** The report for a step that ends the loop without a merge. */
+const finish = (
+  steps: Steps,
+  state: ReviewLoop.State,
+  step: Exclude<ReviewLoop.Terminal, { _tag: "Submit" }>,
+  done: boolean
+): Omit<IterationReport, "timings"> => {
+  const reviews = state.attempts
+  switch (step._tag) {
+    case "Skip":
+      return { outcome: "no-changes", done, reviews, detail: "the agent made no changes" }
+    case "Reject":
+      return { outcome: "rejected", done, reviews, detail: step.reason }
+    case "Exhausted":
+      return { outcome: "exhausted", done, reviews, detail: step.feedback }
+    case "Unmergeable":
+      return {
+        outcome: "conflict",
+        done,
+        reviews,
+        detail: `approved work could not be merged (conflicts in: ${step.files.join(", ") || "main kept moving"}); branch ${steps.branch} kept`,
+        unmerged: { branch: steps.branch, files: step.files }
+      }
+  }
+}
+
+/** Hands approved work to the merge queue; a failed test or a conflict goes back into the loop. */
+const submit = (steps: Steps) =>
+  Effect.gen(function*() {
+    const { context, n, watch } = steps
+    const git = yield* Git
+    // Approved work is never deleted: from here until it lands, the branch is kept.
+    yield* Ref.set(steps.keepBranch, true)
+    const head = yield* git.workspaceHead(context.workspace)
+    const outcome = yield* context.mergeQueue.submit({
+      worker: context.worker.id,
+      iteration: n,
+      branch: steps.branch,
+      head,
+      message: mergeMessage(steps)
+    })
+    watch.timings.mergeWait += outcome.waitedMs
+    if ("testMs" in outcome) watch.timings.test += outcome.testMs
+    switch (outcome._tag) {
+      case "Merged":
+        yield* Ref.set(steps.keepBranch, context.keepBranches)
+        return stop("merged", undefined, { mergedSha: outcome.sha })
+      case "DryRun":
+        return stop("dry-run", `dry run: approved, not merged; branch ${steps.branch} kept`)
+      case "TestFailed":
+        // Work that fails the test gate is not mergeable work; the fix loop decides what becomes of it.
+        yield* Ref.set(steps.keepBranch, context.keepBranches)
+        return observed({ _tag: "TestFailed", output: outcome.output })
+      case "PolicyFailed":
+        yield* Ref.set(steps.keepBranch, context.keepBranches)
+        return observed({ _tag: "MergePolicyFailed", violations: outcome.violations })
+      case "Conflict":
+        // Approved work that conflicts stays kept: reported if the loop gives up, resolved and merged otherwise.
+        return observed({ _tag: "MergeConflict", files: outcome.files, agentResolves: context.config.merge.on_conflict === "agent" })
+    }
+  })
+
+/** The merge commit's message, with SPEC F6's trailers so recovery can tell which tasks landed. */
+const mergeMessage = (steps: Steps): string => {
+  const { context, task } = steps
+  const title = task === undefined ? `${context.worker.id} iteration ${steps.n}` : `${task.summary} (${task.id})`
+  return [
+    `oompa: ${title}`,
+    "",
+    `Oompa-Run: ${context.runId}`,
+    `Oompa-Task: ${task?.id ?? "none"}`,
+    `Oompa-Worker: ${context.worker.id}`,
+    `Oompa-Verdict: ${context.config.review ? "approved" : "auto-approved"}`
+  ].join("\n")
+}

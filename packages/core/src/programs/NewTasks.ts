@@ -1,0 +1,66 @@
+/**
+ * Tasks agents create (SPEC F2): files an agent wrote into `.oompa-new-tasks/` of its workspace,
+ * collected by the framework after each call. Each is validated and moved to `pending/`, or to
+ * `invalid/` with the reason — never silently dropped.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Result, Schema } from "effect"
+import { Task } from "../domain/Task.ts"
+import { EventSink } from "../services/EventSink.ts"
+import { Git } from "../services/Git.ts"
+import { TaskQueue } from "../services/TaskQueue.ts"
+import type { WorkerContext } from "./WorkerContext.ts"
+
+const decodeTask = Schema.decodeUnknownResult(Task, { errors: "all" })
+
+/**
+ * A task file's content as a task, or why it is not one. Fields the framework records
+ * (attempts, feedback, merge sha) are the framework's: an agent cannot preset them.
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const parseTaskFile = (name: string, content: string, createdBy: string): Task | string => {
+  if (!name.endsWith(".json")) return `${name}: task files must be .json`
+  let json: unknown
+  try {
+    json = JSON.parse(content)
+  } catch (error) {
+    return `${name}: not valid JSON (${error instanceof Error ? error.message : String(error)})`
+  }
+  const decoded = decodeTask(json)
+  if (Result.isFailure(decoded)) return `${name}: ${decoded.failure.message.replace(/\n\s*/g, " ")}`
+  const { attempts: _a, last_feedback: _f, merged_sha: _m, ...task } = decoded.success
+  return { ...task, created_by: createdBy }
+}
+
+/**
+ * Collects the new-task files of the worker's workspace.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const collect = (context: WorkerContext, n: number) =>
+  Effect.gen(function*() {
+    const git = yield* Git
+    const queue = yield* TaskQueue
+    const sink = yield* EventSink
+    const files = yield* git.takeNewTaskFiles(context.workspace)
+    for (const file of files) {
+      const parsed = parseTaskFile(file.name, file.content, context.worker.id)
+      const at = yield* Clock.currentTimeMillis
+      if (typeof parsed === "string") {
+        yield* queue.invalid(file.name, file.content, parsed)
+        yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: context.worker.id, reason: parsed })
+        continue
+      }
+      if (yield* queue.create(parsed)) {
+        yield* sink.emit({ _tag: "TaskMoved", at, task: parsed.id, to: "pending", worker: context.worker.id, reason: `created in iteration ${n}` })
+      } else {
+        const reason = `${file.name}: a task with id ${JSON.stringify(parsed.id)} already exists`
+        yield* queue.invalid(file.name, file.content, reason)
+        yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: context.worker.id, reason })
+      }
+    }
+  })

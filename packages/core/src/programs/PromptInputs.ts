@@ -1,0 +1,98 @@
+/**
+ * Builds a prompt from the services' state: the template (built-in or the user's files), the
+ * standard tokens, the YAML context header (SPEC F11). Unknown tokens stay visible and are reported
+ * once per run as a warning.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Ref } from "effect"
+import type { PromptName } from "../domain/DefaultPrompts.ts"
+import { contextHeader } from "../domain/Prompt.ts"
+import { renderPrompt } from "../domain/Prompt.ts"
+import { acceptanceText, type Task } from "../domain/Task.ts"
+import { parseVerdict, type Verdict } from "../domain/Verdict.ts"
+import { EventSink } from "../services/EventSink.ts"
+import { Git } from "../services/Git.ts"
+import { Prompts } from "../services/Prompts.ts"
+import { TaskQueue } from "../services/TaskQueue.ts"
+import type { WorkerContext } from "./WorkerContext.ts"
+
+/** Where agents write new tasks, inside their own workspace (SPEC F2). */
+export const newTasksFolder = ".oompa-new-tasks"
+
+/**
+ * The tokens describing a task (empty strings without one).
+ *
+ * @category rendering
+ * @since 0.1.0
+ */
+export const taskTokens = (task: Task | undefined): Record<string, string> => ({
+  task_id: task?.id ?? "",
+  summary: task?.summary ?? "",
+  description: task?.description ?? "",
+  targets: (task?.files ?? []).join(", "),
+  acceptance: task === undefined ? "" : acceptanceText(task),
+  task_status: task === undefined
+    ? "no task claimed: work from your instructions, and create tasks for work you find"
+    : `claimed task ${task.id} (attempt ${(task.attempts ?? 0) + 1})${task.last_feedback ? `; last feedback:\n${task.last_feedback}` : ""}`,
+  review_feedback: task?.last_feedback ?? ""
+})
+
+/**
+ * Renders prompt `name` for the worker with `tokens` on top of the standard ones.
+ *
+ * @category rendering
+ * @since 0.1.0
+ */
+export const render = (context: WorkerContext, name: PromptName, files: ReadonlyArray<string>, tokens: Record<string, string>) =>
+  Effect.gen(function*() {
+    const template = yield* Prompts.use((p) => p.template(name, files))
+    const header = yield* contextHeaderOf(context)
+    const rendered = renderPrompt(template, {
+      worker_id: context.worker.id,
+      role: context.worker.role,
+      mode: context.mode,
+      worktree: context.workspace.path,
+      new_tasks_dir: `${context.workspace.path}/${newTasksFolder}`,
+      context_header: header,
+      ...tokens
+    })
+    if (rendered.unknownTokens.length > 0) yield* reportUnknown(context, name, rendered.unknownTokens)
+    return rendered.text
+  })
+
+const reportUnknown = (context: WorkerContext, name: string, tokens: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const reported = yield* Ref.get(context.reportedTokens)
+    const fresh = tokens.filter((t) => !reported.has(t))
+    if (fresh.length === 0) return
+    yield* Ref.set(context.reportedTokens, new Set([...reported, ...fresh]))
+    const at = yield* Clock.currentTimeMillis
+    yield* EventSink.use((sink) =>
+      sink.emit({ _tag: "Warning", at, worker: context.worker.id, message: `prompt ${name}: unknown tokens left as written: ${fresh.map((t) => `{${t}}`).join(", ")}` }))
+  })
+
+const contextHeaderOf = (context: WorkerContext) =>
+  Effect.gen(function*() {
+    const git = yield* Git
+    const queue = yield* TaskQueue
+    const head = yield* git.mainHead.pipe(Effect.orDie)
+    const pending = yield* queue.list("pending").pipe(Effect.orDie)
+    const current = yield* queue.list("current").pipe(Effect.orDie)
+    return contextHeader({
+      mode: context.mode,
+      repo: { branch: git.targetBranch, head },
+      tasks: { pending, counts: { pending: pending.length, current: current.length } },
+      notes: [],
+      policy: context.policy.lines,
+      nextWork: pending.length > 0 ? [`claim and finish pending tasks (${pending.length} waiting)`] : ["no pending tasks: look for the most valuable next change"]
+    })
+  })
+
+/**
+ * The reviewer's answer as a verdict (SPEC F4).
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const verdictOf = (answer: string): Verdict => parseVerdict(answer)

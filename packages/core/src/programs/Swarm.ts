@@ -1,0 +1,205 @@
+/**
+ * The whole run (SPEC F1, F10, F15): the merge queue's fiber, the top-level planner first when one
+ * is configured, then every worker as a fiber (at most `max_parallel` at once, planners first), and
+ * a `SwarmReport` whose outcome maps onto the CLI's exit codes.
+ *
+ * Interruption (Ctrl-C, `oompa stop`) interrupts every worker: their scopes return claims and
+ * release workspaces before this program ends; approved-but-unmerged branches are kept.
+ *
+ * Needs `Git`, `Agent`, `TaskQueue`, `EventSink`, `Prompts`, `CommandRunner`.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Option, Ref, Semaphore } from "effect"
+import type { BudgetName } from "../domain/Budget.ts"
+import { addTimings, type PhaseTimings, type SwarmOutcome, zeroTimings } from "../domain/Event.ts"
+import { formatModelString } from "../domain/AgentSpec.ts"
+import type { SwarmConfig, WorkerConfig } from "../domain/SwarmConfig.ts"
+import { EventSink } from "../services/EventSink.ts"
+import { Git } from "../services/Git.ts"
+import * as BudgetTracker from "./BudgetTracker.ts"
+import * as MergeQueue from "./MergeQueue.ts"
+import * as PolicyGate from "./PolicyGate.ts"
+import * as Worker from "./Worker.ts"
+import type { Mode, RunContext } from "./WorkerContext.ts"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface SwarmOptions {
+  readonly runId: string
+  readonly mode?: Mode
+  readonly dryRun?: boolean
+  readonly keepBranches?: boolean
+}
+
+/**
+ * Approved work that did not land; its branch is kept.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface UnmergedWork {
+  readonly worker: string
+  readonly task?: string
+  readonly branch: string
+  readonly files: ReadonlyArray<string>
+}
+
+/**
+ * What a run did, for the summary, `oompa status` and the exit code.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SwarmReport {
+  readonly runId: string
+  readonly outcome: SwarmOutcome
+  readonly durationMs: number
+  readonly merged: number
+  /** Iterations whose work was rejected or ran out of reviews. */
+  readonly rejected: number
+  /** Tasks that moved to `failed/` during the run. */
+  readonly failed: number
+  readonly unmerged: ReadonlyArray<UnmergedWork>
+  readonly workers: ReadonlyArray<Worker.WorkerReport>
+  readonly timings: PhaseTimings
+  /** The run-level budget that ended the run, if one did. */
+  readonly budget?: BudgetName
+  readonly agentCalls: number
+  readonly costUsd: number
+  readonly tokens: { readonly input: number; readonly output: number }
+  /** Harnesses that reported no cost (SPEC F15). */
+  readonly noCost: ReadonlyArray<string>
+}
+
+/**
+ * SPEC F10's exit code for an outcome.
+ *
+ * @category conversions
+ * @since 0.1.0
+ */
+export const exitCodeOf = (outcome: SwarmOutcome): 0 | 1 | 130 =>
+  outcome === "ok" ? 0 : outcome === "failed" ? 1 : 130
+
+const planner = (config: SwarmConfig): WorkerConfig | undefined =>
+  config.planner === undefined ? undefined : {
+    id: "planner" as WorkerConfig["id"],
+    agent: config.planner.agent,
+    role: "planner",
+    iterations: 1,
+    prompt: config.planner.prompt,
+    wait_between: 0,
+    budget: {}
+  }
+
+/** Planners first (SPEC F1), each group in file order. */
+const startOrder = (workers: ReadonlyArray<WorkerConfig>): ReadonlyArray<WorkerConfig> => [
+  ...workers.filter((w) => w.role === "planner"),
+  ...workers.filter((w) => w.role !== "planner")
+]
+
+/**
+ * Runs the swarm to its end.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const run = (config: SwarmConfig, options: SwarmOptions) =>
+  Effect.scoped(Effect.gen(function*() {
+    const git = yield* Git
+    const sink = yield* EventSink
+    const startedMs = yield* Clock.currentTimeMillis
+    const base = yield* git.mainHead
+    const dryRun = options.dryRun ?? false
+    yield* sink.emit({
+      _tag: "SwarmStarted",
+      at: startedMs,
+      runId: options.runId,
+      branch: git.targetBranch,
+      base,
+      workers: config.workers.map((w) => ({ id: w.id, role: w.role, agent: formatModelString(w.agent), iterations: w.iterations })),
+      review: config.review,
+      dryRun
+    })
+    if (!config.review) yield* sink.emit({ _tag: "Warning", at: startedMs, message: "review is off (\"review\": false): every change is auto-approved" })
+    const policy = PolicyGate.make(config.policy, config.tasks_dir)
+    const context: RunContext = {
+      runId: options.runId,
+      mode: options.mode ?? "swarm",
+      config,
+      policy,
+      dryRun,
+      keepBranches: options.keepBranches ?? false,
+      budget: yield* BudgetTracker.make(config.budget),
+      reportedTokens: yield* Ref.make<ReadonlySet<string>>(new Set()),
+      mergeQueue: yield* MergeQueue.make({
+        strategy: config.merge.strategy,
+        policy,
+        testCommand: config.test_command,
+        testTimeoutMs: config.timeouts.test * 1000,
+        dryRun,
+        casRetriesMax: 5
+      })
+    }
+    const reports = yield* runWorkers(context).pipe(
+      Effect.onInterrupt(() =>
+        Effect.flatMap(Clock.currentTimeMillis, (at) =>
+          sink.emit({ _tag: "SwarmFinished", at, outcome: "interrupted", durationMs: at - startedMs, merged: 0, rejected: 0, failed: 0 })))
+    )
+    const report = yield* summarize(context, reports, startedMs)
+    yield* sink.emit({
+      _tag: "SwarmFinished",
+      at: startedMs + report.durationMs,
+      outcome: report.outcome,
+      durationMs: report.durationMs,
+      merged: report.merged,
+      rejected: report.rejected,
+      failed: report.failed,
+      ...(report.budget === undefined ? {} : { budget: report.budget })
+    })
+    return report
+  }))
+
+const runWorkers = (context: RunContext) =>
+  Effect.gen(function*() {
+    const workers = startOrder(context.config.workers)
+    const first = planner(context.config)
+    const planners = yield* Ref.make(workers.filter(Worker.plans).length + (first === undefined ? 0 : 1))
+    const reports: Array<Worker.WorkerReport> = []
+    if (first !== undefined) reports.push(yield* Worker.run(context, first, planners))
+    const permits = yield* Semaphore.make(Math.max(1, context.config.max_parallel ?? workers.length))
+    const rest = yield* Effect.forEach(workers, (worker) => permits.withPermits(1)(Worker.run(context, worker, planners)), {
+      concurrency: "unbounded"
+    })
+    return [...reports, ...rest]
+  })
+
+const summarize = (context: RunContext, workers: ReadonlyArray<Worker.WorkerReport>, startedMs: number) =>
+  Effect.gen(function*() {
+    const iterations = workers.flatMap((w) => w.iterations.map((i) => ({ worker: w.worker, ...i })))
+    const unmerged = iterations.flatMap((i) =>
+      i.unmerged === undefined ? [] : [{ worker: i.worker, branch: i.unmerged.branch, files: i.unmerged.files, ...(i.task === undefined ? {} : { task: i.task }) }])
+    const failed = iterations.filter((i) => i.taskMovedTo === "failed").length
+    const stoppedOnErrors = workers.some((w) => w.reason === "errors")
+    const totals = yield* context.budget.totals
+    const budget = yield* context.budget.spent
+    const finishedMs = yield* Clock.currentTimeMillis
+    return {
+      runId: context.runId,
+      outcome: failed > 0 || stoppedOnErrors || unmerged.length > 0 ? "failed" : "ok",
+      durationMs: finishedMs - startedMs,
+      merged: iterations.filter((i) => i.outcome === "merged").length,
+      rejected: iterations.filter((i) => i.outcome === "rejected" || i.outcome === "exhausted").length,
+      failed,
+      unmerged,
+      workers,
+      timings: iterations.reduce((sum, i) => addTimings(sum, i.timings), zeroTimings),
+      ...(Option.isSome(budget) ? { budget: budget.value } : {}),
+      agentCalls: totals.calls,
+      costUsd: totals.costUsd,
+      tokens: totals.tokens,
+      noCost: totals.noCost
+    } satisfies SwarmReport
+  })

@@ -1,0 +1,118 @@
+/**
+ * One worker (SPEC F1, F5): its workspace for the whole run, then iterations until one of its stop
+ * reasons — iterations used up, `__DONE__`, three errors in a row, nothing left to claim, a budget.
+ *
+ * An executor with nothing to claim waits (at most `max_wait_for_tasks`) only while a planner or a
+ * planning worker of this run is still alive; a wait is not an iteration. The workspace is released
+ * when the worker ends, however it ends.
+ *
+ * Needs the services of `Iteration`.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Ref } from "effect"
+import type { WorkerStopReason } from "../domain/Event.ts"
+import type { WorkerConfig } from "../domain/SwarmConfig.ts"
+import { EventSink } from "../services/EventSink.ts"
+import { Git } from "../services/Git.ts"
+import { TaskQueue } from "../services/TaskQueue.ts"
+import * as Iteration from "./Iteration.ts"
+import type { RunContext, WorkerContext } from "./WorkerContext.ts"
+
+/** Errors in a row that stop a worker (SPEC F5). */
+export const consecutiveErrorsMax = 3
+
+/** How often a waiting executor looks for new tasks. */
+export const taskPollMs = 1000
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface WorkerReport {
+  readonly worker: string
+  readonly reason: WorkerStopReason
+  readonly iterations: ReadonlyArray<Iteration.IterationReport>
+}
+
+/**
+ * How many planners and planning workers are still running: executors wait for tasks only while
+ * this is above zero.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Planners = Ref.Ref<number>
+
+/** Whether the role may create work for executors. */
+export const plans = (worker: WorkerConfig): boolean => worker.role !== "executor"
+
+/**
+ * Runs the worker to its end.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const run = (run: RunContext, worker: WorkerConfig, planners: Planners) =>
+  Effect.scoped(Effect.gen(function*() {
+    const git = yield* Git
+    const sink = yield* EventSink
+    // The planner count drops when this worker ends, however it ends, so no executor waits for a dead planner.
+    if (plans(worker)) yield* Effect.addFinalizer(() => Ref.update(planners, (n) => n - 1))
+    const workspace = yield* Effect.acquireRelease(
+      git.acquireWorkspace(worker.id),
+      (ws) => run.keepBranches ? Effect.void : Effect.ignore(git.removeWorkspace(ws))
+    )
+    const context = { ...run, worker, workspace }
+    yield* sink.emit({ _tag: "WorkerStarted", at: yield* Clock.currentTimeMillis, worker: worker.id, role: worker.role, iterations: worker.iterations })
+    const reports: Array<Iteration.IterationReport> = []
+    const reason = yield* loop(context, planners, reports)
+    yield* sink.emit({ _tag: "WorkerFinished", at: yield* Clock.currentTimeMillis, worker: worker.id, reason, iterations: reports.length })
+    return { worker: worker.id, reason, iterations: reports } satisfies WorkerReport
+  }).pipe(
+    Effect.onInterrupt(() =>
+      Effect.flatMap(Clock.currentTimeMillis, (at) =>
+        EventSink.use((sink) => sink.emit({ _tag: "WorkerFinished", at, worker: worker.id, reason: "interrupted", iterations: 0 }))))
+  ))
+
+const loop = (context: WorkerContext, planners: Planners, reports: Array<Iteration.IterationReport>) =>
+  Effect.gen(function*() {
+    let errorsInRow = 0
+    let n = 0
+    while (n < context.worker.iterations) {
+      const spent = yield* context.budget.check(context.worker.id, context.worker.budget)
+      if (spent._tag === "Some") return "budget" as const
+      const result = yield* Iteration.run(context, n + 1)
+      if ("_tag" in result) {
+        const waited = yield* waitForTasks(context, planners)
+        if (!waited) return "no-tasks" as const
+        continue
+      }
+      n++
+      reports.push(result)
+      if (result.outcome === "budget") return "budget" as const
+      errorsInRow = result.outcome === "error" ? errorsInRow + 1 : 0
+      if (errorsInRow >= consecutiveErrorsMax) return "errors" as const
+      if (result.done) return "done" as const
+      if (context.worker.wait_between > 0 && n < context.worker.iterations) yield* Effect.sleep(context.worker.wait_between * 1000)
+    }
+    return "iterations" as const
+  })
+
+/** Waits until a task is pending; `false` when no planner is alive or `max_wait_for_tasks` passed. */
+const waitForTasks = (context: WorkerContext, planners: Planners) =>
+  Effect.gen(function*() {
+    const queue = yield* TaskQueue
+    const startedMs = yield* Clock.currentTimeMillis
+    const waitMs = context.config.max_wait_for_tasks * 1000
+    const pollsMax = Math.ceil(waitMs / taskPollMs) + 1
+    for (let poll = 0; poll < pollsMax; poll++) {
+      if ((yield* queue.list("pending").pipe(Effect.orDie)).length > 0) return true
+      if ((yield* Ref.get(planners)) <= 0) return false
+      if ((yield* Clock.currentTimeMillis) - startedMs >= waitMs) return false
+      const spent = yield* context.budget.check(context.worker.id, context.worker.budget)
+      if (spent._tag === "Some") return false
+      yield* Effect.sleep(taskPollMs)
+    }
+    return false
+  })

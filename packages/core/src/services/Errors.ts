@@ -1,0 +1,70 @@
+/**
+ * The typed failures the service boundaries raise. Expected failures live in the error channel;
+ * anything else is a defect (a bug in oompa or in an adapter).
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * Raised by the `Git` boundary when a git operation fails for a reason other than a merge conflict
+ * (conflicts are a normal result, not an error).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class GitError extends Schema.TaggedError<GitError>()("GitError", {
+  operation: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * Raised by the `Agent` boundary when an agent could not be run at all (binary missing, not
+ * authenticated, spawn failure). A non-zero exit or a timeout is a result, not this error.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class AgentUnavailable extends Schema.TaggedError<AgentUnavailable>()("AgentUnavailable", {
+  agent: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * Raised by the `TaskQueue` boundary when the queue's storage fails (not for a lost claim race,
+ * which is a normal `None`).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class TaskQueueError extends Schema.TaggedError<TaskQueueError>()("TaskQueueError", {
+  operation: Schema.String,
+  task: Schema.optionalKey(Schema.String),
+  message: Schema.String
+}) {}
+
+/**
+ * Raised by the `Prompts` boundary when a prompt file cannot be read.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class PromptError extends Schema.TaggedError<PromptError>()("PromptError", {
+  prompt: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * Raised by the `CommandRunner` boundary when a test or setup command could not be started at all
+ * (a failing command is a result, not this error).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class CommandError extends Schema.TaggedError<CommandError>()("CommandError", {
+  command: Schema.String,
+  message: Schema.String
+}) {}
+
+/** @category errors @since 0.1.0 */
+export type ServiceError = GitError | AgentUnavailable | TaskQueueError | PromptError | CommandError

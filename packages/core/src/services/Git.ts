@@ -1,0 +1,150 @@
+/**
+ * The repository boundary: workspaces (one git worktree per worker), commits, diffs, merges and the
+ * compare-and-swap of the target branch.
+ *
+ * Implemented by `@oompa/adapters-node`'s `NodeGit` (git CLI writes, isomorphic-git reads) and by
+ * `@oompa/core/testing`'s `MemoryGit`. Called by the iteration and the merge queue.
+ *
+ * The contract that keeps main safe: nothing here ever checks out, merges into, or resets the user's
+ * own checkout. A merge is computed as a new commit nobody points to (`merge`), and only
+ * `compareAndSwapMain` moves the target branch — and only when it still points where the caller
+ * thinks it does.
+ *
+ * @since 0.1.0
+ */
+import type { Effect, Option } from "effect"
+import { Context } from "effect"
+import type { WorkerId } from "../domain/Ids.ts"
+import type { MergeStrategy } from "../domain/SwarmConfig.ts"
+import type { GitError } from "./Errors.ts"
+
+/**
+ * A worker's own checkout. Reused across iterations: each iteration starts a fresh branch in it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Workspace {
+  readonly worker: WorkerId
+  /** Where the agent runs (its cwd). */
+  readonly path: string
+}
+
+/**
+ * One file of a change, from the base commit to the head commit.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface FileChange {
+  readonly path: string
+  readonly status: "added" | "modified" | "deleted"
+  /** Lines added and deleted; 0 for binary files. */
+  readonly added: number
+  readonly deleted: number
+  readonly binary: boolean
+}
+
+/**
+ * What a merge attempt produced. `Merged.sha` is a commit no branch points to yet; `Conflict` lists
+ * the files that could not be merged.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type MergeAttempt =
+  | { readonly _tag: "Merged"; readonly sha: string }
+  | { readonly _tag: "Conflict"; readonly files: ReadonlyArray<string> }
+
+/**
+ * A request to merge `head` onto `onto` (normally the current main).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface MergeRequest {
+  readonly onto: string
+  readonly head: string
+  readonly strategy: MergeStrategy
+  /** Commit message, trailers included (SPEC F6). */
+  readonly message: string
+}
+
+/**
+ * A branch name and the commit it points to.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface BranchRef {
+  readonly name: string
+  readonly sha: string
+}
+
+/**
+ * A commit as recovery and the invariant checkers read it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CommitInfo {
+  readonly sha: string
+  readonly parents: ReadonlyArray<string>
+  readonly message: string
+}
+
+/**
+ * A file an agent wrote into `.oompa-new-tasks/` of its workspace (SPEC F2).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface NewTaskFile {
+  readonly name: string
+  readonly content: string
+}
+
+/**
+ * @category services
+ * @since 0.1.0
+ */
+export class Git extends Context.Service<Git, {
+  /** The branch merges land on (SPEC F1: configured, else `main`, else `master`). */
+  readonly targetBranch: string
+  /** The commit the target branch points to now. */
+  readonly mainHead: Effect.Effect<string, GitError>
+  /** The worker's workspace, created on first use and reused afterwards. */
+  readonly acquireWorkspace: (worker: WorkerId) => Effect.Effect<Workspace, GitError>
+  /** Discards everything in the workspace and checks out a new branch `branch` at `base`. */
+  readonly resetWorkspace: (workspace: Workspace, branch: string, base: string) => Effect.Effect<void, GitError>
+  /** Removes the workspace (its branch is left alone). */
+  readonly removeWorkspace: (workspace: Workspace) => Effect.Effect<void, GitError>
+  /** Every workspace that exists, live or left over. */
+  readonly listWorkspaces: Effect.Effect<ReadonlyArray<Workspace>, GitError>
+  /** Commits every change in the workspace (except `.oompa-new-tasks/`); `None` when nothing changed. */
+  readonly commitAll: (workspace: Workspace, message: string) => Effect.Effect<Option.Option<string>, GitError>
+  /** The commit the workspace's branch points to. */
+  readonly workspaceHead: (workspace: Workspace) => Effect.Effect<string, GitError>
+  /** Per-file change from `base` to `head`: added, modified, deleted and binary files included. */
+  readonly diffStat: (base: string, head: string) => Effect.Effect<ReadonlyArray<FileChange>, GitError>
+  /** The full textual change from `base` to `head`, as the reviewer reads it. */
+  readonly diffText: (base: string, head: string) => Effect.Effect<string, GitError>
+  /** Computes the merge of `head` onto `onto` as a new, unreferenced commit, or the conflicting files. */
+  readonly merge: (request: MergeRequest) => Effect.Effect<MergeAttempt, GitError>
+  /** Moves the target branch from `expected` to `next`; `false` (and no change) when it is not at `expected`. */
+  readonly compareAndSwapMain: (expected: string, next: string) => Effect.Effect<boolean, GitError>
+  /** Merges `onto` into the workspace's branch, leaving conflict markers; returns the conflicting files. */
+  readonly mergeIntoWorkspace: (workspace: Workspace, onto: string) => Effect.Effect<ReadonlyArray<string>, GitError>
+  /** Takes (reads and removes) the task files the agent wrote into the workspace's `.oompa-new-tasks/`. */
+  readonly takeNewTaskFiles: (workspace: Workspace) => Effect.Effect<ReadonlyArray<NewTaskFile>, GitError>
+  /** Creates or moves a branch. */
+  readonly setBranch: (name: string, sha: string) => Effect.Effect<void, GitError>
+  /** Deletes a branch; a missing branch is not an error. */
+  readonly deleteBranch: (name: string) => Effect.Effect<void, GitError>
+  /** Branches whose name starts with `prefix`. */
+  readonly listBranches: (prefix: string) => Effect.Effect<ReadonlyArray<BranchRef>, GitError>
+  /** Whether `ancestor` is `descendant` or one of its ancestors. */
+  readonly isAncestor: (ancestor: string, descendant: string) => Effect.Effect<boolean, GitError>
+  /** Reads one commit. */
+  readonly readCommit: (sha: string) => Effect.Effect<CommitInfo, GitError>
+}>()("@oompa/core/services/Git") {}

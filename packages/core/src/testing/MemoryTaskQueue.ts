@@ -1,0 +1,122 @@
+/**
+ * An in-memory task queue with the folder semantics of SPEC F2, for tests and simulation.
+ *
+ * The driver (`MemoryTaskQueueState`) exposes every folder and a log of moves, so checkers can
+ * assert that no task is held twice or sits in two folders. Claims are atomic because each
+ * operation runs as one synchronous step. Faults a simulation may inject later: none yet.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Layer, Option } from "effect"
+import { claimOrder, type Task, type TaskStatus } from "../domain/Task.ts"
+import { TaskQueue } from "../services/TaskQueue.ts"
+import { assert } from "../internal/assert.ts"
+
+/**
+ * A task file that could not be read, kept with its reason.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface InvalidEntry {
+  readonly name: string
+  readonly content: string
+  readonly reason: string
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Move {
+  readonly task: string
+  readonly from: TaskStatus | undefined
+  readonly to: TaskStatus
+}
+
+const statuses: ReadonlyArray<TaskStatus> = ["pending", "current", "complete", "failed", "invalid"]
+
+/**
+ * The queue's state, inspectable by tests and checkers.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class MemoryTaskQueueState {
+  readonly folders: Record<TaskStatus, Map<string, Task>> = {
+    pending: new Map(),
+    current: new Map(),
+    complete: new Map(),
+    failed: new Map(),
+    invalid: new Map()
+  }
+  readonly invalidEntries: Array<InvalidEntry> = []
+  readonly moves: Array<Move> = []
+
+  static make(tasks: ReadonlyArray<Task> = []): MemoryTaskQueueState {
+    const state = new MemoryTaskQueueState()
+    for (const task of tasks) state.add(task)
+    return state
+  }
+
+  /** The folder holding `id`, if any. */
+  statusOf(id: string): TaskStatus | undefined {
+    return statuses.find((s) => this.folders[s].has(id))
+  }
+
+  add(task: Task): boolean {
+    if (this.statusOf(task.id) !== undefined) return false
+    this.folders.pending.set(task.id, task)
+    this.moves.push({ task: task.id, from: undefined, to: "pending" })
+    return true
+  }
+
+  move(id: string, from: TaskStatus, to: TaskStatus, update: (task: Task) => Task = (t) => t): Task {
+    const task = this.folders[from].get(id)
+    assert(task !== undefined, `task ${id} is not in ${from}/ (it is in ${this.statusOf(id) ?? "no folder"})`)
+    this.folders[from].delete(id)
+    const next = update(task)
+    this.folders[to].set(id, next)
+    this.moves.push({ task: id, from, to })
+    assert(statuses.filter((s) => this.folders[s].has(id)).length === 1, `task ${id} sits in more than one folder`)
+    return next
+  }
+
+  list(status: TaskStatus): ReadonlyArray<Task> {
+    return [...this.folders[status].values()].sort(claimOrder)
+  }
+}
+
+/**
+ * The `TaskQueue` service over a state.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (state: MemoryTaskQueueState): TaskQueue["Service"] =>
+  TaskQueue.of({
+    list: (status) => Effect.sync(() => state.list(status)),
+    claim: Effect.sync(() => {
+      const next = state.list("pending")[0]
+      if (next === undefined) return Option.none()
+      return Option.some(state.move(next.id, "pending", "current"))
+    }),
+    complete: (id, mergedSha) => Effect.sync(() => void state.move(id, "current", "complete", (t) => ({ ...t, merged_sha: mergedSha }))),
+    release: (id, options) =>
+      Effect.sync(() => {
+        const task = state.folders.current.get(id)
+        assert(task !== undefined, `release of ${id}, which is not in current/`)
+        const attempts = (task.attempts ?? 0) + (options.countAttempt ? 1 : 0)
+        const to = options.countAttempt && attempts >= options.maxAttempts ? "failed" : "pending"
+        state.move(id, "current", to, (t) => ({ ...t, attempts, ...(options.feedback === "" ? {} : { last_feedback: options.feedback }) }))
+        return to
+      }),
+    create: (task) => Effect.sync(() => state.add(task)),
+    invalid: (name, content, reason) => Effect.sync(() => void state.invalidEntries.push({ name, content, reason }))
+  })
+
+/**
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (state: MemoryTaskQueueState): Layer.Layer<TaskQueue> => Layer.succeed(TaskQueue, make(state))

@@ -1,0 +1,7 @@
+export * as MemoryGit from "./MemoryGit.ts"
+export * as CollectingEventSink from "./CollectingEventSink.ts"
+export * as MemoryPrompts from "./MemoryPrompts.ts"
+export * as MemoryTaskQueue from "./MemoryTaskQueue.ts"
+export * as ScriptedAgent from "./ScriptedAgent.ts"
+export * as ScriptedCommands from "./ScriptedCommands.ts"
+export * as TestSwarm from "./TestSwarm.ts"

@@ -1,0 +1,382 @@
+/**
+ * Goal: prompt rendering (SPEC F11) substitutes known tokens once, leaves unknown tokens and
+ * non-token braces visible, reports unknown tokens once each; the YAML context header round-trips
+ * whatever task summaries and note titles contain; the built-in prompts use only standard tokens and
+ * say what this framework needs them to say.
+ * Method: examples, plus properties over generated templates, token values and context inputs.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Schema } from "effect"
+import * as fc from "fast-check"
+import { parse } from "yaml"
+import * as DefaultPrompts from "../../src/domain/DefaultPrompts.ts"
+import { Task, type TaskStatus } from "../../src/domain/Task.ts"
+import { alwaysDenied } from "../../src/domain/Policy.ts"
+import {
+  type ContextInput,
+  contextHeader,
+  type PromptTokens,
+  notesListedMax,
+  parseNoteFrontMatter,
+  pendingListedMax,
+  policyLines,
+  renderPrompt,
+  standardTokens
+} from "../../src/domain/Prompt.ts"
+import { hasDoneSignal, parseVerdict } from "../../src/domain/Verdict.ts"
+
+describe("renderPrompt", () => {
+  it("substitutes known tokens", () => {
+    assert.deepStrictEqual(
+      renderPrompt("Task {task_id}: {summary} ({task_id})", { task_id: "t-1", summary: "Add retries" }),
+      { text: "Task t-1: Add retries (t-1)", unknownTokens: [] }
+    )
+  })
+
+  it("leaves unknown tokens visible and reports each once, in order of first appearance", () => {
+    assert.deepStrictEqual(
+      renderPrompt("{b} {task_id} {a} {b} {a}", { task_id: "t" }),
+      { text: "{b} t {a} {b} {a}", unknownTokens: ["b", "a"] }
+    )
+    // Prototype names are not values.
+    assert.deepStrictEqual(renderPrompt("{constructor}{__proto__}{to_string}", {}).unknownTokens, [
+      "constructor",
+      "__proto__",
+      "to_string"
+    ])
+  })
+
+  it("leaves JSON and other non-token braces alone", () => {
+    const template = `{"id": "x", "files": []} { } {} {Task_Id} {1abc} {a-b} {{task_id}}`
+    assert.deepStrictEqual(renderPrompt(template, { task_id: "T" }), {
+      text: `{"id": "x", "files": []} { } {} {Task_Id} {1abc} {a-b} {T}`,
+      unknownTokens: []
+    })
+  })
+
+  it("accepts the documented PromptTokens", () => {
+    const tokens: PromptTokens = { task_id: "t-1", summary: "Add retries" }
+    assert.strictEqual(renderPrompt("{task_id} {summary}", tokens).text, "t-1 Add retries")
+  })
+
+  it("does not re-scan substituted values", () => {
+    assert.deepStrictEqual(
+      renderPrompt("{summary} / {task_id}", { summary: "see {task_id} and {nope}", task_id: "t-1" }),
+      { text: "see {task_id} and {nope} / t-1", unknownTokens: [] }
+    )
+  })
+
+  it("property: each value appears verbatim where its token was, and no value is substituted", () => {
+    const names = ["task_id", "summary", "diff", "review_feedback"] as const
+    const value = fc.oneof(
+      fc.string({ maxLength: 20 }),
+      fc.constantFrom("{task_id}", "{summary}", "{unknown_token}", "{", "}", "$&", "$1", "$$"),
+      fc.string({ maxLength: 8 }).map((s) => `{${s}}`)
+    )
+    // Literal text without "{" cannot form tokens of its own.
+    const literal = fc.string({ maxLength: 12 }).filter((s) => !s.includes("{"))
+    const part = fc.oneof(literal.map((text) => ({ literal: text })), fc.constantFrom(...names).map((name) => ({ name })))
+    fc.assert(
+      fc.property(
+        fc.record({ task_id: value, summary: value, diff: value, review_feedback: value }),
+        fc.array(part, { maxLength: 12 }),
+        (tokens, parts) => {
+          const template = parts.map((p) => "name" in p ? `{${p.name}}` : p.literal).join("")
+          const expected = parts.map((p) => "name" in p ? tokens[p.name] : p.literal).join("")
+          const rendered = renderPrompt(template, tokens)
+          return rendered.text === expected && rendered.unknownTokens.length === 0
+        }
+      ),
+      { numRuns: 300 }
+    )
+  })
+
+  it("property: unknown tokens are left as written and listed once each", () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom("alpha", "beta", "gamma_2", "_x"), { maxLength: 10 }), (used) => {
+        const template = used.map((n) => `{${n}}`).join(" ")
+        const rendered = renderPrompt(template, {})
+        return rendered.text === template &&
+          JSON.stringify(rendered.unknownTokens) === JSON.stringify([...new Set(used)])
+      })
+    )
+  })
+})
+
+describe("parseNoteFrontMatter", () => {
+  it("reads status and title", () => {
+    assert.deepStrictEqual(parseNoteFrontMatter("---\nstatus: green\ntitle: Cache design\n---\n# Other\n"), {
+      status: "green",
+      title: "Cache design"
+    })
+    assert.deepStrictEqual(parseNoteFrontMatter("---\r\nstatus: RED\r\n---\r\nbody"), { status: "red" })
+    assert.deepStrictEqual(parseNoteFrontMatter("\uFEFF---\nstatus: ' Green '\ntitle: 42\n...\n"), {
+      status: "green",
+      title: "42"
+    })
+  })
+
+  it("falls back to the first heading for the title", () => {
+    assert.deepStrictEqual(parseNoteFrontMatter("---\nstatus: red\n---\n\n## Flaky test in CI ##\n# later"), {
+      status: "red",
+      title: "Flaky test in CI"
+    })
+    assert.deepStrictEqual(parseNoteFrontMatter("Intro\n# Plain note\n"), { title: "Plain note" })
+  })
+
+  it("tolerates missing, empty, invalid or odd front-matter", () => {
+    assert.deepStrictEqual(parseNoteFrontMatter(""), {})
+    assert.deepStrictEqual(parseNoteFrontMatter("---\n---\n# T"), { title: "T" })
+    assert.deepStrictEqual(parseNoteFrontMatter("---\nstatus: [green\n---\n# T"), { title: "T" })
+    assert.deepStrictEqual(parseNoteFrontMatter("---\n- a list\n---\n"), {})
+    assert.deepStrictEqual(parseNoteFrontMatter("---\nstatus: yellow\n---\n"), {})
+    assert.deepStrictEqual(parseNoteFrontMatter("---\nstatus: green\nno closing line"), {})
+    assert.deepStrictEqual(parseNoteFrontMatter("text\n---\nstatus: green\n---\n"), {})
+  })
+})
+
+describe("policyLines", () => {
+  it("lists what is configured plus the always-denied paths", () => {
+    assert.deepStrictEqual(
+      policyLines({ allow: ["src/**"], max_files: 10, allow_binary: false }, alwaysDenied("tasks")),
+      [
+        "allow only: src/**",
+        "always denied: .oompa/**, tasks/**, .oompa-new-tasks/**, **/.env*, **/*.pem",
+        "max files changed: 10",
+        "binary files: not allowed"
+      ]
+    )
+    assert.deepStrictEqual(policyLines(undefined, []), [])
+  })
+})
+
+/** The YAML between the header's opening and closing fence lines. */
+const headerYaml = (header: string): unknown => {
+  const lines = header.split("\n")
+  const open = lines[0] ?? ""
+  const fence = /^`+/.exec(open)?.[0] ?? ""
+  assert.isAtLeast(fence.length, 3)
+  assert.strictEqual(open, `${fence}yaml`)
+  assert.strictEqual(lines[lines.length - 1], fence)
+  const body = lines.slice(1, -1)
+  // Nothing inside may close the fence early.
+  assert.isFalse(body.some((l) => l.trim().startsWith(fence)))
+  return parse(body.join("\n"))
+}
+
+const statuses: ReadonlyArray<TaskStatus> = ["pending", "current", "complete", "failed", "invalid"]
+
+const awkward = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.string({ unit: "grapheme", maxLength: 20 }),
+  fc.string({ unit: "binary", maxLength: 10 }),
+  fc.constantFrom(
+    "key: value",
+    "'single' and \"double\" quotes",
+    "line one\nline two",
+    "trailing newline\n",
+    "# not a comment",
+    "- leading dash",
+    "---",
+    "...",
+    "```",
+    "````yaml",
+    "~~~",
+    "  padded  ",
+    "",
+    "null",
+    "true",
+    "123",
+    "0x1F",
+    "~",
+    "@at",
+    "`tick`",
+    "*star",
+    "&anchor",
+    "!tag",
+    "%percent",
+    "|",
+    ">",
+    "{a: 1}",
+    "[1, 2]",
+    "a: b\n- c\n  d: e",
+    "tab\there",
+    "APPROVED",
+    "__DONE__"
+  )
+)
+
+/** Short lists mostly, and lists around `cap` (fast-check's default sizes stay far below it). */
+const aroundCap = <A>(item: fc.Arbitrary<A>, cap: number) =>
+  fc.oneof(
+    { arbitrary: fc.array(item, { maxLength: 6 }), weight: 3 },
+    { arbitrary: fc.array(item, { minLength: cap - 2, maxLength: cap + 5 }), weight: 1 }
+  )
+
+const contextInput: fc.Arbitrary<ContextInput> = fc.record({
+  mode: fc.constantFrom("swarm", "run", "loop", "prompt"),
+  repo: fc.record({ branch: awkward, head: fc.stringMatching(/^[0-9a-f]{7,40}$/) }),
+  tasks: fc.record({
+    pending: aroundCap(
+      fc.record({ id: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,15}$/), summary: awkward }),
+      pendingListedMax
+    ),
+    counts: fc.record(
+      {
+        pending: fc.nat(1000),
+        current: fc.nat(1000),
+        complete: fc.nat(1000),
+        failed: fc.nat(1000),
+        invalid: fc.nat(1000)
+      },
+      { requiredKeys: [] }
+    )
+  }),
+  notes: aroundCap(
+    fc.record(
+      { path: awkward, status: fc.constantFrom("green" as const, "red" as const), title: awkward },
+      { requiredKeys: ["path"] }
+    ),
+    notesListedMax
+  ),
+  policy: fc.array(awkward, { maxLength: 4 }),
+  nextWork: fc.array(awkward, { maxLength: 4 })
+})
+
+/** What the header must hold for `input`, written out independently of the implementation. */
+const expectedData = (input: ContextInput) => ({
+  mode: input.mode,
+  repo: { branch: input.repo.branch, head: input.repo.head },
+  tasks: {
+    counts: Object.fromEntries(statuses.map((s) => [s, input.tasks.counts[s] ?? 0])),
+    pending: input.tasks.pending.slice(0, pendingListedMax).map((t) => ({ id: t.id, summary: t.summary })),
+    ...(input.tasks.pending.length > pendingListedMax
+      ? { pending_not_listed: input.tasks.pending.length - pendingListedMax }
+      : {})
+  },
+  notes: input.notes.slice(0, notesListedMax).map((n) => ({ ...n })),
+  ...(input.notes.length > notesListedMax ? { notes_not_listed: input.notes.length - notesListedMax } : {}),
+  policy: [...input.policy],
+  next_work: [...input.nextWork]
+})
+
+describe("contextHeader", () => {
+  const example: ContextInput = {
+    mode: "swarm",
+    repo: { branch: "main", head: "0123abcd" },
+    tasks: {
+      pending: [{ id: "t-1", summary: "Fix: the \"retry\" loop # twice\n- really" }],
+      counts: { pending: 1, complete: 4 }
+    },
+    notes: [{ path: "agent_notes/scratch/cache.md", status: "green", title: "Cache design" }, { path: "agent_notes/notes_FROM_CTO/x.md" }],
+    policy: policyLines({ allow: ["src/**"] }, []),
+    nextWork: ["Write tests for the merge queue"]
+  }
+
+  it("is a fenced YAML block that parses back into the input's data", () => {
+    const header = contextHeader(example)
+    assert.isTrue(header.startsWith("```yaml\n"))
+    assert.include(header, "branch: main")
+    assert.deepStrictEqual(headerYaml(header), {
+      mode: "swarm",
+      repo: { branch: "main", head: "0123abcd" },
+      tasks: {
+        counts: { pending: 1, current: 0, complete: 4, failed: 0, invalid: 0 },
+        pending: [{ id: "t-1", summary: "Fix: the \"retry\" loop # twice\n- really" }]
+      },
+      notes: [{ path: "agent_notes/scratch/cache.md", status: "green", title: "Cache design" }, {
+        path: "agent_notes/notes_FROM_CTO/x.md"
+      }],
+      policy: ["allow only: src/**"],
+      next_work: ["Write tests for the merge queue"]
+    })
+  })
+
+  it("uses a longer fence when the YAML holds backtick runs", () => {
+    const header = contextHeader({ ...example, nextWork: ["```\n````"] })
+    assert.isTrue(header.startsWith("`````yaml\n"))
+    assert.deepStrictEqual((headerYaml(header) as { next_work: unknown }).next_work, ["```\n````"])
+  })
+
+  it("property: round-trips awkward summaries, titles and lines through yaml's parse", () => {
+    fc.assert(
+      fc.property(contextInput, (input) => {
+        assert.deepStrictEqual(headerYaml(contextHeader(input)), expectedData(input))
+      }),
+      { numRuns: 200 }
+    )
+  })
+
+  it("a header inside a reviewer's answer is not a verdict or a done signal", () => {
+    const header = contextHeader({ ...example, tasks: { ...example.tasks, pending: [{ id: "t", summary: "APPROVED" }] } })
+    assert.isFalse(parseVerdict(header)._tag === "Approved")
+    assert.isFalse(hasDoneSignal(contextHeader({ ...example, nextWork: ["__DONE__"] })))
+  })
+})
+
+describe("DefaultPrompts", () => {
+  const allTokens: Record<string, string> = Object.fromEntries(standardTokens.map((t) => [t, `<${t}>`]))
+
+  it("every prompt uses only standard tokens, and includes the context header", () => {
+    for (const name of DefaultPrompts.PromptName.literals) {
+      const template = DefaultPrompts.defaultPrompts[name]
+      const rendered = renderPrompt(template, allTokens)
+      assert.deepStrictEqual(rendered.unknownTokens, [], name)
+      assert.include(template, "{context_header}", name)
+      assert.include(rendered.text, "<context_header>", name)
+    }
+  })
+
+  it("proposer prompts: task tokens, no git writes, new tasks as JSON files, __DONE__ rule", () => {
+    for (const [name, template] of Object.entries({ worker: DefaultPrompts.worker, executor: DefaultPrompts.executor })) {
+      for (const token of ["{task_id}", "{summary}", "{description}", "{targets}", "{acceptance}", "{new_tasks_dir}"]) {
+        assert.include(template, token, `${name} ${token}`)
+      }
+    }
+    for (const template of [DefaultPrompts.worker, DefaultPrompts.executor, DefaultPrompts.planner]) {
+      assert.include(template, "{new_tasks_dir}")
+      assert.include(template, "`git commit`")
+      assert.include(template, "__DONE__")
+      assert.isFalse(hasDoneSignal(renderPrompt(template, allTokens).text))
+    }
+  })
+
+  it("the new-task example is a valid task file", () => {
+    const json = /```json\n(.*)\n```/.exec(DefaultPrompts.worker)?.[1]
+    assert.isDefined(json)
+    const task = Schema.decodeUnknownSync(Task)(JSON.parse(json ?? ""), { onExcessProperty: "error" })
+    assert.deepStrictEqual(Object.keys(task), ["id", "summary", "description", "files", "acceptance"])
+  })
+
+  it("reviewer: shows diff, task and policy; its instructions alone are no verdict", () => {
+    for (const token of ["{diff}", "{task_id}", "{summary}", "{acceptance}", "{context_header}"]) {
+      assert.include(DefaultPrompts.reviewer, token)
+    }
+    assert.include(DefaultPrompts.reviewer, "policy")
+    const rendered = renderPrompt(DefaultPrompts.reviewer, allTokens).text
+    for (const line of ["VERDICT: APPROVED", "VERDICT: NEEDS_CHANGES", "VERDICT: REJECTED"]) assert.include(rendered, line)
+    const verdict = parseVerdict(rendered)
+    assert.isTrue(verdict._tag === "NeedsChanges" && !verdict.clear)
+  })
+
+  it("fix: carries the whole feedback and the task", () => {
+    const feedback = Array.from({ length: 200 }, (_, i) => `- point ${i}: {not_a_token_here}`).join("\n")
+    const rendered = renderPrompt(DefaultPrompts.fix, { ...allTokens, review_feedback: feedback })
+    assert.include(rendered.text, feedback)
+    assert.include(rendered.text, "<task_id>")
+    assert.include(rendered.text, "<summary>")
+    assert.deepStrictEqual(rendered.unknownTokens, [])
+  })
+
+  it("conflict: lists the files and asks to keep both intents", () => {
+    const rendered = renderPrompt(DefaultPrompts.conflict, { ...allTokens, conflict_files: "src/a.ts\nsrc/b.ts" }).text
+    assert.include(rendered, "src/a.ts\nsrc/b.ts")
+    assert.include(rendered, "<<<<<<<")
+    assert.include(rendered, "both sides")
+  })
+
+  it("PromptName decodes the six names only", () => {
+    assert.strictEqual(Schema.decodeUnknownSync(DefaultPrompts.PromptName)("conflict"), "conflict")
+    assert.throws(() => Schema.decodeUnknownSync(DefaultPrompts.PromptName)("cto"))
+  })
+})
