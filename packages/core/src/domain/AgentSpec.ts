@@ -17,7 +17,10 @@ import { Schema } from "effect"
 export const Harness = Schema.Literals(["codex", "claude", "gemini", "opencode", "command"])
 export type Harness = typeof Harness.Type
 
-/** @category constants @since 0.1.0 */
+/**
+ * @category constants
+ * @since 0.1.0
+ */
 export const harnesses: ReadonlyArray<Harness> = Harness.literals
 
 /**
@@ -42,9 +45,10 @@ export type AgentSpec = typeof AgentSpec.Type
 export const parseModelString = (text: string): AgentSpec | string => {
   const trimmed = text.trim()
   if (trimmed.length === 0) return "is empty; expected \"harness:model\" such as \"claude:opus\""
-  const parts = trimmed.split(":")
+  const parts = trimmed.split(":").map((part) => part.trim())
   const first = parts[0]!
-  if (parts.length === 1) return { harness: "codex", model: first }
+  // A bare harness name means that harness with its default model; any other bare value is a codex model.
+  if (parts.length === 1) return (harnesses as ReadonlyArray<string>).includes(first) ? { harness: first as Harness } : { harness: "codex", model: first }
   if (!(harnesses as ReadonlyArray<string>).includes(first)) {
     return `has unknown harness ${JSON.stringify(first)}; expected one of ${harnesses.join(", ")}`
   }

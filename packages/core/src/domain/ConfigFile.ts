@@ -290,8 +290,8 @@ export const ConfigFile = Schema.Struct({
     description: "Iterations a task may take before it moves to failed/.",
     default: defaults.max_task_attempts
   })),
-  max_merge_retries: Schema.optionalKey(PositiveInt.annotate({
-    description: "How often conflicting approved work goes back to its agent (on_conflict: agent).",
+  max_merge_retries: Schema.optionalKey(NonNegativeInt.annotate({
+    description: "How often conflicting approved work goes back to its agent (on_conflict: agent); 0: never.",
     default: defaults.max_merge_retries
   })),
   max_parallel: Schema.optionalKey(PositiveInt.annotate({ description: "Most workers running at once; absent: all." })),
@@ -530,17 +530,17 @@ const lineAndColumn = (text: string, position: number): { readonly line: number;
 }
 
 /** JSON.parse, with V8's "at position N" turned into a line and column a person can go to. */
-const parseJson = (text: string): Result.Result<unknown, ConfigProblem> => {
-  try {
-    return Result.succeed(JSON.parse(text) as unknown)
-  } catch (cause) {
-    const raw = cause instanceof Error ? cause.message : String(cause)
-    const position = /at position (\d+)/.exec(raw)?.[1]
-    const where = lineAndColumn(text, position === undefined ? text.length : Number(position))
-    const reason = raw.replace(/\s*(?:in JSON )?at position \d+(?: \(line \d+ column \d+\))?/, "").replace(/^SyntaxError: /, "")
-    return Result.fail({ path: "", message: `invalid JSON at line ${where.line}, column ${where.column}: ${reason}` })
-  }
-}
+const parseJson = (text: string): Result.Result<unknown, ConfigProblem> =>
+  Result.try({
+    try: (): unknown => JSON.parse(text),
+    catch: (cause): ConfigProblem => {
+      const raw = cause instanceof Error ? cause.message : String(cause)
+      const position = /at position (\d+)/.exec(raw)?.[1]
+      const where = lineAndColumn(text, position === undefined ? text.length : Number(position))
+      const reason = raw.replace(/\s*(?:in JSON )?at position \d+(?: \(line \d+ column \d+\))?/, "")
+      return { path: "", message: `invalid JSON at line ${where.line}, column ${where.column}: ${reason}` }
+    }
+  })
 
 // ---------------------------------------------------------------------------------------------
 // Normalization

@@ -140,7 +140,7 @@ export const SwarmConfig = Schema.Struct({
   max_review_attempts: PositiveInt,
   max_task_attempts: PositiveInt,
   /** How often approved work that conflicts goes back to its agent before it is reported (`on_conflict: agent`). */
-  max_merge_retries: PositiveInt,
+  max_merge_retries: Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0))),
   max_parallel: Schema.optionalKey(PositiveInt),
   max_wait_for_tasks: Seconds,
   tasks_dir: Schema.NonEmptyString,

@@ -214,10 +214,12 @@ const attempt = (context: WorkerContext, n: number, task: Task | undefined, watc
     const git = yield* Git
     const base = yield* watch.time("git", git.mainHead)
     const branch = `oompa/${context.runId}/${context.worker.id}-${n}`
-    const keepBranch = yield* Ref.make(context.keepBranches)
+    const approved = yield* Ref.make<string | undefined>(undefined)
     yield* Effect.acquireRelease(
       watch.time("git", git.resetWorkspace(context.workspace, branch, base)),
-      () => Effect.flatMap(Ref.get(keepBranch), (keep) => keep ? Effect.void : Effect.ignore(git.deleteBranch(branch)))
+      // A branch holding approved-but-unmerged work is never deleted (SPEC F5, F14).
+      () => Effect.flatMap(Ref.get(approved), (head) =>
+        context.keepBranches || head !== undefined ? Effect.void : Effect.ignore(git.deleteBranch(branch)))
     )
     const at = yield* Clock.currentTimeMillis
     yield* EventSink.use((sink) => sink.emit({ _tag: "IterationStarted", at, worker: context.worker.id, iteration: n, branch, base }))
@@ -225,7 +227,7 @@ const attempt = (context: WorkerContext, n: number, task: Task | undefined, watc
       const setup = yield* watch.time("setup", runSetup(context, context.config.setup_command))
       if (!setup.passed) return ended("error", `setup_command failed:\n${setup.output}`)
     }
-    const steps = { context, n, task, watch, branch, base, keepBranch }
+    const steps = { context, n, task, watch, branch, base, approved }
     const proposal = yield* propose(steps)
     if (proposal._tag === "Stopped") return proposal.report
     return yield* reviewAndMerge(steps, proposal.sessionId, proposal.done)
@@ -238,7 +240,8 @@ interface Steps {
   readonly watch: Stopwatch
   readonly branch: string
   readonly base: string
-  readonly keepBranch: Ref.Ref<boolean>
+  /** The approved commit while it is not merged; its branch is kept and reported if the loop gives up. */
+  readonly approved: Ref.Ref<string | undefined>
 }
 
 type Proposal =
@@ -299,7 +302,7 @@ const reviewAndMerge = (steps: Steps, sessionId: string | undefined, done: boole
     // Bounded: every cycle ends, or spends a review attempt or a conflict retry (ReviewLoop's invariant).
     const stepsMax = 4 * (context.config.max_review_attempts + context.config.max_merge_retries) + 8
     for (let i = 0; i < stepsMax; i++) {
-      if (step._tag !== "Submit" && ReviewLoop.isTerminal(step)) return finish(steps, state, step, done)
+      if (step._tag !== "Submit" && ReviewLoop.isTerminal(step)) return yield* keepApproved(steps, finish(steps, state, step, done))
       const performed = step._tag === "Submit" ? yield* submit(steps) : yield* perform(steps, state, step, session)
       if (performed._tag === "Stop") return { ...performed.report, done, reviews: state.attempts } satisfies Ended
       if (performed.sessionId !== undefined) session = performed.sessionId
@@ -425,6 +428,21 @@ const review = (steps: Steps, attempt: number) =>
     return stop("error", `no reviewer answered:\n${failures.join("\n")}`)
   })
 
+/**
+ * When the loop gives up on work that was approved once (its merge conflicted, and the resolution
+ * was not approved), the branch is set back to the approved commit — never to unreviewed commits —
+ * kept, and reported.
+ */
+const keepApproved = (steps: Steps, report: Ended) =>
+  Effect.gen(function*() {
+    const head = yield* Ref.get(steps.approved)
+    if (head === undefined) return report
+    yield* Git.use((git) => git.setBranch(steps.branch, head))
+    if (report.unmerged !== undefined) return report
+    const detail = `${report.detail ?? report.outcome}; the approved commit ${head.slice(0, 12)} was not merged: branch ${steps.branch} kept`
+    return { ...report, detail, unmerged: { branch: steps.branch, files: [] } } satisfies Ended
+  })
+
 /** The report for a step that ends the loop without a merge. */
 const finish = (
   steps: Steps,
@@ -456,9 +474,9 @@ const submit = (steps: Steps) =>
   Effect.gen(function*() {
     const { context, n, watch } = steps
     const git = yield* Git
-    // Approved work is never deleted: from here until it lands, the branch is kept.
-    yield* Ref.set(steps.keepBranch, true)
     const head = yield* git.workspaceHead(context.workspace)
+    // Approved work is never deleted: from here until it lands, the branch is kept.
+    yield* Ref.set(steps.approved, head)
     const outcome = yield* context.mergeQueue.submit({
       worker: context.worker.id,
       iteration: n,
@@ -470,16 +488,16 @@ const submit = (steps: Steps) =>
     if ("testMs" in outcome) watch.timings.test += outcome.testMs
     switch (outcome._tag) {
       case "Merged":
-        yield* Ref.set(steps.keepBranch, context.keepBranches)
+        yield* Ref.set(steps.approved, undefined)
         return stop("merged", undefined, { mergedSha: outcome.sha })
       case "DryRun":
         return stop("dry-run", `dry run: approved, not merged; branch ${steps.branch} kept`)
       case "TestFailed":
         // Work that fails the test gate is not mergeable work; the fix loop decides what becomes of it.
-        yield* Ref.set(steps.keepBranch, context.keepBranches)
+        yield* Ref.set(steps.approved, undefined)
         return observed({ _tag: "TestFailed", output: outcome.output })
       case "PolicyFailed":
-        yield* Ref.set(steps.keepBranch, context.keepBranches)
+        yield* Ref.set(steps.approved, undefined)
         return observed({ _tag: "MergePolicyFailed", violations: outcome.violations })
       case "Conflict":
         // Approved work that conflicts stays kept: reported if the loop gives up, resolved and merged otherwise.

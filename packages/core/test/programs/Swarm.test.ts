@@ -84,6 +84,6 @@ describe("Swarm", () => {
       assert.strictEqual(finished.length, 1)
       assert.isTrue(finished[0]!.timedOut)
       assert.strictEqual(report.workers[0]!.iterations[0]!.outcome, "error")
-      assert.deepStrictEqual(world.queue.list("pending").map((t) => [t.id, t.attempts]), [["a", 1]])
+      assert.deepStrictEqual(world.queue.list("pending").map((t) => [String(t.id), t.attempts]), [["a", 1]])
     }))
 })
