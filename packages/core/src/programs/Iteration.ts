@@ -304,7 +304,10 @@ const reviewAndMerge = (steps: Steps, sessionId: string | undefined, done: boole
     for (let i = 0; i < stepsMax; i++) {
       if (step._tag !== "Submit" && ReviewLoop.isTerminal(step)) return yield* keepApproved(steps, finish(steps, state, step, done))
       const performed = step._tag === "Submit" ? yield* submit(steps) : yield* perform(steps, state, step, session)
-      if (performed._tag === "Stop") return { ...performed.report, done, reviews: state.attempts } satisfies Ended
+      if (performed._tag === "Stop") {
+        const report = { ...performed.report, done, reviews: state.attempts } satisfies Ended
+        return report.outcome === "merged" || report.outcome === "dry-run" ? report : yield* keepApproved(steps, report)
+      }
       if (performed.sessionId !== undefined) session = performed.sessionId
       ;[state, step] = ReviewLoop.step(state, performed.observation)
     }

@@ -198,7 +198,7 @@ describe("Swarm properties", () => {
             assert.deepStrictEqual(keptBranches, report.unmerged.map((u) => u.branch).sort())
           })
         ),
-        { numRuns: 60 }
+        { numRuns: Number(process.env.SWARM_PROPERTY_RUNS ?? (process.env.OOMPA_LONG ? 3000 : 150)) }
       )
     ).pipe(Effect.tap(() =>
       Effect.sync(() => {
