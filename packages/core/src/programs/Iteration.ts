@@ -123,9 +123,10 @@ const ended = (outcome: IterationOutcome, detail?: string, fields: Partial<Ended
   ...fields
 })
 
+/** A held task; `settled` once the iteration moved it, so the scope's finalizer leaves it alone. */
 interface ClaimHandle {
   readonly task: Task
-  readonly settle: () => void
+  settled: boolean
 }
 
 /** Claims a task for the iteration's scope: if the scope closes before the claim is settled, it goes back. */
@@ -136,14 +137,7 @@ const acquireClaim = (context: WorkerContext, n: number) =>
       const claimed = yield* queue.claim
       if (Option.isNone(claimed)) return Option.none<ClaimHandle>()
       const task = claimed.value
-      let settled = false
-      const handle: ClaimHandle & { readonly isSettled: () => boolean } = {
-        task,
-        settle: () => {
-          settled = true
-        },
-        isSettled: () => settled
-      }
+      const handle: ClaimHandle = { task, settled: false }
       const at = yield* Clock.currentTimeMillis
       yield* EventSink.use((sink) =>
         Effect.andThen(
@@ -154,7 +148,7 @@ const acquireClaim = (context: WorkerContext, n: number) =>
       return Option.some(handle)
     }),
     (claimed) =>
-      Option.isNone(claimed) || (claimed.value as ClaimHandle & { readonly isSettled: () => boolean }).isSettled()
+      Option.isNone(claimed) || claimed.value.settled
         ? Effect.void
         : returnClaim(context, claimed.value.task, "the run was interrupted").pipe(Effect.orDie)
   )
@@ -168,9 +162,9 @@ const returnClaim = (context: WorkerContext, task: Task, reason: string) =>
   })
 
 /** Moves the claimed task where the iteration's outcome sends it. */
-const settleClaim = (context: WorkerContext, claim: ClaimHandle, report: Omit<IterationReport, "timings">) =>
+const settleClaim = (context: WorkerContext, claim: ClaimHandle, report: Ended) =>
   Effect.gen(function*() {
-    claim.settle()
+    claim.settled = true
     const queue = yield* TaskQueue
     const task = claim.task
     const at = () => Clock.currentTimeMillis
