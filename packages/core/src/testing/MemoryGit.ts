@@ -11,12 +11,20 @@
  * half of a paired assertion).
  *
  * What it does not model: an index or staging area, real git object ids (shas are 40 hex characters
- * of a non-cryptographic hash of parents, message and tree, so the same operations always give the
- * same shas), authors and timestamps, renames (a rename is a delete plus an add), file modes, the
- * user's own checkout, and recursive merge bases (when several best common ancestors exist, the one
- * with the highest generation and then the smallest sha is used). `rebase` — and `ff` when a
- * fast-forward is impossible — produce one commit holding the merged tree with `onto` as its only
- * parent, rather than replaying each commit.
+ * of a non-cryptographic hash of parents, message and a digest of the tree, so the same operations
+ * always give the same shas), authors and timestamps, renames (a rename is a delete plus an add),
+ * file modes, the user's own checkout, and recursive merge bases (when several best common ancestors
+ * exist, the one with the highest generation and then the smallest sha is used). `rebase` — and `ff`
+ * when a fast-forward is impossible — produce one commit holding the merged tree with `onto` as its
+ * only parent, rather than replaying each commit.
+ *
+ * What it costs: the orchestration benchmark runs whole swarms on it, so no operation the swarm
+ * repeats is linear in the size of the tree or of the history. A tree is a shared snapshot plus a
+ * small set of overrides, remembers the tree it was derived from and which paths it changed, and
+ * carries a digest (a sum of per-entry hashes) updated from its parent's; so a commit hashes only the
+ * changed files, and a diff or a merge looks only at the paths changed on the way between the trees.
+ * Ancestry walks go newest-generation first and stop as soon as the answer is known, so merging a
+ * short branch costs its length plus how far main moved since the fork, not the whole history.
  *
  * Everything is synchronous under the hood: `MemoryRepo` is the driver that scripted agents and the
  * invariant checkers read and write directly, and `make`/`layer` wrap it as the `Git` service.
@@ -45,7 +53,8 @@ import { Git } from "../services/Git.ts"
 export type FileContent = string | Uint8Array
 
 /**
- * A commit as the driver stores it: the whole tree, not a delta.
+ * A commit as the driver stores it: the whole tree, not a delta (built on first read of `tree`, then
+ * kept).
  *
  * @category models
  * @since 0.1.0
@@ -133,35 +142,50 @@ const bytesAsText = (bytes: Uint8Array): string => {
   return out
 }
 
-// Length prefixes keep the encoding unambiguous whatever the names and contents contain.
-const commitKey = (tree: ReadonlyMap<string, FileContent>, parents: ReadonlyArray<string>, message: string): string => {
-  const parts = [`parents ${parents.join(" ")}`, `message ${message.length}:${message}`]
-  for (const path of sortedKeys(tree)) {
-    const content = tree.get(path) ?? ""
-    parts.push(
-      `${path.length}:${path}`,
-      typeof content === "string" ? `t${content.length}:${content}` : `b${content.length}:${bytesAsText(content)}`
-    )
+/**
+ * A tree's digest: the sum, in two independent 32-bit lanes, of a hash of each (path, content)
+ * entry. A sum does not depend on insertion order, and changing one entry is a subtraction and an
+ * addition, so a derived tree's digest costs O(changed entries) instead of a rehash of every file.
+ */
+interface Digest {
+  lo: number
+  hi: number
+}
+
+/** Hashes entries for digests; one per repository, caching content hashes so each content is read once. */
+class EntryHasher {
+  // Strings are keyed by value, bytes by identity (stored bytes are never mutated). The contents
+  // are held by the commits' trees anyway, so the cache costs a number per content.
+  private readonly contents = new Map<FileContent, number>()
+
+  private content(content: FileContent): number {
+    let hash = this.contents.get(content)
+    if (hash === undefined) {
+      hash = typeof content === "string" ? cyrb53(content, 1) : cyrb53(bytesAsText(content), 2)
+      this.contents.set(content, hash)
+    }
+    return hash
   }
-  return parts.join("\n")
+
+  /** Adds (`sign` 1) or removes (`sign` -1) one entry; the tag keeps text "1" and bytes [49] apart. */
+  apply(digest: Digest, path: string, content: FileContent, sign: 1 | -1): void {
+    const key = `${typeof content === "string" ? "t" : "b"}${this.content(content)}:${path}`
+    digest.lo = (digest.lo + sign * (cyrb53(key, 3) >>> 0)) >>> 0
+    digest.hi = (digest.hi + sign * (cyrb53(key, 4) >>> 0)) >>> 0
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Files, trees and lines
+// Files and trees
 // ---------------------------------------------------------------------------------------------------
 
 const sortedKeys = (map: ReadonlyMap<string, unknown>): Array<string> => [...map.keys()].sort()
 
 const sameContent = (a: FileContent | undefined, b: FileContent | undefined): boolean => {
-  if (a === undefined || b === undefined || typeof a === "string" || typeof b === "string") return a === b
+  if (a === b) return true
+  if (a === undefined || b === undefined || typeof a === "string" || typeof b === "string") return false
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
-
-const sameTree = (a: ReadonlyMap<string, FileContent>, b: ReadonlyMap<string, FileContent>): boolean => {
-  if (a.size !== b.size) return false
-  for (const [path, content] of a) if (!sameContent(content, b.get(path))) return false
   return true
 }
 
@@ -169,9 +193,128 @@ const copyContent = (content: FileContent): FileContent => typeof content === "s
 
 const isOutbox = (path: string): boolean => path.startsWith(newTasksFolder)
 
-// The working files minus the outbox: what a commit of this workspace holds.
-const committable = (files: ReadonlyMap<string, FileContent>): Map<string, FileContent> =>
-  new Map([...files].filter(([path]) => !isOutbox(path)))
+/** Path to new content, `undefined` meaning deleted: a tree's overrides, a workspace's edits. */
+type Edits = ReadonlyMap<string, FileContent | undefined>
+
+// The overrides a tree may carry before they are folded into a new snapshot. About √n keeps both
+// costs small: deriving copies the overrides, and folding copies the snapshot every ~√n derivations.
+const overridesMax = (size: number): number => 16 + 2 * Math.ceil(Math.sqrt(size))
+
+const flatten = (snapshot: ReadonlyMap<string, FileContent>, overrides: Edits): Map<string, FileContent> => {
+  const files = new Map<string, FileContent>()
+  for (const [path, content] of snapshot) {
+    const current = overrides.has(path) ? overrides.get(path) : content
+    if (current !== undefined) files.set(path, current)
+  }
+  for (const [path, content] of overrides) if (content !== undefined && !snapshot.has(path)) files.set(path, content)
+  return files
+}
+
+/**
+ * An immutable tree: a snapshot shared with other trees plus this tree's own overrides. It also
+ * records the tree it was derived from and the paths that differ from it, which is what lets a diff
+ * or a merge between related trees visit only the paths changed on the way.
+ */
+class Tree {
+  readonly snapshot: ReadonlyMap<string, FileContent>
+  readonly overrides: Edits
+  readonly size: number
+  readonly digest: Readonly<Digest>
+  readonly from: Tree | undefined
+  readonly changed: ReadonlyArray<string>
+  /** Derivation steps from the root tree; it lets two trees find the tree both came from. */
+  readonly depth: number
+  private flat: ReadonlyMap<string, FileContent> | undefined
+
+  constructor(fields: Omit<Tree, "get" | "files">) {
+    this.snapshot = fields.snapshot
+    this.overrides = fields.overrides
+    this.size = fields.size
+    this.digest = fields.digest
+    this.from = fields.from
+    this.changed = fields.changed
+    this.depth = fields.depth
+  }
+
+  /** A tree with no history, digested entry by entry. */
+  static root(files: ReadonlyMap<string, FileContent>, hasher: EntryHasher): Tree {
+    const digest = { lo: 0, hi: 0 }
+    for (const [path, content] of files) hasher.apply(digest, path, content, 1)
+    return new Tree({ snapshot: files, overrides: new Map(), size: files.size, digest, from: undefined, changed: [], depth: 0 })
+  }
+
+  get(path: string): FileContent | undefined {
+    const content = this.overrides.get(path)
+    return content !== undefined || !this.overrides.has(path) ? content ?? this.snapshot.get(path) : undefined
+  }
+
+  /** Every file as one map; built once, and only for callers that read the whole tree. */
+  files(): ReadonlyMap<string, FileContent> {
+    if (this.overrides.size === 0) return this.snapshot
+    this.flat ??= flatten(this.snapshot, this.overrides)
+    return this.flat
+  }
+}
+
+/** `from` with `edits` applied; `from` itself when they change nothing. O(edits + √size). */
+const deriveTree = (from: Tree, edits: Edits, hasher: EntryHasher): Tree => {
+  const digest = { ...from.digest }
+  const changed: Array<string> = []
+  let size = from.size
+  for (const [path, content] of edits) {
+    const before = from.get(path)
+    if (sameContent(before, content)) continue
+    changed.push(path)
+    if (before !== undefined) hasher.apply(digest, path, before, -1)
+    if (content !== undefined) hasher.apply(digest, path, content, 1)
+    size += (content === undefined ? 0 : 1) - (before === undefined ? 0 : 1)
+  }
+  if (changed.length === 0) return from
+  const overrides = new Map(from.overrides)
+  for (const path of changed) overrides.set(path, edits.get(path))
+  const fold = overrides.size > overridesMax(size)
+  return new Tree({
+    snapshot: fold ? flatten(from.snapshot, overrides) : from.snapshot,
+    overrides: fold ? new Map() : overrides,
+    size,
+    digest,
+    from,
+    changed,
+    depth: from.depth + 1
+  })
+}
+
+// Paths that may differ between two trees: those changed on the way from each up to the tree both
+// were derived from. `undefined` when that walk would cost more than comparing the trees outright.
+const derivationDelta = (a: Tree, b: Tree): Set<string> | undefined => {
+  const budget = 16 + a.size + b.size
+  const paths = new Set<string>()
+  let cost = 0
+  let x: Tree | undefined = a
+  let y: Tree | undefined = b
+  while (x !== y) {
+    if (x === undefined || y === undefined) return undefined
+    // Step up from the deeper tree, so both reach their common tree at the same time.
+    const step: Tree = x.depth >= y.depth ? x : y
+    for (const path of step.changed) paths.add(path)
+    cost += 1 + step.changed.length
+    if (cost > budget) return undefined
+    if (step === x) x = x.from
+    else y = y.from
+  }
+  return paths
+}
+
+/** The paths whose content differs between two trees, sorted. */
+const changedPaths = (a: Tree, b: Tree): Array<string> => {
+  if (a === b) return []
+  const candidates = derivationDelta(a, b) ?? new Set([...a.files().keys(), ...b.files().keys()])
+  return [...candidates].filter((path) => !sameContent(a.get(path), b.get(path))).sort()
+}
+
+const sameTree = (a: Tree, b: Tree): boolean =>
+  a === b || (a.size === b.size && a.digest.lo === b.digest.lo && a.digest.hi === b.digest.hi && changedPaths(a, b).length === 0)
+
 
 // Lines keep their terminator, so "a" and "a\n" differ as they do for git.
 const splitLines = (text: string): Array<string> => text.match(/[^\n]*\n|[^\n]+$/g) ?? []
@@ -323,25 +466,31 @@ const mergeFile = (
 }
 
 interface TreeMerge {
-  readonly tree: Map<string, FileContent>
+  readonly tree: Tree
   readonly conflicts: Array<string>
 }
 
+/**
+ * Three-way merges `paths`, which must include every path where one side differs from `base`;
+ * everywhere else that side equals `base`, so git's rules keep the other side, `start`, and the
+ * result is `start` with the merged paths applied. Conflicts are sorted by path.
+ */
 const mergeTrees = (
-  base: ReadonlyMap<string, FileContent>,
-  ours: ReadonlyMap<string, FileContent>,
-  theirs: ReadonlyMap<string, FileContent>,
-  labels: MarkerLabels
+  base: Tree,
+  sides: { readonly ours: (path: string) => FileContent | undefined; readonly theirs: (path: string) => FileContent | undefined },
+  start: Tree,
+  paths: Iterable<string>,
+  labels: MarkerLabels,
+  hasher: EntryHasher
 ): TreeMerge => {
-  const paths = [...new Set([...base.keys(), ...ours.keys(), ...theirs.keys()])].sort()
-  const tree = new Map<string, FileContent>()
+  const edits = new Map<string, FileContent | undefined>()
   const conflicts: Array<string> = []
-  for (const path of paths) {
-    const merged = mergeFile(base.get(path), ours.get(path), theirs.get(path), labels)
+  for (const path of [...paths].sort()) {
+    const merged = mergeFile(base.get(path), sides.ours(path), sides.theirs(path), labels)
     if (merged.conflict) conflicts.push(path)
-    if (merged.content !== undefined) tree.set(path, merged.content)
+    edits.set(path, merged.content)
   }
-  return { tree, conflicts }
+  return { tree: deriveTree(start, edits, hasher), conflicts }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -354,7 +503,59 @@ interface WorkspaceState {
   branch: string | undefined
   head: string
   pendingMergeParent: string | undefined
-  files: Map<string, FileContent>
+  /** The tree the committable working files started from; `edits` say how they differ from it. */
+  base: Tree
+  /** Committable paths written or deleted since `base`: what a commit must look at, and no more. */
+  edits: Map<string, FileContent | undefined>
+  /** The task outbox, kept apart because it is never committed. */
+  outbox: Map<string, FileContent>
+}
+
+/** A stored commit with what ancestry walks and merges need next to it. */
+interface CommitNode {
+  readonly record: CommitRecord
+  readonly tree: Tree
+  /** 0 for a root, else one more than its highest parent: an ancestor's is always lower. */
+  readonly generation: number
+}
+
+/** A max-heap of commits by generation, so ancestry walks visit the newest commits first. */
+class GenerationQueue {
+  private readonly items: Array<CommitNode> = []
+
+  get size(): number {
+    return this.items.length
+  }
+
+  push(node: CommitNode): void {
+    const items = this.items
+    let i = items.push(node) - 1
+    while (i > 0) {
+      const up = (i - 1) >> 1
+      if (items[up]!.generation >= node.generation) break
+      items[i] = items[up]!
+      i = up
+    }
+    items[i] = node
+  }
+
+  pop(): CommitNode | undefined {
+    const items = this.items
+    const top = items[0]
+    const last = items.pop()
+    if (top === undefined || last === undefined || items.length === 0) return top
+    let i = 0
+    for (;;) {
+      const left = 2 * i + 1
+      if (left >= items.length) break
+      const child = left + 1 < items.length && items[left + 1]!.generation > items[left]!.generation ? left + 1 : left
+      if (items[child]!.generation <= last.generation) break
+      items[i] = items[child]!
+      i = child
+    }
+    items[i] = last
+    return top
+  }
 }
 
 const failWith = (operation: string, message: string): never => {
@@ -369,6 +570,19 @@ const validFilePath = (operation: string, file: string): string => {
   return file
 }
 
+// A working file: the workspace's own edit when it has one, else the file it started from.
+const workingFile = (state: WorkspaceState, path: string): FileContent | undefined =>
+  state.edits.has(path) ? state.edits.get(path) : state.base.get(path)
+
+// Every committable working file as one map, for the driver's whole-workspace views.
+const workingFiles = (state: WorkspaceState): ReadonlyMap<string, FileContent> =>
+  state.edits.size === 0 ? state.base.files() : flatten(state.base.files(), state.edits)
+
+const startFrom = (state: WorkspaceState, tree: Tree): void => {
+  state.base = tree
+  state.edits = new Map()
+}
+
 /**
  * The in-memory repository and its driver. Service operations are synchronous methods that throw
  * `GitError` (and plain `Error` for defects); `make`/`layer` turn them into Effects. Tests and the
@@ -380,11 +594,11 @@ const validFilePath = (operation: string, file: string): string => {
 export class MemoryRepo {
   /** The branch merges land on. */
   readonly targetBranch: string
-  private readonly commits = new Map<string, CommitRecord>()
-  private readonly generations = new Map<string, number>()
+  private readonly commits = new Map<string, CommitNode>()
   private readonly branches = new Map<string, string>()
   private readonly workspaces = new Map<string, WorkspaceState>()
   private readonly history: Array<string> = []
+  private readonly hasher = new EntryHasher()
   private counts = { casSuccesses: 0, casFailures: 0, targetMovesBySetBranch: 0, merges: 0, mergeConflicts: 0 }
 
   private constructor(targetBranch: string) {
@@ -394,11 +608,11 @@ export class MemoryRepo {
   /** A repository whose target branch points to one root commit holding `files`. */
   static make(options: MemoryRepoOptions): MemoryRepo {
     const repo = new MemoryRepo(options.branch ?? "main")
-    const tree = committable(new Map(Object.entries(options.files).map(([path, content]) => [
-      validFilePath("make", path),
-      copyContent(content)
-    ])))
-    repo.moveBranch(repo.targetBranch, repo.addCommit(tree, [], options.message ?? "initial"))
+    const files = new Map<string, FileContent>()
+    for (const [path, content] of Object.entries(options.files)) {
+      if (!isOutbox(validFilePath("make", path))) files.set(path, copyContent(content))
+    }
+    repo.moveBranch(repo.targetBranch, repo.addCommit(Tree.root(files, repo.hasher), [], options.message ?? "initial"))
     return repo
   }
 
@@ -433,7 +647,7 @@ export class MemoryRepo {
 
   /** The stored commit; `GitError` when unknown. */
   commit(sha: string, operation = "commit"): CommitRecord {
-    return this.commits.get(sha) ?? failWith(operation, `unknown commit ${sha}`)
+    return this.node(sha, operation).record
   }
 
   /** The files of a commit. */
@@ -448,19 +662,19 @@ export class MemoryRepo {
 
   /** Whether `ancestor` is `descendant` or one of its ancestors. */
   isAncestor(ancestor: string, descendant: string, operation = "isAncestor"): boolean {
-    this.commit(ancestor, operation)
-    this.commit(descendant, operation)
+    const floor = this.node(ancestor, operation).generation
+    const start = this.node(descendant, operation)
     if (ancestor === descendant) return true
-    const floor = this.generation(ancestor)
     const seen = new Set<string>([descendant])
-    const stack = [descendant]
-    for (let sha = stack.pop(); sha !== undefined; sha = stack.pop()) {
-      for (const parent of this.commit(sha, operation).parents) {
+    const stack = [start]
+    for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+      for (const parent of node.record.parents) {
         if (parent === ancestor) return true
-        // An ancestor always has a lower generation, so older commits cannot lead to `ancestor`.
-        if (!seen.has(parent) && this.generation(parent) > floor) {
+        const next = this.node(parent, operation)
+        // An ancestor always has a lower generation, so the walk stops once it drops to `ancestor`'s.
+        if (!seen.has(parent) && next.generation > floor) {
           seen.add(parent)
-          stack.push(parent)
+          stack.push(next)
         }
       }
     }
@@ -470,51 +684,55 @@ export class MemoryRepo {
   /**
    * The best common ancestor of `a` and `b`, or `undefined` for unrelated histories. Of several,
    * the one with the highest generation (then the smallest sha): it is never an ancestor of another.
+   *
+   * Walks both histories together, highest generation first, marking what each side reaches. A
+   * commit's marks are final when it is taken (its children all have higher generations), so the
+   * first commit both sides reach is a best one, and the walk ends once the generation drops below it.
    */
   mergeBase(a: string, b: string, operation = "mergeBase"): string | undefined {
-    const ofA = this.ancestors(a, operation)
-    let best: string | undefined
-    for (const sha of this.ancestors(b, operation)) {
-      if (!ofA.has(sha)) continue
-      if (best === undefined) best = sha
-      else {
-        const [gs, gb] = [this.generation(sha), this.generation(best)]
-        if (gs > gb || (gs === gb && sha < best)) best = sha
+    const reached = new Map<string, number>([[a, 1]])
+    reached.set(b, (reached.get(b) ?? 0) | 2)
+    const queue = new GenerationQueue()
+    queue.push(this.node(a, operation))
+    if (b !== a) queue.push(this.node(b, operation))
+    let best: CommitNode | undefined
+    for (let node = queue.pop(); node !== undefined; node = queue.pop()) {
+      if (best !== undefined && node.generation < best.generation) break
+      const sides = reached.get(node.record.sha) ?? 0
+      if (sides === 3) {
+        if (best === undefined || node.record.sha < best.record.sha) best = node
+        continue // its ancestors are older than the answer
+      }
+      for (const parent of node.record.parents) {
+        const had = reached.get(parent)
+        if (had === undefined) queue.push(this.node(parent, operation))
+        reached.set(parent, (had ?? 0) | sides)
       }
     }
-    return best
+    return best?.record.sha
   }
 
-  private ancestors(sha: string, operation: string): Set<string> {
-    const seen = new Set<string>([sha])
-    const stack = [sha]
-    for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
-      for (const parent of this.commit(next, operation).parents) {
-        if (!seen.has(parent)) {
-          seen.add(parent)
-          stack.push(parent)
-        }
-      }
-    }
-    return seen
+  private node(sha: string, operation = "commit"): CommitNode {
+    return this.commits.get(sha) ?? failWith(operation, `unknown commit ${sha}`)
   }
 
-  private generation(sha: string): number {
-    return this.generations.get(sha) ?? 0
-  }
-
-  private addCommit(tree: ReadonlyMap<string, FileContent>, parents: ReadonlyArray<string>, message: string): string {
-    const sha = hash40(commitKey(tree, parents, message))
+  // The sha covers the tree through its digest and size, so it costs O(message), not O(files).
+  private addCommit(tree: Tree, parents: ReadonlyArray<string>, message: string): string {
+    const { hi, lo } = tree.digest
+    const sha = hash40(`parents ${parents.join(" ")}\nmessage ${message.length}:${message}\ntree ${tree.size} ${lo} ${hi}`)
     const existing = this.commits.get(sha)
     if (existing !== undefined) {
       // Same parents, message and tree is the same commit; anything else is a hash collision.
-      if (existing.message !== message || existing.parents.join() !== parents.join() || !sameTree(existing.tree, tree)) {
+      const { record } = existing
+      if (record.message !== message || record.parents.join() !== parents.join() || !sameTree(existing.tree, tree)) {
         throw new Error(`MemoryGit: hash collision on ${sha}`)
       }
       return sha
     }
-    this.commits.set(sha, { sha, tree: new Map(tree), parents: [...parents], message })
-    this.generations.set(sha, 1 + Math.max(-1, ...parents.map((parent) => this.generation(parent))))
+    let generation = 0
+    for (const parent of parents) generation = Math.max(generation, this.node(parent).generation + 1)
+    const record: CommitRecord = { sha, parents: [...parents], message, get tree() { return tree.files() } }
+    this.commits.set(sha, { record, tree, generation })
     return sha
   }
 
@@ -537,29 +755,35 @@ export class MemoryRepo {
       branch: state.branch,
       head: state.head,
       pendingMergeParent: state.pendingMergeParent,
-      files: new Map(state.files)
+      files: new Map([...workingFiles(state), ...state.outbox])
     }
   }
 
   /** A working file, or `undefined` when absent. */
   readFile(workspacePath: string, file: string): FileContent | undefined {
-    const content = this.workspace(workspacePath, "readFile").files.get(file)
+    const state = this.workspace(workspacePath, "readFile")
+    const content = isOutbox(file) ? state.outbox.get(file) : workingFile(state, file)
     return content === undefined ? undefined : copyContent(content)
   }
 
   /** Writes a working file (what an agent does). */
   writeFile(workspacePath: string, file: string, content: FileContent): void {
-    this.workspace(workspacePath, "writeFile").files.set(validFilePath("writeFile", file), copyContent(content))
+    const state = this.workspace(workspacePath, "writeFile")
+    if (isOutbox(validFilePath("writeFile", file))) state.outbox.set(file, copyContent(content))
+    else state.edits.set(file, copyContent(content))
   }
 
   /** Deletes a working file; a missing file is not an error. */
   deleteFile(workspacePath: string, file: string): void {
-    this.workspace(workspacePath, "deleteFile").files.delete(file)
+    const state = this.workspace(workspacePath, "deleteFile")
+    if (isOutbox(file)) state.outbox.delete(file)
+    else state.edits.set(file, undefined)
   }
 
   /** Every working file, the outbox included, sorted. */
   listFiles(workspacePath: string): ReadonlyArray<string> {
-    return sortedKeys(this.workspace(workspacePath, "listFiles").files)
+    const state = this.workspace(workspacePath, "listFiles")
+    return [...workingFiles(state).keys(), ...state.outbox.keys()].sort()
   }
 
   private workspace(path: string, operation: string): WorkspaceState {
@@ -584,7 +808,9 @@ export class MemoryRepo {
         branch: undefined,
         head,
         pendingMergeParent: undefined,
-        files: new Map(this.commit(head).tree)
+        base: this.node(head).tree,
+        edits: new Map(),
+        outbox: new Map()
       })
     }
     return { worker, path }
@@ -594,7 +820,7 @@ export class MemoryRepo {
   resetWorkspace(workspace: Workspace, branch: string, base: string): void {
     const operation = "resetWorkspace"
     const state = this.workspace(workspace.path, operation)
-    const tree = this.commit(base, operation).tree
+    const tree = this.node(base, operation).tree
     if (branch.length === 0) failWith(operation, "empty branch name")
     // The target branch is only moved by compare-and-swap, never checked out in a workspace.
     if (branch === this.targetBranch) failWith(operation, `cannot check out the target branch ${branch}`)
@@ -607,7 +833,8 @@ export class MemoryRepo {
     this.moveBranch(branch, base)
     state.head = base
     state.pendingMergeParent = undefined
-    state.files = new Map(tree)
+    startFrom(state, tree)
+    state.outbox = new Map()
   }
 
   /** Drops the workspace; its branch stays. */
@@ -630,12 +857,15 @@ export class MemoryRepo {
    */
   commitAll(workspace: Workspace, message: string): string | undefined {
     const state = this.workspace(workspace.path, "commitAll")
-    const tree = committable(state.files)
+    const head = this.node(state.head, "commitAll")
+    // Deriving looks only at the edited paths; it returns the base itself when they changed nothing.
+    const tree = deriveTree(state.base, state.edits, this.hasher)
     const merging = state.pendingMergeParent
-    if (merging === undefined && sameTree(tree, this.commit(state.head, "commitAll").tree)) return undefined
+    if (merging === undefined && sameTree(tree, head.tree)) return undefined
     const sha = this.addCommit(tree, merging === undefined ? [state.head] : [state.head, merging], message)
     state.head = sha
     state.pendingMergeParent = undefined
+    startFrom(state, tree)
     if (state.branch !== undefined) this.moveBranch(state.branch, sha)
     return sha
   }
@@ -647,32 +877,40 @@ export class MemoryRepo {
 
   /** Per-file change from `base` to `head`, sorted by path. */
   diffStat(base: string, head: string): ReadonlyArray<FileChange> {
-    const before = this.commit(base, "diffStat").tree
-    const after = this.commit(head, "diffStat").tree
+    const before = this.node(base, "diffStat").tree
+    const after = this.node(head, "diffStat").tree
     return changedPaths(before, after).map((path) => fileChange(path, before.get(path), after.get(path)))
   }
 
   /** A unified diff from `base` to `head` (3 lines of context), new, deleted and binary files included. */
   diffText(base: string, head: string): string {
-    const before = this.commit(base, "diffText").tree
-    const after = this.commit(head, "diffText").tree
+    const before = this.node(base, "diffText").tree
+    const after = this.node(head, "diffText").tree
     const lines = changedPaths(before, after).flatMap((path) => fileDiffText(path, before.get(path), after.get(path)))
     return lines.length === 0 ? "" : `${lines.join("\n")}\n`
   }
 
-  /** The merge of `head` onto `onto` as a new unreferenced commit, or the conflicting files. */
+  /**
+   * The merge of `head` onto `onto` as a new unreferenced commit, or the conflicting files. Only the
+   * paths the branch changed since the merge base are merged; the rest of the result is `onto`'s.
+   */
   merge(request: MergeRequest): MergeAttempt {
     const { head, message, onto, strategy } = request
     const operation = "merge"
-    this.commit(onto, operation)
-    this.commit(head, operation)
+    const ours = this.node(onto, operation).tree
+    const theirs = this.node(head, operation).tree
     this.counts.merges++
     if (strategy === "ff" && this.isAncestor(onto, head, operation)) return { _tag: "Merged", sha: head }
     const base = this.mergeBase(onto, head, operation) ?? failWith(operation, `${onto} and ${head} share no history`)
-    const merged = mergeTrees(this.commit(base).tree, this.commit(onto).tree, this.commit(head).tree, {
-      ours: this.targetBranch,
-      theirs: "head"
-    })
+    const baseTree = this.node(base).tree
+    const merged = mergeTrees(
+      baseTree,
+      { ours: (path) => ours.get(path), theirs: (path) => theirs.get(path) },
+      ours,
+      changedPaths(baseTree, theirs),
+      { ours: this.targetBranch, theirs: "head" },
+      this.hasher
+    )
     if (merged.conflicts.length > 0) {
       this.counts.mergeConflicts++
       return { _tag: "Conflict", files: merged.conflicts }
@@ -700,21 +938,26 @@ export class MemoryRepo {
   /**
    * Three-way merges `onto` into the working files (the outbox untouched), leaving conflict markers
    * in conflicting text files; returns the conflicting files. Nothing happens when `onto` is already
-   * part of the workspace's history.
+   * part of the workspace's history. Only the paths the workspace changed since the merge base are
+   * merged; the rest of the working files become `onto`'s.
    */
   mergeIntoWorkspace(workspace: Workspace, onto: string): ReadonlyArray<string> {
     const operation = "mergeIntoWorkspace"
     const state = this.workspace(workspace.path, operation)
-    this.commit(onto, operation)
+    const theirs = this.node(onto, operation).tree
     if (this.isAncestor(onto, state.head, operation)) return []
     const base = this.mergeBase(state.head, onto, operation) ??
       failWith(operation, `${state.head} and ${onto} share no history`)
-    const merged = mergeTrees(this.commit(base).tree, committable(state.files), this.commit(onto).tree, {
-      ours: "ours",
-      theirs: this.targetBranch
-    })
-    const outbox = [...state.files].filter(([path]) => isOutbox(path))
-    state.files = new Map([...merged.tree, ...outbox])
+    const baseTree = this.node(base).tree
+    const merged = mergeTrees(
+      baseTree,
+      { ours: (path) => workingFile(state, path), theirs: (path) => theirs.get(path) },
+      theirs,
+      new Set([...changedPaths(baseTree, state.base), ...state.edits.keys()]),
+      { ours: "ours", theirs: this.targetBranch },
+      this.hasher
+    )
+    startFrom(state, merged.tree)
     state.pendingMergeParent = onto
     return merged.conflicts
   }
@@ -723,13 +966,11 @@ export class MemoryRepo {
   takeNewTaskFiles(workspace: Workspace): ReadonlyArray<NewTaskFile> {
     const state = this.workspace(workspace.path, "takeNewTaskFiles")
     const decoder = new TextDecoder()
-    const taken: Array<NewTaskFile> = []
-    for (const path of sortedKeys(state.files)) {
-      if (!isOutbox(path)) continue
-      const content = state.files.get(path) ?? ""
-      taken.push({ name: path.slice(newTasksFolder.length), content: typeof content === "string" ? content : decoder.decode(content) })
-      state.files.delete(path)
-    }
+    const taken = sortedKeys(state.outbox).map((path): NewTaskFile => {
+      const content = state.outbox.get(path) ?? ""
+      return { name: path.slice(newTasksFolder.length), content: typeof content === "string" ? content : decoder.decode(content) }
+    })
+    state.outbox.clear()
     return taken
   }
 
@@ -761,9 +1002,6 @@ export class MemoryRepo {
     return { sha, parents, message }
   }
 }
-
-const changedPaths = (before: ReadonlyMap<string, FileContent>, after: ReadonlyMap<string, FileContent>): Array<string> =>
-  [...new Set([...before.keys(), ...after.keys()])].sort().filter((path) => !sameContent(before.get(path), after.get(path)))
 
 // ---------------------------------------------------------------------------------------------------
 // The service
