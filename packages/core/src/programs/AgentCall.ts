@@ -25,6 +25,13 @@ export type CallResult =
   | { readonly _tag: "Failed"; readonly detail: string; readonly result?: AgentResult }
   | { readonly _tag: "BudgetSpent"; readonly budget: BudgetName }
 
+/**
+ * Slack on top of the call's own timeout before the core gives up on it: a real adapter enforces
+ * `timeoutMs` itself (killing the process group and keeping the output), so the core's clock only
+ * fires when the adapter could not — and then the call still ends in bounded time.
+ */
+export const timeoutMarginMs = 15_000
+
 /** The most characters of stderr quoted in a failure's detail. */
 const stderrQuotedMax = 2000
 
@@ -65,7 +72,7 @@ export const run = (context: WorkerContext, n: number, options: {
       Effect.map((r): AgentResult | string => r),
       Effect.catchTag("AgentUnavailable", (e) => Effect.succeed(e.message)),
       Effect.timeoutOrElse({
-        duration: timeoutMs,
+        duration: timeoutMs + timeoutMarginMs,
         orElse: () => Effect.succeed<AgentResult | string>({ exitCode: -1, answer: "", stderr: "", durationMs: timeoutMs, timedOut: true })
       })
     )

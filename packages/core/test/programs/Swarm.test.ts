@@ -78,7 +78,7 @@ describe("Swarm", () => {
       })
       const config = makeSwarmConfig({ workers: [worker("w0", { iterations: 1 })], timeouts: { propose: 60, review: 60, test: 60, setup: 60 } })
       const fiber = yield* Effect.forkChild(Swarm.run(config, { runId: "0000000c" }).pipe(Effect.provide(TestSwarm.layer(world))))
-      yield* TestClock.adjust("61 seconds")
+      yield* TestClock.adjust("76 seconds")
       const report = yield* Fiber.join(fiber)
       const finished = world.events.ofTag("AgentFinished")
       assert.strictEqual(finished.length, 1)

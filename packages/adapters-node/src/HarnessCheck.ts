@@ -1,0 +1,192 @@
+/**
+ * What `oompa check` says about the agent CLIs (SPEC F3, F12): for each harness, whether its binary
+ * runs, its `--version`, and what would stop a call before it starts — codex not logged in (offline
+ * and logged out, codex waits on the network until the call's timeout, so `codex login status` is
+ * asked here), claude run as root without `IS_SANDBOX=1`.
+ *
+ * Boundary: runs short probe processes, each in its own process group and stopped after
+ * `probeTimeoutMs`. Called by the CLI's `check` command; needs `ChildProcessSpawner`,
+ * `FileSystem` and `Path` (`NodeServices.layer`). Never fails: a probe that cannot run is a finding.
+ *
+ * @since 0.1.0
+ */
+import type { AgentSpec, SwarmConfig } from "@oompa/core"
+import { Duration, Effect, FileSystem, Path, Stream } from "effect"
+import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import * as Harnesses from "./Harnesses.ts"
+import * as OutputCapture from "./internal/outputCapture.ts"
+
+/**
+ * What `oompa check` found about one harness.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface HarnessStatus {
+  readonly harness: AgentSpec.Harness
+  /** The binary probed (`harnesses.<name>.command` or the default). */
+  readonly command: string
+  readonly available: boolean
+  /** First line of `--version`, when it answered. */
+  readonly version?: string
+  /** One line each: what would make a call fail, or how the probe went. */
+  readonly notes: ReadonlyArray<string>
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** `harnesses` of oompa.json (binary and env per harness). */
+  readonly harnesses?: Readonly<Record<string, SwarmConfig.HarnessOverride>>
+  /** The environment the agents would get (default: this process's). */
+  readonly env?: Readonly<Record<string, string | undefined>>
+  /** How long one probe may take before its process group is stopped. */
+  readonly probeTimeoutMs?: number
+  /** The user id oompa runs as (default: this process's); 0 is root. */
+  readonly uid?: number | undefined
+}
+
+/**
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaults = { probeTimeoutMs: 5_000 } as const
+
+/** Output kept from one probe: versions and login states are one line. */
+const probeOutputBytesMax = 64 * 1024
+/** A probe that ignores TERM is killed this long after it. */
+const probeGraceMs = 500
+
+type Probe =
+  | { readonly _tag: "Missing" }
+  | { readonly _tag: "Failed"; readonly message: string }
+  | { readonly _tag: "TimedOut" }
+  | { readonly _tag: "Exited"; readonly exitCode: number; readonly stdout: string; readonly stderr: string }
+
+const firstLine = (text: string): string => text.split("\n").map((line) => line.trim()).find((line) => line !== "") ?? ""
+
+/** Runs `command args` with no stdin, captures a little output, stops the group at the timeout. */
+const probe = (command: string, args: ReadonlyArray<string>, env: Readonly<Record<string, string>>, timeoutMs: number) =>
+  Effect.gen(function*() {
+    const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+    const stdout = OutputCapture.make(probeOutputBytesMax)
+    const stderr = OutputCapture.make(probeOutputBytesMax)
+    const run = Effect.scoped(Effect.gen(function*() {
+      const handle = yield* spawner.spawn(ChildProcess.make(command, args, {
+        env,
+        extendEnv: false,
+        detached: true,
+        stdin: "ignore",
+        forceKillAfter: Duration.millis(probeGraceMs)
+      }))
+      const read = (stream: typeof handle.stdout, capture: OutputCapture.OutputCapture) =>
+        Stream.runForEach(stream, (chunk) => Effect.sync(() => capture.push(chunk)))
+      const [exitCode] = yield* Effect.all([handle.exitCode, read(handle.stdout, stdout), read(handle.stderr, stderr)], { concurrency: 3 })
+      return { _tag: "Exited", exitCode, stdout: stdout.render(), stderr: stderr.render() } as Probe
+    }))
+    return yield* run.pipe(
+      Effect.timeoutOrElse({ duration: timeoutMs, orElse: () => Effect.succeed<Probe>({ _tag: "TimedOut" }) }),
+      // A missing binary is the finding `available: false`; any other failure is reported as a note.
+      Effect.catch((error) =>
+        Effect.succeed<Probe>(
+          error.reason._tag === "NotFound" && error.reason.method === "spawn" ? { _tag: "Missing" } : { _tag: "Failed", message: error.message }
+        ))
+    )
+  })
+
+/** Whether a `command` harness's binary resolves: a path, or a name on the env's PATH. */
+const onPath = Effect.fnUntraced(function*(command: string, env: Readonly<Record<string, string>>) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const candidates = command.includes("/")
+    ? [command]
+    : (env["PATH"] ?? "").split(path.sep === "\\" ? ";" : ":").filter((dir) => dir !== "").map((dir) => path.join(dir, command))
+  for (const candidate of candidates) {
+    if (yield* fs.exists(candidate).pipe(Effect.orElseSucceed(() => false))) return true
+  }
+  return false
+})
+
+const codexLoginNote = (login: Probe, binary: string, timeoutMs: number): string => {
+  switch (login._tag) {
+    case "Exited":
+      return login.exitCode === 0
+        ? `login: ${firstLine(login.stdout) || "logged in"}`
+        : `not logged in (${firstLine(login.stderr) || firstLine(login.stdout) || `exit ${login.exitCode}`}): run \`${binary} login\`; logged out and offline, codex waits on the network until the call's timeout`
+    case "TimedOut":
+      return `\`${binary} login status\` did not answer within ${timeoutMs / 1000} s`
+    case "Missing":
+    case "Failed":
+      return `\`${binary} login status\` could not run`
+  }
+}
+
+const checkCli = Effect.fnUntraced(function*(harness: Exclude<AgentSpec.Harness, "command">, options: Options, timeoutMs: number) {
+  const override = options.harnesses?.[harness]
+  const binary = Harnesses.binaryOf(harness, override) ?? harness
+  const env = Harnesses.agentEnvironment(options.env ?? process.env, override)
+  const version = yield* probe(binary, ["--version"], env, timeoutMs)
+  if (version._tag === "Missing") {
+    return { harness, command: binary, available: false, notes: [Harnesses.missingBinaryMessage(harness, binary)] } satisfies HarnessStatus
+  }
+  const notes: Array<string> = []
+  if (version._tag === "TimedOut") notes.push(`\`${binary} --version\` did not answer within ${timeoutMs / 1000} s`)
+  if (version._tag === "Failed") notes.push(`\`${binary} --version\` could not run: ${version.message}`)
+  if (version._tag === "Exited" && version.exitCode !== 0) {
+    notes.push(`\`${binary} --version\` exited with ${version.exitCode}: ${firstLine(version.stderr) || firstLine(version.stdout)}`)
+  }
+  if (harness === "codex") notes.push(codexLoginNote(yield* probe(binary, ["login", "status"], env, timeoutMs), binary, timeoutMs))
+  if (harness === "claude" && (options.uid ?? process.getuid?.()) === 0 && env["IS_SANDBOX"] !== "1") notes.push(Harnesses.rootRefusalMessage)
+  const line = version._tag === "Exited" && version.exitCode === 0 ? firstLine(version.stdout) : ""
+  return {
+    harness,
+    command: binary,
+    // It started: a probe that timed out still found the binary.
+    available: version._tag === "Exited" || version._tag === "TimedOut",
+    ...(line === "" ? {} : { version: line }),
+    notes
+  } satisfies HarnessStatus
+})
+
+/**
+ * Probes every harness (and a configured `command` harness, whose binary is only looked up: an
+ * arbitrary command has no `--version`). Probes run concurrently, each bounded by `probeTimeoutMs`.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const check = Effect.fn("HarnessCheck.check")(function*(options: Options = {}): Effect.fn.Return<
+  ReadonlyArray<HarnessStatus>,
+  never,
+  ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path
+> {
+  const timeoutMs = options.probeTimeoutMs ?? defaults.probeTimeoutMs
+  const clis = ["codex", "claude", "gemini", "opencode"] as const
+  const statuses: Array<HarnessStatus> = yield* Effect.forEach(clis, (harness) => checkCli(harness, options, timeoutMs), { concurrency: clis.length })
+  const configured = options.harnesses?.["command"]?.command
+  if (configured !== undefined) {
+    const env = Harnesses.agentEnvironment(options.env ?? process.env, options.harnesses?.["command"])
+    const available = yield* onPath(configured, env)
+    statuses.push({
+      harness: "command",
+      command: configured,
+      available,
+      notes: available ? [] : [Harnesses.missingBinaryMessage("command", configured)]
+    })
+  }
+  return statuses
+})
+
+/**
+ * One line per harness, then its notes indented: what `oompa check` prints.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const format = (statuses: ReadonlyArray<HarnessStatus>): ReadonlyArray<string> =>
+  statuses.flatMap((status) => [
+    `${status.available ? "ok     " : "missing"} ${status.harness.padEnd(8)} ${status.command}${status.version === undefined ? "" : ` (${status.version})`}`,
+    ...status.notes.map((note) => `        ${note}`)
+  ])

@@ -1,0 +1,467 @@
+/**
+ * What oompa knows about each agent CLI, as pure data: the exact command line of SPEC F3 for a call,
+ * the environment the agent gets, and how to read its answer, session, tokens and cost out of what
+ * it printed. No I/O happens here; `NodeAgent` runs the command this module describes and
+ * `HarnessCheck` probes the binaries it names.
+ *
+ * Every parser is total: malformed or truncated output never throws, it falls back to the raw text
+ * as the answer (with `structured: false`), because an agent that printed garbage is a result the
+ * iteration judges, not a crash of the orchestrator.
+ *
+ * @since 0.1.0
+ */
+import type { AgentSpec, SwarmConfig } from "@oompa/core"
+
+type Harness = AgentSpec.Harness
+type HarnessOverride = SwarmConfig.HarnessOverride
+
+/**
+ * A command to spawn: binary, argv and the complete environment.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CommandLine {
+  readonly command: string
+  readonly args: ReadonlyArray<string>
+  readonly env: Readonly<Record<string, string>>
+}
+
+/**
+ * What a call's command line depends on besides the agent spec.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CommandRequest {
+  /** The worktree: the agent's cwd, and codex's `-C`. */
+  readonly cwd: string
+  /** Resume this session (SPEC F3 session resume). */
+  readonly sessionId?: string | undefined
+  /** Where the prompt was written, for `{prompt_file}` in a configured argv. */
+  readonly promptFile?: string | undefined
+}
+
+/**
+ * The answer and bookkeeping read from a call's stdout.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ParsedOutput {
+  readonly answer: string
+  readonly sessionId?: string
+  /** As the harness reports them; codex's are cumulative over a resumed session. */
+  readonly tokens?: { readonly input: number; readonly output: number }
+  /** As the harness reports it; claude's is cumulative over a resumed session. */
+  readonly costUsd?: number
+  /** The harness said the call failed (claude `is_error`, codex `turn.failed`, an `error` event). */
+  readonly isError: boolean
+  readonly errorMessage?: string
+  /** False when the output was not in the harness's format and `answer` is the raw text. */
+  readonly structured: boolean
+}
+
+/**
+ * Variables removed from every agent's environment (SPEC F3): an inherited `GIT_DIR` would point the
+ * agent's git at the user's repository instead of its worktree.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const removedVariables: ReadonlyArray<string> = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"]
+
+/**
+ * The binary each harness runs unless `harnesses.<name>.command` says otherwise. The `command`
+ * harness has none: its argv is entirely configured.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaultBinaries: Readonly<Record<Exclude<Harness, "command">, string>> = {
+  codex: "codex",
+  claude: "claude",
+  gemini: "gemini",
+  opencode: "opencode"
+}
+
+/**
+ * The binary a harness runs, or `undefined` for a `command` harness with no configured command.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const binaryOf = (harness: Harness, override?: HarnessOverride): string | undefined =>
+  override?.command ?? (harness === "command" ? undefined : defaultBinaries[harness])
+
+/**
+ * The agent's environment: `base` (the orchestrator's) without undefined values and without
+ * {@link removedVariables}, plus `harnesses.<name>.env`. `IS_SANDBOX` is never added here: only the
+ * user may set it (SPEC F3).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const agentEnvironment = (
+  base: Readonly<Record<string, string | undefined>>,
+  override?: HarnessOverride
+): Record<string, string> => {
+  const env: Record<string, string> = {}
+  for (const [name, value] of Object.entries(base)) if (value !== undefined) env[name] = value
+  for (const [name, value] of Object.entries(override?.env ?? {})) env[name] = value
+  for (const name of removedVariables) delete env[name]
+  return env
+}
+
+/**
+ * Substitutes `{worktree}`, `{model}` and `{prompt_file}` in one configured argument. Other braces
+ * stay as written (a configured shell snippet may use them).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const substitute = (text: string, values: { readonly worktree: string; readonly model: string; readonly promptFile: string }): string =>
+  text.replace(/\{(worktree|model|prompt_file)\}/g, (_, name: string) =>
+    name === "worktree" ? values.worktree : name === "model" ? values.model : values.promptFile)
+
+/**
+ * Whether a configured argv reads `{prompt_file}` (then the prompt is also written to a file).
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const usesPromptFile = (override?: HarnessOverride): boolean =>
+  [override?.command ?? "", ...(override?.args ?? [])].some((part) => part.includes("{prompt_file}"))
+
+const optional = (flag: string, value: string | undefined): ReadonlyArray<string> => value === undefined ? [] : [flag, value]
+
+/**
+ * The harness's own arguments (SPEC F3), with `extra` (the configured `harnesses.<name>.args`)
+ * placed where that CLI still reads options: before codex's trailing `-` / `resume <id> -`, at
+ * the end for the others.
+ */
+const harnessArgs = (harness: Exclude<Harness, "command">, spec: AgentSpec.AgentSpec, request: CommandRequest, extra: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const { model, reasoning } = spec
+  const session = request.sessionId
+  switch (harness) {
+    case "codex":
+      return [
+        "exec", "--json", "--skip-git-repo-check", "-C", request.cwd, "--sandbox", "workspace-write",
+        ...optional("-m", model),
+        ...optional("-c", reasoning === undefined ? undefined : `model_reasoning_effort=${reasoning}`),
+        ...extra,
+        // `-C` and `--sandbox` must come before `resume`: after it they belong to the subcommand.
+        ...(session === undefined ? ["-"] : ["resume", session, "-"])
+      ]
+    case "claude":
+      return [
+        "-p", "--output-format", "json", "--dangerously-skip-permissions",
+        ...optional("--model", model), ...optional("--effort", reasoning), ...optional("--resume", session), ...extra
+      ]
+    case "gemini":
+      // Reasoning effort has no gemini flag: it lives in the user's settings.
+      return ["--yolo", "--skip-trust", ...optional("-m", model), "-o", "json", ...optional("--resume", session), ...extra]
+    case "opencode":
+      return [
+        "run", "--format", "json", "--auto",
+        ...optional("-m", model), ...optional("--variant", reasoning), ...optional("-s", session), ...extra
+      ]
+  }
+}
+
+/**
+ * The command line of one call (SPEC F3), or a reason when it cannot be built (a `command`
+ * harness without `harnesses.command.command`). The prompt itself never appears in it: it goes on
+ * stdin.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const commandLine = (
+  spec: AgentSpec.AgentSpec,
+  request: CommandRequest,
+  override: HarnessOverride | undefined,
+  baseEnv: Readonly<Record<string, string | undefined>>
+): CommandLine | string => {
+  const values = { worktree: request.cwd, model: spec.model ?? "", promptFile: request.promptFile ?? "" }
+  const extra = (override?.args ?? []).map((arg) => substitute(arg, values))
+  const env = agentEnvironment(baseEnv, override)
+  if (spec.harness === "command") {
+    if (override?.command === undefined) {
+      return "harness \"command\" needs harnesses.command.command in oompa.json (the argv to run, prompt on stdin)"
+    }
+    return { command: substitute(override.command, values), args: extra, env }
+  }
+  const command = override?.command ?? defaultBinaries[spec.harness]
+  return { command, args: harnessArgs(spec.harness, spec, request, extra), env }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output parsing
+// ---------------------------------------------------------------------------------------------
+
+type Json = Record<string, unknown>
+
+/** Parses one JSON object; anything else (garbage, a cut line, an array) is `undefined`. */
+const parseObject = (text: string): Json | undefined => {
+  const trimmed = text.trim()
+  if (!trimmed.startsWith("{")) return undefined
+  try {
+    const value: unknown = JSON.parse(trimmed)
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? value as Json : undefined
+  } catch {
+    // Not JSON: the caller falls back to the raw text, which is the documented behaviour.
+    return undefined
+  }
+}
+
+const jsonLines = (stdout: string): ReadonlyArray<Json> =>
+  stdout.split("\n").flatMap((line) => {
+    const parsed = parseObject(line)
+    return parsed === undefined ? [] : [parsed]
+  })
+
+const field = (value: unknown, key: string): unknown =>
+  typeof value === "object" && value !== null ? (value as Json)[key] : undefined
+const text = (value: unknown): string | undefined => typeof value === "string" ? value : undefined
+const count = (value: unknown): number => typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : 0
+const finite = (value: unknown): number | undefined => typeof value === "number" && Number.isFinite(value) ? value : undefined
+
+const raw = (stdout: string): ParsedOutput => ({ answer: stdout, isError: false, structured: false })
+
+const withOptional = (
+  base: { readonly answer: string; readonly isError: boolean },
+  extra: { sessionId?: string | undefined; tokens?: { input: number; output: number } | undefined; costUsd?: number | undefined; errorMessage?: string | undefined }
+): ParsedOutput => ({
+  ...base,
+  structured: true,
+  ...(extra.sessionId === undefined ? {} : { sessionId: extra.sessionId }),
+  ...(extra.tokens === undefined ? {} : { tokens: extra.tokens }),
+  ...(extra.costUsd === undefined ? {} : { costUsd: extra.costUsd }),
+  ...(extra.errorMessage === undefined ? {} : { errorMessage: extra.errorMessage })
+})
+
+/**
+ * codex JSONL: session from `thread.started`, answer from the last `agent_message` item, tokens
+ * from the last `turn.completed` (cumulative over a resumed thread), failures from `turn.failed`
+ * and `error` events.
+ */
+const parseCodex = (stdout: string): ParsedOutput => {
+  const events = jsonLines(stdout).filter((event) => typeof event["type"] === "string")
+  if (events.length === 0) return raw(stdout)
+  let sessionId: string | undefined
+  let answer: string | undefined
+  let tokens: { input: number; output: number } | undefined
+  let errorMessage: string | undefined
+  for (const event of events) {
+    const type = event["type"]
+    if (type === "thread.started") sessionId = text(event["thread_id"]) ?? sessionId
+    if (type === "item.completed" && field(event["item"], "type") === "agent_message") {
+      answer = text(field(event["item"], "text")) ?? answer
+    }
+    if (type === "turn.completed") {
+      const usage = event["usage"]
+      tokens = { input: count(field(usage, "input_tokens")), output: count(field(usage, "output_tokens")) }
+    }
+    if (type === "turn.failed") errorMessage = text(field(event["error"], "message")) ?? errorMessage ?? "turn failed"
+    if (type === "error") errorMessage = text(event["message"]) ?? errorMessage ?? "error"
+  }
+  const failed = errorMessage !== undefined && tokens === undefined
+  return withOptional({ answer: answer ?? "", isError: failed }, { sessionId, tokens, errorMessage: failed ? errorMessage : undefined })
+}
+
+/** The last line of `stdout` that is a JSON object (a CLI may print a warning before its JSON). */
+const lastObject = (stdout: string): Json | undefined => {
+  const whole = parseObject(stdout)
+  if (whole !== undefined) return whole
+  const lines = jsonLines(stdout)
+  return lines[lines.length - 1]
+}
+
+/**
+ * claude JSON: answer `result`, failure `is_error` (not `subtype`), `session_id`, `usage` and
+ * `total_cost_usd` (cumulative over a resumed session). Input tokens include the cache reads and
+ * writes, which claude reports apart from `input_tokens`, so that the budget sees what was sent.
+ */
+const parseClaude = (stdout: string): ParsedOutput => {
+  const json = lastObject(stdout)
+  if (json === undefined || !("result" in json || "is_error" in json || "session_id" in json)) return raw(stdout)
+  const usage = json["usage"]
+  const tokens = usage === undefined ? undefined : {
+    input: count(field(usage, "input_tokens")) + count(field(usage, "cache_creation_input_tokens")) +
+      count(field(usage, "cache_read_input_tokens")),
+    output: count(field(usage, "output_tokens"))
+  }
+  const isError = json["is_error"] === true
+  const answer = text(json["result"]) ?? ""
+  return withOptional({ answer, isError }, {
+    sessionId: text(json["session_id"]),
+    tokens,
+    costUsd: finite(json["total_cost_usd"]),
+    errorMessage: isError ? (answer === "" ? text(json["subtype"]) ?? "is_error" : answer) : undefined
+  })
+}
+
+/** gemini JSON: answer `response`, `session_id`, tokens summed over `stats.models.*.tokens`; no cost. */
+const parseGemini = (stdout: string): ParsedOutput => {
+  const json = lastObject(stdout)
+  if (json === undefined || !("response" in json || "error" in json || "session_id" in json)) return raw(stdout)
+  const models = field(json["stats"], "models")
+  let tokens: { input: number; output: number } | undefined
+  if (typeof models === "object" && models !== null) {
+    for (const model of Object.values(models as Json)) {
+      const used = field(model, "tokens")
+      // Thinking tokens are billed as output, so they count as output here.
+      tokens = {
+        input: (tokens?.input ?? 0) + count(field(used, "prompt")),
+        output: (tokens?.output ?? 0) + count(field(used, "candidates")) + count(field(used, "thoughts"))
+      }
+    }
+  }
+  const error = json["error"]
+  const isError = error !== undefined && error !== null
+  return withOptional({ answer: text(json["response"]) ?? "", isError }, {
+    sessionId: text(json["session_id"]),
+    tokens,
+    errorMessage: isError ? text(field(error, "message")) ?? "error" : undefined
+  })
+}
+
+/**
+ * opencode JSONL: the answer is every `text` part in order, the session any event's `sessionID`,
+ * tokens and cost summed over `step_finish` parts (each step reports its own, not a running total).
+ */
+const parseOpencode = (stdout: string): ParsedOutput => {
+  const events = jsonLines(stdout).filter((event) => typeof event["type"] === "string")
+  if (events.length === 0) return raw(stdout)
+  const texts: Array<string> = []
+  let sessionId: string | undefined
+  let tokens: { input: number; output: number } | undefined
+  let costUsd: number | undefined
+  let errorMessage: string | undefined
+  for (const event of events) {
+    sessionId = text(event["sessionID"]) ?? sessionId
+    const part = event["part"]
+    if (event["type"] === "text") {
+      const said = text(field(part, "text"))
+      if (said !== undefined) texts.push(said)
+    }
+    if (event["type"] === "step_finish") {
+      const used = field(part, "tokens")
+      tokens = {
+        input: (tokens?.input ?? 0) + count(field(used, "input")) + count(field(field(used, "cache"), "read")),
+        output: (tokens?.output ?? 0) + count(field(used, "output")) + count(field(used, "reasoning"))
+      }
+      const cost = finite(field(part, "cost"))
+      if (cost !== undefined) costUsd = (costUsd ?? 0) + cost
+    }
+    if (event["type"] === "error") {
+      const error = event["error"]
+      errorMessage = text(field(field(error, "data"), "message")) ?? text(field(error, "message")) ?? text(field(error, "name")) ?? "error"
+    }
+  }
+  return withOptional({ answer: texts.join("\n\n"), isError: errorMessage !== undefined }, { sessionId, tokens, costUsd, errorMessage })
+}
+
+/**
+ * Reads a call's stdout the way its harness prints it (SPEC F3). Never throws; output that is not
+ * in the harness's format comes back as the raw text. The `command` harness's stdout is its answer.
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const parseOutput = (harness: Harness, stdout: string): ParsedOutput => {
+  switch (harness) {
+    case "codex":
+      return parseCodex(stdout)
+    case "claude":
+      return parseClaude(stdout)
+    case "gemini":
+      return parseGemini(stdout)
+    case "opencode":
+      return parseOpencode(stdout)
+    case "command":
+      return raw(stdout)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failure kinds the layer treats specially
+// ---------------------------------------------------------------------------------------------
+
+/** How much of the end of stdout/stderr a failure is recognised from. */
+const failureTextCharsMax = 8192
+
+const rateLimitPattern =
+  /rate[ _-]?limit|usage[ _-]limit|hit your (usage )?limit|too many requests|\b429\b|quota exceeded|exceeded your current quota|resource[ _]exhausted|exhausted your capacity/i
+
+/**
+ * Whether a failed call's output is a usage-limit or rate-limit answer (SPEC F3: back off and retry,
+ * not an error). Only the harness's error message, or the end of the output when it has none, and
+ * the end of stderr are read: an agent's successful answer may well talk about rate limits.
+ * Callers ask this only of a call that failed.
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const isRateLimited = (harness: Harness, stdout: string, stderr: string): boolean => {
+  const parsed = parseOutput(harness, stdout)
+  const said = parsed.structured ? parsed.errorMessage ?? "" : stdout.slice(-failureTextCharsMax)
+  return rateLimitPattern.test(said) || rateLimitPattern.test(stderr.slice(-failureTextCharsMax))
+}
+
+const rootRefusalPattern = /--dangerously-skip-permissions cannot be used with root/i
+
+/**
+ * Whether claude refused `--dangerously-skip-permissions` because it runs as root without
+ * `IS_SANDBOX=1`.
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const isRootRefusal = (harness: Harness, stdout: string, stderr: string): boolean =>
+  harness === "claude" && (rootRefusalPattern.test(stderr.slice(-failureTextCharsMax)) || rootRefusalPattern.test(stdout.slice(0, failureTextCharsMax)))
+
+/**
+ * The one line that explains claude's refusal as root (SPEC F3: oompa never sets `IS_SANDBOX`).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const rootRefusalMessage =
+  "claude refuses --dangerously-skip-permissions as root unless IS_SANDBOX=1; oompa never sets it: if this machine is a sandbox, set IS_SANDBOX=1 in the environment or in harnesses.claude.env, or run oompa as a non-root user"
+
+/**
+ * gemini's exit code when it is not authenticated.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const geminiNotAuthenticatedExitCode = 41
+
+/**
+ * Whether the call failed because the harness is not logged in.
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const isNotAuthenticated = (harness: Harness, exitCode: number): boolean =>
+  harness === "gemini" && exitCode === geminiNotAuthenticatedExitCode
+
+/**
+ * The one line for a harness that is not logged in.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const notAuthenticatedMessage = (binary: string): string =>
+  `${binary} is not authenticated (exit ${geminiNotAuthenticatedExitCode}): run \`${binary}\` once to log in, or set GEMINI_API_KEY`
+
+/**
+ * The one line for a binary that is not on PATH.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const missingBinaryMessage = (harness: Harness, binary: string): string =>
+  `${binary}: command not found on PATH (install it, or set harnesses.${harness}.command in oompa.json)`

@@ -1,0 +1,137 @@
+/**
+ * Live progress (SPEC F12), fed by the same events as the run log: in a terminal, one line per
+ * worker — state, iteration i/n, task, elapsed — redrawn in place; otherwise one plain line per
+ * event that matters. The state and both renderings are pure; only `layer` writes.
+ *
+ * @since 0.1.0
+ */
+import type { Event } from "@oompa/core"
+
+/**
+ * What one worker is doing, as the view shows it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface WorkerRow {
+  readonly worker: string
+  readonly state: string
+  readonly iteration: number
+  readonly iterations: number
+  readonly task: string | undefined
+  readonly sinceMs: number
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface ProgressState {
+  readonly startedMs: number
+  readonly rows: ReadonlyMap<string, WorkerRow>
+  readonly merged: number
+}
+
+/** @category constructors @since 0.1.0 */
+export const initial: ProgressState = { startedMs: 0, rows: new Map(), merged: 0 }
+
+const update = (state: ProgressState, worker: string, at: number, change: Partial<WorkerRow>): ProgressState => {
+  const row = state.rows.get(worker) ?? { worker, state: "starting", iteration: 0, iterations: 0, task: undefined, sinceMs: at }
+  const rows = new Map(state.rows)
+  rows.set(worker, { ...row, ...change, sinceMs: change.state !== undefined && change.state !== row.state ? at : row.sinceMs })
+  return { ...state, rows }
+}
+
+/**
+ * The state after one event.
+ *
+ * @category transitions
+ * @since 0.1.0
+ */
+export const step = (state: ProgressState, event: Event.Event): ProgressState => {
+  switch (event._tag) {
+    case "SwarmStarted":
+      return { ...state, startedMs: event.at }
+    case "WorkerStarted":
+      return update(state, event.worker, event.at, { state: "starting", iterations: event.iterations })
+    case "IterationStarted":
+      return update(state, event.worker, event.at, { state: "proposing", iteration: event.iteration, task: undefined })
+    case "TaskClaimed":
+      return update(state, event.worker, event.at, { task: event.task })
+    case "AgentFinished":
+      // Events mark the end of a step, so the row shows the step that starts next.
+      return event.call === "review" ? state : update(state, event.worker, event.at, { state: event.timedOut || event.exitCode !== 0 ? "agent failed" : "reviewing" })
+    case "VerdictGiven":
+      return update(state, event.worker, event.at, { state: event.verdict === "approved" ? "merging" : event.verdict === "needs-changes" ? "fixing" : "rejected" })
+    case "MergeQueued":
+      return update(state, event.worker, event.at, { state: "merge queue" })
+    case "MergeResult":
+      return { ...update(state, event.worker, event.at, { state: event.outcome }), merged: state.merged + (event.outcome === "merged" ? 1 : 0) }
+    case "IterationFinished":
+      return update(state, event.worker, event.at, { state: event.outcome })
+    case "WorkerFinished":
+      return update(state, event.worker, event.at, { state: `done (${event.reason})` })
+    default:
+      return state
+  }
+}
+
+const clock = (ms: number): string => {
+  const s = Math.max(0, Math.floor(ms / 1000))
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`
+}
+
+/**
+ * The terminal view: one line per worker, each cut to `columns`.
+ *
+ * @category rendering
+ * @since 0.1.0
+ */
+export const render = (state: ProgressState, nowMs: number, columns: number): ReadonlyArray<string> =>
+  [...state.rows.values()].map((row) => {
+    const line = `${row.worker.padEnd(8)} ${row.state.padEnd(14)} ${`${row.iteration}/${row.iterations}`.padStart(7)}  ` +
+      `${(row.task ?? "-").padEnd(24)} ${clock(nowMs - row.sinceMs)}`
+    return line.length > columns ? `${line.slice(0, Math.max(0, columns - 1))}…` : line
+  })
+
+/**
+ * The plain view: one line for the events worth a line, none for the rest.
+ *
+ * @category rendering
+ * @since 0.1.0
+ */
+export const plainLine = (event: Event.Event, startedMs: number): string | undefined => {
+  const t = `[${clock(event.at - startedMs)}]`
+  switch (event._tag) {
+    case "SwarmStarted":
+      return `${t} run ${event.runId} on ${event.branch}: ${event.workers.length} workers${event.dryRun ? " (dry run)" : ""}`
+    case "IterationStarted":
+      return `${t} ${event.worker} iteration ${event.iteration} started on ${event.branch}`
+    case "TaskClaimed":
+      return `${t} ${event.worker} claimed ${event.task}`
+    case "AgentFinished":
+      return `${t} ${event.worker} ${event.call} by ${event.agent}: ${event.timedOut ? "timed out" : `exit ${event.exitCode}`} in ${(event.durationMs / 1000).toFixed(1)} s${event.error ? ` (${event.error.split("\n")[0]})` : ""}`
+    case "PolicyViolated":
+      return `${t} ${event.worker} policy: ${event.violations.join("; ")}`
+    case "VerdictGiven":
+      return `${t} ${event.worker} review ${event.attempt}: ${event.verdict}`
+    case "TestResult":
+      return `${t} ${event.worker} tests ${event.passed ? "passed" : "failed"} on ${event.sha.slice(0, 10)}`
+    case "MergeResult":
+      return `${t} ${event.worker} merge: ${event.outcome}${event.sha ? ` ${event.sha.slice(0, 10)}` : ""}${event.files.length > 0 ? ` (${event.files.join(", ")})` : ""}`
+    case "TaskMoved":
+      return `${t} task ${event.task} -> ${event.to}/${event.reason ? ` (${event.reason})` : ""}`
+    case "IterationFinished":
+      return `${t} ${event.worker} iteration ${event.iteration}: ${event.outcome}`
+    case "WorkerFinished":
+      return `${t} ${event.worker} finished: ${event.reason}`
+    case "BudgetSpent":
+      return `${t} budget ${event.budget} spent (${event.scope})`
+    case "Warning":
+      return `warning: ${event.message}`
+    case "SwarmFinished":
+      return `${t} run finished: ${event.outcome}`
+    default:
+      return undefined
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The end-of-run summary (SPEC F9, F12, F15): duration, merged, rejected, failed, per worker, the
+ * per-phase timings, which budget ended the run, cost and tokens, and the kept branches with the
+ * command to merge them. Pure: a report in, lines out.
+ *
+ * @since 0.1.0
+ */
+import type { Event, Swarm } from "@oompa/core"
+
+const seconds = (ms: number): string => (ms >= 10_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`)
+
+const phaseNames: ReadonlyArray<[keyof Event.PhaseTimings, string]> = [
+  ["setup", "setup"],
+  ["agent", "agent"],
+  ["review", "review"],
+  ["fix", "fix"],
+  ["git", "git"],
+  ["test", "test"],
+  ["mergeWait", "merge wait"]
+]
+
+const countOutcomes = (worker: Swarm.SwarmReport["workers"][number]): string => {
+  const counts = new Map<string, number>()
+  for (const i of worker.iterations) counts.set(i.outcome, (counts.get(i.outcome) ?? 0) + 1)
+  return [...counts.entries()].map(([outcome, n]) => `${n} ${outcome}`).join(", ") || "no iterations"
+}
+
+/**
+ * The summary's lines.
+ *
+ * @category rendering
+ * @since 0.1.0
+ */
+export const summaryLines = (report: Swarm.SwarmReport, options: { readonly targetBranch: string }): ReadonlyArray<string> => {
+  const lines = [
+    `run ${report.runId}: ${report.outcome} in ${seconds(report.durationMs)} — ${report.merged} merged, ${report.rejected} rejected, ${report.failed} failed`
+  ]
+  for (const worker of report.workers) {
+    lines.push(`  ${worker.worker.padEnd(10)} ${String(worker.iterations.length).padStart(3)} iterations (${countOutcomes(worker)}); stopped: ${worker.reason}`)
+  }
+  const phases = phaseNames.filter(([key]) => report.timings[key] > 0).map(([key, name]) => `${name} ${seconds(report.timings[key])}`)
+  if (phases.length > 0) lines.push(`  time per phase: ${phases.join(", ")}`)
+  const cost = report.costUsd > 0 ? `, $${report.costUsd.toFixed(2)}` : ""
+  const noCost = report.noCost.length > 0 ? ` (no cost reported by ${report.noCost.join(", ")})` : ""
+  lines.push(`  ${report.agentCalls} agent calls, ${report.tokens.input + report.tokens.output} tokens${cost}${noCost}`)
+  if (report.budget !== undefined) lines.push(`  budget ${report.budget} ended the run`)
+  for (const kept of report.unmerged) {
+    lines.push(`  approved but not merged${kept.task === undefined ? "" : ` (task ${kept.task})`}: branch ${kept.branch} kept` +
+      `${kept.files.length > 0 ? `, conflicts in ${kept.files.join(", ")}` : ""}; to merge it: git switch ${options.targetBranch} && git merge ${kept.branch}`)
+  }
+  return lines
+}
