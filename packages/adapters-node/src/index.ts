@@ -3,4 +3,17 @@
  *
  * @since 0.1.0
  */
-export {}
+export * as CheckoutSync from "./CheckoutSync.ts"
+export * as EdnTasks from "./EdnTasks.ts"
+export * as FsPrompts from "./FsPrompts.ts"
+export * as FsTaskQueue from "./FsTaskQueue.ts"
+export * as HarnessCheck from "./HarnessCheck.ts"
+export * as Harnesses from "./Harnesses.ts"
+export * as JsonlEventLog from "./JsonlEventLog.ts"
+export * as NodeAgent from "./NodeAgent.ts"
+export * as NodeCommandRunner from "./NodeCommandRunner.ts"
+export * as NodeGit from "./NodeGit.ts"
+export * as NodeServices from "./NodeServices.ts"
+export * as RunLock from "./RunLock.ts"
+export * as RunPaths from "./RunPaths.ts"
+export * as Transcripts from "./Transcripts.ts"

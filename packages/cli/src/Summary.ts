@@ -31,7 +31,7 @@ const countOutcomes = (worker: Swarm.SwarmReport["workers"][number]): string => 
  * @category rendering
  * @since 0.1.0
  */
-export const summaryLines = (report: Swarm.SwarmReport, options: { readonly targetBranch: string }): ReadonlyArray<string> => {
+export const summaryLines = (report: Swarm.SwarmReport): ReadonlyArray<string> => {
   const lines = [
     `run ${report.runId}: ${report.outcome} in ${seconds(report.durationMs)} — ${report.merged} merged, ${report.rejected} rejected, ${report.failed} failed`
   ]
@@ -46,7 +46,7 @@ export const summaryLines = (report: Swarm.SwarmReport, options: { readonly targ
   if (report.budget !== undefined) lines.push(`  budget ${report.budget} ended the run`)
   for (const kept of report.unmerged) {
     lines.push(`  approved but not merged${kept.task === undefined ? "" : ` (task ${kept.task})`}: branch ${kept.branch} kept` +
-      `${kept.files.length > 0 ? `, conflicts in ${kept.files.join(", ")}` : ""}; to merge it: git switch ${options.targetBranch} && git merge ${kept.branch}`)
+      `${kept.files.length > 0 ? `, conflicts in ${kept.files.join(", ")}` : ""}; to merge it: git switch ${report.branch} && git merge ${kept.branch}`)
   }
   return lines
 }

@@ -15,13 +15,26 @@ import type { BudgetName } from "../domain/Budget.ts"
 import { addTimings, type PhaseTimings, type SwarmOutcome, zeroTimings } from "../domain/Event.ts"
 import { formatModelString } from "../domain/AgentSpec.ts"
 import type { SwarmConfig, WorkerConfig } from "../domain/SwarmConfig.ts"
+import type { Agent } from "../services/Agent.ts"
+import type { CommandRunner } from "../services/CommandRunner.ts"
 import { EventSink } from "../services/EventSink.ts"
 import { Git } from "../services/Git.ts"
+import type { Prompts } from "../services/Prompts.ts"
+import type { TaskQueue } from "../services/TaskQueue.ts"
 import * as BudgetTracker from "./BudgetTracker.ts"
 import * as MergeQueue from "./MergeQueue.ts"
 import * as PolicyGate from "./PolicyGate.ts"
 import * as Worker from "./Worker.ts"
 import type { Mode, RunContext } from "./WorkerContext.ts"
+
+/**
+ * Every service a swarm needs; `@oompa/core/testing`'s `TestSwarm.layer` and
+ * `@oompa/adapters-node`'s `NodeServices.layer` each provide all of them.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Services = Git | Agent | TaskQueue | EventSink | Prompts | CommandRunner
 
 /**
  * @category models
@@ -55,6 +68,8 @@ export interface UnmergedWork {
  */
 export interface SwarmReport {
   readonly runId: string
+  /** The branch merges landed on. */
+  readonly branch: string
   readonly outcome: SwarmOutcome
   readonly durationMs: number
   readonly merged: number
@@ -148,7 +163,7 @@ export const run = (config: SwarmConfig, options: SwarmOptions) =>
         Effect.flatMap(Clock.currentTimeMillis, (at) =>
           sink.emit({ _tag: "SwarmFinished", at, outcome: "interrupted", durationMs: at - startedMs, merged: 0, rejected: 0, failed: 0 })))
     )
-    const report = yield* summarize(context, reports, startedMs)
+    const report = yield* summarize(context, reports, startedMs, git.targetBranch)
     yield* sink.emit({
       _tag: "SwarmFinished",
       at: startedMs + report.durationMs,
@@ -176,7 +191,7 @@ const runWorkers = (context: RunContext) =>
     return [...reports, ...rest]
   })
 
-const summarize = (context: RunContext, workers: ReadonlyArray<Worker.WorkerReport>, startedMs: number) =>
+const summarize = (context: RunContext, workers: ReadonlyArray<Worker.WorkerReport>, startedMs: number, branch: string) =>
   Effect.gen(function*() {
     const iterations = workers.flatMap((w) => w.iterations.map((i) => ({ worker: w.worker, ...i })))
     const unmerged = iterations.flatMap((i) =>
@@ -188,6 +203,7 @@ const summarize = (context: RunContext, workers: ReadonlyArray<Worker.WorkerRepo
     const finishedMs = yield* Clock.currentTimeMillis
     return {
       runId: context.runId,
+      branch,
       outcome: failed > 0 || stoppedOnErrors || unmerged.length > 0 ? "failed" : "ok",
       durationMs: finishedMs - startedMs,
       merged: iterations.filter((i) => i.outcome === "merged").length,

@@ -117,7 +117,18 @@ export const workspacePath = (worker: WorkerId): string => `/memory/worktrees/${
 // Hashing: deterministic, 40 hex characters, no crypto (core has no node:* imports).
 // ---------------------------------------------------------------------------------------------------
 
-const cyrb53 = (text: string, seed: number): number => {
+/**
+ * A 64-bit hash as two 32-bit lanes. A tree's digest is the lane-wise sum (mod 2^32) of its
+ * entries' hashes: a sum does not depend on insertion order, and changing one entry is a
+ * subtraction and an addition, so a derived tree's digest costs O(changed entries), not a rehash.
+ */
+interface Lanes {
+  lo: number
+  hi: number
+}
+
+// cyrb53's two lanes, both kept whole: one pass over the text.
+const hashText = (text: string, seed: number): Lanes => {
   let h1 = 0xdeadbeef ^ seed
   let h2 = 0x41c6ce57 ^ seed
   for (let i = 0; i < text.length; i++) {
@@ -129,12 +140,33 @@ const cyrb53 = (text: string, seed: number): number => {
   h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909)
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507)
   h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909)
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0)
+  return { lo: h1 >>> 0, hi: h2 >>> 0 }
 }
 
-// Three differently seeded 53-bit passes give 42 hex digits; the first 40 make the sha.
-const hash40 = (text: string): string =>
-  [1, 2, 3].map((seed) => cyrb53(text, seed).toString(16).padStart(14, "0")).join("").slice(0, 40)
+// murmur3's finalizer: every input bit affects every output bit.
+const fmix = (word: number): number => {
+  let h = Math.imul(word ^ (word >>> 16), 0x85ebca6b)
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
+}
+
+// Folds a 32-bit word into the lanes; the order of folds matters, as it must for a commit's parents.
+const fold = (lanes: Lanes, word: number): void => {
+  lanes.lo = fmix(lanes.lo ^ word)
+  lanes.hi = fmix((lanes.hi + Math.imul(word ^ 0x9e3779b9, 0x27d4eb2f) + lanes.lo) | 0)
+}
+
+const hexByte = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"))
+
+const hex8 = (word: number): string =>
+  hexByte[word >>> 24]! + hexByte[(word >>> 16) & 255]! + hexByte[(word >>> 8) & 255]! + hexByte[word & 255]!
+
+// 40 hex digits: the lanes themselves, then three words mixed from them to fill a sha's width.
+const sha40 = (lanes: Lanes): string =>
+  hex8(lanes.lo) + hex8(lanes.hi) + [1, 2, 3].map((k) => hex8(fmix(lanes.lo ^ Math.imul(k, 0x9e3779b9)) ^ lanes.hi)).join("")
+
+// A sha's first 16 digits are its lanes: how a commit's sha enters its children's.
+const lanesOfSha = (sha: string): Lanes => ({ lo: parseInt(sha.slice(0, 8), 16), hi: parseInt(sha.slice(8, 16), 16) })
 
 const bytesAsText = (bytes: Uint8Array): string => {
   let out = ""
@@ -142,37 +174,43 @@ const bytesAsText = (bytes: Uint8Array): string => {
   return out
 }
 
-/**
- * A tree's digest: the sum, in two independent 32-bit lanes, of a hash of each (path, content)
- * entry. A sum does not depend on insertion order, and changing one entry is a subtraction and an
- * addition, so a derived tree's digest costs O(changed entries) instead of a rehash of every file.
- */
-interface Digest {
-  lo: number
-  hi: number
-}
-
-/** Hashes entries for digests; one per repository, caching content hashes so each content is read once. */
+/** Hashes tree entries; one per repository, caching content hashes so each content is read once. */
 class EntryHasher {
   // Strings are keyed by value, bytes by identity (stored bytes are never mutated). The contents
-  // are held by the commits' trees anyway, so the cache costs a number per content.
-  private readonly contents = new Map<FileContent, number>()
+  // are held by the commits' trees anyway, so the cache costs two numbers per content.
+  private readonly contents = new Map<FileContent, Lanes>()
 
-  private content(content: FileContent): number {
-    let hash = this.contents.get(content)
-    if (hash === undefined) {
-      hash = typeof content === "string" ? cyrb53(content, 1) : cyrb53(bytesAsText(content), 2)
-      this.contents.set(content, hash)
+  private content(content: FileContent): Lanes {
+    let lanes = this.contents.get(content)
+    if (lanes === undefined) {
+      // Different seeds keep the text "1" and the bytes [49] apart.
+      lanes = typeof content === "string" ? hashText(content, 1) : hashText(bytesAsText(content), 2)
+      this.contents.set(content, lanes)
     }
-    return hash
+    return lanes
   }
 
-  /** Adds (`sign` 1) or removes (`sign` -1) one entry; the tag keeps text "1" and bytes [49] apart. */
-  apply(digest: Digest, path: string, content: FileContent, sign: 1 | -1): void {
-    const key = `${typeof content === "string" ? "t" : "b"}${this.content(content)}:${path}`
-    digest.lo = (digest.lo + sign * (cyrb53(key, 3) >>> 0)) >>> 0
-    digest.hi = (digest.hi + sign * (cyrb53(key, 4) >>> 0)) >>> 0
+  /** Adds (`sign` 1) or removes (`sign` -1) one entry's hash to a digest. */
+  apply(digest: Lanes, path: string, content: FileContent, sign: 1 | -1): void {
+    const entry = hashText(path, 3)
+    const { hi, lo } = this.content(content)
+    fold(entry, lo)
+    fold(entry, hi)
+    digest.lo = (digest.lo + sign * entry.lo) >>> 0
+    digest.hi = (digest.hi + sign * entry.hi) >>> 0
   }
+}
+
+/** A commit's sha: its message, parents in order, and tree (size and digest), folded into 64 bits. */
+const commitSha = (message: string, parents: ReadonlyArray<string>, size: number, digest: Readonly<Lanes>): string => {
+  const lanes = hashText(message, 4)
+  for (const parent of parents) {
+    const { hi, lo } = lanesOfSha(parent)
+    fold(lanes, lo)
+    fold(lanes, hi)
+  }
+  for (const word of [parents.length, size, digest.lo, digest.hi]) fold(lanes, word)
+  return sha40(lanes)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -196,17 +234,17 @@ const isOutbox = (path: string): boolean => path.startsWith(newTasksFolder)
 /** Path to new content, `undefined` meaning deleted: a tree's overrides, a workspace's edits. */
 type Edits = ReadonlyMap<string, FileContent | undefined>
 
-// The overrides a tree may carry before they are folded into a new snapshot. About √n keeps both
-// costs small: deriving copies the overrides, and folding copies the snapshot every ~√n derivations.
-const overridesMax = (size: number): number => 16 + 2 * Math.ceil(Math.sqrt(size))
+// The overrides a tree may carry before they are folded into a new snapshot. About √n balances the
+// two costs: deriving copies the overrides, and folding copies the snapshot every ~√n derivations.
+const overridesMax = (size: number): number => 8 + Math.ceil(Math.sqrt(size))
 
+// The snapshot with the overrides applied; copying the snapshot whole is what Map does fastest.
 const flatten = (snapshot: ReadonlyMap<string, FileContent>, overrides: Edits): Map<string, FileContent> => {
-  const files = new Map<string, FileContent>()
-  for (const [path, content] of snapshot) {
-    const current = overrides.has(path) ? overrides.get(path) : content
-    if (current !== undefined) files.set(path, current)
+  const files = new Map(snapshot)
+  for (const [path, content] of overrides) {
+    if (content === undefined) files.delete(path)
+    else files.set(path, content)
   }
-  for (const [path, content] of overrides) if (content !== undefined && !snapshot.has(path)) files.set(path, content)
   return files
 }
 
@@ -219,7 +257,7 @@ class Tree {
   readonly snapshot: ReadonlyMap<string, FileContent>
   readonly overrides: Edits
   readonly size: number
-  readonly digest: Readonly<Digest>
+  readonly digest: Readonly<Lanes>
   readonly from: Tree | undefined
   readonly changed: ReadonlyArray<string>
   /** Derivation steps from the root tree; it lets two trees find the tree both came from. */
@@ -245,7 +283,9 @@ class Tree {
 
   get(path: string): FileContent | undefined {
     const content = this.overrides.get(path)
-    return content !== undefined || !this.overrides.has(path) ? content ?? this.snapshot.get(path) : undefined
+    if (content !== undefined) return content
+    // An override of `undefined` is a deletion; only a path without one falls through to the snapshot.
+    return this.overrides.has(path) ? undefined : this.snapshot.get(path)
   }
 
   /** Every file as one map; built once, and only for callers that read the whole tree. */
@@ -256,7 +296,7 @@ class Tree {
   }
 }
 
-/** `from` with `edits` applied; `from` itself when they change nothing. O(edits + √size). */
+/** `from` with `edits` applied; `from` itself when they change nothing. O(edits + √size) amortized. */
 const deriveTree = (from: Tree, edits: Edits, hasher: EntryHasher): Tree => {
   const digest = { ...from.digest }
   const changed: Array<string> = []
@@ -270,11 +310,15 @@ const deriveTree = (from: Tree, edits: Edits, hasher: EntryHasher): Tree => {
     size += (content === undefined ? 0 : 1) - (before === undefined ? 0 : 1)
   }
   if (changed.length === 0) return from
-  const overrides = new Map(from.overrides)
+  // Past the bound, the overrides restart from `from`'s flattened files, which `from` caches: the
+  // many trees derived from one tree (branches from main) then share a single copy.
+  const restart = from.overrides.size + changed.length > overridesMax(size)
+  const snapshot = restart ? from.files() : from.snapshot
+  const overrides = new Map(restart ? [] : from.overrides)
   for (const path of changed) overrides.set(path, edits.get(path))
   const fold = overrides.size > overridesMax(size)
   return new Tree({
-    snapshot: fold ? flatten(from.snapshot, overrides) : from.snapshot,
+    snapshot: fold ? flatten(snapshot, overrides) : snapshot,
     overrides: fold ? new Map() : overrides,
     size,
     digest,
@@ -337,7 +381,10 @@ const lineOps = (before: string, after: string): Array<LineOp> => {
     suffix++
   }
   const ops: Array<LineOp> = a.slice(0, prefix).map((line) => ({ kind: " ", line }))
-  for (const part of diffComm(a.slice(prefix, a.length - suffix), b.slice(prefix, b.length - suffix))) {
+  const [removed, added] = [a.slice(prefix, a.length - suffix), b.slice(prefix, b.length - suffix)]
+  // A pure insertion or deletion (a new or deleted file, most often) needs no diff algorithm.
+  const parts = removed.length === 0 || added.length === 0 ? [{ buffer1: removed, buffer2: added }] : diffComm(removed, added)
+  for (const part of parts) {
     if (part.common !== undefined) ops.push(...part.common.map((line): LineOp => ({ kind: " ", line })))
     else {
       ops.push(...part.buffer1.map((line): LineOp => ({ kind: "-", line })))
@@ -471,9 +518,9 @@ interface TreeMerge {
 }
 
 /**
- * Three-way merges `paths`, which must include every path where one side differs from `base`;
- * everywhere else that side equals `base`, so git's rules keep the other side, `start`, and the
- * result is `start` with the merged paths applied. Conflicts are sorted by path.
+ * Three-way merges `paths`, which must include every path where the side that is not `start`
+ * differs from `base`. Everywhere else that side equals `base`, so git's rules keep `start`'s
+ * content, and the result is `start` with the merged paths applied. Conflicts are sorted by path.
  */
 const mergeTrees = (
   base: Tree,
@@ -511,6 +558,25 @@ interface WorkspaceState {
   outbox: Map<string, FileContent>
 }
 
+// A commit as callers see it; the whole-tree map is built only when one reads `tree`.
+class StoredRecord implements CommitRecord {
+  readonly sha: string
+  readonly parents: ReadonlyArray<string>
+  readonly message: string
+  readonly #files: Tree
+
+  constructor(sha: string, parents: ReadonlyArray<string>, message: string, files: Tree) {
+    this.sha = sha
+    this.parents = parents
+    this.message = message
+    this.#files = files
+  }
+
+  get tree(): ReadonlyMap<string, FileContent> {
+    return this.#files.files()
+  }
+}
+
 /** A stored commit with what ancestry walks and merges need next to it. */
 interface CommitNode {
   readonly record: CommitRecord
@@ -522,10 +588,6 @@ interface CommitNode {
 /** A max-heap of commits by generation, so ancestry walks visit the newest commits first. */
 class GenerationQueue {
   private readonly items: Array<CommitNode> = []
-
-  get size(): number {
-    return this.items.length
-  }
 
   push(node: CommitNode): void {
     const items = this.items
@@ -718,8 +780,7 @@ export class MemoryRepo {
 
   // The sha covers the tree through its digest and size, so it costs O(message), not O(files).
   private addCommit(tree: Tree, parents: ReadonlyArray<string>, message: string): string {
-    const { hi, lo } = tree.digest
-    const sha = hash40(`parents ${parents.join(" ")}\nmessage ${message.length}:${message}\ntree ${tree.size} ${lo} ${hi}`)
+    const sha = commitSha(message, parents, tree.size, tree.digest)
     const existing = this.commits.get(sha)
     if (existing !== undefined) {
       // Same parents, message and tree is the same commit; anything else is a hash collision.
@@ -731,8 +792,7 @@ export class MemoryRepo {
     }
     let generation = 0
     for (const parent of parents) generation = Math.max(generation, this.node(parent).generation + 1)
-    const record: CommitRecord = { sha, parents: [...parents], message, get tree() { return tree.files() } }
-    this.commits.set(sha, { record, tree, generation })
+    this.commits.set(sha, { record: new StoredRecord(sha, [...parents], message, tree), tree, generation })
     return sha
   }
 

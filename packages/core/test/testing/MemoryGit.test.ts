@@ -2,9 +2,11 @@
  * Goal: the in-memory repository behaves like git where oompa depends on it: commits skip unchanged
  * trees and the task outbox, diffs count lines and flag binaries, three-way merges are clean exactly
  * when edits do not overlap (for every strategy), main moves only by a compare-and-swap that refuses
- * to go backwards, a stale branch can absorb main with conflict markers, and shas are deterministic.
- * Method: examples per operation through the `Git` service, then fast-check properties over random
- * edit scripts by two workspaces branched from the same main.
+ * to go backwards, a stale branch can absorb main with conflict markers, shas are deterministic, and
+ * merge bases and ancestry stay right on a long history (where the fake walks only part of it).
+ * Method: examples per operation through the `Git` service, a 2,000-commit history checked against
+ * a full-history walk, then fast-check properties over random edit scripts by two workspaces
+ * branched from the same main.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Option } from "effect"
@@ -461,6 +463,100 @@ describe("MemoryGit: determinism", () => {
     assert.notStrictEqual(root({ a: "1" }), root({ a: Uint8Array.of(49) }))
     assert.notStrictEqual(root({ a: "1" }), root({ a: "1" }, "other"))
     assert.notStrictEqual(root({ "a\nb": "" }), root({ a: "b" }))
+  })
+})
+
+describe("MemoryGit: long histories", () => {
+  /** Commits one edit per message in `workspace`, returning the shas in order. */
+  const commitEach = (repo: MemoryGit.MemoryRepo, workspace: Workspace, file: string, messages: ReadonlyArray<string>) =>
+    messages.map((message) => {
+      repo.writeFile(workspace.path, file, `${message}\n`)
+      return repo.commitAll(workspace, message) ?? assert.fail(`expected a commit for ${message}`)
+    })
+
+  /** Every ancestor of `sha` (itself included), by walking `readCommit` parents: the slow, obvious answer. */
+  const ancestorsOf = (repo: MemoryGit.MemoryRepo, sha: string): Set<string> => {
+    const seen = new Set([sha])
+    for (const stack = [sha]; stack.length > 0;) {
+      for (const parent of repo.readCommit(stack.pop()!).parents) {
+        if (!seen.has(parent)) {
+          seen.add(parent)
+          stack.push(parent)
+        }
+      }
+    }
+    return seen
+  }
+
+  /** The reference merge base: of all common ancestors, the highest generation, then the smallest sha. */
+  const referenceBase = (repo: MemoryGit.MemoryRepo, generation: ReadonlyMap<string, number>, a: string, b: string) => {
+    const ofA = ancestorsOf(repo, a)
+    const common = [...ancestorsOf(repo, b)].filter((sha) => ofA.has(sha))
+    const rank = (sha: string) => generation.get(sha) ?? assert.fail(`no generation for ${sha}`)
+    return common.sort((x, y) => rank(y) - rank(x) || (x < y ? -1 : 1))[0]
+  }
+
+  it("merge bases and ancestry over 2,000 linear commits, side branches and merges match a full-history walk", () => {
+    const repo = MemoryGit.MemoryRepo.make({ files: { "f.txt": "0\n" } })
+    const root = repo.mainHead()
+    const line = repo.acquireWorkspace(w0)
+    repo.resetWorkspace(line, "line", root)
+    const linear = [root, ...commitEach(repo, line, "f.txt", Array.from({ length: 2000 }, (_, i) => `line ${i + 1}`))]
+    const side = repo.acquireWorkspace(w1)
+    const forks = [100, 700, 1300, 1999]
+    const branches = new Map(forks.map((fork) => {
+      repo.resetWorkspace(side, `side-${fork}`, linear[fork]!)
+      return [fork, commitEach(repo, side, `side-${fork}.txt`, ["s1", "s2", "s3"].map((m) => `side ${fork} ${m}`))] as const
+    }))
+    const tip = (fork: number) => branches.get(fork)![2]!
+    // Merge the 700 branch into the end of the line, then branch once more from that merge.
+    const merged = mergedSha(repo.merge({ onto: linear[2000]!, head: tip(700), strategy: "no-ff", message: "merge 700" }))
+    repo.resetWorkspace(side, "after-merge", merged)
+    const afterMerge = commitEach(repo, side, "after.txt", ["a1", "a2"])
+    const after = afterMerge[1]!
+    // A criss-cross: two branches from 1500 each merge the other, so two best common ancestors tie.
+    const [x, y] = ["x", "y"].map((name) => {
+      repo.resetWorkspace(side, `cross-${name}`, linear[1500]!)
+      return commitEach(repo, side, `${name}.txt`, [`cross ${name}`])[0]!
+    }) as [string, string]
+    const crossX = mergedSha(repo.merge({ onto: x, head: y, strategy: "no-ff", message: "x takes y" }))
+    const crossY = mergedSha(repo.merge({ onto: y, head: x, strategy: "no-ff", message: "y takes x" }))
+
+    for (const fork of forks) {
+      assert.strictEqual(repo.mergeBase(linear[2000]!, tip(fork)), linear[fork], `fork ${fork}`)
+      assert.strictEqual(repo.mergeBase(tip(fork), linear[2000]!), linear[fork], `fork ${fork}, swapped`)
+      assert.isTrue(repo.isAncestor(linear[fork]!, tip(fork)))
+      assert.isFalse(repo.isAncestor(linear[fork + 1]!, tip(fork)))
+      assert.isFalse(repo.isAncestor(tip(fork), linear[2000]!))
+    }
+    assert.strictEqual(repo.mergeBase(tip(100), tip(1999)), linear[100])
+    assert.strictEqual(repo.mergeBase(after, tip(700)), tip(700), "a merged branch's tip is the base")
+    assert.strictEqual(repo.mergeBase(after, tip(1300)), linear[1300])
+    assert.strictEqual(repo.mergeBase(after, linear[0]!), root)
+    assert.isTrue(repo.isAncestor(root, after))
+    assert.isTrue(repo.isAncestor(tip(700), after))
+    assert.isFalse(repo.isAncestor(tip(1300), after))
+    assert.isFalse(repo.isAncestor(linear[2000]!, linear[1999]!))
+    assert.strictEqual(repo.mergeBase(crossX, crossY), x < y ? x : y, "a tie goes to the smallest sha")
+
+    // Sampled pairs against the slow walk; a fixed generator (Park–Miller) keeps the sample the same on every run.
+    const all = [...linear, ...[...branches.values()].flat(), merged, ...afterMerge, x, y, crossX, crossY]
+    const generation = new Map<string, number>()
+    for (const sha of all) { // creation order: parents first
+      const parents = repo.readCommit(sha).parents.map((parent) => generation.get(parent) ?? assert.fail("parent first"))
+      generation.set(sha, parents.length === 0 ? 0 : 1 + Math.max(...parents))
+    }
+    let state = 7
+    const next = () => (state = (state * 48271) % 2147483647) % all.length
+    const pairs: Array<readonly [string, string]> = [
+      [crossX, crossY],
+      [crossY, crossX],
+      ...Array.from({ length: 40 }, () => [all[next()]!, all[next()]!] as const)
+    ]
+    for (const [a, b] of pairs) {
+      assert.strictEqual(repo.mergeBase(a, b), referenceBase(repo, generation, a, b), `mergeBase(${a}, ${b})`)
+      assert.strictEqual(repo.isAncestor(a, b), ancestorsOf(repo, b).has(a), `isAncestor(${a}, ${b})`)
+    }
   })
 })
 

@@ -1,0 +1,76 @@
+/**
+ * Every service a swarm needs, on Node: the one layer the CLI (or an embedder) provides to run
+ * `@oompa/core`'s programs against a real repository.
+ *
+ * Git and the test gate run the git CLI in the repository; agents run as real processes; tasks,
+ * prompts and the run log live on disk under the repository's top level (SPEC F1 paths). Checkout
+ * sync warnings (SPEC F6) become `Warning` events, so they reach the log and the progress view.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, type FileSystem, Layer, type Path } from "effect"
+import type { ChildProcessSpawner } from "effect/process"
+import { type Errors, EventSink, type Ids, type Swarm, type SwarmConfig } from "@oompa/core"
+import * as FsPrompts from "./FsPrompts.ts"
+import * as FsTaskQueue from "./FsTaskQueue.ts"
+import * as JsonlEventLog from "./JsonlEventLog.ts"
+import * as NodeAgent from "./NodeAgent.ts"
+import * as NodeCommandRunner from "./NodeCommandRunner.ts"
+import * as NodeGit from "./NodeGit.ts"
+import * as RunPaths from "./RunPaths.ts"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** The top level of the repository's main worktree. */
+  readonly repoRoot: string
+  readonly config: SwarmConfig.SwarmConfig
+  /** The folder of oompa.json: prompt files are relative to it. */
+  readonly configDir: string
+  readonly runId: Ids.RunId
+  /** More sinks beside the run log, such as the progress view. */
+  readonly sinks?: ReadonlyArray<Layer.Layer<EventSink.EventSink>>
+  /** The environment agents inherit (default: this process's). */
+  readonly env?: Readonly<Record<string, string | undefined>>
+}
+
+/**
+ * The run's folders for these options.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const pathsOf = (options: Pick<Options, "repoRoot" | "config">): RunPaths.RunPaths =>
+  RunPaths.make(options.repoRoot, { tasksDir: options.config.tasks_dir })
+
+/**
+ * Git, agents, the test gate, the task queue, prompts and the run log for one run.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<
+  Swarm.Services,
+  Errors.GitError | Errors.TaskQueueError | JsonlEventLog.EventLogError,
+  ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path
+> => {
+  const paths = pathsOf(options)
+  const events = JsonlEventLog.layerTee(JsonlEventLog.layer(RunPaths.eventsPath(paths, options.runId)), ...(options.sinks ?? []))
+  const git = Layer.unwrap(EventSink.EventSink.use((sink) =>
+    Effect.succeed(NodeGit.layer({
+      repoRoot: options.repoRoot,
+      worktreesDir: options.config.worktrees_dir,
+      branch: options.config.branch,
+      runId: options.runId,
+      onWarning: (line) => Effect.flatMap(Clock.currentTimeMillis, (at) => sink.emit({ _tag: "Warning", at, message: line.replace(/^warning:\s*/, "") }))
+    }))))
+  return Layer.mergeAll(
+    git,
+    NodeCommandRunner.layer({ repoRoot: options.repoRoot, worktreesDir: options.config.worktrees_dir, branch: options.config.branch }),
+    NodeAgent.layer({ runDir: RunPaths.runDir(paths, options.runId), harnesses: options.config.harnesses, ...(options.env === undefined ? {} : { env: options.env }) }),
+    FsTaskQueue.layer(paths.tasksDir),
+    FsPrompts.layer(options.configDir)
+  ).pipe(Layer.provideMerge(events))
+}

@@ -1,0 +1,36 @@
+/**
+ * What the CLI reports to its user, each with SPEC F10's exit code: bad usage, config or input
+ * (2), a run that finished with failures (1). Interruption (130) is Effect's own. Anything else is
+ * a defect: a bug, reported as one.
+ *
+ * @since 0.1.0
+ */
+import { Runtime, Schema } from "effect"
+
+/**
+ * Bad usage, config or input: one or two readable lines, exit 2, nothing created.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
+  message: Schema.String
+}) {
+  override readonly [Runtime.errorExitCode] = 2
+}
+
+/**
+ * The run finished, but a task failed, a worker stopped on errors, or approved work could not be
+ * merged: exit 1 (the summary already said which).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {
+  message: Schema.String
+}) {
+  override readonly [Runtime.errorExitCode] = 1
+}
+
+/** @category errors @since 0.1.0 */
+export type CliFailure = UsageError | RunFailed

@@ -1,0 +1,54 @@
+/**
+ * The progress view as an `EventSink` (SPEC F12): on a terminal, the worker rows redrawn in place
+ * under a scrolling log of the events that matter; otherwise plain event lines. Fed by the same
+ * events as the run log.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Layer } from "effect"
+import { EventSink } from "@oompa/core"
+import * as ProgressView from "./ProgressView.ts"
+
+/** Events worth a log line above the live rows on a terminal. */
+const loggedOnTerminal = new Set(["SwarmStarted", "PolicyViolated", "VerdictGiven", "MergeResult", "TaskMoved", "Warning", "WorkerFinished"])
+
+/**
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options: { readonly tty: boolean; readonly write: (text: string) => void; readonly columns: () => number }) =>
+  Layer.sync(EventSink.EventSink, () => {
+    let state = ProgressView.initial
+    let drawn = 0
+    return EventSink.EventSink.of({
+      emit: (event) =>
+        Effect.sync(() => {
+          state = ProgressView.step(state, event)
+          const line = ProgressView.plainLine(event, state.startedMs)
+          if (!options.tty) {
+            if (line !== undefined) options.write(`${line}\n`)
+            return
+          }
+          // Move up over the rows drawn last time, clear them, log the line, redraw the rows.
+          let out = drawn > 0 ? `\u001b[${drawn}F\u001b[J` : ""
+          if (line !== undefined && loggedOnTerminal.has(event._tag)) out += `${line}\n`
+          const rows = event._tag === "SwarmFinished" ? [] : ProgressView.render(state, event.at, options.columns())
+          out += rows.map((r) => `${r}\n`).join("")
+          drawn = rows.length
+          options.write(out)
+        })
+    })
+  })
+
+/**
+ * The view for this process's stdout.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerStdout = () =>
+  layer({
+    tty: process.stdout.isTTY === true,
+    write: (text) => void process.stdout.write(text),
+    columns: () => process.stdout.columns ?? 100
+  })

@@ -1,0 +1,66 @@
+/**
+ * Runs a swarm for a command (`swarm`, `run`, `loop`, `prompt`): takes the repository's run lock,
+ * builds the Node layers with the progress view beside the run log, runs the core program, prints
+ * the summary and where the log is, and turns the outcome into SPEC F10's exit code.
+ *
+ * @since 0.1.0
+ */
+import { NodeServices as PlatformNode } from "@effect/platform-node"
+import { Effect } from "effect"
+import { type Ids, RunTasks, Swarm, type Task } from "@oompa/core"
+import { NodeServices, RunLock, RunPaths } from "@oompa/adapters-node"
+import { randomBytes } from "node:crypto"
+import * as path from "node:path"
+import { RunFailed, UsageError } from "./Errors.ts"
+import * as Output from "./Output.ts"
+import * as ProgressSink from "./ProgressSink.ts"
+import type { Session } from "./Session.ts"
+import { summaryLines } from "./Summary.ts"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface RunOptions {
+  readonly mode: "swarm" | "run" | "loop" | "prompt"
+  /** The fixed task list of `run` and `prompt`. */
+  readonly tasks?: ReadonlyArray<Task.Task>
+  readonly dryRun: boolean
+  readonly keepWorktrees: boolean
+}
+
+/** A fresh run id: 8 hex characters (SPEC F9). */
+export const newRunId = (): Ids.RunId => randomBytes(4).toString("hex") as Ids.RunId
+
+/**
+ * @category programs
+ * @since 0.1.0
+ */
+export const execute = (session: Session, options: RunOptions): Effect.Effect<Swarm.SwarmReport, UsageError | RunFailed> =>
+  Effect.scoped(Effect.gen(function*() {
+    const runId = newRunId()
+    const lock = yield* RunLock.acquire(session.paths.lockPath, runId).pipe(
+      Effect.catchTag("RunLockHeld", (held) => Effect.fail(new UsageError({ message: held.message }))),
+      Effect.catchTag("RunLockError", (e) => Effect.fail(new UsageError({ message: e.message })))
+    )
+    if (lock.takeover !== undefined) yield* Output.errorLines([`warning: ${lock.takeover}`])
+    const swarmOptions = { runId, dryRun: options.dryRun, keepBranches: options.keepWorktrees }
+    const program = options.tasks === undefined
+      ? Swarm.run(session.config, { ...swarmOptions, mode: options.mode })
+      : RunTasks.run(session.config, options.tasks, swarmOptions)
+    const report = yield* program.pipe(
+      Effect.provide(NodeServices.layer({
+        repoRoot: session.repoRoot,
+        config: session.config,
+        configDir: session.configDir,
+        runId,
+        sinks: [ProgressSink.layerStdout()]
+      })),
+      // Failing to open the repository's layers is the user's setup (no main branch, unwritable folders): exit 2.
+      Effect.catchTag(["GitError", "TaskQueueError", "EventLogError"], (e) => Effect.fail(new UsageError({ message: e.message })))
+    )
+    const log = path.relative(process.cwd(), RunPaths.eventsPath(session.paths, runId)) || RunPaths.eventsPath(session.paths, runId)
+    yield* Output.lines(["", ...summaryLines(report), `run log: ${log}`])
+    if (report.outcome === "failed") return yield* new RunFailed({ message: `run ${runId} finished with failures` })
+    return report
+  })).pipe(Effect.provide(PlatformNode.layer))
