@@ -72,14 +72,24 @@ const reportUnknown = (context: WorkerContext, name: string, tokens: ReadonlyArr
       sink.emit({ _tag: "Warning", at, worker: context.worker.id, message: `prompt ${name}: unknown tokens left as written: ${fresh.map((t) => `{${t}}`).join(", ")}` }))
   })
 
+/**
+ * The last context header rendered, per run: prompts of one iteration (and of workers between two
+ * merges) usually see the same main and the same queue, and rendering YAML is the costliest step
+ * of building a prompt.
+ */
+const headerMemo = new WeakMap<WorkerContext["reportedTokens"], { readonly key: string; readonly text: string }>()
+
 const contextHeaderOf = (context: WorkerContext) =>
   Effect.gen(function*() {
     const git = yield* Git
     const queue = yield* TaskQueue
-    const head = yield* git.mainHead.pipe(Effect.orDie)
-    const pending = yield* queue.list("pending").pipe(Effect.orDie)
-    const current = yield* queue.list("current").pipe(Effect.orDie)
-    return contextHeader({
+    const head = yield* git.mainHead
+    const pending = yield* queue.list("pending")
+    const current = yield* queue.list("current")
+    const key = `${head}\u0000${current.length}\u0000${pending.map((t) => `${t.id}\u0001${t.summary}`).join("\u0000")}`
+    const memo = headerMemo.get(context.reportedTokens)
+    if (memo !== undefined && memo.key === key) return memo.text
+    const text = contextHeader({
       mode: context.mode,
       repo: { branch: git.targetBranch, head },
       tasks: { pending, counts: { pending: pending.length, current: current.length } },
@@ -87,6 +97,8 @@ const contextHeaderOf = (context: WorkerContext) =>
       policy: context.policy.lines,
       nextWork: pending.length > 0 ? [`claim and finish pending tasks (${pending.length} waiting)`] : ["no pending tasks: look for the most valuable next change"]
     })
+    headerMemo.set(context.reportedTokens, { key, text })
+    return text
   })
 
 /**

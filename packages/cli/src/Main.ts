@@ -1,0 +1,62 @@
+/**
+ * The CLI's top level: parses argv, runs the command, and turns every failure into SPEC F10's exit
+ * code with a one- or two-line message — parse errors included (effect/cli would print the whole
+ * help and exit 1). A defect is reported as a bug, with versions and without a stack trace.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Effect, Exit, Layer } from "effect"
+import { CliError, CliOutput, Command } from "effect/cli"
+import { NodeServices } from "@effect/platform-node"
+import { oompa, version } from "./Cli.ts"
+import * as Output from "./Output.ts"
+import { normalizeArgv } from "./WorkersFlag.ts"
+
+/** Prints help when asked for, and a short message for a parse error (the caller exits 2). */
+const presenter = CliOutput.layerPresenter({
+  present: (event) =>
+    Effect.gen(function*() {
+      const formatter = yield* CliOutput.Formatter
+      switch (event._tag) {
+        case "Help":
+          return yield* Output.lines([formatter.formatHelpDoc(event.helpDoc)])
+        case "Version":
+          return yield* Output.lines([formatter.formatVersion(event.name, event.version)])
+        case "InvalidInvocation": {
+          const command = event.commandPath.join(" ")
+          const first = event.errors[0]?.message ?? "invalid arguments"
+          return yield* Output.errorLines([`${command}: ${first}`, `Run \`${command} --help\` for usage.`])
+        }
+      }
+    })
+})
+
+/**
+ * Runs `argv` (without node and the script) and returns the exit code.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
+  Command.runWith(oompa, { version })(normalizeArgv(argv)).pipe(
+    Effect.provide(Layer.mergeAll(NodeServices.layer, presenter, CliOutput.layer(CliOutput.defaultFormatter({ colors: Output.colour() })))),
+    Effect.exit,
+    Effect.flatMap((exit) => report(exit))
+  )
+
+const report = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<number> => {
+  if (Exit.isSuccess(exit)) return Effect.succeed(0)
+  if (Cause.hasInterruptsOnly(exit.cause)) return Effect.as(Output.errorLines(["interrupted"]), 130)
+  const error = Cause.findErrorOption(exit.cause)
+  if (error._tag === "Some") {
+    const e = error.value as { readonly _tag?: string; readonly message?: string; readonly errors?: ReadonlyArray<unknown> }
+    if (e._tag === "ShowHelp") return Effect.succeed((e.errors?.length ?? 0) > 0 ? 2 : 0)
+    if (e._tag === "UsageError") return Effect.as(Output.errorLines([`oompa: ${e.message}`]), 2)
+    if (e._tag === "RunFailed") return Effect.succeed(1)
+    if (CliError.isCliError(e)) return Effect.as(Output.errorLines([`oompa: ${e.message}`]), 2)
+  }
+  return Effect.as(Output.errorLines([
+    `oompa: internal error (a bug — please report it with the command you ran): ${Cause.pretty(exit.cause).split("\n")[0]}`,
+    `oompa ${version}, node ${process.versions.node}, ${process.platform}`
+  ]), 70)
+}

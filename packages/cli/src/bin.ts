@@ -1,0 +1,20 @@
+/**
+ * The `oompa` executable: runs the CLI on this process's arguments; Ctrl-C (SIGINT) and SIGTERM
+ * interrupt the run, which releases its workspaces and claims before exiting 130.
+ */
+import { Effect, Fiber } from "effect"
+import { main } from "./Main.ts"
+
+const fiber = Effect.runFork(main(process.argv.slice(2)))
+let interrupts = 0
+const onSignal = () => {
+  interrupts++
+  // A second Ctrl-C exits at once, leaving what `oompa cleanup` repairs.
+  if (interrupts > 1) process.exit(130)
+  Effect.runFork(Fiber.interrupt(fiber))
+}
+process.on("SIGINT", onSignal)
+process.on("SIGTERM", onSignal)
+fiber.addObserver((exit) => {
+  process.exitCode = exit._tag === "Success" ? exit.value : 130
+})

@@ -1,0 +1,71 @@
+/**
+ * Flags and helpers shared by the commands that run agents (`swarm`, `run`, `loop`, `prompt`).
+ *
+ * @since 0.1.0
+ */
+import { Effect, FileSystem, Option, Path } from "effect"
+import { Flag } from "effect/cli"
+import { AgentSpec, type Ids, type SwarmConfig } from "@oompa/core"
+import { UsageError } from "../Errors.ts"
+import * as Session from "../Session.ts"
+import { parseWorkers } from "../WorkersFlag.ts"
+
+/** Flags of every command that runs agents (SPEC F10). */
+export const runFlags = {
+  dryRun: Flag.Boolean("dry-run").pipe(Flag.withDefault(false), Flag.withDescription("Everything but the merge: approved work stays on its branch")),
+  keepWorktrees: Flag.Boolean("keep-worktrees").pipe(Flag.withDefault(false), Flag.withDescription("Keep worktrees and branches after the run"))
+}
+
+/** Flags that choose workers without a config file. */
+export const workerFlags = {
+  workers: Flag.String("workers").pipe(Flag.atLeast(0), Flag.withDescription("Workers: claude:5,codex:4 (repeatable; 0.1.0's space-separated form too), or a count")),
+  iterations: Flag.Int("iterations").pipe(Flag.optional, Flag.withDescription("Iterations per worker")),
+  harness: Flag.String("harness").pipe(Flag.optional, Flag.withDescription("Harness for workers given as a count: codex, claude, gemini, opencode, command")),
+  model: Flag.String("model").pipe(Flag.optional, Flag.withDescription("Model for workers given as a count"))
+}
+
+/** The agent `--harness`/`--model` describe (default: codex with its default model). */
+export const fallbackAgent = (harness: Option.Option<string>, model: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const text = [Option.getOrElse(harness, () => "codex"), ...Option.toArray(model)].join(":")
+    const spec = AgentSpec.parseModelString(text)
+    if (typeof spec === "string") return yield* new UsageError({ message: `--harness/--model: ${JSON.stringify(text)} ${spec}` })
+    if (Option.isSome(harness) && !(AgentSpec.harnesses as ReadonlyArray<string>).includes(harness.value)) {
+      return yield* new UsageError({ message: `--harness: unknown harness ${JSON.stringify(harness.value)}; expected one of ${AgentSpec.harnesses.join(", ")}` })
+    }
+    return spec
+  })
+
+/** Worker configs from `--workers`, numbered w0, w1, … in the order given. */
+export const workersFromFlags = (
+  values: ReadonlyArray<string>,
+  fallback: AgentSpec.AgentSpec,
+  options: { readonly role: SwarmConfig.Role; readonly iterations: number }
+) =>
+  Effect.gen(function*() {
+    const groups = parseWorkers(values, fallback)
+    if (typeof groups === "string") return yield* new UsageError({ message: groups })
+    const workers: Array<SwarmConfig.WorkerConfig> = []
+    for (const group of groups) {
+      for (let i = 0; i < group.count; i++) {
+        workers.push({ id: `w${workers.length}` as Ids.WorkerId, agent: group.agent, role: options.role, iterations: options.iterations, prompt: [], wait_between: 0, budget: {} })
+      }
+    }
+    return workers
+  })
+
+/** Whether an oompa.json is where `fromConfigFile` would look. */
+export const hasConfigFile = (cwd: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const root = yield* Session.repoRoot(cwd)
+    for (const candidate of [path.join(cwd, "oompa.json"), path.join(root, "oompa.json")]) {
+      if (yield* fs.exists(candidate).pipe(Effect.orElseSucceed(() => false))) return true
+    }
+    return false
+  })
+
+/** A positive count from the command line. */
+export const positive = (value: number, flag: string) =>
+  Number.isSafeInteger(value) && value > 0 ? Effect.succeed(value) : Effect.fail(new UsageError({ message: `${flag}: expected a positive integer, got ${value}` }))
