@@ -7,12 +7,7 @@
  */
 import { Layer } from "effect"
 import type { Task } from "../domain/Task.ts"
-import type { Agent } from "../services/Agent.ts"
-import type { CommandRunner } from "../services/CommandRunner.ts"
-import type { EventSink } from "../services/EventSink.ts"
-import type { Git } from "../services/Git.ts"
-import type { Prompts } from "../services/Prompts.ts"
-import type { TaskQueue } from "../services/TaskQueue.ts"
+import type * as Swarm from "../programs/Swarm.ts"
 import * as CollectingEventSink from "./CollectingEventSink.ts"
 import * as MemoryGit from "./MemoryGit.ts"
 import * as MemoryPrompts from "./MemoryPrompts.ts"
@@ -26,7 +21,7 @@ import * as ScriptedCommands from "./ScriptedCommands.ts"
  * @category models
  * @since 0.1.0
  */
-export type Services = Git | Agent | TaskQueue | EventSink | Prompts | CommandRunner
+export type Services = Swarm.Services
 
 /**
  * The world's parts, each inspectable.
