@@ -7,6 +7,7 @@ import { Effect } from "effect"
 import { Command } from "effect/cli"
 import * as Output from "./Output.ts"
 import * as inspect from "./commands/inspect.ts"
+import * as maintenance from "./commands/maintenance.ts"
 import * as runs from "./commands/runs.ts"
 
 /** The version printed by `oompa --version`. */
@@ -24,7 +25,9 @@ const commands = [
   inspect.view,
   inspect.context,
   inspect.check,
-  inspect.stop
+  inspect.stop,
+  maintenance.worktrees,
+  maintenance.cleanup
 ] as const
 
 const overview = [
@@ -43,6 +46,8 @@ const overview = [
   "  context              print the context header agents see",
   "  check                which agent CLIs are installed",
   "  stop                 stop the running swarm, like Ctrl-C",
+  "  worktrees            list the worktrees oompa's workers use",
+  "  cleanup              repair what dead runs left (agents, claims, worktrees, branches)",
   "  help                 this overview",
   "",
   "Run `oompa <command> --help` for a command's flags and examples.",

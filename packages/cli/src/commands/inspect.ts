@@ -19,7 +19,7 @@ import { hasConfigFile } from "./shared.ts"
 const cwd = () => process.cwd()
 
 /** The session of the current repository: its oompa.json when there is one, defaults otherwise. */
-const currentSession = Effect.gen(function*() {
+export const currentSession = Effect.gen(function*() {
   if (yield* hasConfigFile(cwd())) return yield* Session.fromConfigFile(cwd(), undefined)
   return yield* Session.fromWorkers(cwd(), [])
 })

@@ -1,0 +1,139 @@
+/**
+ * `oompa worktrees` and `oompa cleanup` (SPEC F10, F14): what runs left on disk, and its repair.
+ *
+ * Cleanup never touches what a live run holds: it takes the run lock first (a live holder makes
+ * it refuse). Then it kills the agent process groups of dead runs, finishes an interrupted checkout
+ * sync (opening the git layer does that), returns claims in `current/` to `pending/` — or moves
+ * them to `complete/` when main already has their merge (found by its `Oompa-Task` trailer) —
+ * removes worktrees, and deletes the run branches, except those holding approved work that was
+ * never merged, which it keeps and lists with the command that merges them.
+ *
+ * @since 0.1.0
+ */
+import { Effect, FileSystem, Path } from "effect"
+import { Command } from "effect/cli"
+import { Git, type Ids, TaskQueue } from "@oompa/core"
+import { FsTaskQueue, JsonlEventLog, NodeAgent, NodeGit, RunLock } from "@oompa/adapters-node"
+import { execFileSync } from "node:child_process"
+import { UsageError } from "../Errors.ts"
+import * as Output from "../Output.ts"
+import type * as Session from "../Session.ts"
+import { currentSession } from "./inspect.ts"
+
+const gitLayer = (session: Session.Session) =>
+  NodeGit.layer({ repoRoot: session.repoRoot, worktreesDir: session.config.worktrees_dir, branch: session.config.branch, runId: "cleanup" })
+
+export const worktrees = Command.make("worktrees", {}, () =>
+  Effect.gen(function*() {
+    const session = yield* currentSession
+    const found = yield* Git.Git.use((git) => git.listWorkspaces).pipe(
+      Effect.provide(gitLayer(session)),
+      Effect.mapError((e) => new UsageError({ message: e.message }))
+    )
+    yield* Output.lines(found.length === 0 ? ["no oompa worktrees"] : found.map((w) => `${w.worker.padEnd(10)} ${w.path}`))
+  })).pipe(
+  Command.withDescription("List the worktrees oompa's workers use"),
+  Command.withExamples([{ command: "oompa worktrees", description: "Worker, path" }])
+)
+
+/** Kills the process groups of agents whose oompa process is gone; returns what it killed. */
+const killOrphanAgents = (runsDir: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const killed: Array<string> = []
+    for (const run of yield* fs.readDirectory(runsDir).pipe(Effect.orElseSucceed(() => []))) {
+      const dir = path.join(runsDir, run, NodeAgent.groupsFolderName)
+      for (const file of yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed(() => []))) {
+        const record = JSON.parse(yield* fs.readFileString(path.join(dir, file)).pipe(Effect.orDie)) as NodeAgent.GroupRecord
+        if (RunLock.isProcessAlive(record.orchestratorPid)) continue
+        yield* Effect.sync(() => {
+          try {
+            process.kill(-record.pgid, "SIGKILL")
+            killed.push(`agent ${record.command} of ${record.worker} (pid ${record.pid})`)
+          } catch {
+            // ESRCH: the group is already gone; the record is all that is left.
+          }
+        })
+        yield* fs.remove(path.join(dir, file)).pipe(Effect.orDie)
+      }
+    }
+    return killed
+  })
+
+/** Tasks whose merge is on main, by the `Oompa-Task` trailer of its merge commits. */
+const mergedTasks = (repoRoot: string, branch: string): ReadonlyMap<string, string> => {
+  const out = execFileSync("git", ["log", branch, "--format=%H%x00%B%x01", "--grep=^Oompa-Task: "], { cwd: repoRoot, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 })
+  const merged = new Map<string, string>()
+  for (const entry of out.split("\u0001")) {
+    const [sha, body] = entry.trim().split("\u0000")
+    const task = /^Oompa-Task: (\S+)$/m.exec(body ?? "")?.[1]
+    if (sha !== undefined && task !== undefined && task !== "none" && !merged.has(task)) merged.set(task, sha)
+  }
+  return merged
+}
+
+/** Branches whose run log shows an approval and no merge: approved work that must not be lost. */
+const approvedUnmerged = (runsDir: string, branches: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const path = yield* Path.Path
+    const keep = new Set<string>()
+    for (const branch of branches) {
+      const match = /^oompa\/([0-9a-f]{8})\/(.+)-(\d+)$/.exec(branch)
+      if (match === null) continue
+      const [, run, worker, n] = match
+      const events = yield* JsonlEventLog.readEvents(path.join(runsDir, run!, "events.jsonl")).pipe(Effect.orElseSucceed(() => []))
+      const ofIteration = events.filter((e) => "worker" in e && e.worker === worker && "iteration" in e && e.iteration === Number(n))
+      const approved = ofIteration.some((e) => e._tag === "VerdictGiven" && e.verdict === "approved")
+      const merged = ofIteration.some((e) => e._tag === "MergeResult" && e.outcome === "merged")
+      if (approved && !merged) keep.add(branch)
+    }
+    return keep
+  })
+
+export const cleanup = Command.make("cleanup", {}, () =>
+  Effect.scoped(Effect.gen(function*() {
+    const session = yield* currentSession
+    const lock = yield* RunLock.acquire(session.paths.lockPath, "00c1ea00" as Ids.RunId).pipe(
+      Effect.catchTag("RunLockHeld", (held) => Effect.fail(new UsageError({ message: `${held.message}\ncleanup never touches what a live run holds; stop it first (oompa stop)` }))),
+      Effect.catchTag("RunLockError", (e) => Effect.fail(new UsageError({ message: e.message })))
+    )
+    const report: Array<string> = lock.takeover === undefined ? [] : [lock.takeover]
+    report.push(...(yield* killOrphanAgents(session.paths.runsDir)).map((k) => `killed ${k}`))
+    const repaired = yield* Effect.gen(function*() {
+      const git = yield* Git.Git
+      const queue = yield* TaskQueue.TaskQueue
+      const lines: Array<string> = []
+      const merged = mergedTasks(session.repoRoot, git.targetBranch)
+      for (const task of yield* queue.list("current")) {
+        const sha = merged.get(task.id)
+        if (sha !== undefined) yield* queue.complete(task.id, sha)
+        else yield* queue.release(task.id, { feedback: task.last_feedback ?? "", countAttempt: false, maxAttempts: session.config.max_task_attempts })
+        lines.push(`task ${task.id}: current/ -> ${sha === undefined ? "pending/" : `complete/ (merged in ${sha.slice(0, 10)})`}`)
+      }
+      for (const workspace of yield* git.listWorkspaces) {
+        yield* git.removeWorkspace(workspace)
+        lines.push(`removed worktree ${workspace.path}`)
+      }
+      const branches = yield* git.listBranches("oompa/")
+      const keep = yield* approvedUnmerged(session.paths.runsDir, branches.map((b) => b.name))
+      const main = yield* git.mainHead
+      for (const branch of branches) {
+        if (keep.has(branch.name) && !(yield* git.isAncestor(branch.sha, main))) {
+          lines.push(`kept ${branch.name}: approved work that was never merged; to merge it: git switch ${git.targetBranch} && git merge ${branch.name}`)
+          continue
+        }
+        yield* git.deleteBranch(branch.name)
+        lines.push(`deleted branch ${branch.name}`)
+      }
+      return lines
+    }).pipe(
+      Effect.provide([gitLayer(session), FsTaskQueue.layer(session.paths.tasksDir)]),
+      Effect.mapError((e) => new UsageError({ message: e.message }))
+    )
+    report.push(...repaired)
+    yield* Output.lines(report.length === 0 ? ["nothing to clean up"] : report)
+  }))).pipe(
+  Command.withDescription("Repair what dead runs left: agents, claims, worktrees, branches, an interrupted checkout sync"),
+  Command.withExamples([{ command: "oompa cleanup", description: "After a crash or kill -9" }])
+)
