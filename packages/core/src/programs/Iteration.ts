@@ -209,6 +209,7 @@ const attempt = (context: WorkerContext, n: number, task: Task | undefined, watc
     const base = yield* watch.time("git", git.mainHead)
     const branch = `oompa/${context.runId}/${context.worker.id}-${n}`
     const approved = yield* Ref.make<string | undefined>(undefined)
+    const conflicted = yield* Ref.make<string | undefined>(undefined)
     yield* Effect.acquireRelease(
       watch.time("git", git.resetWorkspace(context.workspace, branch, base)),
       // A branch holding approved-but-unmerged work is never deleted (SPEC F5, F14).
@@ -221,7 +222,7 @@ const attempt = (context: WorkerContext, n: number, task: Task | undefined, watc
       const setup = yield* watch.time("setup", runSetup(context, context.config.setup_command))
       if (!setup.passed) return ended("error", `setup_command failed:\n${setup.output}`)
     }
-    const steps = { context, n, task, watch, branch, base, approved }
+    const steps = { context, n, task, watch, branch, base, approved, conflicted }
     const proposal = yield* propose(steps)
     if (proposal._tag === "Stopped") return proposal.report
     return yield* reviewAndMerge(steps, proposal.sessionId, proposal.done)
@@ -236,6 +237,11 @@ interface Steps {
   readonly base: string
   /** The approved commit while it is not merged; its branch is kept and reported if the loop gives up. */
   readonly approved: Ref.Ref<string | undefined>
+  /**
+   * The first approved commit whose merge conflicted: approved work in its own right, kept until
+   * something built on it lands, even if the resolution later fails its review or its tests.
+   */
+  readonly conflicted: Ref.Ref<string | undefined>
 }
 
 type Proposal =
@@ -486,18 +492,20 @@ const submit = (steps: Steps) =>
     switch (outcome._tag) {
       case "Merged":
         yield* Ref.set(steps.approved, undefined)
+        yield* Ref.set(steps.conflicted, undefined)
         return stop("merged", undefined, { mergedSha: outcome.sha })
       case "DryRun":
         return stop("dry-run", `dry run: approved, not merged; branch ${steps.branch} kept`)
       case "TestFailed":
         // Work that fails the test gate is not mergeable work; the fix loop decides what becomes of it.
-        yield* Ref.set(steps.approved, undefined)
+        yield* Ref.set(steps.approved, yield* Ref.get(steps.conflicted))
         return observed({ _tag: "TestFailed", output: outcome.output })
       case "PolicyFailed":
-        yield* Ref.set(steps.approved, undefined)
+        yield* Ref.set(steps.approved, yield* Ref.get(steps.conflicted))
         return observed({ _tag: "MergePolicyFailed", violations: outcome.violations })
       case "Conflict":
         // Approved work that conflicts stays kept: reported if the loop gives up, resolved and merged otherwise.
+        if ((yield* Ref.get(steps.conflicted)) === undefined) yield* Ref.set(steps.conflicted, head)
         return observed({ _tag: "MergeConflict", files: outcome.files, agentResolves: context.config.merge.on_conflict === "agent" })
     }
   })

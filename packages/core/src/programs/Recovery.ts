@@ -1,0 +1,96 @@
+/**
+ * Recovery (SPEC F14): repairs what a dead run left, over the services — the same program the
+ * simulation runs after crashing the orchestrator and the CLI's `oompa cleanup` mirrors on disk.
+ *
+ * Claims in `current/` go back to `pending/` (no attempt counted), except tasks whose merge already
+ * landed on main — found by the `Oompa-Task` trailer on main's first-parent chain — which go to
+ * `complete/`. Workspaces are removed. Run branches are deleted, except those holding approved work
+ * that never landed, which are kept and reported. It must only run when no live run holds the
+ * repository (the caller holds the run lock).
+ *
+ * Needs `Git`, `TaskQueue`, `EventSink`.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect } from "effect"
+import { EventSink } from "../services/EventSink.ts"
+import { type CommitInfo, Git } from "../services/Git.ts"
+import { TaskQueue } from "../services/TaskQueue.ts"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface RecoveryReport {
+  readonly returned: ReadonlyArray<string>
+  readonly completed: ReadonlyArray<{ readonly task: string; readonly sha: string }>
+  readonly workspacesRemoved: number
+  readonly branchesDeleted: ReadonlyArray<string>
+  /** Branches with approved, unmerged work: kept. */
+  readonly branchesKept: ReadonlyArray<string>
+}
+
+/** How far back main's history is searched for trailers. */
+export const historySearchedMax = 10_000
+
+/** The tasks main's first-parent chain says were merged, with the merge commit. */
+export const mergedTasks = Effect.gen(function*() {
+  const git = yield* Git
+  const merged = new Map<string, string>()
+  let sha: string | undefined = yield* git.mainHead
+  for (let i = 0; i < historySearchedMax && sha !== undefined; i++) {
+    const commit: CommitInfo = yield* git.readCommit(sha)
+    const task = /^Oompa-Task: (\S+)$/m.exec(commit.message)?.[1]
+    if (task !== undefined && task !== "none" && !merged.has(task)) merged.set(task, sha)
+    sha = commit.parents[0]
+  }
+  return merged as ReadonlyMap<string, string>
+})
+
+/**
+ * Repairs the repository; `isApprovedUnmerged` says which run branches hold approved work (the
+ * caller knows from the run logs).
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const run = (options: {
+  readonly branchPrefix: string
+  readonly maxTaskAttempts: number
+  readonly isApprovedUnmerged: (branch: string, head: string) => boolean
+}) =>
+  Effect.gen(function*() {
+    const git = yield* Git
+    const queue = yield* TaskQueue
+    const sink = yield* EventSink
+    const merged = yield* mergedTasks
+    const returned: Array<string> = []
+    const completed: Array<{ readonly task: string; readonly sha: string }> = []
+    for (const task of yield* queue.list("current")) {
+      const sha = merged.get(task.id)
+      const at = yield* Clock.currentTimeMillis
+      if (sha !== undefined) {
+        yield* queue.complete(task.id, sha)
+        completed.push({ task: task.id, sha })
+        yield* sink.emit({ _tag: "TaskMoved", at, task: task.id, from: "current", to: "complete", reason: `recovery: merged in ${sha}` })
+      } else {
+        yield* queue.release(task.id, { feedback: task.last_feedback ?? "", countAttempt: false, maxAttempts: options.maxTaskAttempts })
+        returned.push(task.id)
+        yield* sink.emit({ _tag: "TaskMoved", at, task: task.id, from: "current", to: "pending", reason: "recovery: the run holding it died" })
+      }
+    }
+    const workspaces = yield* git.listWorkspaces
+    for (const workspace of workspaces) yield* git.removeWorkspace(workspace)
+    const main = yield* git.mainHead
+    const deleted: Array<string> = []
+    const kept: Array<string> = []
+    for (const branch of yield* git.listBranches(options.branchPrefix)) {
+      if (options.isApprovedUnmerged(branch.name, branch.sha) && !(yield* git.isAncestor(branch.sha, main))) {
+        kept.push(branch.name)
+        continue
+      }
+      yield* git.deleteBranch(branch.name)
+      deleted.push(branch.name)
+    }
+    return { returned, completed, workspacesRemoved: workspaces.length, branchesDeleted: deleted, branchesKept: kept } satisfies RecoveryReport
+  })

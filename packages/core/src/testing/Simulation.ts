@@ -1,0 +1,505 @@
+/**
+ * Deterministic simulation of whole swarms (SPEC F13), the way FoundationDB and TigerBeetle prove
+ * theirs: one seed draws the swarm's shape, its fault probabilities and every agent answer; the real
+ * `Swarm` program runs over the in-memory world under `TestClock`; the invariant checker watches
+ * every event; a failing seed replays exactly.
+ *
+ * Phases:
+ * 1. Safety — faults on: agents crash, hang past their timeout, answer garbage, edit the same lines
+ *    (conflicts), write denied paths; reviewers reject or ask for changes; tests fail; and the
+ *    orchestrator itself may crash at a drawn event (every service dies at once, as under `kill -9`),
+ *    after which `Recovery` — the same program `oompa cleanup` runs — repairs the world and a new run
+ *    resumes on it.
+ * 2. Liveness — faults off: executors must bring every task to `complete/` or `failed/` within
+ *    bounded simulated time.
+ *
+ * Broken variants (`variant`) swap in deliberately wrong behaviour, to prove the checker finds it.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Effect, Exit, Fiber, Layer, Option } from "effect"
+import { TestClock } from "effect/testing"
+import type { Event } from "../domain/Event.ts"
+import type { WorkerId } from "../domain/Ids.ts"
+import { makeSwarmConfig, type MergeStrategy, type SwarmConfig, type WorkerConfig } from "../domain/SwarmConfig.ts"
+import type { Task } from "../domain/Task.ts"
+import { timeoutMarginMs } from "../programs/AgentCall.ts"
+import * as PolicyGate from "../programs/PolicyGate.ts"
+import * as Recovery from "../programs/Recovery.ts"
+import * as Swarm from "../programs/Swarm.ts"
+import { Agent } from "../services/Agent.ts"
+import { CommandRunner } from "../services/CommandRunner.ts"
+import { Git } from "../services/Git.ts"
+import { TaskQueue } from "../services/TaskQueue.ts"
+import { InvariantChecker, type InvariantName } from "./checkers/Invariants.ts"
+import * as MemoryGit from "./MemoryGit.ts"
+import * as Prng from "./Prng.ts"
+import * as MemoryTaskQueue from "./MemoryTaskQueue.ts"
+import * as ScriptedAgent from "./ScriptedAgent.ts"
+import * as ScriptedCommands from "./ScriptedCommands.ts"
+import * as TestSwarm from "./TestSwarm.ts"
+
+/**
+ * Deliberately broken orchestrators, each of which the simulation must catch.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Variant =
+  | "merge-skips-queue"
+  | "reviewer-bypass"
+  | "non-atomic-claim"
+  | "crash-loses-claim"
+  | "merge-ignores-failing-test"
+
+/**
+ * Fault probabilities of one run (swarm testing: each seed draws its own mix).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Faults {
+  readonly agentCrash: number
+  readonly agentHang: number
+  readonly garbage: number
+  readonly conflict: number
+  readonly policy: number
+  readonly testFail: number
+  readonly reject: number
+  readonly needsChanges: number
+  readonly noChange: number
+  readonly done: number
+}
+
+/**
+ * Everything drawn from the seed, printed first so a run can be read without replaying it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Parameters {
+  readonly seed: number
+  readonly workers: number
+  readonly tasks: number
+  readonly iterations: number
+  readonly strategy: MergeStrategy
+  readonly onConflict: "abort" | "agent"
+  readonly testGate: boolean
+  readonly reviewAttemptsMax: number
+  readonly taskAttemptsMax: number
+  readonly planner: boolean
+  /** The event at which the orchestrator crashes, if it does. */
+  readonly crashAtEvent: number | undefined
+  readonly faults: Faults
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface SimulationOptions {
+  readonly seed: number
+  /** Simulate this swarm instead of one drawn from the seed (its workers, policy, gates, limits). */
+  readonly config?: SwarmConfig
+  /** The tasks to start with (default: drawn from the seed). */
+  readonly tasks?: ReadonlyArray<Task>
+  /** Faults in the safety phase (default on). */
+  readonly faults?: boolean
+  readonly variant?: Variant
+  /** Simulated milliseconds per step of the clock. */
+  readonly stepMs?: number
+}
+
+/**
+ * Why a simulation failed: a broken invariant, no progress (liveness), or a defect (a bug that died).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Failure {
+  readonly kind: "invariant" | "liveness" | "defect"
+  readonly invariant?: InvariantName
+  readonly message: string
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface SimulationResult {
+  readonly seed: number
+  readonly ok: boolean
+  readonly failure?: Failure
+  /** Events emitted, across phases. */
+  readonly steps: number
+  readonly iterations: number
+  readonly agentCalls: number
+  /** Commits main moved to. */
+  readonly merged: number
+  readonly traceHash: string
+  readonly simulatedMs: number
+  readonly parameters: Parameters
+}
+
+/**
+ * Exit codes of `oompa sim` (TigerBeetle's VOPR convention).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const exitCodes = { ok: 0, defect: 127, liveness: 128, invariant: 129 } as const
+
+/** Steps of the clock before a phase counts as stuck (I6). */
+const stepsMax = 20_000
+
+const drawFaults = (prng: Prng.Prng): Faults => ({
+  agentCrash: prng.next() * 0.15,
+  agentHang: prng.next() * 0.05,
+  garbage: prng.next() * 0.1,
+  conflict: prng.next() * 0.4,
+  policy: prng.next() * 0.1,
+  testFail: prng.next() * 0.25,
+  reject: prng.next() * 0.1,
+  needsChanges: prng.next() * 0.35,
+  noChange: prng.next() * 0.05,
+  done: prng.next() * 0.03
+})
+
+/**
+ * The run's parameters, drawn from its seed.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const drawParameters = (seed: number, options: { readonly variant?: Variant | undefined } = {}): Parameters => {
+  const prng = Prng.make(seed)
+  const crash = options.variant === "crash-loses-claim" || prng.chance(0.3)
+  return {
+    seed,
+    workers: prng.int(1, 8),
+    tasks: prng.int(1, 16),
+    iterations: prng.int(2, 12),
+    strategy: prng.pick(["no-ff", "ff", "squash", "rebase"] as const),
+    onConflict: prng.pick(["abort", "agent"] as const),
+    testGate: options.variant === "merge-ignores-failing-test" || prng.chance(0.7),
+    reviewAttemptsMax: prng.int(1, 4),
+    taskAttemptsMax: prng.int(1, 4),
+    planner: prng.chance(0.2),
+    crashAtEvent: crash ? prng.int(5, 150) : undefined,
+    faults: drawFaults(prng)
+  }
+}
+
+const configOf = (p: Parameters): SwarmConfig =>
+  makeSwarmConfig({
+    workers: Array.from({ length: p.workers }, (_, i): WorkerConfig => ({
+      id: `w${i}` as WorkerId,
+      agent: { harness: i % 2 === 0 ? "claude" : "codex" },
+      role: p.planner && i === 0 ? "planner" : "executor",
+      iterations: p.iterations,
+      prompt: [],
+      wait_between: 0,
+      budget: {}
+    })),
+    reviewers: [{ agent: { harness: "codex", model: "reviewer" } }],
+    policy: { deny: ["secrets/**"], max_files: 12 },
+    merge: { strategy: p.strategy, on_conflict: p.onConflict },
+    max_review_attempts: p.reviewAttemptsMax,
+    max_task_attempts: p.taskAttemptsMax,
+    max_wait_for_tasks: 120,
+    timeouts: { propose: 120, review: 120, test: 120, setup: 60 },
+    ...(p.testGate ? { test_command: "npm test" } : {})
+  })
+
+const tasksOf = (p: Parameters): ReadonlyArray<Task> =>
+  Array.from({ length: p.tasks }, (_, i) => ({ id: `t${String(i).padStart(2, "0")}`, summary: `simulated task ${i}` }) as Task)
+
+/** The mutable switches of a simulated world: faults on or off, the orchestrator alive or dead. */
+interface Switches {
+  faults: boolean
+  dead: boolean
+}
+
+/** Rewrites a file with conflict markers into one holding both sides, as an agent resolving it would. */
+const resolveMarkers = (text: string): string =>
+  text.split("\n").filter((line) => !/^(<<<<<<<|=======|>>>>>>>)/.test(line)).join("\n")
+
+/**
+ * The agent model: each call's answer drawn from the run's agent stream. Approvals are recorded in
+ * the checker as the model's intent, before the orchestrator sees the answer.
+ */
+const agentModel = (p: Parameters, prng: Prng.Prng, switches: Switches, repo: MemoryGit.MemoryRepo, checker: InvariantChecker, timeoutMs: number): ScriptedAgent.Script =>
+(request, files) => {
+  const f = p.faults
+  const faulty = (probability: number) => switches.faults && prng.chance(probability)
+  const delayMs = prng.int(1, 30) * 1000
+  if (faulty(f.agentCrash)) return { answer: "", exitCode: 1, stderr: "simulated agent crash", delayMs }
+  if (faulty(f.agentHang)) return { answer: "", delayMs: timeoutMs + timeoutMarginMs + 30_000 }
+  if (request.call === "review") {
+    if (faulty(f.garbage)) return { answer: "¯\\_(ツ)_/¯ interesting change, not sure", delayMs }
+    if (faulty(f.reject)) return { answer: "Wrong approach.\nVERDICT: REJECTED\nstart over", delayMs }
+    if (faulty(f.needsChanges)) return { answer: "VERDICT: NEEDS_CHANGES\n- handle the empty case", delayMs }
+    const head = repo.workspaceByPath(request.cwd)?.head
+    if (head !== undefined) checker.approvedHeads.add(head)
+    return { answer: "Good.\nVERDICT: APPROVED", delayMs }
+  }
+  if (request.call === "plan") {
+    const count = prng.int(0, 3)
+    return { answer: "planned", delayMs, newTasks: Array.from({ length: count }, (_, i) => ({ id: `p${request.iteration}-${i}-${prng.int(0, 9999)}`, summary: "planned task" })) }
+  }
+  const edits: Record<string, string | null> = {}
+  if (request.call === "resolve-conflict") {
+    for (const file of files.list()) {
+      const text = files.read(file)
+      if (typeof text === "string" && text.includes("<<<<<<<")) edits[file] = resolveMarkers(text)
+    }
+    return { answer: "resolved", delayMs, edits }
+  }
+  if (request.call === "fix" && files.read(".env") !== undefined) edits[".env"] = null
+  if (!faulty(f.noChange)) edits[`src/${request.task ?? request.worker}-${request.iteration}-${prng.int(0, 999)}.txt`] = `${request.call} by ${request.worker}\n`
+  if (faulty(f.conflict)) {
+    const shared = files.read("shared.txt")
+    const lines = typeof shared === "string" ? shared.split("\n") : []
+    edits["shared.txt"] = [`${request.worker} ${request.iteration} ${prng.int(0, 1e6)}`, ...lines.slice(1)].join("\n")
+  }
+  if (faulty(f.policy)) edits[".env"] = "SECRET=1\n"
+  return { answer: faulty(f.done) ? "all done\n__DONE__\n" : "done", delayMs, edits, sessionId: `${request.worker}-${request.iteration}` }
+}
+
+/** Wraps every operation of a service so that, once the orchestrator is dead, each one dies. */
+const guard = <S extends object>(service: S, switches: Switches): S => {
+  const dead = () => Effect.die(new Error("the orchestrator crashed"))
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(service)) {
+    if (typeof value === "function") {
+      out[key] = (...args: Array<unknown>) => Effect.suspend(() => switches.dead ? dead() : (value as (...a: Array<unknown>) => Effect.Effect<unknown>)(...args))
+    } else if (Effect.isEffect(value)) {
+      out[key] = Effect.suspend(() => switches.dead ? dead() : value)
+    } else {
+      out[key] = value
+    }
+  }
+  return out as S
+}
+
+interface World {
+  readonly world: TestSwarm.World
+  readonly checker: InvariantChecker
+  readonly switches: Switches
+  readonly layer: Layer.Layer<Swarm.Services>
+  readonly trace: Prng.TraceHash
+  readonly counts: { events: number; iterations: number; calls: number }
+}
+
+const makeWorld = (p: Parameters, config: SwarmConfig, tasks: ReadonlyArray<Task>, variant: Variant | undefined): World => {
+  const switches: Switches = { faults: true, dead: false }
+  const trace = new Prng.TraceHash()
+  const counts = { events: 0, iterations: 0, calls: 0 }
+  const root = Prng.make(p.seed ^ 0x51ed)
+  const agentPrng = root.fork()
+  const testPrng = root.fork()
+  let checker: InvariantChecker | undefined
+  const world = TestSwarm.makeWorld({
+    files: { "README.md": "# simulated\n", "shared.txt": "one\ntwo\nthree\nfour\n" },
+    tasks,
+    observe: (event: Event) => {
+      counts.events++
+      if (event._tag === "IterationFinished") counts.iterations++
+      if (event._tag === "AgentFinished") counts.calls++
+      trace.add(JSON.stringify(event))
+      checker!.observe(event)
+    },
+    commands: {
+      test: (_tree, sha) => {
+        const passed = !(switches.faults && testPrng.chance(p.faults.testFail))
+        checker!.testVerdicts.set(sha, passed)
+        return { passed, output: passed ? "ok" : "1 failing test", delayMs: 5000 }
+      }
+    }
+  })
+  checker = new InvariantChecker({
+    repo: world.repo,
+    queue: world.queue,
+    policy: PolicyGate.make(config.policy, config.tasks_dir),
+    reviewAttemptsMax: config.max_review_attempts,
+    testGate: config.test_command !== undefined
+  })
+  world.agent.script = agentModel(p, agentPrng, switches, world.repo, checker, config.timeouts.propose * 1000)
+  return { world, checker, switches, trace, counts, layer: layerOf(world, checker, switches, variant) }
+}
+
+/** The world's services: instrumented for the checker, broken as the variant says, guarded by the crash switch. */
+const layerOf = (world: TestSwarm.World, checker: InvariantChecker, switches: Switches, variant: Variant | undefined): Layer.Layer<Swarm.Services> => {
+  const base = MemoryGit.make(world.repo)
+  const git: Git["Service"] = {
+    ...base,
+    merge: (request) =>
+      Effect.sync(() => checker.mergeStarted(request.head)).pipe(
+        Effect.andThen(base.merge(request)),
+        Effect.tap((result) => Effect.sync(() => result._tag === "Merged" && checker.mergeComputed(request.head, result.sha)))
+      ),
+    compareAndSwapMain: (expected, next) =>
+      Effect.tap(base.compareAndSwapMain(expected, next), (moved) => Effect.sync(() => moved && checker.mainMoved(expected, next))),
+    commitAll: variant !== "merge-skips-queue" ? base.commitAll : (workspace, message) =>
+      Effect.tap(base.commitAll(workspace, message), (sha) =>
+        Effect.sync(() => {
+          // Broken: lands every commit on main directly, unreviewed.
+          const main = world.repo.mainHead()
+          if (Option.isSome(sha) && world.repo.isAncestor(main, sha.value)) world.repo.compareAndSwapMain(main, sha.value)
+        }))
+  }
+  const services = Layer.mergeAll(
+    Layer.succeed(Git, guard(git, switches)),
+    Layer.succeed(TaskQueue, guard(queueOf(world, variant), switches)),
+    Layer.succeed(Agent, guard(agentOf(world, variant), switches)),
+    Layer.succeed(CommandRunner, guard(commandsOf(world, variant), switches))
+  )
+  return Layer.provideMerge(services, TestSwarm.layer(world))
+}
+
+const queueOf = (world: TestSwarm.World, variant: Variant | undefined): TaskQueue["Service"] => {
+  const base = MemoryTaskQueue.make(world.queue)
+  if (variant !== "non-atomic-claim") return base
+  return {
+    ...base,
+    // Broken: reads, yields, then "renames" without checking that the task is still there.
+    claim: Effect.gen(function*() {
+      const next = world.queue.list("pending")[0]
+      if (next === undefined) return Option.none()
+      yield* Effect.yieldNow
+      if (world.queue.folders.pending.has(next.id)) world.queue.move(next.id, "pending", "current")
+      return Option.some(next)
+    })
+  }
+}
+
+const agentOf = (world: TestSwarm.World, variant: Variant | undefined): Agent["Service"] => {
+  const base = ScriptedAgent.make(world.agent)
+  if (variant !== "reviewer-bypass") return base
+  // Broken: whatever the reviewer said, the orchestrator hears APPROVED.
+  return { run: (request) => Effect.map(base.run(request), (result) => (request.call === "review" ? { ...result, answer: "VERDICT: APPROVED" } : result)) }
+}
+
+const commandsOf = (world: TestSwarm.World, variant: Variant | undefined): CommandRunner["Service"] => {
+  const base = ScriptedCommands.make(world.commands)
+  if (variant !== "merge-ignores-failing-test") return base
+  // Broken: runs the tests, then reports them green whatever they said.
+  return { ...base, inCommit: (sha, command, timeoutMs) => Effect.map(base.inCommit(sha, command, timeoutMs), (run) => ({ ...run, passed: true })) }
+}
+
+type PhaseEnd = "done" | "crashed" | "violation" | "stalled" | { readonly defect: string }
+
+/** Runs one swarm on the world, stepping the clock, until it ends, crashes, breaks, or stalls. */
+const runPhase = (w: World, config: SwarmConfig, runId: string, crashAtEvent: number | undefined, stepMs: number) =>
+  Effect.gen(function*(): Effect.fn.Return<PhaseEnd> {
+    const fiber = yield* Effect.forkChild(Swarm.run(config, { runId }).pipe(Effect.provide(w.layer)), { startImmediately: true })
+    for (let step = 0; step < stepsMax; step++) {
+      if (!w.checker.ok) {
+        yield* Fiber.interrupt(fiber)
+        return "violation"
+      }
+      const exit = fiber.pollUnsafe()
+      if (exit !== undefined) return Exit.isSuccess(exit) ? "done" : { defect: Cause.pretty(exit.cause).split("\n").slice(0, 3).join(" ") }
+      if (crashAtEvent !== undefined && w.counts.events >= crashAtEvent) {
+        // kill -9: every service dies at once, so no finalizer can tidy up; recovery must.
+        w.switches.dead = true
+        yield* Fiber.interrupt(fiber)
+        w.switches.dead = false
+        return "crashed"
+      }
+      yield* TestClock.adjust(stepMs)
+    }
+    yield* Fiber.interrupt(fiber)
+    return "stalled"
+  })
+
+/** Recovery after a crash: the real program, over the unguarded world. */
+const recover = (w: World, config: SwarmConfig, variant: Variant | undefined) =>
+  Effect.gen(function*() {
+    const queue = variant === "crash-loses-claim"
+      // Broken: recovery does not see the claims a dead run left in current/.
+      ? Layer.succeed(TaskQueue, { ...MemoryTaskQueue.make(w.world.queue), list: (status) => status === "current" ? Effect.succeed([]) : MemoryTaskQueue.make(w.world.queue).list(status) })
+      : MemoryTaskQueue.layer(w.world.queue)
+    yield* Recovery.run({
+      branchPrefix: "oompa/",
+      maxTaskAttempts: config.max_task_attempts,
+      isApprovedUnmerged: (_branch, head) => w.checker.approvedHeads.has(head)
+    }).pipe(Effect.provide(queue), Effect.provide(TestSwarm.layer(w.world)), Effect.orDie)
+  })
+
+const failureOf = (w: World, end: PhaseEnd, phase: string): Failure | undefined => {
+  const violation = w.checker.violations[0]
+  if (violation !== undefined) return { kind: "invariant", invariant: violation.invariant, message: `${violation.invariant}: ${violation.message}` }
+  if (typeof end === "object") return { kind: "defect", message: `${phase}: ${end.defect}` }
+  if (end === "stalled") return { kind: "liveness", invariant: "I6", message: `I6: the ${phase} did not end within ${stepsMax} steps of simulated time` }
+  return undefined
+}
+
+/** Executors only, with iterations enough for every task to use all its attempts. */
+const livenessConfig = (config: SwarmConfig, pending: number): SwarmConfig => {
+  const { planner: _planner, ...rest } = config
+  return {
+    ...rest,
+    workers: config.workers.map((w) => ({ ...w, role: "executor", iterations: Math.max(1, pending * config.max_task_attempts + 1), budget: {} })),
+    budget: {}
+  }
+}
+
+/**
+ * Runs one seed: the safety phase (faults, maybe an orchestrator crash and recovery), then the
+ * liveness phase.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const simulate = (options: SimulationOptions): Effect.Effect<SimulationResult> =>
+  Effect.gen(function*() {
+    const parameters = drawParameters(options.seed, { variant: options.variant })
+    const config = options.config ?? configOf(parameters)
+    const w = makeWorld(parameters, config, options.tasks ?? tasksOf(parameters), options.variant)
+    const stepMs = options.stepMs ?? 1000
+    w.switches.faults = options.faults ?? true
+    const finish = (failure: Failure | undefined): SimulationResult => ({
+      seed: options.seed,
+      ok: failure === undefined,
+      ...(failure === undefined ? {} : { failure }),
+      steps: w.counts.events,
+      iterations: w.counts.iterations,
+      agentCalls: w.counts.calls,
+      merged: w.world.repo.mainHistory.length - 1,
+      traceHash: w.trace.hex,
+      simulatedMs: 0,
+      parameters
+    })
+    let end = yield* runPhase(w, config, "5afe0001", parameters.crashAtEvent, stepMs)
+    if (end === "crashed") {
+      yield* recover(w, config, options.variant)
+      w.checker.checkQuiescent("recovery from the orchestrator's crash")
+      if (!w.checker.ok) return finish(failureOf(w, end, "recovery"))
+      end = yield* runPhase(w, config, "5afe0002", undefined, stepMs)
+    }
+    const safety = failureOf(w, end, "safety phase")
+    if (safety !== undefined) return finish(safety)
+    w.checker.checkQuiescent("the safety phase")
+    if (!w.checker.ok) return finish(failureOf(w, end, "safety phase"))
+    w.switches.faults = false
+    const pending = w.world.queue.list("pending").length
+    const live = yield* runPhase(w, livenessConfig(config, pending), "11fe0001", undefined, stepMs)
+    const liveness = failureOf(w, live, "liveness phase")
+    if (liveness !== undefined) return finish(liveness)
+    w.checker.checkQuiescent("the liveness phase")
+    const left = [...w.world.queue.list("pending"), ...w.world.queue.list("current")].map((t) => t.id)
+    if (w.checker.ok && left.length > 0) {
+      return finish({ kind: "liveness", message: `liveness: with faults off, tasks never reached complete/ or failed/: ${left.join(", ")}` })
+    }
+    return { ...finish(failureOf(w, live, "liveness phase")), simulatedMs: yield* Effect.clockWith((clock) => clock.currentTimeMillis) }
+  }).pipe(Effect.provide(TestClock.layer()))
+
+/**
+ * The command that replays a seed.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const replayCommand = (seed: number, options: { readonly configFile?: string | undefined } = {}): string =>
+  `oompa sim --seed ${seed}${options.configFile === undefined ? "" : ` --config ${options.configFile}`}`

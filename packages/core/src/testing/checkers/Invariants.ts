@@ -1,0 +1,198 @@
+/**
+ * The invariants of SPEC F13, checked on every event of a simulated run (not only at the end), each
+ * with its name and a message naming the commit, task or worker that broke it.
+ *
+ * Ground truth comes from the simulated world, not from the programs under test: which commits the
+ * agent model really approved, which trees really passed the tests, which merges really went
+ * through the merge queue. A broken orchestrator (a reviewer bypass, a merge that skips the queue,
+ * a merge that ignores a failing test) is therefore caught even when its own events look fine.
+ *
+ * - I1 every commit main moves to passed policy, review and tests, through the merge queue
+ * - I2 no approved work is lost: merged, or kept on a branch
+ * - I3 a task is held by at most one worker; none is left in `current/`
+ * - I4 main only moves forward, one merge at a time
+ * - I5 review attempts never exceed the bound
+ * - I6 the run terminates within bounded simulated time (checked by the simulation loop)
+ * - I7 the same seed gives the same trace (checked by running twice)
+ * - I8 no task is merged twice
+ *
+ * @since 0.1.0
+ */
+import type { Event } from "../../domain/Event.ts"
+import type { PolicyGate } from "../../programs/PolicyGate.ts"
+import type { MemoryRepo } from "../MemoryGit.ts"
+import type { MemoryTaskQueueState } from "../MemoryTaskQueue.ts"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type InvariantName = "I1" | "I2" | "I3" | "I4" | "I5" | "I6" | "I7" | "I8"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Violation {
+  readonly invariant: InvariantName
+  readonly message: string
+}
+
+/** What happened to one submission to the merge queue. */
+type SubmissionOutcome = "in-flight" | "merged" | "conflict" | "test-failed" | "policy-failed" | "dry-run"
+
+/**
+ * The checker: fed by the world (`recordApproval`, `recordTest`, `mergeStarted`) and by events.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export class InvariantChecker {
+  readonly violations: Array<Violation> = []
+  /** Heads the agent model approved (its intent, whatever the orchestrator did with the answer). */
+  readonly approvedHeads = new Set<string>()
+  /** Trees the test model passed or failed, by commit. */
+  readonly testVerdicts = new Map<string, boolean>()
+  /** Merge results computed by the queue, to the branch head they merged. */
+  readonly mergedFrom = new Map<string, string>()
+  readonly submissions = new Map<string, SubmissionOutcome>()
+  private readonly holders = new Map<string, string>()
+  private readonly reviews = new Map<string, number>()
+  private readonly mergedTasks = new Map<string, string>()
+  private current: string | undefined
+  private mergesInFlight = 0
+  private main: string
+  private readonly repo: MemoryRepo
+  private readonly queue: MemoryTaskQueueState
+  private readonly policy: PolicyGate
+  private readonly reviewAttemptsMax: number
+  private readonly testGate: boolean
+
+  constructor(options: {
+    readonly repo: MemoryRepo
+    readonly queue: MemoryTaskQueueState
+    readonly policy: PolicyGate
+    readonly reviewAttemptsMax: number
+    readonly testGate: boolean
+  }) {
+    this.repo = options.repo
+    this.queue = options.queue
+    this.policy = options.policy
+    this.reviewAttemptsMax = options.reviewAttemptsMax
+    this.testGate = options.testGate
+    this.main = options.repo.mainHead()
+  }
+
+  get ok(): boolean {
+    return this.violations.length === 0
+  }
+
+  private fail(invariant: InvariantName, message: string): void {
+    this.violations.push({ invariant, message })
+  }
+
+  /** The merge queue asked Git to merge `head`. */
+  mergeStarted(head: string): void {
+    this.mergesInFlight++
+    if (this.mergesInFlight > 1) this.fail("I4", `${this.mergesInFlight} merges in flight at once (merging ${head.slice(0, 12)})`)
+    this.current = head
+    this.submissions.set(head, "in-flight")
+  }
+
+  /** The merge of `head` produced `result` (not yet on main). */
+  mergeComputed(head: string, result: string): void {
+    this.mergedFrom.set(result, head)
+  }
+
+  /** Checks one event, as it is emitted. */
+  observe(event: Event): void {
+    this.checkMainMovedOnlyByQueue(event)
+    switch (event._tag) {
+      case "TaskClaimed": {
+        const holder = this.holders.get(event.task)
+        if (holder !== undefined) this.fail("I3", `task ${event.task} claimed by ${event.worker} while ${holder} holds it`)
+        this.holders.set(event.task, event.worker)
+        return
+      }
+      case "TaskMoved":
+        if (event.from === "current") this.holders.delete(event.task)
+        return
+      case "VerdictGiven":
+      case "PolicyViolated": {
+        if (event._tag === "PolicyViolated" && event.stage !== "change") return
+        const key = `${event.worker}#${event.iteration}`
+        const count = (this.reviews.get(key) ?? 0) + 1
+        this.reviews.set(key, count)
+        if (count > this.reviewAttemptsMax) {
+          this.fail("I5", `${event.worker} iteration ${event.iteration}: ${count} review attempts, more than max_review_attempts = ${this.reviewAttemptsMax}`)
+        }
+        return
+      }
+      case "MergeResult":
+        return this.mergeEnded(event)
+      default:
+        return
+    }
+  }
+
+  /** Main may only be where the merge queue's last compare-and-swap put it. */
+  private checkMainMovedOnlyByQueue(event: Event): void {
+    const head = this.repo.mainHead()
+    if (head === this.main) return
+    this.fail("I1", `main moved to ${head.slice(0, 12)} without a merge through the merge queue (seen at ${event._tag})`)
+    this.main = head
+  }
+
+  private mergeEnded(event: Extract<Event, { _tag: "MergeResult" }>): void {
+    this.mergesInFlight--
+    if (this.mergesInFlight !== 0) this.fail("I4", `merge of ${event.branch} ended with ${this.mergesInFlight} merges still in flight`)
+    if (this.current !== undefined) this.submissions.set(this.current, event.outcome)
+    this.current = undefined
+  }
+
+  /** The merge queue moved main from `previous` to `sha` by compare-and-swap: check the commit. */
+  mainMoved(previous: string, sha: string): void {
+    if (previous !== this.main) this.fail("I4", `merge ${sha.slice(0, 12)} moved main from ${previous.slice(0, 12)}, not from its head ${this.main.slice(0, 12)}`)
+    if (this.mergesInFlight !== 1) this.fail("I4", `main moved to ${sha.slice(0, 12)} with ${this.mergesInFlight} merges in flight`)
+    const head = this.mergedFrom.get(sha)
+    if (head === undefined || !this.approvedHeads.has(head)) {
+      this.fail("I1", `main moved to ${sha.slice(0, 12)}, whose work no reviewer approved`)
+    }
+    if (this.testGate && this.testVerdicts.get(sha) !== true) {
+      this.fail("I1", `main moved to ${sha.slice(0, 12)}, which ${this.testVerdicts.has(sha) ? "failed" : "never ran"} the tests`)
+    }
+    const violations = this.policy.check(this.repo.diffStat(previous, sha))
+    if (violations.length > 0) this.fail("I1", `main moved to ${sha.slice(0, 12)}, which breaks the policy: ${violations.join("; ")}`)
+    const task = /^Oompa-Task: (\S+)$/m.exec(this.repo.commit(sha).message)?.[1]
+    if (task !== undefined && task !== "none") {
+      const earlier = this.mergedTasks.get(task)
+      if (earlier !== undefined) this.fail("I8", `task ${task} merged twice: ${earlier.slice(0, 12)} and ${sha.slice(0, 12)}`)
+      this.mergedTasks.set(task, sha)
+    }
+    this.main = sha
+  }
+
+  /** Whether `head`'s work is on main: some merge main went through came from it or its descendant. */
+  private landed(head: string): boolean {
+    for (const [result, from] of this.mergedFrom) {
+      if (this.repo.isAncestor(result, this.main) && this.repo.isAncestor(head, from)) return true
+    }
+    return false
+  }
+
+  /** The checks that hold once a run (or a crash and its recovery) is over. */
+  checkQuiescent(stage: string): void {
+    const current = this.queue.list("current")
+    if (current.length > 0) this.fail("I3", `after ${stage}, tasks are left in current/: ${current.map((t) => t.id).join(", ")}`)
+    // A new run starts after this point: its workers number their iterations from 1 again.
+    this.holders.clear()
+    this.reviews.clear()
+    this.mergesInFlight = 0
+    const branches = this.repo.listBranches("oompa/")
+    for (const [head, outcome] of this.submissions) {
+      if (outcome !== "conflict" && outcome !== "in-flight" && outcome !== "dry-run") continue
+      if (this.landed(head) || branches.some((b) => this.repo.isAncestor(head, b.sha))) continue
+      this.fail("I2", `approved work ${head.slice(0, 12)} (${outcome}) is neither merged nor kept on a branch after ${stage}`)
+    }
+  }
+}
