@@ -34,3 +34,15 @@ export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {
 
 /** @category errors @since 0.1.0 */
 export type CliFailure = UsageError | RunFailed
+
+/**
+ * A simulation failed: a broken invariant (129), no progress (128) or a defect (127), after the
+ * command that replays it was printed.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class SimulationFailed extends Schema.TaggedError<SimulationFailed>()("SimulationFailed", {
+  kind: Schema.Literals(["invariant", "liveness", "defect"]),
+  exitCode: Schema.Number
+}) {}

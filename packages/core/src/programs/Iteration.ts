@@ -238,7 +238,7 @@ interface Steps {
   /** The approved commit while it is not merged; its branch is kept and reported if the loop gives up. */
   readonly approved: Ref.Ref<string | undefined>
   /**
-   * The first approved commit whose merge conflicted: approved work in its own right, kept until
+   * The latest approved commit whose merge conflicted: approved work in its own right, kept until
    * something built on it lands, even if the resolution later fails its review or its tests.
    */
   readonly conflicted: Ref.Ref<string | undefined>
@@ -505,7 +505,8 @@ const submit = (steps: Steps) =>
         return observed({ _tag: "MergePolicyFailed", violations: outcome.violations })
       case "Conflict":
         // Approved work that conflicts stays kept: reported if the loop gives up, resolved and merged otherwise.
-        if ((yield* Ref.get(steps.conflicted)) === undefined) yield* Ref.set(steps.conflicted, head)
+        // The latest such commit holds every earlier one (each resolution builds on the last).
+        yield* Ref.set(steps.conflicted, head)
         return observed({ _tag: "MergeConflict", files: outcome.files, agentResolves: context.config.merge.on_conflict === "agent" })
     }
   })

@@ -108,6 +108,8 @@ export interface SimulationOptions {
   readonly variant?: Variant
   /** Simulated milliseconds per step of the clock. */
   readonly stepMs?: number
+  /** Sees every event as it is emitted (a trace for `oompa sim --trace`). */
+  readonly observe?: (event: Event) => void
 }
 
 /**
@@ -291,7 +293,7 @@ interface World {
   readonly counts: { events: number; iterations: number; calls: number }
 }
 
-const makeWorld = (p: Parameters, config: SwarmConfig, tasks: ReadonlyArray<Task>, variant: Variant | undefined): World => {
+const makeWorld = (p: Parameters, config: SwarmConfig, tasks: ReadonlyArray<Task>, variant: Variant | undefined, observe: ((event: Event) => void) | undefined): World => {
   const switches: Switches = { faults: true, dead: false }
   const trace = new Prng.TraceHash()
   const counts = { events: 0, iterations: 0, calls: 0 }
@@ -308,6 +310,7 @@ const makeWorld = (p: Parameters, config: SwarmConfig, tasks: ReadonlyArray<Task
       if (event._tag === "AgentFinished") counts.calls++
       trace.add(JSON.stringify(event))
       checker!.observe(event)
+      observe?.(event)
     },
     commands: {
       test: (_tree, sha) => {
@@ -456,7 +459,7 @@ export const simulate = (options: SimulationOptions): Effect.Effect<SimulationRe
   Effect.gen(function*() {
     const parameters = drawParameters(options.seed, { variant: options.variant })
     const config = options.config ?? configOf(parameters)
-    const w = makeWorld(parameters, config, options.tasks ?? tasksOf(parameters), options.variant)
+    const w = makeWorld(parameters, config, options.tasks ?? tasksOf(parameters), options.variant, options.observe)
     const stepMs = options.stepMs ?? 1000
     w.switches.faults = options.faults ?? true
     const finish = (failure: Failure | undefined): SimulationResult => ({

@@ -56,6 +56,7 @@ export class InvariantChecker {
   /** Merge results computed by the queue, to the branch head they merged. */
   readonly mergedFrom = new Map<string, string>()
   readonly submissions = new Map<string, SubmissionOutcome>()
+  private readonly submissionBranches = new Map<string, string>()
   private readonly holders = new Map<string, string>()
   private readonly reviews = new Map<string, number>()
   private readonly mergedTasks = new Map<string, string>()
@@ -146,7 +147,10 @@ export class InvariantChecker {
   private mergeEnded(event: Extract<Event, { _tag: "MergeResult" }>): void {
     this.mergesInFlight--
     if (this.mergesInFlight !== 0) this.fail("I4", `merge of ${event.branch} ended with ${this.mergesInFlight} merges still in flight`)
-    if (this.current !== undefined) this.submissions.set(this.current, event.outcome)
+    if (this.current !== undefined) {
+      this.submissions.set(this.current, event.outcome)
+      this.submissionBranches.set(this.current, event.branch)
+    }
     this.current = undefined
   }
 
@@ -192,7 +196,7 @@ export class InvariantChecker {
     for (const [head, outcome] of this.submissions) {
       if (outcome !== "conflict" && outcome !== "in-flight" && outcome !== "dry-run") continue
       if (this.landed(head) || branches.some((b) => this.repo.isAncestor(head, b.sha))) continue
-      this.fail("I2", `approved work ${head.slice(0, 12)} (${outcome}) is neither merged nor kept on a branch after ${stage}`)
+      this.fail("I2", `approved work ${head.slice(0, 12)} of ${this.submissionBranches.get(head) ?? "an unknown branch"} (${outcome}) is neither merged nor kept on a branch after ${stage}`)
     }
   }
 }

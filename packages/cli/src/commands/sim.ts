@@ -1,0 +1,93 @@
+/**
+ * `oompa sim` (SPEC F13): deterministic simulation of whole swarms. One seed (`--seed S`), a sweep
+ * (`--seeds N`, seeds 1..N, stopping at the first failure), or the user's own swarm
+ * (`--config oompa.json`). Every failure ends with the command that replays it; exit codes tell a
+ * broken invariant (129), no progress (128) and a defect (127) apart.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Option, Path } from "effect"
+import { Command, Flag } from "effect/cli"
+import type { SwarmConfig } from "@oompa/core"
+import { Simulation } from "@oompa/core/testing"
+import { SimulationFailed, UsageError } from "../Errors.ts"
+import * as Output from "../Output.ts"
+import * as Session from "../Session.ts"
+
+/** Prompt files are the user's disk; the simulation uses the built-in prompts. */
+const withBuiltInPrompts = (config: SwarmConfig.SwarmConfig): SwarmConfig.SwarmConfig => {
+  const { planner, ...rest } = config
+  return {
+    ...rest,
+    ...(planner === undefined ? {} : { planner: { ...planner, prompt: [] } }),
+    workers: config.workers.map((w) => ({ ...w, prompt: [] })),
+    reviewers: config.reviewers.map((r) => ({ agent: r.agent }))
+  }
+}
+
+const parameterLines = (p: Simulation.Parameters): ReadonlyArray<string> => [
+  `SEED=${p.seed}`,
+  `  workers=${p.workers} tasks=${p.tasks} iterations=${p.iterations} strategy=${p.strategy} on_conflict=${p.onConflict} test_gate=${p.testGate}`,
+  `  max_review_attempts=${p.reviewAttemptsMax} max_task_attempts=${p.taskAttemptsMax} planner=${p.planner} orchestrator_crash_at_event=${p.crashAtEvent ?? "none"}`,
+  `  faults: ${Object.entries(p.faults).map(([k, v]) => `${k}=${v.toFixed(3)}`).join(" ")}`
+]
+
+/** Fails with the exit code of the failure's kind, after the replay command is printed. */
+const failWith = (result: Simulation.SimulationResult, configFile: string | undefined) =>
+  Effect.gen(function*() {
+    yield* Output.lines([
+      `FAILED seed ${result.seed}: ${result.failure?.message ?? "unknown"}`,
+      `you can reproduce this failure with: ${Simulation.replayCommand(result.seed, { configFile })}`
+    ])
+    const kind = result.failure?.kind ?? "defect"
+    return yield* new SimulationFailed({ kind, exitCode: Simulation.exitCodes[kind] })
+  })
+
+export const sim = Command.make("sim", {
+  seed: Flag.Int("seed").pipe(Flag.optional, Flag.withDescription("Run one seed")),
+  seeds: Flag.Int("seeds").pipe(Flag.optional, Flag.withDescription("Run seeds 1..N, stopping at the first failure")),
+  json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("With --seed: print only a JSON summary")),
+  config: Flag.String("config").pipe(Flag.optional, Flag.withDescription("Simulate the swarm of this oompa.json"))
+}, ({ seed, seeds, json, config }) =>
+  Effect.gen(function*() {
+    if (Option.isSome(seed) === Option.isSome(seeds)) return yield* new UsageError({ message: "sim: give exactly one of --seed S or --seeds N" })
+    if (Option.isSome(seeds) && seeds.value < 1) return yield* new UsageError({ message: `--seeds: expected a positive integer, got ${seeds.value}` })
+    if (Option.isSome(seed) && (seed.value < 0 || seed.value > 0xffffffff)) return yield* new UsageError({ message: `--seed: expected an integer in 0..4294967295, got ${seed.value}` })
+    const path = yield* Path.Path
+    const configFile = Option.getOrUndefined(config)
+    const swarm = configFile === undefined ? undefined : withBuiltInPrompts(yield* Session.readConfig(path.resolve(configFile)))
+    const run = (s: number) => Simulation.simulate({ seed: s, ...(swarm === undefined ? {} : { config: swarm }) })
+    if (Option.isSome(seed)) {
+      const result = yield* run(seed.value)
+      if (json) {
+        const { parameters: _parameters, ...summary } = result
+        yield* Output.lines([JSON.stringify(summary)])
+      } else {
+        yield* Output.lines([...parameterLines(result.parameters), `steps=${result.steps} iterations=${result.iterations} merged=${result.merged} agent_calls=${result.agentCalls} trace=${result.traceHash}`])
+      }
+      if (!result.ok) return yield* failWith(result, configFile)
+      if (!json) yield* Output.lines([`PASSED (${result.steps} steps)`])
+      return
+    }
+    const total = Option.getOrElse(seeds, () => 0)
+    const started = performance.now()
+    for (let s = 1; s <= total; s++) {
+      const result = yield* run(s)
+      if (!result.ok) {
+        yield* Output.lines(["", ...parameterLines(result.parameters)])
+        return yield* failWith(result, configFile)
+      }
+      if (s % 50 === 0 || s === total) {
+        const rate = s / ((performance.now() - started) / 1000)
+        yield* Effect.sync(() => process.stdout.write(`${process.stdout.isTTY ? "\r" : ""}seeds ${s}/${total} passed (${rate.toFixed(1)}/s)${process.stdout.isTTY ? "" : "\n"}`))
+      }
+    }
+    yield* Output.lines([process.stdout.isTTY ? "" : "", `PASSED seeds 1..${total}`].filter((l, i) => i > 0 || l !== ""))
+  })).pipe(
+  Command.withDescription("Simulate whole swarms from seeds, with faults, checking every invariant"),
+  Command.withExamples([
+    { command: "oompa sim --seeds 1000", description: "Seeds 1..1000; stops at the first failure and prints how to replay it" },
+    { command: "oompa sim --seed 42 --json", description: "One seed, as a JSON summary" },
+    { command: "oompa sim --seeds 200 --config oompa.json", description: "Your own swarm under faults" }
+  ])
+)
