@@ -106,7 +106,7 @@ export interface SimulationOptions {
   /** Faults in the safety phase (default on). */
   readonly faults?: boolean
   readonly variant?: Variant
-  /** Simulated milliseconds per step of the clock. */
+  /** Simulated milliseconds per step of the clock (default 5000; TestClock wakes the sleeps inside a step in deadline order). */
   readonly stepMs?: number
   /** Sees every event as it is emitted (a trace for `oompa sim --trace`). */
   readonly observe?: (event: Event) => void
@@ -460,7 +460,7 @@ export const simulate = (options: SimulationOptions): Effect.Effect<SimulationRe
     const parameters = drawParameters(options.seed, { variant: options.variant })
     const config = options.config ?? configOf(parameters)
     const w = makeWorld(parameters, config, options.tasks ?? tasksOf(parameters), options.variant, options.observe)
-    const stepMs = options.stepMs ?? 1000
+    const stepMs = options.stepMs ?? 5000
     w.switches.faults = options.faults ?? true
     const finish = (failure: Failure | undefined): SimulationResult => ({
       seed: options.seed,
