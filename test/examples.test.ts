@@ -4,6 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ConfigFile } from "@oompa/core"
@@ -29,6 +30,13 @@ describe("examples", () => {
       const decoded = ConfigFile.decodeConfigFileResult(block, "README.md")
       assert.isTrue(Result.isSuccess(decoded), Result.isFailure(decoded) ? decoded.failure.message : "")
     }
+  })
+
+  it("the in-memory example runs the planner-executors-reviewer story to three merges", () => {
+    const out = execFileSync(process.execPath, [path.join(root, "examples/src/in-memory-demo.ts")], { cwd: root, encoding: "utf8" })
+    assert.include(out, "summary: ok; 3 merged")
+    assert.include(out, "policy gate: .env: path is denied by policy")
+    assert.include(out, "review #1: needs-changes")
   })
 
   it("the README's quick start is exactly the two commands", () => {

@@ -4,8 +4,8 @@
  * on main one at a time. No agent CLI, git or disk involved — the same programs the CLI runs, over
  * the in-memory layers of `@oompa/core/testing`.
  *
- * Run it with `npm run demo` (until the CLI's `oompa demo`, which does this in a real scratch
- * repository, lands).
+ * Run it with `node examples/src/in-memory-demo.ts`; `npm run demo` (the CLI's `oompa demo`) tells the same
+ * story on a real scratch repository.
  */
 import { Effect } from "effect"
 import { Event, Swarm, SwarmConfig } from "@oompa/core"
@@ -92,5 +92,5 @@ console.log("\nmain, newest first:")
 for (const sha of [...world.repo.mainHistory].reverse()) {
   console.log(`  ${sha.slice(0, 10)}  ${world.repo.commit(sha).message.split("\n")[0]}`)
 }
-console.log("\nThe CLI (`oompa demo`) will run this against a real scratch git repository with its run log on disk.")
+console.log("\n`npm run demo` (the CLI's `oompa demo`) runs this story on a real scratch git repository, with its run log on disk.")
 if (report.outcome !== "ok") process.exitCode = 1

@@ -6,8 +6,10 @@
 import { Effect } from "effect"
 import { Command } from "effect/cli"
 import * as Output from "./Output.ts"
+import * as demo from "./commands/demo.ts"
 import * as inspect from "./commands/inspect.ts"
 import * as maintenance from "./commands/maintenance.ts"
+import * as simulation from "./commands/sim.ts"
 import * as runs from "./commands/runs.ts"
 
 /** The version printed by `oompa --version`. */
@@ -27,7 +29,9 @@ const commands = [
   inspect.check,
   inspect.stop,
   maintenance.worktrees,
-  maintenance.cleanup
+  maintenance.cleanup,
+  simulation.sim,
+  demo.demo
 ] as const
 
 const overview = [
@@ -48,6 +52,8 @@ const overview = [
   "  stop                 stop the running swarm, like Ctrl-C",
   "  worktrees            list the worktrees oompa's workers use",
   "  cleanup              repair what dead runs left (agents, claims, worktrees, branches)",
+  "  demo                 a scripted swarm on a scratch repository (no agent CLI needed)",
+  "  sim --seeds N        simulate whole swarms from seeds, checking every invariant",
   "  help                 this overview",
   "",
   "Run `oompa <command> --help` for a command's flags and examples.",

@@ -50,5 +50,5 @@ export const layerStdout = () =>
   layer({
     tty: process.stdout.isTTY === true,
     write: (text) => void process.stdout.write(text),
-    columns: () => process.stdout.columns ?? 100
+    columns: () => process.stdout.columns || 100
   })

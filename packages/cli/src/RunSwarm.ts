@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { NodeServices as PlatformNode } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { type Ids, RunTasks, Swarm, type Task } from "@oompa/core"
 import { NodeServices, RunLock, RunPaths } from "@oompa/adapters-node"
 import { randomBytes } from "node:crypto"
@@ -27,6 +27,14 @@ export interface RunOptions {
   readonly tasks?: ReadonlyArray<Task.Task>
   readonly dryRun: boolean
   readonly keepWorktrees: boolean
+  /** Replaces the real agent processes (`oompa demo`'s scripted agent); everything else stays real. */
+  readonly agentLayer?: NodeServices.Options["agent"]
+}
+
+/** `file` relative to the current folder when it lies inside it, else absolute (no `../../tmp/…`). */
+const displayPath = (file: string): string => {
+  const relative = path.relative(process.cwd(), file)
+  return relative === "" || relative === ".." || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative) ? file : relative
 }
 
 /** A fresh run id: 8 hex characters (SPEC F9). */
@@ -48,19 +56,21 @@ export const execute = (session: Session, options: RunOptions): Effect.Effect<Sw
     const program = options.tasks === undefined
       ? Swarm.run(session.config, { ...swarmOptions, mode: options.mode })
       : RunTasks.run(session.config, options.tasks, swarmOptions)
+    // Failing to open the repository's layers is the user's setup (no main branch, unwritable folders): exit 2.
+    const services = yield* Layer.build(NodeServices.layer({
+      repoRoot: session.repoRoot,
+      config: session.config,
+      configDir: session.configDir,
+      runId,
+      sinks: [ProgressSink.layerStdout()],
+      ...(options.agentLayer === undefined ? {} : { agent: options.agentLayer })
+    })).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
+    // A storage failure in the middle of a run is not the user's input: the run failed (exit 1), loudly.
     const report = yield* program.pipe(
-      Effect.provide(NodeServices.layer({
-        repoRoot: session.repoRoot,
-        config: session.config,
-        configDir: session.configDir,
-        runId,
-        sinks: [ProgressSink.layerStdout()]
-      })),
-      // Failing to open the repository's layers is the user's setup (no main branch, unwritable folders): exit 2.
-      Effect.catchTag(["GitError", "TaskQueueError", "EventLogError"], (e) => Effect.fail(new UsageError({ message: e.message })))
+      Effect.provide(services),
+      Effect.mapError((e) => new RunFailed({ message: `run ${runId} stopped: ${e._tag}: ${e.message}` }))
     )
-    const log = path.relative(process.cwd(), RunPaths.eventsPath(session.paths, runId)) || RunPaths.eventsPath(session.paths, runId)
-    yield* Output.lines(["", ...summaryLines(report), `run log: ${log}`])
+    yield* Output.lines(["", ...summaryLines(report), `run log: ${displayPath(RunPaths.eventsPath(session.paths, runId))}`])
     if (report.outcome === "failed") return yield* new RunFailed({ message: `run ${runId} finished with failures` })
     return report
   })).pipe(Effect.provide(PlatformNode.layer))

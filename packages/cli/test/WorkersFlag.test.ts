@@ -2,7 +2,7 @@
  * `--workers` in every form SPEC F10 accepts, and the errors for the forms it does not.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { normalizeArgv, parseWorkers } from "../src/WorkersFlag.ts"
+import { normalizeArgv, parseWorkers, type WorkerGroup } from "../src/WorkersFlag.ts"
 
 const codex = { harness: "codex" as const }
 
@@ -12,7 +12,7 @@ describe("WorkersFlag", () => {
     const repeated = parseWorkers(["claude:5", "codex:4"], codex)
     const spaced = normalizeArgv(["loop", "--workers", "claude:5", "codex:4", "--iterations", "20"])
     assert.deepStrictEqual(spaced, ["loop", "--workers", "claude:5,codex:4", "--iterations", "20"])
-    const expected = [{ agent: { harness: "claude" }, count: 5 }, { agent: { harness: "codex" }, count: 4 }]
+    const expected: ReadonlyArray<WorkerGroup> = [{ agent: { harness: "claude" }, count: 5 }, { agent: { harness: "codex" }, count: 4 }]
     assert.deepStrictEqual(comma, expected)
     assert.deepStrictEqual(repeated, expected)
     assert.deepStrictEqual(parseWorkers([spaced[2]!], codex), expected)
