@@ -10,7 +10,7 @@
  */
 import { Clock, Effect, type FileSystem, Layer, type Path } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
-import { type Errors, EventSink, type Ids, type Swarm, type SwarmConfig } from "@oompa/core"
+import { type Agent, type Errors, EventSink, type Ids, type Swarm, type SwarmConfig } from "@oompa/core"
 import * as FsPrompts from "./FsPrompts.ts"
 import * as FsTaskQueue from "./FsTaskQueue.ts"
 import * as JsonlEventLog from "./JsonlEventLog.ts"
@@ -34,6 +34,11 @@ export interface Options {
   readonly sinks?: ReadonlyArray<Layer.Layer<EventSink.EventSink>>
   /** The environment agents inherit (default: this process's). */
   readonly env?: Readonly<Record<string, string | undefined>>
+  /**
+   * Replaces `NodeAgent` (real agent processes) with another `Agent`, such as the CLI's scripted
+   * demo agent; git, the test gate, the queue and the run log stay the real ones.
+   */
+  readonly agent?: Layer.Layer<Agent.Agent, never, ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path>
 }
 
 /**
@@ -69,7 +74,7 @@ export const layer = (options: Options): Layer.Layer<
   return Layer.mergeAll(
     git,
     NodeCommandRunner.layer({ repoRoot: options.repoRoot, worktreesDir: options.config.worktrees_dir, branch: options.config.branch }),
-    NodeAgent.layer({ runDir: RunPaths.runDir(paths, options.runId), harnesses: options.config.harnesses, ...(options.env === undefined ? {} : { env: options.env }) }),
+    options.agent ?? NodeAgent.layer({ runDir: RunPaths.runDir(paths, options.runId), harnesses: options.config.harnesses, ...(options.env === undefined ? {} : { env: options.env }) }),
     FsTaskQueue.layer(paths.tasksDir),
     FsPrompts.layer(options.configDir)
   ).pipe(Layer.provideMerge(events))
