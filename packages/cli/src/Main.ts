@@ -12,6 +12,18 @@ import { oompa, version } from "./Cli.ts"
 import * as Output from "./Output.ts"
 import { normalizeArgv } from "./WorkersFlag.ts"
 
+/**
+ * effect/cli's message on one line: its suggestions ("\n\n  Did you mean this?\n    --workers") become
+ * "(did you mean --workers?)", so a parse error stays within two lines (SPEC F10).
+ */
+const oneLine = (message: string): string => {
+  const [head = "", ...rest] = message.split("\n").map((line) => line.trim()).filter((line) => line !== "")
+  const at = rest.findIndex((line) => /^did you mean/i.test(line))
+  if (at === -1) return [head, ...rest].join(" ")
+  const suggestions = rest.slice(at + 1)
+  return [head, ...rest.slice(0, at)].join(" ") + (suggestions.length === 0 ? "" : ` (did you mean ${suggestions.join(" or ")}?)`)
+}
+
 /** Prints help when asked for, and a short message for a parse error (the caller exits 2). */
 const presenter = CliOutput.layerPresenter({
   present: (event) =>
@@ -24,7 +36,7 @@ const presenter = CliOutput.layerPresenter({
           return yield* Output.lines([formatter.formatVersion(event.name, event.version)])
         case "InvalidInvocation": {
           const command = event.commandPath.join(" ")
-          const first = event.errors[0]?.message ?? "invalid arguments"
+          const first = oneLine(event.errors[0]?.message ?? "invalid arguments")
           return yield* Output.errorLines([`${command}: ${first}`, `Run \`${command} --help\` for usage.`])
         }
       }
@@ -52,7 +64,8 @@ const report = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<number> => {
     const e = error.value as { readonly _tag?: string; readonly message?: string; readonly errors?: ReadonlyArray<unknown> }
     if (e._tag === "ShowHelp") return Effect.succeed((e.errors?.length ?? 0) > 0 ? 2 : 0)
     if (e._tag === "UsageError") return Effect.as(Output.errorLines([`oompa: ${e.message}`]), 2)
-    if (e._tag === "RunFailed") return Effect.succeed(1)
+    if (e._tag === "RunFailed") return Effect.as(Output.errorLines([`oompa: ${e.message}`]), 1)
+    if (e._tag === "SimulationFailed") return Effect.succeed((e as unknown as { readonly exitCode: number }).exitCode)
     if (CliError.isCliError(e)) return Effect.as(Output.errorLines([`oompa: ${e.message}`]), 2)
   }
   return Effect.as(Output.errorLines([

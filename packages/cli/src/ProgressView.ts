@@ -27,13 +27,14 @@ export interface WorkerRow {
  * @since 0.1.0
  */
 export interface ProgressState {
-  readonly startedMs: number
+  /** When the first event came (a run's task list is queued just before it starts). */
+  readonly startedMs: number | undefined
   readonly rows: ReadonlyMap<string, WorkerRow>
   readonly merged: number
 }
 
 /** @category constructors @since 0.1.0 */
-export const initial: ProgressState = { startedMs: 0, rows: new Map(), merged: 0 }
+export const initial: ProgressState = { startedMs: undefined, rows: new Map(), merged: 0 }
 
 const update = (state: ProgressState, worker: string, at: number, change: Partial<WorkerRow>): ProgressState => {
   const row = state.rows.get(worker) ?? { worker, state: "starting", iteration: 0, iterations: 0, task: undefined, sinceMs: at }
@@ -48,10 +49,9 @@ const update = (state: ProgressState, worker: string, at: number, change: Partia
  * @category transitions
  * @since 0.1.0
  */
-export const step = (state: ProgressState, event: Event.Event): ProgressState => {
+export const step = (previous: ProgressState, event: Event.Event): ProgressState => {
+  const state = previous.startedMs === undefined ? { ...previous, startedMs: event.at } : previous
   switch (event._tag) {
-    case "SwarmStarted":
-      return { ...state, startedMs: event.at }
     case "WorkerStarted":
       return update(state, event.worker, event.at, { state: "starting", iterations: event.iterations })
     case "IterationStarted":
@@ -100,8 +100,8 @@ export const render = (state: ProgressState, nowMs: number, columns: number): Re
  * @category rendering
  * @since 0.1.0
  */
-export const plainLine = (event: Event.Event, startedMs: number): string | undefined => {
-  const t = `[${clock(event.at - startedMs)}]`
+export const plainLine = (event: Event.Event, startedMs: number | undefined): string | undefined => {
+  const t = `[${clock(event.at - (startedMs ?? event.at))}]`
   switch (event._tag) {
     case "SwarmStarted":
       return `${t} run ${event.runId} on ${event.branch}: ${event.workers.length} workers${event.dryRun ? " (dry run)" : ""}`

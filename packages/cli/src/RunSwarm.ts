@@ -8,12 +8,14 @@
 import { NodeServices as PlatformNode } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { type Ids, RunTasks, Swarm, type Task } from "@oompa/core"
-import { NodeServices, RunLock, RunPaths } from "@oompa/adapters-node"
+import { JsonlEventLog, NodeServices, RunLock, RunPaths } from "@oompa/adapters-node"
 import { randomBytes } from "node:crypto"
 import * as path from "node:path"
 import { RunFailed, UsageError } from "./Errors.ts"
 import * as Output from "./Output.ts"
 import * as ProgressSink from "./ProgressSink.ts"
+import * as Maintenance from "./commands/maintenance.ts"
+import * as RunHistory from "./RunHistory.ts"
 import type { Session } from "./Session.ts"
 import { summaryLines } from "./Summary.ts"
 
@@ -52,6 +54,9 @@ export const execute = (session: Session, options: RunOptions): Effect.Effect<Sw
       Effect.catchTag("RunLockError", (e) => Effect.fail(new UsageError({ message: e.message })))
     )
     if (lock.takeover !== undefined) yield* Output.errorLines([`warning: ${lock.takeover}`])
+    // Holding the lock, whatever a dead run left is ours to repair before this run starts (SPEC F14).
+    const repaired = yield* Maintenance.repair(session)
+    if (repaired.length > 0) yield* Output.errorLines(repaired.map((line) => `recovered: ${line}`))
     const swarmOptions = { runId, dryRun: options.dryRun, keepBranches: options.keepWorktrees }
     const program = options.tasks === undefined
       ? Swarm.run(session.config, { ...swarmOptions, mode: options.mode })
@@ -68,9 +73,20 @@ export const execute = (session: Session, options: RunOptions): Effect.Effect<Sw
     // A storage failure in the middle of a run is not the user's input: the run failed (exit 1), loudly.
     const report = yield* program.pipe(
       Effect.provide(services),
+      Effect.onInterrupt(() => interruptedSummary(session, runId)),
       Effect.mapError((e) => new RunFailed({ message: `run ${runId} stopped: ${e._tag}: ${e.message}` }))
     )
     yield* Output.lines(["", ...summaryLines(report), `run log: ${displayPath(RunPaths.eventsPath(session.paths, runId))}`])
     if (report.outcome === "failed") return yield* new RunFailed({ message: `run ${runId} finished with failures` })
     return report
   })).pipe(Effect.provide(PlatformNode.layer))
+
+/** After Ctrl-C or `oompa stop`: what the run did, read back from its log. */
+const interruptedSummary = (session: Session, runId: Ids.RunId) =>
+  JsonlEventLog.readEvents(RunPaths.eventsPath(session.paths, runId)).pipe(
+    Effect.flatMap((events) => Output.lines(["", ...RunHistory.summaryLines(RunHistory.summarize(runId, events)), `run log: ${displayPath(RunPaths.eventsPath(session.paths, runId))}`])),
+    // Best effort on the way out: the run is already stopped, its claims returned; a log that cannot be
+    // read only costs this summary, and `oompa view` will say why.
+    Effect.catch(() => Effect.void),
+    Effect.provide(PlatformNode.layer)
+  )

@@ -143,14 +143,18 @@ export const view = Command.make("view", {
 export const context = Command.make("context", {}, () =>
   Effect.gen(function*() {
     const session = yield* currentSession
-    const pending = yield* withQueue(session, (queue) => queue.list("pending"))
-    const current = yield* withQueue(session, (queue) => queue.list("current"))
+    const [pending, current, complete, failed] = yield* withQueue(session, (queue) =>
+      Effect.all([queue.list("pending"), queue.list("current"), queue.list("complete"), queue.list("failed")]))
+    const invalid = yield* FsTaskQueue.readInvalid(session.paths.tasksDir).pipe(Effect.orElseSucceed(() => []))
     const branch = session.config.branch ?? (branchExists(session.repoRoot, "main") ? "main" : "master")
     const head = gitOut(session.repoRoot, ["rev-parse", "--verify", "--quiet", branch]) ?? "(none)"
     yield* Output.lines([Prompt.contextHeader({
       mode: "context",
       repo: { branch, head },
-      tasks: { pending, counts: { pending: pending.length, current: current.length } },
+      tasks: {
+        pending,
+        counts: { pending: pending.length, current: current.length, complete: complete.length, failed: failed.length, invalid: invalid.length }
+      },
       notes: [],
       policy: Prompt.policyLines(session.config.policy, Policy.alwaysDenied(session.config.tasks_dir)),
       nextWork: pending.length > 0 ? [`claim and finish pending tasks (${pending.length} waiting)`] : ["no pending tasks"]

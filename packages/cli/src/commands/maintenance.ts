@@ -12,9 +12,8 @@
  */
 import { Effect, FileSystem, Path } from "effect"
 import { Command } from "effect/cli"
-import { Git, type Ids, TaskQueue } from "@oompa/core"
+import { EventSink, Git, type Ids, Recovery } from "@oompa/core"
 import { FsTaskQueue, JsonlEventLog, NodeAgent, NodeGit, RunLock } from "@oompa/adapters-node"
-import { execFileSync } from "node:child_process"
 import { UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import type * as Session from "../Session.ts"
@@ -61,18 +60,6 @@ const killOrphanAgents = (runsDir: string) =>
     return killed
   })
 
-/** Tasks whose merge is on main, by the `Oompa-Task` trailer of its merge commits. */
-const mergedTasks = (repoRoot: string, branch: string): ReadonlyMap<string, string> => {
-  const out = execFileSync("git", ["log", branch, "--format=%H%x00%B%x01", "--grep=^Oompa-Task: "], { cwd: repoRoot, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 })
-  const merged = new Map<string, string>()
-  for (const entry of out.split("\u0001")) {
-    const [sha, body] = entry.trim().split("\u0000")
-    const task = /^Oompa-Task: (\S+)$/m.exec(body ?? "")?.[1]
-    if (sha !== undefined && task !== undefined && task !== "none" && !merged.has(task)) merged.set(task, sha)
-  }
-  return merged
-}
-
 /** Branches whose run log shows an approval and no merge: approved work that must not be lost. */
 const approvedUnmerged = (runsDir: string, branches: ReadonlyArray<string>) =>
   Effect.gen(function*() {
@@ -91,6 +78,39 @@ const approvedUnmerged = (runsDir: string, branches: ReadonlyArray<string>) =>
     return keep
   })
 
+/**
+ * Repairs what dead runs left (SPEC F14), with core's `Recovery` program over the Node layers. The
+ * caller holds the run lock, so nothing here belongs to a live run. Returns what it did, as lines.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const repair = (session: Session.Session) =>
+  Effect.gen(function*() {
+    const lines = (yield* killOrphanAgents(session.paths.runsDir)).map((k) => `killed ${k}`)
+    const repaired = yield* Effect.gen(function*() {
+      const git = yield* Git.Git
+      const branches = yield* git.listBranches("oompa/")
+      const keep = yield* approvedUnmerged(session.paths.runsDir, branches.map((b) => b.name))
+      const report = yield* Recovery.run({
+        branchPrefix: "oompa/",
+        maxTaskAttempts: session.config.max_task_attempts,
+        isApprovedUnmerged: (branch) => keep.has(branch)
+      })
+      return [
+        ...report.returned.map((task) => `task ${task}: current/ -> pending/ (its run died)`),
+        ...report.completed.map((c) => `task ${c.task}: current/ -> complete/ (merged in ${c.sha.slice(0, 10)})`),
+        ...(report.workspacesRemoved > 0 ? [`removed ${report.workspacesRemoved} worktree(s)`] : []),
+        ...report.branchesDeleted.map((b) => `deleted branch ${b}`),
+        ...report.branchesKept.map((b) => `kept ${b}: approved work that was never merged; to merge it: git switch ${git.targetBranch} && git merge ${b}`)
+      ]
+    }).pipe(
+      Effect.provide([gitLayer(session), FsTaskQueue.layer(session.paths.tasksDir), EventSink.EventSink.layerNoop]),
+      Effect.mapError((e) => new UsageError({ message: e.message }))
+    )
+    return [...lines, ...repaired]
+  })
+
 export const cleanup = Command.make("cleanup", {}, () =>
   Effect.scoped(Effect.gen(function*() {
     const session = yield* currentSession
@@ -98,40 +118,7 @@ export const cleanup = Command.make("cleanup", {}, () =>
       Effect.catchTag("RunLockHeld", (held) => Effect.fail(new UsageError({ message: `${held.message}\ncleanup never touches what a live run holds; stop it first (oompa stop)` }))),
       Effect.catchTag("RunLockError", (e) => Effect.fail(new UsageError({ message: e.message })))
     )
-    const report: Array<string> = lock.takeover === undefined ? [] : [lock.takeover]
-    report.push(...(yield* killOrphanAgents(session.paths.runsDir)).map((k) => `killed ${k}`))
-    const repaired = yield* Effect.gen(function*() {
-      const git = yield* Git.Git
-      const queue = yield* TaskQueue.TaskQueue
-      const lines: Array<string> = []
-      const merged = mergedTasks(session.repoRoot, git.targetBranch)
-      for (const task of yield* queue.list("current")) {
-        const sha = merged.get(task.id)
-        if (sha !== undefined) yield* queue.complete(task.id, sha)
-        else yield* queue.release(task.id, { feedback: task.last_feedback ?? "", countAttempt: false, maxAttempts: session.config.max_task_attempts })
-        lines.push(`task ${task.id}: current/ -> ${sha === undefined ? "pending/" : `complete/ (merged in ${sha.slice(0, 10)})`}`)
-      }
-      for (const workspace of yield* git.listWorkspaces) {
-        yield* git.removeWorkspace(workspace)
-        lines.push(`removed worktree ${workspace.path}`)
-      }
-      const branches = yield* git.listBranches("oompa/")
-      const keep = yield* approvedUnmerged(session.paths.runsDir, branches.map((b) => b.name))
-      const main = yield* git.mainHead
-      for (const branch of branches) {
-        if (keep.has(branch.name) && !(yield* git.isAncestor(branch.sha, main))) {
-          lines.push(`kept ${branch.name}: approved work that was never merged; to merge it: git switch ${git.targetBranch} && git merge ${branch.name}`)
-          continue
-        }
-        yield* git.deleteBranch(branch.name)
-        lines.push(`deleted branch ${branch.name}`)
-      }
-      return lines
-    }).pipe(
-      Effect.provide([gitLayer(session), FsTaskQueue.layer(session.paths.tasksDir)]),
-      Effect.mapError((e) => new UsageError({ message: e.message }))
-    )
-    report.push(...repaired)
+    const report = [...(lock.takeover === undefined ? [] : [lock.takeover]), ...(yield* repair(session))]
     yield* Output.lines(report.length === 0 ? ["nothing to clean up"] : report)
   }))).pipe(
   Command.withDescription("Repair what dead runs left: agents, claims, worktrees, branches, an interrupted checkout sync"),

@@ -1,0 +1,444 @@
+/**
+ * The real `Git` service (`@oompa/core`'s repository boundary) on a git repository on disk.
+ *
+ * Writes go through the git CLI, as ARCHITECTURE.md decides from measurement: workspaces are real
+ * `git worktree`s (an agent's own `git status/diff/log` work in them), commits are `add -A` +
+ * `commit`, diffs `diff --raw --numstat -z`, and a merge is `merge-tree --write-tree` → `commit-tree`,
+ * a commit nobody points to, until `compareAndSwapMain` moves the target branch with
+ * `update-ref refs/heads/<branch> NEW OLD` — git's only compare-and-swap. No operation here checks
+ * out, merges into or resets the user's own checkout; when it has the target branch checked out,
+ * `CheckoutSync` brings it along after the branch moved (SPEC F6).
+ *
+ * Reads that a run repeats (the target branch, workspace heads, commits, ancestry, branches) are
+ * in-process through isomorphic-git against the common `.git`, uncached, so they always see the
+ * CLI's latest writes (see `internal/gitRepo.ts`).
+ *
+ * Workspaces live under `worktreesDir` (by default outside the source tree, see
+ * `defaultWorktreesDir`), one per worker, named after it, and are reused across iterations: a reset
+ * is `checkout -f -B <branch> <base>` + `clean -ffdx`, which touches only the files that differ.
+ *
+ * Semantics follow `@oompa/core/testing`'s `MemoryGit`, with these documented differences:
+ * - `ff` when `onto` is not an ancestor of `head`, and `rebase` always, produce one commit holding
+ *   the merged tree with `onto` as its only parent (the same simplification as `MemoryGit`), not a
+ *   replay of each commit: git 2.39 has no `git replay`, and replaying through a worktree would
+ *   touch a checkout.
+ * - Merges are git's (`ort`, with rename detection and recursive merge bases), so they are cleaner
+ *   than `MemoryGit`'s line merge where files were renamed.
+ * - `mergeIntoWorkspace` needs a workspace without uncommitted changes in the files the merge
+ *   touches (git refuses to overwrite them); the iteration always commits before it.
+ * - `deleteBranch` of a branch checked out in one of oompa's worktrees detaches that worktree at the
+ *   branch's commit first (as `MemoryGit`); one checked out in any other worktree — the user's — is
+ *   refused, so the user's HEAD is never moved.
+ *
+ * Called by the core's programs through the `Git` service; built by `layer`.
+ *
+ * @since 0.1.0
+ */
+import { Errors, Git, Ids } from "@oompa/core"
+import { Console, Effect, Layer, Option, Schema, Semaphore } from "effect"
+import * as nodeFs from "node:fs"
+import * as CheckoutSync from "./CheckoutSync.ts"
+import * as GitCommand from "./internal/gitCommand.ts"
+import * as GitParse from "./internal/gitParse.ts"
+import * as GitRepo from "./internal/gitRepo.ts"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** The repository (any folder inside its main worktree). */
+  readonly repoRoot: string
+  /** Where worktrees live; relative to the repository's top level. Default: `defaultWorktreesDir`. */
+  readonly worktreesDir?: string | undefined
+  /** The target branch (SPEC F1); default `main` if it exists, else `master`. */
+  readonly branch?: string | undefined
+  /** The run's id, recorded in reflog messages. */
+  readonly runId: string
+  /**
+   * Receives each `warning:` line of a checkout sync (SPEC F6); default: printed to stderr. The
+   * `Git` service has no channel for warnings yet.
+   */
+  readonly onWarning?: ((line: string) => Effect.Effect<void>) | undefined
+}
+
+/**
+ * The default worktrees folder: `${XDG_CACHE_HOME:-~/.cache}/oompa/worktrees/<repo-name>-<hash>`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const defaultWorktreesDir: (repoTopLevel: string) => string = GitRepo.defaultWorktreesDir
+
+/**
+ * The task outbox an agent writes into (SPEC F2), relative to its workspace; never committed.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const newTasksFolder = ".oompa-new-tasks"
+
+const gitError = (operation: string, message: string) => new Errors.GitError({ operation, message })
+
+const isWorkerId = Schema.is(Ids.WorkerId)
+
+// ---------------------------------------------------------------------------------------------------
+// Workspaces
+// ---------------------------------------------------------------------------------------------------
+
+const workspacePathOf = (repo: GitRepo.Repo, worker: string): string => `${repo.worktreesDir}/${worker}`
+
+/** Creates the worker's worktree detached at the current main, or returns the one it has. */
+const acquireWorkspace = (repo: GitRepo.Repo) =>
+  Effect.fn("NodeGit.acquireWorkspace")(function*(worker: Ids.WorkerId) {
+    if (!isWorkerId(worker) || worker.startsWith(".")) return yield* gitError("acquireWorkspace", `invalid worker id ${JSON.stringify(worker)}`)
+    const path = workspacePathOf(repo, worker)
+    if ((yield* GitRepo.adminDirOf(repo, path)) !== undefined) return { worker, path } satisfies Git.Workspace
+    if (yield* existsPath(repo, path)) {
+      return yield* gitError("acquireWorkspace", `${path} exists but is not a worktree of ${repo.root}; remove it`)
+    }
+    const main = yield* mainHead(repo)
+    yield* GitRepo.withWorktreeRegistry(repo, Effect.gen(function*() {
+      // A registration whose folder is gone would make `worktree add` refuse the path.
+      yield* repo.git.ok("acquireWorkspace", { cwd: repo.root, args: ["worktree", "prune"] })
+      yield* repo.git.ok("acquireWorkspace", { cwd: repo.root, args: ["worktree", "add", "-q", "--detach", path, main] })
+    }))
+    return { worker, path } satisfies Git.Workspace
+  })
+
+const existsPath = (repo: GitRepo.Repo, path: string) =>
+  repo.fs.exists(path).pipe(Effect.mapError((error) => gitError("exists", error.message)))
+
+/** Discards everything in the workspace and checks out `branch` at `base` there. */
+const resetWorkspace = (repo: GitRepo.Repo) =>
+  Effect.fn("NodeGit.resetWorkspace")(function*(workspace: Git.Workspace, branch: string, base: string) {
+    if (branch.length === 0) return yield* gitError("resetWorkspace", "empty branch name")
+    // The target branch only moves by compare-and-swap; it is never checked out in a workspace.
+    if (branch === repo.targetBranch) return yield* gitError("resetWorkspace", `cannot check out the target branch ${branch}`)
+    const adminDir = yield* GitRepo.adminDirOf(repo, workspace.path)
+    if (adminDir === undefined) return yield* gitError("resetWorkspace", `no workspace at ${workspace.path}`)
+    // git 2.39's `checkout -B` would take a branch another worktree has checked out; refuse it first.
+    const holder = (yield* GitRepo.withWorktreeRegistry(repo, GitRepo.listWorktrees(repo))).find((worktree) =>
+      worktree.path !== workspace.path && worktree.head._tag === "Branch" && worktree.head.ref === `refs/heads/${branch}`)
+    if (holder !== undefined) return yield* gitError("resetWorkspace", `branch ${branch} is already checked out at ${holder.path}`)
+    // Nothing runs in a workspace while it is reset: a lock left by a killed agent's git is stale.
+    yield* repo.fs.remove(`${adminDir}/index.lock`, { force: true }).pipe(Effect.mapError((error) => gitError("resetWorkspace", error.message)))
+    // -f drops local changes and any merge in progress; -B creates or moves the branch.
+    yield* repo.git.ok("resetWorkspace", { cwd: workspace.path, args: ["checkout", "-q", "-f", "-B", branch, `${base}^{commit}`] })
+    // -ff also removes nested repositories an agent created; -x the ignored files and the task outbox.
+    yield* repo.git.ok("resetWorkspace", { cwd: workspace.path, args: ["clean", "-q", "-ffdx"] })
+  })
+
+/** Removes the worktree (dirty or not); its branch stays. */
+const removeWorkspace = (repo: GitRepo.Repo) =>
+  Effect.fn("NodeGit.removeWorkspace")(function*(workspace: Git.Workspace) {
+    const adminDir = yield* GitRepo.adminDirOf(repo, workspace.path)
+    if (adminDir === undefined) return yield* gitError("removeWorkspace", `no workspace at ${workspace.path}`)
+    yield* GitRepo.withWorktreeRegistry(repo, repo.git.ok("removeWorkspace", { cwd: repo.root, args: ["worktree", "remove", "--force", workspace.path] }))
+  })
+
+/** oompa's worktrees: those directly under `worktreesDir` named by a worker id. */
+const listWorkspaces = (repo: GitRepo.Repo) =>
+  Effect.map(GitRepo.withWorktreeRegistry(repo, GitRepo.listWorktrees(repo)), (worktrees) =>
+    worktrees
+      .filter((worktree) => !worktree.main && worktree.path.startsWith(`${repo.worktreesDir}/`))
+      .map((worktree) => ({ worker: worktree.path.slice(repo.worktreesDir.length + 1), path: worktree.path }))
+      .filter((workspace): workspace is Git.Workspace => isWorkerId(workspace.worker) && !workspace.worker.startsWith("."))
+      .sort((a, b) => a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : 0))
+
+// ---------------------------------------------------------------------------------------------------
+// Commits and diffs
+// ---------------------------------------------------------------------------------------------------
+
+/** Files that mean an operation is in progress in a worktree; a commit then goes through `git commit`. */
+const inProgressFiles = ["MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD"] as const
+
+/**
+ * `git add -A` (the outbox is excluded through `.git/info/exclude`), then the commit. `None` when the
+ * staged tree is the head's; commits the agent made itself stay as they are (the change is
+ * base..head).
+ *
+ * The commit itself is plumbing — `write-tree`, `commit-tree`, `update-ref HEAD NEW OLD` — because
+ * `git commit` refreshes and rewrites the whole index a second time (about 60 ms on a 20,000-file
+ * tree, where these three take a few). During a merge (`mergeIntoWorkspace`) or another operation in
+ * progress it is `git commit`, which records the merge parent and clears the merge state.
+ */
+const commitAll = (repo: GitRepo.Repo) =>
+  Effect.fn("NodeGit.commitAll")(function*(workspace: Git.Workspace, message: string) {
+    const adminDir = yield* GitRepo.adminDirOf(repo, workspace.path)
+    if (adminDir === undefined) return yield* gitError("commitAll", `no workspace at ${workspace.path}`)
+    yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["add", "-A"] })
+    const inProgress = yield* Effect.sync(() => inProgressFiles.some((file) => nodeFs.existsSync(`${adminDir}/${file}`)))
+    if (inProgress) return yield* commitPorcelain(repo, workspace, message)
+    const tree = GitCommand.text((yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["write-tree"] })).stdout).trim()
+    const head = yield* GitRepo.worktreeHead(repo, workspace.path)
+    if ((yield* GitRepo.readCommit(repo, head)).tree === tree) return Option.none<string>()
+    const commit = yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["commit-tree", tree, "-p", head], stdin: message })
+    const sha = GitCommand.text(commit.stdout).trim()
+    // HEAD NEW OLD: the branch HEAD points to (or a detached HEAD) moves only from where it was read.
+    yield* repo.git.ok("commitAll", {
+      cwd: workspace.path,
+      args: ["update-ref", "-m", `commit: ${message.split("\n")[0] ?? ""}`, "HEAD", sha, head]
+    })
+    return Option.some(sha)
+  })
+
+/** `git commit` of what is staged, with the message verbatim; `None` when nothing is. */
+const commitPorcelain = Effect.fn("NodeGit.commitPorcelain")(function*(repo: GitRepo.Repo, workspace: Git.Workspace, message: string) {
+  const commit = yield* repo.git.ok("commitAll", {
+    cwd: workspace.path,
+    args: ["commit", "-q", "--no-verify", "--cleanup=verbatim", "--allow-empty-message", "-F", "-"],
+    stdin: message
+  }, [0, 1])
+  if (commit.exitCode === 1) {
+    // Exit 1 is git's "nothing to commit"; make sure that is what it was.
+    const staged = yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["diff", "--cached", "--quiet"] }, [0, 1])
+    if (staged.exitCode === 0) return Option.none<string>()
+    return yield* GitCommand.failure("commitAll", { cwd: workspace.path, args: ["commit"] }, commit)
+  }
+  return Option.some(yield* GitRepo.worktreeHead(repo, workspace.path))
+})
+
+const diffStat = (repo: GitRepo.Repo) =>
+  Effect.fn("NodeGit.diffStat")(function*(base: string, head: string) {
+    const output = yield* repo.git.ok("diffStat", {
+      cwd: repo.root,
+      args: ["diff", "--raw", "--numstat", "-z", "--no-abbrev", "--no-renames", "--no-ext-diff", "--no-textconv", base, head, "--"]
+    })
+    return yield* GitRepo.parse("diffStat", () => GitParse.diffStat(GitCommand.text(output.stdout)))
+  })
+
+const diffText = (repo: GitRepo.Repo) =>
+  Effect.fn("NodeGit.diffText")(function*(base: string, head: string) {
+    const output = yield* repo.git.ok("diffText", {
+      cwd: repo.root,
+      args: ["diff", "--no-renames", "--no-ext-diff", "--no-color", "--src-prefix=a/", "--dst-prefix=b/", base, head, "--"]
+    })
+    return GitCommand.text(output.stdout)
+  })
+
+// ---------------------------------------------------------------------------------------------------
+// Merges and main
+// ---------------------------------------------------------------------------------------------------
+
+const mainHead = (repo: GitRepo.Repo) =>
+  Effect.flatMap(GitRepo.resolveRef(repo.commonDir, `refs/heads/${repo.targetBranch}`), (sha) =>
+    sha === undefined ? Effect.fail(gitError("mainHead", `target branch ${repo.targetBranch} is missing`)) : Effect.succeed(sha))
+
+/** The merge of `head` onto `onto` as an unreferenced commit (or the conflicting files). */
+const merge = (repo: GitRepo.Repo) =>
+  Effect.fn("NodeGit.merge")(function*(request: Git.MergeRequest) {
+    const { head, message, onto, strategy } = request
+    if (strategy === "ff" && (yield* GitRepo.isAncestor(repo, onto, head))) return { _tag: "Merged", sha: head } satisfies Git.MergeAttempt
+    const output = yield* repo.git.ok("merge", {
+      cwd: repo.root,
+      args: ["merge-tree", "--write-tree", "--name-only", "-z", "--no-messages", onto, head]
+    }, [0, 1])
+    const result = yield* GitRepo.parse("merge", () => GitParse.mergeTree(GitCommand.text(output.stdout)))
+    if (output.exitCode === 1) {
+      if (result.conflicts.length === 0) return yield* GitCommand.failure("merge", { cwd: repo.root, args: ["merge-tree", onto, head] }, output)
+      return { _tag: "Conflict", files: result.conflicts } satisfies Git.MergeAttempt
+    }
+    // no-ff records both parents; squash, rebase and a non-fast-forward ff keep main linear.
+    const parents = strategy === "no-ff" && head !== onto ? [onto, head] : [onto]
+    const commit = yield* repo.git.ok("merge", {
+      cwd: repo.root,
+      args: ["commit-tree", result.tree, ...parents.flatMap((parent) => ["-p", parent])],
+      stdin: message
+    })
+    return { _tag: "Merged", sha: GitCommand.text(commit.stdout).trim() } satisfies Git.MergeAttempt
+  })
+
+/**
+ * Moves the target branch from `expected` to `next` with `git update-ref NEW OLD`. Dies when `next`
+ * does not descend from `expected` (the adapter half of STYLE 9's paired assertion). A checkout that
+ * has the branch checked out is synced after the move; the sync is recorded before it. Swaps in one
+ * process take turns (`swaps`), so two syncs never share the record; between processes the ref's own
+ * lock decides, and the run lock keeps a second run away.
+ */
+const compareAndSwapMain = (repo: GitRepo.Repo, warn: (line: string) => Effect.Effect<void>, swaps: Semaphore.Semaphore) =>
+  Effect.fn("NodeGit.compareAndSwapMain")(function*(expected: string, next: string) {
+    if (!(yield* GitRepo.isAncestor(repo, expected, next))) {
+      return yield* Effect.die(new Error(`NodeGit.compareAndSwapMain: ${next} does not descend from ${expected}; main only moves forward`))
+    }
+    // A sync a crash left behind is finished before a new one is recorded.
+    yield* Effect.forEach(yield* CheckoutSync.recover(repo), warn)
+    const record = yield* CheckoutSync.prepare(repo, { old: expected, next })
+    const ref = `refs/heads/${repo.targetBranch}`
+    // What the sync will need is read while the ref moves (it does not depend on the move).
+    const [update, touched] = yield* Effect.all([
+      repo.git.run("compareAndSwapMain", { cwd: repo.root, args: ["update-ref", "-m", `oompa ${repo.runId}: merge`, ref, next, expected] }),
+      record === undefined
+        ? Effect.succeed(undefined)
+        // Once main has moved the swap must report success: `finish` reads the files again and reports a failure.
+        : CheckoutSync.touchedFiles(repo, expected, next).pipe(Effect.catchTag("GitError", () => Effect.succeed(undefined)))
+    ], { concurrency: "unbounded" })
+    if (update.exitCode !== 0) {
+      const now = yield* GitRepo.resolveRef(repo.commonDir, ref)
+      if (record !== undefined) yield* CheckoutSync.discard(repo)
+      // Main is elsewhere: a lost race, which the caller retries on the new main.
+      if (now !== expected) return false
+      return yield* GitCommand.failure("compareAndSwapMain", { cwd: repo.root, args: ["update-ref", ref, next, expected] }, update)
+    }
+    if (record !== undefined) yield* Effect.forEach(yield* CheckoutSync.finishOrReport(repo, record, touched), warn)
+    return true
+  }, (effect) => swaps.withPermit(effect))
+
+/** Merges `onto` into the workspace's branch with `--no-commit`; the next `commitAll` makes the merge commit. */
+const mergeIntoWorkspace = (repo: GitRepo.Repo) =>
+  Effect.fn("NodeGit.mergeIntoWorkspace")(function*(workspace: Git.Workspace, onto: string) {
+    const head = yield* GitRepo.worktreeHead(repo, workspace.path)
+    if (yield* GitRepo.isAncestor(repo, onto, head)) return []
+    const output = yield* repo.git.ok("mergeIntoWorkspace", {
+      cwd: workspace.path,
+      args: ["merge", "-q", "--no-commit", "--no-ff", "--no-edit", onto]
+    }, [0, 1])
+    const unmerged = yield* repo.git.ok("mergeIntoWorkspace", {
+      cwd: workspace.path,
+      args: ["diff", "--name-only", "--diff-filter=U", "-z"]
+    })
+    const files = [...new Set(GitParse.nulFields(GitCommand.text(unmerged.stdout)))].sort()
+    // Exit 1 without conflicts is a refusal (local changes in the way), not a merge.
+    if (output.exitCode === 1 && files.length === 0) {
+      return yield* GitCommand.failure("mergeIntoWorkspace", { cwd: workspace.path, args: ["merge", onto] }, output)
+    }
+    return files
+  })
+
+// ---------------------------------------------------------------------------------------------------
+// The task outbox
+// ---------------------------------------------------------------------------------------------------
+
+// The outbox is a flat folder by contract; an agent's deeper tree is read to this many folders.
+const outboxFoldersMax = 64
+
+/** Regular files under `dir`, as paths relative to it, sorted; symlinks and other entries are skipped. */
+const outboxFiles = Effect.fn("NodeGit.outboxFiles")(function*(repo: GitRepo.Repo, dir: string) {
+  const files: Array<string> = []
+  const folders = [""]
+  for (let visited = 0; visited < outboxFoldersMax && visited < folders.length; visited++) {
+    const prefix = folders[visited]!
+    const entries = yield* repo.fs.readDirectoryEntries(`${dir}/${prefix}`).pipe(Effect.mapError((error) => gitError("takeNewTaskFiles", error.message)))
+    for (const entry of entries) {
+      if (entry.type === "File") files.push(`${prefix}${entry.name}`)
+      if (entry.type === "Directory") folders.push(`${prefix}${entry.name}/`)
+    }
+  }
+  return files.sort()
+})
+
+const takeNewTaskFiles = (repo: GitRepo.Repo) =>
+  Effect.fn("NodeGit.takeNewTaskFiles")(function*(workspace: Git.Workspace) {
+    const dir = `${workspace.path}/${newTasksFolder}`
+    if (!(yield* existsPath(repo, dir))) return []
+    const names = yield* outboxFiles(repo, dir)
+    const taken: Array<Git.NewTaskFile> = []
+    for (const name of names) {
+      const content = yield* repo.fs.readFileString(`${dir}/${name}`).pipe(Effect.mapError((error) => gitError("takeNewTaskFiles", error.message)))
+      taken.push({ name, content })
+    }
+    // Everything goes, read or not (a symlink is never followed): the outbox is empty afterwards.
+    yield* repo.fs.remove(dir, { recursive: true, force: true }).pipe(Effect.mapError((error) => gitError("takeNewTaskFiles", error.message)))
+    return taken
+  })
+
+// ---------------------------------------------------------------------------------------------------
+// Branches
+// ---------------------------------------------------------------------------------------------------
+
+const setBranch = (repo: GitRepo.Repo) =>
+  Effect.fn("NodeGit.setBranch")(function*(name: string, sha: string) {
+    if (name.length === 0) return yield* gitError("setBranch", "empty branch name")
+    yield* repo.git.ok("setBranch", {
+      cwd: repo.root,
+      args: ["update-ref", "-m", `oompa ${repo.runId}: set branch`, `refs/heads/${name}`, `${sha}^{commit}`]
+    })
+  })
+
+/**
+ * Detaches one of oompa's worktrees at `sha` by writing its own HEAD file under git's lock protocol
+ * (`HEAD.lock` created exclusively, then renamed over `HEAD`): the worktree is oompa's and nothing
+ * else writes its HEAD, and it spares a spawn per iteration. A held lock falls back to git itself.
+ */
+const detachHead = (repo: GitRepo.Repo, worktree: GitRepo.Worktree, sha: string) =>
+  Effect.gen(function*() {
+    const lock = `${worktree.adminDir}/HEAD.lock`
+    const locked = yield* Effect.try({
+      try: () => {
+        nodeFs.writeFileSync(lock, `${sha}\n`, { flag: "wx" })
+        nodeFs.renameSync(lock, `${worktree.adminDir}/HEAD`)
+        return true
+      },
+      catch: (cause) => cause
+    }).pipe(Effect.catch((cause) =>
+      typeof cause === "object" && cause !== null && "code" in cause && cause.code === "EEXIST"
+        ? Effect.succeed(false)
+        : Effect.fail(gitError("deleteBranch", `cannot detach ${worktree.path}: ${String(cause)}`))))
+    if (!locked) {
+      yield* repo.git.ok("deleteBranch", { cwd: worktree.path, args: ["update-ref", "--no-deref", "-m", `oompa ${repo.runId}: detach`, "HEAD", sha] })
+    }
+  })
+
+/** Deletes a branch; oompa's worktrees that have it checked out are detached at its commit first. */
+const deleteBranch = (repo: GitRepo.Repo) =>
+  Effect.fn("NodeGit.deleteBranch")(function*(name: string) {
+    if (name === repo.targetBranch) return yield* gitError("deleteBranch", `cannot delete the target branch ${name}`)
+    const ref = `refs/heads/${name}`
+    const sha = yield* GitRepo.resolveRef(repo.commonDir, ref)
+    if (sha === undefined) return
+    const holders = (yield* GitRepo.withWorktreeRegistry(repo, GitRepo.listWorktrees(repo))).filter((worktree) => worktree.head._tag === "Branch" && worktree.head.ref === ref)
+    const foreign = holders.find((worktree) => !worktree.path.startsWith(`${repo.worktreesDir}/`))
+    if (foreign !== undefined) return yield* gitError("deleteBranch", `${name} is checked out at ${foreign.path}, which is not oompa's; it stays`)
+    for (const holder of holders) yield* detachHead(repo, holder, sha)
+    yield* repo.git.ok("deleteBranch", { cwd: repo.root, args: ["update-ref", "-m", `oompa ${repo.runId}: delete`, "-d", ref, sha] })
+  })
+
+// ---------------------------------------------------------------------------------------------------
+// The service
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * The `Git` service over an opened repository.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (repo: GitRepo.Repo, warn: (line: string) => Effect.Effect<void>, swaps: Semaphore.Semaphore): Git.Git["Service"] =>
+  Git.Git.of({
+    targetBranch: repo.targetBranch,
+    mainHead: mainHead(repo),
+    acquireWorkspace: acquireWorkspace(repo),
+    resetWorkspace: resetWorkspace(repo),
+    removeWorkspace: removeWorkspace(repo),
+    listWorkspaces: listWorkspaces(repo),
+    commitAll: commitAll(repo),
+    workspaceHead: (workspace) => GitRepo.worktreeHead(repo, workspace.path),
+    diffStat: diffStat(repo),
+    diffText: diffText(repo),
+    merge: merge(repo),
+    compareAndSwapMain: compareAndSwapMain(repo, warn, swaps),
+    mergeIntoWorkspace: mergeIntoWorkspace(repo),
+    takeNewTaskFiles: takeNewTaskFiles(repo),
+    setBranch: setBranch(repo),
+    deleteBranch: deleteBranch(repo),
+    listBranches: (prefix) => GitRepo.listBranches(repo, prefix),
+    isAncestor: (ancestor, descendant) => GitRepo.isAncestor(repo, ancestor, descendant),
+    readCommit: (sha) => Effect.map(GitRepo.readCommit(repo, sha), ({ message, parents }) => ({ sha, parents, message }))
+  })
+
+/**
+ * Provides `Git` on the repository at `options.repoRoot`. Opening it picks the target branch (SPEC
+ * F1), creates the worktrees folder, adds `.oompa/` and `.oompa-new-tasks/` to `.git/info/exclude`,
+ * and finishes a checkout sync a crashed run left behind (SPEC F14). Needs `ChildProcessSpawner`,
+ * `FileSystem` and `Path` (all in `@effect/platform-node`'s `NodeServices.layer`).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options: Options) =>
+  Layer.effect(Git.Git, Effect.gen(function*() {
+    const repo = yield* GitRepo.open(options)
+    const warn = options.onWarning ?? ((line: string) => Console.error(line))
+    yield* Effect.forEach(yield* CheckoutSync.recover(repo), warn)
+    return make(repo, warn, yield* Semaphore.make(1))
+  }))

@@ -1,0 +1,197 @@
+/**
+ * How oompa runs the git CLI: one spawn per call through `effect/process`, with the environment and
+ * the `-c` options every call needs, and git's failures turned into `GitError`s that carry the
+ * operation and the first lines of git's stderr.
+ *
+ * Why these settings, once for every call:
+ * - `GIT_DIR`, `GIT_WORK_TREE`, `GIT_INDEX_FILE` and the other repository-location variables are
+ *   removed: oompa started from a git hook would otherwise point every worktree at the hook's repo.
+ * - `GIT_TERMINAL_PROMPT=0` and `GIT_EDITOR=true`: nothing may wait for a human.
+ * - `LC_ALL=C`: the few messages we read (a lost compare-and-swap, a held lock) are git's English ones.
+ * - `-c gc.auto=0 -c maintenance.auto=false` (SPEC F6): no repack while objects are being written, which
+ *   also keeps oompa's own commits loose, where in-process reads find them cheaply.
+ * - `-c core.hooksPath=/dev/null`: oompa's commits, checkouts and merges in its worktrees are
+ *   mechanical; the user's hooks (lint on pre-commit, installs on post-checkout) would make them
+ *   slow, interactive or refused. Policy and the test gate are oompa's checks.
+ * - `-c commit.gpgSign=false`: a signing prompt would hang the run.
+ * - An author and committer identity (`oompa <oompa@localhost>`) only where the repository and
+ *   environment give none, so a fresh clone on a CI machine can still commit.
+ *
+ * Internal: used by `NodeGit`, `CheckoutSync` and `NodeCommandRunner`.
+ *
+ * @since 0.1.0
+ */
+import { Errors } from "@oompa/core"
+import { Effect, Stream } from "effect"
+import { ChildProcess, ChildProcessSpawner } from "effect/process"
+
+/** Variables that tell git where a repository is; inherited ones would redirect every call. */
+const locationVariables = [
+  "GIT_DIR",
+  "GIT_WORK_TREE",
+  "GIT_INDEX_FILE",
+  "GIT_COMMON_DIR",
+  "GIT_OBJECT_DIRECTORY",
+  "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+  "GIT_NAMESPACE",
+  "GIT_PREFIX",
+  "GIT_CEILING_DIRECTORIES",
+  "GIT_DISCOVERY_ACROSS_FILESYSTEM"
+] as const
+
+/** `-c` options for every call (see the header for why). */
+export const configArgs: ReadonlyArray<string> = [
+  "-c", "gc.auto=0",
+  "-c", "maintenance.auto=false",
+  "-c", "core.hooksPath=/dev/null",
+  "-c", "commit.gpgSign=false",
+  "-c", "color.ui=never"
+]
+
+/** The identity used when neither the repository's config nor the environment names one. */
+export const fallbackIdentity = { name: "oompa", email: "oompa@localhost" } as const
+
+/** What one git call produced. A non-zero exit is data here; `Git.ok` turns it into an error. */
+export interface Output {
+  readonly exitCode: number
+  readonly stdout: Uint8Array
+  readonly stderr: string
+}
+
+/** One git call. */
+export interface Call {
+  readonly cwd: string
+  readonly args: ReadonlyArray<string>
+  /** Bytes written to git's stdin (then closed); stdin is empty when absent. */
+  readonly stdin?: string | Uint8Array
+  /** Extra environment for this call only. */
+  readonly env?: Readonly<Record<string, string>>
+}
+
+/** A git runner bound to one environment. */
+export interface Git {
+  /** Runs git and returns its exit code and output, whatever the exit code. */
+  readonly run: (operation: string, call: Call) => Effect.Effect<Output, Errors.GitError>
+  /** Runs git and fails with `GitError` unless the exit code is one of `okExitCodes` (default `[0]`). */
+  readonly ok: (operation: string, call: Call, okExitCodes?: ReadonlyArray<number>) => Effect.Effect<Output, Errors.GitError>
+  /** The environment every call runs with. */
+  readonly env: Readonly<Record<string, string>>
+}
+
+/** Lines of stderr kept in an error message: enough for git's `fatal:` plus its hint. */
+const stderrLinesMax = 6
+
+/** The first lines of git's stderr, for an error message. */
+export const firstLines = (text: string, linesMax = stderrLinesMax): string => {
+  const lines = text.split("\n").map((line) => line.trimEnd()).filter((line) => line.length > 0)
+  const kept = lines.slice(0, linesMax).join("\n")
+  return lines.length > linesMax ? `${kept}\n… (${lines.length - linesMax} more lines)` : kept
+}
+
+/** A `GitError` for a failed call: the operation, the command, the exit code and git's stderr. */
+export const failure = (operation: string, call: Call, output: Output): Errors.GitError =>
+  new Errors.GitError({
+    operation,
+    message: `git ${call.args.join(" ")} (in ${call.cwd}) exited with ${output.exitCode}` +
+      (output.stderr.trim().length > 0 ? `:\n${firstLines(output.stderr)}` : "")
+  })
+
+/**
+ * The environment for git: the process's own minus the location variables, no prompts, C locale,
+ * and the fallback identity for whatever part of it is missing (`hasConfig` says what the repository
+ * config sets).
+ */
+export const environment = (
+  base: Readonly<Record<string, string | undefined>>,
+  hasConfig: { readonly name: boolean; readonly email: boolean }
+): Record<string, string> => {
+  const env: Record<string, string> = {}
+  for (const [key, value] of Object.entries(base)) if (value !== undefined) env[key] = value
+  for (const key of locationVariables) delete env[key]
+  env["GIT_TERMINAL_PROMPT"] = "0"
+  env["GIT_EDITOR"] = "true"
+  env["GIT_MERGE_AUTOEDIT"] = "no"
+  env["LC_ALL"] = "C"
+  env["LANGUAGE"] = "C"
+  if (!hasConfig.name) {
+    env["GIT_AUTHOR_NAME"] ??= fallbackIdentity.name
+    env["GIT_COMMITTER_NAME"] ??= fallbackIdentity.name
+  }
+  if (!hasConfig.email) {
+    env["GIT_AUTHOR_EMAIL"] ??= env["EMAIL"] ?? fallbackIdentity.email
+    env["GIT_COMMITTER_EMAIL"] ??= env["EMAIL"] ?? fallbackIdentity.email
+  }
+  return env
+}
+
+const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
+  if (chunks.length === 1) return chunks[0]!
+  let size = 0
+  for (const chunk of chunks) size += chunk.length
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.length
+  }
+  return out
+}
+
+const decoder = new TextDecoder()
+const encoder = new TextEncoder()
+
+/** Decodes git's output as UTF-8 (paths and messages are bytes to git; oompa treats them as UTF-8). */
+export const text = (bytes: Uint8Array): string => decoder.decode(bytes)
+
+// Held locks are the one failure worth retrying: git takes the lock before it changes anything.
+const lockHeld = /Unable to create '[^']*\.lock': File exists/
+const lockRetriesMax = 8
+const lockRetryDelayMs = 25
+
+/**
+ * A runner over `spawner` with the given environment. Git runs in the orchestrator's process group
+ * (not detached): a git call is short, and an interrupted one is killed on its own.
+ */
+export const make = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], env: Readonly<Record<string, string>>): Git => {
+  const spawnOnce = (operation: string, call: Call) =>
+    Effect.scoped(Effect.gen(function*() {
+      const handle = yield* spawner.spawn(ChildProcess.make("git", [...configArgs, ...call.args], {
+        cwd: call.cwd,
+        env: call.env === undefined ? env : { ...env, ...call.env },
+        extendEnv: false,
+        detached: false,
+        // git exits promptly on TERM; KILL after a grace period so an interruption never hangs.
+        forceKillAfter: "2 seconds",
+        stdin: call.stdin === undefined ? "ignore" : Stream.make(typeof call.stdin === "string" ? encoder.encode(call.stdin) : call.stdin)
+      }))
+      const [stdout, stderr, exitCode] = yield* Effect.all([
+        Stream.runCollect(handle.stdout),
+        Stream.runCollect(handle.stderr),
+        handle.exitCode
+      ], { concurrency: "unbounded" })
+      return { exitCode: exitCode as number, stdout: concat(stdout), stderr: text(concat(stderr)) } satisfies Output
+    })).pipe(
+      Effect.mapError((error) => new Errors.GitError({ operation, message: `could not run git ${call.args.join(" ")}: ${error.message}` }))
+    )
+
+  const run = (operation: string, call: Call): Effect.Effect<Output, Errors.GitError> =>
+    Effect.gen(function*() {
+      for (let attempt = 0; ; attempt++) {
+        const output = yield* spawnOnce(operation, call)
+        if (output.exitCode === 0 || attempt >= lockRetriesMax || !lockHeld.test(output.stderr)) return output
+        yield* Effect.sleep(lockRetryDelayMs * (attempt + 1))
+      }
+    })
+
+  const ok = (operation: string, call: Call, okExitCodes: ReadonlyArray<number> = [0]) =>
+    Effect.flatMap(run(operation, call), (output) =>
+      okExitCodes.includes(output.exitCode) ? Effect.succeed(output) : Effect.fail(failure(operation, call, output)))
+
+  return { run, ok, env }
+}
+
+/** The `Git` runner built from the `ChildProcessSpawner` in context. */
+export const fromSpawner = (env: Readonly<Record<string, string>>): Effect.Effect<Git, never, ChildProcessSpawner.ChildProcessSpawner> =>
+  Effect.gen(function*() {
+    return make(yield* ChildProcessSpawner.ChildProcessSpawner, env)
+  })

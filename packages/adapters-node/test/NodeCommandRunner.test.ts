@@ -1,0 +1,167 @@
+/**
+ * Goal: the test gate runs on exactly one commit's tree in a worktree of its own that is reused;
+ * a command is killed with its whole process group at its timeout or on interruption, even when it
+ * ignores TERM; output is capped (head and tail kept, the dropped size stated) whatever its size;
+ * a background child holding the output pipe does not hold the result.
+ * Method: real `sh` commands in temporary repositories; the cap is also a property over random
+ * chunkings. Slow (real processes).
+ */
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { CommandRunner } from "@oompa/core"
+import { Effect, Fiber, Layer } from "effect"
+import * as fc from "fast-check"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as v8 from "node:v8"
+import * as vm from "node:vm"
+import * as NodeCommandRunner from "../src/NodeCommandRunner.ts"
+import { commitOnBranch, git as cli, gitdir, isolateGit, type TempRepo } from "./fixtures/gitdir.ts"
+
+isolateGit()
+
+const runnerLayer = (temp: TempRepo, options: Partial<NodeCommandRunner.Options> = {}) =>
+  NodeCommandRunner.layer({ repoRoot: temp.repo, worktreesDir: temp.worktrees, killGraceMs: 300, ...options }).pipe(Layer.provide(NodeServices.layer))
+
+const withRunner = <A, E>(temp: TempRepo, effect: Effect.Effect<A, E, CommandRunner.CommandRunner>, options: Partial<NodeCommandRunner.Options> = {}) =>
+  effect.pipe(Effect.provide(runnerLayer(temp, options)))
+
+/** Whether `pid` runs: a zombie (killed, waiting to be reaped by an init that may be slow) is not running. */
+const isAlive = (pid: number): boolean => {
+  const stat = fs.existsSync(`/proc/${pid}/stat`) ? fs.readFileSync(`/proc/${pid}/stat`, "utf8") : undefined
+  if (stat !== undefined) return stat.slice(stat.lastIndexOf(")") + 2).charAt(0) !== "Z"
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+// A full collection on demand (vitest's workers do not run with --expose-gc).
+v8.setFlagsFromString("--expose-gc")
+const collectGarbage = vm.runInNewContext("gc") as () => void
+
+/** Waits (briefly) for a pid file a command writes. */
+const readPid = (file: string) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 100; i++) {
+      if (fs.existsSync(file) && fs.readFileSync(file, "utf8").trim().length > 0) return Number(fs.readFileSync(file, "utf8").trim())
+      yield* Effect.sleep("20 millis")
+    }
+    return yield* Effect.die(new Error(`no pid in ${file}`))
+  })
+
+describe("NodeCommandRunner", () => {
+  it.live("inCommit runs on exactly the commit's tree, in one reused worktree; untracked leftovers go, ignored ones stay", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "first\n", ".gitignore": "cache/\n" })
+      const first = cli(temp.repo, ["rev-parse", "main"]).trim()
+      const second = commitOnBranch(temp.repo, "main", { "a.txt": "second\n" })
+      const statusBefore = cli(temp.repo, ["status", "--porcelain"])
+      yield* withRunner(temp, Effect.gen(function*() {
+        const runner = yield* CommandRunner.CommandRunner
+        const one = yield* runner.inCommit(first, "cat a.txt; pwd; mkdir -p cache; touch cache/kept leftover", 10_000)
+        assert.isTrue(one.passed)
+        const [content, dir] = one.output.split("\n")
+        assert.strictEqual(content, "first")
+        assert.strictEqual(path.basename(dir ?? ""), NodeCommandRunner.testWorktreeName)
+        const two = yield* runner.inCommit(second, "cat a.txt; pwd; ls cache; ls leftover 2>&1 || true", 10_000)
+        assert.strictEqual(two.output, `second\n${dir}\nkept\nls: cannot access 'leftover': No such file or directory\n`)
+        const failing = yield* runner.inCommit(second, "echo out; echo err >&2; exit 3", 10_000)
+        assert.deepStrictEqual([failing.passed, failing.timedOut, failing.output], [false, false, "out\nerr\n"])
+        // The user's checkout and main are untouched.
+        assert.strictEqual(cli(temp.repo, ["status", "--porcelain"]), statusBefore)
+        assert.strictEqual(cli(temp.repo, ["rev-parse", "main"]).trim(), second)
+      }))
+    }))
+
+  it.live("inWorkspace runs in the given folder, without GIT_DIR", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      process.env["GIT_DIR"] = "/nonexistent"
+      const result = yield* withRunner(temp, CommandRunner.CommandRunner.use((runner) =>
+        runner.inWorkspace(temp.repo, "echo ${GIT_DIR:-unset}; git rev-parse --show-toplevel", 10_000))
+      ).pipe(Effect.ensuring(Effect.sync(() => delete process.env["GIT_DIR"])))
+      assert.deepStrictEqual(result.output, `unset\n${temp.repo}\n`)
+      assert.isTrue(result.passed)
+    }))
+
+  it.live("a timeout kills the whole process group, TERM then KILL for a child that ignores TERM", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      const pidFile = path.join(temp.dir, "child.pid")
+      const started = performance.now()
+      const result = yield* withRunner(temp, CommandRunner.CommandRunner.use((runner) =>
+        runner.inWorkspace(temp.repo, `sh -c 'trap "" TERM; echo $$ > ${pidFile}; sleep 30' & trap "" TERM; echo started; wait`, 500)))
+      const elapsedMs = performance.now() - started
+      assert.isTrue(result.timedOut)
+      assert.isFalse(result.passed)
+      assert.include(result.output, "started")
+      assert.include(result.output, "timed out after 500 ms")
+      assert.isBelow(elapsedMs, 5_000)
+      assert.isFalse(isAlive(yield* readPid(pidFile)), "the grandchild was killed")
+    }))
+
+  it.live("interrupting the caller kills the whole process group", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      const pidFile = path.join(temp.dir, "child.pid")
+      yield* withRunner(temp, Effect.gen(function*() {
+        const runner = yield* CommandRunner.CommandRunner
+        const fiber = yield* Effect.forkChild(runner.inWorkspace(temp.repo, `sleep 30 & echo $! > ${pidFile}; wait`, 60_000))
+        const pid = yield* readPid(pidFile)
+        assert.isTrue(isAlive(pid))
+        yield* Fiber.interrupt(fiber)
+        assert.isFalse(isAlive(pid))
+      }))
+    }))
+
+  it.live("a background child holding the output pipe does not hold the result, and is killed", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      const pidFile = path.join(temp.dir, "child.pid")
+      const started = performance.now()
+      const result = yield* withRunner(temp, CommandRunner.CommandRunner.use((runner) =>
+        runner.inWorkspace(temp.repo, `sleep 30 & echo $! > ${pidFile}; echo done`, 60_000)))
+      assert.deepStrictEqual([result.passed, result.output], [true, "done\n"])
+      assert.isBelow(performance.now() - started, 10_000)
+      assert.isFalse(isAlive(yield* readPid(pidFile)))
+    }))
+
+  it.live("50 MB of output is capped: head and tail kept, the dropped size stated, memory bounded", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      const { result, before } = yield* withRunner(temp, CommandRunner.CommandRunner.use((runner) =>
+        Effect.gen(function*() {
+          // Warmed up first, so that what is measured is the 50 MB run alone.
+          yield* runner.inWorkspace(temp.repo, "head -c 100000 /dev/zero | tr '\\0' x", 60_000)
+          collectGarbage()
+          const before = process.memoryUsage()
+          const result = yield* runner.inWorkspace(temp.repo, "echo BEGIN; head -c 50000000 /dev/zero | tr '\\0' x; echo; echo END", 60_000)
+          return { result, before }
+        })), { outputBytesMax: 1000 })
+      collectGarbage()
+      const after = process.memoryUsage()
+      assert.isTrue(result.passed)
+      assert.isTrue(result.output.startsWith("BEGIN\nxxx"))
+      assert.isTrue(result.output.endsWith("xxx\nEND\n"))
+      const total = "BEGIN\n".length + 50_000_000 + "\nEND\n".length
+      assert.include(result.output, `[${total - 1000} bytes of output dropped]`)
+      assert.isBelow(result.output.length, 1100)
+      // What is retained after a collection: the kept head and tail, not the 50 MB.
+      assert.isBelow(after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers, 4 * 1024 * 1024)
+    }))
+
+  it("CappedOutput keeps exactly the first and last bytes of any chunking and counts the rest", () =>
+    fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 20 }), fc.nat({ max: 30 }), fc.nat({ max: 30 }), (chunks, headMax, tailMax) => {
+      const capped = new NodeCommandRunner.CappedOutput(headMax, tailMax)
+      const ascii = chunks.map((chunk) => chunk.map((byte) => 97 + (byte % 26)))
+      for (const chunk of ascii) capped.push(chunk)
+      const all = Buffer.concat(ascii).toString("latin1")
+      const dropped = Math.max(0, all.length - headMax - tailMax)
+      const expected = dropped === 0 ? all : `${all.slice(0, headMax)}\n… [${dropped} bytes of output dropped] …\n${all.slice(all.length - tailMax)}`
+      assert.strictEqual(capped.render(), expected)
+      assert.strictEqual(capped.dropped, dropped)
+    })))
+})

@@ -1,0 +1,426 @@
+/**
+ * Goal: the Node git layer does what the `Git` service promises on a real repository: the target
+ * branch is chosen as SPEC F1 says, worktrees live outside the repository and are reused, commits
+ * skip unchanged trees and the task outbox, diffs see new, deleted and binary files, merges of every
+ * strategy leave every checkout alone, main moves only by compare-and-swap (two racing merges both
+ * land), and in-process reads see the CLI's writes at once.
+ * Method: examples against temporary repositories built by the `gitdir` fixture, checked with the
+ * git CLI itself. Slow (real git).
+ */
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Git, Ids } from "@oompa/core"
+import { Cause, Effect, Exit, Layer, Option } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as NodeGit from "../src/NodeGit.ts"
+import { commitOnBranch, git as cli, gitdir, gitStatus, isolateGit, type TempRepo } from "./fixtures/gitdir.ts"
+
+isolateGit()
+
+const w0 = Ids.WorkerId.make("w0")
+const w1 = Ids.WorkerId.make("w1")
+
+const gitLayer = (temp: TempRepo, options: Partial<NodeGit.Options> = {}) =>
+  NodeGit.layer({ repoRoot: temp.repo, worktreesDir: temp.worktrees, runId: "0badc0de", ...options }).pipe(Layer.provide(NodeServices.layer))
+
+const withGit = <A, E>(temp: TempRepo, effect: Effect.Effect<A, E, Git.Git>, options: Partial<NodeGit.Options> = {}) =>
+  effect.pipe(Effect.provide(gitLayer(temp, options)))
+
+const numbered = (n: number, edit: Readonly<Record<number, string>> = {}): string =>
+  Array.from({ length: n }, (_, i) => `${edit[i] ?? `line ${i}`}\n`).join("")
+
+/** Starts `branch` in `worker`'s workspace at the current main and writes `files` there. */
+const work = (worker: Ids.WorkerId, branch: string, files: Readonly<Record<string, string | Uint8Array | null>>) =>
+  Effect.gen(function*() {
+    const git = yield* Git.Git
+    const workspace = yield* git.acquireWorkspace(worker)
+    yield* git.resetWorkspace(workspace, branch, yield* git.mainHead)
+    for (const [file, content] of Object.entries(files)) {
+      const target = path.join(workspace.path, file)
+      if (content === null) fs.rmSync(target)
+      else {
+        fs.mkdirSync(path.dirname(target), { recursive: true })
+        fs.writeFileSync(target, content)
+      }
+    }
+    return workspace
+  })
+
+const commitOrFail = (workspace: Git.Workspace, message: string) =>
+  Git.Git.use((git) => git.commitAll(workspace, message)).pipe(
+    Effect.map((sha) => Option.getOrThrowWith(sha, () => new Error("expected a commit")))
+  )
+
+describe("NodeGit: opening", () => {
+  it.live("targets main, else master, else fails; never HEAD's branch", () =>
+    Effect.gen(function*() {
+      const onMain = yield* gitdir({ "a.txt": "a\n" })
+      cli(onMain.repo, ["checkout", "-q", "-b", "feature"])
+      assert.strictEqual(yield* withGit(onMain, Git.Git.use((g) => Effect.succeed(g.targetBranch))), "main")
+      const onMaster = yield* gitdir({ "a.txt": "a\n" }, { branch: "master" })
+      assert.strictEqual(yield* withGit(onMaster, Git.Git.use((g) => Effect.succeed(g.targetBranch))), "master")
+      const configured = yield* withGit(onMaster, Git.Git.use((g) => Effect.succeed(g.targetBranch)), { branch: "master" })
+      assert.strictEqual(configured, "master")
+      const neither = yield* gitdir({ "a.txt": "a\n" }, { branch: "trunk" })
+      const failed = yield* Effect.flip(withGit(neither, Git.Git.use(Effect.succeed)))
+      assert.include(failed.message, "neither main nor master")
+      const missing = yield* Effect.flip(withGit(onMain, Git.Git.use(Effect.succeed), { branch: "develop" }))
+      assert.include(missing.message, "develop does not exist")
+    }))
+
+  it.live("adds .oompa/ and .oompa-new-tasks/ to .git/info/exclude once, and never touches .gitignore", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ ".gitignore": "node_modules/\n" })
+      yield* withGit(temp, Git.Git.use(Effect.succeed))
+      yield* withGit(temp, Git.Git.use(Effect.succeed))
+      const exclude = fs.readFileSync(path.join(temp.repo, ".git/info/exclude"), "utf8")
+      assert.strictEqual(exclude.split("\n").filter((line) => line === "/.oompa/").length, 1)
+      assert.strictEqual(exclude.split("\n").filter((line) => line === "/.oompa-new-tasks/").length, 1)
+      assert.strictEqual(fs.readFileSync(path.join(temp.repo, ".gitignore"), "utf8"), "node_modules/\n")
+    }))
+
+  it.live("worktrees default to the cache folder outside the repository, and are real worktrees there", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      const cache = path.join(temp.dir, "xdg-cache")
+      const previous = process.env["XDG_CACHE_HOME"]
+      process.env["XDG_CACHE_HOME"] = cache
+      const workspace = yield* NodeGit.layer({ repoRoot: temp.repo, runId: "0badc0de" }).pipe(
+        Layer.provide(NodeServices.layer),
+        (layer) => Effect.provide(Git.Git.use((g) => g.acquireWorkspace(w0)), layer),
+        Effect.ensuring(Effect.sync(() => previous === undefined ? delete process.env["XDG_CACHE_HOME"] : (process.env["XDG_CACHE_HOME"] = previous)))
+      )
+      assert.isTrue(workspace.path.startsWith(`${cache}/oompa/worktrees/repo-`))
+      assert.strictEqual(path.basename(workspace.path), "w0")
+      assert.isFalse(workspace.path.startsWith(temp.repo))
+      // An agent's own git works there.
+      assert.strictEqual(cli(workspace.path, ["rev-parse", "--show-toplevel"]).trim(), workspace.path)
+      assert.include(cli(temp.repo, ["worktree", "list"]), workspace.path)
+    }))
+})
+
+describe("NodeGit: workspaces", () => {
+  it.live("reuse: acquire twice gives the same worktree; reset cleans everything; the second reset is fast", () =>
+    Effect.gen(function*() {
+      const files: Record<string, string> = {}
+      for (let i = 0; i < 300; i++) files[`src/f${i}.txt`] = numbered(5)
+      const temp = yield* gitdir({ ...files, ".gitignore": "build/\n" })
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const first = yield* git.acquireWorkspace(w0)
+        const inode = fs.statSync(first.path).ino
+        const main = yield* git.mainHead
+        const t0 = performance.now()
+        yield* git.resetWorkspace(first, "oompa/t/w0-1", main)
+        const firstResetMs = performance.now() - t0
+        fs.writeFileSync(path.join(first.path, "src/f1.txt"), "edited\n")
+        fs.writeFileSync(path.join(first.path, "untracked.txt"), "u\n")
+        fs.mkdirSync(path.join(first.path, "build"))
+        fs.writeFileSync(path.join(first.path, "build/out.js"), "ignored\n")
+        fs.mkdirSync(path.join(first.path, ".oompa-new-tasks"))
+        fs.writeFileSync(path.join(first.path, ".oompa-new-tasks/t.json"), "{}")
+        const second = yield* git.acquireWorkspace(w0)
+        assert.deepStrictEqual(second, first)
+        assert.strictEqual(fs.statSync(second.path).ino, inode)
+        const t1 = performance.now()
+        yield* git.resetWorkspace(second, "oompa/t/w0-2", main)
+        const secondResetMs = performance.now() - t1
+        assert.strictEqual(fs.readFileSync(path.join(second.path, "src/f1.txt"), "utf8"), numbered(5))
+        for (const gone of ["untracked.txt", "build", ".oompa-new-tasks"]) assert.isFalse(fs.existsSync(path.join(second.path, gone)), gone)
+        assert.strictEqual(cli(second.path, ["status", "--porcelain"]), "")
+        assert.strictEqual(cli(second.path, ["symbolic-ref", "HEAD"]).trim(), "refs/heads/oompa/t/w0-2")
+        // A reset touches only what differs: well under a second, whatever the first one cost.
+        assert.isBelow(secondResetMs, 1000, `first ${firstResetMs.toFixed(0)} ms, second ${secondResetMs.toFixed(0)} ms`)
+        assert.deepStrictEqual(yield* git.listWorkspaces, [first])
+      }))
+    }))
+
+  it.live("the target branch is never checked out in a workspace, nor a branch held by another", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const a = yield* git.acquireWorkspace(w0)
+        const b = yield* git.acquireWorkspace(w1)
+        const main = yield* git.mainHead
+        assert.include((yield* Effect.flip(git.resetWorkspace(a, "main", main))).message, "target branch")
+        yield* git.resetWorkspace(a, "oompa/t/x", main)
+        assert.include((yield* Effect.flip(git.resetWorkspace(b, "oompa/t/x", main))).message, "already")
+      }))
+    }))
+
+  it.live("removeWorkspace removes a dirty worktree and keeps its branch", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const workspace = yield* work(w0, "oompa/t/w0-1", { "b.txt": "b\n" })
+        yield* commitOrFail(workspace, "b")
+        fs.writeFileSync(path.join(workspace.path, "dirty.txt"), "d\n")
+        yield* git.removeWorkspace(workspace)
+        assert.isFalse(fs.existsSync(workspace.path))
+        assert.deepStrictEqual(yield* git.listWorkspaces, [])
+        assert.lengthOf(yield* git.listBranches("oompa/t/"), 1)
+        assert.strictEqual((yield* Effect.flip(git.removeWorkspace(workspace)))._tag, "GitError")
+        // Acquiring again makes a fresh worktree at the same place.
+        assert.deepStrictEqual(yield* git.acquireWorkspace(w0), workspace)
+      }))
+    }))
+})
+
+
+describe("NodeGit: commits and diffs", () => {
+  it.live("commitAll: None when nothing changed; the outbox is never committed; agents' own commits count", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": numbered(3) })
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const base = yield* git.mainHead
+        const workspace = yield* work(w0, "oompa/t/w0-1", { ".oompa-new-tasks/t1.json": "{\"id\":\"t1\"}" })
+        assert.isTrue(Option.isNone(yield* git.commitAll(workspace, "nothing")))
+        fs.writeFileSync(path.join(workspace.path, "a.txt"), numbered(3, { 1: "changed" }))
+        const sha = yield* commitOrFail(workspace, "change a\n\nOompa-Task: t1\n")
+        assert.strictEqual(yield* git.workspaceHead(workspace), sha)
+        assert.strictEqual(gitStatus(temp.repo, ["cat-file", "-e", `${sha}:.oompa-new-tasks/t1.json`]).code, 128)
+        assert.deepStrictEqual(yield* git.readCommit(sha), { sha, parents: [base], message: "change a\n\nOompa-Task: t1\n" })
+        // A commit the agent made itself: commitAll finds nothing to stage, the change is base..head.
+        fs.writeFileSync(path.join(workspace.path, "own.txt"), "own\n")
+        gitCommit(workspace.path, "agent's own commit")
+        assert.isTrue(Option.isNone(yield* git.commitAll(workspace, "nothing")))
+        const head = yield* git.workspaceHead(workspace)
+        assert.notStrictEqual(head, sha)
+        assert.deepStrictEqual((yield* git.diffStat(base, head)).map((c) => c.path), ["a.txt", "own.txt"])
+        // The outbox is still there for takeNewTaskFiles, which empties it.
+        assert.deepStrictEqual(yield* git.takeNewTaskFiles(workspace), [{ name: "t1.json", content: "{\"id\":\"t1\"}" }])
+        assert.deepStrictEqual(yield* git.takeNewTaskFiles(workspace), [])
+        assert.isFalse(fs.existsSync(path.join(workspace.path, ".oompa-new-tasks")))
+      }))
+    }))
+
+  it.live("diffStat and diffText see added, modified, deleted and binary files", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "keep.txt": numbered(4), "gone.txt": "bye\n", "img.bin": new Uint8Array([0, 1, 2]) })
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const base = yield* git.mainHead
+        const workspace = yield* work(w0, "oompa/t/w0-1", {
+          "keep.txt": numbered(4, { 0: "zero", 2: "two" }),
+          "gone.txt": null,
+          "img.bin": new Uint8Array([0, 9, 9, 9]),
+          "dir/new.txt": "n1\nn2\n",
+          "new.bin": new Uint8Array([0, 0])
+        })
+        const head = yield* commitOrFail(workspace, "all kinds")
+        assert.deepStrictEqual(yield* git.diffStat(base, head), [
+          { path: "dir/new.txt", status: "added", added: 2, deleted: 0, binary: false },
+          { path: "gone.txt", status: "deleted", added: 0, deleted: 1, binary: false },
+          { path: "img.bin", status: "modified", added: 0, deleted: 0, binary: true },
+          { path: "keep.txt", status: "modified", added: 2, deleted: 2, binary: false },
+          { path: "new.bin", status: "added", added: 0, deleted: 0, binary: true }
+        ])
+        const text = yield* git.diffText(base, head)
+        for (const needle of ["+++ b/dir/new.txt", "--- a/gone.txt", "Binary files a/img.bin and b/img.bin differ", "Binary files /dev/null and b/new.bin differ", "+zero"]) {
+          assert.include(text, needle)
+        }
+        assert.deepStrictEqual(yield* git.diffStat(head, head), [])
+      }))
+    }))
+
+  it.live("in-process reads see the CLI's writes at once: mainHead, listBranches, isAncestor", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const before = yield* git.mainHead
+        for (let i = 0; i < 5; i++) {
+          const next = commitOnBranch(temp.repo, "main", { "a.txt": `a${i}\n` }, `outside ${i}`)
+          assert.strictEqual(yield* git.mainHead, next)
+          assert.isTrue(yield* git.isAncestor(before, next))
+          assert.isFalse(yield* git.isAncestor(next, before))
+          yield* git.setBranch(`oompa/t/b${i}`, next)
+          assert.strictEqual((yield* git.listBranches("oompa/t/")).length, i + 1)
+        }
+        // Packed refs and objects are read too (git gc packs both).
+        git_gc(temp.repo)
+        assert.strictEqual(yield* git.mainHead, git_rev(temp.repo, "main"))
+        assert.deepStrictEqual((yield* git.listBranches("oompa/t/b4")).map((b) => b.sha), [git_rev(temp.repo, "oompa/t/b4")])
+        assert.isTrue(yield* git.isAncestor(before, yield* git.mainHead))
+        assert.deepStrictEqual((yield* git.readCommit(before)).parents, [])
+        assert.strictEqual((yield* Effect.flip(git.readCommit("0".repeat(40))))._tag, "GitError")
+        assert.strictEqual((yield* Effect.flip(git.isAncestor("1".repeat(40), before)))._tag, "GitError")
+      }))
+    }))
+})
+
+const gitCommit = (cwd: string, message: string) => {
+  cli(cwd, ["add", "-A"])
+  cli(cwd, ["commit", "-q", "-m", message])
+}
+const git_gc = (repo: string) => cli(repo, ["gc", "-q", "--prune=now"])
+const git_rev = (repo: string, rev: string) => cli(repo, ["rev-parse", rev]).trim()
+
+describe("NodeGit: merges and main", () => {
+  const strategies = ["no-ff", "ff", "squash", "rebase"] as const
+
+  for (const strategy of strategies) {
+    it.live(`merge (${strategy}) onto a main that moved: an unreferenced commit with main's and the branch's changes; no checkout touched`, () =>
+      Effect.gen(function*() {
+        const temp = yield* gitdir({ "a.txt": numbered(20) })
+        yield* withGit(temp, Effect.gen(function*() {
+          const git = yield* Git.Git
+          const workspace = yield* work(w0, "oompa/t/w0-1", { "a.txt": numbered(20, { 2: "branch" }), "b.txt": "b\n" })
+          const head = yield* commitOrFail(workspace, "branch work")
+          const moved = commitOnBranch(temp.repo, "main", { "a.txt": numbered(20, { 15: "main" }) }, "main moved")
+          cli(temp.repo, ["reset", "-q", "--hard"])
+          const statusBefore = cli(temp.repo, ["status", "--porcelain"])
+          const attempt = yield* git.merge({ onto: moved, head, strategy, message: `merge\n\nOompa-Run: 0badc0de\n` })
+          assert.strictEqual(attempt._tag, "Merged")
+          if (attempt._tag !== "Merged") return
+          assert.strictEqual(git_rev(temp.repo, "main"), moved, "main does not move by merge")
+          assert.strictEqual(cli(temp.repo, ["status", "--porcelain"]), statusBefore)
+          assert.strictEqual(cli(temp.repo, ["show", `${attempt.sha}:a.txt`]), numbered(20, { 2: "branch", 15: "main" }))
+          assert.strictEqual(cli(temp.repo, ["show", `${attempt.sha}:b.txt`]), "b\n")
+          const commit = yield* git.readCommit(attempt.sha)
+          assert.deepStrictEqual(commit.parents, strategy === "no-ff" ? [moved, head] : [moved])
+          assert.strictEqual(commit.message, "merge\n\nOompa-Run: 0badc0de\n")
+          assert.isTrue(yield* git.compareAndSwapMain(moved, attempt.sha))
+          assert.strictEqual(git_rev(temp.repo, "main"), attempt.sha)
+        }))
+      }))
+  }
+
+  it.live("ff onto an ancestor is the branch head itself", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const main = yield* git.mainHead
+        const head = yield* commitOrFail(yield* work(w0, "oompa/t/w0-1", { "b.txt": "b\n" }), "b")
+        assert.deepStrictEqual(yield* git.merge({ onto: main, head, strategy: "ff", message: "m" }), { _tag: "Merged", sha: head })
+      }))
+    }))
+
+  it.live("conflicts are reported with their files, for every strategy, and leave no trace", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": numbered(10), "b.txt": "b\n", "c.txt": numbered(10) })
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const head = yield* commitOrFail(yield* work(w0, "oompa/t/w0-1", { "a.txt": numbered(10, { 4: "mine" }), "b.txt": null, "c.txt": numbered(10, { 1: "mine" }) }), "w0")
+        const moved = commitOnBranch(temp.repo, "main", { "a.txt": numbered(10, { 4: "theirs" }), "b.txt": "b theirs\n", "c.txt": numbered(10, { 8: "theirs" }) })
+        for (const strategy of strategies) {
+          assert.deepStrictEqual(yield* git.merge({ onto: moved, head, strategy, message: "m" }), { _tag: "Conflict", files: ["a.txt", "b.txt"] })
+        }
+        assert.strictEqual(git_rev(temp.repo, "main"), moved)
+      }))
+    }))
+
+  it.live("compareAndSwapMain: false when main moved; dies when next does not descend from expected", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const main = yield* git.mainHead
+        const head = yield* commitOrFail(yield* work(w0, "oompa/t/w0-1", { "b.txt": "b\n" }), "b")
+        const attempt = yield* git.merge({ onto: main, head, strategy: "no-ff", message: "m" })
+        assert.strictEqual(attempt._tag, "Merged")
+        if (attempt._tag !== "Merged") return
+        const moved = commitOnBranch(temp.repo, "main", { "c.txt": "c\n" })
+        assert.isFalse(yield* git.compareAndSwapMain(main, attempt.sha))
+        assert.strictEqual(git_rev(temp.repo, "main"), moved)
+        const backwards = yield* Effect.exit(git.compareAndSwapMain(moved, main))
+        assert.isTrue(Exit.isFailure(backwards) && Cause.hasDies(backwards.cause))
+        assert.strictEqual(git_rev(temp.repo, "main"), moved)
+      }))
+    }))
+
+  it.live("two merges racing for main: both land, one after the other, nothing lost", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": numbered(30) })
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const heads = [
+          yield* commitOrFail(yield* work(w0, "oompa/t/w0-1", { "a.txt": numbered(30, { 3: "w0" }), "w0.txt": "w0\n" }), "w0"),
+          yield* commitOrFail(yield* work(w1, "oompa/t/w1-1", { "a.txt": numbered(30, { 25: "w1" }), "w1.txt": "w1\n" }), "w1")
+        ]
+        // Both merge onto the same main and swap at the same moment: exactly one swap wins.
+        const onto = yield* git.mainHead
+        const attempts = yield* Effect.forEach(heads, (head, index) => git.merge({ onto, head, strategy: "no-ff", message: `merge ${index}` }))
+        const shas = attempts.map((attempt) => attempt._tag === "Merged" ? attempt.sha : "")
+        const swapped = yield* Effect.forEach(shas, (sha) => git.compareAndSwapMain(onto, sha), { concurrency: "unbounded" })
+        assert.deepStrictEqual([...swapped].sort(), [false, true])
+        // The loser merges again onto the new main, as the merge queue does, and lands.
+        const loser = swapped.indexOf(false)
+        const newMain = yield* git.mainHead
+        const retry = yield* git.merge({ onto: newMain, head: heads[loser]!, strategy: "no-ff", message: `merge ${loser} again` })
+        assert.strictEqual(retry._tag, "Merged")
+        if (retry._tag !== "Merged") return
+        assert.isTrue(yield* git.compareAndSwapMain(newMain, retry.sha))
+        const landed = [shas[swapped.indexOf(true)], retry.sha]
+        const main = yield* git.mainHead
+        assert.include(landed, main)
+        for (const head of heads) assert.isTrue(yield* git.isAncestor(head, main))
+        assert.strictEqual(cli(temp.repo, ["show", "main:a.txt"]), numbered(30, { 3: "w0", 25: "w1" }))
+        assert.strictEqual(cli(temp.repo, ["show", "main:w0.txt"]) + cli(temp.repo, ["show", "main:w1.txt"]), "w0\nw1\n")
+        // First-parent history: the initial commit, then one merge per lander.
+        assert.strictEqual(cli(temp.repo, ["rev-list", "--first-parent", "--count", "main"]).trim(), "3")
+      }))
+    }))
+
+  it.live("mergeIntoWorkspace leaves conflict markers; the next commitAll makes the merge commit", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": numbered(10), "b.txt": numbered(10) })
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const workspace = yield* work(w0, "oompa/t/w0-1", { "a.txt": numbered(10, { 4: "mine" }), "b.txt": numbered(10, { 1: "mine" }) })
+        const head = yield* commitOrFail(workspace, "w0")
+        const moved = commitOnBranch(temp.repo, "main", { "a.txt": numbered(10, { 4: "theirs" }), "b.txt": numbered(10, { 8: "theirs" }) })
+        assert.deepStrictEqual(yield* git.mergeIntoWorkspace(workspace, moved), ["a.txt"])
+        assert.include(fs.readFileSync(path.join(workspace.path, "a.txt"), "utf8"), "<<<<<<<")
+        assert.strictEqual(fs.readFileSync(path.join(workspace.path, "b.txt"), "utf8"), numbered(10, { 1: "mine", 8: "theirs" }))
+        fs.writeFileSync(path.join(workspace.path, "a.txt"), numbered(10, { 4: "resolved" }))
+        const merged = yield* commitOrFail(workspace, "resolve")
+        assert.deepStrictEqual((yield* git.readCommit(merged)).parents, [head, moved])
+        assert.deepStrictEqual(yield* git.mergeIntoWorkspace(workspace, moved), [])
+        // A clean merge that changes nothing still records main as a parent.
+        const again = commitOnBranch(temp.repo, "main", { "c.txt": "c\n" })
+        assert.deepStrictEqual(yield* git.mergeIntoWorkspace(workspace, again), [])
+        const second = yield* commitOrFail(workspace, "absorb")
+        assert.deepStrictEqual((yield* git.readCommit(second)).parents, [merged, again])
+      }))
+    }))
+})
+
+describe("NodeGit: branches", () => {
+  it.live("deleteBranch detaches oompa's worktree holding it; refuses a branch the user has checked out; missing is fine", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const workspace = yield* work(w0, "oompa/t/w0-1", { "b.txt": "b\n" })
+        const head = yield* commitOrFail(workspace, "b")
+        yield* git.deleteBranch("oompa/t/w0-1")
+        assert.deepStrictEqual(yield* git.listBranches("oompa/"), [])
+        assert.strictEqual(yield* git.workspaceHead(workspace), head)
+        assert.strictEqual(gitStatus(workspace.path, ["symbolic-ref", "-q", "HEAD"]).code, 1)
+        yield* git.deleteBranch("oompa/t/never-existed")
+        assert.strictEqual((yield* Effect.flip(git.deleteBranch("main")))._tag, "GitError")
+        yield* git.setBranch("oompa/t/user", head)
+        cli(temp.repo, ["checkout", "-q", "oompa/t/user"])
+        assert.include((yield* Effect.flip(git.deleteBranch("oompa/t/user"))).message, "not oompa's")
+        assert.strictEqual(cli(temp.repo, ["symbolic-ref", "HEAD"]).trim(), "refs/heads/oompa/t/user")
+      }))
+    }))
+
+  it.live("git runs with a fallback identity and ignores GIT_DIR from the environment", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      const elsewhere = yield* gitdir({ "z.txt": "z\n" })
+      process.env["GIT_DIR"] = path.join(elsewhere.repo, ".git")
+      const sha = yield* withGit(temp, Effect.gen(function*() {
+        const workspace = yield* work(w0, "oompa/t/w0-1", { "b.txt": "b\n" })
+        return yield* commitOrFail(workspace, "b")
+      })).pipe(Effect.ensuring(Effect.sync(() => delete process.env["GIT_DIR"])))
+      assert.strictEqual(cli(temp.repo, ["log", "-1", "--format=%an <%ae>", sha]).trim(), "oompa <oompa@localhost>")
+    }))
+})
