@@ -71,4 +71,8 @@ export const parseModelString = (text: string): AgentSpec | string => {
  * @since 0.1.0
  */
 export const formatModelString = (spec: AgentSpec): string =>
-  [spec.harness, spec.model ?? "", ...(spec.reasoning === undefined ? [] : [spec.reasoning])].join(":")
+  spec.reasoning !== undefined
+    ? `${spec.harness}:${spec.model ?? ""}:${spec.reasoning}`
+    : spec.model !== undefined
+    ? `${spec.harness}:${spec.model}`
+    : spec.harness

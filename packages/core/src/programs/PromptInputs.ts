@@ -86,13 +86,16 @@ const contextHeaderOf = (context: WorkerContext) =>
     const head = yield* git.mainHead
     const pending = yield* queue.list("pending")
     const current = yield* queue.list("current")
-    const key = `${head}\u0000${current.length}\u0000${pending.map((t) => `${t.id}\u0001${t.summary}`).join("\u0000")}`
+    const complete = yield* queue.list("complete")
+    const failed = yield* queue.list("failed")
+    const counts = { pending: pending.length, current: current.length, complete: complete.length, failed: failed.length }
+    const key = `${head}\u0000${JSON.stringify(counts)}\u0000${pending.map((t) => `${t.id}\u0001${t.summary}`).join("\u0000")}`
     const memo = headerMemo.get(context.reportedTokens)
     if (memo !== undefined && memo.key === key) return memo.text
     const text = contextHeader({
       mode: context.mode,
       repo: { branch: git.targetBranch, head },
-      tasks: { pending, counts: { pending: pending.length, current: current.length } },
+      tasks: { pending, counts },
       notes: [],
       policy: context.policy.lines,
       nextWork: pending.length > 0 ? [`claim and finish pending tasks (${pending.length} waiting)`] : ["no pending tasks: look for the most valuable next change"]

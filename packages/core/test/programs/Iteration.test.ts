@@ -239,7 +239,7 @@ describe("Iteration", () => {
       const config = makeSwarmConfig({ workers: [worker("w0")], reviewers: [{ agent: { harness: "codex" } }, { agent: { harness: "gemini" } }] })
       const report = yield* swarm(world, config)
       assert.strictEqual(report.merged, 1)
-      assert.strictEqual(world.events.ofTag("VerdictGiven")[0]!.reviewer, "gemini:")
+      assert.strictEqual(world.events.ofTag("VerdictGiven")[0]!.reviewer, "gemini")
     }))
 
   it.effect("Merge commits carry the trailers recovery reads", () =>
