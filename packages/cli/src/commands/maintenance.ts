@@ -100,7 +100,7 @@ export const repair = (session: Session.Session) =>
       return [
         ...report.returned.map((task) => `task ${task}: current/ -> pending/ (its run died)`),
         ...report.completed.map((c) => `task ${c.task}: current/ -> complete/ (merged in ${c.sha.slice(0, 10)})`),
-        ...(report.workspacesRemoved > 0 ? [`removed ${report.workspacesRemoved} worktree(s)`] : []),
+        ...report.workspacesRemoved.map((path) => `removed worktree ${path}`),
         ...report.branchesDeleted.map((b) => `deleted branch ${b}`),
         ...report.branchesKept.map((b) => `kept ${b}: approved work that was never merged; to merge it: git switch ${git.targetBranch} && git merge ${b}`)
       ]

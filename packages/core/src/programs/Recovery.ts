@@ -24,7 +24,8 @@ import { TaskQueue } from "../services/TaskQueue.ts"
 export interface RecoveryReport {
   readonly returned: ReadonlyArray<string>
   readonly completed: ReadonlyArray<{ readonly task: string; readonly sha: string }>
-  readonly workspacesRemoved: number
+  /** The paths of the workspaces removed. */
+  readonly workspacesRemoved: ReadonlyArray<string>
   readonly branchesDeleted: ReadonlyArray<string>
   /** Branches with approved, unmerged work: kept. */
   readonly branchesKept: ReadonlyArray<string>
@@ -92,5 +93,5 @@ export const run = (options: {
       yield* git.deleteBranch(branch.name)
       deleted.push(branch.name)
     }
-    return { returned, completed, workspacesRemoved: workspaces.length, branchesDeleted: deleted, branchesKept: kept } satisfies RecoveryReport
+    return { returned, completed, workspacesRemoved: workspaces.map((w) => w.path), branchesDeleted: deleted, branchesKept: kept } satisfies RecoveryReport
   })
