@@ -39,6 +39,12 @@ describe("examples", () => {
     assert.include(out, "review #1: needs-changes")
   })
 
+  it("`npx oompa` runs the bundled CLI from the repository root", () => {
+    if (!fs.existsSync(path.join(root, "packages/cli/dist/oompa.mjs"))) execFileSync(process.execPath, [path.join(root, "scripts/build-cli.mjs")], { cwd: root })
+    const out = execFileSync(path.join(root, "node_modules/.bin/oompa"), ["help"], { cwd: root, encoding: "utf8", env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` } })
+    assert.include(out, "oompa — a swarm of coding agents")
+  })
+
   it("the README's quick start is exactly the two commands", () => {
     const readme = fs.readFileSync(path.join(root, "README.md"), "utf8")
     const quickStart = /## Quick start\n\n```sh\n([\s\S]*?)```/.exec(readme)?.[1]
