@@ -314,9 +314,6 @@ const reviewAndMerge = (steps: Steps, sessionId: string | undefined, done: boole
     return yield* Effect.die(new Error(`assertion failed: review loop of ${steps.branch} did not end within ${stepsMax} steps`))
   })
 
-/** Every service an iteration uses. */
-type Services = Agent | Git | TaskQueue | EventSink | Prompts | CommandRunner
-
 type Performed =
   | { readonly _tag: "Observed"; readonly observation: ReviewLoop.Observation; readonly sessionId?: string | undefined }
   | { readonly _tag: "Stop"; readonly report: Ended }
