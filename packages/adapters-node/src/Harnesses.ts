@@ -172,7 +172,7 @@ const harnessArgs = (harness: Exclude<Harness, "command">, spec: AgentSpec.Agent
 /**
  * The command line of one call (SPEC F3), or a reason when it cannot be built (a `command`
  * harness without `harnesses.command.command`). The prompt itself never appears in it: it goes on
- * stdin.
+ * stdin. The environment's `PWD` is the worktree (the call's cwd).
  *
  * @category constructors
  * @since 0.1.0
@@ -185,7 +185,9 @@ export const commandLine = (
 ): CommandLine | string => {
   const values = { worktree: request.cwd, model: spec.model ?? "", promptFile: request.promptFile ?? "" }
   const extra = (override?.args ?? []).map((arg) => substitute(arg, values))
-  const env = agentEnvironment(baseEnv, override)
+  // `PWD` is the worktree, as a shell would set it: opencode 1.18 takes its project folder from an
+  // inherited `PWD` rather than its cwd, and would otherwise edit the orchestrator's folder.
+  const env = { ...agentEnvironment(baseEnv, override), PWD: request.cwd }
   if (spec.harness === "command") {
     if (override?.command === undefined) {
       return "harness \"command\" needs harnesses.command.command in oompa.json (the argv to run, prompt on stdin)"

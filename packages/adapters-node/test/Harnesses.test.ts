@@ -75,7 +75,7 @@ describe("Harnesses.commandLine", () => {
     assert.deepStrictEqual(line, {
       command: `${wt}/agent.sh`,
       args: ["--model=big", "--prompt", "/run/prompts/w0-1-propose-1.md", "{keep}"],
-      env: {}
+      env: { PWD: wt }
     })
     assert.isTrue(Harnesses.usesPromptFile({ command: "x", args: ["{prompt_file}"] }))
     assert.isFalse(Harnesses.usesPromptFile({ command: "x", args: ["{model}"] }))
@@ -93,6 +93,15 @@ describe("Harnesses.commandLine", () => {
     assert.deepStrictEqual(env, { PATH: "/bin", GIT_AUTHOR_NAME: "a", EXTRA: "1" })
     assert.notProperty(env, "IS_SANDBOX")
     assert.strictEqual(Harnesses.agentEnvironment({ IS_SANDBOX: "1" })["IS_SANDBOX"], "1", "the user's own IS_SANDBOX passes through")
+  })
+
+  it("environment: PWD is the worktree, never the orchestrator's (opencode 1.18 works in $PWD, not its cwd)", () => {
+    for (const harness of ["codex", "claude", "gemini", "opencode", "command"] as const) {
+      const line = Harnesses.commandLine(spec(harness), { cwd: wt }, { command: harness, env: { PWD: "/configured" } }, { PWD: "/home/user/repo", PATH: "/bin" })
+      if (typeof line === "string") throw new Error(line)
+      assert.strictEqual(line.env["PWD"], wt, harness)
+      assert.strictEqual(line.env["PATH"], "/bin", harness)
+    }
   })
 })
 

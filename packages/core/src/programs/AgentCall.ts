@@ -32,8 +32,19 @@ export type CallResult =
  */
 export const timeoutMarginMs = 15_000
 
-/** The most characters of stderr quoted in a failure's detail. */
-const stderrQuotedMax = 2000
+/** The most characters of stderr quoted in a failure's detail (the whole of it is in the transcript). */
+const stderrQuotedMax = 300
+
+/**
+ * One line of stderr that says why a call failed: the last line naming an error, else the last line.
+ * CLIs print warnings and stack traces there (gemini does both), and a failure is reported in one line.
+ */
+export const failureLine = (stderr: string): string => {
+  const lines = stderr.split("\n").map((line) => line.trim()).filter((line) => line !== "" && !/^at\s/.test(line))
+  const named = [...lines].reverse().find((line) => /error|fail|denied|refuse|not (logged|authenticated)|unauthori[sz]ed/i.test(line))
+  const line = named ?? lines[lines.length - 1]
+  return line === undefined ? "" : `: ${line.length > stderrQuotedMax ? `${line.slice(0, stderrQuotedMax)}…` : line}`
+}
 
 const timeoutSecondsOf = (context: WorkerContext, call: AgentCallKind): number =>
   call === "review" ? context.config.timeouts.review : context.config.timeouts.propose
@@ -86,7 +97,7 @@ export const run = (context: WorkerContext, n: number, options: {
     const failed = result.timedOut || result.exitCode !== 0
     const detail = result.timedOut
       ? `${label} timed out after ${timeoutMs / 1000} s`
-      : `${label} exited with code ${result.exitCode}${result.stderr.trim() === "" ? "" : `: ${result.stderr.trim().slice(-stderrQuotedMax)}`}`
+      : `${label} exited with code ${result.exitCode}${failureLine(result.stderr)}`
     yield* emitFinished(context, n, call, label, {
       exitCode: result.exitCode,
       durationMs: result.timedOut ? timeoutMs : result.durationMs,

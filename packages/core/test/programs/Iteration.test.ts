@@ -8,6 +8,7 @@ import { TestClock } from "effect/testing"
 import type { WorkerId } from "../../src/domain/Ids.ts"
 import { makeSwarmConfig, type SwarmConfig, type WorkerConfig } from "../../src/domain/SwarmConfig.ts"
 import type { Task } from "../../src/domain/Task.ts"
+import { failureLine } from "../../src/programs/AgentCall.ts"
 import * as RunTasks from "../../src/programs/RunTasks.ts"
 import * as Swarm from "../../src/programs/Swarm.ts"
 import * as ScriptedAgent from "../../src/testing/ScriptedAgent.ts"
@@ -368,4 +369,15 @@ describe("Interruption", () => {
       assert.deepStrictEqual(world.repo.listBranches("oompa/").map((b) => b.name), ["oompa/0000000d/w0-1"])
       assert.deepStrictEqual(world.queue.list("pending").map((t) => String(t.id)), ["a"])
     }))
+})
+
+describe("AgentCall.failureLine", () => {
+  it("a failing call is reported in one line: the line naming the error, not the stack trace", () => {
+    const stderr = "Warning: deprecated flag\nError: API key not valid\n    at request (/x/y.js:1:1)\n    at main (/x/y.js:2:2)\n"
+    assert.strictEqual(failureLine(stderr), ": Error: API key not valid")
+    assert.strictEqual(failureLine("just noise\nlast words\n"), ": last words")
+    assert.strictEqual(failureLine(""), "")
+    assert.isFalse(failureLine(`Error: ${"x".repeat(1000)}`).includes("\n"))
+    assert.isAtMost(failureLine(`Error: ${"x".repeat(1000)}`).length, 305)
+  })
 })

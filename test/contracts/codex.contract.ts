@@ -1,0 +1,67 @@
+/**
+ * Codex CLI (`@openai/codex`, pinned by scripts/install-contract-clis.mjs) against the scripted
+ * OpenAI Responses server: SPEC F3's `codex exec --json --skip-git-repo-check -C <worktree> --sandbox
+ * workspace-write [-m M] [-c model_reasoning_effort=R] -` and `… resume <thread_id> -`. The
+ * provider (`-c model_providers.mock.* -c model_provider=mock`) comes from `harnesses.codex.args`.
+ */
+import { assert, describe, it } from "vitest"
+import { codex } from "./harnesses.ts"
+import type { Sandbox } from "./sandbox.ts"
+import { describeHarness, transcripts, useSandboxes } from "./suite.ts"
+
+describeHarness(codex)
+
+/** The usage of the last `turn.completed` event codex printed, as the transcript kept it. */
+const lastUsage = (box: Sandbox, file: string): { input_tokens: number; output_tokens: number } => {
+  const events = transcripts(box)[file]!.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>)
+  const completed = events.filter((event) => event["type"] === "turn.completed")
+  return completed[completed.length - 1]!["usage"] as { input_tokens: number; output_tokens: number }
+}
+
+describe("codex: what only Codex does", () => {
+  const sandbox = useSandboxes(codex)
+
+  it("-m and -c model_reasoning_effort reach the model request", async () => {
+    const box = await sandbox()
+    box.server.script({ text: "APPROVED" })
+    const result = await box.run({ agent: { harness: "codex", model: "gpt-5.5", reasoning: "low" }, call: "review", prompt: "Review." })
+    assert.strictEqual(result.exitCode, 0, result.stderr)
+    const body = box.server.turns()[0]!.body as { model: string; reasoning?: { effort?: string } }
+    assert.strictEqual(body.model, "gpt-5.5")
+    assert.strictEqual(body.reasoning?.effort, "low")
+  })
+
+  it("turn.completed usage is cumulative across `resume`: the call's tokens are the difference", async () => {
+    const box = await sandbox()
+    box.server.script({ text: "first", usage: { input: 1000, output: 100 } }, { text: "second", usage: { input: 3000, output: 200 } })
+    const first = await box.run({ call: "propose", prompt: "One." })
+    const second = await box.run({ call: "fix", prompt: "Two.", sessionId: first.sessionId! })
+    assert.strictEqual(second.exitCode, 0, second.stderr)
+    assert.strictEqual(second.sessionId, first.sessionId, "thread.started repeats the resumed thread's id")
+    const cumulative = lastUsage(box, "w0-1-fix-1.json")
+    assert.strictEqual(cumulative.input_tokens, 4000, "codex reports the thread's total")
+    assert.strictEqual(cumulative.output_tokens, 300)
+    assert.deepStrictEqual(first.tokens, { input: 1000, output: 100 })
+    assert.deepStrictEqual(second.tokens, { input: 3000, output: 200 })
+    assert.isUndefined(second.costUsd, "codex reports no cost")
+  })
+
+  it("the provider's key is missing: a failed call with codex's one line, at once", async () => {
+    const box = await sandbox({ override: ({ env, ...rest }) => ({ ...rest, env: { ...env, OOMPA_CONTRACT_API_KEY: "" } }) })
+    const started = Date.now()
+    const result = await box.run({ call: "propose", prompt: "Create hello.txt.", timeoutMs: 60_000 })
+    assert.isBelow(Date.now() - started, 20_000)
+    assert.strictEqual(result.exitCode, 1)
+    assert.strictEqual(result.stderr.trim().split("\n").pop(), "Missing environment variable: `OOMPA_CONTRACT_API_KEY`.")
+    assert.strictEqual(box.server.turns().length, 0)
+  })
+
+  it("an API error the model server returns (after codex's own retries): a failed call ending in codex's one line", async () => {
+    const box = await sandbox()
+    box.server.failAll({ status: 401, message: "invalid api key" })
+    const result = await box.run({ call: "propose", prompt: "Create hello.txt.", timeoutMs: 60_000 })
+    assert.strictEqual(result.exitCode, 1)
+    assert.isFalse(result.timedOut)
+    assert.match(result.stderr.trim().split("\n").pop()!, /^unexpected status 401 Unauthorized: invalid api key, url: http:\/\/127\.0\.0\.1:\d+\/v1\/responses$/)
+  })
+})
