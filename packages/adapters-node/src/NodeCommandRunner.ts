@@ -26,6 +26,7 @@ import { Clock, Duration, Effect, Fiber, Layer, Option, Semaphore, Stream } from
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import * as GitCommand from "./internal/gitCommand.ts"
 import * as GitRepo from "./internal/gitRepo.ts"
+import * as ProcessOwner from "./ProcessOwner.ts"
 
 /**
  * @category models
@@ -187,7 +188,9 @@ const prepareTestWorktree = (repo: GitRepo.Repo, cleanIgnored: boolean) =>
 export const make = Effect.fn("NodeCommandRunner.make")(function*(repo: GitRepo.Repo, options: Options) {
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
   const settings: RunSettings = {
-    env: GitCommand.environment(process.env, { name: true, email: true }),
+    // Marked with this process and the repository: a test or setup command left running by a run
+    // killed with `kill -9` is found and killed by recovery (SPEC F14; it has no record of its own).
+    env: GitCommand.environment({ ...process.env, ...ProcessOwner.variables(repo.root) }, { name: true, email: true }),
     killGraceMs: options.killGraceMs ?? killGraceMsDefault,
     outputBytesMax: options.outputBytesMax ?? outputBytesMaxDefault
   }

@@ -88,11 +88,56 @@ const isWorkerId = Schema.is(Ids.WorkerId)
 
 const workspacePathOf = (repo: GitRepo.Repo, worker: string): string => `${repo.worktreesDir}/${worker}`
 
+/**
+ * Puts back the `.git` link of oompa's worktrees that an agent deleted or replaced (issue 8: "an
+ * agent that deletes files outside its worktree's tracked tree"). The link is untracked, so no
+ * reset restores it, and without it every later git call of that worker failed ("no workspace"),
+ * the worker stopped after three errors, its folder was never removed, and the next run refused
+ * to start ("exists but is not a worktree"). A folder is repaired only when git's own registry
+ * (`<common>/worktrees/<name>/gitdir`) still names `<folder>/.git` and the folder lies under
+ * `worktreesDir`: it is provably this repository's worktree. Whatever stands at `.git` (nothing, a
+ * foreign link, a repository the agent created) is replaced by the link. Returns the repaired
+ * folders' admin dirs by folder.
+ */
+const repairLinks = (repo: GitRepo.Repo, only?: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const adminRoot = `${repo.commonDir}/worktrees`
+      const repaired = new Map<string, string>()
+      const names = await nodeFs.promises.readdir(adminRoot).catch(() => [] as Array<string>)
+      for (const name of names) {
+        const adminDir = `${adminRoot}/${name}`
+        const dotGit = (await nodeFs.promises.readFile(`${adminDir}/gitdir`, "utf8").catch(() => "")).trim()
+        const folder = dotGit.replace(/\/\.git$/, "")
+        if (!dotGit.endsWith("/.git") || !folder.startsWith(`${repo.worktreesDir}/`) || (only !== undefined && folder !== only)) continue
+        if (!nodeFs.existsSync(folder)) continue
+        const link = await nodeFs.promises.readFile(dotGit, "utf8").catch(() => undefined)
+        if (link !== undefined && GitParse.gitFile(link) === adminDir) continue
+        await nodeFs.promises.rm(dotGit, { recursive: true, force: true })
+        await nodeFs.promises.writeFile(dotGit, `gitdir: ${adminDir}\n`)
+        repaired.set(folder, adminDir)
+      }
+      return repaired
+    },
+    catch: (cause) => gitError("repairWorktreeLink", `cannot repair the .git link of a worktree under ${repo.worktreesDir}: ${String(cause)}`)
+  })
+
+/** The admin dir of oompa's worktree at `path`, its `.git` link repaired first if an agent broke it. */
+const ownAdminDir = (repo: GitRepo.Repo, path: string) =>
+  Effect.gen(function*() {
+    const adminDir = yield* GitRepo.adminDirOf(repo, path).pipe(Effect.orElseSucceed(() => undefined))
+    if (adminDir !== undefined) return adminDir
+    yield* repairLinks(repo, path)
+    return yield* GitRepo.adminDirOf(repo, path)
+  })
+
 /** Creates the worker's worktree detached at the current main, or returns the one it has. */
 const acquireWorkspace = (repo: GitRepo.Repo) =>
   Effect.fn("NodeGit.acquireWorkspace")(function*(worker: Ids.WorkerId) {
     if (!isWorkerId(worker) || worker.startsWith(".")) return yield* gitError("acquireWorkspace", `invalid worker id ${JSON.stringify(worker)}`)
     const path = workspacePathOf(repo, worker)
+    // Before anything prunes the registry (a broken link makes `worktree prune` forget the worktree).
+    yield* GitRepo.withWorktreeRegistry(repo, repairLinks(repo))
     if ((yield* GitRepo.adminDirOf(repo, path)) !== undefined) return { worker, path } satisfies Git.Workspace
     if (yield* existsPath(repo, path)) {
       return yield* gitError("acquireWorkspace", `${path} exists but is not a worktree of ${repo.root}; remove it`)
@@ -115,7 +160,7 @@ const resetWorkspace = (repo: GitRepo.Repo) =>
     if (branch.length === 0) return yield* gitError("resetWorkspace", "empty branch name")
     // The target branch only moves by compare-and-swap; it is never checked out in a workspace.
     if (branch === repo.targetBranch) return yield* gitError("resetWorkspace", `cannot check out the target branch ${branch}`)
-    const adminDir = yield* GitRepo.adminDirOf(repo, workspace.path)
+    const adminDir = yield* ownAdminDir(repo, workspace.path)
     if (adminDir === undefined) return yield* gitError("resetWorkspace", `no workspace at ${workspace.path}`)
     // git 2.39's `checkout -B` would take a branch another worktree has checked out; refuse it first.
     const holder = (yield* GitRepo.withWorktreeRegistry(repo, GitRepo.listWorktrees(repo))).find((worktree) =>
@@ -132,14 +177,14 @@ const resetWorkspace = (repo: GitRepo.Repo) =>
 /** Removes the worktree (dirty or not); its branch stays. */
 const removeWorkspace = (repo: GitRepo.Repo) =>
   Effect.fn("NodeGit.removeWorkspace")(function*(workspace: Git.Workspace) {
-    const adminDir = yield* GitRepo.adminDirOf(repo, workspace.path)
+    const adminDir = yield* ownAdminDir(repo, workspace.path)
     if (adminDir === undefined) return yield* gitError("removeWorkspace", `no workspace at ${workspace.path}`)
     yield* GitRepo.withWorktreeRegistry(repo, repo.git.ok("removeWorkspace", { cwd: repo.root, args: ["worktree", "remove", "--force", workspace.path] }))
   })
 
 /** oompa's worktrees: those directly under `worktreesDir` named by a worker id. */
 const listWorkspaces = (repo: GitRepo.Repo) =>
-  Effect.map(GitRepo.withWorktreeRegistry(repo, GitRepo.listWorktrees(repo)), (worktrees) =>
+  Effect.map(GitRepo.withWorktreeRegistry(repo, Effect.andThen(repairLinks(repo), GitRepo.listWorktrees(repo))), (worktrees) =>
     worktrees
       .filter((worktree) => !worktree.main && worktree.path.startsWith(`${repo.worktreesDir}/`))
       .map((worktree) => ({ worker: worktree.path.slice(repo.worktreesDir.length + 1), path: worktree.path }))
@@ -165,7 +210,8 @@ const inProgressFiles = ["MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD"] as con
  */
 const commitAll = (repo: GitRepo.Repo) =>
   Effect.fn("NodeGit.commitAll")(function*(workspace: Git.Workspace, message: string) {
-    const adminDir = yield* GitRepo.adminDirOf(repo, workspace.path)
+    // The agent that just ran may have deleted the link: its tracked changes still count.
+    const adminDir = yield* ownAdminDir(repo, workspace.path)
     if (adminDir === undefined) return yield* gitError("commitAll", `no workspace at ${workspace.path}`)
     yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["add", "-A"] })
     const inProgress = yield* Effect.sync(() => inProgressFiles.some((file) => nodeFs.existsSync(`${adminDir}/${file}`)))

@@ -17,6 +17,7 @@ import * as JsonlEventLog from "./JsonlEventLog.ts"
 import * as NodeAgent from "./NodeAgent.ts"
 import * as NodeCommandRunner from "./NodeCommandRunner.ts"
 import * as NodeGit from "./NodeGit.ts"
+import * as ProcessOwner from "./ProcessOwner.ts"
 import * as RunPaths from "./RunPaths.ts"
 
 /**
@@ -74,7 +75,12 @@ export const layer = (options: Options): Layer.Layer<
   return Layer.mergeAll(
     git,
     NodeCommandRunner.layer({ repoRoot: options.repoRoot, worktreesDir: options.config.worktrees_dir, branch: options.config.branch }),
-    options.agent ?? NodeAgent.layer({ runDir: RunPaths.runDir(paths, options.runId), harnesses: options.config.harnesses, ...(options.env === undefined ? {} : { env: options.env }) }),
+    options.agent ?? NodeAgent.layer({
+      runDir: RunPaths.runDir(paths, options.runId),
+      harnesses: options.config.harnesses,
+      // Marked with this process and the repository, so recovery finds them even without a record (SPEC F14).
+      env: { ...(options.env ?? process.env), ...ProcessOwner.variables(options.repoRoot) }
+    }),
     FsTaskQueue.layer(paths.tasksDir),
     FsPrompts.layer(options.configDir)
   ).pipe(Layer.provideMerge(events))

@@ -14,8 +14,11 @@ export interface RunSummary {
   readonly runId: string
   readonly branch: string | undefined
   readonly startedAt: number | undefined
-  /** `running` until a `SwarmFinished` event: the run is live, or it died without finishing. */
-  readonly outcome: "ok" | "failed" | "interrupted" | "running"
+  /**
+   * `running` until a `SwarmFinished` event: the run is live, or it died without finishing. The log
+   * alone cannot tell which; `withLiveness` (given who holds the run lock) turns a dead one into `died`.
+   */
+  readonly outcome: "ok" | "failed" | "interrupted" | "running" | "died"
   readonly durationMs: number | undefined
   readonly workers: ReadonlyArray<{ readonly id: string; readonly role: string; readonly agent: string; readonly iterations: number; readonly stopped: string | undefined }>
   readonly merged: number
@@ -65,6 +68,18 @@ export const summarize = (runId: string, events: ReadonlyArray<Event.Event>): Ru
 }
 
 /**
+ * The summary with a `running` outcome corrected to `died` unless `liveRunId` — the run holding the
+ * lock with a live process (or one on another host, which cannot be checked) — is this run. Without
+ * it, `oompa status` after a `kill -9` or a crash said "running" about a run whose process was gone
+ * (issue 8).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const withLiveness = (summary: RunSummary, liveRunId: string | undefined): RunSummary =>
+  summary.outcome === "running" && summary.runId !== liveRunId ? { ...summary, outcome: "died" } : summary
+
+/**
  * The summary as lines.
  *
  * @category rendering
@@ -74,6 +89,7 @@ export const summaryLines = (summary: RunSummary): ReadonlyArray<string> => [
   `run ${summary.runId}: ${summary.outcome}${summary.branch ? ` on ${summary.branch}` : ""}${summary.durationMs === undefined ? "" : ` in ${Math.round(summary.durationMs / 1000)} s`}`,
   `  ${summary.merged} merged, ${summary.rejected} rejected, ${summary.failedTasks} failed; ${summary.iterations} iterations, ${summary.agentCalls} agent calls${summary.costUsd > 0 ? `, $${summary.costUsd.toFixed(2)}` : ""}`,
   ...summary.workers.map((w) => `  ${w.id.padEnd(10)} ${w.role.padEnd(9)} ${w.agent.padEnd(28)} ${String(w.iterations).padStart(3)} iterations${w.stopped ? `; stopped: ${w.stopped}` : ""}`),
+  ...(summary.outcome === "died" ? ["  its process is gone (killed or crashed) without finishing; oompa cleanup repairs what it left (so does the next run)"] : []),
   ...(summary.budget === undefined ? [] : [`  budget ${summary.budget} ended the run`]),
   ...summary.warnings.map((w) => `  warning: ${w}`)
 ]

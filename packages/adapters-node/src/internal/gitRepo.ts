@@ -107,13 +107,23 @@ const discover = Effect.fn("GitRepo.discover")(function*(git: GitCommand.Git, re
 /** The target branch (SPEC F1): the configured one, else `main`, else `master`; never taken from HEAD. */
 const chooseBranch = Effect.fn("GitRepo.chooseBranch")(function*(commonDir: string, configured: string | undefined) {
   const exists = (name: string) => Effect.map(resolveRef(commonDir, `refs/heads/${name}`), (sha) => sha !== undefined)
+  // A fresh `git init` has no branch at all: "set branch in oompa.json" would send the user looking
+  // for a branch that cannot exist yet (issue 8: a repository with no commits gets a clear refusal).
+  const noBranch = (message: string) =>
+    Effect.gen(function*() {
+      const branches = yield* attempt("open", () => isogit.listBranches({ fs: nodeFs, gitdir: commonDir }))
+      if (branches.length === 0 && (yield* resolveRef(commonDir, "HEAD")) === undefined) {
+        return yield* gitError("open", "the repository has no commits yet; oompa merges onto an existing branch: make a first commit (for example: git commit --allow-empty -m \"Initial commit\")")
+      }
+      return yield* gitError("open", message)
+    })
   if (configured !== undefined) {
     if (yield* exists(configured)) return configured
-    return yield* gitError("open", `the configured branch ${configured} does not exist`)
+    return yield* noBranch(`the configured branch ${configured} does not exist`)
   }
   if (yield* exists("main")) return "main"
   if (yield* exists("master")) return "master"
-  return yield* gitError("open", "no target branch: the repository has neither main nor master; set \"branch\" in oompa.json")
+  return yield* noBranch("no target branch: the repository has neither main nor master; set \"branch\" in oompa.json")
 })
 
 /** Adds oompa's lines to `.git/info/exclude` once. */

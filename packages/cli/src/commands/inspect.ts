@@ -71,15 +71,23 @@ export const requeue = Command.make("requeue", {
   Command.withExamples([{ command: "oompa requeue add-login", description: "Try add-login again" }])
 )
 
+/** The run whose process holds the lock and is alive (or cannot be checked: another host). */
+const liveRunId = (session: Session.Session) =>
+  Effect.map(
+    RunLock.inspect(session.paths.lockPath).pipe(Effect.orElseSucceed((): RunLock.LockStatus => ({ _tag: "Free" }))),
+    (lock) => lock._tag === "Held" && lock.alive !== false ? lock.holder.runId : undefined
+  )
+
 /** Runs of the repository, newest first, with their events. */
 const runs = (session: Session.Session) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const ids = yield* fs.readDirectory(session.paths.runsDir).pipe(Effect.orElseSucceed(() => []))
+    const live = yield* liveRunId(session)
     const found = yield* Effect.forEach(ids.filter((id) => /^[0-9a-f]{8}$/.test(id)), (id) =>
       JsonlEventLog.readEvents(path.join(session.paths.runsDir, id, "events.jsonl")).pipe(
-        Effect.map((events) => RunHistory.summarize(id, events)),
+        Effect.map((events) => RunHistory.withLiveness(RunHistory.summarize(id, events), live)),
         Effect.option
       ))
     return found.flatMap((r) => Option.toArray(r)).sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0))
@@ -134,7 +142,8 @@ export const view = Command.make("view", {
     const file = RunPaths.eventsPath(session.paths, run as Ids.RunId)
     const events = yield* JsonlEventLog.readEvents(file).pipe(Effect.mapError((e) => new UsageError({ message: `view: ${e.message}` })))
     const startedMs = events[0]?.at ?? 0
-    yield* Output.lines([...events.flatMap((e) => Option.toArray(Option.fromUndefinedOr(ProgressView.plainLine(e, startedMs)))), "", ...RunHistory.summaryLines(RunHistory.summarize(run, events))])
+    const summary = RunHistory.withLiveness(RunHistory.summarize(run, events), yield* liveRunId(session))
+    yield* Output.lines([...events.flatMap((e) => Option.toArray(Option.fromUndefinedOr(ProgressView.plainLine(e, startedMs)))), "", ...RunHistory.summaryLines(summary)])
   })).pipe(
   Command.withDescription("Print a run's events and summary"),
   Command.withExamples([{ command: "oompa view 1a2b3c4d", description: "Everything run 1a2b3c4d did" }])

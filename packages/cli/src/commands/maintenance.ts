@@ -2,7 +2,9 @@
  * `oompa worktrees` and `oompa cleanup` (SPEC F10, F14): what runs left on disk, and its repair.
  *
  * Cleanup never touches what a live run holds: it takes the run lock first (a live holder makes
- * it refuse). Then it kills the agent process groups of dead runs, finishes an interrupted checkout
+ * it refuse). Then it kills the agent process groups of dead runs and every other process they
+ * started for this repository (`ProcessOwner`: test and setup commands, an agent killed with its
+ * oompa before its record was written), finishes an interrupted checkout
  * sync (opening the git layer does that), returns claims in `current/` to `pending/` — or moves
  * them to `complete/` when main already has their merge (found by its `Oompa-Task` trailer) —
  * removes worktrees, and deletes the run branches, except those holding approved work that was
@@ -13,7 +15,8 @@
 import { Effect, FileSystem, Path } from "effect"
 import { Command } from "effect/cli"
 import { EventSink, Git, type Ids, Recovery } from "@oompa/core"
-import { FsTaskQueue, JsonlEventLog, NodeAgent, NodeGit, RunLock } from "@oompa/adapters-node"
+import { FsTaskQueue, JsonlEventLog, NodeAgent, NodeGit, ProcessOwner, RunLock } from "@oompa/adapters-node"
+import * as nodeFs from "node:fs"
 import { UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import type * as Session from "../Session.ts"
@@ -35,12 +38,16 @@ export const worktrees = Command.make("worktrees", {}, () =>
   Command.withExamples([{ command: "oompa worktrees", description: "Worker, path" }])
 )
 
-/** Kills the process groups of agents whose oompa process is gone; returns what it killed. */
-const killOrphanAgents = (runsDir: string) =>
+/**
+ * Kills the process groups of agents whose oompa process is gone (their records), then every other
+ * process such an oompa process started for this repository (`ProcessOwner`); returns what it killed.
+ */
+const killOrphanAgents = (runsDir: string, repoRoot: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const killed: Array<string> = []
+    const killedGroups = new Set<number>()
     for (const run of yield* fs.readDirectory(runsDir).pipe(Effect.orElseSucceed(() => []))) {
       const dir = path.join(runsDir, run, NodeAgent.groupsFolderName)
       for (const file of yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed(() => []))) {
@@ -49,6 +56,7 @@ const killOrphanAgents = (runsDir: string) =>
         yield* Effect.sync(() => {
           try {
             process.kill(-record.pgid, "SIGKILL")
+            killedGroups.add(record.pgid)
             killed.push(`agent ${record.command} of ${record.worker} (pid ${record.pid})`)
           } catch {
             // ESRCH: the group is already gone; the record is all that is left.
@@ -57,14 +65,44 @@ const killOrphanAgents = (runsDir: string) =>
         yield* fs.remove(path.join(dir, file)).pipe(Effect.orDie)
       }
     }
+    // The records miss an agent oompa was killed with between its spawn and its record, every test
+    // and setup command, and descendants that left their group: the processes marked for this
+    // repository by an oompa process that is gone (issue 8: found by kill -9 at the instant an agent
+    // had started, which left it running after cleanup).
+    yield* Effect.sync(() => {
+      const ownGroup = ownProcessGroup()
+      for (const orphan of ProcessOwner.findOrphans(repoRoot, RunLock.isProcessAlive)) {
+        if (killedGroups.has(orphan.pgid)) continue
+        const target = orphan.pgid > 1 && orphan.pgid !== ownGroup ? -orphan.pgid : orphan.pid
+        try {
+          process.kill(target, "SIGKILL")
+          if (target < 0) killedGroups.add(orphan.pgid)
+          killed.push(`${orphan.command} (pid ${orphan.pid}) left by the dead oompa process ${orphan.orchestratorPid}`)
+        } catch {
+          // ESRCH: it ended while we looked.
+        }
+      }
+    })
     return killed
   })
 
-/** Branches whose run log shows an approval and no merge: approved work that must not be lost. */
+/** This process's group, from /proc (undefined elsewhere): never a target of the orphan kill. */
+const ownProcessGroup = (): number | undefined => {
+  try {
+    return Number(nodeFs.readFileSync("/proc/self/stat", "utf8").replace(/^.*\) /s, "").split(" ")[2])
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Branches whose run log shows an approval and no merge: approved work that must not be lost, with
+ * the task the iteration held (if it held one).
+ */
 const approvedUnmerged = (runsDir: string, branches: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const path = yield* Path.Path
-    const keep = new Set<string>()
+    const keep = new Map<string, string | undefined>()
     for (const branch of branches) {
       const match = /^oompa\/([0-9a-f]{8})\/(.+)-(\d+)$/.exec(branch)
       if (match === null) continue
@@ -73,7 +111,8 @@ const approvedUnmerged = (runsDir: string, branches: ReadonlyArray<string>) =>
       const ofIteration = events.filter((e) => "worker" in e && e.worker === worker && "iteration" in e && e.iteration === Number(n))
       const approved = ofIteration.some((e) => e._tag === "VerdictGiven" && e.verdict === "approved")
       const merged = ofIteration.some((e) => e._tag === "MergeResult" && e.outcome === "merged")
-      if (approved && !merged) keep.add(branch)
+      const claimed = ofIteration.find((e) => e._tag === "TaskClaimed")
+      if (approved && !merged) keep.set(branch, claimed !== undefined && "task" in claimed ? String(claimed.task) : undefined)
     }
     return keep
   })
@@ -87,7 +126,7 @@ const approvedUnmerged = (runsDir: string, branches: ReadonlyArray<string>) =>
  */
 export const repair = (session: Session.Session) =>
   Effect.gen(function*() {
-    const lines = (yield* killOrphanAgents(session.paths.runsDir)).map((k) => `killed ${k}`)
+    const lines = (yield* killOrphanAgents(session.paths.runsDir, session.repoRoot)).map((k) => `killed ${k}`)
     const repaired = yield* Effect.gen(function*() {
       const git = yield* Git.Git
       const branches = yield* git.listBranches("oompa/")
@@ -97,12 +136,23 @@ export const repair = (session: Session.Session) =>
         maxTaskAttempts: session.config.max_task_attempts,
         isApprovedUnmerged: (branch) => keep.has(branch)
       })
+      const landedTasks = report.branchesKept.length === 0 ? new Map<string, string>() : yield* Recovery.mergedTasks
       return [
         ...report.returned.map((task) => `task ${task}: current/ -> pending/ (its run died)`),
         ...report.completed.map((c) => `task ${c.task}: current/ -> complete/ (merged in ${c.sha.slice(0, 10)})`),
         ...report.workspacesRemoved.map((path) => `removed worktree ${path}`),
         ...report.branchesDeleted.map((b) => `deleted branch ${b}`),
-        ...report.branchesKept.map((b) => `kept ${b}: approved work that was never merged; to merge it: git switch ${git.targetBranch} && git merge ${b}`)
+        ...report.branchesKept.map((b) => {
+          const kept = `kept ${b}: approved work that was never merged`
+          // Recovery returned the dead iteration's task to pending/ and a later run redid it: merging
+          // this branch now would apply the task a second time (issue 8's crash trials).
+          const task = keep.get(b)
+          const landed = task === undefined ? undefined : landedTasks.get(task)
+          if (task !== undefined && landed !== undefined) {
+            return `${kept}; its task ${task} has since landed on ${git.targetBranch} in ${landed.slice(0, 10)}, so this is most likely superseded: compare with git diff ${git.targetBranch}...${b}, delete it with git branch -D ${b}`
+          }
+          return `${kept}; to merge it: git switch ${git.targetBranch} && git merge ${b}`
+        })
       ]
     }).pipe(
       Effect.provide([gitLayer(session), FsTaskQueue.layer(session.paths.tasksDir), EventSink.EventSink.layerNoop]),

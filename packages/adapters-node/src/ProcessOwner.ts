@@ -1,0 +1,124 @@
+/**
+ * Which oompa process started a process (SPEC F14): every agent, test command and setup command a
+ * run starts carries `OOMPA_ORCHESTRATOR_PID` and `OOMPA_REPO` in its environment, and so does
+ * everything it starts in turn — also a descendant that left the process group (`setsid`).
+ *
+ * Why, beside the process-group records of `NodeAgent`: a record is written just after the spawn,
+ * so an oompa killed with `kill -9` in between (measured: every kill at the instant the agent has
+ * started) left an agent no record names, alive; test and setup commands had no record at all; and
+ * a descendant in a session of its own escapes the group kill. Recovery (`oompa cleanup`, the start
+ * of every run) asks `findOrphans` for the processes whose orchestrator is dead, and kills them.
+ *
+ * Linux only (`/proc/<pid>/environ`, readable for the user's own processes); elsewhere
+ * `findOrphans` finds nothing and the records are all recovery has.
+ *
+ * Called by `NodeServices` (agents' environment), `NodeCommandRunner` (commands' environment) and
+ * the CLI's `cleanup`.
+ *
+ * @since 0.1.0
+ */
+import * as fs from "node:fs"
+
+/**
+ * @category constants
+ * @since 0.1.0
+ */
+export const orchestratorPidVariable = "OOMPA_ORCHESTRATOR_PID"
+
+/**
+ * @category constants
+ * @since 0.1.0
+ */
+export const repoVariable = "OOMPA_REPO"
+
+/**
+ * The variables that mark a process as started by this oompa process for the repository at `repoRoot`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const variables = (repoRoot: string): Record<string, string> => ({
+  [orchestratorPidVariable]: String(process.pid),
+  [repoVariable]: repoRoot
+})
+
+/**
+ * A live process started for the repository by an oompa process that no longer exists.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Orphan {
+  readonly pid: number
+  readonly pgid: number
+  readonly orchestratorPid: number
+  /** argv[0] and argv[1], for the report. */
+  readonly command: string
+}
+
+const realOrSelf = (path: string): string => {
+  try {
+    return fs.realpathSync(path)
+  } catch {
+    return path
+  }
+}
+
+/** State and process group from `/proc/<pid>/stat` (the fields after the command's closing parenthesis). */
+const statOf = (pid: number): { readonly state: string; readonly pgid: number } | undefined => {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")
+    return { state: fields[0] ?? "", pgid: Number(fields[2]) }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The processes marked for `repoRoot` whose orchestrator is not alive (and is not this process).
+ * Zombies are left out (they are already dead). Never throws: a process that ends or cannot be read
+ * while it is looked at is skipped.
+ *
+ * @category reading
+ * @since 0.1.0
+ */
+export const findOrphans = (repoRoot: string, isAlive: (pid: number) => boolean): Array<Orphan> => {
+  let entries: Array<string>
+  try {
+    entries = fs.readdirSync("/proc")
+  } catch {
+    return []
+  }
+  const root = realOrSelf(repoRoot)
+  const orphans: Array<Orphan> = []
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue
+    const pid = Number(entry)
+    if (pid === process.pid) continue
+    let environ: string
+    try {
+      environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8")
+    } catch {
+      continue // another user's process, or gone
+    }
+    let owner: string | undefined
+    let repo: string | undefined
+    for (const variable of environ.split("\0")) {
+      if (variable.startsWith(`${orchestratorPidVariable}=`)) owner = variable.slice(orchestratorPidVariable.length + 1)
+      else if (variable.startsWith(`${repoVariable}=`)) repo = variable.slice(repoVariable.length + 1)
+    }
+    if (owner === undefined || repo === undefined || !/^\d+$/.test(owner)) continue
+    const orchestratorPid = Number(owner)
+    if (orchestratorPid === process.pid || isAlive(orchestratorPid) || realOrSelf(repo) !== root) continue
+    const stat = statOf(pid)
+    if (stat === undefined || stat.state === "Z") continue
+    let command = ""
+    try {
+      command = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, 2).join(" ")
+    } catch {
+      // gone: keep the empty name; the kill will find nothing
+    }
+    orphans.push({ pid, pgid: stat.pgid, orchestratorPid, command })
+  }
+  return orphans.sort((a, b) => a.pid - b.pid)
+}
