@@ -5,27 +5,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import type { WorkerId } from "../../src/domain/Ids.ts"
-import { makeSwarmConfig, type SwarmConfig, type WorkerConfig } from "../../src/domain/SwarmConfig.ts"
-import type { Task } from "../../src/domain/Task.ts"
+import { makeSwarmConfig, type SwarmConfig } from "../../src/domain/SwarmConfig.ts"
 import { failureLine } from "../../src/programs/AgentCall.ts"
 import * as RunTasks from "../../src/programs/RunTasks.ts"
 import * as Swarm from "../../src/programs/Swarm.ts"
 import * as ScriptedAgent from "../../src/testing/ScriptedAgent.ts"
 import * as SimulatedTime from "../../src/testing/SimulatedTime.ts"
 import * as TestSwarm from "../../src/testing/TestSwarm.ts"
+import { task, worker } from "./fixtures.ts"
 
-const task = (id: string): Task => ({ id, summary: `do ${id}` }) as Task
-const worker = (id: string, fields: Partial<WorkerConfig> = {}): WorkerConfig => ({
-  id: id as WorkerId,
-  agent: { harness: "claude", model: "opus" },
-  role: "executor",
-  iterations: 10,
-  prompt: [],
-  wait_between: 0,
-  budget: {},
-  ...fields
-})
 const ownFile = ScriptedAgent.byCall({
   propose: (r) => ({ answer: "done", edits: { [`src/${r.task ?? `${r.worker}-${r.iteration}`}.txt`]: `${r.task}\n` } }),
   fix: (r) => ({ answer: "fixed", edits: { [`src/${r.task}.txt`]: `fixed ${r.task}\n` } }),

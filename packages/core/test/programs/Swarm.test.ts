@@ -5,24 +5,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import type { WorkerId } from "../../src/domain/Ids.ts"
-import { makeSwarmConfig, type WorkerConfig } from "../../src/domain/SwarmConfig.ts"
-import type { Task } from "../../src/domain/Task.ts"
+import { makeSwarmConfig } from "../../src/domain/SwarmConfig.ts"
 import * as Swarm from "../../src/programs/Swarm.ts"
 import * as ScriptedAgent from "../../src/testing/ScriptedAgent.ts"
 import * as TestSwarm from "../../src/testing/TestSwarm.ts"
+import { task, worker } from "./fixtures.ts"
 
-const task = (id: string, summary = `do ${id}`): Task => ({ id, summary }) as Task
-const worker = (id: string, fields: Partial<WorkerConfig> = {}): WorkerConfig => ({
-  id: id as WorkerId,
-  agent: { harness: "codex", model: "m" },
-  role: "executor",
-  iterations: 10,
-  prompt: [],
-  wait_between: 0,
-  budget: {},
-  ...fields
-})
 
 /** Each task's proposer writes its own file; the reviewer approves. */
 const oneFilePerTask = ScriptedAgent.byCall({
