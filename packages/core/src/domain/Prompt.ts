@@ -302,10 +302,89 @@ export const contextHeaderData = (input: ContextInput): Record<string, unknown> 
  * @since 0.1.0
  */
 export const contextHeader = (input: ContextInput): string => {
-  // lineWidth 0: no folding of long summaries, one value per line is easier for agents to read.
-  const body = stringify(contextHeaderData(input), { lineWidth: 0 })
+  const data = contextHeaderData(input)
+  const body = blockYaml(data) ?? stringify(data, yamlOptions)
   const longestRun = Math.max(0, ...(body.match(/`+/g) ?? []).map((run) => run.length))
   const fence = "`".repeat(Math.max(3, longestRun + 1))
   const ending = body.endsWith("\n") ? "" : "\n"
   return `${fence}yaml\n# oompa context (maintained by the framework)\n${body}${ending}${fence}`
 }
+
+// lineWidth 0: no folding of long summaries, one value per line is easier for agents to read.
+const yamlOptions = { lineWidth: 0 } as const
+
+/**
+ * `yaml`'s own rendering of each scalar, as a map value and as a sequence item, remembered: a swarm
+ * renders a header for every prompt, and the same task summaries and shas recur between merges.
+ * `undefined` marks a scalar that needs more than one line (a block scalar), which only the library
+ * can lay out.
+ */
+const scalarCache = new Map<string | number, readonly [asValue: string | undefined, asItem: string | undefined]>()
+const scalarCacheMax = 20_000
+
+const oneLine = (rendered: string, prefix: string): string | undefined => {
+  const text = rendered.endsWith("\n") ? rendered.slice(0, -1) : rendered
+  return text.startsWith(prefix) && !text.includes("\n") ? text.slice(prefix.length) : undefined
+}
+
+const scalarOf = (value: string | number): readonly [string | undefined, string | undefined] => {
+  let cached = scalarCache.get(value)
+  if (cached === undefined) {
+    if (scalarCache.size >= scalarCacheMax) scalarCache.clear()
+    cached = [oneLine(stringify({ k: value }, yamlOptions), "k: "), oneLine(stringify([value], yamlOptions), "- ")]
+    scalarCache.set(value, cached)
+  }
+  return cached
+}
+
+/**
+ * The same text as `yaml`'s `stringify(data, { lineWidth: 0 })` for nested maps and sequences of
+ * one-line scalars, composed from the library's rendering of each scalar (a property test holds the
+ * two equal); `undefined` when some scalar needs the library's layout.
+ */
+const blockYaml = (data: Record<string, unknown>): string | undefined => {
+  const out: Array<string> = []
+  const map = (value: Record<string, unknown>, indent: string, first: string): boolean => {
+    let lead = first
+    for (const [key, item] of Object.entries(value)) {
+      if (!/^[a-z_]+$/.test(key) || !entry(item, `${lead}${key}:`, indent)) return false
+      lead = indent
+    }
+    return true
+  }
+  const entry = (item: unknown, label: string, indent: string): boolean => {
+    if (typeof item === "string" || typeof item === "number") {
+      const rendered = scalarOf(item)[0]
+      if (rendered === undefined) return false
+      out.push(`${label} ${rendered}`)
+      return true
+    }
+    if (Array.isArray(item)) {
+      if (item.length === 0) return void out.push(`${label} []`), true
+      out.push(label)
+      const inner = `${indent}  `
+      for (const element of item) {
+        if (typeof element === "string" || typeof element === "number") {
+          const rendered = scalarOf(element)[1]
+          if (rendered === undefined) return false
+          out.push(`${inner}- ${rendered}`)
+        } else if (isPlainMap(element) && Object.keys(element).length > 0) {
+          if (!map(element, `${inner}  `, `${inner}- `)) return false
+        } else {
+          return false
+        }
+      }
+      return true
+    }
+    if (isPlainMap(item)) {
+      if (Object.keys(item).length === 0) return void out.push(`${label} {}`), true
+      out.push(label)
+      return map(item, `${indent}  `, `${indent}  `)
+    }
+    return false
+  }
+  return map(data, "", "") ? `${out.join("\n")}\n` : undefined
+}
+
+const isPlainMap = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)

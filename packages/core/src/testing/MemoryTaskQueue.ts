@@ -43,13 +43,15 @@ const statuses: ReadonlyArray<TaskStatus> = ["pending", "current", "complete", "
  * @since 0.1.0
  */
 export class MemoryTaskQueueState {
-  readonly folders: Record<TaskStatus, Map<string, Task>> = {
+  readonly folders: Readonly<Record<TaskStatus, ReadonlyMap<string, Task>>> = {
     pending: new Map(),
     current: new Map(),
     complete: new Map(),
     failed: new Map(),
     invalid: new Map()
   }
+  /** Each folder's tasks in claim order, kept until the folder changes (prompts list them often). */
+  private readonly sorted: Partial<Record<TaskStatus, ReadonlyArray<Task>>> = {}
   readonly invalidEntries: Array<InvalidEntry> = []
   readonly moves: Array<Move> = []
 
@@ -66,7 +68,7 @@ export class MemoryTaskQueueState {
 
   add(task: Task): boolean {
     if (this.statusOf(task.id) !== undefined) return false
-    this.folders.pending.set(task.id, task)
+    this.folder("pending").set(task.id, task)
     this.moves.push({ task: task.id, from: undefined, to: "pending" })
     return true
   }
@@ -74,16 +76,22 @@ export class MemoryTaskQueueState {
   move(id: string, from: TaskStatus, to: TaskStatus, update: (task: Task) => Task = (t) => t): Task {
     const task = this.folders[from].get(id)
     assert(task !== undefined, `task ${id} is not in ${from}/ (it is in ${this.statusOf(id) ?? "no folder"})`)
-    this.folders[from].delete(id)
+    this.folder(from).delete(id)
     const next = update(task)
-    this.folders[to].set(id, next)
+    this.folder(to).set(id, next)
     this.moves.push({ task: id, from, to })
     assert(statuses.filter((s) => this.folders[s].has(id)).length === 1, `task ${id} sits in more than one folder`)
     return next
   }
 
   list(status: TaskStatus): ReadonlyArray<Task> {
-    return [...this.folders[status].values()].sort(claimOrder)
+    return this.sorted[status] ??= Object.freeze([...this.folders[status].values()].sort(claimOrder))
+  }
+
+  /** The folder, to change: its sorted list is dropped. */
+  private folder(status: TaskStatus): Map<string, Task> {
+    delete this.sorted[status]
+    return this.folders[status] as Map<string, Task>
   }
 }
 

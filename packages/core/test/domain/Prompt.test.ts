@@ -8,13 +8,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
 import * as fc from "fast-check"
-import { parse } from "yaml"
+import { parse, stringify } from "yaml"
 import * as DefaultPrompts from "../../src/domain/DefaultPrompts.ts"
 import { Task, type TaskStatus } from "../../src/domain/Task.ts"
 import { alwaysDenied } from "../../src/domain/Policy.ts"
 import {
   type ContextInput,
   contextHeader,
+  contextHeaderData,
   type PromptTokens,
   notesListedMax,
   parseNoteFrontMatter,
@@ -304,6 +305,18 @@ describe("contextHeader", () => {
         assert.deepStrictEqual(headerYaml(contextHeader(input)), expectedData(input))
       }),
       { numRuns: 200 }
+    )
+  })
+
+  it("property: is exactly the yaml library's rendering of the header data (the fast layout is not a second YAML dialect)", () => {
+    fc.assert(
+      fc.property(contextInput, (input) => {
+        const header = contextHeader(input)
+        const fence = header.slice(0, header.indexOf("yaml\n"))
+        const body = stringify(contextHeaderData(input), { lineWidth: 0 })
+        assert.strictEqual(header, `${fence}yaml\n# oompa context (maintained by the framework)\n${body}${fence}`)
+      }),
+      { numRuns: 500 }
     )
   })
 
