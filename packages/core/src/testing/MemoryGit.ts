@@ -743,6 +743,22 @@ export class MemoryRepo {
     return false
   }
 
+  /** Every commit reachable from `heads`, the heads included: one walk, where many `isAncestor` calls would repeat it. */
+  reachableFrom(heads: Iterable<string>, operation = "reachableFrom"): ReadonlySet<string> {
+    const seen = new Set<string>()
+    const stack: Array<string> = []
+    for (const head of heads) {
+      this.node(head, operation)
+      if (!seen.has(head)) seen.add(head), stack.push(head)
+    }
+    for (let sha = stack.pop(); sha !== undefined; sha = stack.pop()) {
+      for (const parent of this.node(sha, operation).record.parents) {
+        if (!seen.has(parent)) seen.add(parent), stack.push(parent)
+      }
+    }
+    return seen
+  }
+
   /**
    * The best common ancestor of `a` and `b`, or `undefined` for unrelated histories. Of several,
    * the one with the highest generation (then the smallest sha): it is never an ancestor of another.

@@ -1,8 +1,9 @@
 /**
  * Deterministic simulation of whole swarms (SPEC F13), the way FoundationDB and TigerBeetle prove
  * theirs: one seed draws the swarm's shape, its fault probabilities and every agent answer; the real
- * `Swarm` program runs over the in-memory world under `TestClock`; the invariant checker watches
- * every event; a failing seed replays exactly.
+ * `Swarm` program runs over the in-memory world in simulated time; the invariant checker watches
+ * every event; a failing seed replays exactly. Time is discrete (`DiscreteTime`): fibers run until all
+ * of them wait, then the clock jumps to the next timer.
  *
  * Phases:
  * 1. Safety — faults on: agents crash, hang past their timeout, answer garbage, edit the same lines
@@ -17,8 +18,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Exit, Fiber, Layer, Option, Scheduler } from "effect"
-import { TestClock } from "effect/testing"
+import { Cause, Clock, Effect, Exit, Layer, Option, Scheduler } from "effect"
 import type { Event } from "../domain/Event.ts"
 import type { WorkerId } from "../domain/Ids.ts"
 import { makeSwarmConfig, type MergeStrategy, type SwarmConfig, type WorkerConfig } from "../domain/SwarmConfig.ts"
@@ -32,6 +32,7 @@ import { CommandRunner } from "../services/CommandRunner.ts"
 import { Git } from "../services/Git.ts"
 import { TaskQueue } from "../services/TaskQueue.ts"
 import { InvariantChecker, type InvariantName } from "./checkers/Invariants.ts"
+import { DiscreteTime } from "./DiscreteTime.ts"
 import * as MemoryGit from "./MemoryGit.ts"
 import * as Prng from "./Prng.ts"
 import * as MemoryTaskQueue from "./MemoryTaskQueue.ts"
@@ -106,8 +107,6 @@ export interface SimulationOptions {
   /** Faults in the safety phase (default on). */
   readonly faults?: boolean
   readonly variant?: Variant
-  /** Simulated milliseconds per step of the clock (default 5000; TestClock wakes the sleeps inside a step in deadline order). */
-  readonly stepMs?: number
   /** Sees every event as it is emitted (a trace for `oompa sim --trace`). */
   readonly observe?: (event: Event) => void
 }
@@ -151,8 +150,8 @@ export interface SimulationResult {
  */
 export const exitCodes = { ok: 0, defect: 127, liveness: 128, invariant: 129 } as const
 
-/** Steps of the clock before a phase counts as stuck (I6). */
-const stepsMax = 20_000
+/** Simulated time a phase may take before it counts as stuck (I6): a day, hundreds of times what a phase needs. */
+const phaseTimeMaxMs = 24 * 3600_000
 
 const drawFaults = (prng: Prng.Prng): Faults => ({
   agentCrash: prng.next() * 0.15,
@@ -291,6 +290,7 @@ interface World {
   readonly layer: Layer.Layer<Swarm.Services>
   readonly trace: Prng.TraceHash
   readonly counts: { events: number; iterations: number; calls: number }
+  readonly time: DiscreteTime
 }
 
 const makeWorld = (p: Parameters, config: SwarmConfig, tasks: ReadonlyArray<Task>, variant: Variant | undefined, observe: ((event: Event) => void) | undefined): World => {
@@ -328,7 +328,7 @@ const makeWorld = (p: Parameters, config: SwarmConfig, tasks: ReadonlyArray<Task
     testGate: config.test_command !== undefined
   })
   world.agent.script = agentModel(p, agentPrng, switches, world.repo, checker, config.timeouts.propose * 1000)
-  return { world, checker, switches, trace, counts, layer: layerOf(world, checker, switches, variant) }
+  return { world, checker, switches, trace, counts, time: new DiscreteTime(), layer: layerOf(world, checker, switches, variant) }
 }
 
 /** The world's services: instrumented for the checker, broken as the variant says, guarded by the crash switch. */
@@ -390,51 +390,63 @@ const commandsOf = (world: TestSwarm.World, variant: Variant | undefined): Comma
   return { ...base, inCommit: (sha, command, timeoutMs) => Effect.map(base.inCommit(sha, command, timeoutMs), (run) => ({ ...run, passed: true })) }
 }
 
-type PhaseEnd = "done" | "crashed" | "violation" | "stalled" | { readonly defect: string }
+type PhaseEnd = "done" | "crashed" | "violation" | { readonly stalled: string } | { readonly defect: string }
 
-/** Runs one swarm on the world, stepping the clock, until it ends, crashes, breaks, or stalls. */
-const runPhase = (w: World, config: SwarmConfig, runId: string, crashAtEvent: number | undefined, stepMs: number) =>
-  Effect.gen(function*(): Effect.fn.Return<PhaseEnd> {
-    const fiber = yield* Effect.forkChild(Swarm.run(config, { runId }).pipe(Effect.provide(w.layer)), { startImmediately: true })
-    for (let step = 0; step < stepsMax; step++) {
-      if (!w.checker.ok) {
-        yield* Fiber.interrupt(fiber)
-        return "violation"
-      }
-      const exit = fiber.pollUnsafe()
-      if (exit !== undefined) return Exit.isSuccess(exit) ? "done" : { defect: Cause.pretty(exit.cause).split("\n").slice(0, 3).join(" ") }
-      if (crashAtEvent !== undefined && w.counts.events >= crashAtEvent) {
-        // kill -9: every service dies at once, so no finalizer can tidy up; recovery must.
-        w.switches.dead = true
-        yield* Fiber.interrupt(fiber)
-        w.switches.dead = false
-        return "crashed"
-      }
-      yield* TestClock.adjust(stepMs)
+/** Runs `effect` in the world's time until it ends; a crash or a broken invariant cuts it short. */
+const runFiber = <A, E>(w: World, effect: Effect.Effect<A, E>, crashAtEvent: number | undefined): PhaseEnd => {
+  const time = w.time
+  const fiber = Effect.runFork(
+    effect.pipe(Effect.provideService(Clock.Clock, time.clock), Effect.provideService(Scheduler.Scheduler, time.scheduler)),
+    { scheduler: time.scheduler }
+  )
+  const deadline = time.now + phaseTimeMaxMs
+  const stop = (end: PhaseEnd): PhaseEnd => {
+    fiber.interruptUnsafe()
+    // Finalizers may wait on time too (a workspace removed, a claim returned): let them finish.
+    while (fiber.pollUnsafe() === undefined && time.settle() && time.advance());
+    return end
+  }
+  for (;;) {
+    if (!time.settle()) return stop({ stalled: "fibers kept yielding to each other without ever waiting (a livelock)" })
+    if (!w.checker.ok) return stop("violation")
+    const exit = fiber.pollUnsafe()
+    if (exit !== undefined) return Exit.isSuccess(exit) ? "done" : { defect: Cause.pretty(exit.cause).split("\n").slice(0, 3).join(" ") }
+    if (crashAtEvent !== undefined && w.counts.events >= crashAtEvent) {
+      // kill -9: every service dies at once, so no finalizer can tidy up; recovery must.
+      w.switches.dead = true
+      stop("crashed")
+      w.switches.dead = false
+      return "crashed"
     }
-    yield* Fiber.interrupt(fiber)
-    return "stalled"
-  })
+    const next = time.nextTimerAt()
+    if (next === undefined) return stop({ stalled: "every fiber waits and no timer is set (a deadlock)" })
+    if (next > deadline) return stop({ stalled: `it did not end within ${phaseTimeMaxMs / 3600_000} h of simulated time` })
+    time.advance()
+  }
+}
+
+/** Runs one swarm on the world until it ends, crashes, breaks, or stalls. */
+const runPhase = (w: World, config: SwarmConfig, runId: string, crashAtEvent: number | undefined): PhaseEnd =>
+  runFiber(w, Swarm.run(config, { runId }).pipe(Effect.provide(w.layer), Effect.asVoid), crashAtEvent)
 
 /** Recovery after a crash: the real program, over the unguarded world. */
-const recover = (w: World, config: SwarmConfig, variant: Variant | undefined) =>
-  Effect.gen(function*() {
-    const queue = variant === "crash-loses-claim"
-      // Broken: recovery does not see the claims a dead run left in current/.
-      ? Layer.succeed(TaskQueue, { ...MemoryTaskQueue.make(w.world.queue), list: (status) => status === "current" ? Effect.succeed([]) : MemoryTaskQueue.make(w.world.queue).list(status) })
-      : MemoryTaskQueue.layer(w.world.queue)
-    yield* Recovery.run({
-      branchPrefix: "oompa/",
-      maxTaskAttempts: config.max_task_attempts,
-      isApprovedUnmerged: (_branch, head) => w.checker.approvedHeads.has(head)
-    }).pipe(Effect.provide(queue), Effect.provide(TestSwarm.layer(w.world)), Effect.orDie)
-  })
+const recover = (w: World, config: SwarmConfig, variant: Variant | undefined): PhaseEnd => {
+  const queue = variant === "crash-loses-claim"
+    // Broken: recovery does not see the claims a dead run left in current/.
+    ? Layer.succeed(TaskQueue, { ...MemoryTaskQueue.make(w.world.queue), list: (status) => status === "current" ? Effect.succeed([]) : MemoryTaskQueue.make(w.world.queue).list(status) })
+    : MemoryTaskQueue.layer(w.world.queue)
+  return runFiber(w, Recovery.run({
+    branchPrefix: "oompa/",
+    maxTaskAttempts: config.max_task_attempts,
+    isApprovedUnmerged: (_branch, head) => w.checker.approvedHeads.has(head)
+  }).pipe(Effect.provide(queue), Effect.provide(TestSwarm.layer(w.world)), Effect.orDie, Effect.asVoid), undefined)
+}
 
 const failureOf = (w: World, end: PhaseEnd, phase: string): Failure | undefined => {
   const violation = w.checker.violations[0]
   if (violation !== undefined) return { kind: "invariant", invariant: violation.invariant, message: `${violation.invariant}: ${violation.message}` }
-  if (typeof end === "object") return { kind: "defect", message: `${phase}: ${end.defect}` }
-  if (end === "stalled") return { kind: "liveness", invariant: "I6", message: `I6: the ${phase} did not end within ${stepsMax} steps of simulated time` }
+  if (typeof end === "object" && "defect" in end) return { kind: "defect", message: `${phase}: ${end.defect}` }
+  if (typeof end === "object" && "stalled" in end) return { kind: "liveness", invariant: "I6", message: `I6: the ${phase} did not end: ${end.stalled}` }
   return undefined
 }
 
@@ -455,53 +467,49 @@ const livenessConfig = (config: SwarmConfig, pending: number): SwarmConfig => {
  * @category programs
  * @since 0.1.0
  */
-export const simulate = (options: SimulationOptions): Effect.Effect<SimulationResult> =>
-  Effect.gen(function*() {
-    const parameters = drawParameters(options.seed, { variant: options.variant })
-    const config = options.config ?? configOf(parameters)
-    const w = makeWorld(parameters, config, options.tasks ?? tasksOf(parameters), options.variant, options.observe)
-    const stepMs = options.stepMs ?? 5000
-    w.switches.faults = options.faults ?? true
-    const finish = (failure: Failure | undefined): SimulationResult => ({
-      seed: options.seed,
-      ok: failure === undefined,
-      ...(failure === undefined ? {} : { failure }),
-      steps: w.counts.events,
-      iterations: w.counts.iterations,
-      agentCalls: w.counts.calls,
-      merged: w.world.repo.mainHistory.length - 1,
-      traceHash: w.trace.hex,
-      simulatedMs: 0,
-      parameters
-    })
-    let end = yield* runPhase(w, config, "5afe0001", parameters.crashAtEvent, stepMs)
-    if (end === "crashed") {
-      yield* recover(w, config, options.variant)
-      w.checker.checkQuiescent("recovery from the orchestrator's crash")
-      if (!w.checker.ok) return finish(failureOf(w, end, "recovery"))
-      end = yield* runPhase(w, config, "5afe0002", undefined, stepMs)
-    }
-    const safety = failureOf(w, end, "safety phase")
-    if (safety !== undefined) return finish(safety)
-    w.checker.checkQuiescent("the safety phase")
-    if (!w.checker.ok) return finish(failureOf(w, end, "safety phase"))
-    w.switches.faults = false
-    const pending = w.world.queue.list("pending").length
-    const live = yield* runPhase(w, livenessConfig(config, pending), "11fe0001", undefined, stepMs)
-    const liveness = failureOf(w, live, "liveness phase")
-    if (liveness !== undefined) return finish(liveness)
-    w.checker.checkQuiescent("the liveness phase")
-    const left = [...w.world.queue.list("pending"), ...w.world.queue.list("current")].map((t) => t.id)
-    if (w.checker.ok && left.length > 0) {
-      return finish({ kind: "liveness", message: `liveness: with faults off, tasks never reached complete/ or failed/: ${left.join(", ")}` })
-    }
-    return { ...finish(failureOf(w, live, "liveness phase")), simulatedMs: yield* Effect.clockWith((clock) => clock.currentTimeMillis) }
-  }).pipe(
-    Effect.provide(TestClock.layer()),
-    // Fibers resume on the microtask queue, not the event loop: nothing outside the simulated world
-    // runs between its steps, so hopping through the event loop only costs time.
-    Effect.provideService(Scheduler.Scheduler, new Scheduler.MixedScheduler("sync"))
-  )
+export const simulate = (options: SimulationOptions): Effect.Effect<SimulationResult> => Effect.sync(() => simulateNow(options))
+
+const simulateNow = (options: SimulationOptions): SimulationResult => {
+  const parameters = drawParameters(options.seed, { variant: options.variant })
+  const config = options.config ?? configOf(parameters)
+  const w = makeWorld(parameters, config, options.tasks ?? tasksOf(parameters), options.variant, options.observe)
+  w.switches.faults = options.faults ?? true
+  const finish = (failure: Failure | undefined): SimulationResult => ({
+    seed: options.seed,
+    ok: failure === undefined,
+    ...(failure === undefined ? {} : { failure }),
+    steps: w.counts.events,
+    iterations: w.counts.iterations,
+    agentCalls: w.counts.calls,
+    merged: w.world.repo.mainHistory.length - 1,
+    traceHash: w.trace.hex,
+    simulatedMs: w.time.now,
+    parameters
+  })
+  let end = runPhase(w, config, "5afe0001", parameters.crashAtEvent)
+  if (end === "crashed") {
+    const recovered = recover(w, config, options.variant)
+    if (recovered !== "done") return finish(failureOf(w, recovered, "recovery"))
+    w.checker.checkQuiescent("recovery from the orchestrator's crash")
+    if (!w.checker.ok) return finish(failureOf(w, end, "recovery"))
+    end = runPhase(w, config, "5afe0002", undefined)
+  }
+  const safety = failureOf(w, end, "safety phase")
+  if (safety !== undefined) return finish(safety)
+  w.checker.checkQuiescent("the safety phase")
+  if (!w.checker.ok) return finish(failureOf(w, end, "safety phase"))
+  w.switches.faults = false
+  const pending = w.world.queue.list("pending").length
+  const live = runPhase(w, livenessConfig(config, pending), "11fe0001", undefined)
+  const liveness = failureOf(w, live, "liveness phase")
+  if (liveness !== undefined) return finish(liveness)
+  w.checker.checkQuiescent("the liveness phase")
+  const left = [...w.world.queue.list("pending"), ...w.world.queue.list("current")].map((t) => t.id)
+  if (w.checker.ok && left.length > 0) {
+    return finish({ kind: "liveness", message: `liveness: with faults off, tasks never reached complete/ or failed/: ${left.join(", ")}` })
+  }
+  return finish(failureOf(w, live, "liveness phase"))
+}
 
 /**
  * The command that replays a seed.

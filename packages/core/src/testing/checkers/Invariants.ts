@@ -176,14 +176,6 @@ export class InvariantChecker {
     this.main = sha
   }
 
-  /** Whether `head`'s work is on main: some merge main went through came from it or its descendant. */
-  private landed(head: string): boolean {
-    for (const [result, from] of this.mergedFrom) {
-      if (this.repo.isAncestor(result, this.main) && this.repo.isAncestor(head, from)) return true
-    }
-    return false
-  }
-
   /** The checks that hold once a run (or a crash and its recovery) is over. */
   checkQuiescent(stage: string): void {
     const current = this.queue.list("current")
@@ -192,10 +184,14 @@ export class InvariantChecker {
     this.holders.clear()
     this.reviews.clear()
     this.mergesInFlight = 0
-    const branches = this.repo.listBranches("oompa/")
+    // Work is kept when some merge main went through came from it or a descendant (landed), or a
+    // branch holds it: everything reachable from those merged heads and from the branches.
+    const onMain = this.repo.reachableFrom([this.main])
+    const landedFrom = [...this.mergedFrom].filter(([result]) => onMain.has(result)).map(([, from]) => from)
+    const kept = this.repo.reachableFrom([...landedFrom, ...this.repo.listBranches("oompa/").map((b) => b.sha)])
     for (const [head, outcome] of this.submissions) {
       if (outcome !== "conflict" && outcome !== "in-flight" && outcome !== "dry-run") continue
-      if (this.landed(head) || branches.some((b) => this.repo.isAncestor(head, b.sha))) continue
+      if (kept.has(head)) continue
       this.fail("I2", `approved work ${head.slice(0, 12)} of ${this.submissionBranches.get(head) ?? "an unknown branch"} (${outcome}) is neither merged nor kept on a branch after ${stage}`)
     }
   }
