@@ -73,11 +73,33 @@ const reportUnknown = (context: WorkerContext, name: string, tokens: ReadonlyArr
   })
 
 /**
- * The last context header rendered, per run: prompts of one iteration (and of workers between two
- * merges) usually see the same main and the same queue, and rendering YAML is the costliest step
- * of building a prompt.
+ * The last context header rendered and what it was rendered from. Prompts of one iteration, and of
+ * every worker between two changes of main or the queue, see the same state, and rendering is the
+ * costliest step of building a prompt. Compared by value, so any queue implementation hits; a queue
+ * that returns the same list while a folder is unchanged is compared in O(1).
  */
-const headerMemo = new WeakMap<WorkerContext["reportedTokens"], { readonly key: string; readonly text: string }>()
+interface HeaderMemo {
+  readonly mode: string
+  readonly head: string
+  readonly policy: ReadonlyArray<string>
+  readonly branch: string
+  readonly counts: ReadonlyArray<number>
+  readonly pending: ReadonlyArray<Task>
+  readonly text: string
+}
+let lastHeader: HeaderMemo | undefined
+
+const samePending = (a: ReadonlyArray<Task>, b: ReadonlyArray<Task>): boolean => {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    if (a[i]!.id !== b[i]!.id || a[i]!.summary !== b[i]!.summary) return false
+  }
+  return true
+}
+
+const sameLines = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean =>
+  a === b || (a.length === b.length && a.every((line, i) => line === b[i]))
 
 const contextHeaderOf = (context: WorkerContext) =>
   Effect.gen(function*() {
@@ -88,19 +110,21 @@ const contextHeaderOf = (context: WorkerContext) =>
     const current = yield* queue.list("current")
     const complete = yield* queue.list("complete")
     const failed = yield* queue.list("failed")
-    const counts = { pending: pending.length, current: current.length, complete: complete.length, failed: failed.length }
-    const key = `${head}\u0000${JSON.stringify(counts)}\u0000${pending.map((t) => `${t.id}\u0001${t.summary}`).join("\u0000")}`
-    const memo = headerMemo.get(context.reportedTokens)
-    if (memo !== undefined && memo.key === key) return memo.text
+    const counts = [pending.length, current.length, complete.length, failed.length]
+    const memo = lastHeader
+    if (
+      memo !== undefined && memo.head === head && memo.mode === context.mode && memo.branch === git.targetBranch &&
+      sameLines(memo.policy, context.policy.lines) && memo.counts.every((n, i) => n === counts[i]) && samePending(memo.pending, pending)
+    ) return memo.text
     const text = contextHeader({
       mode: context.mode,
       repo: { branch: git.targetBranch, head },
-      tasks: { pending, counts },
+      tasks: { pending, counts: { pending: pending.length, current: current.length, complete: complete.length, failed: failed.length } },
       notes: [],
       policy: context.policy.lines,
       nextWork: pending.length > 0 ? [`claim and finish pending tasks (${pending.length} waiting)`] : ["no pending tasks: look for the most valuable next change"]
     })
-    headerMemo.set(context.reportedTokens, { key, text })
+    lastHeader = { mode: context.mode, head, policy: context.policy.lines, branch: git.targetBranch, counts, pending, text }
     return text
   })
 
