@@ -102,17 +102,25 @@ const ownProcessGroup = (): number | undefined => {
 const approvedUnmerged = (runsDir: string, branches: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const path = yield* Path.Path
-    const keep = new Map<string, string | undefined>()
+    const keep = new Map<string, { readonly task: string | undefined; readonly approved: string | undefined }>()
     for (const branch of branches) {
       const match = /^oompa\/([0-9a-f]{8})\/(.+)-(\d+)$/.exec(branch)
       if (match === null) continue
       const [, run, worker, n] = match
       const events = yield* JsonlEventLog.readEvents(path.join(runsDir, run!, "events.jsonl")).pipe(Effect.orElseSucceed(() => []))
       const ofIteration = events.filter((e) => "worker" in e && e.worker === worker && "iteration" in e && e.iteration === Number(n))
-      const approved = ofIteration.some((e) => e._tag === "VerdictGiven" && e.verdict === "approved")
+      // The reviewer saw the iteration's last commit before its verdict; the latest approval counts.
+      let committed: string | undefined
+      let approved: { readonly sha: string | undefined } | undefined
+      for (const e of ofIteration) {
+        if (e._tag === "Committed") committed = e.sha
+        if (e._tag === "VerdictGiven" && e.verdict === "approved") approved = { sha: committed }
+      }
       const merged = ofIteration.some((e) => e._tag === "MergeResult" && e.outcome === "merged")
       const claimed = ofIteration.find((e) => e._tag === "TaskClaimed")
-      if (approved && !merged) keep.set(branch, claimed !== undefined && "task" in claimed ? String(claimed.task) : undefined)
+      if (approved !== undefined && !merged) {
+        keep.set(branch, { task: claimed !== undefined && "task" in claimed ? String(claimed.task) : undefined, approved: approved.sha })
+      }
     }
     return keep
   })
@@ -134,7 +142,11 @@ export const repair = (session: Session.Session) =>
       const report = yield* Recovery.run({
         branchPrefix: "oompa/",
         maxTaskAttempts: session.config.max_task_attempts,
-        isApprovedUnmerged: (branch) => keep.has(branch)
+        // A log without the approved commit's sha keeps the branch where it is.
+        approvedCommit: (branch, head) => {
+          const entry = keep.get(branch)
+          return entry === undefined ? undefined : entry.approved ?? head
+        }
       })
       const landedTasks = report.branchesKept.length === 0 ? new Map<string, string>() : yield* Recovery.mergedTasks
       return [
@@ -146,7 +158,7 @@ export const repair = (session: Session.Session) =>
           const kept = `kept ${b}: approved work that was never merged`
           // Recovery returned the dead iteration's task to pending/ and a later run redid it: merging
           // this branch now would apply the task a second time (issue 8's crash trials).
-          const task = keep.get(b)
+          const task = keep.get(b)?.task
           const landed = task === undefined ? undefined : landedTasks.get(task)
           if (task !== undefined && landed !== undefined) {
             return `${kept}; its task ${task} has since landed on ${git.targetBranch} in ${landed.slice(0, 10)}, so this is most likely superseded: compare with git diff ${git.targetBranch}...${b}, delete it with git branch -D ${b}`

@@ -6,22 +6,12 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Option, Ref } from "effect"
+import { Clock, Effect, Option } from "effect"
 import type { Budget, BudgetName } from "../domain/Budget.ts"
 
 interface Spend {
   readonly calls: number
   readonly costUsd: number
-}
-
-interface TrackerState {
-  readonly run: Spend
-  readonly workers: ReadonlyMap<string, Spend>
-  /** The first run-level limit that was spent. */
-  readonly spent: Option.Option<BudgetName>
-  /** Harnesses that answered without a cost (SPEC F15: the summary names them). */
-  readonly noCost: ReadonlySet<string>
-  readonly tokens: { readonly input: number; readonly output: number }
 }
 
 /**
@@ -63,50 +53,48 @@ const exceeded = (budget: Budget, spend: Spend, elapsedSeconds: number): Option.
  * @since 0.1.0
  */
 export const make = (runBudget: Budget): Effect.Effect<BudgetTracker> =>
-  Effect.gen(function*() {
-    const startedMs = yield* Clock.currentTimeMillis
+  Effect.map(Clock.currentTimeMillis, (startedMs) => {
+    // Plain state, read and written inside single synchronous steps: every check and record is atomic.
     const workerStartedMs = new Map<string, number>()
-    const state = yield* Ref.make<TrackerState>({
-      run: zero,
-      workers: new Map(),
-      spent: Option.none(),
-      noCost: new Set(),
-      tokens: { input: 0, output: 0 }
-    })
+    const workers = new Map<string, Spend>()
+    // Harnesses that answered without a cost (SPEC F15: the summary names them).
+    const noCost = new Set<string>()
+    let run = zero
+    // The first run-level limit that was spent.
+    let spent = Option.none<BudgetName>()
+    let tokens = { input: 0, output: 0 }
     const check = (worker: string, workerBudget: Budget) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        if (!workerStartedMs.has(worker)) workerStartedMs.set(worker, now)
-        const current = yield* Ref.get(state)
-        if (Option.isSome(current.spent)) return current.spent
-        const runLimit = exceeded(runBudget, current.run, (now - startedMs) / 1000)
-        if (Option.isSome(runLimit)) {
-          yield* Ref.update(state, (s) => ({ ...s, spent: runLimit }))
-          return runLimit
-        }
-        const elapsed = (now - (workerStartedMs.get(worker) ?? now)) / 1000
-        return exceeded(workerBudget, current.workers.get(worker) ?? zero, elapsed)
-      })
+      Effect.clockWith((clock) =>
+        Effect.sync(() => {
+          const now = clock.currentTimeMillisUnsafe()
+          if (!workerStartedMs.has(worker)) workerStartedMs.set(worker, now)
+          if (Option.isSome(spent)) return spent
+          const runLimit = exceeded(runBudget, run, (now - startedMs) / 1000)
+          if (Option.isSome(runLimit)) {
+            spent = runLimit
+            return runLimit
+          }
+          const elapsed = (now - (workerStartedMs.get(worker) ?? now)) / 1000
+          return exceeded(workerBudget, workers.get(worker) ?? zero, elapsed)
+        })
+      )
     const record: BudgetTracker["record"] = (worker, call) =>
-      Ref.update(state, (s) => {
+      Effect.sync(() => {
         const add = (spend: Spend): Spend => ({ calls: spend.calls + 1, costUsd: spend.costUsd + (call.costUsd ?? 0) })
-        const workers = new Map(s.workers)
-        workers.set(worker, add(s.workers.get(worker) ?? zero))
-        const noCost = call.costUsd === undefined && !s.noCost.has(call.harness) ? new Set([...s.noCost, call.harness]) : s.noCost
-        const tokens = call.tokens === undefined
-          ? s.tokens
-          : { input: s.tokens.input + call.tokens.input, output: s.tokens.output + call.tokens.output }
-        return { ...s, run: add(s.run), workers, noCost, tokens }
+        workers.set(worker, add(workers.get(worker) ?? zero))
+        run = add(run)
+        if (call.costUsd === undefined) noCost.add(call.harness)
+        if (call.tokens !== undefined) tokens = { input: tokens.input + call.tokens.input, output: tokens.output + call.tokens.output }
       })
     return {
       check,
       record,
-      spent: Effect.map(Ref.get(state), (s) => s.spent),
-      totals: Effect.map(Ref.get(state), (s) => ({
-        calls: s.run.calls,
-        costUsd: s.run.costUsd,
-        tokens: s.tokens,
-        noCost: [...s.noCost].sort()
+      spent: Effect.sync(() => spent),
+      totals: Effect.sync(() => ({
+        calls: run.calls,
+        costUsd: run.costUsd,
+        tokens,
+        noCost: [...noCost].sort()
       }))
     }
   })

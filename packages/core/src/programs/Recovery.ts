@@ -49,8 +49,10 @@ export const mergedTasks = Effect.gen(function*() {
 })
 
 /**
- * Repairs the repository; `isApprovedUnmerged` says which run branches hold approved work (the
- * caller knows from the run logs).
+ * Repairs the repository; `approvedCommit` says which commit of a run branch was approved (the
+ * caller knows from the run logs). A branch holding approved work that is not on main is kept, set
+ * back to its approved commit: a crash may have left unreviewed commits (a conflict resolution in
+ * progress) on top, and a kept branch is offered for merging.
  *
  * @category programs
  * @since 0.1.0
@@ -58,7 +60,7 @@ export const mergedTasks = Effect.gen(function*() {
 export const run = (options: {
   readonly branchPrefix: string
   readonly maxTaskAttempts: number
-  readonly isApprovedUnmerged: (branch: string, head: string) => boolean
+  readonly approvedCommit: (branch: string, head: string) => string | undefined
 }) =>
   Effect.gen(function*() {
     const git = yield* Git
@@ -86,7 +88,9 @@ export const run = (options: {
     const deleted: Array<string> = []
     const kept: Array<string> = []
     for (const branch of yield* git.listBranches(options.branchPrefix)) {
-      if (options.isApprovedUnmerged(branch.name, branch.sha) && !(yield* git.isAncestor(branch.sha, main))) {
+      const approved = options.approvedCommit(branch.name, branch.sha)
+      if (approved !== undefined && !(yield* git.isAncestor(approved, main))) {
+        if (approved !== branch.sha) yield* git.setBranch(branch.name, approved)
         kept.push(branch.name)
         continue
       }

@@ -429,6 +429,18 @@ const runFiber = <A, E>(w: World, effect: Effect.Effect<A, E>, crashAtEvent: num
 const runPhase = (w: World, config: SwarmConfig, runId: string, crashAtEvent: number | undefined): PhaseEnd =>
   runFiber(w, Swarm.run(config, { runId }).pipe(Effect.provide(w.layer), Effect.asVoid), crashAtEvent)
 
+/**
+ * The approved commit a run branch holds, as the run log tells the CLI: walking back from the head
+ * through the branch's own commits (first parents), the first one the reviewer model approved.
+ */
+const latestApproved = (w: World, head: string): string | undefined => {
+  const main = new Set(w.world.repo.mainHistory)
+  for (let sha: string | undefined = head; sha !== undefined && !main.has(sha); sha = w.world.repo.commit(sha).parents[0]) {
+    if (w.checker.approvedHeads.has(sha)) return sha
+  }
+  return undefined
+}
+
 /** Recovery after a crash: the real program, over the unguarded world. */
 const recover = (w: World, config: SwarmConfig, variant: Variant | undefined): PhaseEnd => {
   const queue = variant === "crash-loses-claim"
@@ -438,7 +450,7 @@ const recover = (w: World, config: SwarmConfig, variant: Variant | undefined): P
   return runFiber(w, Recovery.run({
     branchPrefix: "oompa/",
     maxTaskAttempts: config.max_task_attempts,
-    isApprovedUnmerged: (_branch, head) => w.checker.approvedHeads.has(head)
+    approvedCommit: (_branch, head) => latestApproved(w, head)
   }).pipe(Effect.provide(queue), Effect.provide(TestSwarm.layer(w.world)), Effect.orDie, Effect.asVoid), undefined)
 }
 
