@@ -10,6 +10,7 @@ import { CliError, CliOutput, Command } from "effect/cli"
 import { NodeServices } from "@effect/platform-node"
 import { oompa, version } from "./Cli.ts"
 import * as Output from "./Output.ts"
+import { WorkerScript } from "./commands/sim.ts"
 import { normalizeArgv } from "./WorkersFlag.ts"
 
 /**
@@ -49,9 +50,10 @@ const presenter = CliOutput.layerPresenter({
  * @category programs
  * @since 0.1.0
  */
-export const main = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
+export const main = (argv: ReadonlyArray<string>, options: { readonly simulationWorker?: URL } = {}): Effect.Effect<number> =>
   Command.runWith(oompa, { version })(normalizeArgv(argv)).pipe(
     Effect.provide(Layer.mergeAll(NodeServices.layer, presenter, CliOutput.layer(CliOutput.defaultFormatter({ colors: Output.colour() })))),
+    Effect.provideService(WorkerScript, options.simulationWorker),
     Effect.exit,
     Effect.flatMap((exit) => report(exit))
   )

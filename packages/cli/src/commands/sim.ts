@@ -6,7 +6,9 @@
  *
  * @since 0.1.0
  */
-import { Effect, Option, Path } from "effect"
+import { Context, Effect, Option, Path } from "effect"
+import { availableParallelism } from "node:os"
+import { SimulationSweep } from "@oompa/adapters-node"
 import { Command, Flag } from "effect/cli"
 import type { SwarmConfig } from "@oompa/core"
 import { Simulation } from "@oompa/core/testing"
@@ -43,15 +45,27 @@ const failWith = (result: Simulation.SimulationResult, configFile: string | unde
     return yield* new SimulationFailed({ kind, exitCode: Simulation.exitCodes[kind] })
   })
 
+/**
+ * The module simulation threads run: the executable's own file, which serves seeds when it starts
+ * as a simulation thread (`bin.ts`). Unset (in-process callers), the adapters' worker module is used.
+ *
+ * @category references
+ * @since 0.1.0
+ */
+export const WorkerScript = Context.Reference<URL | undefined>("oompa/cli/SimulationWorkerScript", { defaultValue: () => undefined })
+
 export const sim = Command.make("sim", {
   seed: Flag.Int("seed").pipe(Flag.optional, Flag.withDescription("Run one seed")),
   seeds: Flag.Int("seeds").pipe(Flag.optional, Flag.withDescription("Run seeds 1..N, stopping at the first failure")),
   json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("With --seed: print only a JSON summary")),
-  config: Flag.String("config").pipe(Flag.optional, Flag.withDescription("Simulate the swarm of this oompa.json"))
-}, ({ seed, seeds, json, config }) =>
+  config: Flag.String("config").pipe(Flag.optional, Flag.withDescription("Simulate the swarm of this oompa.json")),
+  threads: Flag.Int("threads").pipe(Flag.optional, Flag.withDescription("With --seeds: threads to run seeds on (default: one per core)"))
+}, ({ seed, seeds, json, config, threads }) =>
   Effect.gen(function*() {
     if (Option.isSome(seed) === Option.isSome(seeds)) return yield* new UsageError({ message: "sim: give exactly one of --seed S or --seeds N" })
     if (Option.isSome(seeds) && seeds.value < 1) return yield* new UsageError({ message: `--seeds: expected a positive integer, got ${seeds.value}` })
+    if (Option.isSome(threads) && (threads.value < 1 || threads.value > 256)) return yield* new UsageError({ message: `--threads: expected an integer in 1..256, got ${threads.value}` })
+    if (Option.isSome(threads) && Option.isSome(seed)) return yield* new UsageError({ message: "--threads: only with --seeds N (one seed runs in one thread)" })
     if (Option.isSome(seed) && (seed.value < 0 || seed.value > 0xffffffff)) return yield* new UsageError({ message: `--seed: expected an integer in 0..4294967295, got ${seed.value}` })
     const path = yield* Path.Path
     const configFile = Option.getOrUndefined(config)
@@ -71,22 +85,33 @@ export const sim = Command.make("sim", {
     }
     const total = Option.getOrElse(seeds, () => 0)
     const started = performance.now()
-    for (let s = 1; s <= total; s++) {
-      const result = yield* run(s)
-      if (!result.ok) {
-        yield* Output.lines(["", ...parameterLines(result.parameters)])
-        return yield* failWith(result, configFile)
+    const tty = process.stdout.isTTY === true
+    let shown = 0
+    const workerScript = yield* WorkerScript
+    const report = yield* SimulationSweep.sweep({
+      first: 1,
+      count: total,
+      threads: Option.getOrElse(threads, () => availableParallelism()),
+      ...(swarm === undefined ? {} : { simulation: { config: swarm } }),
+      ...(workerScript === undefined ? {} : { workerScript }),
+      onProgress: (passed) => {
+        // A line every 50 seeds (redrawn in place on a terminal), and at the end.
+        if (passed < total && passed - shown < 50) return
+        shown = passed
+        const rate = passed / ((performance.now() - started) / 1000)
+        process.stdout.write(`${tty ? "\r" : ""}seeds ${passed}/${total} passed (${rate.toFixed(1)}/s)${tty ? "" : "\n"}`)
       }
-      if (s % 50 === 0 || s === total) {
-        const rate = s / ((performance.now() - started) / 1000)
-        yield* Effect.sync(() => process.stdout.write(`${process.stdout.isTTY ? "\r" : ""}seeds ${s}/${total} passed (${rate.toFixed(1)}/s)${process.stdout.isTTY ? "" : "\n"}`))
-      }
+    })
+    if (tty && shown > 0) yield* Output.lines([""])
+    if (report.failure !== undefined) {
+      yield* Output.lines(["", ...parameterLines(report.failure.parameters)])
+      return yield* failWith(report.failure, configFile)
     }
-    yield* Output.lines([process.stdout.isTTY ? "" : "", `PASSED seeds 1..${total}`].filter((l, i) => i > 0 || l !== ""))
+    yield* Output.lines([`PASSED seeds 1..${total} (${report.threads} thread${report.threads === 1 ? "" : "s"}, ${(total / ((performance.now() - started) / 1000)).toFixed(1)} seeds/s)`])
   })).pipe(
   Command.withDescription("Simulate whole swarms from seeds, with faults, checking every invariant"),
   Command.withExamples([
-    { command: "oompa sim --seeds 1000", description: "Seeds 1..1000; stops at the first failure and prints how to replay it" },
+    { command: "oompa sim --seeds 1000", description: "Seeds 1..1000 on every core; stops at the first failure and prints how to replay it" },
     { command: "oompa sim --seed 42 --json", description: "One seed, as a JSON summary" },
     { command: "oompa sim --seeds 200 --config oompa.json", description: "Your own swarm under faults" }
   ])

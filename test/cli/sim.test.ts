@@ -1,0 +1,59 @@
+/**
+ * `oompa sim` end to end (SPEC F13, issue 7): one seed as a JSON summary alone on stdout, the same
+ * trace as the library gives in this process; a sweep over threads with a progress line and the
+ * passed range; the user's own swarm; bad flags exit 2 naming the flag.
+ */
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Simulation } from "@oompa/core/testing"
+import { cleanupAll, oompa, scratchRepo } from "./helpers.ts"
+
+afterAll(cleanupAll)
+
+describe("oompa sim", () => {
+  it("--seed S --json prints one summary object, with the trace the library gives for that seed", async () => {
+    const scratch = scratchRepo()
+    const run = oompa(scratch, ["sim", "--seed", "42", "--json"])
+    assert.strictEqual(run.status, 0, run.stderr)
+    const summary = JSON.parse(run.stdout) as Record<string, unknown>
+    const local = await Effect.runPromise(Simulation.simulate({ seed: 42 }))
+    assert.deepInclude(summary, { seed: 42, ok: true, steps: local.steps, iterations: local.iterations, merged: local.merged, traceHash: local.traceHash })
+  })
+
+  it("--seeds N --threads 2 runs every seed on two threads and says so", () => {
+    const scratch = scratchRepo()
+    const run = oompa(scratch, ["sim", "--seeds", "120", "--threads", "2"], { timeoutMs: 120_000 })
+    assert.strictEqual(run.status, 0, run.stderr)
+    assert.match(run.stdout, /seeds \d+\/120 passed \([\d.]+\/s\)/)
+    assert.match(run.stdout, /PASSED seeds 1\.\.120 \(2 threads, [\d.]+ seeds\/s\)/)
+  })
+
+  it("--config simulates the user's own swarm", () => {
+    const scratch = scratchRepo()
+    const config = {
+      workers: [{ model: "claude:opus", count: 3, iterations: 4, role: "executor" }],
+      reviewer: { model: "codex:gpt-5" },
+      test_command: "npm test"
+    }
+    fs.writeFileSync(path.join(scratch.repo, "oompa.json"), JSON.stringify(config))
+    const run = oompa(scratch, ["sim", "--seeds", "30", "--config", "oompa.json"], { timeoutMs: 120_000 })
+    assert.strictEqual(run.status, 0, run.stderr)
+    assert.match(run.stdout, /PASSED seeds 1\.\.30/)
+  })
+
+  for (const [args, says] of [
+    [["sim", "--seeds", "10", "--threads", "0"], "--threads"],
+    [["sim", "--seed", "3", "--threads", "2"], "--threads"],
+    [["sim", "--seeds", "0"], "--seeds"],
+    [["sim"], "--seed"]
+  ] as const) {
+    it(`${args.join(" ")}: exit 2 naming ${says}`, () => {
+      const run = oompa(scratchRepo(), args)
+      assert.strictEqual(run.status, 2, run.stdout + run.stderr)
+      assert.include(run.stderr, says)
+      assert.isAtMost(run.stderr.trim().split("\n").length, 2)
+    })
+  }
+})
