@@ -315,11 +315,10 @@ const yamlOptions = { lineWidth: 0 } as const
 
 /**
  * `yaml`'s own rendering of each scalar, as a map value and as a sequence item, remembered: a swarm
- * renders a header for every prompt, and the same task summaries and shas recur between merges.
- * `undefined` marks a scalar that needs more than one line (a block scalar), which only the library
- * can lay out.
+ * renders a header for every prompt, and the same task summaries recur between merges. `undefined`
+ * marks a scalar that needs more than one line (a block scalar), which only the library lays out.
  */
-const scalarCache = new Map<string | number, readonly [asValue: string | undefined, asItem: string | undefined]>()
+const scalarCache = new Map<string | number, { asValue?: string | undefined; asItem?: string | undefined }>()
 const scalarCacheMax = 20_000
 
 const oneLine = (rendered: string, prefix: string): string | undefined => {
@@ -327,14 +326,26 @@ const oneLine = (rendered: string, prefix: string): string | undefined => {
   return text.startsWith(prefix) && !text.includes("\n") ? text.slice(prefix.length) : undefined
 }
 
-const scalarOf = (value: string | number): readonly [string | undefined, string | undefined] => {
+/**
+ * Hex digits with a letter other than `e` (a commit sha, nearly always): no YAML 1.2 null, bool,
+ * int or float looks like that and no indicator character is in it, so it is plain as it stands
+ * (the equality property holds this to the library). Each merge makes a new head, which would
+ * otherwise cost the library a document per prompt.
+ */
+const plainHex = /^[0-9a-f]*[a-df][0-9a-f]*$/
+
+const scalarOf = (value: string | number, as: "asValue" | "asItem"): string | undefined => {
+  if (typeof value === "string" && plainHex.test(value)) return value
   let cached = scalarCache.get(value)
   if (cached === undefined) {
     if (scalarCache.size >= scalarCacheMax) scalarCache.clear()
-    cached = [oneLine(stringify({ k: value }, yamlOptions), "k: "), oneLine(stringify([value], yamlOptions), "- ")]
+    cached = {}
     scalarCache.set(value, cached)
   }
-  return cached
+  if (!(as in cached)) {
+    cached[as] = as === "asValue" ? oneLine(stringify({ k: value }, yamlOptions), "k: ") : oneLine(stringify([value], yamlOptions), "- ")
+  }
+  return cached[as]
 }
 
 /**
@@ -354,7 +365,7 @@ const blockYaml = (data: Record<string, unknown>): string | undefined => {
   }
   const entry = (item: unknown, label: string, indent: string): boolean => {
     if (typeof item === "string" || typeof item === "number") {
-      const rendered = scalarOf(item)[0]
+      const rendered = scalarOf(item, "asValue")
       if (rendered === undefined) return false
       out.push(`${label} ${rendered}`)
       return true
@@ -365,7 +376,7 @@ const blockYaml = (data: Record<string, unknown>): string | undefined => {
       const inner = `${indent}  `
       for (const element of item) {
         if (typeof element === "string" || typeof element === "number") {
-          const rendered = scalarOf(element)[1]
+          const rendered = scalarOf(element, "asItem")
           if (rendered === undefined) return false
           out.push(`${inner}- ${rendered}`)
         } else if (isPlainMap(element) && Object.keys(element).length > 0) {

@@ -203,7 +203,14 @@ const awkward = fc.oneof(
     "a: b\n- c\n  d: e",
     "tab\there",
     "APPROVED",
-    "__DONE__"
+    "__DONE__",
+    "1e10",
+    "1234567",
+    "0e1",
+    "e",
+    "0x1f",
+    "deadbeef",
+    "c0ffee"
   )
 )
 
@@ -216,7 +223,7 @@ const aroundCap = <A>(item: fc.Arbitrary<A>, cap: number) =>
 
 const contextInput: fc.Arbitrary<ContextInput> = fc.record({
   mode: fc.constantFrom("swarm", "run", "loop", "prompt"),
-  repo: fc.record({ branch: awkward, head: fc.stringMatching(/^[0-9a-f]{7,40}$/) }),
+  repo: fc.record({ branch: awkward, head: fc.oneof(fc.stringMatching(/^[0-9a-f]{7,40}$/), fc.stringMatching(/^[0-9e]{1,12}$/), awkward) }),
   tasks: fc.record({
     pending: aroundCap(
       fc.record({ id: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,15}$/), summary: awkward }),
