@@ -120,7 +120,9 @@ export class DiscreteTime {
   /** Provide as `Clock.Clock`. */
   readonly clock: Clock.Clock
 
-  constructor() {
+  /** Starts at `now` (a run started after another's crash continues its clock). */
+  constructor(now = 0) {
+    this.now = now
     const ready = this.ready
     this.scheduler = {
       executionMode: "sync",

@@ -8,7 +8,8 @@
  * Phases:
  * 1. Safety — faults on: agents crash, hang past their timeout, answer garbage, edit the same lines
  *    (conflicts), write denied paths; reviewers reject or ask for changes; tests fail; and the
- *    orchestrator itself may crash at a drawn event (every service dies at once, as under `kill -9`),
+ *    orchestrator itself may crash at a drawn event (it stops between two steps, no finalizer runs,
+ *    as under `kill -9`),
  *    after which `Recovery` — the same program `oompa cleanup` runs — repairs the world and a new run
  *    resumes on it.
  * 2. Liveness — faults off: executors must bring every task to `complete/` or `failed/` within
@@ -215,10 +216,9 @@ const configOf = (p: Parameters): SwarmConfig =>
 const tasksOf = (p: Parameters): ReadonlyArray<Task> =>
   Array.from({ length: p.tasks }, (_, i) => ({ id: `t${String(i).padStart(2, "0")}`, summary: `simulated task ${i}` }) as Task)
 
-/** The mutable switches of a simulated world: faults on or off, the orchestrator alive or dead. */
+/** The mutable switch of a simulated world: faults on or off. */
 interface Switches {
   faults: boolean
-  dead: boolean
 }
 
 /** Rewrites a file with conflict markers into one holding both sides, as an agent resolving it would. */
@@ -267,22 +267,6 @@ const agentModel = (p: Parameters, prng: Prng.Prng, switches: Switches, repo: Me
   return { answer: faulty(f.done) ? "all done\n__DONE__\n" : "done", delayMs, edits, sessionId: `${request.worker}-${request.iteration}` }
 }
 
-/** Wraps every operation of a service so that, once the orchestrator is dead, each one dies. */
-const guard = <S extends object>(service: S, switches: Switches): S => {
-  const dead = () => Effect.die(new Error("the orchestrator crashed"))
-  const out: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(service)) {
-    if (typeof value === "function") {
-      out[key] = (...args: Array<unknown>) => Effect.suspend(() => switches.dead ? dead() : (value as (...a: Array<unknown>) => Effect.Effect<unknown>)(...args))
-    } else if (Effect.isEffect(value)) {
-      out[key] = Effect.suspend(() => switches.dead ? dead() : value)
-    } else {
-      out[key] = value
-    }
-  }
-  return out as S
-}
-
 interface World {
   readonly world: TestSwarm.World
   readonly checker: InvariantChecker
@@ -290,11 +274,12 @@ interface World {
   readonly layer: Layer.Layer<Swarm.Services>
   readonly trace: Prng.TraceHash
   readonly counts: { events: number; iterations: number; calls: number }
-  readonly time: DiscreteTime
+  /** The orchestrator's time: replaced when it crashes, so nothing of the dead run ever runs again. */
+  time: DiscreteTime
 }
 
 const makeWorld = (p: Parameters, config: SwarmConfig, tasks: ReadonlyArray<Task>, variant: Variant | undefined, observe: ((event: Event) => void) | undefined): World => {
-  const switches: Switches = { faults: true, dead: false }
+  const switches: Switches = { faults: true }
   const trace = new Prng.TraceHash()
   const counts = { events: 0, iterations: 0, calls: 0 }
   const root = Prng.make(p.seed ^ 0x51ed)
@@ -328,11 +313,11 @@ const makeWorld = (p: Parameters, config: SwarmConfig, tasks: ReadonlyArray<Task
     testGate: config.test_command !== undefined
   })
   world.agent.script = agentModel(p, agentPrng, switches, world.repo, checker, config.timeouts.propose * 1000)
-  return { world, checker, switches, trace, counts, time: new DiscreteTime(), layer: layerOf(world, checker, switches, variant) }
+  return { world, checker, switches, trace, counts, time: new DiscreteTime(), layer: layerOf(world, checker, variant) }
 }
 
-/** The world's services: instrumented for the checker, broken as the variant says, guarded by the crash switch. */
-const layerOf = (world: TestSwarm.World, checker: InvariantChecker, switches: Switches, variant: Variant | undefined): Layer.Layer<Swarm.Services> => {
+/** The world's services: instrumented for the checker, broken as the variant says. */
+const layerOf = (world: TestSwarm.World, checker: InvariantChecker, variant: Variant | undefined): Layer.Layer<Swarm.Services> => {
   const base = MemoryGit.make(world.repo)
   const git: Git["Service"] = {
     ...base,
@@ -352,10 +337,10 @@ const layerOf = (world: TestSwarm.World, checker: InvariantChecker, switches: Sw
         }))
   }
   const services = Layer.mergeAll(
-    Layer.succeed(Git, guard(git, switches)),
-    Layer.succeed(TaskQueue, guard(queueOf(world, variant), switches)),
-    Layer.succeed(Agent, guard(agentOf(world, variant), switches)),
-    Layer.succeed(CommandRunner, guard(commandsOf(world, variant), switches))
+    Layer.succeed(Git, git),
+    Layer.succeed(TaskQueue, queueOf(world, variant)),
+    Layer.succeed(Agent, agentOf(world, variant)),
+    Layer.succeed(CommandRunner, commandsOf(world, variant))
   )
   return Layer.provideMerge(services, TestSwarm.layer(world))
 }
@@ -412,10 +397,9 @@ const runFiber = <A, E>(w: World, effect: Effect.Effect<A, E>, crashAtEvent: num
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) return Exit.isSuccess(exit) ? "done" : { defect: Cause.pretty(exit.cause).split("\n").slice(0, 3).join(" ") }
     if (crashAtEvent !== undefined && w.counts.events >= crashAtEvent) {
-      // kill -9: every service dies at once, so no finalizer can tidy up; recovery must.
-      w.switches.dead = true
-      stop("crashed")
-      w.switches.dead = false
+      // kill -9: the orchestrator stops between two steps, and no finalizer of it ever runs; its
+      // fibers and timers stay behind in a time nobody drives again. Recovery must repair the rest.
+      w.time = new DiscreteTime(time.now)
       return "crashed"
     }
     const next = time.nextTimerAt()
@@ -441,7 +425,7 @@ const latestApproved = (w: World, head: string): string | undefined => {
   return undefined
 }
 
-/** Recovery after a crash: the real program, over the unguarded world. */
+/** Recovery after a crash: the real program, over the same world. */
 const recover = (w: World, config: SwarmConfig, variant: Variant | undefined): PhaseEnd => {
   const queue = variant === "crash-loses-claim"
     // Broken: recovery does not see the claims a dead run left in current/.
