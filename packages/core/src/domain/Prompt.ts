@@ -122,13 +122,38 @@ const tokenPattern = /\{([a-z_][a-z0-9_]*)\}/g
  */
 export const renderPrompt = (template: string, tokens: Readonly<Record<string, string>>): RenderedPrompt => {
   const unknown: Array<string> = []
-  const text = template.replace(tokenPattern, (whole, name: string) => {
+  const parts = partsOf(template)
+  let text = parts[0]!
+  for (let i = 1; i < parts.length; i += 2) {
+    const name = parts[i]!
     const value: unknown = Object.hasOwn(tokens, name) ? tokens[name] : undefined
-    if (typeof value === "string") return value
-    if (!unknown.includes(name)) unknown.push(name)
-    return whole
-  })
+    if (typeof value === "string") {
+      text += value
+    } else {
+      text += `{${name}}`
+      if (!unknown.includes(name)) unknown.push(name)
+    }
+    text += parts[i + 1]!
+  }
   return { text, unknownTokens: unknown }
+}
+
+/**
+ * A template split at its tokens — text, token name, text, … — remembered: a run renders the same
+ * few templates for every prompt.
+ */
+const templateParts = new Map<string, ReadonlyArray<string>>()
+const templatePartsMax = 256
+
+const partsOf = (template: string): ReadonlyArray<string> => {
+  let parts = templateParts.get(template)
+  if (parts === undefined) {
+    if (templateParts.size >= templatePartsMax) templateParts.clear()
+    // split with one capture group alternates text and the captured token name.
+    parts = template.split(tokenPattern)
+    templateParts.set(template, parts)
+  }
+  return parts
 }
 
 /**

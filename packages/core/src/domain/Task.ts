@@ -47,10 +47,11 @@ export const defaultPriority = 100
  * @category ordering
  * @since 0.1.0
  */
-export const claimOrder: Order.Order<Task> = Order.combine(
-  Order.mapInput(Order.Number, (t: Task) => t.priority ?? defaultPriority),
-  Order.mapInput(Order.String, (t: Task) => t.id)
-)
+export const claimOrder: Order.Order<Task> = (a, b) => {
+  const byPriority = (a.priority ?? defaultPriority) - (b.priority ?? defaultPriority)
+  if (byPriority !== 0) return byPriority < 0 ? -1 : 1
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+}
 
 /**
  * The acceptance criteria as text (one per line).
