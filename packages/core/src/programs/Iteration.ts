@@ -72,13 +72,12 @@ const makeStopwatch = (): Stopwatch => {
   return {
     timings,
     time: (phase, effect) =>
-      Effect.gen(function*() {
-        const start = yield* Clock.currentTimeMillis
-        const result = yield* Effect.onExit(effect, () =>
-          Effect.map(Clock.currentTimeMillis, (end) => {
-            timings[phase] += end - start
+      Effect.clockWith((clock) => {
+        const start = clock.currentTimeMillisUnsafe()
+        return Effect.onExit(effect, () =>
+          Effect.sync(() => {
+            timings[phase] += clock.currentTimeMillisUnsafe() - start
           }))
-        return result
       })
   }
 }
