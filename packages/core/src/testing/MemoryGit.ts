@@ -835,6 +835,11 @@ export class MemoryRepo {
     }
   }
 
+  /** The commit the workspace at `path` started from, or `undefined` without one (no copy of its files). */
+  workspaceHeadAt(path: string): string | undefined {
+    return this.workspaces.get(path)?.head
+  }
+
   /** A working file, or `undefined` when absent. */
   readFile(workspacePath: string, file: string): FileContent | undefined {
     const state = this.workspace(workspacePath, "readFile")

@@ -50,7 +50,10 @@ export class MemoryTaskQueueState {
     failed: new Map(),
     invalid: new Map()
   }
-  /** Each folder's tasks in claim order, kept until the folder changes (prompts list them often). */
+  /**
+   * Each folder's tasks in claim order, once listed: kept up to date by each change (a new array
+   * every time, so a list handed out never changes), since prompts list the folders constantly.
+   */
   private readonly sorted: Partial<Record<TaskStatus, ReadonlyArray<Task>>> = {}
   readonly invalidEntries: Array<InvalidEntry> = []
   readonly moves: Array<Move> = []
@@ -69,6 +72,7 @@ export class MemoryTaskQueueState {
   add(task: Task): boolean {
     if (this.statusOf(task.id) !== undefined) return false
     this.folder("pending").set(task.id, task)
+    this.inserted("pending", task)
     this.moves.push({ task: task.id, from: undefined, to: "pending" })
     return true
   }
@@ -77,8 +81,10 @@ export class MemoryTaskQueueState {
     const task = this.folders[from].get(id)
     assert(task !== undefined, `task ${id} is not in ${from}/ (it is in ${this.statusOf(id) ?? "no folder"})`)
     this.folder(from).delete(id)
+    this.removed(from, id)
     const next = update(task)
     this.folder(to).set(id, next)
+    this.inserted(to, next)
     this.moves.push({ task: id, from, to })
     assert(statuses.filter((s) => this.folders[s].has(id)).length === 1, `task ${id} sits in more than one folder`)
     return next
@@ -88,10 +94,26 @@ export class MemoryTaskQueueState {
     return this.sorted[status] ??= Object.freeze([...this.folders[status].values()].sort(claimOrder))
   }
 
-  /** The folder, to change: its sorted list is dropped. */
   private folder(status: TaskStatus): Map<string, Task> {
-    delete this.sorted[status]
     return this.folders[status] as Map<string, Task>
+  }
+
+  private removed(status: TaskStatus, id: string): void {
+    const list = this.sorted[status]
+    if (list !== undefined) this.sorted[status] = Object.freeze(list.filter((t) => t.id !== id))
+  }
+
+  private inserted(status: TaskStatus, task: Task): void {
+    const list = this.sorted[status]
+    if (list === undefined) return
+    let low = 0
+    let high = list.length
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      if (claimOrder(list[mid]!, task) <= 0) low = mid + 1
+      else high = mid
+    }
+    this.sorted[status] = Object.freeze([...list.slice(0, low), task, ...list.slice(low)])
   }
 }
 

@@ -240,7 +240,7 @@ const agentModel = (p: Parameters, prng: Prng.Prng, switches: Switches, repo: Me
     if (faulty(f.garbage)) return { answer: "¯\\_(ツ)_/¯ interesting change, not sure", delayMs }
     if (faulty(f.reject)) return { answer: "Wrong approach.\nVERDICT: REJECTED\nstart over", delayMs }
     if (faulty(f.needsChanges)) return { answer: "VERDICT: NEEDS_CHANGES\n- handle the empty case", delayMs }
-    const head = repo.workspaceByPath(request.cwd)?.head
+    const head = repo.workspaceHeadAt(request.cwd)
     if (head !== undefined) checker.approvedHeads.add(head)
     return { answer: "Good.\nVERDICT: APPROVED", delayMs }
   }
