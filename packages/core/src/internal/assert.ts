@@ -5,8 +5,8 @@
 import { Effect } from "effect"
 
 /** Throws (a defect) when `condition` is false. Use inside `Effect.sync` or pure code. */
-export function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new Error(`assertion failed: ${message}`)
+export function assert(condition: boolean, message: string | (() => string)): asserts condition {
+  if (!condition) throw new Error(`assertion failed: ${typeof message === "string" ? message : message()}`)
 }
 
 /** Dies when `condition` is false. */

@@ -16,8 +16,11 @@ import { EventSink } from "../services/EventSink.ts"
 export class EventLog {
   readonly events: Array<Event> = []
   readonly observe: (event: Event) => void
-  constructor(observe: (event: Event) => void = () => {}) {
+  /** Whether `events` keeps every event (a simulation that only observes them keeps none: less to collect). */
+  readonly retain: boolean
+  constructor(observe: (event: Event) => void = () => {}, options: { readonly retain?: boolean } = {}) {
     this.observe = observe
+    this.retain = options.retain ?? true
   }
 
   /** The events with tag `tag`. */
@@ -34,7 +37,7 @@ export const layer = (log: EventLog): Layer.Layer<EventSink> =>
   Layer.succeed(EventSink, EventSink.of({
     emit: (event) =>
       Effect.sync(() => {
-        log.events.push(event)
+        if (log.retain) log.events.push(event)
         log.observe(event)
       })
   }))

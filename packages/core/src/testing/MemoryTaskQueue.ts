@@ -79,14 +79,14 @@ export class MemoryTaskQueueState {
 
   move(id: string, from: TaskStatus, to: TaskStatus, update: (task: Task) => Task = (t) => t): Task {
     const task = this.folders[from].get(id)
-    assert(task !== undefined, `task ${id} is not in ${from}/ (it is in ${this.statusOf(id) ?? "no folder"})`)
+    assert(task !== undefined, () => `task ${id} is not in ${from}/ (it is in ${this.statusOf(id) ?? "no folder"})`)
     this.folder(from).delete(id)
     this.removed(from, id)
     const next = update(task)
     this.folder(to).set(id, next)
     this.inserted(to, next)
     this.moves.push({ task: id, from, to })
-    assert(statuses.filter((s) => this.folders[s].has(id)).length === 1, `task ${id} sits in more than one folder`)
+    assert(statuses.every((s) => s === to || !this.folders[s].has(id)), () => `task ${id} sits in more than one folder`)
     return next
   }
 

@@ -289,6 +289,7 @@ const makeWorld = (p: Parameters, config: SwarmConfig, tasks: ReadonlyArray<Task
   const world = TestSwarm.makeWorld({
     files: { "README.md": "# simulated\n", "shared.txt": "one\ntwo\nthree\nfour\n" },
     tasks,
+    retainEvents: false,
     observe: (event: Event) => {
       counts.events++
       if (event._tag === "IterationFinished") counts.iterations++

@@ -50,6 +50,8 @@ export interface WorldOptions {
   readonly commands?: ScriptedCommands.CommandScripts
   readonly promptFiles?: Readonly<Record<string, string>>
   readonly observe?: (event: import("../domain/Event.ts").Event) => void
+  /** Keep every event in `events` (default true; a simulation only observes them). */
+  readonly retainEvents?: boolean
 }
 
 /**
@@ -68,7 +70,7 @@ export const makeWorld = (options: WorldOptions = {}): World => {
     queue: MemoryTaskQueue.MemoryTaskQueueState.make(options.tasks ?? []),
     agent: new ScriptedAgent.ScriptedAgentState(repo, options.script ?? ScriptedAgent.approve),
     commands: new ScriptedCommands.ScriptedCommandsState(repo, options.commands ?? {}),
-    events: new CollectingEventSink.EventLog(options.observe),
+    events: new CollectingEventSink.EventLog(options.observe, { retain: options.retainEvents ?? true }),
     promptFiles: options.promptFiles ?? {}
   }
 }
