@@ -14,7 +14,7 @@
  */
 import { Effect, FileSystem, Path } from "effect"
 import { Command } from "effect/cli"
-import { EventSink, Git, type Ids, Recovery } from "@oompa/core"
+import { type Event, EventSink, Git, type Ids, Recovery } from "@oompa/core"
 import { FsTaskQueue, JsonlEventLog, NodeAgent, NodeGit, ProcessOwner, RunLock } from "@oompa/adapters-node"
 import * as nodeFs from "node:fs"
 import { UsageError } from "../Errors.ts"
@@ -96,9 +96,32 @@ const ownProcessGroup = (): number | undefined => {
 }
 
 /**
- * Branches whose run log shows an approval and no merge: approved work that must not be lost, with
- * the task the iteration held (if it held one).
+ * What a dead run's log says about one iteration's branch: approved and never merged → the approved
+ * commit (the iteration's last commit before its latest approval; `undefined` when the log has no
+ * commit) and the task it held. `undefined` when there is nothing to keep.
+ *
+ * @internal
  */
+export const approvedWork = (
+  events: ReadonlyArray<Event.Event>,
+  worker: string,
+  iteration: number
+): { readonly approved: string | undefined; readonly task: string | undefined } | undefined => {
+  let committed: string | undefined
+  let approved: { readonly sha: string | undefined } | undefined
+  let merged = false
+  let task: string | undefined
+  for (const e of events) {
+    if (!("worker" in e) || e.worker !== worker || !("iteration" in e) || e.iteration !== iteration) continue
+    if (e._tag === "Committed") committed = e.sha
+    else if (e._tag === "VerdictGiven" && e.verdict === "approved") approved = { sha: committed }
+    else if (e._tag === "MergeResult" && e.outcome === "merged") merged = true
+    else if (e._tag === "TaskClaimed") task ??= e.task
+  }
+  return approved === undefined || merged ? undefined : { approved: approved.sha, task }
+}
+
+/** Branches whose run log shows an approval and no merge: approved work that must not be lost. */
 const approvedUnmerged = (runsDir: string, branches: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const path = yield* Path.Path
@@ -108,19 +131,8 @@ const approvedUnmerged = (runsDir: string, branches: ReadonlyArray<string>) =>
       if (match === null) continue
       const [, run, worker, n] = match
       const events = yield* JsonlEventLog.readEvents(path.join(runsDir, run!, "events.jsonl")).pipe(Effect.orElseSucceed(() => []))
-      const ofIteration = events.filter((e) => "worker" in e && e.worker === worker && "iteration" in e && e.iteration === Number(n))
-      // The reviewer saw the iteration's last commit before its verdict; the latest approval counts.
-      let committed: string | undefined
-      let approved: { readonly sha: string | undefined } | undefined
-      for (const e of ofIteration) {
-        if (e._tag === "Committed") committed = e.sha
-        if (e._tag === "VerdictGiven" && e.verdict === "approved") approved = { sha: committed }
-      }
-      const merged = ofIteration.some((e) => e._tag === "MergeResult" && e.outcome === "merged")
-      const claimed = ofIteration.find((e) => e._tag === "TaskClaimed")
-      if (approved !== undefined && !merged) {
-        keep.set(branch, { task: claimed !== undefined && "task" in claimed ? String(claimed.task) : undefined, approved: approved.sha })
-      }
+      const work = approvedWork(events, worker!, Number(n))
+      if (work !== undefined) keep.set(branch, work)
     }
     return keep
   })
