@@ -53,6 +53,7 @@ export type Variant =
   | "non-atomic-claim"
   | "crash-loses-claim"
   | "merge-ignores-failing-test"
+  | "recovery-drops-unreviewed-tip"
 
 /**
  * Fault probabilities of one run (swarm testing: each seed draws its own mix).
@@ -173,13 +174,18 @@ const drawFaults = (prng: Prng.Prng): Faults => ({
  * @category constructors
  * @since 0.1.0
  */
-export const drawParameters = (seed: number, options: { readonly variant?: Variant | undefined } = {}): Parameters => {
+export const drawParameters = (
+  seed: number,
+  options: { readonly variant?: Variant | undefined; readonly tasks?: number | undefined } = {}
+): Parameters => {
   const prng = Prng.make(seed)
-  const crash = options.variant === "crash-loses-claim" || prng.chance(0.3)
+  const crash = options.variant === "crash-loses-claim" || options.variant === "recovery-drops-unreviewed-tip" || prng.chance(0.3)
+  const crashPoint = prng.next()
+  const tasks = prng.int(1, 16)
   return {
     seed,
     workers: prng.int(1, 8),
-    tasks: prng.int(1, 16),
+    tasks: options.tasks ?? tasks,
     iterations: prng.int(2, 12),
     strategy: prng.pick(["no-ff", "ff", "squash", "rebase"] as const),
     onConflict: prng.pick(["abort", "agent"] as const),
@@ -187,7 +193,8 @@ export const drawParameters = (seed: number, options: { readonly variant?: Varia
     reviewAttemptsMax: prng.int(1, 4),
     taskAttemptsMax: prng.int(1, 4),
     planner: prng.chance(0.2),
-    crashAtEvent: crash ? prng.int(5, 150) : undefined,
+    // Anywhere in the run: a run makes about 20 events per task (the bench swarm's 60 tasks, ~1,200).
+    crashAtEvent: crash ? 5 + Math.floor(crashPoint * Math.max(150, 25 * (options.tasks ?? tasks))) : undefined,
     faults: drawFaults(prng)
   }
 }
@@ -435,7 +442,12 @@ const recover = (w: World, config: SwarmConfig, variant: Variant | undefined): P
   return runFiber(w, Recovery.run({
     branchPrefix: "oompa/",
     maxTaskAttempts: config.max_task_attempts,
-    approvedCommit: (_branch, head) => latestApproved(w, head)
+    approvedCommit: (_branch, head) =>
+      variant === "recovery-drops-unreviewed-tip"
+        // Broken (oompa's own first version): a branch counts as approved only when its head is,
+        // so a crash during a conflict resolution loses the approved commit under it.
+        ? (w.checker.approvedHeads.has(head) ? head : undefined)
+        : latestApproved(w, head)
   }).pipe(Effect.provide(queue), Effect.provide(TestSwarm.layer(w.world)), Effect.orDie, Effect.asVoid), undefined)
 }
 
@@ -467,7 +479,7 @@ const livenessConfig = (config: SwarmConfig, pending: number): SwarmConfig => {
 export const simulate = (options: SimulationOptions): Effect.Effect<SimulationResult> => Effect.sync(() => simulateNow(options))
 
 const simulateNow = (options: SimulationOptions): SimulationResult => {
-  const parameters = drawParameters(options.seed, { variant: options.variant })
+  const parameters = drawParameters(options.seed, { variant: options.variant, tasks: options.tasks?.length })
   const config = options.config ?? configOf(parameters)
   const w = makeWorld(parameters, config, options.tasks ?? tasksOf(parameters), options.variant, options.observe)
   w.switches.faults = options.faults ?? true

@@ -48,7 +48,8 @@ describe("Simulation", () => {
     ["reviewer-bypass", "I1"],
     ["non-atomic-claim", "I3"],
     ["crash-loses-claim", "I3"],
-    ["merge-ignores-failing-test", "I1"]
+    ["merge-ignores-failing-test", "I1"],
+    ["recovery-drops-unreviewed-tip", "I2"]
   ]
   for (const [variant, invariant] of brokenVariants) {
     it(`finds a seed that breaks ${invariant} when ${variant}, within 500 seeds`, async () => {
