@@ -8,7 +8,6 @@
  */
 import { Effect } from "effect"
 import { availableParallelism } from "node:os"
-import { SwarmConfig } from "@oompa/core"
 import { SimulationSweep } from "@oompa/adapters-node"
 import { Simulation } from "@oompa/core/testing"
 import { topEntries } from "./profile.ts"
@@ -17,22 +16,7 @@ const targetPerSecond = 50
 const seeds = Number(process.env.SIM_BENCH_SEEDS ?? 400)
 const threads = availableParallelism()
 
-const config = SwarmConfig.makeSwarmConfig({
-  workers: Array.from({ length: 8 }, (_, i): SwarmConfig.WorkerConfig => ({
-    id: `w${i}` as SwarmConfig.WorkerConfig["id"],
-    agent: { harness: i % 2 === 0 ? "claude" : "codex" },
-    role: i === 0 ? "worker" : "executor",
-    iterations: 20,
-    prompt: [],
-    wait_between: 0,
-    budget: {}
-  })),
-  reviewers: [{ agent: { harness: "codex" } }],
-  test_command: "npm test",
-  merge: { strategy: "no-ff", on_conflict: "agent" },
-  timeouts: { propose: 120, review: 120, test: 120, setup: 60 }
-})
-const tasks = Array.from({ length: 60 }, (_, i) => ({ id: `t${i}`, summary: `task ${i}` }) as never)
+const { config, tasks } = Simulation.bigSwarm
 
 const inProcess = async (first: number, count: number) => {
   let calls = 0

@@ -521,6 +521,33 @@ const simulateNow = (options: SimulationOptions): SimulationResult => {
 }
 
 /**
+ * A big swarm to simulate: 8 workers × 20 iterations (one worker that also plans, seven executors),
+ * one reviewer, a test gate, 60 tasks. The bench measures it (`bench/src/sim.bench.ts`) and CI
+ * sweeps it next to the swarms drawn from each seed, which are smaller.
+ *
+ * @category fixtures
+ * @since 0.1.0
+ */
+export const bigSwarm: { readonly config: SwarmConfig; readonly tasks: ReadonlyArray<Task> } = {
+  config: makeSwarmConfig({
+    workers: Array.from({ length: 8 }, (_, i): WorkerConfig => ({
+      id: `w${i}` as WorkerId,
+      agent: { harness: i % 2 === 0 ? "claude" : "codex" },
+      role: i === 0 ? "worker" : "executor",
+      iterations: 20,
+      prompt: [],
+      wait_between: 0,
+      budget: {}
+    })),
+    reviewers: [{ agent: { harness: "codex" } }],
+    test_command: "npm test",
+    merge: { strategy: "no-ff", on_conflict: "agent" },
+    timeouts: { propose: 120, review: 120, test: 120, setup: 60 }
+  }),
+  tasks: Array.from({ length: 60 }, (_, i) => ({ id: `t${i}`, summary: `task ${i}` }) as Task)
+}
+
+/**
  * The command that replays a seed.
  *
  * @category formatting
