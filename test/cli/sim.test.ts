@@ -1,14 +1,14 @@
 /**
  * `oompa sim` end to end (SPEC F13, issue 7): one seed as a JSON summary alone on stdout, the same
  * trace as the library gives in this process; a sweep over threads with a progress line and the
- * passed range; the user's own swarm; bad flags exit 2 naming the flag.
+ * passed range; the user's own swarm; Ctrl-C during a sweep; bad flags exit 2 naming the flag.
  */
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Simulation } from "@oompa/core/testing"
-import { cleanupAll, oompa, scratchRepo } from "./helpers.ts"
+import { cleanupAll, oompa, oompaAsync, scratchRepo, waitFor } from "./helpers.ts"
 
 afterAll(cleanupAll)
 
@@ -42,6 +42,21 @@ describe("oompa sim", () => {
     assert.strictEqual(run.status, 0, run.stderr)
     assert.match(run.stdout, /PASSED seeds 1\.\.30/)
   })
+
+  for (const threads of ["1", "2"]) {
+    it(`Ctrl-C stops a long sweep on ${threads} thread${threads === "1" ? "" : "s"} at once: exit 130`, async () => {
+      const job = oompaAsync(scratchRepo(), ["sim", "--seeds", "1000000", "--threads", threads])
+      let stdout = ""
+      job.child.stdout!.on("data", (chunk: string) => (stdout += chunk))
+      await waitFor("the first progress line", () => /seeds \d+\/1000000 passed/.test(stdout), 60_000)
+      const signalled = Date.now()
+      job.child.kill("SIGINT")
+      const result = await job.exited
+      assert.strictEqual(result.status, 130, result.stdout + result.stderr)
+      assert.include(result.stderr, "interrupted")
+      assert.isBelow(Date.now() - signalled, 10_000)
+    }, 90_000)
+  }
 
   for (const [args, says] of [
     [["sim", "--seeds", "10", "--threads", "0"], "--threads"],

@@ -127,12 +127,16 @@ class Tally {
   }
 }
 
+const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
 const inThisThread = (options: SweepOptions): Effect.Effect<SweepReport> =>
   Effect.gen(function*() {
     const tally = new Tally(options)
     for (let seed = options.first; seed < options.first + options.count; seed++) {
       tally.record(yield* Simulation.simulate({ ...options.simulation, seed }))
       if (tally.lowestFailure !== undefined) break
+      // A seed runs synchronously: between seeds, the event loop gets a turn (progress output, Ctrl-C).
+      yield* nextTurn
     }
     return tally.report(1)
   })

@@ -87,6 +87,7 @@ export const sim = Command.make("sim", {
     const started = performance.now()
     const tty = process.stdout.isTTY === true
     let shown = 0
+    let passedSoFar = 0
     const workerScript = yield* WorkerScript
     const report = yield* SimulationSweep.sweep({
       first: 1,
@@ -95,13 +96,17 @@ export const sim = Command.make("sim", {
       ...(swarm === undefined ? {} : { simulation: { config: swarm } }),
       ...(workerScript === undefined ? {} : { workerScript }),
       onProgress: (passed) => {
+        passedSoFar = passed
         // A line every 50 seeds (redrawn in place on a terminal), and at the end.
         if (passed < total && passed - shown < 50) return
         shown = passed
         const rate = passed / ((performance.now() - started) / 1000)
         process.stdout.write(`${tty ? "\r" : ""}seeds ${passed}/${total} passed (${rate.toFixed(1)}/s)${tty ? "" : "\n"}`)
       }
-    })
+    }).pipe(
+      Effect.onInterrupt(() =>
+        Output.errorLines([`${tty && shown > 0 ? "\n" : ""}${passedSoFar === 0 ? "interrupted before a seed passed" : `interrupted: seeds 1..${passedSoFar} passed`}`]))
+    )
     if (tty && shown > 0) yield* Output.lines([""])
     if (report.failure !== undefined) {
       yield* Output.lines(["", ...parameterLines(report.failure.parameters)])
