@@ -395,8 +395,10 @@ const runFiber = <A, E>(w: World, effect: Effect.Effect<A, E>, crashAtEvent: num
   const deadline = time.now + phaseTimeMaxMs
   const stop = (end: PhaseEnd): PhaseEnd => {
     fiber.interruptUnsafe()
-    // Finalizers may wait on time too (a workspace removed, a claim returned): let them finish.
-    while (fiber.pollUnsafe() === undefined && time.settle() && time.advance());
+    // Finalizers may wait on time too (a workspace removed, a claim returned): let them finish,
+    // within a phase's time again.
+    const finalizersDeadline = time.now + phaseTimeMaxMs
+    while (fiber.pollUnsafe() === undefined && time.settle() && (time.nextTimerAt() ?? Infinity) <= finalizersDeadline && time.advance());
     return end
   }
   for (;;) {
