@@ -178,6 +178,7 @@ const onThreads = (options: SweepOptions, threads: number): Effect.Effect<SweepR
       })
       workers.push(worker)
       worker.on("message", (message: FromWorker) => {
+        if (done) return
         if ("defect" in message) return finish(Effect.die(new Error(`simulation of seed ${message.seed} died: ${message.defect}`)))
         tally.record(message.result)
         handOut(worker)
