@@ -95,9 +95,11 @@ export const serve = (): void => {
 
 /** Bookkeeping shared by both ways of running seeds: what finished, and what is reported. */
 class Tally {
-  readonly finished = new Map<number, Simulation.SimulationResult>()
+  /** Whether each finished seed past the run of passed ones passed (kept only until the run reaches it). */
+  private readonly ahead = new Map<number, boolean>()
   lowestFailure: Simulation.SimulationResult | undefined
   passed = 0
+  seedsRun = 0
   agentCalls = 0
   steps = 0
   readonly options: SweepOptions
@@ -106,12 +108,13 @@ class Tally {
   }
 
   record(result: Simulation.SimulationResult): void {
-    this.finished.set(result.seed, result)
+    this.ahead.set(result.seed, result.ok)
+    this.seedsRun++
     this.agentCalls += result.agentCalls
     this.steps += result.steps
     if (!result.ok && (this.lowestFailure === undefined || result.seed < this.lowestFailure.seed)) this.lowestFailure = result
     const before = this.passed
-    while (this.finished.get(this.options.first + this.passed)?.ok === true) this.passed++
+    while (this.ahead.get(this.options.first + this.passed) === true) this.ahead.delete(this.options.first + this.passed++)
     if (this.passed > before) this.options.onProgress?.(this.passed)
   }
 
@@ -119,7 +122,7 @@ class Tally {
     return {
       passed: this.passed,
       ...(this.lowestFailure === undefined ? {} : { failure: this.lowestFailure }),
-      seedsRun: this.finished.size,
+      seedsRun: this.seedsRun,
       agentCalls: this.agentCalls,
       steps: this.steps,
       threads
@@ -157,16 +160,15 @@ const onThreads = (options: SweepOptions, threads: number): Effect.Effect<SweepR
       resume(outcome)
     }
     const handOut = (worker: Worker) => {
-      const stopAt = tally.lowestFailure?.seed ?? end
-      if (next < stopAt && next < end) {
+      // No seed at or past the lowest failure is started; the sweep ends when none below it runs.
+      const limit = tally.lowestFailure?.seed ?? end
+      if (next < limit) {
         running.set(worker, next)
         worker.postMessage({ seed: next++ } satisfies ToWorker)
       } else {
         running.delete(worker)
+        if (![...running.values()].some((seed) => seed < limit)) finish(Effect.succeed(tally.report(threads)))
       }
-      // Done when no thread runs a seed below the lowest failure (or below the end).
-      const limit = tally.lowestFailure?.seed ?? end
-      if (![...running.values()].some((seed) => seed < limit) && (next >= limit)) finish(Effect.succeed(tally.report(threads)))
     }
     for (let i = 0; i < threads; i++) {
       const worker = new Worker(options.workerScript ?? new URL("./simulationWorker.ts", import.meta.url), {

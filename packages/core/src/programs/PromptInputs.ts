@@ -83,11 +83,16 @@ interface HeaderMemo {
   readonly head: string
   readonly policy: ReadonlyArray<string>
   readonly branch: string
-  readonly counts: ReadonlyArray<number>
+  readonly counts: Counts
   readonly pending: ReadonlyArray<Task>
   readonly text: string
 }
 let lastHeader: HeaderMemo | undefined
+
+type Counts = { readonly pending: number; readonly current: number; readonly complete: number; readonly failed: number }
+
+const sameCounts = (a: Counts, b: Counts): boolean =>
+  a.pending === b.pending && a.current === b.current && a.complete === b.complete && a.failed === b.failed
 
 const samePending = (a: ReadonlyArray<Task>, b: ReadonlyArray<Task>): boolean => {
   if (a === b) return true
@@ -110,16 +115,16 @@ const contextHeaderOf = (context: WorkerContext) =>
     const current = yield* queue.list("current")
     const complete = yield* queue.list("complete")
     const failed = yield* queue.list("failed")
-    const counts = [pending.length, current.length, complete.length, failed.length]
+    const counts: Counts = { pending: pending.length, current: current.length, complete: complete.length, failed: failed.length }
     const memo = lastHeader
     if (
       memo !== undefined && memo.head === head && memo.mode === context.mode && memo.branch === git.targetBranch &&
-      sameLines(memo.policy, context.policy.lines) && memo.counts.every((n, i) => n === counts[i]) && samePending(memo.pending, pending)
+      sameLines(memo.policy, context.policy.lines) && sameCounts(memo.counts, counts) && samePending(memo.pending, pending)
     ) return memo.text
     const text = contextHeader({
       mode: context.mode,
       repo: { branch: git.targetBranch, head },
-      tasks: { pending, counts: { pending: pending.length, current: current.length, complete: complete.length, failed: failed.length } },
+      tasks: { pending, counts },
       notes: [],
       policy: context.policy.lines,
       nextWork: pending.length > 0 ? [`claim and finish pending tasks (${pending.length} waiting)`] : ["no pending tasks: look for the most valuable next change"]
