@@ -4,7 +4,7 @@
  * its agents live on as orphans — at a random moment; then `oompa cleanup` and a second `oompa swarm`
  * (or the second swarm alone, whose start runs the same repair) must finish every task exactly once.
  *
- * After each kill: `git fsck` is clean, main's first-parent chain holds only whole merges, and
+ * After each kill, once the git commands the dead run left running have finished: `git fsck` is clean, main's first-parent chain holds only whole merges, and
  * `oompa status` says the run died (not "running"). After
  * the repair: no claim in `current/`, `complete/` is exactly the set of tasks main's trailers say
  * landed, no agent process of the dead run is alive (pids from the process-group records AND from
@@ -24,10 +24,11 @@
  * record). Both left processes running after cleanup before `ProcessOwner` marked them.
  */
 import { afterAll, assert, describe, it } from "@effect/vitest"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { cleanupAll, git, leftovers, oompa, oompaAsync, runIds, type Scratch, scratchRepo, show, tasksIn } from "../cli/helpers.ts"
-import { calledPids, checkoutState, fsck, landedTasks, prng, recordedAgents, sleep, waitDead } from "./support.ts"
+import { calledPids, checkoutState, fsck, gitCommandsOf, isAlive, landedTasks, prng, recordedAgents, sleep, waitDead } from "./support.ts"
 
 afterAll(cleanupAll)
 
@@ -112,7 +113,12 @@ describe("kill -9 at a random moment, then recovery", () => {
         const last = seen.length === 0 ? "none" : (JSON.parse(seen[seen.length - 1]!) as { _tag: string })._tag
         context += `; killed after ${seen.length} events (last: ${last}), ${exited.signal === "SIGKILL" ? "by SIGKILL" : `but it had exited ${exited.status}`}`
 
-        // Right after the kill: the repository is sound and main holds only whole merges.
+        // Once the git commands the dead run left running have finished (milliseconds; fsck beside
+        // a `git worktree add` still running sees its null HEAD): the repository is sound and main
+        // holds only whole merges.
+        const gitStillRunning = await waitDead(gitCommandsOf(first.child.pid!), 5_000)
+        assert.deepStrictEqual(gitStillRunning, [], `${context}
+git commands of the dead run still running after 5 s`)
         const checked = fsck(scratch.repo)
         assert.isTrue(checked.ok, `${context}\ngit fsck after the kill:\n${checked.output}`)
         assertOnlyWholeMerges(scratch, initial, context)
@@ -145,6 +151,7 @@ describe("kill -9 at a random moment, then recovery", () => {
             assert.include(cleanup.stdout, `kept ${branch}: approved work that was never merged`, `${context}\n${show(cleanup)}`)
           }
           assert.strictEqual(leftovers(scratch).worktrees, 1, `${context}\n${git(scratch.repo, "worktree", "list")}`)
+          assert.isTrue(fsck(scratch.repo).ok, `${context}\ngit fsck after cleanup:\n${fsck(scratch.repo).output}`)
         }
 
         const second = oompa(scratch, ["swarm"], { env, timeoutMs: 90_000 })
@@ -213,6 +220,32 @@ const commandLine = (pid: number): string => {
 }
 
 describe("kill -9 at the moments the process-group records cannot cover", () => {
+  it("a git command the dead run left running: cleanup lets it finish (killed, git would leave its lock files or a half-made worktree)", async () => {
+    const scratch = scratchRepo({ config, pending: [] })
+    // A stand-in `git` (sleep under that name) marked as started by an oompa process that is gone,
+    // running longer than cleanup takes to start.
+    const bin = fs.mkdtempSync(path.join(scratch.home, "bin-"))
+    fs.symlinkSync(fs.realpathSync("/bin/sleep"), path.join(bin, "git"))
+    const deadOompa = spawnSync(process.execPath, ["-e", "0"]).pid!
+    const orphan = spawn(path.join(bin, "git"), ["2"], {
+      env: { ...process.env, OOMPA_ORCHESTRATOR_PID: String(deadOompa), OOMPA_REPO: scratch.repo },
+      stdio: "ignore",
+      detached: true
+    })
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => orphan.on("exit", (code, signal) => done({ code, signal })))
+    try {
+      while (gitCommandsOf(deadOompa).length === 0) await sleep(5)
+      const cleanup = oompa(scratch, ["cleanup"])
+      assert.strictEqual(cleanup.status, 0, show(cleanup))
+      assert.isFalse(isAlive(orphan.pid!), `cleanup returned while the dead run's git was running:\n${show(cleanup)}`)
+      assert.deepStrictEqual(await exited, { code: 0, signal: null }, show(cleanup))
+      assert.notInclude(cleanup.stdout, "git", show(cleanup))
+      scratch.cleanup()
+    } finally {
+      orphan.kill("SIGKILL")
+    }
+  }, 30_000)
+
   it("the instant an agent has started, before its record is written: cleanup still kills it", async () => {
     // An agent that neither reads its prompt nor ends on its own (a `command` harness running sleep):
     // whatever oompa managed to do before the kill, only recovery can stop it.

@@ -70,6 +70,22 @@ export const waitDead = async (pids: ReadonlyArray<number>, timeoutMs: number): 
   }
 }
 
+/**
+ * The git commands oompa process `orchestratorPid` started that are still running (they carry its
+ * `OOMPA_ORCHESTRATOR_PID`; Linux /proc). A kill of oompa alone leaves them finishing as orphans.
+ */
+export const gitCommandsOf = (orchestratorPid: number): Array<number> => {
+  const marker = `OOMPA_ORCHESTRATOR_PID=${orchestratorPid}`
+  return fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => {
+    try {
+      const argv0 = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0] ?? ""
+      return /(^|\/)git$/.test(argv0) && fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(marker)
+    } catch {
+      return false // gone, or not ours
+    }
+  })
+}
+
 /** `git fsck` of the repository: its exit code and what it printed (dangling objects are not errors). */
 export const fsck = (repo: string): { readonly ok: boolean; readonly output: string } => {
   try {

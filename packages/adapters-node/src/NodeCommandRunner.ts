@@ -160,14 +160,18 @@ const runShell = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], s
 const prepareTestWorktree = (repo: GitRepo.Repo, cleanIgnored: boolean) =>
   Effect.fn("NodeCommandRunner.prepareTestWorktree")(function*(sha: string) {
     const path = `${repo.worktreesDir}/${testWorktreeName}`
-    const adminDir = yield* GitRepo.adminDirOf(repo, path)
+    let adminDir = yield* GitRepo.adminDirOf(repo, path)
+    if (adminDir !== undefined && (yield* GitRepo.isHalfMade(repo, "inCommit", adminDir))) {
+      yield* GitRepo.withWorktreeRegistry(repo, GitRepo.removeWorktree(repo, "inCommit", path))
+      adminDir = undefined
+    }
     if (adminDir === undefined) {
       yield* GitRepo.withWorktreeRegistry(repo, Effect.gen(function*() {
         yield* repo.git.ok("inCommit", { cwd: repo.root, args: ["worktree", "prune"] })
         yield* repo.fs.remove(path, { recursive: true, force: true }).pipe(
           Effect.mapError((error) => new Errors.GitError({ operation: "inCommit", message: error.message }))
         )
-        yield* repo.git.ok("inCommit", { cwd: repo.root, args: ["worktree", "add", "-q", "--detach", path, `${sha}^{commit}`] })
+        yield* GitRepo.addWorktree(repo, "inCommit", path, `${sha}^{commit}`)
       }))
       return path
     }

@@ -138,7 +138,11 @@ const acquireWorkspace = (repo: GitRepo.Repo) =>
     const path = workspacePathOf(repo, worker)
     // Before anything prunes the registry (a broken link makes `worktree prune` forget the worktree).
     yield* GitRepo.withWorktreeRegistry(repo, repairLinks(repo))
-    if ((yield* GitRepo.adminDirOf(repo, path)) !== undefined) return { worker, path } satisfies Git.Workspace
+    const adminDir = yield* GitRepo.adminDirOf(repo, path)
+    if (adminDir !== undefined) {
+      if (!(yield* GitRepo.isHalfMade(repo, "acquireWorkspace", adminDir))) return { worker, path } satisfies Git.Workspace
+      yield* GitRepo.withWorktreeRegistry(repo, GitRepo.removeWorktree(repo, "acquireWorkspace", path))
+    }
     if (yield* existsPath(repo, path)) {
       return yield* gitError("acquireWorkspace", `${path} exists but is not a worktree of ${repo.root}; remove it`)
     }
@@ -146,7 +150,7 @@ const acquireWorkspace = (repo: GitRepo.Repo) =>
     yield* GitRepo.withWorktreeRegistry(repo, Effect.gen(function*() {
       // A registration whose folder is gone would make `worktree add` refuse the path.
       yield* repo.git.ok("acquireWorkspace", { cwd: repo.root, args: ["worktree", "prune"] })
-      yield* repo.git.ok("acquireWorkspace", { cwd: repo.root, args: ["worktree", "add", "-q", "--detach", path, main] })
+      yield* GitRepo.addWorktree(repo, "acquireWorkspace", path, main)
     }))
     return { worker, path } satisfies Git.Workspace
   })
@@ -179,7 +183,7 @@ const removeWorkspace = (repo: GitRepo.Repo) =>
   Effect.fn("NodeGit.removeWorkspace")(function*(workspace: Git.Workspace) {
     const adminDir = yield* ownAdminDir(repo, workspace.path)
     if (adminDir === undefined) return yield* gitError("removeWorkspace", `no workspace at ${workspace.path}`)
-    yield* GitRepo.withWorktreeRegistry(repo, repo.git.ok("removeWorkspace", { cwd: repo.root, args: ["worktree", "remove", "--force", workspace.path] }))
+    yield* GitRepo.withWorktreeRegistry(repo, GitRepo.removeWorktree(repo, "removeWorkspace", workspace.path))
   })
 
 /** oompa's worktrees: those directly under `worktreesDir` named by a worker id. */

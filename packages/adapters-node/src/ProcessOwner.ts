@@ -1,7 +1,8 @@
 /**
  * Which oompa process started a process (SPEC F14): every agent, test command and setup command a
  * run starts carries `OOMPA_ORCHESTRATOR_PID` and `OOMPA_REPO` in its environment, and so does
- * everything it starts in turn — also a descendant that left the process group (`setsid`).
+ * everything it starts in turn — also a descendant that left the process group (`setsid`) — and
+ * so do oompa's own git commands, which recovery lets finish rather than kills.
  *
  * Why, beside the process-group records of `NodeAgent`: a record is written just after the spawn,
  * so an oompa killed with `kill -9` in between (measured: every kill at the instant the agent has
@@ -12,7 +13,8 @@
  * Linux only (`/proc/<pid>/environ`, readable for the user's own processes); elsewhere
  * `findOrphans` finds nothing and the records are all recovery has.
  *
- * Called by `NodeServices` (agents' environment), `NodeCommandRunner` (commands' environment) and
+ * Called by `NodeServices` (agents' environment), `NodeCommandRunner` (commands' environment), the
+ * git layer (its commands' environment) and
  * the CLI's `cleanup`.
  *
  * @since 0.1.0

@@ -11,6 +11,7 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Git, Ids } from "@oompa/core"
 import { Cause, Effect, Exit, Layer, Option } from "effect"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as NodeGit from "../src/NodeGit.ts"
@@ -167,7 +168,51 @@ describe("NodeGit: workspaces", () => {
         assert.deepStrictEqual(yield* git.acquireWorkspace(w0), workspace)
       }))
     }))
+
+  it.live("a worktree a killed git worktree add left half-made is made anew by acquire and removed by removeWorkspace; fsck is clean after", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      /** What git 2.39 has written when it is killed between creating a worktree and checking it out. */
+      const halfMake = (workspace: Git.Workspace) => {
+        const adminDir = path.join(temp.repo, ".git/worktrees", path.basename(workspace.path))
+        fs.writeFileSync(path.join(adminDir, "locked"), "initializing")
+        fs.writeFileSync(path.join(adminDir, "HEAD"), `${"0".repeat(40)}\n`)
+        fs.rmSync(path.join(adminDir, "index"))
+        fs.rmSync(path.join(workspace.path, "a.txt"))
+        assert.include(fsck(temp.repo), "detached HEAD points at nothing")
+      }
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const main = yield* git.mainHead
+        // Its folder and link written, nothing checked out.
+        const workspace = yield* git.acquireWorkspace(w0)
+        halfMake(workspace)
+        assert.deepStrictEqual(yield* git.acquireWorkspace(w0), workspace)
+        assert.strictEqual(fsck(temp.repo), "")
+        assert.strictEqual(cli(workspace.path, ["rev-parse", "HEAD"]).trim(), main)
+        assert.strictEqual(fs.readFileSync(path.join(workspace.path, "a.txt"), "utf8"), "a\n")
+        assert.notInclude(cli(temp.repo, ["worktree", "list"]), "locked")
+        // Its folder not even created yet: `worktree prune` keeps a locked registration.
+        halfMake(workspace)
+        fs.rmSync(workspace.path, { recursive: true })
+        assert.deepStrictEqual(yield* git.acquireWorkspace(w0), workspace)
+        assert.strictEqual(fsck(temp.repo), "")
+        assert.strictEqual(cli(workspace.path, ["status", "--porcelain"]), "")
+        // Recovery removes it like any other.
+        halfMake(workspace)
+        assert.deepStrictEqual(yield* git.listWorkspaces, [workspace])
+        yield* git.removeWorkspace(workspace)
+        assert.deepStrictEqual(yield* git.listWorkspaces, [])
+        assert.strictEqual(fsck(temp.repo), "")
+      }))
+    }))
 })
+
+/** What `git fsck` prints (both streams); empty when the repository is sound. */
+const fsck = (repo: string): string => {
+  const result = spawnSync("git", ["fsck", "--no-dangling", "--no-progress"], { cwd: repo, encoding: "utf8" })
+  return `${result.stdout}${result.stderr}`
+}
 
 
 describe("NodeGit: commits and diffs", () => {

@@ -22,6 +22,7 @@ import * as isogit from "isomorphic-git"
 import { createHash } from "node:crypto"
 import * as nodeFs from "node:fs"
 import * as os from "node:os"
+import * as ProcessOwner from "../ProcessOwner.ts"
 import * as GitCommand from "./gitCommand.ts"
 import * as GitParse from "./gitParse.ts"
 
@@ -147,7 +148,11 @@ export const open = Effect.fn("GitRepo.open")(function*(options: OpenOptions) {
   const path = yield* Path.Path
   const probe = yield* GitCommand.fromSpawner(GitCommand.environment(process.env, { name: true, email: true }))
   const found = yield* discover(probe, path.resolve(options.repoRoot))
-  const git = yield* GitCommand.fromSpawner(GitCommand.environment(process.env, { name: found.hasName, email: found.hasEmail }))
+  // Marked like every process a run starts (ProcessOwner): recovery finds a dead run's git commands
+  // still finishing as orphans, and waits for them before it repairs what they write.
+  const git = yield* GitCommand.fromSpawner(
+    GitCommand.environment({ ...process.env, ...ProcessOwner.variables(found.root) }, { name: found.hasName, email: found.hasEmail })
+  )
   const targetBranch = yield* chooseBranch(found.commonDir, options.branch)
   const wanted = options.worktreesDir === undefined ? defaultWorktreesDir(found.root) : path.resolve(found.root, options.worktreesDir)
   const worktreesDir = yield* Effect.flatMap(fs.makeDirectory(wanted, { recursive: true }), () => fs.realPath(wanted)).pipe(
@@ -290,6 +295,27 @@ export const listWorktrees = Effect.fn("GitRepo.listWorktrees")(function*(repo: 
   }
   return worktrees
 })
+
+/**
+ * Whether the worktree is one a `git worktree add` never finished: git locks a worktree while it
+ * creates it (reason "initializing") and unlocks it last, and oompa never locks its own. A git killed
+ * in between (`kill -9` of a process group) leaves it: HEAD the null id, no index, no files; `git
+ * fsck` fails on it, and `git worktree prune` keeps it, being locked.
+ */
+export const isHalfMade = (repo: Pick<Repo, "fs">, operation: string, adminDir: string): Effect.Effect<boolean, Errors.GitError> =>
+  Effect.mapError(repo.fs.exists(`${adminDir}/locked`), (error) => gitError(operation, error.message))
+
+/** Removes oompa's worktree at `path`, dirty or locked (a half-made one is locked). Hold the registry lock. */
+export const removeWorktree = (repo: Pick<Repo, "git" | "root">, operation: string, path: string) =>
+  repo.git.ok(operation, { cwd: repo.root, args: ["worktree", "remove", "--force", "--force", path] })
+
+/**
+ * Adds a worktree detached at `commit` at `path`, which must not exist. `--force` twice replaces a
+ * registration for `path` whose folder is gone even when a killed `git worktree add` left it locked
+ * (`worktree prune` keeps locked ones). Hold the registry lock.
+ */
+export const addWorktree = (repo: Pick<Repo, "git" | "root">, operation: string, path: string, commit: string) =>
+  repo.git.ok(operation, { cwd: repo.root, args: ["worktree", "add", "-q", "--force", "--force", "--detach", path, commit] })
 
 /** The admin dir of the linked worktree at `path`, from its `.git` file; `undefined` when it is not one of ours. */
 export const adminDirOf = Effect.fn("GitRepo.adminDirOf")(function*(repo: Pick<Repo, "commonDir">, path: string) {

@@ -4,7 +4,7 @@
  * Cleanup never touches what a live run holds: it takes the run lock first (a live holder makes
  * it refuse). Then it kills the agent process groups of dead runs and every other process they
  * started for this repository (`ProcessOwner`: test and setup commands, an agent killed with its
- * oompa before its record was written), finishes an interrupted checkout
+ * oompa before its record was written), waits for their git commands to finish, finishes an interrupted checkout
  * sync (opening the git layer does that), returns claims in `current/` to `pending/` — or moves
  * them to `complete/` when main already has their merge (found by its `Oompa-Task` trailer) —
  * removes worktrees, and deletes the run branches, except those holding approved work that was
@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, FileSystem, Path } from "effect"
+import { Clock, Effect, FileSystem, Path } from "effect"
 import { Command } from "effect/cli"
 import { type Event, EventSink, Git, type Ids, Recovery } from "@oompa/core"
 import { FsTaskQueue, JsonlEventLog, NodeAgent, NodeGit, ProcessOwner, RunLock } from "@oompa/adapters-node"
@@ -40,7 +40,8 @@ export const worktrees = Command.make("worktrees", {}, () =>
 
 /**
  * Kills the process groups of agents whose oompa process is gone (their records), then every other
- * process such an oompa process started for this repository (`ProcessOwner`); returns what it killed.
+ * process such an oompa process started for this repository (`ProcessOwner`) except its own git
+ * commands, which it lets finish; returns what it killed.
  */
 const killOrphanAgents = (runsDir: string, repoRoot: string) =>
   Effect.gen(function*() {
@@ -72,7 +73,7 @@ const killOrphanAgents = (runsDir: string, repoRoot: string) =>
     yield* Effect.sync(() => {
       const ownGroup = ownProcessGroup()
       for (const orphan of ProcessOwner.findOrphans(repoRoot, RunLock.isProcessAlive)) {
-        if (killedGroups.has(orphan.pgid)) continue
+        if (killedGroups.has(orphan.pgid) || isGit(orphan)) continue
         const target = orphan.pgid > 1 && orphan.pgid !== ownGroup ? -orphan.pgid : orphan.pid
         try {
           process.kill(target, "SIGKILL")
@@ -83,7 +84,39 @@ const killOrphanAgents = (runsDir: string, repoRoot: string) =>
         }
       }
     })
+    killed.push(...yield* awaitOrphanGit(repoRoot))
     return killed
+  })
+
+const isGit = (orphan: ProcessOwner.Orphan): boolean => /(^|\/)git$/.test(orphan.command.split(" ")[0] ?? "")
+
+/** How long a dead run's own git command may take to finish before it is stopped. */
+const orphanGitGraceMs = 10_000
+
+/**
+ * Waits for the git commands a dead oompa process left running (its `worktree add`, `checkout`,
+ * `update-ref`, ...): they finish in milliseconds on their own, and what they write is what the
+ * repair then reads — repairing beside one was seen to catch a worktree mid-creation (issue 8's
+ * crash trials: `git fsck` failed on its null HEAD). Killed with SIGKILL, git would leave its lock
+ * files behind; one still running after `orphanGitGraceMs` gets SIGTERM, on which git removes them
+ * (and a half-made worktree). Returns what it had to stop.
+ */
+const awaitOrphanGit = (repoRoot: string) =>
+  Effect.gen(function*() {
+    const deadline = (yield* Clock.currentTimeMillis) + orphanGitGraceMs
+    let running = ProcessOwner.findOrphans(repoRoot, RunLock.isProcessAlive).filter(isGit)
+    while (running.length > 0 && (yield* Clock.currentTimeMillis) < deadline) {
+      yield* Effect.sleep(20)
+      running = ProcessOwner.findOrphans(repoRoot, RunLock.isProcessAlive).filter(isGit)
+    }
+    return running.flatMap((orphan) => {
+      try {
+        process.kill(orphan.pid, "SIGTERM")
+        return [`${orphan.command} (pid ${orphan.pid}) left by the dead oompa process ${orphan.orchestratorPid}, still running after ${orphanGitGraceMs / 1000} s`]
+      } catch {
+        return [] // ESRCH: it ended while we looked.
+      }
+    })
   })
 
 /** This process's group, from /proc (undefined elsewhere): never a target of the orphan kill. */
