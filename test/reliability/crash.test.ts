@@ -220,6 +220,20 @@ const commandLine = (pid: number): string => {
 }
 
 describe("kill -9 at the moments the process-group records cannot cover", () => {
+  it("a process-group record the kill cut short: cleanup removes it instead of failing on it", () => {
+    // Seen in the crash trials before records were renamed into place: cleanup exited 70 on
+    // "Unexpected end of JSON input". An empty record, and a `.partial` one cut mid-line.
+    const scratch = scratchRepo({ config, pending: [] })
+    const agents = path.join(scratch.repo, ".oompa/runs/0badc0de/agents")
+    fs.mkdirSync(agents, { recursive: true })
+    fs.writeFileSync(path.join(agents, "4242.json"), "")
+    fs.writeFileSync(path.join(agents, "4243.json.partial"), "{\"pid\":4243,\"pgid\":42")
+    const cleanup = oompa(scratch, ["cleanup"])
+    assert.strictEqual(cleanup.status, 0, show(cleanup))
+    assert.deepStrictEqual(fs.readdirSync(agents), [])
+    scratch.cleanup()
+  })
+
   it("a git command the dead run left running: cleanup lets it finish (killed, git would leave its lock files or a half-made worktree)", async () => {
     const scratch = scratchRepo({ config, pending: [] })
     // A stand-in `git` (sleep under that name) marked as started by an oompa process that is gone,

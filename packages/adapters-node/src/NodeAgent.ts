@@ -221,8 +221,19 @@ const recordGroup = Effect.fnUntraced(function*(settings: Settings, request: Age
     cwd: request.cwd,
     startedAt: new Date(startedMs).toISOString()
   }
-  yield* fs.writeFileString(path.join(folder, `${pid}.json`), `${JSON.stringify(record)}\n`)
+  // Whole or absent: a kill during a plain write left an empty record that recovery could not read.
+  const target = path.join(folder, `${pid}.json`)
+  yield* fs.writeFileString(`${target}${partialSuffix}`, `${JSON.stringify(record)}\n`)
+  yield* fs.rename(`${target}${partialSuffix}`, target)
 })
+
+/**
+ * The suffix of a record being written; one left by a kill mid-write is removed by recovery.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const partialSuffix = ".partial"
 
 const unrecordGroup = (settings: Settings, pid: number) =>
   Effect.gen(function*() {

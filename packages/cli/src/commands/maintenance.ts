@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, FileSystem, Path } from "effect"
+import { Clock, Effect, FileSystem, Path, Result, Schema } from "effect"
 import { Command } from "effect/cli"
 import { type Event, EventSink, Git, type Ids, Recovery } from "@oompa/core"
 import { FsTaskQueue, JsonlEventLog, NodeAgent, NodeGit, ProcessOwner, RunLock } from "@oompa/adapters-node"
@@ -52,7 +52,15 @@ const killOrphanAgents = (runsDir: string, repoRoot: string) =>
     for (const run of yield* fs.readDirectory(runsDir).pipe(Effect.orElseSucceed(() => []))) {
       const dir = path.join(runsDir, run, NodeAgent.groupsFolderName)
       for (const file of yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed(() => []))) {
-        const record = JSON.parse(yield* fs.readFileString(path.join(dir, file)).pipe(Effect.orDie)) as NodeAgent.GroupRecord
+        const decoded = decodeRecord(yield* fs.readFileString(path.join(dir, file)).pipe(Effect.orElseSucceed(() => "")))
+        if (file.endsWith(NodeAgent.partialSuffix) || Result.isFailure(decoded)) {
+          // A record a kill cut short (a `.partial` one, or an empty one written before records were
+          // renamed into place; issue 8's crash trials): its agent, if it started, is found below by
+          // its marker. The caller holds the run lock, so no live run is writing it.
+          yield* fs.remove(path.join(dir, file)).pipe(Effect.orDie)
+          continue
+        }
+        const record = decoded.success
         if (RunLock.isProcessAlive(record.orchestratorPid)) continue
         yield* Effect.sync(() => {
           try {
@@ -118,6 +126,8 @@ const awaitOrphanGit = (repoRoot: string) =>
       }
     })
   })
+
+const decodeRecord = Schema.decodeUnknownResult(Schema.fromJsonString(NodeAgent.GroupRecord))
 
 /** This process's group, from /proc (undefined elsewhere): never a target of the orphan kill. */
 const ownProcessGroup = (): number | undefined => {
