@@ -102,7 +102,7 @@ describe("NodeGit: opening", () => {
 })
 
 describe("NodeGit: workspaces", () => {
-  it.live("reuse: acquire twice gives the same worktree; reset cleans everything; the second reset is fast", () =>
+  it.live("reuse: acquire twice gives the same worktree; reset cleans everything and rewrites only what differs", () =>
     Effect.gen(function*() {
       const files: Record<string, string> = {}
       for (let i = 0; i < 300; i++) files[`src/f${i}.txt`] = numbered(5)
@@ -112,9 +112,7 @@ describe("NodeGit: workspaces", () => {
         const first = yield* git.acquireWorkspace(w0)
         const inode = fs.statSync(first.path).ino
         const main = yield* git.mainHead
-        const t0 = performance.now()
         yield* git.resetWorkspace(first, "oompa/t/w0-1", main)
-        const firstResetMs = performance.now() - t0
         fs.writeFileSync(path.join(first.path, "src/f1.txt"), "edited\n")
         fs.writeFileSync(path.join(first.path, "untracked.txt"), "u\n")
         fs.mkdirSync(path.join(first.path, "build"))
@@ -124,15 +122,19 @@ describe("NodeGit: workspaces", () => {
         const second = yield* git.acquireWorkspace(w0)
         assert.deepStrictEqual(second, first)
         assert.strictEqual(fs.statSync(second.path).ino, inode)
-        const t1 = performance.now()
+        const untouched = () => {
+          const stat = fs.statSync(path.join(second.path, "src/f2.txt"), { bigint: true })
+          return { ino: stat.ino, mtimeNs: stat.mtimeNs }
+        }
+        const before = untouched()
         yield* git.resetWorkspace(second, "oompa/t/w0-2", main)
-        const secondResetMs = performance.now() - t1
         assert.strictEqual(fs.readFileSync(path.join(second.path, "src/f1.txt"), "utf8"), numbered(5))
         for (const gone of ["untracked.txt", "build", ".oompa-new-tasks"]) assert.isFalse(fs.existsSync(path.join(second.path, gone)), gone)
         assert.strictEqual(cli(second.path, ["status", "--porcelain"]), "")
         assert.strictEqual(cli(second.path, ["symbolic-ref", "HEAD"]).trim(), "refs/heads/oompa/t/w0-2")
-        // A reset touches only what differs: well under a second, whatever the first one cost.
-        assert.isBelow(secondResetMs, 1000, `first ${firstResetMs.toFixed(0)} ms, second ${secondResetMs.toFixed(0)} ms`)
+        // A reset rewrites only what differs (the worktree is reused, not checked out afresh): a
+        // file nobody touched is the same file, unwritten. Its cost is measured in bench/.
+        assert.deepStrictEqual(untouched(), before)
         assert.deepStrictEqual(yield* git.listWorkspaces, [first])
       }))
     }))
