@@ -45,6 +45,18 @@ const cases: ReadonlyArray<Case> = [
   { name: "an empty prompt", args: ["prompt", "  "], says: ["prompt", "empty"] },
   { name: "run without a task list", args: ["run", "--workers", "codex:1"], says: ["no task list", "config/tasks.json"] },
   { name: "a task id with a path in it", args: ["requeue", "../escape"], says: ["requeue", "\"../escape\""] },
+  {
+    name: "a missing agent binary (a typo in harnesses.command.command)",
+    config: JSON.stringify({ workers: [{ model: "command:x", count: 2 }], review_model: "command:x", harnesses: { command: { command: "/nonexistent/agnet" } } }),
+    args: ["swarm"],
+    says: ["/nonexistent/agnet: command not found on PATH", "harnesses.command.command", "used by w0, w1, the reviewer", "nothing was started"]
+  },
+  {
+    name: "a missing reviewer binary, read by loop",
+    config: JSON.stringify({ workers: [{ model: "claude:opus" }], review_model: "codex:gpt-5-codex", harnesses: { codex: { command: "codex-not-installed" } } }),
+    args: ["loop", "1"],
+    says: ["codex-not-installed: command not found on PATH", "harnesses.codex.command", "used by the reviewer"]
+  },
   { name: "swarm outside a git repository", args: ["swarm"], says: ["not inside a git repository"], noGit: true },
   { name: "loop outside a git repository", args: ["loop", "1", "--workers", "claude:1"], says: ["not inside a git repository"], noGit: true }
 ]

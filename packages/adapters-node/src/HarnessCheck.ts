@@ -5,7 +5,8 @@
  * asked here), claude run as root without `IS_SANDBOX=1`.
  *
  * Boundary: runs short probe processes, each in its own process group and stopped after
- * `probeTimeoutMs`. Called by the CLI's `check` command; needs `ChildProcessSpawner`,
+ * `probeTimeoutMs`. Called by the CLI's `check` command (and `missingBinaries`, which runs
+ * nothing, by every run's start); needs `ChildProcessSpawner`,
  * `FileSystem` and `Path` (`NodeServices.layer`). Never fails: a probe that cannot run is a finding.
  *
  * @since 0.1.0
@@ -177,6 +178,38 @@ export const check = Effect.fn("HarnessCheck.check")(function*(options: Options 
     })
   }
   return statuses
+})
+
+/**
+ * The binaries a swarm's agents would run that are not there: one line per missing binary, naming
+ * it, the oompa.json field that sets it and who uses it; empty when all resolve. Only looked up on
+ * the agents' PATH, never run, so it costs a few `stat`s. A run checks this before it starts: a
+ * missing binary fails every call, and each failure counted against the claimed task's attempts,
+ * so a typo in `harnesses.<name>.command` used to move tasks to `failed/`.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const missingBinaries = Effect.fnUntraced(function*(
+  config: SwarmConfig.SwarmConfig,
+  env: Readonly<Record<string, string | undefined>> = process.env
+): Effect.fn.Return<ReadonlyArray<string>, never, FileSystem.FileSystem | Path.Path> {
+  const users = new Map<AgentSpec.Harness, Array<string>>()
+  const use = (harness: AgentSpec.Harness, who: string) => users.set(harness, [...(users.get(harness) ?? []), who])
+  if (config.planner !== undefined) use(config.planner.agent.harness, "the planner")
+  for (const worker of config.workers) use(worker.agent.harness, worker.id)
+  config.reviewers.forEach((reviewer, i) => use(reviewer.agent.harness, config.reviewers.length === 1 ? "the reviewer" : `reviewer ${i + 1}`))
+  const lines: Array<string> = []
+  for (const [harness, who] of users) {
+    const override = config.harnesses[harness]
+    const binary = Harnesses.binaryOf(harness, override)
+    if (binary === undefined) {
+      lines.push(`harnesses.${harness}.command is not set in oompa.json (used by ${who.join(", ")})`)
+    } else if (!(yield* onPath(binary, Harnesses.agentEnvironment(env, override)))) {
+      lines.push(`${Harnesses.missingBinaryMessage(harness, binary)}; used by ${who.join(", ")}`)
+    }
+  }
+  return lines
 })
 
 /**

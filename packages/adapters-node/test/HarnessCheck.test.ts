@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url"
 import { afterAll } from "vitest"
 import * as HarnessCheck from "../src/HarnessCheck.ts"
 import * as Harnesses from "../src/Harnesses.ts"
+import { SwarmConfig } from "@oompa/core"
 
 const fakeBin = fileURLToPath(new URL("./fixtures/fake-agents/bin", import.meta.url))
 // The fakes are `#!/usr/bin/env node` scripts: the folder of the node running the tests goes on PATH too.
@@ -86,5 +87,29 @@ describe("HarnessCheck", () => {
       assert.deepStrictEqual(gemini.notes, [`\`${hanging} --version\` did not answer within 0.4 s`])
       assert.isTrue(byName(statuses, "command").available)
       assert.match(HarnessCheck.format(statuses).join("\n"), /^ok {6}codex {4}codex \(codex-cli 0\.169\.0\)$/m)
+    }))
+
+  it.effect("missingBinaries names each binary that is not there, its oompa.json field and who uses it; runs nothing", () =>
+    Effect.gen(function*() {
+      const worker = (id: string, harness: "claude" | "codex") => ({
+        id: id as SwarmConfig.WorkerConfig["id"], agent: { harness }, role: "executor" as const, iterations: 1, prompt: [], wait_between: 0, budget: {}
+      })
+      const config = SwarmConfig.makeSwarmConfig({
+        workers: [worker("w0", "claude"), worker("w1", "codex"), worker("w2", "codex")],
+        reviewers: [{ agent: { harness: "claude" } }, { agent: { harness: "gemini" } }],
+        planner: { agent: { harness: "gemini" }, prompt: [], max_pending: 5 },
+        // codex is looked up on the PATH its harness env gives (none there); gemini by its override.
+        harnesses: { codex: { env: { PATH: tempDir() } }, gemini: { command: "gemini-typo" } }
+      })
+      const missing = yield* HarnessCheck.missingBinaries(config, { PATH: fakeBin }).pipe(Effect.provide(NodeServices.layer))
+      assert.deepStrictEqual(missing, [
+        `${Harnesses.missingBinaryMessage("gemini", "gemini-typo")}; used by the planner, reviewer 2`,
+        `${Harnesses.missingBinaryMessage("codex", "codex")}; used by w1, w2`
+      ])
+      // Fixed: the override names a path, and codex's env PATH holds it.
+      const fixed = { ...config, harnesses: { codex: { env: { PATH: fakeBin } }, gemini: { command: join(fakeBin, "gemini") } } }
+      assert.deepStrictEqual(yield* HarnessCheck.missingBinaries(fixed, { PATH: tempDir() }).pipe(Effect.provide(NodeServices.layer)), [
+        `${Harnesses.missingBinaryMessage("claude", "claude")}; used by w0, reviewer 1`
+      ])
     }))
 })

@@ -8,7 +8,7 @@
 import { NodeServices as PlatformNode } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { type Ids, RunTasks, Swarm, type Task } from "@oompa/core"
-import { JsonlEventLog, NodeServices, RunLock, RunPaths } from "@oompa/adapters-node"
+import { HarnessCheck, JsonlEventLog, NodeServices, RunLock, RunPaths } from "@oompa/adapters-node"
 import { randomBytes } from "node:crypto"
 import * as path from "node:path"
 import { RunFailed, UsageError } from "./Errors.ts"
@@ -48,6 +48,11 @@ export const newRunId = (): Ids.RunId => randomBytes(4).toString("hex") as Ids.R
  */
 export const execute = (session: Session, options: RunOptions): Effect.Effect<Swarm.SwarmReport, UsageError | RunFailed> =>
   Effect.scoped(Effect.gen(function*() {
+    // A missing agent binary is the user's setup: refuse before anything is claimed or created.
+    if (options.agentLayer === undefined) {
+      const missing = yield* HarnessCheck.missingBinaries(session.config).pipe(Effect.provide(PlatformNode.layer))
+      if (missing.length > 0) return yield* new UsageError({ message: [...missing, "nothing was started; `oompa check` shows every harness"].join("\n") })
+    }
     const runId = newRunId()
     const lock = yield* RunLock.acquire(session.paths.lockPath, runId).pipe(
       Effect.catchTag("RunLockHeld", (held) => Effect.fail(new UsageError({ message: held.message }))),
