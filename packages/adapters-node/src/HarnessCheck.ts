@@ -5,7 +5,7 @@
  * asked here), claude run as root without `IS_SANDBOX=1`.
  *
  * Boundary: runs short probe processes, each in its own process group and stopped after
- * `probeTimeoutMs`. Called by the CLI's `check` command (and `missingBinaries`, which runs
+ * `probeTimeoutMs`. Called by the CLI's `check` command (and `runBlockers`, which runs
  * nothing, by every run's start); needs `ChildProcessSpawner`,
  * `FileSystem` and `Path` (`NodeServices.layer`). Never fails: a probe that cannot run is a finding.
  *
@@ -181,18 +181,19 @@ export const check = Effect.fn("HarnessCheck.check")(function*(options: Options 
 })
 
 /**
- * The binaries a swarm's agents would run that are not there: one line per missing binary, naming
- * it, the oompa.json field that sets it and who uses it; empty when all resolve. Only looked up on
- * the agents' PATH, never run, so it costs a few `stat`s. A run checks this before it starts: a
- * missing binary fails every call, and each failure counted against the claimed task's attempts,
- * so a typo in `harnesses.<name>.command` used to move tasks to `failed/`.
+ * What would stop every call of a swarm's agents, known before it starts: one line per binary that
+ * is not there (naming it, the oompa.json field that sets it and who uses it), and claude's refusal
+ * to run as root without `IS_SANDBOX=1`. Empty when nothing does. Binaries are only looked up on the
+ * agents' PATH, nothing is run, so it costs a few `stat`s. Every run checks this first: each failed
+ * call counted against the claimed task's attempts, so a typo in `harnesses.<name>.command` (or
+ * claude as root) used to move tasks to `failed/`.
  *
  * @category programs
  * @since 0.1.0
  */
-export const missingBinaries = Effect.fnUntraced(function*(
+export const runBlockers = Effect.fnUntraced(function*(
   config: SwarmConfig.SwarmConfig,
-  env: Readonly<Record<string, string | undefined>> = process.env
+  options: { readonly env?: Readonly<Record<string, string | undefined>>; readonly uid?: number | undefined } = {}
 ): Effect.fn.Return<ReadonlyArray<string>, never, FileSystem.FileSystem | Path.Path> {
   const users = new Map<AgentSpec.Harness, Array<string>>()
   const use = (harness: AgentSpec.Harness, who: string) => users.set(harness, [...(users.get(harness) ?? []), who])
@@ -203,10 +204,13 @@ export const missingBinaries = Effect.fnUntraced(function*(
   for (const [harness, who] of users) {
     const override = config.harnesses[harness]
     const binary = Harnesses.binaryOf(harness, override)
+    const env = Harnesses.agentEnvironment(options.env ?? process.env, override)
     if (binary === undefined) {
       lines.push(`harnesses.${harness}.command is not set in oompa.json (used by ${who.join(", ")})`)
-    } else if (!(yield* onPath(binary, Harnesses.agentEnvironment(env, override)))) {
+    } else if (!(yield* onPath(binary, env))) {
       lines.push(`${Harnesses.missingBinaryMessage(harness, binary)}; used by ${who.join(", ")}`)
+    } else if (harness === "claude" && (options.uid ?? process.getuid?.()) === 0 && env["IS_SANDBOX"] !== "1") {
+      lines.push(`${Harnesses.rootRefusalMessage} (claude is used by ${who.join(", ")})`)
     }
   }
   return lines

@@ -89,7 +89,7 @@ describe("HarnessCheck", () => {
       assert.match(HarnessCheck.format(statuses).join("\n"), /^ok {6}codex {4}codex \(codex-cli 0\.169\.0\)$/m)
     }))
 
-  it.effect("missingBinaries names each binary that is not there, its oompa.json field and who uses it; runs nothing", () =>
+  it.effect("runBlockers names each binary that is not there, its oompa.json field and who uses it, and claude as root without IS_SANDBOX=1; runs nothing", () =>
     Effect.gen(function*() {
       const worker = (id: string, harness: "claude" | "codex") => ({
         id: id as SwarmConfig.WorkerConfig["id"], agent: { harness }, role: "executor" as const, iterations: 1, prompt: [], wait_between: 0, budget: {}
@@ -101,15 +101,22 @@ describe("HarnessCheck", () => {
         // codex is looked up on the PATH its harness env gives (none there); gemini by its override.
         harnesses: { codex: { env: { PATH: tempDir() } }, gemini: { command: "gemini-typo" } }
       })
-      const missing = yield* HarnessCheck.missingBinaries(config, { PATH: fakeBin }).pipe(Effect.provide(NodeServices.layer))
+      const missing = yield* HarnessCheck.runBlockers(config, { env: { PATH: fakeBin }, uid: 1000 }).pipe(Effect.provide(NodeServices.layer))
       assert.deepStrictEqual(missing, [
         `${Harnesses.missingBinaryMessage("gemini", "gemini-typo")}; used by the planner, reviewer 2`,
         `${Harnesses.missingBinaryMessage("codex", "codex")}; used by w1, w2`
       ])
       // Fixed: the override names a path, and codex's env PATH holds it.
       const fixed = { ...config, harnesses: { codex: { env: { PATH: fakeBin } }, gemini: { command: join(fakeBin, "gemini") } } }
-      assert.deepStrictEqual(yield* HarnessCheck.missingBinaries(fixed, { PATH: tempDir() }).pipe(Effect.provide(NodeServices.layer)), [
+      assert.deepStrictEqual(yield* HarnessCheck.runBlockers(fixed, { env: { PATH: tempDir() }, uid: 1000 }).pipe(Effect.provide(NodeServices.layer)), [
         `${Harnesses.missingBinaryMessage("claude", "claude")}; used by w0, reviewer 1`
       ])
+      // As root, claude refuses unless IS_SANDBOX=1 is in its environment (oompa's or harnesses.claude.env).
+      const asRoot = (env: Record<string, string>, claudeEnv?: Record<string, string>) =>
+        HarnessCheck.runBlockers({ ...fixed, harnesses: { ...fixed.harnesses, ...(claudeEnv === undefined ? {} : { claude: { env: claudeEnv } }) } }, { env, uid: 0 })
+          .pipe(Effect.provide(NodeServices.layer))
+      assert.deepStrictEqual(yield* asRoot({ PATH: fakeBin }), [`${Harnesses.rootRefusalMessage} (claude is used by w0, reviewer 1)`])
+      assert.deepStrictEqual(yield* asRoot({ PATH: fakeBin, IS_SANDBOX: "1" }), [])
+      assert.deepStrictEqual(yield* asRoot({ PATH: fakeBin }, { IS_SANDBOX: "1" }), [])
     }))
 })

@@ -48,10 +48,10 @@ export const newRunId = (): Ids.RunId => randomBytes(4).toString("hex") as Ids.R
  */
 export const execute = (session: Session, options: RunOptions): Effect.Effect<Swarm.SwarmReport, UsageError | RunFailed> =>
   Effect.scoped(Effect.gen(function*() {
-    // A missing agent binary is the user's setup: refuse before anything is claimed or created.
+    // An agent that cannot run at all is the user's setup: refuse before anything is claimed or created.
     if (options.agentLayer === undefined) {
-      const missing = yield* HarnessCheck.missingBinaries(session.config).pipe(Effect.provide(PlatformNode.layer))
-      if (missing.length > 0) return yield* new UsageError({ message: [...missing, "nothing was started; `oompa check` shows every harness"].join("\n") })
+      const blockers = yield* HarnessCheck.runBlockers(session.config).pipe(Effect.provide(PlatformNode.layer))
+      if (blockers.length > 0) return yield* new UsageError({ message: [...blockers, "nothing was started; `oompa check` shows every harness"].join("\n") })
     }
     const runId = newRunId()
     const lock = yield* RunLock.acquire(session.paths.lockPath, runId).pipe(
