@@ -22,8 +22,15 @@ import type { RunContext, WorkerContext } from "./WorkerContext.ts"
 /** Errors in a row that stop a worker (SPEC F5). */
 export const consecutiveErrorsMax = 3
 
-/** How often a waiting executor looks for new tasks. */
+/**
+ * How soon a waiting executor first looks for new tasks again; later looks back off to
+ * {@link taskPollMsMax}. Waiting is common (executors wait on a planner for most of a swarm's second
+ * half): at a fixed 1 s, the simulation's bench swarm polled 1,888 times a seed, ~6% of its time.
+ */
 export const taskPollMs = 1000
+
+/** The longest gap between two looks of a waiting executor: a new task waits at most this long. */
+export const taskPollMsMax = 4000
 
 /**
  * @category models
@@ -105,14 +112,16 @@ const waitForTasks = (context: WorkerContext, planners: Planners) =>
     const queue = yield* TaskQueue
     const startedMs = yield* Clock.currentTimeMillis
     const waitMs = context.config.max_wait_for_tasks * 1000
-    const pollsMax = Math.ceil(waitMs / taskPollMs) + 1
-    for (let poll = 0; poll < pollsMax; poll++) {
+    let delay = taskPollMs
+    for (;;) {
       if ((yield* queue.list("pending").pipe(Effect.orDie)).length > 0) return true
       if ((yield* Ref.get(planners)) <= 0) return false
-      if ((yield* Clock.currentTimeMillis) - startedMs >= waitMs) return false
+      const waitedMs = (yield* Clock.currentTimeMillis) - startedMs
+      if (waitedMs >= waitMs) return false
       const spent = yield* context.budget.check(context.worker.id, context.worker.budget)
       if (spent._tag === "Some") return false
-      yield* Effect.sleep(taskPollMs)
+      // Never past max_wait_for_tasks: the last look comes when it ends.
+      yield* Effect.sleep(Math.min(delay, waitMs - waitedMs))
+      delay = Math.min(delay * 2, taskPollMsMax)
     }
-    return false
   })

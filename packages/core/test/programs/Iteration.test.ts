@@ -183,6 +183,27 @@ describe("Iteration", () => {
       assert.strictEqual(report.workers.find((w) => w.worker === "e")!.reason, "no-tasks")
     }))
 
+  it.effect("Worker: a waiting executor looks again after 1, 2 then every 4 s, and stops exactly at max_wait_for_tasks", () =>
+    Effect.gen(function*() {
+      // The planner's task appears at 30 s; the executor, waiting since 0 s, looks at 0, 1, 3, 7, 11, ... 27, 31 s.
+      const late = TestSwarm.makeWorld({
+        script: ScriptedAgent.byCall({
+          plan: () => ({ answer: "planned", delayMs: 30_000, newTasks: [{ id: "late", summary: "late task" }] }),
+          propose: ownFile,
+          review: ScriptedAgent.approve
+        })
+      })
+      yield* swarm(late, makeSwarmConfig({ workers: [worker("p", { role: "planner", iterations: 1 }), worker("e")] }))
+      const claimed = late.events.ofTag("TaskClaimed").find((e) => e.task === "late")!
+      assert.strictEqual(claimed.at - late.events.ofTag("SwarmStarted")[0]!.at, 31_000)
+      // A planner that plans nothing for a minute: the executor gives up at max_wait_for_tasks, not after.
+      const idle = TestSwarm.makeWorld({ script: ScriptedAgent.byCall({ plan: () => ({ answer: "nothing yet", delayMs: 60_000 }) }) })
+      yield* swarm(idle, makeSwarmConfig({ max_wait_for_tasks: 10, workers: [worker("p", { role: "planner", iterations: 1 }), worker("e")] }))
+      const finished = idle.events.ofTag("WorkerFinished").find((e) => e.worker === "e")!
+      assert.strictEqual(finished.reason, "no-tasks")
+      assert.strictEqual(finished.at - idle.events.ofTag("SwarmStarted")[0]!.at, 10_000)
+    }))
+
   it.effect("Worker: an executor with no planner alive ends at once with no-tasks", () =>
     Effect.gen(function*() {
       const world = TestSwarm.makeWorld()
