@@ -97,6 +97,10 @@ const probe = (command: string, args: ReadonlyArray<string>, env: Readonly<Recor
     )
   })
 
+/** Whether claude, with this environment, refuses to run as the user `uid` (default: this process's). */
+const refusesAsRoot = (env: Readonly<Record<string, string>>, uid: number | undefined): boolean =>
+  (uid ?? process.getuid?.()) === 0 && env["IS_SANDBOX"] !== "1"
+
 /** Whether a `command` harness's binary resolves: a path, or a name on the env's PATH. */
 const onPath = Effect.fnUntraced(function*(command: string, env: Readonly<Record<string, string>>) {
   const fs = yield* FileSystem.FileSystem
@@ -139,7 +143,7 @@ const checkCli = Effect.fnUntraced(function*(harness: Exclude<AgentSpec.Harness,
     notes.push(`\`${binary} --version\` exited with ${version.exitCode}: ${firstLine(version.stderr) || firstLine(version.stdout)}`)
   }
   if (harness === "codex") notes.push(codexLoginNote(yield* probe(binary, ["login", "status"], env, timeoutMs), binary, timeoutMs))
-  if (harness === "claude" && (options.uid ?? process.getuid?.()) === 0 && env["IS_SANDBOX"] !== "1") notes.push(Harnesses.rootRefusalMessage)
+  if (harness === "claude" && refusesAsRoot(env, options.uid)) notes.push(Harnesses.rootRefusalMessage)
   const line = version._tag === "Exited" && version.exitCode === 0 ? firstLine(version.stdout) : ""
   return {
     harness,
@@ -209,7 +213,7 @@ export const runBlockers = Effect.fnUntraced(function*(
       lines.push(`harnesses.${harness}.command is not set in oompa.json (used by ${who.join(", ")})`)
     } else if (!(yield* onPath(binary, env))) {
       lines.push(`${Harnesses.missingBinaryMessage(harness, binary)}; used by ${who.join(", ")}`)
-    } else if (harness === "claude" && (options.uid ?? process.getuid?.()) === 0 && env["IS_SANDBOX"] !== "1") {
+    } else if (harness === "claude" && refusesAsRoot(env, options.uid)) {
       lines.push(`${Harnesses.rootRefusalMessage} (claude is used by ${who.join(", ")})`)
     }
   }

@@ -160,11 +160,7 @@ const runShell = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], s
 const prepareTestWorktree = (repo: GitRepo.Repo, cleanIgnored: boolean) =>
   Effect.fn("NodeCommandRunner.prepareTestWorktree")(function*(sha: string) {
     const path = `${repo.worktreesDir}/${testWorktreeName}`
-    let adminDir = yield* GitRepo.adminDirOf(repo, path)
-    if (adminDir !== undefined && (yield* GitRepo.isHalfMade(repo, "inCommit", adminDir))) {
-      yield* GitRepo.withWorktreeRegistry(repo, GitRepo.removeWorktree(repo, "inCommit", path))
-      adminDir = undefined
-    }
+    const adminDir = yield* GitRepo.reusableAdminDir(repo, "inCommit", path)
     if (adminDir === undefined) {
       yield* GitRepo.withWorktreeRegistry(repo, Effect.gen(function*() {
         yield* repo.git.ok("inCommit", { cwd: repo.root, args: ["worktree", "prune"] })

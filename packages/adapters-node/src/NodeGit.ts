@@ -138,11 +138,7 @@ const acquireWorkspace = (repo: GitRepo.Repo) =>
     const path = workspacePathOf(repo, worker)
     // Before anything prunes the registry (a broken link makes `worktree prune` forget the worktree).
     yield* GitRepo.withWorktreeRegistry(repo, repairLinks(repo))
-    const adminDir = yield* GitRepo.adminDirOf(repo, path)
-    if (adminDir !== undefined) {
-      if (!(yield* GitRepo.isHalfMade(repo, "acquireWorkspace", adminDir))) return { worker, path } satisfies Git.Workspace
-      yield* GitRepo.withWorktreeRegistry(repo, GitRepo.removeWorktree(repo, "acquireWorkspace", path))
-    }
+    if ((yield* GitRepo.reusableAdminDir(repo, "acquireWorkspace", path)) !== undefined) return { worker, path } satisfies Git.Workspace
     if (yield* existsPath(repo, path)) {
       return yield* gitError("acquireWorkspace", `${path} exists but is not a worktree of ${repo.root}; remove it`)
     }

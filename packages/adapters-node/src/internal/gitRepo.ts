@@ -302,8 +302,19 @@ export const listWorktrees = Effect.fn("GitRepo.listWorktrees")(function*(repo: 
  * in between (`kill -9` of a process group) leaves it: HEAD the null id, no index, no files; `git
  * fsck` fails on it, and `git worktree prune` keeps it, being locked.
  */
-export const isHalfMade = (repo: Pick<Repo, "fs">, operation: string, adminDir: string): Effect.Effect<boolean, Errors.GitError> =>
+const isHalfMade = (repo: Pick<Repo, "fs">, operation: string, adminDir: string): Effect.Effect<boolean, Errors.GitError> =>
   Effect.mapError(repo.fs.exists(`${adminDir}/locked`), (error) => gitError(operation, error.message))
+
+/**
+ * The admin dir of oompa's worktree at `path`, or `undefined` when there is none to reuse: a
+ * half-made one (see `isHalfMade`) is removed first, so the caller adds the worktree afresh.
+ */
+export const reusableAdminDir = Effect.fnUntraced(function*(repo: Repo, operation: string, path: string) {
+  const adminDir = yield* adminDirOf(repo, path)
+  if (adminDir === undefined || !(yield* isHalfMade(repo, operation, adminDir))) return adminDir
+  yield* withWorktreeRegistry(repo, removeWorktree(repo, operation, path))
+  return undefined
+})
 
 /** Removes oompa's worktree at `path`, dirty or locked (a half-made one is locked). Hold the registry lock. */
 export const removeWorktree = (repo: Pick<Repo, "git" | "root">, operation: string, path: string) =>

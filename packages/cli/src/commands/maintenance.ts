@@ -78,9 +78,10 @@ const killOrphanAgents = (runsDir: string, repoRoot: string) =>
     // and setup command, and descendants that left their group: the processes marked for this
     // repository by an oompa process that is gone (issue 8: found by kill -9 at the instant an agent
     // had started, which left it running after cleanup).
+    const orphans = yield* Effect.sync(() => ProcessOwner.findOrphans(repoRoot, RunLock.isProcessAlive))
     yield* Effect.sync(() => {
       const ownGroup = ownProcessGroup()
-      for (const orphan of ProcessOwner.findOrphans(repoRoot, RunLock.isProcessAlive)) {
+      for (const orphan of orphans) {
         if (killedGroups.has(orphan.pgid) || isGit(orphan)) continue
         const target = orphan.pgid > 1 && orphan.pgid !== ownGroup ? -orphan.pgid : orphan.pid
         try {
@@ -92,7 +93,7 @@ const killOrphanAgents = (runsDir: string, repoRoot: string) =>
         }
       }
     })
-    killed.push(...yield* awaitOrphanGit(repoRoot))
+    killed.push(...yield* awaitOrphanGit(repoRoot, orphans.filter(isGit)))
     return killed
   })
 
@@ -109,10 +110,10 @@ const orphanGitGraceMs = 10_000
  * files behind; one still running after `orphanGitGraceMs` gets SIGTERM, on which git removes them
  * (and a half-made worktree). Returns what it had to stop.
  */
-const awaitOrphanGit = (repoRoot: string) =>
+const awaitOrphanGit = (repoRoot: string, found: ReadonlyArray<ProcessOwner.Orphan>) =>
   Effect.gen(function*() {
     const deadline = (yield* Clock.currentTimeMillis) + orphanGitGraceMs
-    let running = ProcessOwner.findOrphans(repoRoot, RunLock.isProcessAlive).filter(isGit)
+    let running = found
     while (running.length > 0 && (yield* Clock.currentTimeMillis) < deadline) {
       yield* Effect.sleep(20)
       running = ProcessOwner.findOrphans(repoRoot, RunLock.isProcessAlive).filter(isGit)

@@ -168,8 +168,9 @@ describe("Iteration", () => {
       assert.strictEqual(report.outcome, "failed")
     }))
 
-  it.effect("Worker: an executor waits for tasks while a planner lives, and stops when none is left", () =>
+  it.effect("Worker: an executor waits for tasks while a planner lives, looking again after 1, 2, then every 4 s, and stops when none is left", () =>
     Effect.gen(function*() {
+      // The planner's task appears at 30 s; the executor, waiting since 0 s, looks at 0, 1, 3, 7, 11, ... 27, 31 s.
       const world = TestSwarm.makeWorld({
         script: ScriptedAgent.byCall({
           plan: () => ({ answer: "planned", delayMs: 30_000, newTasks: [{ id: "late", summary: "late task" }] }),
@@ -180,22 +181,13 @@ describe("Iteration", () => {
       const config = makeSwarmConfig({ workers: [worker("p", { role: "planner", iterations: 1 }), worker("e")] })
       const report = yield* swarm(world, config)
       assert.deepStrictEqual(world.queue.list("complete").map((t) => String(t.id)), ["late"])
+      const claimed = world.events.ofTag("TaskClaimed").find((e) => e.task === "late")!
+      assert.strictEqual(claimed.at - world.events.ofTag("SwarmStarted")[0]!.at, 31_000)
       assert.strictEqual(report.workers.find((w) => w.worker === "e")!.reason, "no-tasks")
     }))
 
-  it.effect("Worker: a waiting executor looks again after 1, 2 then every 4 s, and stops exactly at max_wait_for_tasks", () =>
+  it.effect("Worker: a waiting executor stops exactly at max_wait_for_tasks", () =>
     Effect.gen(function*() {
-      // The planner's task appears at 30 s; the executor, waiting since 0 s, looks at 0, 1, 3, 7, 11, ... 27, 31 s.
-      const late = TestSwarm.makeWorld({
-        script: ScriptedAgent.byCall({
-          plan: () => ({ answer: "planned", delayMs: 30_000, newTasks: [{ id: "late", summary: "late task" }] }),
-          propose: ownFile,
-          review: ScriptedAgent.approve
-        })
-      })
-      yield* swarm(late, makeSwarmConfig({ workers: [worker("p", { role: "planner", iterations: 1 }), worker("e")] }))
-      const claimed = late.events.ofTag("TaskClaimed").find((e) => e.task === "late")!
-      assert.strictEqual(claimed.at - late.events.ofTag("SwarmStarted")[0]!.at, 31_000)
       // A planner that plans nothing for a minute: the executor gives up at max_wait_for_tasks, not after.
       const idle = TestSwarm.makeWorld({ script: ScriptedAgent.byCall({ plan: () => ({ answer: "nothing yet", delayMs: 60_000 }) }) })
       yield* swarm(idle, makeSwarmConfig({ max_wait_for_tasks: 10, workers: [worker("p", { role: "planner", iterations: 1 }), worker("e")] }))
