@@ -95,7 +95,9 @@ export const run = (context: WorkerContext, n: number, options: {
     }
     yield* context.budget.record(context.worker.id, { harness: agent.harness, costUsd: result.costUsd, tokens: result.tokens })
     const failed = result.timedOut || result.exitCode !== 0
-    const detail = result.timedOut
+    const detail = !failed
+      ? undefined
+      : result.timedOut
       ? `${label} timed out after ${timeoutMs / 1000} s`
       : `${label} exited with code ${result.exitCode}${failureLine(result.stderr)}`
     yield* emitFinished(context, n, call, label, {
@@ -104,9 +106,9 @@ export const run = (context: WorkerContext, n: number, options: {
       timedOut: result.timedOut,
       ...(result.tokens === undefined ? {} : { tokens: result.tokens }),
       ...(result.costUsd === undefined ? {} : { costUsd: result.costUsd }),
-      ...(failed ? { error: detail } : {})
+      ...(detail === undefined ? {} : { error: detail })
     })
-    if (failed) return { _tag: "Failed", detail, result }
+    if (detail !== undefined) return { _tag: "Failed", detail, result }
     return { _tag: "Answered", result, done: call !== "review" && hasDoneSignal(result.answer) }
   })
 

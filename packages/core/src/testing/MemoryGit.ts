@@ -558,22 +558,54 @@ interface WorkspaceState {
   outbox: Map<string, FileContent>
 }
 
-// A commit as callers see it; the whole-tree map is built only when one reads `tree`.
+/**
+ * A tree's files as a `ReadonlyMap`: lookups read the tree directly, and only iteration builds the
+ * whole map. The test gate is handed every merged commit's files, and most scripts look up a path
+ * or two, if any.
+ */
+class TreeFiles implements ReadonlyMap<string, FileContent> {
+  readonly #tree: Tree
+  constructor(tree: Tree) {
+    this.#tree = tree
+  }
+  get size(): number {
+    return this.#tree.size
+  }
+  get(path: string): FileContent | undefined {
+    return this.#tree.get(path)
+  }
+  has(path: string): boolean {
+    return this.#tree.get(path) !== undefined
+  }
+  forEach(callback: (value: FileContent, key: string, map: ReadonlyMap<string, FileContent>) => void, thisArg?: unknown): void {
+    for (const [path, content] of this.#tree.files()) callback.call(thisArg, content, path, this)
+  }
+  entries(): MapIterator<[string, FileContent]> {
+    return this.#tree.files().entries()
+  }
+  keys(): MapIterator<string> {
+    return this.#tree.files().keys()
+  }
+  values(): MapIterator<FileContent> {
+    return this.#tree.files().values()
+  }
+  [Symbol.iterator](): MapIterator<[string, FileContent]> {
+    return this.entries()
+  }
+}
+
+// A commit as callers see it; the whole-tree map is built only when one iterates `tree`.
 class StoredRecord implements CommitRecord {
   readonly sha: string
   readonly parents: ReadonlyArray<string>
   readonly message: string
-  readonly #files: Tree
+  readonly tree: ReadonlyMap<string, FileContent>
 
   constructor(sha: string, parents: ReadonlyArray<string>, message: string, files: Tree) {
     this.sha = sha
     this.parents = parents
     this.message = message
-    this.#files = files
-  }
-
-  get tree(): ReadonlyMap<string, FileContent> {
-    return this.#files.files()
+    this.tree = new TreeFiles(files)
   }
 }
 
@@ -583,6 +615,11 @@ interface CommitNode {
   readonly tree: Tree
   /** 0 for a root, else one more than its highest parent: an ancestor's is always lower. */
   readonly generation: number
+  /**
+   * The last `diffStat` ending here: the same pair is asked for twice in a row (a commit's stats,
+   * then its policy check; the merge queue's policy check, then the checker's).
+   */
+  diffStatFrom?: { readonly base: string; readonly changes: ReadonlyArray<FileChange> }
 }
 
 /** A max-heap of commits by generation, so ancestry walks visit the newest commits first. */
@@ -959,8 +996,12 @@ export class MemoryRepo {
   /** Per-file change from `base` to `head`, sorted by path. */
   diffStat(base: string, head: string): ReadonlyArray<FileChange> {
     const before = this.node(base, "diffStat").tree
-    const after = this.node(head, "diffStat").tree
-    return changedPaths(before, after).map((path) => fileChange(path, before.get(path), after.get(path)))
+    const node = this.node(head, "diffStat")
+    if (node.diffStatFrom?.base === base) return node.diffStatFrom.changes
+    const after = node.tree
+    const changes = Object.freeze(changedPaths(before, after).map((path) => fileChange(path, before.get(path), after.get(path))))
+    node.diffStatFrom = { base, changes }
+    return changes
   }
 
   /** A unified diff from `base` to `head` (3 lines of context), new, deleted and binary files included. */

@@ -100,7 +100,12 @@ export class MemoryTaskQueueState {
 
   private removed(status: TaskStatus, id: string): void {
     const list = this.sorted[status]
-    if (list !== undefined) this.sorted[status] = Object.freeze(list.filter((t) => t.id !== id))
+    if (list === undefined) return
+    const at = list.findIndex((t) => t.id === id)
+    if (at < 0) return
+    const next = list.slice(0, at)
+    for (let i = at + 1; i < list.length; i++) next.push(list[i]!)
+    this.sorted[status] = Object.freeze(next)
   }
 
   private inserted(status: TaskStatus, task: Task): void {
@@ -113,7 +118,10 @@ export class MemoryTaskQueueState {
       if (claimOrder(list[mid]!, task) <= 0) low = mid + 1
       else high = mid
     }
-    this.sorted[status] = Object.freeze([...list.slice(0, low), task, ...list.slice(low)])
+    const next = list.slice(0, low)
+    next.push(task)
+    for (let i = low; i < list.length; i++) next.push(list[i]!)
+    this.sorted[status] = Object.freeze(next)
   }
 }
 
