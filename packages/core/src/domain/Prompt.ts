@@ -295,7 +295,7 @@ const statuses: ReadonlyArray<TaskStatus> = ["pending", "current", "complete", "
 export const contextHeaderData = (input: ContextInput): Record<string, unknown> => {
   const counts: Record<string, number> = {}
   for (const status of statuses) counts[status] = input.tasks.counts[status] ?? 0
-  const pending = input.tasks.pending.slice(0, pendingListedMax).map((t) => ({ id: t.id, summary: t.summary }))
+  const pending = input.tasks.pending.slice(0, pendingListedMax).map(pendingEntry)
   const notes = input.notes.slice(0, notesListedMax).map((n) => ({
     path: n.path,
     ...(n.status !== undefined ? { status: n.status } : {}),
@@ -317,6 +317,24 @@ export const contextHeaderData = (input: ContextInput): Record<string, unknown> 
     next_work: [...input.nextWork]
   }
 }
+
+/**
+ * Each pending task's entry, the same object for the same task, so its YAML is rendered once:
+ * a swarm renders a header for nearly every prompt, and the backlog changes a task at a time.
+ */
+const pendingEntries = new WeakMap<object, { readonly id: string; readonly summary: string }>()
+
+const pendingEntry = (task: { readonly id: string; readonly summary: string }): { readonly id: string; readonly summary: string } => {
+  const known = pendingEntries.get(task)
+  if (known !== undefined && known.id === task.id && known.summary === task.summary) return known
+  const entry = { id: task.id, summary: task.summary }
+  pendingEntries.set(task, entry)
+  renderedItems.set(entry, { indent: undefined, lines: [] })
+  return entry
+}
+
+/** Sequence items whose lines {@link blockYaml} keeps, with the indent they were rendered at. */
+const renderedItems = new WeakMap<object, { indent: string | undefined; lines: ReadonlyArray<string> }>()
 
 /**
  * The context header (SPEC F11): {@link contextHeaderData} as YAML in a fenced `yaml` block, so a
@@ -405,7 +423,17 @@ const blockYaml = (data: Record<string, unknown>): string | undefined => {
           if (rendered === undefined) return false
           out.push(`${inner}- ${rendered}`)
         } else if (isPlainMap(element) && Object.keys(element).length > 0) {
+          const kept = renderedItems.get(element)
+          if (kept !== undefined && kept.indent === inner) {
+            for (const line of kept.lines) out.push(line)
+            continue
+          }
+          const start = out.length
           if (!map(element, `${inner}  `, `${inner}- `)) return false
+          if (kept !== undefined) {
+            kept.indent = inner
+            kept.lines = out.slice(start)
+          }
         } else {
           return false
         }

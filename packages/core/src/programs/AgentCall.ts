@@ -90,7 +90,7 @@ export const run = (context: WorkerContext, n: number, options: {
     const finishedMs = yield* Clock.currentTimeMillis
     const label = formatModelString(agent)
     if (typeof result === "string") {
-      yield* emitFinished(context, n, call, label, { exitCode: 127, durationMs: finishedMs - startedMs, timedOut: false, error: result })
+      yield* emitFinished(context, n, call, label, finishedMs, { exitCode: 127, durationMs: finishedMs - startedMs, timedOut: false, error: result })
       return { _tag: "Failed", detail: `${label} could not run: ${result}` }
     }
     yield* context.budget.record(context.worker.id, { harness: agent.harness, costUsd: result.costUsd, tokens: result.tokens })
@@ -100,7 +100,7 @@ export const run = (context: WorkerContext, n: number, options: {
       : result.timedOut
       ? `${label} timed out after ${timeoutMs / 1000} s`
       : `${label} exited with code ${result.exitCode}${failureLine(result.stderr)}`
-    yield* emitFinished(context, n, call, label, {
+    yield* emitFinished(context, n, call, label, finishedMs, {
       exitCode: result.exitCode,
       durationMs: result.timedOut ? timeoutMs : result.durationMs,
       timedOut: result.timedOut,
@@ -112,13 +112,11 @@ export const run = (context: WorkerContext, n: number, options: {
     return { _tag: "Answered", result, done: call !== "review" && hasDoneSignal(result.answer) }
   })
 
-const emitFinished = (context: WorkerContext, n: number, call: AgentCallKind, agent: string, fields: {
+const emitFinished = (context: WorkerContext, n: number, call: AgentCallKind, agent: string, at: number, fields: {
   readonly exitCode: number
   readonly durationMs: number
   readonly timedOut: boolean
   readonly tokens?: { readonly input: number; readonly output: number }
   readonly costUsd?: number
   readonly error?: string
-}) =>
-  Effect.flatMap(Clock.currentTimeMillis, (at) =>
-    EventSink.use((sink) => sink.emit({ _tag: "AgentFinished", at, worker: context.worker.id, iteration: n, call, agent, ...fields })))
+}) => EventSink.use((sink) => sink.emit({ _tag: "AgentFinished", at, worker: context.worker.id, iteration: n, call, agent, ...fields }))

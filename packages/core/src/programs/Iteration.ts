@@ -21,7 +21,7 @@ import { zeroTimings } from "../domain/Event.ts"
 import type { PromptName } from "../domain/DefaultPrompts.ts"
 import type { Task } from "../domain/Task.ts"
 import { CommandRunner } from "../services/CommandRunner.ts"
-import { EventSink } from "../services/EventSink.ts"
+import { emitNow } from "../services/EventSink.ts"
 import { Git } from "../services/Git.ts"
 import { TaskQueue } from "../services/TaskQueue.ts"
 import * as AgentCall from "./AgentCall.ts"
@@ -135,13 +135,8 @@ const acquireClaim = (context: WorkerContext, n: number) =>
       if (Option.isNone(claimed)) return Option.none<ClaimHandle>()
       const task = claimed.value
       const handle: ClaimHandle = { task, settled: false }
-      const at = yield* Clock.currentTimeMillis
-      yield* EventSink.use((sink) =>
-        Effect.andThen(
-          sink.emit({ _tag: "TaskClaimed", at, worker: context.worker.id, iteration: n, task: task.id }),
-          sink.emit({ _tag: "TaskMoved", at, task: task.id, from: "pending", to: "current", worker: context.worker.id })
-        )
-      )
+      yield* emitNow((at) => ({ _tag: "TaskClaimed", at, worker: context.worker.id, iteration: n, task: task.id }))
+      yield* emitNow((at) => ({ _tag: "TaskMoved", at, task: task.id, from: "pending", to: "current", worker: context.worker.id }))
       return Option.some(handle)
     }),
     (claimed) =>
@@ -154,8 +149,7 @@ const returnClaim = (context: WorkerContext, task: Task, reason: string) =>
   Effect.gen(function*() {
     const queue = yield* TaskQueue
     yield* queue.release(task.id, { feedback: task.last_feedback ?? "", countAttempt: false, maxAttempts: context.config.max_task_attempts })
-    const at = yield* Clock.currentTimeMillis
-    yield* EventSink.use((sink) => sink.emit({ _tag: "TaskMoved", at, task: task.id, from: "current", to: "pending", worker: context.worker.id, reason }))
+    yield* emitNow((at) => ({ _tag: "TaskMoved", at, task: task.id, from: "current", to: "pending", worker: context.worker.id, reason }))
   })
 
 /** Moves the claimed task where the iteration's outcome sends it. */
@@ -164,40 +158,40 @@ const settleClaim = (context: WorkerContext, claim: ClaimHandle, report: Ended) 
     claim.settled = true
     const queue = yield* TaskQueue
     const task = claim.task
-    const at = () => Clock.currentTimeMillis
     if (report.outcome === "merged" && report.mergedSha !== undefined) {
       yield* queue.complete(task.id, report.mergedSha)
-      yield* EventSink.use((sink) => Effect.flatMap(at(), (t) => sink.emit({ _tag: "TaskMoved", at: t, task: task.id, from: "current", to: "complete", worker: context.worker.id })))
+      yield* emitNow((at) => ({ _tag: "TaskMoved", at, task: task.id, from: "current", to: "complete", worker: context.worker.id }))
       return "complete" as const
     }
     const countAttempt = report.outcome !== "budget" && report.outcome !== "dry-run"
     const feedback = report.detail ?? ""
     const to = yield* queue.release(task.id, { feedback, countAttempt, maxAttempts: context.config.max_task_attempts })
-    yield* EventSink.use((sink) =>
-      Effect.flatMap(at(), (t) =>
-        sink.emit({ _tag: "TaskMoved", at: t, task: task.id, from: "current", to, worker: context.worker.id, reason: `${report.outcome}${feedback === "" ? "" : `: ${firstLine(feedback)}`}` })
-      )
-    )
+    yield* emitNow((at) => ({
+      _tag: "TaskMoved",
+      at,
+      task: task.id,
+      from: "current",
+      to,
+      worker: context.worker.id,
+      reason: `${report.outcome}${feedback === "" ? "" : `: ${firstLine(feedback)}`}`
+    }))
     return to
   })
 
 const firstLine = (text: string): string => text.split("\n", 1)[0] ?? ""
 
 const emitFinished = (context: WorkerContext, n: number, report: IterationReport) =>
-  Effect.flatMap(Clock.currentTimeMillis, (at) =>
-    EventSink.use((sink) =>
-      sink.emit({
-        _tag: "IterationFinished",
-        at,
-        worker: context.worker.id,
-        iteration: n,
-        outcome: report.outcome,
-        reviews: report.reviews,
-        timings: report.timings,
-        ...(report.task === undefined ? {} : { task: report.task }),
-        ...(report.detail === undefined ? {} : { detail: firstLine(report.detail) })
-      })
-    ))
+  emitNow((at) => ({
+    _tag: "IterationFinished",
+    at,
+    worker: context.worker.id,
+    iteration: n,
+    outcome: report.outcome,
+    reviews: report.reviews,
+    timings: report.timings,
+    ...(report.task === undefined ? {} : { task: report.task }),
+    ...(report.detail === undefined ? {} : { detail: firstLine(report.detail) })
+  }))
 
 /** The iteration proper, from the workspace reset to the merge; the claim is handled by the caller. */
 const attempt = (context: WorkerContext, n: number, task: Task | undefined, watch: Stopwatch) =>
@@ -213,8 +207,7 @@ const attempt = (context: WorkerContext, n: number, task: Task | undefined, watc
       () => Effect.flatMap(Ref.get(approved), (head) =>
         context.keepBranches || head !== undefined ? Effect.void : Effect.ignore(git.deleteBranch(branch)))
     )
-    const at = yield* Clock.currentTimeMillis
-    yield* EventSink.use((sink) => sink.emit({ _tag: "IterationStarted", at, worker: context.worker.id, iteration: n, branch, base }))
+    yield* emitNow((at) => ({ _tag: "IterationStarted", at, worker: context.worker.id, iteration: n, branch, base }))
     if (context.config.setup_command !== undefined) {
       const setup = yield* watch.time("setup", runSetup(context, context.config.setup_command))
       if (!setup.passed) return ended("error", `setup_command failed:\n${setup.output}`)
@@ -331,8 +324,7 @@ const perform = (steps: Steps, state: ReviewLoop.State, step: Exclude<ReviewLoop
         const head = yield* git.workspaceHead(context.workspace)
         const violations = context.policy.check(yield* watch.time("git", git.diffStat(steps.base, head)))
         if (violations.length > 0) {
-          const at = yield* Clock.currentTimeMillis
-          yield* EventSink.use((sink) => sink.emit({ _tag: "PolicyViolated", at, worker: context.worker.id, iteration: n, attempt: state.attempts + 1, stage: "change", violations }))
+          yield* emitNow((at) => ({ _tag: "PolicyViolated", at, worker: context.worker.id, iteration: n, attempt: state.attempts + 1, stage: "change", violations }))
         }
         return observed({ _tag: "PolicyChecked", violations })
       }
@@ -359,10 +351,9 @@ const commit = (steps: Steps, label: string) =>
     const head = yield* git.workspaceHead(context.workspace)
     const changes = yield* watch.time("git", git.diffStat(steps.base, head))
     if (Option.isSome(sha)) {
-      const at = yield* Clock.currentTimeMillis
       const added = changes.reduce((s, c) => s + c.added, 0)
       const deleted = changes.reduce((s, c) => s + c.deleted, 0)
-      yield* EventSink.use((sink) => sink.emit({ _tag: "Committed", at, worker: context.worker.id, iteration: n, sha: sha.value, files: changes.length, added, deleted }))
+      yield* emitNow((at) => ({ _tag: "Committed", at, worker: context.worker.id, iteration: n, sha: sha.value, files: changes.length, added, deleted }))
     }
     return { _tag: "Committed", hasChanges: changes.length > 0 } as const
   })
@@ -392,8 +383,7 @@ const review = (steps: Steps, attempt: number) =>
     const { context, n, watch } = steps
     const git = yield* Git
     const emitVerdict = (verdict: "approved" | "needs-changes" | "rejected", clear: boolean, feedback: string, reviewer: string) =>
-      Effect.flatMap(Clock.currentTimeMillis, (at) =>
-        EventSink.use((sink) => sink.emit({ _tag: "VerdictGiven", at, worker: context.worker.id, iteration: n, attempt, verdict, clear, feedback, reviewer })))
+      emitNow((at) => ({ _tag: "VerdictGiven", at, worker: context.worker.id, iteration: n, attempt, verdict, clear, feedback, reviewer }))
     if (!context.config.review) {
       yield* emitVerdict("approved", true, "review is off (auto-approved)", "none")
       return observed({ _tag: "Reviewed", verdict: { _tag: "Approved" } })

@@ -16,7 +16,7 @@ import { Clock, Deferred, Effect, Queue } from "effect"
 import type { MergeStrategy } from "../domain/SwarmConfig.ts"
 import { CommandRunner } from "../services/CommandRunner.ts"
 import type { CommandError, GitError } from "../services/Errors.ts"
-import { EventSink } from "../services/EventSink.ts"
+import { emitNow, EventSink } from "../services/EventSink.ts"
 import { Git } from "../services/Git.ts"
 import type * as PolicyGate from "./PolicyGate.ts"
 
@@ -118,10 +118,10 @@ const process = (submission: Submission, waitedMs: number, options: Options) =>
       readonly previous?: string
       readonly files?: ReadonlyArray<string>
     }) =>
-      Effect.flatMap(Clock.currentTimeMillis, (at) =>
+      Effect.clockWith((clock) =>
         sink.emit({
           _tag: "MergeResult",
-          at,
+          at: clock.currentTimeMillisUnsafe(),
           worker: submission.worker,
           iteration: submission.iteration,
           outcome,
@@ -180,19 +180,15 @@ const runTest = (submission: Submission, sha: string, command: string, timeoutMs
         orElse: () => Effect.succeed({ passed: false, output: `the test command timed out after ${timeoutMs} ms`, durationMs: timeoutMs, timedOut: true })
       })
     )
-    yield* EventSink.use((sink) =>
-      Effect.flatMap(Clock.currentTimeMillis, (at) =>
-        sink.emit({
-          _tag: "TestResult",
-          at,
-          worker: submission.worker,
-          iteration: submission.iteration,
-          sha,
-          passed: result.passed,
-          durationMs: result.durationMs,
-          output: result.output
-        })
-      )
-    )
+    yield* emitNow((at) => ({
+      _tag: "TestResult",
+      at,
+      worker: submission.worker,
+      iteration: submission.iteration,
+      sha,
+      passed: result.passed,
+      durationMs: result.durationMs,
+      output: result.output
+    }))
     return result
   })

@@ -21,10 +21,20 @@ export class EventSink extends Context.Service<EventSink, {
 }
 
 /**
- * Emits an event built from the current time.
+ * Emits an event.
  *
  * @category constructors
  * @since 0.1.0
  */
 export const emit = (event: Event): Effect.Effect<void, never, EventSink> =>
   EventSink.use((sink) => sink.emit(event))
+
+/**
+ * Emits the event `make` builds from the current time (`Clock`): how programs stamp their events,
+ * in one step rather than a clock read and an emit.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const emitNow = (make: (at: number) => Event): Effect.Effect<void, never, EventSink> =>
+  EventSink.use((sink) => Effect.clockWith((clock) => sink.emit(make(clock.currentTimeMillisUnsafe()))))

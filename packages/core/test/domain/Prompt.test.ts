@@ -322,9 +322,23 @@ describe("contextHeader", () => {
         const fence = header.slice(0, header.indexOf("yaml\n"))
         const body = stringify(contextHeaderData(input), { lineWidth: 0 })
         assert.strictEqual(header, `${fence}yaml\n# oompa context (maintained by the framework)\n${body}${fence}`)
+        // Again, now that each pending task's lines are kept: the same text.
+        assert.strictEqual(contextHeader(input), header)
       }),
       { numRuns: 500 }
     )
+  })
+
+  it("a pending task's kept lines follow the task: a changed summary, or another backlog around it, renders anew", () => {
+    const task = { id: "t1", summary: "first" }
+    const other = { id: "t2", summary: "second" }
+    const input = (pending: ReadonlyArray<{ readonly id: string; readonly summary: string }>) => ({ ...example, tasks: { ...example.tasks, pending } })
+    const body = (pending: ReadonlyArray<{ readonly id: string; readonly summary: string }>) => stringify(contextHeaderData(input(pending)), { lineWidth: 0 })
+    assert.include(contextHeader(input([task, other])), body([task, other]))
+    assert.include(contextHeader(input([other])), body([other]))
+    const renamed = { ...task, summary: "first, renamed" }
+    assert.include(contextHeader(input([renamed, other])), "summary: first, renamed")
+    assert.include(contextHeader(input([task, other])), body([task, other]))
   })
 
   it("a header inside a reviewer's answer is not a verdict or a done signal", () => {
