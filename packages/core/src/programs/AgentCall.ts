@@ -55,62 +55,61 @@ const timeoutSecondsOf = (context: WorkerContext, call: AgentCallKind): number =
  * @category programs
  * @since 0.1.0
  */
-export const run = (context: WorkerContext, n: number, options: {
+export const run = Effect.fnUntraced(function*(context: WorkerContext, n: number, options: {
   readonly call: AgentCallKind
   readonly agent: AgentSpec
   readonly prompt: string
   readonly task: string | undefined
   readonly sessionId?: string | undefined
-}) =>
-  Effect.gen(function*(): Effect.fn.Return<CallResult, never, Agent | EventSink> {
-    const { call, agent, prompt, sessionId, task } = options
-    const spent = yield* context.budget.check(context.worker.id, context.worker.budget)
-    if (Option.isSome(spent)) return { _tag: "BudgetSpent", budget: spent.value }
-    const timeoutMs = timeoutSecondsOf(context, call) * 1000
-    const startedMs = yield* Clock.currentTimeMillis
-    const runner = yield* Agent
-    const result = yield* runner.run({
-      agent,
-      call,
-      worker: context.worker.id,
-      iteration: n,
-      prompt,
-      cwd: context.workspace.path,
-      timeoutMs,
-      ...(task === undefined ? {} : { task }),
-      ...(sessionId === undefined ? {} : { sessionId })
-    }).pipe(
-      Effect.map((r): AgentResult | string => r),
-      Effect.catchTag("AgentUnavailable", (e) => Effect.succeed(e.message)),
-      Effect.timeoutOrElse({
-        duration: timeoutMs + timeoutMarginMs,
-        orElse: () => Effect.succeed<AgentResult | string>({ exitCode: -1, answer: "", stderr: "", durationMs: timeoutMs, timedOut: true })
-      })
-    )
-    const finishedMs = yield* Clock.currentTimeMillis
-    const label = formatModelString(agent)
-    if (typeof result === "string") {
-      yield* emitFinished(context, n, call, label, finishedMs, { exitCode: 127, durationMs: finishedMs - startedMs, timedOut: false, error: result })
-      return { _tag: "Failed", detail: `${label} could not run: ${result}` }
-    }
-    yield* context.budget.record(context.worker.id, { harness: agent.harness, costUsd: result.costUsd, tokens: result.tokens })
-    const failed = result.timedOut || result.exitCode !== 0
-    const detail = !failed
-      ? undefined
-      : result.timedOut
-      ? `${label} timed out after ${timeoutMs / 1000} s`
-      : `${label} exited with code ${result.exitCode}${failureLine(result.stderr)}`
-    yield* emitFinished(context, n, call, label, finishedMs, {
-      exitCode: result.exitCode,
-      durationMs: result.timedOut ? timeoutMs : result.durationMs,
-      timedOut: result.timedOut,
-      ...(result.tokens === undefined ? {} : { tokens: result.tokens }),
-      ...(result.costUsd === undefined ? {} : { costUsd: result.costUsd }),
-      ...(detail === undefined ? {} : { error: detail })
+}): Effect.fn.Return<CallResult, never, Agent | EventSink> {
+  const { call, agent, prompt, sessionId, task } = options
+  const spent = yield* context.budget.check(context.worker.id, context.worker.budget)
+  if (Option.isSome(spent)) return { _tag: "BudgetSpent", budget: spent.value }
+  const timeoutMs = timeoutSecondsOf(context, call) * 1000
+  const startedMs = yield* Clock.currentTimeMillis
+  const runner = yield* Agent
+  const result = yield* runner.run({
+    agent,
+    call,
+    worker: context.worker.id,
+    iteration: n,
+    prompt,
+    cwd: context.workspace.path,
+    timeoutMs,
+    ...(task === undefined ? {} : { task }),
+    ...(sessionId === undefined ? {} : { sessionId })
+  }).pipe(
+    Effect.map((r): AgentResult | string => r),
+    Effect.catchTag("AgentUnavailable", (e) => Effect.succeed(e.message)),
+    Effect.timeoutOrElse({
+      duration: timeoutMs + timeoutMarginMs,
+      orElse: () => Effect.succeed<AgentResult | string>({ exitCode: -1, answer: "", stderr: "", durationMs: timeoutMs, timedOut: true })
     })
-    if (detail !== undefined) return { _tag: "Failed", detail, result }
-    return { _tag: "Answered", result, done: call !== "review" && hasDoneSignal(result.answer) }
+  )
+  const finishedMs = yield* Clock.currentTimeMillis
+  const label = formatModelString(agent)
+  if (typeof result === "string") {
+    yield* emitFinished(context, n, call, label, finishedMs, { exitCode: 127, durationMs: finishedMs - startedMs, timedOut: false, error: result })
+    return { _tag: "Failed", detail: `${label} could not run: ${result}` }
+  }
+  yield* context.budget.record(context.worker.id, { harness: agent.harness, costUsd: result.costUsd, tokens: result.tokens })
+  const failed = result.timedOut || result.exitCode !== 0
+  const detail = !failed
+    ? undefined
+    : result.timedOut
+    ? `${label} timed out after ${timeoutMs / 1000} s`
+    : `${label} exited with code ${result.exitCode}${failureLine(result.stderr)}`
+  yield* emitFinished(context, n, call, label, finishedMs, {
+    exitCode: result.exitCode,
+    durationMs: result.timedOut ? timeoutMs : result.durationMs,
+    timedOut: result.timedOut,
+    ...(result.tokens === undefined ? {} : { tokens: result.tokens }),
+    ...(result.costUsd === undefined ? {} : { costUsd: result.costUsd }),
+    ...(detail === undefined ? {} : { error: detail })
   })
+  if (detail !== undefined) return { _tag: "Failed", detail, result }
+  return { _tag: "Answered", result, done: call !== "review" && hasDoneSignal(result.answer) }
+})
 
 const emitFinished = (context: WorkerContext, n: number, call: AgentCallKind, agent: string, at: number, fields: {
   readonly exitCode: number

@@ -88,26 +88,25 @@ const makeStopwatch = (): Stopwatch => {
  * @category programs
  * @since 0.1.0
  */
-export const run = (context: WorkerContext, n: number) =>
-  Effect.scoped(Effect.gen(function*() {
-    const claims = context.worker.role !== "planner"
-    const claimed = claims ? yield* acquireClaim(context, n) : Option.none<ClaimHandle>()
-    if (context.worker.role === "executor" && Option.isNone(claimed)) return { _tag: "NothingToClaim" } as NothingToClaim
-    const task = Option.map(claimed, (c) => c.task)
-    const watch = makeStopwatch()
-    const report = yield* attempt(context, n, Option.getOrUndefined(task), watch).pipe(
-      Effect.catch((error) => Effect.succeed(ended("error", `${error._tag}: ${error.message}`)))
-    )
-    const movedTo = Option.isSome(claimed) ? yield* settleClaim(context, claimed.value, report) : undefined
-    const full: IterationReport = {
-      ...report,
-      timings: { ...watch.timings },
-      ...(Option.isSome(task) ? { task: task.value.id } : {}),
-      ...(movedTo === undefined ? {} : { taskMovedTo: movedTo })
-    }
-    yield* emitFinished(context, n, full)
-    return full
-  }))
+export const run = Effect.fnUntraced(function*(context: WorkerContext, n: number) {
+  const claims = context.worker.role !== "planner"
+  const claimed = claims ? yield* acquireClaim(context, n) : Option.none<ClaimHandle>()
+  if (context.worker.role === "executor" && Option.isNone(claimed)) return { _tag: "NothingToClaim" } as NothingToClaim
+  const task = Option.map(claimed, (c) => c.task)
+  const watch = makeStopwatch()
+  const report = yield* attempt(context, n, Option.getOrUndefined(task), watch).pipe(
+    Effect.catch((error) => Effect.succeed(ended("error", `${error._tag}: ${error.message}`)))
+  )
+  const movedTo = Option.isSome(claimed) ? yield* settleClaim(context, claimed.value, report) : undefined
+  const full: IterationReport = {
+    ...report,
+    timings: { ...watch.timings },
+    ...(Option.isSome(task) ? { task: task.value.id } : {}),
+    ...(movedTo === undefined ? {} : { taskMovedTo: movedTo })
+  }
+  yield* emitFinished(context, n, full)
+  return full
+}, Effect.scoped)
 
 /** A report without timings: what the steps return before the stopwatch is read. */
 type Ended = Omit<IterationReport, "timings">
@@ -126,57 +125,57 @@ interface ClaimHandle {
   settled: boolean
 }
 
+const claimNext = Effect.fnUntraced(function*(context: WorkerContext, n: number) {
+  const queue = yield* TaskQueue
+  const claimed = yield* queue.claim
+  if (Option.isNone(claimed)) return Option.none<ClaimHandle>()
+  const task = claimed.value
+  const handle: ClaimHandle = { task, settled: false }
+  yield* emitNow((at) => ({ _tag: "TaskClaimed", at, worker: context.worker.id, iteration: n, task: task.id }))
+  yield* emitNow((at) => ({ _tag: "TaskMoved", at, task: task.id, from: "pending", to: "current", worker: context.worker.id }))
+  return Option.some(handle)
+})
+
 /** Claims a task for the iteration's scope: if the scope closes before the claim is settled, it goes back. */
 const acquireClaim = (context: WorkerContext, n: number) =>
   Effect.acquireRelease(
-    Effect.gen(function*() {
-      const queue = yield* TaskQueue
-      const claimed = yield* queue.claim
-      if (Option.isNone(claimed)) return Option.none<ClaimHandle>()
-      const task = claimed.value
-      const handle: ClaimHandle = { task, settled: false }
-      yield* emitNow((at) => ({ _tag: "TaskClaimed", at, worker: context.worker.id, iteration: n, task: task.id }))
-      yield* emitNow((at) => ({ _tag: "TaskMoved", at, task: task.id, from: "pending", to: "current", worker: context.worker.id }))
-      return Option.some(handle)
-    }),
+    claimNext(context, n),
     (claimed) =>
       Option.isNone(claimed) || claimed.value.settled
         ? Effect.void
         : returnClaim(context, claimed.value.task, "the run was interrupted").pipe(Effect.orDie)
   )
 
-const returnClaim = (context: WorkerContext, task: Task, reason: string) =>
-  Effect.gen(function*() {
-    const queue = yield* TaskQueue
-    yield* queue.release(task.id, { feedback: task.last_feedback ?? "", countAttempt: false, maxAttempts: context.config.max_task_attempts })
-    yield* emitNow((at) => ({ _tag: "TaskMoved", at, task: task.id, from: "current", to: "pending", worker: context.worker.id, reason }))
-  })
+const returnClaim = Effect.fnUntraced(function*(context: WorkerContext, task: Task, reason: string) {
+  const queue = yield* TaskQueue
+  yield* queue.release(task.id, { feedback: task.last_feedback ?? "", countAttempt: false, maxAttempts: context.config.max_task_attempts })
+  yield* emitNow((at) => ({ _tag: "TaskMoved", at, task: task.id, from: "current", to: "pending", worker: context.worker.id, reason }))
+})
 
 /** Moves the claimed task where the iteration's outcome sends it. */
-const settleClaim = (context: WorkerContext, claim: ClaimHandle, report: Ended) =>
-  Effect.gen(function*() {
-    claim.settled = true
-    const queue = yield* TaskQueue
-    const task = claim.task
-    if (report.outcome === "merged" && report.mergedSha !== undefined) {
-      yield* queue.complete(task.id, report.mergedSha)
-      yield* emitNow((at) => ({ _tag: "TaskMoved", at, task: task.id, from: "current", to: "complete", worker: context.worker.id }))
-      return "complete" as const
-    }
-    const countAttempt = report.outcome !== "budget" && report.outcome !== "dry-run"
-    const feedback = report.detail ?? ""
-    const to = yield* queue.release(task.id, { feedback, countAttempt, maxAttempts: context.config.max_task_attempts })
-    yield* emitNow((at) => ({
-      _tag: "TaskMoved",
-      at,
-      task: task.id,
-      from: "current",
-      to,
-      worker: context.worker.id,
-      reason: `${report.outcome}${feedback === "" ? "" : `: ${firstLine(feedback)}`}`
-    }))
-    return to
-  })
+const settleClaim = Effect.fnUntraced(function*(context: WorkerContext, claim: ClaimHandle, report: Ended) {
+  claim.settled = true
+  const queue = yield* TaskQueue
+  const task = claim.task
+  if (report.outcome === "merged" && report.mergedSha !== undefined) {
+    yield* queue.complete(task.id, report.mergedSha)
+    yield* emitNow((at) => ({ _tag: "TaskMoved", at, task: task.id, from: "current", to: "complete", worker: context.worker.id }))
+    return "complete" as const
+  }
+  const countAttempt = report.outcome !== "budget" && report.outcome !== "dry-run"
+  const feedback = report.detail ?? ""
+  const to = yield* queue.release(task.id, { feedback, countAttempt, maxAttempts: context.config.max_task_attempts })
+  yield* emitNow((at) => ({
+    _tag: "TaskMoved",
+    at,
+    task: task.id,
+    from: "current",
+    to,
+    worker: context.worker.id,
+    reason: `${report.outcome}${feedback === "" ? "" : `: ${firstLine(feedback)}`}`
+  }))
+  return to
+})
 
 const firstLine = (text: string): string => text.split("\n", 1)[0] ?? ""
 
@@ -194,29 +193,28 @@ const emitFinished = (context: WorkerContext, n: number, report: IterationReport
   }))
 
 /** The iteration proper, from the workspace reset to the merge; the claim is handled by the caller. */
-const attempt = (context: WorkerContext, n: number, task: Task | undefined, watch: Stopwatch) =>
-  Effect.gen(function*() {
-    const git = yield* Git
-    const base = yield* watch.time("git", git.mainHead)
-    const branch = `oompa/${context.runId}/${context.worker.id}-${n}`
-    const approved = yield* Ref.make<string | undefined>(undefined)
-    const conflicted = yield* Ref.make<string | undefined>(undefined)
-    yield* Effect.acquireRelease(
-      watch.time("git", git.resetWorkspace(context.workspace, branch, base)),
-      // A branch holding approved-but-unmerged work is never deleted (SPEC F5, F14).
-      () => Effect.flatMap(Ref.get(approved), (head) =>
-        context.keepBranches || head !== undefined ? Effect.void : Effect.ignore(git.deleteBranch(branch)))
-    )
-    yield* emitNow((at) => ({ _tag: "IterationStarted", at, worker: context.worker.id, iteration: n, branch, base }))
-    if (context.config.setup_command !== undefined) {
-      const setup = yield* watch.time("setup", runSetup(context, context.config.setup_command))
-      if (!setup.passed) return ended("error", `setup_command failed:\n${setup.output}`)
-    }
-    const steps = { context, n, task, watch, branch, base, approved, conflicted }
-    const proposal = yield* propose(steps)
-    if (proposal._tag === "Stopped") return proposal.report
-    return yield* reviewAndMerge(steps, proposal.sessionId, proposal.done)
-  })
+const attempt = Effect.fnUntraced(function*(context: WorkerContext, n: number, task: Task | undefined, watch: Stopwatch) {
+  const git = yield* Git
+  const base = yield* watch.time("git", git.mainHead)
+  const branch = `oompa/${context.runId}/${context.worker.id}-${n}`
+  const approved = yield* Ref.make<string | undefined>(undefined)
+  const conflicted = yield* Ref.make<string | undefined>(undefined)
+  yield* Effect.acquireRelease(
+    watch.time("git", git.resetWorkspace(context.workspace, branch, base)),
+    // A branch holding approved-but-unmerged work is never deleted (SPEC F5, F14).
+    () => Effect.flatMap(Ref.get(approved), (head) =>
+      context.keepBranches || head !== undefined ? Effect.void : Effect.ignore(git.deleteBranch(branch)))
+  )
+  yield* emitNow((at) => ({ _tag: "IterationStarted", at, worker: context.worker.id, iteration: n, branch, base }))
+  if (context.config.setup_command !== undefined) {
+    const setup = yield* watch.time("setup", runSetup(context, context.config.setup_command))
+    if (!setup.passed) return ended("error", `setup_command failed:\n${setup.output}`)
+  }
+  const steps = { context, n, task, watch, branch, base, approved, conflicted }
+  const proposal = yield* propose(steps)
+  if (proposal._tag === "Stopped") return proposal.report
+  return yield* reviewAndMerge(steps, proposal.sessionId, proposal.done)
+})
 
 interface Steps {
   readonly context: WorkerContext
@@ -253,56 +251,54 @@ const proposerPromptName = (context: WorkerContext, task: Task | undefined): Pro
   context.worker.role === "planner" ? "planner" : task !== undefined && context.worker.role === "executor" ? "executor" : "worker"
 
 /** Renders the proposer's prompt, runs it, collects new tasks; stops early on failure or budget. */
-const propose = (steps: Steps) =>
-  Effect.gen(function*() {
-    const { context, n, task, watch } = steps
-    const prompt = yield* PromptInputs.render(context, proposerPromptName(context, task), context.worker.prompt, {
-      ...PromptInputs.taskTokens(task),
-      branch: steps.branch,
-      iteration: String(n),
-      iterations: String(context.worker.iterations)
-    })
-    const call = yield* watch.time("agent", AgentCall.run(context, n, {
-      call: context.worker.role === "planner" ? "plan" : "propose",
-      agent: context.worker.agent,
-      prompt,
-      task: task?.id
-    }))
-    yield* NewTasks.collect(context, n)
-    const proposal: Proposal = call._tag === "BudgetSpent"
-      ? { _tag: "Stopped", report: ended("budget", `budget ${call.budget} spent`) }
-      : call._tag === "Failed"
-      ? { _tag: "Stopped", report: ended("error", call.detail) }
-      : { _tag: "Proposed", sessionId: call.result.sessionId, done: call.done }
-    return proposal
+const propose = Effect.fnUntraced(function*(steps: Steps) {
+  const { context, n, task, watch } = steps
+  const prompt = yield* PromptInputs.render(context, proposerPromptName(context, task), context.worker.prompt, {
+    ...PromptInputs.taskTokens(task),
+    branch: steps.branch,
+    iteration: String(n),
+    iterations: String(context.worker.iterations)
   })
+  const call = yield* watch.time("agent", AgentCall.run(context, n, {
+    call: context.worker.role === "planner" ? "plan" : "propose",
+    agent: context.worker.agent,
+    prompt,
+    task: task?.id
+  }))
+  yield* NewTasks.collect(context, n)
+  const proposal: Proposal = call._tag === "BudgetSpent"
+    ? { _tag: "Stopped", report: ended("budget", `budget ${call.budget} spent`) }
+    : call._tag === "Failed"
+    ? { _tag: "Stopped", report: ended("error", call.detail) }
+    : { _tag: "Proposed", sessionId: call.result.sessionId, done: call.done }
+  return proposal
+})
 
 /** Drives `ReviewLoop` from the first commit to its end, performing each step. */
-const reviewAndMerge = (steps: Steps, sessionId: string | undefined, done: boolean) =>
-  Effect.gen(function*() {
-    const { context } = steps
-    let session = sessionId
-    let [state, step] = ReviewLoop.step(
-      ReviewLoop.initial({
-        reviewAttemptsMax: context.config.max_review_attempts,
-        conflictRetriesMax: context.config.max_merge_retries
-      }),
-      yield* commit(steps, "propose")
-    )
-    // Bounded: every cycle ends, or spends a review attempt or a conflict retry (ReviewLoop's invariant).
-    const stepsMax = 4 * (context.config.max_review_attempts + context.config.max_merge_retries) + 8
-    for (let i = 0; i < stepsMax; i++) {
-      if (step._tag !== "Submit" && ReviewLoop.isTerminal(step)) return yield* keepApproved(steps, finish(steps, state, step, done))
-      const performed = step._tag === "Submit" ? yield* submit(steps) : yield* perform(steps, state, step, session)
-      if (performed._tag === "Stop") {
-        const report = { ...performed.report, done, reviews: state.attempts } satisfies Ended
-        return report.outcome === "merged" || report.outcome === "dry-run" ? report : yield* keepApproved(steps, report)
-      }
-      if (performed.sessionId !== undefined) session = performed.sessionId
-      ;[state, step] = ReviewLoop.step(state, performed.observation)
+const reviewAndMerge = Effect.fnUntraced(function*(steps: Steps, sessionId: string | undefined, done: boolean) {
+  const { context } = steps
+  let session = sessionId
+  let [state, step] = ReviewLoop.step(
+    ReviewLoop.initial({
+      reviewAttemptsMax: context.config.max_review_attempts,
+      conflictRetriesMax: context.config.max_merge_retries
+    }),
+    yield* commit(steps, "propose")
+  )
+  // Bounded: every cycle ends, or spends a review attempt or a conflict retry (ReviewLoop's invariant).
+  const stepsMax = 4 * (context.config.max_review_attempts + context.config.max_merge_retries) + 8
+  for (let i = 0; i < stepsMax; i++) {
+    if (step._tag !== "Submit" && ReviewLoop.isTerminal(step)) return yield* keepApproved(steps, finish(steps, state, step, done))
+    const performed = step._tag === "Submit" ? yield* submit(steps) : yield* perform(steps, state, step, session)
+    if (performed._tag === "Stop") {
+      const report = { ...performed.report, done, reviews: state.attempts } satisfies Ended
+      return report.outcome === "merged" || report.outcome === "dry-run" ? report : yield* keepApproved(steps, report)
     }
-    return yield* Effect.die(new Error(`assertion failed: review loop of ${steps.branch} did not end within ${stepsMax} steps`))
-  })
+    if (performed.sessionId !== undefined) session = performed.sessionId
+    ;[state, step] = ReviewLoop.step(state, performed.observation)
+  }
+  return yield* Effect.die(new Error(`assertion failed: review loop of ${steps.branch} did not end within ${stepsMax} steps`))
+})
 
 type Performed =
   | { readonly _tag: "Observed"; readonly observation: ReviewLoop.Observation; readonly sessionId?: string | undefined }
@@ -315,120 +311,115 @@ const stop = (outcome: IterationOutcome, detail?: string, fields: Partial<Ended>
   report: ended(outcome, detail, fields)
 })
 
-const perform = (steps: Steps, state: ReviewLoop.State, step: Exclude<ReviewLoop.Step, ReviewLoop.Terminal>, session: string | undefined) =>
-  Effect.gen(function*() {
-    const { context, n, watch } = steps
-    switch (step._tag) {
-      case "CheckPolicy": {
-        const git = yield* Git
-        const head = yield* git.workspaceHead(context.workspace)
-        const violations = context.policy.check(yield* watch.time("git", git.diffStat(steps.base, head)))
-        if (violations.length > 0) {
-          yield* emitNow((at) => ({ _tag: "PolicyViolated", at, worker: context.worker.id, iteration: n, attempt: state.attempts + 1, stage: "change", violations }))
-        }
-        return observed({ _tag: "PolicyChecked", violations })
+const perform = Effect.fnUntraced(function*(steps: Steps, state: ReviewLoop.State, step: Exclude<ReviewLoop.Step, ReviewLoop.Terminal>, session: string | undefined) {
+  const { context, n, watch } = steps
+  switch (step._tag) {
+    case "CheckPolicy": {
+      const git = yield* Git
+      const head = yield* git.workspaceHead(context.workspace)
+      const violations = context.policy.check(yield* watch.time("git", git.diffStat(steps.base, head)))
+      if (violations.length > 0) {
+        yield* emitNow((at) => ({ _tag: "PolicyViolated", at, worker: context.worker.id, iteration: n, attempt: state.attempts + 1, stage: "change", violations }))
       }
-      case "Review":
-        return yield* review(steps, step.attempt)
-      case "Fix":
-        return yield* fix(steps, "fix", "fix", step.feedback, session)
-      case "ResolveConflict": {
-        const git = yield* Git
-        const main = yield* git.mainHead
-        const files = yield* watch.time("git", git.mergeIntoWorkspace(context.workspace, main))
-        if (files.length === 0) return yield* Effect.map(commit(steps, "resolve-conflict"), (o) => observed(o))
-        return yield* fix(steps, "resolve-conflict", "conflict", `Merge conflicts in: ${files.join(", ")}`, session, { conflict_files: files.join("\n") })
-      }
+      return observed({ _tag: "PolicyChecked", violations })
     }
-  })
+    case "Review":
+      return yield* review(steps, step.attempt)
+    case "Fix":
+      return yield* fix(steps, "fix", "fix", step.feedback, session)
+    case "ResolveConflict": {
+      const git = yield* Git
+      const main = yield* git.mainHead
+      const files = yield* watch.time("git", git.mergeIntoWorkspace(context.workspace, main))
+      if (files.length === 0) return yield* Effect.map(commit(steps, "resolve-conflict"), (o) => observed(o))
+      return yield* fix(steps, "resolve-conflict", "conflict", `Merge conflicts in: ${files.join(", ")}`, session, { conflict_files: files.join("\n") })
+    }
+  }
+})
 
-const commit = (steps: Steps, label: string) =>
-  Effect.gen(function*() {
-    const git = yield* Git
-    const { context, n, watch } = steps
-    const message = `${context.worker.id}: ${steps.task?.summary ?? `iteration ${n}`} (${label})`
-    const sha = yield* watch.time("git", git.commitAll(context.workspace, message))
-    const head = yield* git.workspaceHead(context.workspace)
-    const changes = yield* watch.time("git", git.diffStat(steps.base, head))
-    if (Option.isSome(sha)) {
-      const added = changes.reduce((s, c) => s + c.added, 0)
-      const deleted = changes.reduce((s, c) => s + c.deleted, 0)
-      yield* emitNow((at) => ({ _tag: "Committed", at, worker: context.worker.id, iteration: n, sha: sha.value, files: changes.length, added, deleted }))
-    }
-    return { _tag: "Committed", hasChanges: changes.length > 0 } as const
-  })
+const commit = Effect.fnUntraced(function*(steps: Steps, label: string) {
+  const git = yield* Git
+  const { context, n, watch } = steps
+  const message = `${context.worker.id}: ${steps.task?.summary ?? `iteration ${n}`} (${label})`
+  const sha = yield* watch.time("git", git.commitAll(context.workspace, message))
+  const head = yield* git.workspaceHead(context.workspace)
+  const changes = yield* watch.time("git", git.diffStat(steps.base, head))
+  if (Option.isSome(sha)) {
+    const added = changes.reduce((s, c) => s + c.added, 0)
+    const deleted = changes.reduce((s, c) => s + c.deleted, 0)
+    yield* emitNow((at) => ({ _tag: "Committed", at, worker: context.worker.id, iteration: n, sha: sha.value, files: changes.length, added, deleted }))
+  }
+  return { _tag: "Committed", hasChanges: changes.length > 0 } as const
+})
 
 /** A fix or conflict-resolution call in the same workspace, resuming the proposer's session. */
-const fix = (steps: Steps, call: AgentCallKind, promptName: PromptName, feedback: string, session: string | undefined, extra: Record<string, string> = {}) =>
-  Effect.gen(function*() {
-    const { context, n, watch } = steps
-    const prompt = yield* PromptInputs.render(context, promptName, [], {
-      ...PromptInputs.taskTokens(steps.task),
-      review_feedback: feedback,
-      branch: steps.branch,
-      iteration: String(n),
-      iterations: String(context.worker.iterations),
-      ...extra
-    })
-    const result = yield* watch.time("fix", AgentCall.run(context, n, { call, agent: context.worker.agent, prompt, task: steps.task?.id, sessionId: session }))
-    yield* NewTasks.collect(context, n)
-    if (result._tag === "BudgetSpent") return stop("budget", `budget ${result.budget} spent`)
-    if (result._tag === "Failed") return stop("error", result.detail)
-    return observed(yield* commit(steps, call), result.result.sessionId)
+const fix = Effect.fnUntraced(function*(steps: Steps, call: AgentCallKind, promptName: PromptName, feedback: string, session: string | undefined, extra: Record<string, string> = {}) {
+  const { context, n, watch } = steps
+  const prompt = yield* PromptInputs.render(context, promptName, [], {
+    ...PromptInputs.taskTokens(steps.task),
+    review_feedback: feedback,
+    branch: steps.branch,
+    iteration: String(n),
+    iterations: String(context.worker.iterations),
+    ...extra
   })
+  const result = yield* watch.time("fix", AgentCall.run(context, n, { call, agent: context.worker.agent, prompt, task: steps.task?.id, sessionId: session }))
+  yield* NewTasks.collect(context, n)
+  if (result._tag === "BudgetSpent") return stop("budget", `budget ${result.budget} spent`)
+  if (result._tag === "Failed") return stop("error", result.detail)
+  return observed(yield* commit(steps, call), result.result.sessionId)
+})
 
 /** Asks the reviewers in order until one answers; `review: false` approves without asking. */
-const review = (steps: Steps, attempt: number) =>
-  Effect.gen(function*() {
-    const { context, n, watch } = steps
-    const git = yield* Git
-    const emitVerdict = (verdict: "approved" | "needs-changes" | "rejected", clear: boolean, feedback: string, reviewer: string) =>
-      emitNow((at) => ({ _tag: "VerdictGiven", at, worker: context.worker.id, iteration: n, attempt, verdict, clear, feedback, reviewer }))
-    if (!context.config.review) {
-      yield* emitVerdict("approved", true, "review is off (auto-approved)", "none")
-      return observed({ _tag: "Reviewed", verdict: { _tag: "Approved" } })
+const review = Effect.fnUntraced(function*(steps: Steps, attempt: number) {
+  const { context, n, watch } = steps
+  const git = yield* Git
+  const emitVerdict = (verdict: "approved" | "needs-changes" | "rejected", clear: boolean, feedback: string, reviewer: string) =>
+    emitNow((at) => ({ _tag: "VerdictGiven", at, worker: context.worker.id, iteration: n, attempt, verdict, clear, feedback, reviewer }))
+  if (!context.config.review) {
+    yield* emitVerdict("approved", true, "review is off (auto-approved)", "none")
+    return observed({ _tag: "Reviewed", verdict: { _tag: "Approved" } })
+  }
+  const head = yield* git.workspaceHead(context.workspace)
+  const diff = yield* watch.time("git", git.diffText(steps.base, head))
+  const reviewers = context.config.reviewers.length > 0 ? context.config.reviewers : [{ agent: context.worker.agent }]
+  const failures: Array<string> = []
+  for (const reviewer of reviewers) {
+    const prompt = yield* PromptInputs.render(context, "reviewer", "prompt" in reviewer && reviewer.prompt !== undefined ? [reviewer.prompt] : [], {
+      ...PromptInputs.taskTokens(steps.task),
+      diff,
+      branch: steps.branch,
+      iteration: String(n),
+      iterations: String(context.worker.iterations)
+    })
+    const result = yield* watch.time("review", AgentCall.run(context, n, { call: "review", agent: reviewer.agent, prompt, task: steps.task?.id }))
+    if (result._tag === "BudgetSpent") return stop("budget", `budget ${result.budget} spent`)
+    if (result._tag === "Failed") {
+      failures.push(`${formatModelString(reviewer.agent)}: ${result.detail}`)
+      continue
     }
-    const head = yield* git.workspaceHead(context.workspace)
-    const diff = yield* watch.time("git", git.diffText(steps.base, head))
-    const reviewers = context.config.reviewers.length > 0 ? context.config.reviewers : [{ agent: context.worker.agent }]
-    const failures: Array<string> = []
-    for (const reviewer of reviewers) {
-      const prompt = yield* PromptInputs.render(context, "reviewer", "prompt" in reviewer && reviewer.prompt !== undefined ? [reviewer.prompt] : [], {
-        ...PromptInputs.taskTokens(steps.task),
-        diff,
-        branch: steps.branch,
-        iteration: String(n),
-        iterations: String(context.worker.iterations)
-      })
-      const result = yield* watch.time("review", AgentCall.run(context, n, { call: "review", agent: reviewer.agent, prompt, task: steps.task?.id }))
-      if (result._tag === "BudgetSpent") return stop("budget", `budget ${result.budget} spent`)
-      if (result._tag === "Failed") {
-        failures.push(`${formatModelString(reviewer.agent)}: ${result.detail}`)
-        continue
-      }
-      const verdict = PromptInputs.verdictOf(result.result.answer)
-      const tag = verdict._tag === "Approved" ? "approved" : verdict._tag === "Rejected" ? "rejected" : "needs-changes"
-      const feedback = verdict._tag === "Approved" ? "" : verdict._tag === "Rejected" ? verdict.reason : verdict.feedback
-      yield* emitVerdict(tag, verdict._tag !== "NeedsChanges" || verdict.clear, feedback, formatModelString(reviewer.agent))
-      return observed({ _tag: "Reviewed", verdict })
-    }
-    return stop("error", `no reviewer answered:\n${failures.join("\n")}`)
-  })
+    const verdict = PromptInputs.verdictOf(result.result.answer)
+    const tag = verdict._tag === "Approved" ? "approved" : verdict._tag === "Rejected" ? "rejected" : "needs-changes"
+    const feedback = verdict._tag === "Approved" ? "" : verdict._tag === "Rejected" ? verdict.reason : verdict.feedback
+    yield* emitVerdict(tag, verdict._tag !== "NeedsChanges" || verdict.clear, feedback, formatModelString(reviewer.agent))
+    return observed({ _tag: "Reviewed", verdict })
+  }
+  return stop("error", `no reviewer answered:\n${failures.join("\n")}`)
+})
 
 /**
  * When the loop gives up on work that was approved once (its merge conflicted, and the resolution
  * was not approved), the branch is set back to the approved commit — never to unreviewed commits —
  * kept, and reported.
  */
-const keepApproved = (steps: Steps, report: Ended) =>
-  Effect.gen(function*() {
-    const head = yield* Ref.get(steps.approved)
-    if (head === undefined) return report
-    yield* Git.use((git) => git.setBranch(steps.branch, head))
-    if (report.unmerged !== undefined) return report
-    const detail = `${report.detail ?? report.outcome}; the approved commit ${head.slice(0, 12)} was not merged: branch ${steps.branch} kept`
-    return { ...report, detail, unmerged: { branch: steps.branch, files: [] } } satisfies Ended
-  })
+const keepApproved = Effect.fnUntraced(function*(steps: Steps, report: Ended) {
+  const head = yield* Ref.get(steps.approved)
+  if (head === undefined) return report
+  yield* Git.use((git) => git.setBranch(steps.branch, head))
+  if (report.unmerged !== undefined) return report
+  const detail = `${report.detail ?? report.outcome}; the approved commit ${head.slice(0, 12)} was not merged: branch ${steps.branch} kept`
+  return { ...report, detail, unmerged: { branch: steps.branch, files: [] } } satisfies Ended
+})
 
 /** The report for a step that ends the loop without a merge. */
 const finish = (
@@ -457,43 +448,42 @@ const finish = (
 }
 
 /** Hands approved work to the merge queue; a failed test or a conflict goes back into the loop. */
-const submit = (steps: Steps) =>
-  Effect.gen(function*() {
-    const { context, n, watch } = steps
-    const git = yield* Git
-    const head = yield* git.workspaceHead(context.workspace)
-    // Approved work is never deleted: from here until it lands, the branch is kept.
-    yield* Ref.set(steps.approved, head)
-    const outcome = yield* context.mergeQueue.submit({
-      worker: context.worker.id,
-      iteration: n,
-      branch: steps.branch,
-      head,
-      message: mergeMessage(steps)
-    })
-    watch.timings.mergeWait += outcome.waitedMs
-    if ("testMs" in outcome) watch.timings.test += outcome.testMs
-    switch (outcome._tag) {
-      case "Merged":
-        yield* Ref.set(steps.approved, undefined)
-        yield* Ref.set(steps.conflicted, undefined)
-        return stop("merged", undefined, { mergedSha: outcome.sha })
-      case "DryRun":
-        return stop("dry-run", `dry run: approved, not merged; branch ${steps.branch} kept`)
-      case "TestFailed":
-        // Work that fails the test gate is not mergeable work; the fix loop decides what becomes of it.
-        yield* Ref.set(steps.approved, yield* Ref.get(steps.conflicted))
-        return observed({ _tag: "TestFailed", output: outcome.output })
-      case "PolicyFailed":
-        yield* Ref.set(steps.approved, yield* Ref.get(steps.conflicted))
-        return observed({ _tag: "MergePolicyFailed", violations: outcome.violations })
-      case "Conflict":
-        // Approved work that conflicts stays kept: reported if the loop gives up, resolved and merged otherwise.
-        // The latest such commit holds every earlier one (each resolution builds on the last).
-        yield* Ref.set(steps.conflicted, head)
-        return observed({ _tag: "MergeConflict", files: outcome.files, agentResolves: context.config.merge.on_conflict === "agent" })
-    }
+const submit = Effect.fnUntraced(function*(steps: Steps) {
+  const { context, n, watch } = steps
+  const git = yield* Git
+  const head = yield* git.workspaceHead(context.workspace)
+  // Approved work is never deleted: from here until it lands, the branch is kept.
+  yield* Ref.set(steps.approved, head)
+  const outcome = yield* context.mergeQueue.submit({
+    worker: context.worker.id,
+    iteration: n,
+    branch: steps.branch,
+    head,
+    message: mergeMessage(steps)
   })
+  watch.timings.mergeWait += outcome.waitedMs
+  if ("testMs" in outcome) watch.timings.test += outcome.testMs
+  switch (outcome._tag) {
+    case "Merged":
+      yield* Ref.set(steps.approved, undefined)
+      yield* Ref.set(steps.conflicted, undefined)
+      return stop("merged", undefined, { mergedSha: outcome.sha })
+    case "DryRun":
+      return stop("dry-run", `dry run: approved, not merged; branch ${steps.branch} kept`)
+    case "TestFailed":
+      // Work that fails the test gate is not mergeable work; the fix loop decides what becomes of it.
+      yield* Ref.set(steps.approved, yield* Ref.get(steps.conflicted))
+      return observed({ _tag: "TestFailed", output: outcome.output })
+    case "PolicyFailed":
+      yield* Ref.set(steps.approved, yield* Ref.get(steps.conflicted))
+      return observed({ _tag: "MergePolicyFailed", violations: outcome.violations })
+    case "Conflict":
+      // Approved work that conflicts stays kept: reported if the loop gives up, resolved and merged otherwise.
+      // The latest such commit holds every earlier one (each resolution builds on the last).
+      yield* Ref.set(steps.conflicted, head)
+      return observed({ _tag: "MergeConflict", files: outcome.files, agentResolves: context.config.merge.on_conflict === "agent" })
+  }
+})
 
 /** The merge commit's message, with SPEC F6's trailers so recovery can tell which tasks landed. */
 const mergeMessage = (steps: Steps): string => {

@@ -90,105 +90,101 @@ export const make = (options: Options) =>
   Effect.gen(function*() {
     const queue = yield* Queue.bounded<Entry>(queueCapacity)
     const sink = yield* EventSink
-    const handle = (entry: Entry) =>
-      Effect.gen(function*() {
-        const startedMs = yield* Clock.currentTimeMillis
-        const exit = yield* Effect.exit(process(entry.submission, startedMs - entry.queuedAtMs, options))
-        yield* Deferred.done(entry.done, exit)
-      })
+    const handle = Effect.fnUntraced(function*(entry: Entry) {
+      const startedMs = yield* Clock.currentTimeMillis
+      const exit = yield* Effect.exit(process(entry.submission, startedMs - entry.queuedAtMs, options))
+      yield* Deferred.done(entry.done, exit)
+    })
     yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(queue), handle)))
-    const submit = (submission: Submission) =>
-      Effect.gen(function*() {
-        const done = yield* Deferred.make<MergeOutcome, GitError | CommandError>()
-        const queuedAtMs = yield* Clock.currentTimeMillis
-        const position = (yield* Queue.size(queue)) + 1
-        yield* sink.emit({ _tag: "MergeQueued", at: queuedAtMs, worker: submission.worker, iteration: submission.iteration, position })
-        yield* Queue.offer(queue, { submission, queuedAtMs, done })
-        return yield* Deferred.await(done)
-      })
+    const submit = Effect.fnUntraced(function*(submission: Submission) {
+      const done = yield* Deferred.make<MergeOutcome, GitError | CommandError>()
+      const queuedAtMs = yield* Clock.currentTimeMillis
+      const position = (yield* Queue.size(queue)) + 1
+      yield* sink.emit({ _tag: "MergeQueued", at: queuedAtMs, worker: submission.worker, iteration: submission.iteration, position })
+      yield* Queue.offer(queue, { submission, queuedAtMs, done })
+      return yield* Deferred.await(done)
+    })
     return { submit } satisfies MergeQueue
   })
 
-const process = (submission: Submission, waitedMs: number, options: Options) =>
-  Effect.gen(function*() {
-    const git = yield* Git
-    const sink = yield* EventSink
-    const report = (outcome: "merged" | "conflict" | "test-failed" | "policy-failed" | "dry-run", fields: {
-      readonly sha?: string
-      readonly previous?: string
-      readonly files?: ReadonlyArray<string>
-    }) =>
-      Effect.clockWith((clock) =>
-        sink.emit({
-          _tag: "MergeResult",
-          at: clock.currentTimeMillisUnsafe(),
-          worker: submission.worker,
-          iteration: submission.iteration,
-          outcome,
-          branch: submission.branch,
-          files: fields.files ?? [],
-          ...(fields.sha === undefined ? {} : { sha: fields.sha }),
-          ...(fields.previous === undefined ? {} : { previous: fields.previous })
-        })
-      )
-    let testMs = 0
-    for (let round = 0; round <= options.casRetriesMax; round++) {
-      const onto = yield* git.mainHead
-      const attempt = yield* git.merge({ onto, head: submission.head, strategy: options.strategy, message: submission.message })
-      if (attempt._tag === "Conflict") {
-        yield* report("conflict", { files: attempt.files })
-        return { _tag: "Conflict", files: attempt.files, waitedMs } as const
-      }
-      const violations = options.policy.check(yield* git.diffStat(onto, attempt.sha))
-      if (violations.length > 0) {
-        yield* report("policy-failed", { sha: attempt.sha, files: violations })
-        return { _tag: "PolicyFailed", violations, waitedMs } as const
-      }
-      if (options.testCommand !== undefined) {
-        const test = yield* runTest(submission, attempt.sha, options.testCommand, options.testTimeoutMs)
-        testMs += test.durationMs
-        if (!test.passed) {
-          yield* report("test-failed", { sha: attempt.sha })
-          return { _tag: "TestFailed", output: test.output, waitedMs, testMs } as const
-        }
-      }
-      if (options.dryRun) {
-        yield* report("dry-run", { sha: attempt.sha, previous: onto })
-        return { _tag: "DryRun", sha: attempt.sha, waitedMs, testMs } as const
-      }
-      if (yield* git.compareAndSwapMain(onto, attempt.sha)) {
-        yield* report("merged", { sha: attempt.sha, previous: onto })
-        return { _tag: "Merged", sha: attempt.sha, previous: onto, waitedMs, testMs } as const
-      }
-      yield* sink.emit({
-        _tag: "Warning",
-        at: yield* Clock.currentTimeMillis,
+const process = Effect.fnUntraced(function*(submission: Submission, waitedMs: number, options: Options) {
+  const git = yield* Git
+  const sink = yield* EventSink
+  const report = (outcome: "merged" | "conflict" | "test-failed" | "policy-failed" | "dry-run", fields: {
+    readonly sha?: string
+    readonly previous?: string
+    readonly files?: ReadonlyArray<string>
+  }) =>
+    Effect.clockWith((clock) =>
+      sink.emit({
+        _tag: "MergeResult",
+        at: clock.currentTimeMillisUnsafe(),
         worker: submission.worker,
-        message: `main moved while ${submission.branch} was being merged; merging again onto the new main`
-      })
-    }
-    yield* report("conflict", {})
-    return { _tag: "Conflict", files: [], waitedMs } as const
-  })
-
-const runTest = (submission: Submission, sha: string, command: string, timeoutMs: number) =>
-  Effect.gen(function*() {
-    const runner = yield* CommandRunner
-    const result = yield* runner.inCommit(sha, command, timeoutMs).pipe(
-      Effect.timeoutOrElse({
-        duration: timeoutMs,
-        orElse: () => Effect.succeed({ passed: false, output: `the test command timed out after ${timeoutMs} ms`, durationMs: timeoutMs, timedOut: true })
+        iteration: submission.iteration,
+        outcome,
+        branch: submission.branch,
+        files: fields.files ?? [],
+        ...(fields.sha === undefined ? {} : { sha: fields.sha }),
+        ...(fields.previous === undefined ? {} : { previous: fields.previous })
       })
     )
-    yield* emitNow((at) => ({
-      _tag: "TestResult",
-      at,
+  let testMs = 0
+  for (let round = 0; round <= options.casRetriesMax; round++) {
+    const onto = yield* git.mainHead
+    const attempt = yield* git.merge({ onto, head: submission.head, strategy: options.strategy, message: submission.message })
+    if (attempt._tag === "Conflict") {
+      yield* report("conflict", { files: attempt.files })
+      return { _tag: "Conflict", files: attempt.files, waitedMs } as const
+    }
+    const violations = options.policy.check(yield* git.diffStat(onto, attempt.sha))
+    if (violations.length > 0) {
+      yield* report("policy-failed", { sha: attempt.sha, files: violations })
+      return { _tag: "PolicyFailed", violations, waitedMs } as const
+    }
+    if (options.testCommand !== undefined) {
+      const test = yield* runTest(submission, attempt.sha, options.testCommand, options.testTimeoutMs)
+      testMs += test.durationMs
+      if (!test.passed) {
+        yield* report("test-failed", { sha: attempt.sha })
+        return { _tag: "TestFailed", output: test.output, waitedMs, testMs } as const
+      }
+    }
+    if (options.dryRun) {
+      yield* report("dry-run", { sha: attempt.sha, previous: onto })
+      return { _tag: "DryRun", sha: attempt.sha, waitedMs, testMs } as const
+    }
+    if (yield* git.compareAndSwapMain(onto, attempt.sha)) {
+      yield* report("merged", { sha: attempt.sha, previous: onto })
+      return { _tag: "Merged", sha: attempt.sha, previous: onto, waitedMs, testMs } as const
+    }
+    yield* sink.emit({
+      _tag: "Warning",
+      at: yield* Clock.currentTimeMillis,
       worker: submission.worker,
-      iteration: submission.iteration,
-      sha,
-      passed: result.passed,
-      durationMs: result.durationMs,
-      output: result.output
-    }))
-    return result
-  })
+      message: `main moved while ${submission.branch} was being merged; merging again onto the new main`
+    })
+  }
+  yield* report("conflict", {})
+  return { _tag: "Conflict", files: [], waitedMs } as const
+})
+
+const runTest = Effect.fnUntraced(function*(submission: Submission, sha: string, command: string, timeoutMs: number) {
+  const runner = yield* CommandRunner
+  const result = yield* runner.inCommit(sha, command, timeoutMs).pipe(
+    Effect.timeoutOrElse({
+      duration: timeoutMs,
+      orElse: () => Effect.succeed({ passed: false, output: `the test command timed out after ${timeoutMs} ms`, durationMs: timeoutMs, timedOut: true })
+    })
+  )
+  yield* emitNow((at) => ({
+    _tag: "TestResult",
+    at,
+    worker: submission.worker,
+    iteration: submission.iteration,
+    sha,
+    passed: result.passed,
+    durationMs: result.durationMs,
+    output: result.output
+  }))
+  return result
+})

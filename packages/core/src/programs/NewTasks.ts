@@ -41,26 +41,25 @@ export const parseTaskFile = (name: string, content: string, createdBy: string):
  * @category programs
  * @since 0.1.0
  */
-export const collect = (context: WorkerContext, n: number) =>
-  Effect.gen(function*() {
-    const git = yield* Git
-    const queue = yield* TaskQueue
-    const sink = yield* EventSink
-    const files = yield* git.takeNewTaskFiles(context.workspace)
-    for (const file of files) {
-      const parsed = parseTaskFile(file.name, file.content, context.worker.id)
-      const at = yield* Clock.currentTimeMillis
-      if (typeof parsed === "string") {
-        yield* queue.invalid(file.name, file.content, parsed)
-        yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: context.worker.id, reason: parsed })
-        continue
-      }
-      if (yield* queue.create(parsed)) {
-        yield* sink.emit({ _tag: "TaskMoved", at, task: parsed.id, to: "pending", worker: context.worker.id, reason: `created in iteration ${n}` })
-      } else {
-        const reason = `${file.name}: a task with id ${JSON.stringify(parsed.id)} already exists`
-        yield* queue.invalid(file.name, file.content, reason)
-        yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: context.worker.id, reason })
-      }
+export const collect = Effect.fnUntraced(function*(context: WorkerContext, n: number) {
+  const git = yield* Git
+  const queue = yield* TaskQueue
+  const sink = yield* EventSink
+  const files = yield* git.takeNewTaskFiles(context.workspace)
+  for (const file of files) {
+    const parsed = parseTaskFile(file.name, file.content, context.worker.id)
+    const at = yield* Clock.currentTimeMillis
+    if (typeof parsed === "string") {
+      yield* queue.invalid(file.name, file.content, parsed)
+      yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: context.worker.id, reason: parsed })
+      continue
     }
-  })
+    if (yield* queue.create(parsed)) {
+      yield* sink.emit({ _tag: "TaskMoved", at, task: parsed.id, to: "pending", worker: context.worker.id, reason: `created in iteration ${n}` })
+    } else {
+      const reason = `${file.name}: a task with id ${JSON.stringify(parsed.id)} already exists`
+      yield* queue.invalid(file.name, file.content, reason)
+      yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: context.worker.id, reason })
+    }
+  }
+})

@@ -44,33 +44,31 @@ export const taskTokens = (task: Task | undefined): Record<string, string> => ({
  * @category rendering
  * @since 0.1.0
  */
-export const render = (context: WorkerContext, name: PromptName, files: ReadonlyArray<string>, tokens: Record<string, string>) =>
-  Effect.gen(function*() {
-    const template = yield* Prompts.use((p) => p.template(name, files))
-    const header = yield* contextHeaderOf(context)
-    const rendered = renderPrompt(template, {
-      worker_id: context.worker.id,
-      role: context.worker.role,
-      mode: context.mode,
-      worktree: context.workspace.path,
-      new_tasks_dir: `${context.workspace.path}/${newTasksFolder}`,
-      context_header: header,
-      ...tokens
-    })
-    if (rendered.unknownTokens.length > 0) yield* reportUnknown(context, name, rendered.unknownTokens)
-    return rendered.text
+export const render = Effect.fnUntraced(function*(context: WorkerContext, name: PromptName, files: ReadonlyArray<string>, tokens: Record<string, string>) {
+  const template = yield* Prompts.use((p) => p.template(name, files))
+  const header = yield* contextHeaderOf(context)
+  const rendered = renderPrompt(template, {
+    worker_id: context.worker.id,
+    role: context.worker.role,
+    mode: context.mode,
+    worktree: context.workspace.path,
+    new_tasks_dir: `${context.workspace.path}/${newTasksFolder}`,
+    context_header: header,
+    ...tokens
   })
+  if (rendered.unknownTokens.length > 0) yield* reportUnknown(context, name, rendered.unknownTokens)
+  return rendered.text
+})
 
-const reportUnknown = (context: WorkerContext, name: string, tokens: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    const reported = yield* Ref.get(context.reportedTokens)
-    const fresh = tokens.filter((t) => !reported.has(t))
-    if (fresh.length === 0) return
-    yield* Ref.set(context.reportedTokens, new Set([...reported, ...fresh]))
-    const at = yield* Clock.currentTimeMillis
-    yield* EventSink.use((sink) =>
-      sink.emit({ _tag: "Warning", at, worker: context.worker.id, message: `prompt ${name}: unknown tokens left as written: ${fresh.map((t) => `{${t}}`).join(", ")}` }))
-  })
+const reportUnknown = Effect.fnUntraced(function*(context: WorkerContext, name: string, tokens: ReadonlyArray<string>) {
+  const reported = yield* Ref.get(context.reportedTokens)
+  const fresh = tokens.filter((t) => !reported.has(t))
+  if (fresh.length === 0) return
+  yield* Ref.set(context.reportedTokens, new Set([...reported, ...fresh]))
+  const at = yield* Clock.currentTimeMillis
+  yield* EventSink.use((sink) =>
+    sink.emit({ _tag: "Warning", at, worker: context.worker.id, message: `prompt ${name}: unknown tokens left as written: ${fresh.map((t) => `{${t}}`).join(", ")}` }))
+})
 
 /**
  * The last context header rendered and what it was rendered from. Prompts of one iteration, and of
@@ -106,32 +104,31 @@ const samePending = (a: ReadonlyArray<Task>, b: ReadonlyArray<Task>): boolean =>
 const sameLines = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean =>
   a === b || (a.length === b.length && a.every((line, i) => line === b[i]))
 
-const contextHeaderOf = (context: WorkerContext) =>
-  Effect.gen(function*() {
-    const git = yield* Git
-    const queue = yield* TaskQueue
-    const head = yield* git.mainHead
-    const pending = yield* queue.list("pending")
-    const current = yield* queue.list("current")
-    const complete = yield* queue.list("complete")
-    const failed = yield* queue.list("failed")
-    const counts: Counts = { pending: pending.length, current: current.length, complete: complete.length, failed: failed.length }
-    const memo = lastHeader
-    if (
-      memo !== undefined && memo.head === head && memo.mode === context.mode && memo.branch === git.targetBranch &&
-      sameLines(memo.policy, context.policy.lines) && sameCounts(memo.counts, counts) && samePending(memo.pending, pending)
-    ) return memo.text
-    const text = contextHeader({
-      mode: context.mode,
-      repo: { branch: git.targetBranch, head },
-      tasks: { pending, counts },
-      notes: [],
-      policy: context.policy.lines,
-      nextWork: pending.length > 0 ? [`claim and finish pending tasks (${pending.length} waiting)`] : ["no pending tasks: look for the most valuable next change"]
-    })
-    lastHeader = { mode: context.mode, head, policy: context.policy.lines, branch: git.targetBranch, counts, pending, text }
-    return text
+const contextHeaderOf = Effect.fnUntraced(function*(context: WorkerContext) {
+  const git = yield* Git
+  const queue = yield* TaskQueue
+  const head = yield* git.mainHead
+  const pending = yield* queue.list("pending")
+  const current = yield* queue.list("current")
+  const complete = yield* queue.list("complete")
+  const failed = yield* queue.list("failed")
+  const counts: Counts = { pending: pending.length, current: current.length, complete: complete.length, failed: failed.length }
+  const memo = lastHeader
+  if (
+    memo !== undefined && memo.head === head && memo.mode === context.mode && memo.branch === git.targetBranch &&
+    sameLines(memo.policy, context.policy.lines) && sameCounts(memo.counts, counts) && samePending(memo.pending, pending)
+  ) return memo.text
+  const text = contextHeader({
+    mode: context.mode,
+    repo: { branch: git.targetBranch, head },
+    tasks: { pending, counts },
+    notes: [],
+    policy: context.policy.lines,
+    nextWork: pending.length > 0 ? [`claim and finish pending tasks (${pending.length} waiting)`] : ["no pending tasks: look for the most valuable next change"]
   })
+  lastHeader = { mode: context.mode, head, policy: context.policy.lines, branch: git.targetBranch, counts, pending, text }
+  return text
+})
 
 /**
  * The reviewer's answer as a verdict (SPEC F4).

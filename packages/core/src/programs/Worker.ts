@@ -13,7 +13,7 @@
 import { Clock, Effect, Ref } from "effect"
 import type { WorkerStopReason } from "../domain/Event.ts"
 import type { WorkerConfig } from "../domain/SwarmConfig.ts"
-import { EventSink } from "../services/EventSink.ts"
+import { emitNow, EventSink } from "../services/EventSink.ts"
 import { Git } from "../services/Git.ts"
 import { TaskQueue } from "../services/TaskQueue.ts"
 import * as Iteration from "./Iteration.ts"
@@ -60,8 +60,8 @@ export const plans = (worker: WorkerConfig): boolean => worker.role !== "executo
  * @category programs
  * @since 0.1.0
  */
-export const run = (run: RunContext, worker: WorkerConfig, planners: Planners) =>
-  Effect.scoped(Effect.gen(function*() {
+export const run = Effect.fnUntraced(
+  function*(run: RunContext, worker: WorkerConfig, planners: Planners) {
     const git = yield* Git
     const sink = yield* EventSink
     // The planner count drops when this worker ends, however it ends, so no executor waits for a dead planner.
@@ -76,52 +76,52 @@ export const run = (run: RunContext, worker: WorkerConfig, planners: Planners) =
     const reason = yield* loop(context, planners, reports)
     yield* sink.emit({ _tag: "WorkerFinished", at: yield* Clock.currentTimeMillis, worker: worker.id, reason, iterations: reports.length })
     return { worker: worker.id, reason, iterations: reports } satisfies WorkerReport
-  }).pipe(
-    Effect.onInterrupt(() =>
-      Effect.flatMap(Clock.currentTimeMillis, (at) =>
-        EventSink.use((sink) => sink.emit({ _tag: "WorkerFinished", at, worker: worker.id, reason: "interrupted", iterations: 0 }))))
-  ))
+  },
+  (effect, _run, worker) =>
+    effect.pipe(
+      Effect.onInterrupt(() => emitNow((at) => ({ _tag: "WorkerFinished", at, worker: worker.id, reason: "interrupted", iterations: 0 })))
+    ),
+  Effect.scoped
+)
 
-const loop = (context: WorkerContext, planners: Planners, reports: Array<Iteration.IterationReport>) =>
-  Effect.gen(function*() {
-    let errorsInRow = 0
-    let n = 0
-    while (n < context.worker.iterations) {
-      const spent = yield* context.budget.check(context.worker.id, context.worker.budget)
-      if (spent._tag === "Some") return "budget" as const
-      const result = yield* Iteration.run(context, n + 1)
-      if ("_tag" in result) {
-        const waited = yield* waitForTasks(context, planners)
-        if (!waited) return "no-tasks" as const
-        continue
-      }
-      n++
-      reports.push(result)
-      if (result.outcome === "budget") return "budget" as const
-      errorsInRow = result.outcome === "error" ? errorsInRow + 1 : 0
-      if (errorsInRow >= consecutiveErrorsMax) return "errors" as const
-      if (result.done) return "done" as const
-      if (context.worker.wait_between > 0 && n < context.worker.iterations) yield* Effect.sleep(context.worker.wait_between * 1000)
+const loop = Effect.fnUntraced(function*(context: WorkerContext, planners: Planners, reports: Array<Iteration.IterationReport>) {
+  let errorsInRow = 0
+  let n = 0
+  while (n < context.worker.iterations) {
+    const spent = yield* context.budget.check(context.worker.id, context.worker.budget)
+    if (spent._tag === "Some") return "budget" as const
+    const result = yield* Iteration.run(context, n + 1)
+    if ("_tag" in result) {
+      const waited = yield* waitForTasks(context, planners)
+      if (!waited) return "no-tasks" as const
+      continue
     }
-    return "iterations" as const
-  })
+    n++
+    reports.push(result)
+    if (result.outcome === "budget") return "budget" as const
+    errorsInRow = result.outcome === "error" ? errorsInRow + 1 : 0
+    if (errorsInRow >= consecutiveErrorsMax) return "errors" as const
+    if (result.done) return "done" as const
+    if (context.worker.wait_between > 0 && n < context.worker.iterations) yield* Effect.sleep(context.worker.wait_between * 1000)
+  }
+  return "iterations" as const
+})
 
 /** Waits until a task is pending; `false` when no planner is alive or `max_wait_for_tasks` passed. */
-const waitForTasks = (context: WorkerContext, planners: Planners) =>
-  Effect.gen(function*() {
-    const queue = yield* TaskQueue
-    const startedMs = yield* Clock.currentTimeMillis
-    const waitMs = context.config.max_wait_for_tasks * 1000
-    let delay = taskPollMs
-    for (;;) {
-      if ((yield* queue.list("pending").pipe(Effect.orDie)).length > 0) return true
-      if ((yield* Ref.get(planners)) <= 0) return false
-      const waitedMs = (yield* Clock.currentTimeMillis) - startedMs
-      if (waitedMs >= waitMs) return false
-      const spent = yield* context.budget.check(context.worker.id, context.worker.budget)
-      if (spent._tag === "Some") return false
-      // Never past max_wait_for_tasks: the last look comes when it ends.
-      yield* Effect.sleep(Math.min(delay, waitMs - waitedMs))
-      delay = Math.min(delay * 2, taskPollMsMax)
-    }
-  })
+const waitForTasks = Effect.fnUntraced(function*(context: WorkerContext, planners: Planners) {
+  const queue = yield* TaskQueue
+  const startedMs = yield* Clock.currentTimeMillis
+  const waitMs = context.config.max_wait_for_tasks * 1000
+  let delay = taskPollMs
+  for (;;) {
+    if ((yield* queue.list("pending").pipe(Effect.orDie)).length > 0) return true
+    if ((yield* Ref.get(planners)) <= 0) return false
+    const waitedMs = (yield* Clock.currentTimeMillis) - startedMs
+    if (waitedMs >= waitMs) return false
+    const spent = yield* context.budget.check(context.worker.id, context.worker.budget)
+    if (spent._tag === "Some") return false
+    // Never past max_wait_for_tasks: the last look comes when it ends.
+    yield* Effect.sleep(Math.min(delay, waitMs - waitedMs))
+    delay = Math.min(delay * 2, taskPollMsMax)
+  }
+})

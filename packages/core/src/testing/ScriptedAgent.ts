@@ -113,25 +113,24 @@ const apply = (repo: MemoryRepo, cwd: string, reply: Reply): void => {
  */
 export const make = (state: ScriptedAgentState): Agent["Service"] =>
   Agent.of({
-    run: (request) =>
-      Effect.gen(function*() {
-        const scripted = state.script(request, filesOf(state.repo, request.cwd))
-        const reply = Effect.isEffect(scripted) ? yield* scripted : scripted
-        if (reply.delayMs !== undefined && reply.delayMs > 0) yield* Effect.sleep(reply.delayMs)
-        apply(state.repo, request.cwd, reply)
-        state.calls.push({ request, reply })
-        const result: AgentResult = {
-          exitCode: reply.exitCode ?? 0,
-          answer: reply.answer,
-          stderr: reply.stderr ?? "",
-          durationMs: reply.delayMs ?? 0,
-          timedOut: false,
-          ...(reply.sessionId === undefined ? {} : { sessionId: reply.sessionId }),
-          ...(reply.costUsd === undefined ? {} : { costUsd: reply.costUsd }),
-          ...(reply.tokens === undefined ? {} : { tokens: reply.tokens })
-        }
-        return result
-      })
+    run: Effect.fnUntraced(function*(request: AgentRequest) {
+      const scripted = state.script(request, filesOf(state.repo, request.cwd))
+      const reply = Effect.isEffect(scripted) ? yield* scripted : scripted
+      if (reply.delayMs !== undefined && reply.delayMs > 0) yield* Effect.sleep(reply.delayMs)
+      apply(state.repo, request.cwd, reply)
+      state.calls.push({ request, reply })
+      const result: AgentResult = {
+        exitCode: reply.exitCode ?? 0,
+        answer: reply.answer,
+        stderr: reply.stderr ?? "",
+        durationMs: reply.delayMs ?? 0,
+        timedOut: false,
+        ...(reply.sessionId === undefined ? {} : { sessionId: reply.sessionId }),
+        ...(reply.costUsd === undefined ? {} : { costUsd: reply.costUsd }),
+        ...(reply.tokens === undefined ? {} : { tokens: reply.tokens })
+      }
+      return result
+    })
   })
 
 /**
