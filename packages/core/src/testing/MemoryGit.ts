@@ -661,13 +661,11 @@ const failWith = (operation: string, message: string): never => {
   throw new GitError({ operation, message })
 }
 
-const validFilePath = (operation: string, file: string): string => {
-  const segments = file.split("/")
-  if (file.length === 0 || segments.some((s) => s === "" || s === "." || s === "..")) {
-    return failWith(operation, `invalid file path ${JSON.stringify(file)}`)
-  }
-  return file
-}
+// An empty path, or a segment that is empty, `.` or `..` (a leading, trailing or doubled `/` included).
+const badSegment = /(?:^|\/)\.{0,2}(?:\/|$)/
+
+const validFilePath = (operation: string, file: string): string =>
+  badSegment.test(file) ? failWith(operation, `invalid file path ${JSON.stringify(file)}`) : file
 
 // A working file: the workspace's own edit when it has one, else the file it started from.
 const workingFile = (state: WorkspaceState, path: string): FileContent | undefined =>

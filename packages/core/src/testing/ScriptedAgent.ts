@@ -39,8 +39,11 @@ export interface Reply {
   readonly stderr?: string
   /** Simulated time the call takes (through `Clock`). */
   readonly delayMs?: number
-  /** Files to write (`null` deletes). Applied before the call returns. */
-  readonly edits?: Readonly<Record<string, FileContent | null>>
+  /**
+   * Files to write (`null` deletes). Applied before the call returns. A `Map` suits paths made up
+   * per call: an object gets a new shape for every new key.
+   */
+  readonly edits?: Readonly<Record<string, FileContent | null>> | ReadonlyMap<string, FileContent | null>
   /** New tasks, written as JSON files into the workspace's `.oompa-new-tasks/` (raw strings kept as-is). */
   readonly newTasks?: ReadonlyArray<Readonly<Record<string, unknown>> | { readonly file: string; readonly raw: string }>
   readonly sessionId?: string
@@ -95,7 +98,8 @@ const filesOf = (repo: MemoryRepo, cwd: string): WorkspaceFiles => ({
 })
 
 const apply = (repo: MemoryRepo, cwd: string, reply: Reply): void => {
-  for (const [file, content] of Object.entries(reply.edits ?? {})) {
+  const edits = reply.edits instanceof Map ? reply.edits : Object.entries(reply.edits ?? {})
+  for (const [file, content] of edits) {
     if (content === null) repo.deleteFile(cwd, file)
     else repo.writeFile(cwd, file, content)
   }

@@ -255,22 +255,23 @@ const agentModel = (p: Parameters, prng: Prng.Prng, switches: Switches, repo: Me
     const count = prng.int(0, 3)
     return { answer: "planned", delayMs, newTasks: Array.from({ length: count }, (_, i) => ({ id: `p${request.iteration}-${i}-${prng.int(0, 9999)}`, summary: "planned task" })) }
   }
-  const edits: Record<string, string | null> = {}
+  // A Map, not an object: the paths are new on every call, and each new key would be a new shape.
+  const edits = new Map<string, string | null>()
   if (request.call === "resolve-conflict") {
     for (const file of files.list()) {
       const text = files.read(file)
-      if (typeof text === "string" && text.includes("<<<<<<<")) edits[file] = resolveMarkers(text)
+      if (typeof text === "string" && text.includes("<<<<<<<")) edits.set(file, resolveMarkers(text))
     }
     return { answer: "resolved", delayMs, edits }
   }
-  if (request.call === "fix" && files.read(".env") !== undefined) edits[".env"] = null
-  if (!faulty(f.noChange)) edits[`src/${request.task ?? request.worker}-${request.iteration}-${prng.int(0, 999)}.txt`] = `${request.call} by ${request.worker}\n`
+  if (request.call === "fix" && files.read(".env") !== undefined) edits.set(".env", null)
+  if (!faulty(f.noChange)) edits.set(`src/${request.task ?? request.worker}-${request.iteration}-${prng.int(0, 999)}.txt`, `${request.call} by ${request.worker}\n`)
   if (faulty(f.conflict)) {
     const shared = files.read("shared.txt")
     const lines = typeof shared === "string" ? shared.split("\n") : []
-    edits["shared.txt"] = [`${request.worker} ${request.iteration} ${prng.int(0, 1e6)}`, ...lines.slice(1)].join("\n")
+    edits.set("shared.txt", [`${request.worker} ${request.iteration} ${prng.int(0, 1e6)}`, ...lines.slice(1)].join("\n"))
   }
-  if (faulty(f.policy)) edits[".env"] = "SECRET=1\n"
+  if (faulty(f.policy)) edits.set(".env", "SECRET=1\n")
   return { answer: faulty(f.done) ? "all done\n__DONE__\n" : "done", delayMs, edits, sessionId: `${request.worker}-${request.iteration}` }
 }
 
