@@ -8,7 +8,9 @@
  * target, the profile's top entries (one thread) are printed.
  */
 import { Effect } from "effect"
+import { existsSync } from "node:fs"
 import { availableParallelism } from "node:os"
+import { fileURLToPath } from "node:url"
 import { SimulationSweep } from "@oompa/adapters-node"
 import { Simulation } from "@oompa/core/testing"
 import { topEntries } from "./profile.ts"
@@ -18,6 +20,14 @@ const seeds = Number(process.env.SIM_BENCH_SEEDS ?? 400)
 const threads = availableParallelism()
 
 const { config, tasks } = Simulation.bigSwarm
+
+// The threads run what `oompa sim --seeds` runs in them: the bundled CLI (`npm run bench` builds it
+// first). It loads in ~0.35 s where the TypeScript sources take ~0.55 s.
+const bundle = new URL("../../packages/cli/dist/oompa.mjs", import.meta.url)
+if (!existsSync(bundle)) {
+  console.error(`sim.bench: ${fileURLToPath(bundle)} is missing; run \`npm run bench\`, which builds it first`)
+  process.exit(2)
+}
 
 const inProcess = async (first: number, count: number) => {
   let calls = 0
@@ -40,6 +50,7 @@ const sweepOnce = async () => {
     count: seeds,
     threads,
     simulation: { config, tasks },
+    workerScript: bundle,
     onProgress: (passed) => {
       if (warm === undefined && passed >= warmSeeds) warm = { at: performance.now(), passed }
     }
