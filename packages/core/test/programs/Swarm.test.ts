@@ -35,6 +35,24 @@ describe("Swarm", () => {
       assert.deepStrictEqual(world.repo.listBranches("oompa/"), [], "merged branches are removed")
     }))
 
+  it.effect("a scripted agent's edits may be a Map: written in order, null deleting, like a record's", () =>
+    Effect.gen(function*() {
+      const world = TestSwarm.makeWorld({
+        files: { "README.md": "# x\n", "old.txt": "old\n" },
+        tasks: [task("a")],
+        script: ScriptedAgent.byCall({
+          propose: () => ({ answer: "done", edits: new Map([["src/a.txt", "first\n"], ["old.txt", null], ["src/a.txt", "second\n"]]) }),
+          review: ScriptedAgent.approve
+        })
+      })
+      const report = yield* Swarm.run(makeSwarmConfig({ workers: [worker("w0")] }), { runId: "0000000e" }).pipe(Effect.provide(TestSwarm.layer(world)))
+      assert.strictEqual(report.merged, 1)
+      const tree = world.repo.treeOf(world.repo.mainHead())
+      assert.strictEqual(tree.get("src/a.txt"), "second\n")
+      assert.isFalse(tree.has("old.txt"))
+      assert.deepStrictEqual([...tree.keys()].sort(), ["README.md", "src/a.txt"])
+    }))
+
   it.effect("the reviewer asks for one fix: the fix is reviewed again and lands", () =>
     Effect.gen(function*() {
       let reviews = 0
