@@ -58,6 +58,27 @@ describe("oompa sim", () => {
     }, 90_000)
   }
 
+  it("--variant runs a deliberately broken orchestrator: the sweep stops at the seed that breaks I1, and its replay command (which names the variant) fails the same way", () => {
+    const scratch = scratchRepo()
+    const sweep = oompa(scratch, ["sim", "--seeds", "500", "--variant", "reviewer-bypass", "--threads", "2"], { timeoutMs: 120_000 })
+    assert.strictEqual(sweep.status, 129, sweep.stdout + sweep.stderr)
+    const failed = /FAILED seed (\d+): (I1: .*)/.exec(sweep.stdout)
+    assert.isNotNull(failed, sweep.stdout)
+    assert.include(sweep.stdout, "reviewer-bypass: whatever the reviewer says")
+    const replay = /you can reproduce this failure with: oompa (.*)/.exec(sweep.stdout)?.[1]
+    assert.strictEqual(replay, `sim --seed ${failed![1]} --variant reviewer-bypass`)
+    const again = oompa(scratch, replay!.split(" "))
+    assert.strictEqual(again.status, 129, again.stdout + again.stderr)
+    assert.include(again.stdout, `FAILED seed ${failed![1]}: ${failed![2]}`)
+  }, 150_000)
+
+  it("--variant with an unknown name: exit 2, naming the flag and listing the variants", () => {
+    const run = oompa(scratchRepo(), ["sim", "--seeds", "10", "--variant", "reviewer-bypas"])
+    assert.strictEqual(run.status, 2, run.stdout + run.stderr)
+    assert.include(run.stderr, "--variant")
+    for (const name of Object.keys(Simulation.variants)) assert.include(run.stderr, name)
+  })
+
   for (const [args, says] of [
     [["sim", "--seeds", "10", "--threads", "0"], "--threads"],
     [["sim", "--seed", "3", "--threads", "2"], "--threads"],

@@ -16,6 +16,8 @@ import { SimulationFailed, UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import * as Session from "../Session.ts"
 
+const isVariant = (name: string): name is Simulation.Variant => Object.hasOwn(Simulation.variants, name)
+
 /** Prompt files are the user's disk; the simulation uses the built-in prompts. */
 const withBuiltInPrompts = (config: SwarmConfig.SwarmConfig): SwarmConfig.SwarmConfig => {
   const { planner, ...rest } = config
@@ -35,11 +37,12 @@ const parameterLines = (p: Simulation.Parameters): ReadonlyArray<string> => [
 ]
 
 /** Fails with the exit code of the failure's kind, after the replay command is printed. */
-const failWith = (result: Simulation.SimulationResult, configFile: string | undefined) =>
+const failWith = (result: Simulation.SimulationResult, configFile: string | undefined, variant: Simulation.Variant | undefined) =>
   Effect.gen(function*() {
     yield* Output.lines([
       `FAILED seed ${result.seed}: ${result.failure?.message ?? "unknown"}`,
-      `you can reproduce this failure with: ${Simulation.replayCommand(result.seed, { configFile })}`
+      ...(variant === undefined ? [] : [`(found with the deliberately broken variant ${variant}: ${Simulation.variants[variant]})`]),
+      `you can reproduce this failure with: ${Simulation.replayCommand(result.seed, { configFile, variant })}`
     ])
     const kind = result.failure?.kind ?? "defect"
     return yield* new SimulationFailed({ kind, exitCode: Simulation.exitCodes[kind] })
@@ -59,18 +62,28 @@ export const sim = Command.make("sim", {
   seeds: Flag.Int("seeds").pipe(Flag.optional, Flag.withDescription("Run seeds 1..N, stopping at the first failure")),
   json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("With --seed: print only a JSON summary")),
   config: Flag.String("config").pipe(Flag.optional, Flag.withDescription("Simulate the swarm of this oompa.json")),
-  threads: Flag.Int("threads").pipe(Flag.optional, Flag.withDescription("With --seeds: threads to run seeds on (default: one per core)"))
-}, ({ seed, seeds, json, config, threads }) =>
+  threads: Flag.Int("threads").pipe(Flag.optional, Flag.withDescription("With --seeds: threads to run seeds on (default: one per core)")),
+  variant: Flag.String("variant").pipe(
+    Flag.optional,
+    Flag.withDescription(`Simulate a deliberately broken orchestrator, to watch the checker catch it: ${Object.keys(Simulation.variants).join(", ")}`)
+  )
+}, ({ seed, seeds, json, config, threads, variant: variantFlag }) =>
   Effect.gen(function*() {
     if (Option.isSome(seed) === Option.isSome(seeds)) return yield* new UsageError({ message: "sim: give exactly one of --seed S or --seeds N" })
     if (Option.isSome(seeds) && seeds.value < 1) return yield* new UsageError({ message: `--seeds: expected a positive integer, got ${seeds.value}` })
     if (Option.isSome(threads) && (threads.value < 1 || threads.value > 256)) return yield* new UsageError({ message: `--threads: expected an integer in 1..256, got ${threads.value}` })
     if (Option.isSome(threads) && Option.isSome(seed)) return yield* new UsageError({ message: "--threads: only with --seeds N (one seed runs in one thread)" })
     if (Option.isSome(seed) && (seed.value < 0 || seed.value > 0xffffffff)) return yield* new UsageError({ message: `--seed: expected an integer in 0..4294967295, got ${seed.value}` })
+    const variant = Option.getOrUndefined(variantFlag)
+    if (variant !== undefined && !isVariant(variant)) {
+      return yield* new UsageError({
+        message: [`--variant: no broken variant named ${JSON.stringify(variant)}; the variants are:`, ...Object.entries(Simulation.variants).map(([name, what]) => `  ${name}: ${what}`)].join("\n")
+      })
+    }
     const path = yield* Path.Path
     const configFile = Option.getOrUndefined(config)
     const swarm = configFile === undefined ? undefined : withBuiltInPrompts(yield* Session.readConfig(path.resolve(configFile)))
-    const run = (s: number) => Simulation.simulate({ seed: s, ...(swarm === undefined ? {} : { config: swarm }) })
+    const run = (s: number) => Simulation.simulate({ seed: s, ...(swarm === undefined ? {} : { config: swarm }), ...(variant === undefined ? {} : { variant }) })
     if (Option.isSome(seed)) {
       const result = yield* run(seed.value)
       if (json) {
@@ -79,7 +92,7 @@ export const sim = Command.make("sim", {
       } else {
         yield* Output.lines([...parameterLines(result.parameters), `steps=${result.steps} iterations=${result.iterations} merged=${result.merged} agent_calls=${result.agentCalls} trace=${result.traceHash}`])
       }
-      if (!result.ok) return yield* failWith(result, configFile)
+      if (!result.ok) return yield* failWith(result, configFile, variant)
       if (!json) yield* Output.lines([`PASSED (${result.steps} steps)`])
       return
     }
@@ -93,7 +106,7 @@ export const sim = Command.make("sim", {
       first: 1,
       count: total,
       threads: Option.getOrElse(threads, () => availableParallelism()),
-      ...(swarm === undefined ? {} : { simulation: { config: swarm } }),
+      simulation: { ...(swarm === undefined ? {} : { config: swarm }), ...(variant === undefined ? {} : { variant }) },
       ...(workerScript === undefined ? {} : { workerScript }),
       onProgress: (passed) => {
         passedSoFar = passed
@@ -110,7 +123,7 @@ export const sim = Command.make("sim", {
     if (tty && shown > 0) yield* Output.lines([""])
     if (report.failure !== undefined) {
       yield* Output.lines(["", ...parameterLines(report.failure.parameters)])
-      return yield* failWith(report.failure, configFile)
+      return yield* failWith(report.failure, configFile, variant)
     }
     yield* Output.lines([`PASSED seeds 1..${total} (${report.threads} thread${report.threads === 1 ? "" : "s"}, ${(total / ((performance.now() - started) / 1000)).toFixed(1)} seeds/s)`])
   })).pipe(
@@ -118,6 +131,7 @@ export const sim = Command.make("sim", {
   Command.withExamples([
     { command: "oompa sim --seeds 1000", description: "Seeds 1..1000 on every core; stops at the first failure and prints how to replay it" },
     { command: "oompa sim --seed 42 --json", description: "One seed, as a JSON summary" },
-    { command: "oompa sim --seeds 200 --config oompa.json", description: "Your own swarm under faults" }
+    { command: "oompa sim --seeds 200 --config oompa.json", description: "Your own swarm under faults" },
+    { command: "oompa sim --seeds 500 --variant reviewer-bypass", description: "A deliberately broken orchestrator: the checker finds a seed that breaks I1" }
   ])
 )

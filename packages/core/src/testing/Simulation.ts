@@ -56,6 +56,21 @@ export type Variant =
   | "recovery-drops-unreviewed-tip"
 
 /**
+ * Every broken variant, with what it breaks: `oompa sim --variant` lists them.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const variants: { readonly [V in Variant]: string } = {
+  "merge-skips-queue": "every commit lands on main at once, outside the merge queue and unreviewed",
+  "reviewer-bypass": "whatever the reviewer says, the orchestrator hears APPROVED",
+  "non-atomic-claim": "a claim reads the queue, yields, then takes the task without checking it is still there",
+  "crash-loses-claim": "recovery does not see the claims a dead run left in current/",
+  "merge-ignores-failing-test": "the test gate reports green whatever the tests said",
+  "recovery-drops-unreviewed-tip": "recovery counts a branch as approved only when its head is (oompa 0.1's defect)"
+}
+
+/**
  * Fault probabilities of one run (swarm testing: each seed draws its own mix).
  *
  * @category models
@@ -556,5 +571,5 @@ export const bigSwarm: { readonly config: SwarmConfig; readonly tasks: ReadonlyA
  * @category formatting
  * @since 0.1.0
  */
-export const replayCommand = (seed: number, options: { readonly configFile?: string | undefined } = {}): string =>
-  `oompa sim --seed ${seed}${options.configFile === undefined ? "" : ` --config ${options.configFile}`}`
+export const replayCommand = (seed: number, options: { readonly configFile?: string | undefined; readonly variant?: Variant | undefined } = {}): string =>
+  `oompa sim --seed ${seed}${options.configFile === undefined ? "" : ` --config ${options.configFile}`}${options.variant === undefined ? "" : ` --variant ${options.variant}`}`
