@@ -16,7 +16,7 @@ import { SimulationFailed, UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import * as Session from "../Session.ts"
 
-const isVariant = (name: string): name is Simulation.Variant => Object.hasOwn(Simulation.variants, name)
+const variantNames = Object.keys(Simulation.variants) as ReadonlyArray<Simulation.Variant>
 
 /** Prompt files are the user's disk; the simulation uses the built-in prompts. */
 const withBuiltInPrompts = (config: SwarmConfig.SwarmConfig): SwarmConfig.SwarmConfig => {
@@ -63,9 +63,9 @@ export const sim = Command.make("sim", {
   json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("With --seed: print only a JSON summary")),
   config: Flag.String("config").pipe(Flag.optional, Flag.withDescription("Simulate the swarm of this oompa.json")),
   threads: Flag.Int("threads").pipe(Flag.optional, Flag.withDescription("With --seeds: threads to run seeds on (default: one per core)")),
-  variant: Flag.String("variant").pipe(
+  variant: Flag.Literals("variant", variantNames).pipe(
     Flag.optional,
-    Flag.withDescription(`Simulate a deliberately broken orchestrator, to watch the checker catch it: ${Object.keys(Simulation.variants).join(", ")}`)
+    Flag.withDescription("Simulate a deliberately broken orchestrator, to watch the checker catch it")
   )
 }, ({ seed, seeds, json, config, threads, variant: variantFlag }) =>
   Effect.gen(function*() {
@@ -75,11 +75,6 @@ export const sim = Command.make("sim", {
     if (Option.isSome(threads) && Option.isSome(seed)) return yield* new UsageError({ message: "--threads: only with --seeds N (one seed runs in one thread)" })
     if (Option.isSome(seed) && (seed.value < 0 || seed.value > 0xffffffff)) return yield* new UsageError({ message: `--seed: expected an integer in 0..4294967295, got ${seed.value}` })
     const variant = Option.getOrUndefined(variantFlag)
-    if (variant !== undefined && !isVariant(variant)) {
-      return yield* new UsageError({
-        message: [`--variant: no broken variant named ${JSON.stringify(variant)}; the variants are:`, ...Object.entries(Simulation.variants).map(([name, what]) => `  ${name}: ${what}`)].join("\n")
-      })
-    }
     const path = yield* Path.Path
     const configFile = Option.getOrUndefined(config)
     const swarm = configFile === undefined ? undefined : withBuiltInPrompts(yield* Session.readConfig(path.resolve(configFile)))

@@ -93,12 +93,12 @@ export const run = Effect.fnUntraced(function*(context: WorkerContext, n: number
     return { _tag: "Failed", detail: `${label} could not run: ${result}` }
   }
   yield* context.budget.record(context.worker.id, { harness: agent.harness, costUsd: result.costUsd, tokens: result.tokens })
-  const failed = result.timedOut || result.exitCode !== 0
-  const detail = !failed
-    ? undefined
-    : result.timedOut
+  // Built only for a failed call: the failure line scans stderr.
+  const detail = result.timedOut
     ? `${label} timed out after ${timeoutMs / 1000} s`
-    : `${label} exited with code ${result.exitCode}${failureLine(result.stderr)}`
+    : result.exitCode !== 0
+    ? `${label} exited with code ${result.exitCode}${failureLine(result.stderr)}`
+    : undefined
   yield* emitFinished(context, n, call, label, finishedMs, {
     exitCode: result.exitCode,
     durationMs: result.timedOut ? timeoutMs : result.durationMs,

@@ -115,19 +115,17 @@ const process = Effect.fnUntraced(function*(submission: Submission, waitedMs: nu
     readonly previous?: string
     readonly files?: ReadonlyArray<string>
   }) =>
-    Effect.clockWith((clock) =>
-      sink.emit({
-        _tag: "MergeResult",
-        at: clock.currentTimeMillisUnsafe(),
-        worker: submission.worker,
-        iteration: submission.iteration,
-        outcome,
-        branch: submission.branch,
-        files: fields.files ?? [],
-        ...(fields.sha === undefined ? {} : { sha: fields.sha }),
-        ...(fields.previous === undefined ? {} : { previous: fields.previous })
-      })
-    )
+    emitNow((at) => ({
+      _tag: "MergeResult",
+      at,
+      worker: submission.worker,
+      iteration: submission.iteration,
+      outcome,
+      branch: submission.branch,
+      files: fields.files ?? [],
+      ...(fields.sha === undefined ? {} : { sha: fields.sha }),
+      ...(fields.previous === undefined ? {} : { previous: fields.previous })
+    }))
   let testMs = 0
   for (let round = 0; round <= options.casRetriesMax; round++) {
     const onto = yield* git.mainHead

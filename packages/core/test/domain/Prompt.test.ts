@@ -339,6 +339,10 @@ describe("contextHeader", () => {
     const renamed = { ...task, summary: "first, renamed" }
     assert.include(contextHeader(input([renamed, other])), "summary: first, renamed")
     assert.include(contextHeader(input([task, other])), body([task, other]))
+    // The same object with another summary (a caller that reuses its task objects) renders anew too.
+    task.summary = "first, edited in place"
+    assert.include(contextHeader(input([task, other])), "summary: first, edited in place")
+    assert.notInclude(contextHeader(input([task, other])), "summary: first\n")
   })
 
   it("a header inside a reviewer's answer is not a verdict or a done signal", () => {
