@@ -11,6 +11,8 @@ await build({
   platform: "node",
   target: "node22",
   format: "esm",
+  // The workspace packages from their TypeScript sources (their `dist/` need not be built first).
+  conditions: ["@oompa/source"],
   legalComments: "none",
   banner: {
     js: [

@@ -20,6 +20,13 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import { Simulation } from "@oompa/core/testing"
 
 /**
+ * The thread module beside this one: `simulationWorker.ts` when running from the sources (the
+ * workspace), `simulationWorker.js` from the compiled package an embedder installs.
+ */
+const defaultWorkerScript = (): URL =>
+  new URL(import.meta.url.endsWith(".ts") ? "./simulationWorker.ts" : "./simulationWorker.js", import.meta.url)
+
+/**
  * What every seed of a sweep shares.
  *
  * @category models
@@ -171,7 +178,7 @@ const onThreads = (options: SweepOptions, threads: number): Effect.Effect<SweepR
       }
     }
     for (let i = 0; i < threads; i++) {
-      const worker = new Worker(options.workerScript ?? new URL("./simulationWorker.ts", import.meta.url), {
+      const worker = new Worker(options.workerScript ?? defaultWorkerScript(), {
         workerData: { [marker]: options.simulation ?? {} },
         // A simulation allocates many short-lived objects: a larger young generation means fewer
         // scavenges (measured on the bench swarm, 500 seeds on 2 threads: 33.0-34.4 seeds/s with
