@@ -70,17 +70,19 @@ describe("oompa demo", () => {
     try {
       const run = await runCli(["demo"], bareEnv(tmp))
       const out = run.stdout
+      const progress = run.stderr
       assert.strictEqual(run.code, 0, `exit ${run.code}\n${out}\n${run.stderr}`)
       assert.isBelow(run.ms, 45_000)
 
-      // The policy gate caught the .env file; one review asked for changes, and the same worker's
-      // next review approved the fix.
-      assert.match(out, /policy: \.env: path is denied by policy/)
-      const sentBack = /\[\d+:\d\d\] (w\d) review 1: needs-changes/.exec(out)
-      assert.isNotNull(sentBack, out)
-      assert.match(out, new RegExp(`\\] ${sentBack![1]} review 2: approved`))
-      assert.lengthOf(out.match(/merge: merged [0-9a-f]{10}/g) ?? [], 3, out)
-      assert.match(out, /tests passed on [0-9a-f]{10}/)
+      // The live progress (on stderr: it is not the command's result): the policy gate caught the
+      // .env file; one review asked for changes, and the same worker's next review approved the fix.
+      assert.match(progress, /policy: \.env: path is denied by policy/)
+      const sentBack = /\[\d+:\d\d\] (w\d) review 1: needs-changes/.exec(progress)
+      assert.isNotNull(sentBack, progress)
+      assert.match(progress, new RegExp(`\\] ${sentBack![1]} review 2: approved`))
+      assert.lengthOf(progress.match(/merge: merged [0-9a-f]{10}/g) ?? [], 3, progress)
+      assert.match(progress, /tests passed on [0-9a-f]{10}/)
+      assert.notMatch(out, /merge: merged/)
 
       // The summary, the story told from the log, main's graph, the run log's path.
       assert.match(out, /run [0-9a-f]{8}: ok in [\d.]+ s — 3 merged, 0 rejected, 0 failed/)

@@ -7,7 +7,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import type { Event } from "@oompa/core"
-import { approvedWork } from "../src/commands/maintenance.ts"
+import { approvedWork } from "../src/DiskRecovery.ts"
 
 const w = "w1"
 const committed = (sha: string, iteration = 1, worker = w): Event.Event => ({ _tag: "Committed", at: 0, worker, iteration, sha, files: 1, added: 1, deleted: 0 })

@@ -41,14 +41,15 @@ export const layer = (options: { readonly tty: boolean; readonly write: (text: s
   })
 
 /**
- * The view for this process's stdout.
+ * The view on this process's stderr: progress is not the command's result (which goes to stdout),
+ * so `oompa swarm > summary.txt` keeps only the summary and a terminal still shows the progress.
  *
  * @category layers
  * @since 0.1.0
  */
-export const layerStdout = () =>
+export const layerStderr = () =>
   layer({
-    tty: process.stdout.isTTY === true,
-    write: (text) => void process.stdout.write(text),
-    columns: () => process.stdout.columns || 100
+    tty: process.stderr.isTTY === true,
+    write: (text) => void process.stderr.write(text),
+    columns: () => process.stderr.columns || 100
   })

@@ -1,29 +1,23 @@
 /**
- * Where a command runs: the repository (the top level of its main worktree, whatever the current
- * directory), the decoded configuration, and the run's folders. Every problem here is the user's
- * input — not a repository, a missing or invalid oompa.json — and exits 2 before anything is
- * created.
+ * Where a command runs: `@oompa/adapters-node`'s `Project` (the repository, its decoded oompa.json
+ * and oompa's folders in it), with its setup errors as the CLI's usage errors (exit 2, nothing
+ * created).
  *
  * @since 0.1.0
  */
-import { Effect, FileSystem, Path } from "effect"
-import { ConfigFile, SwarmConfig } from "@oompa/core"
-import { RunPaths } from "@oompa/adapters-node"
+import { Effect } from "effect"
+import { SwarmConfig } from "@oompa/core"
+import { Project } from "@oompa/adapters-node"
 import { UsageError } from "./Errors.ts"
 
 /**
  * @category models
  * @since 0.1.0
  */
-export interface Session {
-  readonly repoRoot: string
-  readonly config: SwarmConfig.SwarmConfig
-  /** Prompt files are relative to this folder. */
-  readonly configDir: string
-  /** The oompa.json read, if one was. */
-  readonly configFile: string | undefined
-  readonly paths: RunPaths.RunPaths
-}
+export type Session = Project.Project
+
+const usage = <A, R>(effect: Effect.Effect<A, Project.SetupError, R>): Effect.Effect<A, UsageError, R> =>
+  Effect.mapError(effect, (e) => new UsageError({ message: e.message }))
 
 /**
  * The repository containing `cwd`.
@@ -31,10 +25,7 @@ export interface Session {
  * @category constructors
  * @since 0.1.0
  */
-export const repoRoot = (cwd: string) =>
-  RunPaths.findRepoRoot(cwd).pipe(
-    Effect.mapError(() => new UsageError({ message: `not inside a git repository: ${cwd}\nRun oompa from a folder of the repository the agents should work on.` }))
-  )
+export const repoRoot = (cwd: string) => usage(Project.findRepoRoot(cwd))
 
 /**
  * Reads and decodes `file`; a missing file prints an example config.
@@ -42,16 +33,7 @@ export const repoRoot = (cwd: string) =>
  * @category constructors
  * @since 0.1.0
  */
-export const readConfig = (file: string) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const exists = yield* fs.exists(file).pipe(Effect.orElseSucceed(() => false))
-    if (!exists) {
-      return yield* new UsageError({ message: `config file not found: ${file}\nCreate it, for example:\n${ConfigFile.exampleConfig}` })
-    }
-    const text = yield* fs.readFileString(file).pipe(Effect.mapError((e) => new UsageError({ message: `cannot read ${file}: ${e.message}` })))
-    return yield* ConfigFile.decodeConfigFile(text, file).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
-  })
+export const readConfig = (file: string) => usage(Project.readConfig(file))
 
 /**
  * A session from an oompa.json (`configArg`, or `oompa.json` in the current folder, then at the
@@ -60,23 +42,7 @@ export const readConfig = (file: string) =>
  * @category constructors
  * @since 0.1.0
  */
-export const fromConfigFile = (cwd: string, configArg: string | undefined) =>
-  Effect.gen(function*() {
-    const path = yield* Path.Path
-    const fs = yield* FileSystem.FileSystem
-    const root = yield* repoRoot(cwd)
-    const candidates = configArg !== undefined ? [path.resolve(cwd, configArg)] : [path.join(cwd, "oompa.json"), path.join(root, "oompa.json")]
-    const found = yield* Effect.filter(candidates, (c) => fs.exists(c).pipe(Effect.orElseSucceed(() => false)))
-    const file = found[0] ?? candidates[0]!
-    const config = yield* readConfig(file)
-    return {
-      repoRoot: root,
-      config,
-      configDir: path.dirname(file),
-      configFile: file,
-      paths: RunPaths.make(root, { tasksDir: config.tasks_dir })
-    } satisfies Session
-  })
+export const fromConfigFile = (cwd: string, configArg: string | undefined) => usage(Project.fromConfigFile(cwd, configArg))
 
 /**
  * A session without a config file (`loop --workers …`, `prompt`): workers from the command line.
@@ -85,7 +51,12 @@ export const fromConfigFile = (cwd: string, configArg: string | undefined) =>
  * @since 0.1.0
  */
 export const fromWorkers = (cwd: string, workers: ReadonlyArray<SwarmConfig.WorkerConfig>, base?: SwarmConfig.SwarmConfig) =>
-  Effect.map(repoRoot(cwd), (root): Session => {
-    const config = base === undefined ? SwarmConfig.makeSwarmConfig({ workers }) : { ...base, workers }
-    return { repoRoot: root, config, configDir: root, configFile: undefined, paths: RunPaths.make(root, { tasksDir: config.tasks_dir }) }
-  })
+  usage(Project.fromConfig(cwd, base === undefined ? SwarmConfig.makeSwarmConfig({ workers }) : { ...base, workers }))
+
+/**
+ * The session of the current repository: its oompa.json when there is one, defaults otherwise.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const current = (cwd: string) => usage(Project.current(cwd))

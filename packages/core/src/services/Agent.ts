@@ -8,8 +8,7 @@
  *
  * @since 0.1.0
  */
-import type { Effect } from "effect"
-import { Context } from "effect"
+import { Clock, Context, Effect, Layer } from "effect"
 import type { AgentSpec } from "../domain/AgentSpec.ts"
 import type { AgentCallKind } from "../domain/Event.ts"
 import type { WorkerId } from "../domain/Ids.ts"
@@ -63,3 +62,74 @@ export class Agent extends Context.Service<Agent, {
   /** Runs one call; fails only when the agent cannot be run at all. */
   readonly run: (request: AgentRequest) => Effect.Effect<AgentResult, AgentUnavailable>
 }>()("@oompa/core/services/Agent") {}
+
+/**
+ * What an agent written as a function answers: its reply (the text a CLI would print as its answer)
+ * and, optionally, what a CLI reports besides. A plain string is `{ answer }`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface FunctionReply {
+  readonly answer: string
+  /** 0 unless given: a non-zero exit is a failed call, as for a CLI. */
+  readonly exitCode?: number
+  readonly stderr?: string
+  readonly sessionId?: string
+  readonly tokens?: { readonly input: number; readonly output: number }
+  readonly costUsd?: number
+}
+
+/**
+ * An agent as a function of the call: it works in `request.cwd` (the worker's worktree) however it
+ * likes and answers. `signal` aborts when the call is interrupted (its timeout, Ctrl-C, the run's
+ * end): the function should stop its work then. A thrown error or a rejected promise is a failed
+ * call (exit 1, the error's message as stderr), as a crashing CLI would be.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type AgentFunction = (request: AgentRequest, signal: AbortSignal) => FunctionReply | string | PromiseLike<FunctionReply | string>
+
+const failedCall = (cause: unknown): FunctionReply => ({
+  answer: "",
+  exitCode: 1,
+  stderr: cause instanceof Error ? cause.message : String(cause)
+})
+
+/**
+ * The `Agent` service of a function (see {@link AgentFunction}): how an embedder brings its own agent
+ * without writing an Effect.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromFunction = (agent: AgentFunction): Agent["Service"] =>
+  Agent.of({
+    run: Effect.fnUntraced(function*(request: AgentRequest): Effect.fn.Return<AgentResult> {
+      const startedMs = yield* Clock.currentTimeMillis
+      const reply = yield* Effect.tryPromise({
+        try: async (signal) => agent(request, signal),
+        catch: failedCall
+      }).pipe(Effect.match({ onFailure: (failed) => failed, onSuccess: (r): FunctionReply => (typeof r === "string" ? { answer: r } : r) }))
+      const durationMs = (yield* Clock.currentTimeMillis) - startedMs
+      return {
+        exitCode: reply.exitCode ?? 0,
+        answer: reply.answer,
+        stderr: reply.stderr ?? "",
+        durationMs,
+        timedOut: false,
+        ...(reply.sessionId === undefined ? {} : { sessionId: reply.sessionId }),
+        ...(reply.tokens === undefined ? {} : { tokens: reply.tokens }),
+        ...(reply.costUsd === undefined ? {} : { costUsd: reply.costUsd })
+      } satisfies AgentResult
+    })
+  })
+
+/**
+ * {@link fromFunction} as a layer.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerFunction = (agent: AgentFunction): Layer.Layer<Agent> => Layer.sync(Agent, () => fromFunction(agent))

@@ -1,0 +1,230 @@
+/**
+ * Repairs what dead runs left in a repository (SPEC F14), on disk: the part of `oompa cleanup` and
+ * of every run's start that an embedder gets too.
+ *
+ * It never touches what a live run holds: the caller holds the run lock. It kills the agent process
+ * groups of dead runs and every other process they started for this repository (`ProcessOwner`:
+ * test and setup commands, an agent killed with its oompa before its record was written), waits for
+ * their git commands to finish, finishes an interrupted checkout sync (opening the git layer does
+ * that), returns claims in `current/` to `pending/` — or moves them to `complete/` when main already
+ * has their merge (found by its `Oompa-Task` trailer) — removes worktrees, and deletes the run
+ * branches, except those holding approved work that was never merged, which it keeps and lists with
+ * the command that merges them.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, FileSystem, type Layer, Path, Result, Schema } from "effect"
+import { type Errors, type Event, EventSink, Git, Recovery } from "@oompa/core"
+import type { ChildProcessSpawner } from "effect/process"
+import * as nodeFs from "node:fs"
+import * as FsTaskQueue from "./FsTaskQueue.ts"
+import * as JsonlEventLog from "./JsonlEventLog.ts"
+import * as NodeAgent from "./NodeAgent.ts"
+import * as NodeGit from "./NodeGit.ts"
+import * as ProcessOwner from "./ProcessOwner.ts"
+import type * as Project from "./Project.ts"
+import * as RunLock from "./RunLock.ts"
+
+/**
+ * The git layer recovery and the read commands use: the repository's, under no run.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const gitLayer = (project: Project.Project): Layer.Layer<Git.Git, Errors.GitError, ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path> =>
+  NodeGit.layer({ repoRoot: project.repoRoot, worktreesDir: project.config.worktrees_dir, branch: project.config.branch, runId: "cleanup" })
+
+/**
+ * Kills the process groups of agents whose oompa process is gone (their records), then every other
+ * process such an oompa process started for this repository (`ProcessOwner`) except its own git
+ * commands, which it lets finish; returns what it killed.
+ */
+const killOrphanAgents = (runsDir: string, repoRoot: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const killed: Array<string> = []
+    const killedGroups = new Set<number>()
+    for (const run of yield* fs.readDirectory(runsDir).pipe(Effect.orElseSucceed(() => []))) {
+      const dir = path.join(runsDir, run, NodeAgent.groupsFolderName)
+      for (const file of yield* fs.readDirectory(dir).pipe(Effect.orElseSucceed(() => []))) {
+        const decoded = decodeRecord(yield* fs.readFileString(path.join(dir, file)).pipe(Effect.orElseSucceed(() => "")))
+        if (file.endsWith(NodeAgent.partialSuffix) || Result.isFailure(decoded)) {
+          // A record a kill cut short (a `.partial` one, or an empty one written before records were
+          // renamed into place; issue 8's crash trials): its agent, if it started, is found below by
+          // its marker. The caller holds the run lock, so no live run is writing it.
+          yield* fs.remove(path.join(dir, file)).pipe(Effect.orDie)
+          continue
+        }
+        const record = decoded.success
+        if (RunLock.isProcessAlive(record.orchestratorPid)) continue
+        yield* Effect.sync(() => {
+          try {
+            process.kill(-record.pgid, "SIGKILL")
+            killedGroups.add(record.pgid)
+            killed.push(`agent ${record.command} of ${record.worker} (pid ${record.pid})`)
+          } catch {
+            // ESRCH: the group is already gone; the record is all that is left.
+          }
+        })
+        yield* fs.remove(path.join(dir, file)).pipe(Effect.orDie)
+      }
+    }
+    // The records miss an agent oompa was killed with between its spawn and its record, every test
+    // and setup command, and descendants that left their group: the processes marked for this
+    // repository by an oompa process that is gone (issue 8: found by kill -9 at the instant an agent
+    // had started, which left it running after cleanup).
+    const orphans = yield* Effect.sync(() => ProcessOwner.findOrphans(repoRoot, RunLock.isProcessAlive))
+    yield* Effect.sync(() => {
+      const ownGroup = ownProcessGroup()
+      for (const orphan of orphans) {
+        if (killedGroups.has(orphan.pgid) || isGit(orphan)) continue
+        const target = orphan.pgid > 1 && orphan.pgid !== ownGroup ? -orphan.pgid : orphan.pid
+        try {
+          process.kill(target, "SIGKILL")
+          if (target < 0) killedGroups.add(orphan.pgid)
+          killed.push(`${orphan.command} (pid ${orphan.pid}) left by the dead oompa process ${orphan.orchestratorPid}`)
+        } catch {
+          // ESRCH: it ended while we looked.
+        }
+      }
+    })
+    killed.push(...yield* awaitOrphanGit(repoRoot, orphans.filter(isGit)))
+    return killed
+  })
+
+const isGit = (orphan: ProcessOwner.Orphan): boolean => /(^|\/)git$/.test(orphan.command.split(" ")[0] ?? "")
+
+/** How long a dead run's own git command may take to finish before it is stopped. */
+const orphanGitGraceMs = 10_000
+
+/**
+ * Waits for the git commands a dead oompa process left running (its `worktree add`, `checkout`,
+ * `update-ref`, ...): they finish in milliseconds on their own, and what they write is what the
+ * repair then reads — repairing beside one was seen to catch a worktree mid-creation (issue 8's
+ * crash trials: `git fsck` failed on its null HEAD). Killed with SIGKILL, git would leave its lock
+ * files behind; one still running after `orphanGitGraceMs` gets SIGTERM, on which git removes them
+ * (and a half-made worktree). Returns what it had to stop.
+ */
+const awaitOrphanGit = (repoRoot: string, found: ReadonlyArray<ProcessOwner.Orphan>) =>
+  Effect.gen(function*() {
+    const deadline = (yield* Clock.currentTimeMillis) + orphanGitGraceMs
+    let running = found
+    while (running.length > 0 && (yield* Clock.currentTimeMillis) < deadline) {
+      yield* Effect.sleep(20)
+      running = ProcessOwner.findOrphans(repoRoot, RunLock.isProcessAlive).filter(isGit)
+    }
+    return running.flatMap((orphan) => {
+      try {
+        process.kill(orphan.pid, "SIGTERM")
+        return [`${orphan.command} (pid ${orphan.pid}) left by the dead oompa process ${orphan.orchestratorPid}, still running after ${orphanGitGraceMs / 1000} s`]
+      } catch {
+        return [] // ESRCH: it ended while we looked.
+      }
+    })
+  })
+
+const decodeRecord = Schema.decodeUnknownResult(Schema.fromJsonString(NodeAgent.GroupRecord))
+
+/** This process's group, from /proc (undefined elsewhere): never a target of the orphan kill. */
+const ownProcessGroup = (): number | undefined => {
+  try {
+    return Number(nodeFs.readFileSync("/proc/self/stat", "utf8").replace(/^.*\) /s, "").split(" ")[2])
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * What a dead run's log says about one iteration's branch: approved and never merged → the approved
+ * commit (the iteration's last commit before its latest approval; `undefined` when the log has no
+ * commit) and the task it held. `undefined` when there is nothing to keep.
+ *
+ * @category recovery
+ * @since 0.1.0
+ */
+export const approvedWork = (
+  events: ReadonlyArray<Event.Event>,
+  worker: string,
+  iteration: number
+): { readonly approved: string | undefined; readonly task: string | undefined } | undefined => {
+  let committed: string | undefined
+  let approved: { readonly sha: string | undefined } | undefined
+  let merged = false
+  let task: string | undefined
+  for (const e of events) {
+    if (!("worker" in e) || e.worker !== worker || !("iteration" in e) || e.iteration !== iteration) continue
+    if (e._tag === "Committed") committed = e.sha
+    else if (e._tag === "VerdictGiven" && e.verdict === "approved") approved = { sha: committed }
+    else if (e._tag === "MergeResult" && e.outcome === "merged") merged = true
+    else if (e._tag === "TaskClaimed") task ??= e.task
+  }
+  return approved === undefined || merged ? undefined : { approved: approved.sha, task }
+}
+
+/** Branches whose run log shows an approval and no merge: approved work that must not be lost. */
+const approvedUnmerged = (runsDir: string, branches: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const path = yield* Path.Path
+    const keep = new Map<string, { readonly task: string | undefined; readonly approved: string | undefined }>()
+    for (const branch of branches) {
+      const match = /^oompa\/([0-9a-f]{8})\/(.+)-(\d+)$/.exec(branch)
+      if (match === null) continue
+      const [, run, worker, n] = match
+      const events = yield* JsonlEventLog.readEvents(path.join(runsDir, run!, "events.jsonl")).pipe(Effect.orElseSucceed(() => []))
+      const work = approvedWork(events, worker!, Number(n))
+      if (work !== undefined) keep.set(branch, work)
+    }
+    return keep
+  })
+
+/**
+ * Repairs what dead runs left (SPEC F14), with core's `Recovery` program over the Node layers. The
+ * caller holds the run lock, so nothing here belongs to a live run. Returns what it did, as lines.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const repair = (project: Project.Project): Effect.Effect<
+  ReadonlyArray<string>,
+  Errors.GitError | Errors.TaskQueueError,
+  ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path
+> =>
+  Effect.gen(function*() {
+    const lines = (yield* killOrphanAgents(project.paths.runsDir, project.repoRoot)).map((k) => `killed ${k}`)
+    const repaired = yield* Effect.gen(function*() {
+      const git = yield* Git.Git
+      const branches = yield* git.listBranches("oompa/")
+      const keep = yield* approvedUnmerged(project.paths.runsDir, branches.map((b) => b.name))
+      const report = yield* Recovery.run({
+        branchPrefix: "oompa/",
+        maxTaskAttempts: project.config.max_task_attempts,
+        // A log without the approved commit's sha keeps the branch where it is.
+        approvedCommit: (branch, head) => {
+          const entry = keep.get(branch)
+          return entry === undefined ? undefined : entry.approved ?? head
+        }
+      })
+      const landedTasks = report.branchesKept.length === 0 ? new Map<string, string>() : yield* Recovery.mergedTasks
+      return [
+        ...report.returned.map((task) => `task ${task}: current/ -> pending/ (its run died)`),
+        ...report.completed.map((c) => `task ${c.task}: current/ -> complete/ (merged in ${c.sha.slice(0, 10)})`),
+        ...report.workspacesRemoved.map((path) => `removed worktree ${path}`),
+        ...report.branchesDeleted.map((b) => `deleted branch ${b}`),
+        ...report.branchesKept.map((b) => {
+          const kept = `kept ${b}: approved work that was never merged`
+          // Recovery returned the dead iteration's task to pending/ and a later run redid it: merging
+          // this branch now would apply the task a second time (issue 8's crash trials).
+          const task = keep.get(b)?.task
+          const landed = task === undefined ? undefined : landedTasks.get(task)
+          if (task !== undefined && landed !== undefined) {
+            return `${kept}; its task ${task} has since landed on ${git.targetBranch} in ${landed.slice(0, 10)}, so this is most likely superseded: compare with git diff ${git.targetBranch}...${b}, delete it with git branch -D ${b}`
+          }
+          return `${kept}; to merge it: git switch ${git.targetBranch} && git merge ${b}`
+        })
+      ]
+    }).pipe(
+      Effect.provide([gitLayer(project), FsTaskQueue.layer(project.paths.tasksDir), EventSink.EventSink.layerNoop])
+    )
+    return [...lines, ...repaired]
+  })

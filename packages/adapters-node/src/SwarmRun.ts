@@ -1,0 +1,263 @@
+/**
+ * A whole run on a real repository, as `oompa swarm` does it — for programs that embed oompa:
+ *
+ * 1. preflight: every agent CLI the configuration uses is on PATH and can run (claude refuses root
+ *    without `IS_SANDBOX=1`); skipped when the host brings its own agent;
+ * 2. the repository's run lock (one run at a time; a dead holder's lock is taken over);
+ * 3. recovery of whatever dead runs left (`DiskRecovery`: agents, claims, worktrees, branches);
+ * 4. the run log `.oompa/runs/<id>/events.jsonl`, beside the host's own event sinks;
+ * 5. the swarm (`Swarm.run`, or `RunTasks.run` for a fixed task list), and its typed report.
+ *
+ * Two forms: {@link run}, an Effect for Effect programs (interrupt it to stop the run: claims go
+ * back, workspaces are released, approved work keeps its branch), and {@link runPromise} for plain
+ * TypeScript, stopped by an `AbortSignal` the same way Ctrl-C stops the CLI.
+ *
+ * The CLI's `swarm`, `run`, `loop`, `prompt` and `demo` commands are this plus printing.
+ *
+ * @since 0.1.0
+ */
+import { NodeServices as PlatformNode } from "@effect/platform-node"
+import { Cause, Effect, Exit, type FileSystem, Layer, type Path, Schema } from "effect"
+import type { ChildProcessSpawner } from "effect/process"
+import { Agent, type Event, EventSink, Ids, RunTasks, Swarm, type SwarmConfig, type Task } from "@oompa/core"
+import { randomBytes } from "node:crypto"
+import * as DiskRecovery from "./DiskRecovery.ts"
+import * as HarnessCheck from "./HarnessCheck.ts"
+import * as NodeServices from "./NodeServices.ts"
+import * as Project from "./Project.ts"
+import * as RunLock from "./RunLock.ts"
+import * as RunPaths from "./RunPaths.ts"
+
+/**
+ * The run stopped part-way on a failure of its own storage (the run log, the task folders, git):
+ * not the user's input. The CLI exits 1 on it; the run log says how far it got.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class RunError extends Schema.TaggedError<RunError>()("RunError", {
+  runId: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * {@link runPromise}'s rejection when its `AbortSignal` stopped the run: every claim was returned
+ * and every workspace released first, as on Ctrl-C. The run log tells what it did.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class RunInterrupted extends Schema.TaggedError<RunInterrupted>()("RunInterrupted", {
+  runId: Schema.String,
+  eventsPath: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** A folder of the repository to work on (default: the current folder). */
+  readonly cwd?: string
+  /**
+   * The configuration, built in code (`SwarmConfig.makeSwarmConfig`, or decoded with `ConfigFile`).
+   * Without it, the oompa.json at `configFile` — or, as the CLI looks, in `cwd` then at the
+   * repository's top level — is read.
+   */
+  readonly config?: SwarmConfig.SwarmConfig
+  /** The oompa.json to read, relative to `cwd` (ignored with `config`). */
+  readonly configFile?: string
+  /** With `config`: the folder prompt files are relative to (default: the repository's top level). */
+  readonly configDir?: string
+  /** What the run is, for the log and the prompts (default: `swarm`; `run` with `tasks`). */
+  readonly mode?: "swarm" | "run" | "loop" | "prompt"
+  /** A fixed task list: queued, worked through, then the run ends (`oompa run`, `oompa prompt`). */
+  readonly tasks?: ReadonlyArray<Task.Task>
+  /** Everything but the merge: approved work stays on its branch. */
+  readonly dryRun?: boolean
+  /** Keep worktrees and branches after the run. */
+  readonly keepWorktrees?: boolean
+  /**
+   * The host's own agent, as a function of each call ({@link Agent.AgentFunction}) or as an `Agent`
+   * layer; it then answers every call (proposals, reviews, fixes, conflicts). Default: the agent
+   * CLIs the configuration names, as real processes.
+   */
+  readonly agent?: Agent.AgentFunction | NodeServices.Options["agent"]
+  /** Called with every event, in order, as it is logged. */
+  readonly onEvent?: (event: Event.Event) => void
+  /** More event sinks beside the run log (a progress view, the host's UI). */
+  readonly sinks?: ReadonlyArray<Layer.Layer<EventSink.EventSink>>
+  /** Called with each line about the run's start: a lock taken over, what recovery repaired. */
+  readonly onNotice?: (line: string) => void
+  /** The run's id (default: 8 fresh hex characters). */
+  readonly runId?: Ids.RunId
+  /** The environment agents inherit (default: this process's). */
+  readonly env?: Readonly<Record<string, string | undefined>>
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface RunResult {
+  readonly runId: Ids.RunId
+  /** The run log. */
+  readonly eventsPath: string
+  readonly report: Swarm.SwarmReport
+  /** The lines {@link Options.onNotice} got: a lock taken over, what recovery repaired. */
+  readonly notices: ReadonlyArray<string>
+}
+
+/**
+ * A fresh run id: 8 hex characters (SPEC F9).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const newRunId = (): Ids.RunId => Ids.RunId.make(randomBytes(4).toString("hex"))
+
+/** What the platform must provide: files, paths and child processes (`NodeServices.layer`). */
+type Platform = FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
+
+/**
+ * The project `options` describe.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const projectOf = (options: Options): Effect.Effect<Project.Project, Project.SetupError, FileSystem.FileSystem | Path.Path> => {
+  const cwd = options.cwd ?? process.cwd()
+  return options.config !== undefined
+    ? Project.fromConfig(cwd, options.config, options.configDir)
+    : Project.fromConfigFile(cwd, options.configFile)
+}
+
+const agentLayerOf = (agent: Options["agent"]): NodeServices.Options["agent"] =>
+  typeof agent === "function" ? Agent.layerFunction(agent) : agent
+
+const callbackSink = (onEvent: (event: Event.Event) => void): Layer.Layer<EventSink.EventSink> =>
+  Layer.succeed(EventSink.EventSink, EventSink.EventSink.of({ emit: (event) => Effect.sync(() => onEvent(event)) }))
+
+/**
+ * Runs a swarm on a project (see the module's steps). Fails with a `SetupError` before anything is
+ * claimed or created when the setup is wrong, with a {@link RunError} when the run's storage fails
+ * part-way; a run whose tasks failed is a result (`report.outcome` is `failed`), not an error.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const runProject = (
+  project: Project.Project,
+  options: Omit<Options, "cwd" | "config" | "configFile" | "configDir"> = {}
+): Effect.Effect<RunResult, Project.SetupError | RunError, Platform> =>
+  Effect.scoped(Effect.gen(function*() {
+    const notices: Array<string> = []
+    const notice = (line: string) => {
+      notices.push(line)
+      options.onNotice?.(line)
+    }
+    // An agent that cannot run at all is the user's setup: refuse before anything is claimed or created.
+    if (options.agent === undefined) {
+      const blockers = yield* HarnessCheck.runBlockers(project.config, options.env === undefined ? {} : { env: options.env })
+      if (blockers.length > 0) {
+        return yield* new Project.SetupError({ reason: "preflight", message: [...blockers, "nothing was started; `oompa check` shows every harness"].join("\n") })
+      }
+    }
+    const runId = options.runId ?? newRunId()
+    const lock = yield* RunLock.acquire(project.paths.lockPath, runId).pipe(
+      Effect.mapError((e) => new Project.SetupError({ reason: "lock", message: e.message }))
+    )
+    if (lock.takeover !== undefined) notice(`warning: ${lock.takeover}`)
+    // Holding the lock, whatever a dead run left is ours to repair before this run starts (SPEC F14).
+    const repaired = yield* DiskRecovery.repair(project).pipe(Effect.mapError((e) => new Project.SetupError({ reason: "layers", message: e.message })))
+    for (const line of repaired) notice(`recovered: ${line}`)
+    const agent = agentLayerOf(options.agent)
+    // Failing to open the repository's layers is the user's setup (no main branch, unwritable folders).
+    const services = yield* Layer.build(NodeServices.layer({
+      repoRoot: project.repoRoot,
+      config: project.config,
+      configDir: project.configDir,
+      runId,
+      sinks: [...(options.sinks ?? []), ...(options.onEvent === undefined ? [] : [callbackSink(options.onEvent)])],
+      ...(options.env === undefined ? {} : { env: options.env }),
+      ...(agent === undefined ? {} : { agent })
+    })).pipe(Effect.mapError((e) => new Project.SetupError({ reason: "layers", message: e.message })))
+    const swarmOptions = { runId, dryRun: options.dryRun ?? false, keepBranches: options.keepWorktrees ?? false }
+    const program = options.tasks === undefined
+      ? Swarm.run(project.config, { ...swarmOptions, mode: options.mode ?? "swarm" })
+      : RunTasks.run(project.config, options.tasks, swarmOptions)
+    const report = yield* program.pipe(
+      Effect.provide(services),
+      Effect.mapError((e) => new RunError({ runId, message: `run ${runId} stopped: ${e._tag}: ${e.message}` }))
+    )
+    return { runId, eventsPath: RunPaths.eventsPath(project.paths, runId), report, notices }
+  }))
+
+/**
+ * {@link runProject} on the project `options` describe: the Effect form of the library entry.
+ *
+ * **Example** (An Effect program)
+ *
+ * ```ts
+ * import { NodeServices } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import { SwarmRun } from "@oompa/adapters-node"
+ *
+ * const program = SwarmRun.run({ cwd: "/path/to/repo" }).pipe(
+ *   Effect.tap((result) => Effect.log(`${result.report.merged} merged`)),
+ *   Effect.provide(NodeServices.layer)
+ * )
+ * ```
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const run = (options: Options = {}): Effect.Effect<RunResult, Project.SetupError | RunError, Platform> =>
+  Effect.flatMap(projectOf(options), (project) => runProject(project, options))
+
+/**
+ * The Promise form of {@link run} for plain TypeScript, on Node's own platform layer. Resolves with
+ * the run's result (`report.outcome`: `ok` or `failed`); rejects with a `SetupError` (nothing was
+ * started), a {@link RunError} or, when `signal` aborted the run, a {@link RunInterrupted} — after
+ * claims were returned and workspaces released, as Ctrl-C does.
+ *
+ * **Example** (Plain TypeScript with its own agent)
+ *
+ * ```ts
+ * import { runSwarm } from "@oompa/adapters-node"
+ * import { SwarmConfig } from "@oompa/core"
+ *
+ * const controller = new AbortController()
+ * const result = await runSwarm({
+ *   cwd: "/path/to/repo",
+ *   config: SwarmConfig.makeSwarmConfig({ workers: [...] }),
+ *   agent: async (request) => request.call === "review" ? "VERDICT: APPROVED" : "done",
+ *   onEvent: (event) => console.log(event._tag),
+ *   signal: controller.signal
+ * })
+ * ```
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const runPromise = async (options: Options & { readonly signal?: AbortSignal } = {}): Promise<RunResult> => {
+  const { signal, ...rest } = options
+  let started: { readonly runId: Ids.RunId; readonly eventsPath: string } | undefined
+  const program = Effect.gen(function*() {
+    const project = yield* projectOf(rest)
+    const runId = rest.runId ?? newRunId()
+    started = { runId, eventsPath: RunPaths.eventsPath(project.paths, runId) }
+    return yield* runProject(project, { ...rest, runId })
+  }).pipe(Effect.provide(PlatformNode.layer))
+  const exit = await Effect.runPromiseExit(program, signal === undefined ? undefined : { signal })
+  if (Exit.isSuccess(exit)) return exit.value
+  if (Cause.hasInterruptsOnly(exit.cause)) {
+    throw new RunInterrupted({
+      runId: started?.runId ?? "",
+      eventsPath: started?.eventsPath ?? "",
+      message: started === undefined ? "the run was aborted before it started" : `run ${started.runId} was aborted; its claims were returned`
+    })
+  }
+  throw Cause.squash(exit.cause)
+}
