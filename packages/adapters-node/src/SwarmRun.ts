@@ -19,7 +19,7 @@
 import { NodeServices as PlatformNode } from "@effect/platform-node"
 import { Cause, Effect, Exit, type FileSystem, Layer, type Path, Schema } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
-import { Agent, type Event, EventSink, Ids, RunTasks, Swarm, type SwarmConfig, type Task } from "@oompa/core"
+import { Agent, ConfigFile, type Event, EventSink, Ids, RunTasks, Swarm, type SwarmConfig, type Task } from "@oompa/core"
 import { randomBytes } from "node:crypto"
 import * as DiskRecovery from "./DiskRecovery.ts"
 import * as HarnessCheck from "./HarnessCheck.ts"
@@ -66,9 +66,14 @@ export interface Options {
    * repository's top level — is read.
    */
   readonly config?: SwarmConfig.SwarmConfig
-  /** The oompa.json to read, relative to `cwd` (ignored with `config`). */
+  /**
+   * An oompa.json's content as a value (`{ workers: [{ model: "codex", iterations: 3 }] }`),
+   * decoded exactly as the file would be: a wrong field fails with a `SetupError` naming it.
+   */
+  readonly configJson?: unknown
+  /** The oompa.json to read, relative to `cwd` (ignored with `config` or `configJson`). */
   readonly configFile?: string
-  /** With `config`: the folder prompt files are relative to (default: the repository's top level). */
+  /** With `config` or `configJson`: the folder prompt files are relative to (default: the repository's top level). */
   readonly configDir?: string
   /** What the run is, for the log and the prompts (default: `swarm`; `run` with `tasks`). */
   readonly mode?: "swarm" | "run" | "loop" | "prompt"
@@ -128,9 +133,14 @@ type Platform = FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildPro
  */
 export const projectOf = (options: Options): Effect.Effect<Project.Project, Project.SetupError, FileSystem.FileSystem | Path.Path> => {
   const cwd = options.cwd ?? process.cwd()
-  return options.config !== undefined
-    ? Project.fromConfig(cwd, options.config, options.configDir)
-    : Project.fromConfigFile(cwd, options.configFile)
+  if (options.config !== undefined) return Project.fromConfig(cwd, options.config, options.configDir)
+  if (options.configJson !== undefined) {
+    return ConfigFile.decodeConfigFile(JSON.stringify(options.configJson) ?? "", "configJson").pipe(
+      Effect.mapError((e) => new Project.SetupError({ reason: "config", message: e.message })),
+      Effect.flatMap((config) => Project.fromConfig(cwd, config, options.configDir))
+    )
+  }
+  return Project.fromConfigFile(cwd, options.configFile)
 }
 
 const agentLayerOf = (agent: Options["agent"]): NodeServices.Options["agent"] =>
@@ -149,7 +159,7 @@ const callbackSink = (onEvent: (event: Event.Event) => void): Layer.Layer<EventS
  */
 export const runProject = (
   project: Project.Project,
-  options: Omit<Options, "cwd" | "config" | "configFile" | "configDir"> = {}
+  options: Omit<Options, "cwd" | "config" | "configJson" | "configFile" | "configDir"> = {}
 ): Effect.Effect<RunResult, Project.SetupError | RunError, Platform> =>
   Effect.scoped(Effect.gen(function*() {
     const notices: Array<string> = []
@@ -226,12 +236,11 @@ export const run = (options: Options = {}): Effect.Effect<RunResult, Project.Set
  *
  * ```ts
  * import { runSwarm } from "@oompa/adapters-node"
- * import { SwarmConfig } from "@oompa/core"
  *
  * const controller = new AbortController()
  * const result = await runSwarm({
  *   cwd: "/path/to/repo",
- *   config: SwarmConfig.makeSwarmConfig({ workers: [...] }),
+ *   configJson: { workers: [{ model: "codex", iterations: 3, role: "executor" }] },
  *   agent: async (request) => request.call === "review" ? "VERDICT: APPROVED" : "done",
  *   onEvent: (event) => console.log(event._tag),
  *   signal: controller.signal
