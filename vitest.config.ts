@@ -6,7 +6,7 @@ export default defineConfig({
   resolve,
   ssr,
   test: {
-    include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts"],
+    include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts", "examples/**/*.test.ts"],
     testTimeout: 60_000,
     pool: "forks"
   }

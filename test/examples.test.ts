@@ -1,15 +1,18 @@
 /**
  * The examples and the README stay true: every oompa.json they show decodes, with the workers,
- * roles and reviewers they claim.
+ * roles and reviewers they claim, and every example program runs to what its README says.
+ * (`examples/simulate/simulate.test.ts`, a host's own vitest file, runs in the suite by itself.)
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { ConfigFile } from "@oompa/core"
 
 const root = path.resolve(import.meta.dirname, "..")
+const examplesDir = path.join(root, "examples")
 
 describe("examples", () => {
   it("examples/oompa.json decodes: one planner and three executors reviewed by codex", () => {
@@ -42,7 +45,55 @@ describe("examples", () => {
   it("`npx oompa` runs the bundled CLI from the repository root", () => {
     if (!fs.existsSync(path.join(root, "packages/cli/dist/oompa.mjs"))) execFileSync(process.execPath, [path.join(root, "scripts/build-cli.mjs")], { cwd: root })
     const out = execFileSync(path.join(root, "node_modules/.bin/oompa"), ["help"], { cwd: root, encoding: "utf8", env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` } })
-    assert.include(out, "oompa — a swarm of coding agents")
+    assert.include(out, "Run a swarm of coding agents on one git repository")
+  })
+
+  /** A scratch repository with pending tasks, and a HOME beside it for the worktrees. */
+  const scratch = (tasks: ReadonlyArray<string>) => {
+    const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "oompa-example-")))
+    const repo = path.join(tmp, "repo")
+    fs.mkdirSync(repo)
+    fs.mkdirSync(path.join(tmp, "home"))
+    const git = (...args: Array<string>) => execFileSync("git", args, { cwd: repo, encoding: "utf8" }).trim()
+    git("init", "-q", "-b", "main")
+    git("config", "user.email", "dev@example.com")
+    git("config", "user.name", "Dev")
+    fs.writeFileSync(path.join(repo, "README.md"), "# scratch\n")
+    git("add", "-A")
+    git("commit", "-qm", "initial")
+    fs.mkdirSync(path.join(repo, "tasks/pending"), { recursive: true })
+    for (const id of tasks) fs.writeFileSync(path.join(repo, "tasks/pending", `${id}.json`), JSON.stringify({ id, summary: `Do ${id}` }))
+    const env = { ...process.env, HOME: path.join(tmp, "home") }
+    return { tmp, repo, git, env }
+  }
+
+  it("examples/embed: a plain TypeScript program runs a swarm with its own function agent, through review and a fix, to merges", () => {
+    const { tmp, repo, git, env } = scratch(["note-a", "note-b"])
+    try {
+      const out = execFileSync(process.execPath, [path.join(examplesDir, "embed/embed.ts"), repo], { cwd: tmp, encoding: "utf8", env })
+      assert.match(out, /review 1: needs-changes/)
+      assert.match(out, /review 2: approved/)
+      assert.include(out, "summary: ok; 2 merged, 0 rejected, 0 failed")
+      assert.strictEqual(git("show", "main:notes/note-a.md").split("\n")[0], "# note-a")
+      assert.strictEqual(git("show", "main:notes/note-b.md").split("\n")[0], "# note-b")
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true })
+    }
+  })
+
+  it("examples/live-events: an Effect host streams oompa's events into its own board as the run goes", () => {
+    const { tmp, repo, git, env } = scratch(["one", "two", "three"])
+    try {
+      const out = execFileSync(process.execPath, [path.join(examplesDir, "live-events/live-events.ts"), repo], { cwd: tmp, encoding: "utf8", env })
+      // The board was redrawn while the run went on (claims, reviews, merges), then shown final.
+      assert.match(out, /\[TaskClaimed\]\n.*working on (one|two|three)/)
+      assert.match(out, /\[MergeResult\]\n[\s\S]*merge: merged/)
+      assert.match(out, /final board:\n(.*done \(no-tasks\)\n){2}  merged: 3/)
+      assert.match(out, /summary: ok; 3 merged/)
+      assert.deepStrictEqual(git("ls-tree", "--name-only", "main").split("\n").sort(), ["README.md", "one.txt", "three.txt", "two.txt"])
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true })
+    }
   })
 
   it("the README's quick start is exactly the two commands", () => {

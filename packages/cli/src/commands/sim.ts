@@ -18,17 +18,6 @@ import * as Session from "../Session.ts"
 
 const variantNames = Object.keys(Simulation.variants) as ReadonlyArray<Simulation.Variant>
 
-/** Prompt files are the user's disk; the simulation uses the built-in prompts. */
-const withBuiltInPrompts = (config: SwarmConfig.SwarmConfig): SwarmConfig.SwarmConfig => {
-  const { planner, ...rest } = config
-  return {
-    ...rest,
-    ...(planner === undefined ? {} : { planner: { ...planner, prompt: [] } }),
-    workers: config.workers.map((w) => ({ ...w, prompt: [] })),
-    reviewers: config.reviewers.map((r) => ({ agent: r.agent }))
-  }
-}
-
 const parameterLines = (p: Simulation.Parameters): ReadonlyArray<string> => [
   `SEED=${p.seed}`,
   `  workers=${p.workers} tasks=${p.tasks} iterations=${p.iterations} strategy=${p.strategy} on_conflict=${p.onConflict} test_gate=${p.testGate}`,
@@ -77,7 +66,7 @@ export const sim = Command.make("sim", {
     const variant = Option.getOrUndefined(variantFlag)
     const path = yield* Path.Path
     const configFile = Option.getOrUndefined(config)
-    const swarm = configFile === undefined ? undefined : withBuiltInPrompts(yield* Session.readConfig(path.resolve(configFile)))
+    const swarm = configFile === undefined ? undefined : Simulation.withBuiltInPrompts(yield* Session.readConfig(path.resolve(configFile)))
     const run = (s: number) => Simulation.simulate({ seed: s, ...(swarm === undefined ? {} : { config: swarm }), ...(variant === undefined ? {} : { variant }) })
     if (Option.isSome(seed)) {
       const result = yield* run(seed.value)

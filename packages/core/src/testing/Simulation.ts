@@ -539,6 +539,24 @@ const simulateNow = (options: SimulationOptions): SimulationResult => {
 }
 
 /**
+ * A user's configuration ready to simulate: its prompt files live on the user's disk, which a
+ * simulation does not read, so every worker, the planner and the reviewers use the built-in prompts
+ * (`oompa sim oompa.json` does this; so does a host's own test).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const withBuiltInPrompts = (config: SwarmConfig): SwarmConfig => {
+  const { planner, ...rest } = config
+  return {
+    ...rest,
+    ...(planner === undefined ? {} : { planner: { ...planner, prompt: [] } }),
+    workers: config.workers.map((w) => ({ ...w, prompt: [] })),
+    reviewers: config.reviewers.map((r) => ({ agent: r.agent }))
+  }
+}
+
+/**
  * A big swarm to simulate: 8 workers × 20 iterations (one worker that also plans, seven executors),
  * one reviewer, a test gate, 60 tasks. The bench measures it (`bench/src/sim.bench.ts`) and CI
  * sweeps it next to the swarms drawn from each seed, which are smaller.
