@@ -1,0 +1,169 @@
+/**
+ * Goal: the library entry does what `oompa swarm` does, for an embedder: a wrong setup fails with a
+ * `SetupError` whose reason says what (config, preflight, lock) before anything is created; what a
+ * dead run left is repaired first and said; an `AbortSignal` stops the run the way Ctrl-C does
+ * (the agent's own signal aborts, the claim goes back, no worktree or branch is left); the host's
+ * `onEvent` sees the run log's events.
+ * Method: `runSwarm` (the Promise form, on Node's platform layer) on scratch git repositories, with
+ * agents written as functions.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Project from "../src/Project.ts"
+import * as RunPaths from "../src/RunPaths.ts"
+import * as SwarmRun from "../src/SwarmRun.ts"
+
+const git = (cwd: string, ...args: Array<string>) => execFileSync("git", args, { cwd, encoding: "utf8" }).trim()
+
+const scratch = (tasks: ReadonlyArray<string> = ["t1"]) => {
+  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "oompa-swarmrun-")))
+  const repo = path.join(root, "repo")
+  fs.mkdirSync(repo)
+  git(repo, "init", "-q", "-b", "main")
+  git(repo, "config", "user.email", "dev@example.com")
+  git(repo, "config", "user.name", "Dev")
+  fs.writeFileSync(path.join(repo, "README.md"), "# scratch\n")
+  git(repo, "add", "-A")
+  git(repo, "commit", "-qm", "initial")
+  fs.mkdirSync(path.join(repo, "tasks/pending"), { recursive: true })
+  for (const id of tasks) fs.writeFileSync(path.join(repo, "tasks/pending", `${id}.json`), JSON.stringify({ id, summary: `Do ${id}` }))
+  const worktrees = path.join(root, "worktrees")
+  const configJson = (extra: Record<string, unknown> = {}) => ({
+    worktrees_dir: worktrees,
+    workers: [{ model: "codex", iterations: 2, role: "executor" }],
+    ...extra
+  })
+  return { root, repo, worktrees, configJson, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) }
+}
+
+const rejection = async (promise: Promise<unknown>): Promise<unknown> => {
+  try {
+    await promise
+  } catch (error) {
+    return error
+  }
+  return assert.fail("expected the run to be refused")
+}
+
+const approveAndWrite = (request: { readonly call: string; readonly cwd: string; readonly task?: string }) => {
+  if (request.call === "review") return "VERDICT: APPROVED"
+  fs.writeFileSync(path.join(request.cwd, `${request.task}.txt`), `${request.task}\n`)
+  return "done"
+}
+
+describe("SwarmRun (runSwarm)", () => {
+  it("an oompa.json value with a wrong field: SetupError naming the field, nothing created", async () => {
+    const s = scratch()
+    try {
+      const error = await rejection(SwarmRun.runPromise({ cwd: s.repo, configJson: s.configJson({ workerz: [] }), agent: approveAndWrite }))
+      assert.instanceOf(error, Project.SetupError)
+      assert.strictEqual((error as Project.SetupError).reason, "config")
+      assert.match((error as Project.SetupError).message, /workerz/)
+      assert.isFalse(fs.existsSync(path.join(s.repo, ".oompa")))
+    } finally {
+      s.cleanup()
+    }
+  })
+
+  it("an agent CLI that is not installed: SetupError (preflight) naming it, the task still pending", async () => {
+    const s = scratch()
+    try {
+      const error = await rejection(SwarmRun.runPromise({
+        cwd: s.repo,
+        configJson: s.configJson({ harnesses: { codex: { command: "oompa-no-such-codex" } } })
+      }))
+      assert.instanceOf(error, Project.SetupError)
+      assert.strictEqual((error as Project.SetupError).reason, "preflight")
+      assert.include((error as Project.SetupError).message, "oompa-no-such-codex")
+      assert.deepStrictEqual(fs.readdirSync(path.join(s.repo, "tasks/pending")), ["t1.json"])
+      assert.isFalse(fs.existsSync(path.join(s.repo, ".oompa/runs")))
+    } finally {
+      s.cleanup()
+    }
+  })
+
+  it("another live run holds the repository: SetupError (lock) naming its pid", async () => {
+    const s = scratch()
+    try {
+      const lockPath = RunPaths.make(s.repo, { tasksDir: "tasks" }).lockPath
+      fs.mkdirSync(path.dirname(lockPath), { recursive: true })
+      // The parent of this test process: alive, on this host, not us.
+      const holder = { pid: process.ppid, startedAt: new Date().toISOString(), runId: "0badc0de", hostname: os.hostname() }
+      fs.writeFileSync(lockPath, `${JSON.stringify(holder)}\n`)
+      const error = await rejection(SwarmRun.runPromise({ cwd: s.repo, configJson: s.configJson(), agent: approveAndWrite }))
+      assert.instanceOf(error, Project.SetupError)
+      assert.strictEqual((error as Project.SetupError).reason, "lock")
+      assert.include((error as Project.SetupError).message, String(process.ppid))
+      assert.deepStrictEqual(fs.readdirSync(path.join(s.repo, "tasks/pending")), ["t1.json"])
+    } finally {
+      s.cleanup()
+    }
+  })
+
+  it("repairs what a dead run left first, says so, then runs: the orphaned claim is merged", async () => {
+    const s = scratch([])
+    try {
+      fs.mkdirSync(path.join(s.repo, "tasks/current"), { recursive: true })
+      fs.writeFileSync(path.join(s.repo, "tasks/current/orphan.json"), JSON.stringify({ id: "orphan", summary: "Left by a dead run" }))
+      const notices: Array<string> = []
+      const tags: Array<string> = []
+      const result = await SwarmRun.runPromise({
+        cwd: s.repo,
+        configJson: s.configJson(),
+        agent: approveAndWrite,
+        onNotice: (line) => notices.push(line),
+        onEvent: (event) => tags.push(event._tag)
+      })
+      assert.deepStrictEqual(notices, ["recovered: task orphan: current/ -> pending/ (its run died)"])
+      assert.deepStrictEqual(result.notices, notices)
+      assert.strictEqual(result.report.outcome, "ok")
+      assert.strictEqual(result.report.merged, 1)
+      assert.strictEqual(git(s.repo, "show", "main:orphan.txt"), "orphan")
+      const logged = fs.readFileSync(result.eventsPath, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { _tag: string })._tag)
+      assert.deepStrictEqual(tags, logged)
+    } finally {
+      s.cleanup()
+    }
+  })
+
+  it("an AbortSignal stops the run as Ctrl-C does: the agent's signal aborts, the claim goes back, nothing is left", async () => {
+    const s = scratch()
+    try {
+      const controller = new AbortController()
+      let agentAborted = false
+      const promise = SwarmRun.runPromise({
+        cwd: s.repo,
+        configJson: s.configJson(),
+        // The proposer works until it is told to stop; the host aborts once it has started.
+        agent: (_request, signal) =>
+          new Promise<string>((_resolve, reject) => {
+            signal.addEventListener("abort", () => {
+              agentAborted = true
+              reject(new Error("aborted"))
+            })
+            controller.abort()
+          }),
+        signal: controller.signal
+      })
+      const error = await rejection(promise)
+      assert.instanceOf(error, SwarmRun.RunInterrupted)
+      const interrupted = error as SwarmRun.RunInterrupted
+      assert.match(interrupted.runId, /^[0-9a-f]{8}$/)
+      assert.isTrue(agentAborted)
+      assert.deepStrictEqual(fs.readdirSync(path.join(s.repo, "tasks/pending")), ["t1.json"])
+      assert.deepStrictEqual(fs.readdirSync(path.join(s.repo, "tasks/current")), [])
+      assert.strictEqual(git(s.repo, "branch", "--list", "oompa/*"), "")
+      const last = fs.readFileSync(interrupted.eventsPath, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { _tag: string; outcome?: string }).at(-1)
+      assert.strictEqual(last?._tag, "SwarmFinished")
+      assert.strictEqual(last?.outcome, "interrupted")
+      // The lock is released: a new run starts and merges the task.
+      const next = await SwarmRun.runPromise({ cwd: s.repo, configJson: s.configJson(), agent: approveAndWrite })
+      assert.strictEqual(next.report.merged, 1)
+    } finally {
+      s.cleanup()
+    }
+  })
+})
