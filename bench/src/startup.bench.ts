@@ -2,14 +2,17 @@
  * The CLI's cold start and its bundle: `oompa --help` as a ratio to `node -e 0` in the same run, and
  * the bundle's size with its largest inputs (esbuild's metafile). Goal (issue 14): ≤ 3x and ≤ 1.5 MB.
  *
- * Three start-ups, each the median of interleaved runs:
+ * Four start-ups, each the median of interleaved runs:
  * - `node -e 0`: the floor, Node alone;
+ * - a minimal `effect/cli` program on `@effect/platform-node`'s layer (one command, one flag),
+ *   bundled here the same way: what Effect's CLI costs before any oompa code;
  * - the installed bin (`bin/oompa.mjs`), which turns on Node's compile cache: after its first run,
  *   the bundle is not parsed and compiled again (what a user sees from the second command on);
  * - the bundle itself with no cache: what the very first command costs.
  *
  * Run: `npm run bench` (it builds the bundle first), or `node bench/src/startup.bench.ts` after `npm run build`.
  */
+import { build } from "esbuild"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -27,7 +30,32 @@ if (!fs.existsSync(bundle) || !fs.existsSync(metafile)) {
   process.exit(2)
 }
 
-const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), "oompa-compile-cache-"))
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "oompa-startup-"))
+const cacheDir = path.join(scratch, "compile-cache")
+const floorBundle = path.join(scratch, "effect-cli.mjs")
+await build({
+  stdin: {
+    contents: [
+      `import { Effect, Layer } from "effect"`,
+      `import { CliOutput, Command, Flag } from "effect/cli"`,
+      `import { NodeServices } from "@effect/platform-node"`,
+      `const command = Command.make("floor", { verbose: Flag.Boolean("verbose") }, () => Effect.void)`,
+      `const layer = Layer.mergeAll(NodeServices.layer, CliOutput.layer(CliOutput.defaultFormatter({ colors: false })))`,
+      `Effect.runFork(Command.runWith(command, { version: "1" })(process.argv.slice(2)).pipe(Effect.provide(layer)))`
+    ].join("\n"),
+    resolveDir: root,
+    loader: "ts"
+  },
+  outfile: floorBundle,
+  bundle: true,
+  platform: "node",
+  target: "node22",
+  format: "esm",
+  minify: true,
+  keepNames: true,
+  banner: { js: "import { createRequire as __c } from \"node:module\"; const require = __c(import.meta.url);" },
+  logLevel: "warning"
+})
 const timed = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): number => {
   const started = process.hrtime.bigint()
   const result = spawnSync(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] })
@@ -42,18 +70,21 @@ const cached = { ...base, NODE_COMPILE_CACHE: cacheDir }
 const uncached = { ...base, NODE_DISABLE_COMPILE_CACHE: "1" }
 const variants = {
   node: () => timed(["-e", "0"], base),
+  effectCli: () => timed([floorBundle, "--help"], uncached),
   warm: () => timed([bin, "--help"], cached),
   cold: () => timed([bundle, "--help"], uncached)
 }
-const samples: Record<keyof typeof variants, Array<number>> = { node: [], warm: [], cold: [] }
+const samples: Record<keyof typeof variants, Array<number>> = { node: [], effectCli: [], warm: [], cold: [] }
 // Warm-up: fills the compile cache and the OS's file cache.
 for (const run of Object.values(variants)) run()
 for (let i = 0; i < runs; i++) for (const [name, run] of Object.entries(variants)) samples[name as keyof typeof variants].push(run())
-fs.rmSync(cacheDir, { recursive: true, force: true })
+fs.rmSync(scratch, { recursive: true, force: true })
 
 const node = median(samples.node)
 const warm = median(samples.warm)
 const cold = median(samples.cold)
+const effectCli = median(samples.effectCli)
+console.log(`startup: a minimal effect/cli program ${effectCli.toFixed(1)} ms (${(effectCli / node).toFixed(2)}x node -e 0): Effect's own floor for a CLI`)
 console.log(`startup: node -e 0 ${node.toFixed(1)} ms; oompa --help ${warm.toFixed(1)} ms with the compile cache (${(warm / node).toFixed(2)}x, target ≤ ${targets.ratio}x), ${cold.toFixed(1)} ms without (${(cold / node).toFixed(2)}x); median of ${runs}`)
 
 // The bundle's bytes by package (node_modules/<name>), or by workspace package for our own code.

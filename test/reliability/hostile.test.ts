@@ -221,8 +221,9 @@ describe("hostile agents", () => {
     const elapsedMs = Date.now() - started
     // Exit 0 by SPEC F10: no task failed (it is pending again), the worker stopped on its iteration count.
     assert.strictEqual(result.status, 0, show(result))
-    assert.include(result.stdout, "timed out after 2 s", show(result))
-    assert.include(result.stdout, "task stuck -> pending/", show(result))
+    // The live progress, on stderr.
+    assert.include(result.stderr, "timed out after 2 s", show(result))
+    assert.include(result.stderr, "task stuck -> pending/", show(result))
     // Bounded: the timeout, then TERM, then KILL after the grace period (5 s), not the 15 s core backstop.
     assert.isBelow(elapsedMs, 15_000, show(result))
     assert.deepStrictEqual(tasksIn(scratch, "pending"), ["stuck"])
@@ -248,7 +249,7 @@ describe("hostile agents", () => {
     const main = git(scratch.repo, "rev-parse", "main")
     const result = oompa(scratch, ["swarm"], { env: { E2E_NOCHANGE: "idle" } })
     assert.strictEqual(result.status, 1, show(result))
-    assert.include(result.stdout, "task idle -> failed/ (no-changes: the agent made no changes)")
+    assert.include(result.stderr, "task idle -> failed/ (no-changes: the agent made no changes)")
     assert.deepStrictEqual(fakeCalls(scratch).filter((c) => c.task === "idle").map((c) => c.kind), ["propose"])
     assert.deepStrictEqual(tasksIn(scratch, "complete"), ["busy"])
     assert.strictEqual(readTask(scratch, "failed", "idle")["last_feedback"], "the agent made no changes")
@@ -366,7 +367,7 @@ describe("repository shapes (SPEC F1 branch, F6 the user's checkout)", () => {
     git(scratch.repo, "branch", "-m", "main", "master")
     const result = oompa(scratch, ["swarm"])
     assert.strictEqual(result.status, 0, show(result))
-    assert.include(result.stdout, "on master")
+    assert.include(result.stderr, "on master")
     assert.strictEqual(git(scratch.repo, "show", "master:src/on-master.txt"), "on-master: written by codex")
     assert.strictEqual(git(scratch.repo, "branch", "--list", "main"), "")
     assert.deepStrictEqual(checkoutState(scratch.repo, "master"), { head: "refs/heads/master", atTip: true, status: "" })

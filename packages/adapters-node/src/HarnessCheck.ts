@@ -11,28 +11,53 @@
  *
  * @since 0.1.0
  */
-import type { AgentSpec, SwarmConfig } from "@oompa/core"
-import { Duration, Effect, FileSystem, Path, Stream } from "effect"
+import { AgentSpec, type SwarmConfig } from "@oompa/core"
+import { Duration, Effect, FileSystem, Path, Schema, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import * as Harnesses from "./Harnesses.ts"
 import * as OutputCapture from "./internal/outputCapture.ts"
 
 /**
- * What `oompa check` found about one harness.
+ * What `oompa check` found about one harness (a Schema: `oompa check --json` prints it).
  *
  * @category models
  * @since 0.1.0
  */
-export interface HarnessStatus {
-  readonly harness: AgentSpec.Harness
+export const HarnessStatus = Schema.Struct({
+  harness: AgentSpec.Harness,
   /** The binary probed (`harnesses.<name>.command` or the default). */
-  readonly command: string
-  readonly available: boolean
+  command: Schema.String,
+  /** Its binary is there and started. */
+  available: Schema.Boolean,
+  /**
+   * Available, and nothing found that stops every call before it starts (codex logged out, claude
+   * as root without `IS_SANDBOX=1`).
+   */
+  usable: Schema.Boolean,
   /** First line of `--version`, when it answered. */
-  readonly version?: string
+  version: Schema.optionalKey(Schema.String),
   /** One line each: what would make a call fail, or how the probe went. */
-  readonly notes: ReadonlyArray<string>
-}
+  notes: Schema.Array(Schema.String)
+})
+export type HarnessStatus = typeof HarnessStatus.Type
+
+/**
+ * Everything `oompa check --json` prints: the Node and git it runs with, every harness probed, the
+ * harnesses the repository's oompa.json uses (every agent CLI when there is none), and whether one
+ * of those is usable — `oompa check` exits 1 when none is.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const CheckReport = Schema.Struct({
+  node: Schema.String,
+  /** `git --version`; absent when git is not found. */
+  git: Schema.optionalKey(Schema.String),
+  harnesses: Schema.Array(HarnessStatus),
+  required: Schema.Array(AgentSpec.Harness),
+  usable: Schema.Boolean
+})
+export type CheckReport = typeof CheckReport.Type
 
 /**
  * @category models
@@ -134,7 +159,7 @@ const checkCli = Effect.fnUntraced(function*(harness: Exclude<AgentSpec.Harness,
   const env = Harnesses.agentEnvironment(options.env ?? process.env, override)
   const version = yield* probe(binary, ["--version"], env, timeoutMs)
   if (version._tag === "Missing") {
-    return { harness, command: binary, available: false, notes: [Harnesses.missingBinaryMessage(harness, binary)] } satisfies HarnessStatus
+    return { harness, command: binary, available: false, usable: false, notes: [Harnesses.missingBinaryMessage(harness, binary)] } satisfies HarnessStatus
   }
   const notes: Array<string> = []
   if (version._tag === "TimedOut") notes.push(`\`${binary} --version\` did not answer within ${timeoutMs / 1000} s`)
@@ -142,14 +167,24 @@ const checkCli = Effect.fnUntraced(function*(harness: Exclude<AgentSpec.Harness,
   if (version._tag === "Exited" && version.exitCode !== 0) {
     notes.push(`\`${binary} --version\` exited with ${version.exitCode}: ${firstLine(version.stderr) || firstLine(version.stdout)}`)
   }
-  if (harness === "codex") notes.push(codexLoginNote(yield* probe(binary, ["login", "status"], env, timeoutMs), binary, timeoutMs))
-  if (harness === "claude" && refusesAsRoot(env, options.uid)) notes.push(Harnesses.rootRefusalMessage)
+  let blocked = false
+  if (harness === "codex") {
+    const login = yield* probe(binary, ["login", "status"], env, timeoutMs)
+    blocked = login._tag === "Exited" && login.exitCode !== 0
+    notes.push(codexLoginNote(login, binary, timeoutMs))
+  }
+  if (harness === "claude" && refusesAsRoot(env, options.uid)) {
+    blocked = true
+    notes.push(Harnesses.rootRefusalMessage)
+  }
   const line = version._tag === "Exited" && version.exitCode === 0 ? firstLine(version.stdout) : ""
+  // It started: a probe that timed out still found the binary.
+  const available = version._tag === "Exited" || version._tag === "TimedOut"
   return {
     harness,
     command: binary,
-    // It started: a probe that timed out still found the binary.
-    available: version._tag === "Exited" || version._tag === "TimedOut",
+    available,
+    usable: available && !blocked,
     ...(line === "" ? {} : { version: line }),
     notes
   } satisfies HarnessStatus
@@ -178,11 +213,27 @@ export const check = Effect.fn("HarnessCheck.check")(function*(options: Options 
       harness: "command",
       command: configured,
       available,
+      usable: available,
       notes: available ? [] : [Harnesses.missingBinaryMessage("command", configured)]
     })
   }
   return statuses
 })
+
+/**
+ * The harnesses a swarm's agents use (planner, workers, reviewers), first use first: what
+ * `oompa check` requires to be usable when the repository has an oompa.json.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const usedHarnesses = (config: SwarmConfig.SwarmConfig): ReadonlyArray<AgentSpec.Harness> => [
+  ...new Set([
+    ...(config.planner === undefined ? [] : [config.planner.agent.harness]),
+    ...config.workers.map((worker) => worker.agent.harness),
+    ...config.reviewers.map((reviewer) => reviewer.agent.harness)
+  ])
+]
 
 /**
  * What would stop every call of a swarm's agents, known before it starts: one line per binary that
@@ -221,13 +272,14 @@ export const runBlockers = Effect.fnUntraced(function*(
 })
 
 /**
- * One line per harness, then its notes indented: what `oompa check` prints.
+ * One line per harness — `ok`, `blocked` (there, but a note says what stops it) or `missing` — then
+ * its notes indented: what `oompa check` prints.
  *
  * @category formatting
  * @since 0.1.0
  */
 export const format = (statuses: ReadonlyArray<HarnessStatus>): ReadonlyArray<string> =>
   statuses.flatMap((status) => [
-    `${status.available ? "ok     " : "missing"} ${status.harness.padEnd(8)} ${status.command}${status.version === undefined ? "" : ` (${status.version})`}`,
+    `${status.usable ? "ok     " : status.available ? "blocked" : "missing"} ${status.harness.padEnd(8)} ${status.command}${status.version === undefined ? "" : ` (${status.version})`}`,
     ...status.notes.map((note) => `        ${note}`)
   ])

@@ -63,6 +63,30 @@ export interface Options {
 }
 
 /**
+ * One worker's worktree as `listWorkspaces` finds it under `worktreesDir` (`oompa worktrees --json`
+ * prints a list of them). A worktree a dead run left is listed too; `oompa cleanup` removes it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const Worktree = Schema.Struct({
+  /** The worker id (`w0`, `planner`, …) the worktree belongs to. */
+  worker: Schema.String,
+  /** Its absolute path, where the worker's agent runs. */
+  path: Schema.String
+})
+export type Worktree = typeof Worktree.Type
+
+/**
+ * The repository's oompa worktrees, by worker id (`oompa worktrees --json`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const WorktreeList = Schema.Array(Worktree)
+export type WorktreeList = typeof WorktreeList.Type
+
+/**
  * The default worktrees folder: `${XDG_CACHE_HOME:-~/.cache}/oompa/worktrees/<repo-name>-<hash>`.
  *
  * @category constructors

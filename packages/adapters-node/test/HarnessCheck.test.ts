@@ -51,6 +51,10 @@ describe("HarnessCheck", () => {
       assert.deepStrictEqual(byName(statuses, "claude").notes, [Harnesses.rootRefusalMessage])
       const sandboxed = yield* check({ env: { PATH: `${fakeBin}${delimiter}${nodeDir}` }, uid: 0, harnesses: { claude: { env: { IS_SANDBOX: "1" } } } })
       assert.deepStrictEqual(byName(sandboxed, "claude").notes, [], "the user's IS_SANDBOX=1 in harnesses.claude.env is honoured")
+      // Found, but every call would fail: available, not usable, and `check` says so.
+      assert.deepStrictEqual(["codex", "claude"].map((h) => [byName(statuses, h).available, byName(statuses, h).usable]), [[true, false], [true, false]])
+      assert.isTrue(byName(sandboxed, "claude").usable)
+      assert.match(HarnessCheck.format(statuses).join("\n"), /^blocked codex /m)
     }))
 
   it.live("missing binaries are reported as such, naming the binary", () =>

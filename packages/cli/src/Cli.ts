@@ -1,12 +1,14 @@
 /**
- * The `oompa` command tree (SPEC F10).
+ * The `oompa` command tree (SPEC F10). Bare `oompa`, `oompa help` and `oompa --help` print the same
+ * help — effect/cli's, generated from the tree, so the command list cannot drift from the commands.
  *
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import { Command } from "effect/cli"
+import { CliError, Command } from "effect/cli"
 import * as Output from "./Output.ts"
 import * as demo from "./commands/demo.ts"
+import * as init from "./commands/init.ts"
 import * as inspect from "./commands/inspect.ts"
 import * as maintenance from "./commands/maintenance.ts"
 import * as simulation from "./commands/sim.ts"
@@ -16,6 +18,7 @@ import * as runs from "./commands/runs.ts"
 export const version = "0.1.0"
 
 const commands = [
+  init.init,
   runs.swarm,
   runs.run,
   runs.loop,
@@ -34,35 +37,12 @@ const commands = [
   demo.demo
 ] as const
 
-const overview = [
-  "oompa — a swarm of coding agents on one git repository",
-  "",
-  "Commands:",
-  "  swarm [oompa.json]   run the swarm of a config file (--detach: in the background)",
-  "  run                  run the fixed task list config/tasks.json, then exit",
-  "  loop N               run every worker N iterations (--workers claude:5,codex:4)",
-  "  prompt \"text\"        run one ad-hoc task",
-  "  tasks                list the task queue",
-  "  requeue TASK         move a failed task back to pending/",
-  "  status [--json]      summarise the latest run (--run ID)",
-  "  list [--all]         list runs",
-  "  view RUN             print a run's events",
-  "  context              print the context header agents see",
-  "  check                which agent CLIs are installed",
-  "  stop                 stop the running swarm, like Ctrl-C",
-  "  worktrees            list the worktrees oompa's workers use",
-  "  cleanup              repair what dead runs left (agents, claims, worktrees, branches)",
-  "  demo                 a scripted swarm on a scratch repository (no agent CLI needed)",
-  "  sim --seeds N        simulate whole swarms from seeds, checking every invariant",
-  "  help                 this overview",
-  "",
-  "Run `oompa <command> --help` for a command's flags and examples.",
-  "Exit codes: 0 ok, 1 the run finished with failures, 2 bad usage, config or input, 130 interrupted."
-]
+/** The root's help, as `--help` shows it; effect/cli prints it when a handler fails with this. */
+const rootHelp = Effect.fail(new CliError.ShowHelp({ commandPath: ["oompa"], errors: [] }))
 
-const help = Command.make("help", {}, () => Output.lines(overview)).pipe(
-  Command.withDescription("Show what oompa can do"),
-  Command.withExamples([{ command: "oompa help", description: "The command overview" }])
+const help = Command.make("help", {}, () => rootHelp).pipe(
+  Command.withDescription("Show this help (the same as oompa --help)"),
+  Command.withExamples([{ command: "oompa help", description: "The commands, flags and examples" }])
 )
 
 /**
@@ -71,9 +51,19 @@ const help = Command.make("help", {}, () => Output.lines(overview)).pipe(
  * @category commands
  * @since 0.1.0
  */
-export const oompa = Command.make("oompa", {}, () => Output.lines(overview)).pipe(
-  Command.withDescription("Run a swarm of coding agents on one git repository"),
+export const oompa = Command.make("oompa", {}, () => rootHelp).pipe(
+  Command.withDescription(
+    "Run a swarm of coding agents on one git repository. Run `oompa <command> --help` for a command's flags and examples. " +
+      "Exit codes: 0 ok, 1 the run finished with failures (or check found no usable agent CLI), 2 bad usage, config or input, 130 interrupted."
+  ),
+  Command.withGlobalFlags([Output.noColorFlag]),
+  Command.withExamples([
+    { command: "oompa init", description: "Start: a starter oompa.json, tasks/ and .gitignore lines" },
+    { command: "oompa check", description: "Which agent CLIs are installed and usable" },
+    { command: "oompa swarm", description: "Run the swarm of ./oompa.json" },
+    { command: "oompa loop 3 --workers claude:2,codex:1", description: "Three iterations of three workers, no config needed" },
+    { command: "oompa status --json", description: "The latest run's summary as JSON" },
+    { command: "oompa demo", description: "A scripted swarm on a scratch repository (no agent CLI needed)" }
+  ]),
   Command.withSubcommands([...commands, help])
 )
-
-void Effect

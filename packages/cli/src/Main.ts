@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Exit, Layer } from "effect"
+import { Cause, Effect, Exit, Layer, Runtime } from "effect"
 import { CliError, CliOutput, Command } from "effect/cli"
 import { NodeServices } from "@effect/platform-node"
 import { oompa, version } from "./Cli.ts"
@@ -25,6 +25,13 @@ const oneLine = (message: string): string => {
   return [head, ...rest.slice(0, at)].join(" ") + (suggestions.length === 0 ? "" : ` (did you mean ${suggestions.join(" or ")}?)`)
 }
 
+/**
+ * effect/cli's integer primitive checks "is a number" before "is an integer", so `oompa loop abc`
+ * said "Expected a string representing a finite number" about an integer. Every number oompa's
+ * command line takes is an integer (`Flag.Int`, `Argument.Int`), so the message says so.
+ */
+const integerWording = (message: string): string => message.replace(/Expected a string representing a finite number/g, "Expected an integer")
+
 /** Prints help when asked for, and a short message for a parse error (the caller exits 2). */
 const presenter = CliOutput.layerPresenter({
   present: (event) =>
@@ -37,7 +44,7 @@ const presenter = CliOutput.layerPresenter({
           return yield* Output.lines([formatter.formatVersion(event.name, event.version)])
         case "InvalidInvocation": {
           const command = event.commandPath.join(" ")
-          const first = oneLine(event.errors[0]?.message ?? "invalid arguments")
+          const first = integerWording(oneLine(event.errors[0]?.message ?? "invalid arguments"))
           return yield* Output.errorLines([`${command}: ${first}`, `Run \`${command} --help\` for usage.`])
         }
       }
@@ -51,24 +58,30 @@ const presenter = CliOutput.layerPresenter({
  * @since 0.1.0
  */
 export const main = (argv: ReadonlyArray<string>, options: { readonly simulationWorker?: URL } = {}): Effect.Effect<number> =>
-  Command.runWith(oompa, { version })(normalizeArgv(argv)).pipe(
-    Effect.provide(Layer.mergeAll(NodeServices.layer, presenter, CliOutput.layer(CliOutput.defaultFormatter({ colors: Output.colour() })))),
-    Effect.provideService(WorkerScript, options.simulationWorker),
-    Effect.exit,
-    Effect.flatMap((exit) => report(exit))
-  )
+  Effect.suspend(() => {
+    // Before parsing: help and parse errors print before any handler could read the flag.
+    Output.configure({ noColor: Output.hasNoColorFlag(argv) })
+    return Command.runWith(oompa, { version })(normalizeArgv(argv)).pipe(
+      // Help goes to stdout: it is coloured when stdout would be.
+      Effect.provide(Layer.mergeAll(NodeServices.layer, presenter, CliOutput.layer(CliOutput.defaultFormatter({ colors: Output.colour(process.stdout) })))),
+      Effect.provideService(WorkerScript, options.simulationWorker),
+      Effect.exit,
+      Effect.flatMap((exit) => report(exit))
+    )
+  })
 
 const report = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<number> => {
   if (Exit.isSuccess(exit)) return Effect.succeed(0)
   if (Cause.hasInterruptsOnly(exit.cause)) return Effect.as(Output.errorLines(["interrupted"]), 130)
   const error = Cause.findErrorOption(exit.cause)
   if (error._tag === "Some") {
-    const e = error.value as { readonly _tag?: string; readonly message?: string; readonly errors?: ReadonlyArray<unknown> }
+    const e = error.value as { readonly _tag?: string; readonly message?: string; readonly errors?: ReadonlyArray<unknown>; readonly [Runtime.errorExitCode]?: unknown }
     if (e._tag === "ShowHelp") return Effect.succeed((e.errors?.length ?? 0) > 0 ? 2 : 0)
-    if (e._tag === "UsageError") return Effect.as(Output.errorLines([`oompa: ${e.message}`]), 2)
-    if (e._tag === "RunFailed") return Effect.as(Output.errorLines([`oompa: ${e.message}`]), 1)
     if (e._tag === "SimulationFailed") return Effect.succeed((e as unknown as { readonly exitCode: number }).exitCode)
     if (CliError.isCliError(e)) return Effect.as(Output.errorLines([`oompa: ${e.message}`]), 2)
+    // The CLI's own errors (UsageError 2, RunFailed 1, a failed check 1) carry their exit code.
+    const code = e[Runtime.errorExitCode]
+    if (typeof code === "number" && typeof e.message === "string") return Effect.as(Output.errorLines([`oompa: ${e.message}`]), code)
   }
   return Effect.as(Output.errorLines([
     `oompa: internal error (a bug — please report it with the command you ran): ${Cause.pretty(exit.cause).split("\n")[0]}`,

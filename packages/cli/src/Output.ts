@@ -1,32 +1,145 @@
 /**
- * Writing to the terminal: colour only on a TTY and never with `NO_COLOR`.
+ * Writing to the terminal (clig.dev): results on stdout, progress, warnings and errors on stderr,
+ * and colour only where the stream and the user allow it.
+ *
+ * Whether a stream gets colour is Node's own decision (`util.styleText` with `{ stream }`: a TTY,
+ * `NO_COLOR`, `FORCE_COLOR`, `NODE_DISABLE_COLORS`, `TERM=dumb`), not detection of our own, so oompa
+ * agrees with every other Node tool on the same terminal. `--no-color` wins over all of them; it is
+ * read from the command line before parsing (`noColorFlag`), since help and parse errors print
+ * before any handler runs.
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
+import { Flag, GlobalFlag } from "effect/cli"
+import { styleText } from "node:util"
 
-/** Whether stdout gets colour. */
-export const colour = (): boolean => process.stdout.isTTY === true && process.env["NO_COLOR"] === undefined
+/** The streams oompa writes to. */
+type Stream = NodeJS.WriteStream
 
-const paint = (code: number) => (text: string): string => (colour() ? `\u001b[${code}m${text}\u001b[0m` : text)
+/**
+ * Set once per invocation by `Main.main` from `--no-color`, before anything is printed: the
+ * formatting helpers below are plain functions, called from pure renderers.
+ */
+let disabled = false
+
+/**
+ * `--no-color`, listed under the global flags of every command's help and accepted before or after
+ * the subcommand. Its value is read by `Main` from the argv (see `hasNoColorFlag`); the parser only
+ * needs to accept and document it.
+ *
+ * @category flags
+ * @since 0.1.0
+ */
+export const noColorFlag = GlobalFlag.Setting("no-color")({
+  flag: Flag.Boolean("no-color").pipe(
+    Flag.withoutNegation,
+    Flag.withDefault(false),
+    Flag.withDescription("Never colour the output (NO_COLOR, FORCE_COLOR and TERM=dumb are honoured too)")
+  )
+})
+
+/**
+ * Whether `argv` asks for `--no-color` (before a `--`, after which every word is an argument).
+ *
+ * @category flags
+ * @since 0.1.0
+ */
+export const hasNoColorFlag = (argv: ReadonlyArray<string>): boolean => {
+  const end = argv.indexOf("--")
+  return (end === -1 ? argv : argv.slice(0, end)).includes("--no-color")
+}
+
+/**
+ * Turns colour off (`--no-color`) or leaves the decision to Node, for this invocation.
+ *
+ * @category configuration
+ * @since 0.1.0
+ */
+export const configure = (options: { readonly noColor: boolean }): void => {
+  disabled = options.noColor
+}
+
+/**
+ * Whether `stream` (default stdout) gets colour. Asked of `styleText` itself, so the help formatter
+ * of effect/cli, which takes a boolean, decides exactly as the helpers below do.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const colour = (stream: Stream = process.stdout): boolean => !disabled && styleText("red", "x", { stream }) !== "x"
+
+type Format = Parameters<typeof styleText>[0]
+
+const paint = (format: Format) => (text: string, stream: Stream = process.stdout): string =>
+  disabled ? text : styleText(format, text, { stream })
 
 /** @category formatting @since 0.1.0 */
-export const green = paint(32)
+export const green = paint("green")
 /** @category formatting @since 0.1.0 */
-export const red = paint(31)
+export const red = paint("red")
 /** @category formatting @since 0.1.0 */
-export const yellow = paint(33)
+export const yellow = paint("yellow")
 /** @category formatting @since 0.1.0 */
-export const dim = paint(2)
+export const dim = paint("dim")
+/** @category formatting @since 0.1.0 */
+export const bold = paint("bold")
 
-/** Prints lines to stdout. */
+/**
+ * Prints lines to stdout: results.
+ *
+ * @category printing
+ * @since 0.1.0
+ */
 export const lines = (text: ReadonlyArray<string>): Effect.Effect<void> =>
   Effect.sync(() => {
     if (text.length > 0) process.stdout.write(`${text.join("\n")}\n`)
   })
 
-/** Prints lines to stderr. */
+/**
+ * Prints `value`, encoded with its Schema, as one JSON document on stdout (`--json`): what is
+ * printed is what the Schema, exported by a library package, decodes.
+ *
+ * @category printing
+ * @since 0.1.0
+ */
+export const json = <A, I>(schema: Schema.Codec<A, I>, value: A): Effect.Effect<void> =>
+  Effect.sync(() => {
+    process.stdout.write(`${JSON.stringify(Schema.encodeSync(schema)(value), null, 2)}\n`)
+  })
+
+/**
+ * `--json` of a read command.
+ *
+ * @category flags
+ * @since 0.1.0
+ */
+export const jsonFlag = (what: string) => Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription(`Print ${what} as one JSON document`))
+
+/**
+ * Prints lines to stderr: progress, warnings, errors.
+ *
+ * @category printing
+ * @since 0.1.0
+ */
 export const errorLines = (text: ReadonlyArray<string>): Effect.Effect<void> =>
   Effect.sync(() => {
     if (text.length > 0) process.stderr.write(`${text.join("\n")}\n`)
   })
+
+/**
+ * Prints `warning: …` lines to stderr.
+ *
+ * @category printing
+ * @since 0.1.0
+ */
+export const warnings = (text: ReadonlyArray<string>): Effect.Effect<void> =>
+  errorLines(text.map((line) => `${yellow("warning:", process.stderr)} ${line}`))
+
+/**
+ * `n thing` or `n things`: counts in output read as English ("1 iteration", "2 iterations").
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const count = (n: number, singular: string, plural = `${singular}s`): string => `${n} ${n === 1 ? singular : plural}`

@@ -104,7 +104,7 @@ export const plainLine = (event: Event.Event, startedMs: number | undefined): st
   const t = `[${clock(event.at - (startedMs ?? event.at))}]`
   switch (event._tag) {
     case "SwarmStarted":
-      return `${t} run ${event.runId} on ${event.branch}: ${event.workers.length} workers${event.dryRun ? " (dry run)" : ""}`
+      return `${t} run ${event.runId} on ${event.branch}: ${event.workers.length} ${event.workers.length === 1 ? "worker" : "workers"}${event.dryRun ? " (dry run)" : ""}`
     case "IterationStarted":
       return `${t} ${event.worker} iteration ${event.iteration} started on ${event.branch}`
     case "TaskClaimed":

@@ -7,7 +7,7 @@
  */
 import { NodeServices as PlatformNode } from "@effect/platform-node"
 import { Effect } from "effect"
-import type { Ids, Swarm, Task } from "@oompa/core"
+import { type Ids, RunSummary, type Swarm, type Task } from "@oompa/core"
 import { JsonlEventLog, type NodeServices, RunPaths, SwarmRun } from "@oompa/adapters-node"
 import * as path from "node:path"
 import { RunFailed, UsageError } from "./Errors.ts"
@@ -72,7 +72,7 @@ export const execute = (session: Session, options: RunOptions): Effect.Effect<Sw
 /** After Ctrl-C or `oompa stop`: what the run did, read back from its log. */
 const interruptedSummary = (session: Session, runId: Ids.RunId) =>
   JsonlEventLog.readEvents(RunPaths.eventsPath(session.paths, runId)).pipe(
-    Effect.flatMap((events) => Output.lines(["", ...RunHistory.summaryLines(RunHistory.summarize(runId, events)), `run log: ${displayPath(RunPaths.eventsPath(session.paths, runId))}`])),
+    Effect.flatMap((events) => Output.lines(["", ...RunHistory.summaryLines(RunSummary.summarize(runId, events)), `run log: ${displayPath(RunPaths.eventsPath(session.paths, runId))}`])),
     // Best effort on the way out: the run is already stopped, its claims returned; a log that cannot be
     // read only costs this summary, and `oompa view` will say why.
     Effect.catch(() => Effect.void),

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import type { Event, Swarm } from "@oompa/core"
+import * as Output from "./Output.ts"
 
 const seconds = (ms: number): string => (ms >= 10_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`)
 
@@ -36,13 +37,14 @@ export const summaryLines = (report: Swarm.SwarmReport): ReadonlyArray<string> =
     `run ${report.runId}: ${report.outcome} in ${seconds(report.durationMs)} — ${report.merged} merged, ${report.rejected} rejected, ${report.failed} failed`
   ]
   for (const worker of report.workers) {
-    lines.push(`  ${worker.worker.padEnd(10)} ${String(worker.iterations.length).padStart(3)} iterations (${countOutcomes(worker)}); stopped: ${worker.reason}`)
+    const n = worker.iterations.length
+    lines.push(`  ${worker.worker.padEnd(10)} ${String(n).padStart(3)} ${n === 1 ? "iteration" : "iterations"} (${countOutcomes(worker)}); stopped: ${worker.reason}`)
   }
   const phases = phaseNames.filter(([key]) => report.timings[key] > 0).map(([key, name]) => `${name} ${seconds(report.timings[key])}`)
   if (phases.length > 0) lines.push(`  time per phase: ${phases.join(", ")}`)
   const cost = report.costUsd > 0 ? `, $${report.costUsd.toFixed(2)}` : ""
   const noCost = report.noCost.length > 0 ? ` (no cost reported by ${report.noCost.join(", ")})` : ""
-  lines.push(`  ${report.agentCalls} agent calls, ${report.tokens.input + report.tokens.output} tokens${cost}${noCost}`)
+  lines.push(`  ${Output.count(report.agentCalls, "agent call")}, ${Output.count(report.tokens.input + report.tokens.output, "token")}${cost}${noCost}`)
   if (report.budget !== undefined) lines.push(`  budget ${report.budget} ended the run`)
   for (const kept of report.unmerged) {
     lines.push(`  approved but not merged${kept.task === undefined ? "" : ` (task ${kept.task})`}: branch ${kept.branch} kept` +

@@ -32,7 +32,7 @@ describe("ProgressView", () => {
   it("plain lines: one per event that matters, timed from the start", () => {
     const lines = events.map((e) => ProgressView.plainLine(e, 0)).filter((l) => l !== undefined)
     assert.deepStrictEqual(lines, [
-      "[0:00] run abcd1234 on main: 1 workers",
+      "[0:00] run abcd1234 on main: 1 worker",
       "[0:01] w0 iteration 1 started on oompa/abcd1234/w0-1",
       "[0:01] w0 claimed add-login",
       "[1:01] w0 propose by claude:opus: exit 0 in 60.0 s",

@@ -2,11 +2,15 @@
  * The commands that look at a repository's runs and tasks without running agents (SPEC F10):
  * `tasks`, `requeue`, `status`, `list`, `view`, `context`, `check`, `stop`.
  *
+ * Every read command takes `--json`: one JSON document on stdout, encoded with the Schema the
+ * library exports for it (`RunSummary`, `RunSummary.RunList`, `RunSummary.RunView`, `TaskListing`,
+ * `HarnessCheck.CheckReport`), so a script decodes what it reads. Warnings go to stderr.
+ *
  * @since 0.1.0
  */
-import { Effect, FileSystem, Option, Path } from "effect"
+import { Effect, FileSystem, Option, Path, Runtime, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { type Errors, Ids, Policy, Prompt, type Task, type TaskQueue } from "@oompa/core"
+import { type Errors, Ids, Policy, Prompt, RunSummary, type Task, TaskListing, type TaskQueue } from "@oompa/core"
 import { FsTaskQueue, HarnessCheck, JsonlEventLog, RunLock, RunPaths } from "@oompa/adapters-node"
 import { execFileSync } from "node:child_process"
 import { UsageError } from "../Errors.ts"
@@ -19,28 +23,46 @@ import { hasConfigFile } from "./shared.ts"
 const cwd = () => process.cwd()
 
 /** The session of the current repository: its oompa.json when there is one, defaults otherwise. */
-export const currentSession = Effect.gen(function*() {
-  if (yield* hasConfigFile(cwd())) return yield* Session.fromConfigFile(cwd(), undefined)
-  return yield* Session.fromWorkers(cwd(), [])
-})
+export const currentSession: Effect.Effect<Session.Session, UsageError, FileSystem.FileSystem | Path.Path> = Effect.suspend(() => Session.current(cwd()))
 
 const withQueue = <A, R>(session: Session.Session, f: (queue: TaskQueue.TaskQueue["Service"]) => Effect.Effect<A, Errors.TaskQueueError, R>) =>
   Effect.flatMap(FsTaskQueue.make(session.paths.tasksDir), f).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
 
-export const tasks = Command.make("tasks", {}, () =>
+/** The queue, folder by folder; an unreadable `invalid/` is a warning, not a failure. */
+const taskListing = (session: Session.Session) =>
+  Effect.gen(function*() {
+    const [pending, current, complete, failed] = yield* withQueue(session, (queue) =>
+      Effect.all([queue.list("pending"), queue.list("current"), queue.list("complete"), queue.list("failed")]))
+    const invalid = yield* FsTaskQueue.readInvalid(session.paths.tasksDir).pipe(
+      Effect.catch((e) => Effect.as(Output.warnings([`cannot read ${session.paths.tasksDir}/invalid: ${e.message}`]), [])))
+    return { pending, current, complete, failed, invalid } satisfies TaskListing.TaskListing
+  })
+
+const taskLines = (status: string, list: ReadonlyArray<Task.Task>) => [
+  `${status}/ (${list.length})`,
+  ...list.map((t) =>
+    `  ${t.id}  ${t.summary}${t.attempts ? `  [attempts ${t.attempts}]` : ""}` +
+    `${status === "failed" && t.last_feedback ? `\n    last feedback: ${t.last_feedback.split("\n")[0]}` : ""}`)
+]
+
+export const tasks = Command.make("tasks", {
+  json: Output.jsonFlag("the queue (TaskListing)")
+}, ({ json }) =>
   Effect.gen(function*() {
     const session = yield* currentSession
-    const lines = yield* withQueue(session, (queue) =>
-      Effect.forEach(["pending", "current", "complete", "failed"] as const, (status) =>
-        Effect.map(queue.list(status), (list) => [
-          `${status}/ (${list.length})`,
-          ...list.map((t: Task.Task) => `  ${t.id}  ${t.summary}${t.attempts ? `  [attempts ${t.attempts}]` : ""}${status === "failed" && t.last_feedback ? `\n    last feedback: ${t.last_feedback.split("\n")[0]}` : ""}`)
-        ])))
-    const invalid = yield* FsTaskQueue.readInvalid(session.paths.tasksDir).pipe(Effect.orElseSucceed(() => []))
-    yield* Output.lines([...lines.flat(), `invalid/ (${invalid.length})`, ...invalid.map((i) => `  ${i.name}: ${i.invalid_reason}`)])
+    const listing = yield* taskListing(session)
+    if (json) return yield* Output.json(TaskListing.TaskListing, listing)
+    yield* Output.lines([
+      ...(["pending", "current", "complete", "failed"] as const).flatMap((status) => taskLines(status, listing[status])),
+      `invalid/ (${listing.invalid.length})`,
+      ...listing.invalid.map((i) => `  ${i.name}: ${i.invalid_reason}`)
+    ])
   })).pipe(
   Command.withDescription("List the task queue, folder by folder"),
-  Command.withExamples([{ command: "oompa tasks", description: "pending, current, complete, failed and invalid tasks" }])
+  Command.withExamples([
+    { command: "oompa tasks", description: "pending, current, complete, failed and invalid tasks" },
+    { command: "oompa tasks --json", description: "The same as JSON (TaskListing of @oompa/core)" }
+  ])
 )
 
 export const requeue = Command.make("requeue", {
@@ -87,8 +109,9 @@ const runs = (session: Session.Session) =>
     const live = yield* liveRunId(session)
     const found = yield* Effect.forEach(ids.filter((id) => /^[0-9a-f]{8}$/.test(id)), (id) =>
       JsonlEventLog.readEvents(path.join(session.paths.runsDir, id, "events.jsonl")).pipe(
-        Effect.map((events) => RunHistory.withLiveness(RunHistory.summarize(id, events), live)),
-        Effect.option
+        Effect.map((events) => Option.some(RunSummary.withLiveness(RunSummary.summarize(id, events), live))),
+        // One damaged log must not hide the other runs; the user hears about it on stderr.
+        Effect.catch((e) => Effect.as(Output.warnings([`run ${id} skipped: ${e.message}`]), Option.none()))
       ))
     return found.flatMap((r) => Option.toArray(r)).sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0))
   })
@@ -107,46 +130,71 @@ const runById = (session: Session.Session, runId: Option.Option<string>) =>
   })
 
 export const status = Command.make("status", {
-  json: Flag.Boolean("json").pipe(Flag.withDefault(false), Flag.withDescription("Print the summary as one JSON object")),
+  json: Output.jsonFlag("the summary (RunSummary)"),
   run: Flag.String("run").pipe(Flag.optional, Flag.withDescription("A run id (default: the latest run)"))
 }, ({ json, run }) =>
   Effect.gen(function*() {
     const session = yield* currentSession
     const summary = yield* runById(session, run)
-    yield* Output.lines(json ? [JSON.stringify(summary)] : RunHistory.summaryLines(summary))
+    if (json) return yield* Output.json(RunSummary.RunSummary, summary)
+    yield* Output.lines(RunHistory.summaryLines(summary))
   })).pipe(
   Command.withDescription("Summarise the latest run (or --run ID) from its log"),
-  Command.withExamples([{ command: "oompa status --json", description: "The latest run as JSON" }])
+  Command.withExamples([
+    { command: "oompa status", description: "The latest run" },
+    { command: "oompa status --json --run 1a2b3c4d", description: "Run 1a2b3c4d as JSON (RunSummary of @oompa/core)" }
+  ])
 )
 
+/** `  3 iterations` / `  1 iteration ` : the count padded, the noun agreeing and padded, so columns line up. */
+const column = (n: number, singular: string) => `${String(n).padStart(3)} ${(n === 1 ? singular : `${singular}s`).padEnd(singular.length + 1)}`
+
+const outcomeColour = (outcome: RunSummary.RunOutcome) =>
+  outcome === "ok" ? Output.green : outcome === "running" ? Output.yellow : Output.red
+
 export const list = Command.make("list", {
-  all: Flag.Boolean("all").pipe(Flag.withDefault(false), Flag.withDescription("Every run, not only the last 10"))
-}, ({ all }) =>
+  all: Flag.Boolean("all").pipe(Flag.withDefault(false), Flag.withDescription("Every run, not only the last 10")),
+  json: Output.jsonFlag("the runs (RunSummary.RunList)")
+}, ({ all, json }) =>
   Effect.gen(function*() {
     const session = yield* currentSession
     const found = yield* runs(session)
     const shown = all ? found : found.slice(0, 10)
+    if (json) return yield* Output.json(RunSummary.RunList, shown)
     yield* Output.lines(shown.length === 0 ? ["no runs yet"] : shown.map((r) =>
-      `${r.runId}  ${r.outcome.padEnd(11)} ${String(r.merged).padStart(3)} merged  ${String(r.iterations).padStart(3)} iterations  ${r.workers.length} workers`))
+      `${r.runId}  ${outcomeColour(r.outcome)(r.outcome.padEnd(11))} ${String(r.merged).padStart(3)} merged  ${column(r.iterations, "iteration")}  ${Output.count(r.workers.length, "worker")}`))
   })).pipe(
   Command.withDescription("List the repository's runs, newest first"),
-  Command.withExamples([{ command: "oompa list --all", description: "Every run" }])
+  Command.withExamples([
+    { command: "oompa list --all", description: "Every run" },
+    { command: "oompa list --json", description: "The last 10 runs as JSON (RunSummary.RunList of @oompa/core)" }
+  ])
 )
 
 export const view = Command.make("view", {
-  run: Argument.String("run").pipe(Argument.withDescription("The run id"))
-}, ({ run }) =>
+  run: Argument.String("run").pipe(Argument.withDescription("The run id")),
+  json: Output.jsonFlag("the summary and every event (RunSummary.RunView)")
+}, ({ json, run }) =>
   Effect.gen(function*() {
     if (!/^[0-9a-f]{8}$/.test(run)) return yield* new UsageError({ message: `view: ${JSON.stringify(run)} is not a run id (8 hex characters; oompa list shows them)` })
     const session = yield* currentSession
+    const fs = yield* FileSystem.FileSystem
     const file = RunPaths.eventsPath(session.paths, run as Ids.RunId)
-    const events = yield* JsonlEventLog.readEvents(file).pipe(Effect.mapError((e) => new UsageError({ message: `view: ${e.message}` })))
+    if (!(yield* fs.exists(file).pipe(Effect.orElseSucceed(() => false)))) {
+      return yield* new UsageError({ message: `view: no run ${run} in ${session.paths.runsDir} (oompa list shows the runs)` })
+    }
+    // The log's own message may quote a line; the first line says which file and line is wrong.
+    const events = yield* JsonlEventLog.readEvents(file).pipe(Effect.mapError((e) => new UsageError({ message: `view: ${e.message.split("\n")[0]}` })))
+    const summary = RunSummary.withLiveness(RunSummary.summarize(run, events), yield* liveRunId(session))
+    if (json) return yield* Output.json(RunSummary.RunView, { summary, events })
     const startedMs = events[0]?.at ?? 0
-    const summary = RunHistory.withLiveness(RunHistory.summarize(run, events), yield* liveRunId(session))
     yield* Output.lines([...events.flatMap((e) => Option.toArray(Option.fromUndefinedOr(ProgressView.plainLine(e, startedMs)))), "", ...RunHistory.summaryLines(summary)])
   })).pipe(
   Command.withDescription("Print a run's events and summary"),
-  Command.withExamples([{ command: "oompa view 1a2b3c4d", description: "Everything run 1a2b3c4d did" }])
+  Command.withExamples([
+    { command: "oompa view 1a2b3c4d", description: "Everything run 1a2b3c4d did" },
+    { command: "oompa view 1a2b3c4d --json", description: "Its summary and events as JSON (RunSummary.RunView of @oompa/core)" }
+  ])
 )
 
 export const context = Command.make("context", {}, () =>
@@ -183,15 +231,59 @@ const gitOut = (cwd: string, args: ReadonlyArray<string>): string | undefined =>
 }
 const branchExists = (cwd: string, branch: string) => gitOut(cwd, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`]) !== undefined
 
-export const check = Command.make("check", {}, () =>
+/**
+ * `oompa check` found no usable harness among those required: exit 1, as a check that fails (the
+ * report above, or the JSON document, says which and why).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class NothingUsable extends Schema.TaggedError<NothingUsable>()("NothingUsable", { message: Schema.String }) {
+  override readonly [Runtime.errorExitCode] = 1
+}
+
+/** Every agent CLI: what a repository without oompa.json may use (`oompa loop --workers …`). */
+const agentClis: ReadonlyArray<HarnessCheck.CheckReport["required"][number]> = ["codex", "claude", "gemini", "opencode"]
+
+/** The repository's oompa.json, when there is one that decodes; a broken one is a warning here. */
+const configForCheck = Effect.gen(function*() {
+  if (!(yield* hasConfigFile(cwd()).pipe(Effect.orElseSucceed(() => false)))) return undefined
+  return yield* Session.fromConfigFile(cwd(), undefined).pipe(
+    Effect.map((session) => session.config),
+    Effect.catch((e) => Effect.as(Output.warnings([`${e.message.split("\n")[0]}; checking every agent CLI instead`]), undefined))
+  )
+})
+
+const statusLine = (line: string) =>
+  line.startsWith("ok ") ? Output.green(line) : line.startsWith("missing ") ? Output.red(line) : line.startsWith("blocked ") ? Output.yellow(line) : line
+
+export const check = Command.make("check", {
+  json: Output.jsonFlag("the report (HarnessCheck.CheckReport)")
+}, ({ json }) =>
   Effect.gen(function*() {
-    const harnesses = yield* Effect.orElseSucceed(Effect.map(currentSession, (s) => s.config.harnesses), () => ({}))
-    const statuses = yield* HarnessCheck.check({ harnesses })
-    const gitVersion = gitOut(cwd(), ["--version"]) ?? "git: not found"
-    yield* Output.lines([`node ${process.versions.node}`, gitVersion, ...HarnessCheck.format(statuses)])
+    const config = yield* configForCheck
+    const statuses = yield* HarnessCheck.check({ harnesses: config?.harnesses ?? {} })
+    const git = gitOut(cwd(), ["--version"])
+    const required = config === undefined ? agentClis : HarnessCheck.usedHarnesses(config)
+    const report: HarnessCheck.CheckReport = {
+      node: process.versions.node,
+      ...(git === undefined ? {} : { git }),
+      harnesses: statuses,
+      required,
+      usable: statuses.some((s) => s.usable && required.includes(s.harness))
+    }
+    if (json) yield* Output.json(HarnessCheck.CheckReport, report)
+    else yield* Output.lines([`node ${report.node}`, report.git ?? "git: not found", ...HarnessCheck.format(statuses).map(statusLine)])
+    if (!report.usable) {
+      const which = config === undefined ? "no agent CLI is usable" : `no harness oompa.json uses (${required.join(", ")}) is usable`
+      return yield* new NothingUsable({ message: `check: ${which}` })
+    }
   })).pipe(
-  Command.withDescription("Which agent CLIs are installed, their versions, and what stops them running"),
-  Command.withExamples([{ command: "oompa check", description: "codex, claude, gemini, opencode" }])
+  Command.withDescription("Which agent CLIs are installed and usable, and what stops them; exit 1 when none oompa.json uses is"),
+  Command.withExamples([
+    { command: "oompa check", description: "codex, claude, gemini, opencode" },
+    { command: "oompa check --json", description: "The same as JSON (HarnessCheck.CheckReport of @oompa/adapters-node)" }
+  ])
 )
 
 export const stop = Command.make("stop", {}, () =>

@@ -8,7 +8,7 @@
 import { Effect } from "effect"
 import { Command } from "effect/cli"
 import { Git, type Ids } from "@oompa/core"
-import { DiskRecovery, RunLock } from "@oompa/adapters-node"
+import { DiskRecovery, NodeGit, RunLock } from "@oompa/adapters-node"
 import { UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import type * as Session from "../Session.ts"
@@ -16,17 +16,23 @@ import { currentSession } from "./inspect.ts"
 
 const gitLayer = (session: Session.Session) => DiskRecovery.gitLayer(session)
 
-export const worktrees = Command.make("worktrees", {}, () =>
+export const worktrees = Command.make("worktrees", {
+  json: Output.jsonFlag("the worktrees (NodeGit.WorktreeList)")
+}, ({ json }) =>
   Effect.gen(function*() {
     const session = yield* currentSession
     const found = yield* Git.Git.use((git) => git.listWorkspaces).pipe(
       Effect.provide(gitLayer(session)),
       Effect.mapError((e) => new UsageError({ message: e.message }))
     )
+    if (json) return yield* Output.json(NodeGit.WorktreeList, found)
     yield* Output.lines(found.length === 0 ? ["no oompa worktrees"] : found.map((w) => `${w.worker.padEnd(10)} ${w.path}`))
   })).pipe(
   Command.withDescription("List the worktrees oompa's workers use"),
-  Command.withExamples([{ command: "oompa worktrees", description: "Worker, path" }])
+  Command.withExamples([
+    { command: "oompa worktrees", description: "Worker, path" },
+    { command: "oompa worktrees --json", description: "The same as JSON (NodeGit.WorktreeList of @oompa/adapters-node)" }
+  ])
 )
 
 export const cleanup = Command.make("cleanup", {}, () =>

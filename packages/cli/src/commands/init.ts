@@ -1,0 +1,96 @@
+/**
+ * `oompa init` (clig.dev: make the first step easy): writes what a repository needs before its first
+ * swarm — a starter `oompa.json` whose `$schema` lets editors complete and check it, the task
+ * queue's folders, and the `.gitignore` lines for what oompa writes into the repository. It never
+ * overwrites: an existing `oompa.json` stops it before anything is written (exit 2), existing
+ * folders are kept, and only the `.gitignore` lines that are missing are appended.
+ *
+ * @since 0.1.0
+ */
+import { Effect, FileSystem, Path } from "effect"
+import { Command } from "effect/cli"
+import { ConfigFile, Task } from "@oompa/core"
+import { UsageError } from "../Errors.ts"
+import * as Output from "../Output.ts"
+import * as Session from "../Session.ts"
+
+/** The queue's folder, relative to the repository's top level (oompa.json's `tasks_dir`). */
+const tasksDir = "tasks"
+
+/**
+ * The starter oompa.json: two executors and a reviewer on codex, a size limit on each change. The
+ * test gate (`test_command`) is left for the user to add: no command fits every repository.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const starterConfig = `${JSON.stringify({
+  $schema: "./node_modules/@oompa/core/oompa.schema.json",
+  workers: [{ model: "codex:gpt-5-codex", role: "executor", count: 2, iterations: 5 }],
+  review_model: "codex:gpt-5-codex",
+  policy: { max_lines_added: 800 },
+  tasks_dir: tasksDir
+}, null, 2)}\n`
+
+/**
+ * What oompa writes into a repository and must never be committed: the run logs and lock
+ * (`.oompa/`), the agents' task outboxes in their worktrees (`.oompa-new-tasks/`, also excluded in
+ * `.git/info/exclude`, which only this clone sees), and the task queue, whose files move between
+ * folders on every claim and merge — tracked, they would leave the checkout dirty after each run.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const ignoreLines: ReadonlyArray<string> = ["/.oompa/", "/.oompa-new-tasks/", `/${tasksDir}/`]
+
+/** `.oompa`, `/.oompa`, `.oompa/` and `/.oompa/` ignore the same folder at the top level. */
+const sameEntry = (a: string, b: string) => a.trim().replace(/^\/|\/$/g, "") === b.trim().replace(/^\/|\/$/g, "")
+
+export const init = Command.make("init", {}, () =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const root = yield* Session.repoRoot(process.cwd())
+    const exists = (file: string) => fs.exists(file).pipe(Effect.orElseSucceed(() => false))
+    const failed = (what: string) => (e: { readonly message: string }) => new UsageError({ message: `init: cannot ${what}: ${e.message}` })
+
+    const configFile = path.join(root, "oompa.json")
+    if (yield* exists(configFile)) {
+      return yield* new UsageError({ message: `init: ${configFile} already exists; oompa init never overwrites it (remove it to start over)` })
+    }
+    // The starter must be what oompa accepts; a failure here is a bug, not the user's input.
+    yield* ConfigFile.decodeConfigFile(starterConfig, "the starter oompa.json").pipe(Effect.orDie)
+    yield* fs.writeFileString(configFile, starterConfig, { flag: "wx" }).pipe(Effect.mapError(failed(`write ${configFile}`)))
+    const done = ["wrote oompa.json"]
+
+    const created: Array<string> = []
+    for (const folder of Task.TaskStatus.literals) {
+      const dir = path.join(root, tasksDir, folder)
+      if (yield* exists(dir)) continue
+      yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(failed(`create ${dir}`)))
+      created.push(`${tasksDir}/${folder}/`)
+    }
+    if (created.length > 0) done.push(`created ${created.join(", ")}`)
+
+    const gitignore = path.join(root, ".gitignore")
+    const before = (yield* exists(gitignore)) ? yield* fs.readFileString(gitignore).pipe(Effect.mapError(failed(`read ${gitignore}`))) : ""
+    const present = before.split("\n")
+    const missing = ignoreLines.filter((line) => !present.some((existing) => sameEntry(existing, line)))
+    if (missing.length > 0) {
+      const separator = before === "" || before.endsWith("\n") ? "" : "\n"
+      yield* fs.writeFileString(gitignore, `${separator}# oompa: run logs, agents' task outboxes, the task queue\n${missing.join("\n")}\n`, { flag: "a" }).pipe(
+        Effect.mapError(failed(`append to ${gitignore}`))
+      )
+      done.push(`added to .gitignore: ${missing.join(" ")}`)
+    }
+
+    yield* Output.lines([
+      ...done,
+      "",
+      "next: edit oompa.json (add \"test_command\" to gate merges on your tests), run `oompa check`,",
+      `put tasks in ${tasksDir}/pending/ as {"id": "…", "summary": "…"} JSON files, then \`oompa swarm\`.`
+    ])
+  })).pipe(
+  Command.withDescription("Write a starter oompa.json, the tasks/ folders and the .gitignore lines; never overwrites"),
+  Command.withExamples([{ command: "oompa init", description: "Prepare this repository for its first swarm" }])
+)

@@ -1,0 +1,143 @@
+/**
+ * What a run's log says about it (SPEC F9: `oompa status`, `list`, `view`): a summary derived from
+ * the events alone, so a finished, crashed or still-running run can be explained from its log. The
+ * Schemas are the shapes `--json` prints, so a reader in another program decodes what it reads.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { BudgetName } from "./Budget.ts"
+import { Event, WorkerStopReason } from "./Event.ts"
+import { Role } from "./SwarmConfig.ts"
+
+/**
+ * How a run ended, as far as its log and the run lock tell. `running` until a `SwarmFinished`
+ * event: the run is live, or it died without finishing; the log alone cannot tell which, so
+ * {@link withLiveness} (given who holds the run lock) turns a dead one into `died`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const RunOutcome = Schema.Literals(["ok", "failed", "interrupted", "running", "died"])
+export type RunOutcome = typeof RunOutcome.Type
+
+/**
+ * One worker of a run: what it was, how many iterations it finished, why it stopped (absent while
+ * it runs, or when the run died under it).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const WorkerSummary = Schema.Struct({
+  id: Schema.String,
+  role: Role,
+  agent: Schema.String,
+  iterations: Schema.Int,
+  stopped: Schema.optionalKey(WorkerStopReason)
+})
+export type WorkerSummary = typeof WorkerSummary.Type
+
+/**
+ * The summary of one run (`oompa status --json`). Fields the log has not reached yet (a run that
+ * died before `SwarmStarted`, or has not finished) are absent rather than null.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const RunSummary = Schema.Struct({
+  runId: Schema.String,
+  branch: Schema.optionalKey(Schema.String),
+  /** Epoch milliseconds of `SwarmStarted`. */
+  startedAt: Schema.optionalKey(Schema.Finite),
+  outcome: RunOutcome,
+  durationMs: Schema.optionalKey(Schema.Finite),
+  workers: Schema.Array(WorkerSummary),
+  merged: Schema.Int,
+  /** Iterations the reviewer rejected, or that ran out of review attempts. */
+  rejected: Schema.Int,
+  /** Tasks moved to `failed/`. */
+  failedTasks: Schema.Int,
+  iterations: Schema.Int,
+  agentCalls: Schema.Int,
+  /** Dollars the harnesses reported (0 when none did). */
+  costUsd: Schema.Finite,
+  /** The budget that ended the run. */
+  budget: Schema.optionalKey(BudgetName),
+  warnings: Schema.Array(Schema.String)
+})
+export type RunSummary = typeof RunSummary.Type
+
+/**
+ * A repository's runs, newest first (`oompa list --json`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const RunList = Schema.Array(RunSummary)
+export type RunList = typeof RunList.Type
+
+/**
+ * One run in full (`oompa view --json`): its summary and every event of its log, in order.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const RunView = Schema.Struct({
+  summary: RunSummary,
+  events: Schema.Array(Event)
+})
+export type RunView = typeof RunView.Type
+
+type EventOf<Tag extends Event["_tag"]> = Extract<Event, { readonly _tag: Tag }>
+
+const is = <Tag extends Event["_tag"]>(tag: Tag) => (event: Event): event is EventOf<Tag> => event._tag === tag
+
+/**
+ * The summary of one run's events.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const summarize = (runId: string, events: ReadonlyArray<Event>): RunSummary => {
+  const started = events.find(is("SwarmStarted"))
+  const finished = events.find(is("SwarmFinished"))
+  const iterations = events.filter(is("IterationFinished"))
+  const stopped = new Map(events.filter(is("WorkerFinished")).map((e) => [e.worker, e.reason] as const))
+  const calls = events.filter(is("AgentFinished"))
+  return {
+    runId,
+    ...(started === undefined ? {} : { branch: started.branch, startedAt: started.at }),
+    outcome: finished?.outcome ?? "running",
+    ...(finished === undefined ? {} : { durationMs: finished.durationMs }),
+    workers: (started?.workers ?? []).map((w) => {
+      const reason = stopped.get(w.id)
+      return {
+        id: w.id,
+        role: w.role,
+        agent: w.agent,
+        iterations: iterations.filter((i) => i.worker === w.id).length,
+        ...(reason === undefined ? {} : { stopped: reason })
+      }
+    }),
+    merged: events.filter((e) => e._tag === "MergeResult" && e.outcome === "merged").length,
+    rejected: iterations.filter((i) => i.outcome === "rejected" || i.outcome === "exhausted").length,
+    failedTasks: events.filter((e) => e._tag === "TaskMoved" && e.to === "failed").length,
+    iterations: iterations.length,
+    agentCalls: calls.length,
+    costUsd: calls.reduce((sum, c) => sum + (c.costUsd ?? 0), 0),
+    ...(finished?.budget === undefined ? {} : { budget: finished.budget }),
+    warnings: events.filter(is("Warning")).map((e) => e.message)
+  }
+}
+
+/**
+ * The summary with a `running` outcome corrected to `died` unless `liveRunId` — the run holding the
+ * lock with a live process (or one on another host, which cannot be checked) — is this run. Without
+ * it, `oompa status` after a `kill -9` or a crash said "running" about a run whose process was gone
+ * (issue 8).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const withLiveness = (summary: RunSummary, liveRunId: string | undefined): RunSummary =>
+  summary.outcome === "running" && summary.runId !== liveRunId ? { ...summary, outcome: "died" } : summary

@@ -1,0 +1,70 @@
+/**
+ * Goal: a run's summary is derived from its events alone — merges, rejections, failed tasks,
+ * iterations per worker, why each stopped, cost — and is a value its exported Schema decodes; a
+ * run without `SwarmFinished` is `running` only while it holds the run lock, `died` otherwise.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Schema } from "effect"
+import type { Event } from "../../src/domain/Event.ts"
+import { RunSummary, summarize, withLiveness } from "../../src/domain/RunSummary.ts"
+
+const timings = { setup: 0, agent: 0, review: 0, fix: 0, git: 0, test: 0, mergeWait: 0 }
+
+const started: Event = {
+  _tag: "SwarmStarted", at: 1_000, runId: "1a2b3c4d", branch: "main", base: "abc", review: true, dryRun: false,
+  workers: [{ id: "w0", role: "executor", agent: "claude:opus", iterations: 2 }, { id: "w1", role: "executor", agent: "codex", iterations: 2 }]
+}
+const agent = (worker: string, costUsd?: number): Event => ({
+  _tag: "AgentFinished", at: 1_100, worker, iteration: 1, call: "propose", agent: "claude:opus", exitCode: 0, durationMs: 50, timedOut: false,
+  ...(costUsd === undefined ? {} : { costUsd })
+})
+const events: ReadonlyArray<Event> = [
+  started,
+  agent("w0", 0.25),
+  agent("w1"),
+  { _tag: "MergeResult", at: 1_200, worker: "w0", iteration: 1, outcome: "merged", sha: "f00", branch: "oompa/1a2b3c4d/w0-1", files: [] },
+  { _tag: "IterationFinished", at: 1_210, worker: "w0", iteration: 1, outcome: "merged", reviews: 1, timings },
+  { _tag: "IterationFinished", at: 1_220, worker: "w1", iteration: 1, outcome: "rejected", reviews: 1, timings },
+  { _tag: "TaskMoved", at: 1_230, task: "t1", from: "current", to: "failed" },
+  { _tag: "Warning", at: 1_240, message: "slow disk" },
+  { _tag: "WorkerFinished", at: 1_250, worker: "w0", reason: "no-tasks", iterations: 1 }
+]
+
+describe("RunSummary", () => {
+  it("summarises a run still without SwarmFinished, and the Schema decodes the result", () => {
+    const summary = summarize("1a2b3c4d", events)
+    assert.deepStrictEqual(summary, {
+      runId: "1a2b3c4d",
+      branch: "main",
+      startedAt: 1_000,
+      outcome: "running",
+      workers: [
+        { id: "w0", role: "executor", agent: "claude:opus", iterations: 1, stopped: "no-tasks" },
+        { id: "w1", role: "executor", agent: "codex", iterations: 1 }
+      ],
+      merged: 1,
+      rejected: 1,
+      failedTasks: 1,
+      iterations: 2,
+      agentCalls: 2,
+      costUsd: 0.25,
+      warnings: ["slow disk"]
+    })
+    assert.deepStrictEqual(Schema.decodeUnknownSync(RunSummary)(JSON.parse(JSON.stringify(summary))), summary)
+  })
+
+  it("takes outcome, duration and budget from SwarmFinished", () => {
+    const finished = summarize("1a2b3c4d", [...events, { _tag: "SwarmFinished", at: 2_000, outcome: "failed", durationMs: 1_000, merged: 1, rejected: 1, failed: 1, budget: "max_agent_calls" }])
+    assert.deepStrictEqual([finished.outcome, finished.durationMs, finished.budget], ["failed", 1_000, "max_agent_calls"])
+  })
+
+  it("a running run is died unless it is the live run; a finished one stays as it was", () => {
+    const running = summarize("1a2b3c4d", events)
+    assert.strictEqual(withLiveness(running, "1a2b3c4d").outcome, "running")
+    assert.strictEqual(withLiveness(running, undefined).outcome, "died")
+    assert.strictEqual(withLiveness(running, "99999999").outcome, "died")
+    const empty = summarize("1a2b3c4d", [])
+    assert.deepStrictEqual(withLiveness(empty, undefined), { ...empty, outcome: "died" })
+    assert.isUndefined(empty.branch)
+  })
+})
