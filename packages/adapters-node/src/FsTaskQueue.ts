@@ -385,3 +385,38 @@ export const readInvalid = Effect.fn("FsTaskQueue.readInvalid")(function*(tasksD
     .map((f): InvalidFile => ({ file: f.name, ...Files.decodeInvalid(f.name, f.content) }))
     .sort((a, b) => a.file < b.file ? -1 : a.file > b.file ? 1 : 0)
 })
+
+/**
+ * Moves task `id` back to `pending/` with its attempts reset (`oompa requeue`): from `failed/`, or
+ * from `current/` when `fromCurrent` is set — only when no live run holds the queue, which the
+ * caller checks with the run lock. The file is decoded like any other (a broken one goes to
+ * `invalid/` and is not requeued), rewritten and renamed, so it is always in exactly one folder.
+ * Returns the folder it came from.
+ *
+ * @category moves
+ * @since 0.1.0
+ */
+export const requeue = Effect.fn("FsTaskQueue.requeue")(function*(
+  tasksDir: string,
+  id: string,
+  options: { readonly fromCurrent?: boolean } = {}
+): Effect.fn.Return<"failed" | "current", Errors.TaskQueueError, FileSystem.FileSystem | Path.Path> {
+  const problem = Ids.idProblem(id)
+  if (problem !== undefined) return yield* new Errors.TaskQueueError({ operation: "requeue", task: id, message: `task id ${JSON.stringify(id)} ${problem}` })
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const env: Env = { fs, path, layout: layout(path, tasksDir) }
+  const folders: ReadonlyArray<"failed" | "current"> = options.fromCurrent === true ? ["failed", "current"] : ["failed"]
+  return yield* Effect.gen(function*() {
+    yield* prepare(env)
+    for (const folder of folders) {
+      const held = yield* readTask(env, folder, id)
+      if (held === undefined) continue
+      const { attempts: _attempts, ...task } = held.task
+      const { attempts: _rawAttempts, ...raw } = held.raw
+      yield* moveTask(env, { ...held, raw }, task, "pending")
+      return folder
+    }
+    return yield* new Errors.TaskQueueError({ operation: "requeue", task: id, message: `no task ${id} in ${folders.map((f) => `${f}/`).join(" or ")}` })
+  }).pipe(Effect.catchTag("PlatformError", (e) => Effect.fail(queueError("requeue", id)(e))))
+})

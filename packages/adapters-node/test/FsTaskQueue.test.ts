@@ -233,4 +233,28 @@ describe("FsTaskQueue", () => {
       yield* FsTaskQueue.make(dir)
       assert.deepStrictEqual(ls(dir, ".tmp"), ["write-2-fresh"])
     }).pipe(Effect.provide(NodeServices.layer)))
+
+  it.live("requeue moves a failed task to pending/ with its attempts reset and its other fields kept; current/ only when asked", () =>
+    withQueue((_queue, dir) =>
+      Effect.gen(function*() {
+        write(dir, "failed", "t1.json", JSON.stringify({ id: "t1", summary: "do t1", attempts: 3, last_feedback: "tests failed", owner: "ada" }))
+        write(dir, "current", "t2.json", JSON.stringify({ id: "t2", summary: "do t2", attempts: 1 }))
+        write(dir, "failed", "t3.json", "{\"id\": ")
+        assert.strictEqual(yield* FsTaskQueue.requeue(dir, "t1"), "failed")
+        assert.deepStrictEqual(readJson(dir, "pending", "t1.json"), { id: "t1", summary: "do t1", last_feedback: "tests failed", owner: "ada" })
+        assert.deepStrictEqual(ls(dir, "failed"), ["t3.json"])
+        // A claim in current/ stays unless the caller (holding no live run) says so.
+        const refused = yield* Effect.exit(FsTaskQueue.requeue(dir, "t2"))
+        assert.isTrue(Exit.isFailure(refused))
+        assert.include(JSON.stringify(refused), "no task t2 in failed/")
+        assert.strictEqual(yield* FsTaskQueue.requeue(dir, "t2", { fromCurrent: true }), "current")
+        assert.deepStrictEqual(ls(dir, "current"), [])
+        assert.deepStrictEqual(ls(dir, "pending"), ["t1.json", "t2.json"])
+        // A broken file is not requeued: it goes to invalid/ with its reason, as on any read.
+        assert.isTrue(Exit.isFailure(yield* Effect.exit(FsTaskQueue.requeue(dir, "t3"))))
+        assert.deepStrictEqual(ls(dir, "failed"), [])
+        assert.deepStrictEqual(ls(dir, "invalid"), ["t3.json"])
+        // An id that is not one never touches a path.
+        assert.include(JSON.stringify(yield* Effect.exit(FsTaskQueue.requeue(dir, "../etc/passwd"))), "task id")
+      })))
 })

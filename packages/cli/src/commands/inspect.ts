@@ -69,25 +69,13 @@ export const requeue = Command.make("requeue", {
   task: Argument.String("task").pipe(Argument.withDescription("The id of a task in failed/ (or current/ when no run holds it)"))
 }, ({ task }) =>
   Effect.gen(function*() {
-    const problem = Ids.idProblem(task)
-    if (problem !== undefined) return yield* new UsageError({ message: `requeue: task id ${JSON.stringify(task)} ${problem}` })
     const session = yield* currentSession
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
     const lock = yield* RunLock.inspect(session.paths.lockPath).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
-    const folders = lock._tag === "Held" && lock.alive !== false ? ["failed"] : ["failed", "current"]
-    for (const folder of folders) {
-      const from = path.join(session.paths.tasksDir, folder, `${task}.json`)
-      if (!(yield* fs.exists(from).pipe(Effect.orElseSucceed(() => false)))) continue
-      const parsed = JSON.parse(yield* fs.readFileString(from).pipe(Effect.orDie)) as Record<string, unknown>
-      const { attempts: _attempts, ...rest } = parsed
-      const to = path.join(session.paths.tasksDir, "pending", `${task}.json`)
-      yield* fs.writeFileString(`${to}.requeue`, `${JSON.stringify(rest, null, 2)}\n`).pipe(Effect.orDie)
-      yield* fs.rename(`${to}.requeue`, to).pipe(Effect.orDie)
-      yield* fs.remove(from).pipe(Effect.orDie)
-      return yield* Output.lines([`task ${task}: ${folder}/ -> pending/ (attempts reset)`])
-    }
-    return yield* new UsageError({ message: `requeue: no task ${task} in ${folders.map((f) => `${f}/`).join(" or ")}` })
+    const fromCurrent = !(lock._tag === "Held" && lock.alive !== false)
+    const folder = yield* FsTaskQueue.requeue(session.paths.tasksDir, task, { fromCurrent }).pipe(
+      Effect.mapError((e) => new UsageError({ message: `requeue: ${e.message}` }))
+    )
+    return yield* Output.lines([`task ${task}: ${folder}/ -> pending/ (attempts reset)`])
   })).pipe(
   Command.withDescription("Move a failed task back to pending/ with its attempts reset"),
   Command.withExamples([{ command: "oompa requeue add-login", description: "Try add-login again" }])
