@@ -7,9 +7,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { ConfigFile } from "@oompa/core"
+import { git, scratchRepo } from "./cli/helpers.ts"
 
 const root = path.resolve(import.meta.dirname, "..")
 const examplesDir = path.join(root, "examples")
@@ -50,21 +50,8 @@ describe("examples", () => {
 
   /** A scratch repository with pending tasks, and a HOME beside it for the worktrees. */
   const scratch = (tasks: ReadonlyArray<string>) => {
-    const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "oompa-example-")))
-    const repo = path.join(tmp, "repo")
-    fs.mkdirSync(repo)
-    fs.mkdirSync(path.join(tmp, "home"))
-    const git = (...args: Array<string>) => execFileSync("git", args, { cwd: repo, encoding: "utf8" }).trim()
-    git("init", "-q", "-b", "main")
-    git("config", "user.email", "dev@example.com")
-    git("config", "user.name", "Dev")
-    fs.writeFileSync(path.join(repo, "README.md"), "# scratch\n")
-    git("add", "-A")
-    git("commit", "-qm", "initial")
-    fs.mkdirSync(path.join(repo, "tasks/pending"), { recursive: true })
-    for (const id of tasks) fs.writeFileSync(path.join(repo, "tasks/pending", `${id}.json`), JSON.stringify({ id, summary: `Do ${id}` }))
-    const env = { ...process.env, HOME: path.join(tmp, "home") }
-    return { tmp, repo, git, env }
+    const made = scratchRepo({ pending: tasks.map((id) => ({ id, summary: `Do ${id}` })) })
+    return { tmp: made.root, repo: made.repo, git: (...args: Array<string>) => git(made.repo, ...args), env: { ...process.env, HOME: made.home } }
   }
 
   it("examples/embed: a plain TypeScript program runs a swarm with its own function agent, through review and a fix, to merges", () => {

@@ -7,11 +7,11 @@
  * Method: `npm run build`, `npm pack` of each package, a scratch project in the temp folder.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { execFileSync, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { ensureBundle, workspaceRoot } from "../cli/helpers.ts"
+import { cleanupAll, ensureBundle, git, scratchRepo, workspaceRoot } from "../cli/helpers.ts"
 
 const packages = ["packages/core", "packages/adapters-node", "packages/cli"] as const
 
@@ -45,8 +45,6 @@ const run = (command: string, args: ReadonlyArray<string>, cwd: string, env: Nod
   assert.strictEqual(result.status, 0, `${command} ${args.join(" ")} exited ${result.status}\n${result.stdout}\n${result.stderr}`)
   return result.stdout
 }
-
-const git = (cwd: string, ...args: Array<string>) => execFileSync("git", args, { cwd, encoding: "utf8" }).trim()
 
 /** What a user's program does with the installed packages: a swarm with its own agent, to a merge. */
 const consumerScript = `
@@ -128,6 +126,7 @@ describe("the packed packages, installed outside the workspace", () => {
   }, 420_000)
 
   afterAll(() => {
+    cleanupAll()
     if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true })
   })
 
@@ -147,16 +146,7 @@ describe("the packed packages, installed outside the workspace", () => {
   })
 
   it("imports @oompa/core and @oompa/adapters-node under Node 22 and runs a swarm with a function agent to a merge", () => {
-    const repo = path.join(tmp!, "repo")
-    fs.mkdirSync(repo)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "dev@example.com")
-    git(repo, "config", "user.name", "Dev")
-    fs.writeFileSync(path.join(repo, "README.md"), "# scratch\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "initial")
-    fs.mkdirSync(path.join(repo, "tasks/pending"), { recursive: true })
-    fs.writeFileSync(path.join(repo, "tasks/pending/hello.json"), JSON.stringify({ id: "hello", summary: "Add hello.txt" }))
+    const { repo } = scratchRepo({ pending: [{ id: "hello", summary: "Add hello.txt" }] })
     fs.writeFileSync(path.join(project, "embed.mjs"), consumerScript)
 
     const node = run(process.execPath, ["--version"], project, env)

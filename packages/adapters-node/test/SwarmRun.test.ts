@@ -8,35 +8,26 @@
  * agents written as functions.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Project from "../src/Project.ts"
 import * as RunPaths from "../src/RunPaths.ts"
 import * as SwarmRun from "../src/SwarmRun.ts"
+import { git, makeRepo, removeRepo, writeTree } from "./fixtures/gitdir.ts"
 
-const git = (cwd: string, ...args: Array<string>) => execFileSync("git", args, { cwd, encoding: "utf8" }).trim()
+const show = (repo: string, file: string) => git(repo, ["show", `main:${file}`]).trim()
 
+/** A repository with `tasks` pending (not committed: the framework owns the queue), worktrees beside it. */
 const scratch = (tasks: ReadonlyArray<string> = ["t1"]) => {
-  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "oompa-swarmrun-")))
-  const repo = path.join(root, "repo")
-  fs.mkdirSync(repo)
-  git(repo, "init", "-q", "-b", "main")
-  git(repo, "config", "user.email", "dev@example.com")
-  git(repo, "config", "user.name", "Dev")
-  fs.writeFileSync(path.join(repo, "README.md"), "# scratch\n")
-  git(repo, "add", "-A")
-  git(repo, "commit", "-qm", "initial")
-  fs.mkdirSync(path.join(repo, "tasks/pending"), { recursive: true })
-  for (const id of tasks) fs.writeFileSync(path.join(repo, "tasks/pending", `${id}.json`), JSON.stringify({ id, summary: `Do ${id}` }))
-  const worktrees = path.join(root, "worktrees")
+  const temp = makeRepo({ "README.md": "# scratch\n" })
+  writeTree(temp.repo, Object.fromEntries(tasks.map((id) => [`tasks/pending/${id}.json`, JSON.stringify({ id, summary: `Do ${id}` })])))
   const configJson = (extra: Record<string, unknown> = {}) => ({
-    worktrees_dir: worktrees,
+    worktrees_dir: temp.worktrees,
     workers: [{ model: "codex", iterations: 2, role: "executor" }],
     ...extra
   })
-  return { root, repo, worktrees, configJson, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) }
+  return { repo: temp.repo, configJson, cleanup: () => removeRepo(temp) }
 }
 
 const rejection = async (promise: Promise<unknown>): Promise<unknown> => {
@@ -106,8 +97,7 @@ describe("SwarmRun (runSwarm)", () => {
   it("repairs what a dead run left first, says so, then runs: the orphaned claim is merged", async () => {
     const s = scratch([])
     try {
-      fs.mkdirSync(path.join(s.repo, "tasks/current"), { recursive: true })
-      fs.writeFileSync(path.join(s.repo, "tasks/current/orphan.json"), JSON.stringify({ id: "orphan", summary: "Left by a dead run" }))
+      writeTree(s.repo, { "tasks/current/orphan.json": JSON.stringify({ id: "orphan", summary: "Left by a dead run" }) })
       const notices: Array<string> = []
       const tags: Array<string> = []
       const result = await SwarmRun.runPromise({
@@ -121,7 +111,7 @@ describe("SwarmRun (runSwarm)", () => {
       assert.deepStrictEqual(result.notices, notices)
       assert.strictEqual(result.report.outcome, "ok")
       assert.strictEqual(result.report.merged, 1)
-      assert.strictEqual(git(s.repo, "show", "main:orphan.txt"), "orphan")
+      assert.strictEqual(show(s.repo, "orphan.txt"), "orphan")
       const logged = fs.readFileSync(result.eventsPath, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { _tag: string })._tag)
       assert.deepStrictEqual(tags, logged)
     } finally {
@@ -155,7 +145,7 @@ describe("SwarmRun (runSwarm)", () => {
       assert.isTrue(agentAborted)
       assert.deepStrictEqual(fs.readdirSync(path.join(s.repo, "tasks/pending")), ["t1.json"])
       assert.deepStrictEqual(fs.readdirSync(path.join(s.repo, "tasks/current")), [])
-      assert.strictEqual(git(s.repo, "branch", "--list", "oompa/*"), "")
+      assert.strictEqual(git(s.repo, ["branch", "--list", "oompa/*"]), "")
       const last = fs.readFileSync(interrupted.eventsPath, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { _tag: string; outcome?: string }).at(-1)
       assert.strictEqual(last?._tag, "SwarmFinished")
       assert.strictEqual(last?.outcome, "interrupted")
