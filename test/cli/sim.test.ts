@@ -26,7 +26,8 @@ describe("oompa sim", () => {
     const scratch = scratchRepo()
     const run = oompa(scratch, ["sim", "--seeds", "120", "--threads", "2"], { timeoutMs: 120_000 })
     assert.strictEqual(run.status, 0, run.stderr)
-    assert.match(run.stdout, /seeds \d+\/120 passed \([\d.]+\/s\)/)
+    assert.match(run.stderr, /seeds \d+\/120 passed \([\d.]+\/s\)/, "progress goes to stderr")
+    assert.notMatch(run.stdout, /seeds \d+\/120 passed/)
     assert.match(run.stdout, /PASSED seeds 1\.\.120 \(2 threads, [\d.]+ seeds\/s\)/)
   })
 
@@ -46,9 +47,9 @@ describe("oompa sim", () => {
   for (const threads of ["1", "2"]) {
     it(`Ctrl-C stops a long sweep on ${threads} thread${threads === "1" ? "" : "s"} at once: exit 130`, async () => {
       const job = oompaAsync(scratchRepo(), ["sim", "--seeds", "1000000", "--threads", threads])
-      let stdout = ""
-      job.child.stdout!.on("data", (chunk: string) => (stdout += chunk))
-      await waitFor("the first progress line", () => /seeds \d+\/1000000 passed/.test(stdout), 60_000)
+      let progress = ""
+      job.child.stderr!.on("data", (chunk: string) => (progress += chunk))
+      await waitFor("the first progress line", () => /seeds \d+\/1000000 passed/.test(progress), 60_000)
       const signalled = Date.now()
       job.child.kill("SIGINT")
       const result = await job.exited

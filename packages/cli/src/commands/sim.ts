@@ -82,7 +82,8 @@ export const sim = Command.make("sim", {
     }
     const total = Option.getOrElse(seeds, () => 0)
     const started = performance.now()
-    const tty = process.stdout.isTTY === true
+    // Progress on stderr (redrawn in place on a terminal); the verdict on stdout.
+    const tty = process.stderr.isTTY === true
     let shown = 0
     let passedSoFar = 0
     const workerScript = yield* WorkerScript
@@ -98,13 +99,13 @@ export const sim = Command.make("sim", {
         if (passed < total && passed - shown < 50) return
         shown = passed
         const rate = passed / ((performance.now() - started) / 1000)
-        process.stdout.write(`${tty ? "\r" : ""}seeds ${passed}/${total} passed (${rate.toFixed(1)}/s)${tty ? "" : "\n"}`)
+        process.stderr.write(`${tty ? "\r" : ""}seeds ${passed}/${total} passed (${rate.toFixed(1)}/s)${tty ? "" : "\n"}`)
       }
     }).pipe(
       Effect.onInterrupt(() =>
         Output.errorLines([`${tty && shown > 0 ? "\n" : ""}${passedSoFar === 0 ? "interrupted before a seed passed" : `interrupted: seeds 1..${passedSoFar} passed`}`]))
     )
-    if (tty && shown > 0) yield* Output.lines([""])
+    if (tty && shown > 0) yield* Output.errorLines([""])
     if (report.failure !== undefined) {
       yield* Output.lines(["", ...parameterLines(report.failure.parameters)])
       return yield* failWith(report.failure, configFile, variant)
