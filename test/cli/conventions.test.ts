@@ -89,7 +89,8 @@ describe("oompa init", () => {
     assert.strictEqual(result.status, 0, show(result))
     const text = read(s, "oompa.json")
     const json = JSON.parse(text) as Record<string, unknown>
-    assert.strictEqual(json["$schema"], "./node_modules/@oompa/core/oompa.schema.json")
+    // No @oompa/core installed here: the CLI's own copy of the schema (it ships one).
+    assert.strictEqual(json["$schema"], "./node_modules/@oompa/cli/oompa.schema.json")
     const decoded = ConfigFile.decodeConfigFileResult(text, "oompa.json")
     assert.isTrue(Result.isSuccess(decoded), String(Result.isFailure(decoded) && decoded.failure.message))
     // Editors check it against the shipped JSON Schema: it is valid there too.
@@ -110,6 +111,34 @@ describe("oompa init", () => {
     const tasks = oompa(s, ["tasks"])
     assert.strictEqual(tasks.status, 0, show(tasks))
     assert.include(tasks.stdout, "pending/ (1)\n  t1  First")
+  })
+
+  it("points $schema at @oompa/core's copy when that is installed", () => {
+    const s = scratchRepo({ files: { "node_modules/@oompa/core/oompa.schema.json": "{}\n" } })
+    const result = oompa(s, ["init"])
+    assert.strictEqual(result.status, 0, show(result))
+    assert.strictEqual((JSON.parse(read(s, "oompa.json")) as Record<string, unknown>)["$schema"], "./node_modules/@oompa/core/oompa.schema.json")
+  })
+
+  it("checks before it writes: a .gitignore that is a folder, or a tasks that is a file, is exit 2 with nothing written, and init runs again once fixed", () => {
+    const s = scratchRepo({})
+    fs.mkdirSync(path.join(s.repo, ".gitignore"))
+    const refused = oompa(s, ["init"])
+    assert.strictEqual(refused.status, 2, show(refused))
+    assert.include(refused.stderr, ".gitignore is a folder, not a file; nothing was written")
+    assert.isFalse(fs.existsSync(path.join(s.repo, "oompa.json")))
+    assert.isFalse(fs.existsSync(path.join(s.repo, "tasks")))
+    fs.rmdirSync(path.join(s.repo, ".gitignore"))
+    fs.writeFileSync(path.join(s.repo, "tasks"), "not a folder\n")
+    const again = oompa(s, ["init"])
+    assert.strictEqual(again.status, 2, show(again))
+    assert.include(again.stderr, `${path.join(s.repo, "tasks")} exists and is not a folder; nothing was written`)
+    assert.isFalse(fs.existsSync(path.join(s.repo, "oompa.json")))
+    fs.rmSync(path.join(s.repo, "tasks"))
+    const fixed = oompa(s, ["init"])
+    assert.strictEqual(fixed.status, 0, show(fixed))
+    assert.isTrue(fs.existsSync(path.join(s.repo, "oompa.json")))
+    assert.isTrue(fs.statSync(path.join(s.repo, "tasks/pending")).isDirectory())
   })
 
   it("never overwrites: an existing oompa.json is exit 2 naming it, and nothing is written", () => {

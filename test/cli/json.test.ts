@@ -94,7 +94,7 @@ describe("--json on every read command decodes with the exported Schema", () => 
     }
   })
 
-  it("check --json: HarnessCheck.CheckReport of @oompa/adapters-node; exit 1 when no harness oompa.json uses is usable", () => {
+  it("check --json: HarnessCheck.CheckReport of @oompa/adapters-node; exit 1 when a harness oompa.json uses is not usable", () => {
     const { scratch } = swarmRepo()
     const report = readJson(scratch, ["check", "--json"], HarnessCheck.CheckReport)
     assert.deepStrictEqual(report.required, ["claude", "codex"])
@@ -108,10 +108,18 @@ describe("--json on every read command decodes with the exported Schema", () => 
     assert.strictEqual(failed.status, 1, show(failed))
     const failedReport = Schema.decodeUnknownSync(HarnessCheck.CheckReport)(JSON.parse(failed.stdout))
     assert.deepStrictEqual([failedReport.required, failedReport.usable], [["gemini"], false])
-    assert.deepStrictEqual(failed.stderr.trimEnd().split("\n"), ["oompa: check: no harness oompa.json uses (gemini) is usable"])
+    assert.deepStrictEqual(failed.stderr.trimEnd().split("\n"), ["oompa: check: oompa.json uses gemini, which is not usable: oompa swarm would refuse to start"])
     const plain = oompa(geminiOnly, ["check"])
     assert.strictEqual(plain.status, 1, show(plain))
     assert.match(plain.stdout, /^missing gemini\s/m)
+
+    // Workers on claude (usable) reviewed by gemini (missing): check fails as the run's preflight would.
+    const mixed = scratchRepo({ config: { workers: [{ model: "claude:opus" }], review_model: "gemini:gemini-2.5-pro" } })
+    const mixedCheck = oompa(mixed, ["check"])
+    assert.strictEqual(mixedCheck.status, 1, show(mixedCheck))
+    assert.include(mixedCheck.stderr, "oompa.json uses gemini, which is not usable")
+    const refused = oompa(mixed, ["swarm"])
+    assert.strictEqual(refused.status, 2, show(refused))
   })
 })
 

@@ -8,7 +8,9 @@
  * repository exits 2 naming the holder, and `oompa stop` interrupts the first (exit 130).
  */
 import { afterAll, assert, describe, it } from "@effect/vitest"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import {
   cleanupAll,
@@ -254,6 +256,28 @@ describe("oompa swarm", () => {
       assert.strictEqual((JSON.parse(after.stdout) as { outcome: string }).outcome, "interrupted")
     } finally {
       first.child.kill("SIGKILL")
+    }
+  })
+
+  it("oompa stop refuses a run embedded in another program (its lock says SIGINT would kill the host) and signals nothing", () => {
+    const scratch = scratchRepo({ config: { workers: [{ model: "codex:gpt-5-codex", role: "executor", iterations: 1 }] } })
+    // The host: a live process that a SIGINT would end.
+    const host = spawn("sleep", ["60"], { stdio: "ignore" })
+    try {
+      fs.mkdirSync(path.join(scratch.repo, ".oompa"), { recursive: true })
+      const holder = { pid: host.pid, startedAt: new Date().toISOString(), runId: "0e0e0e0e", hostname: os.hostname(), stopsOnSigint: false }
+      fs.writeFileSync(path.join(scratch.repo, ".oompa/lock"), `${JSON.stringify(holder)}\n`)
+      const stopped = oompa(scratch, ["stop"])
+      assert.strictEqual(stopped.status, 2, show(stopped))
+      assert.include(stopped.stderr, `run 0e0e0e0e runs inside another program (pid ${host.pid})`)
+      assert.isNull(host.exitCode)
+      assert.isNull(host.signalCode)
+      // A second run is told where the run it waits for lives.
+      const second = oompa(scratch, ["swarm"])
+      assert.strictEqual(second.status, 2, show(second))
+      assert.include(second.stderr, `stop it from the program it runs in (pid ${host.pid})`)
+    } finally {
+      host.kill("SIGKILL")
     }
   })
 

@@ -138,11 +138,12 @@ describe("the packed packages, installed outside the workspace", () => {
         /(^|\/)(test|tests|__tests__|fixtures?)\//.test(f) || /\.(test|spec|contract)\.[cm]?[jt]s$/.test(f) || /tsconfig/.test(f) || /\.tsbuildinfo$/.test(f))
       assert.deepStrictEqual(unwanted, [], name)
       assert.include(list, "README.md", name)
+      assert.include(list, "LICENSE", name)
       assert.include(list, "package.json", name)
     }
     assert.includeMembers(files.get("@oompa/core")!, ["dist/index.js", "dist/index.d.ts", "dist/testing/index.js", "oompa.schema.json"])
     assert.includeMembers(files.get("@oompa/adapters-node")!, ["dist/index.js", "dist/index.d.ts", "dist/simulationWorker.js"])
-    assert.includeMembers(files.get("@oompa/cli")!, ["bin/oompa.mjs", "dist/oompa.mjs"])
+    assert.includeMembers(files.get("@oompa/cli")!, ["bin/oompa.mjs", "dist/oompa.mjs", "dist/THIRD-PARTY-NOTICES.txt", "oompa.schema.json", "oompa-events.schema.json"])
   })
 
   it("imports @oompa/core and @oompa/adapters-node under Node 22 and runs a swarm with a function agent to a merge", () => {
@@ -175,6 +176,22 @@ describe("the packed packages, installed outside the workspace", () => {
   it("the installed oompa bin runs the demo (npx oompa demo exits 0)", () => {
     const out = run("npx", ["--no-install", "oompa", "demo", "--no-keep"], project, { ...env, TMPDIR: tmp! })
     assert.match(out, /3 merged, 0 rejected, 0 failed/)
+  })
+
+  it("CommonJS code can require the libraries (Node 22's require of ES modules)", () => {
+    fs.writeFileSync(path.join(project, "legacy.cjs"), "const core = require('@oompa/core')\nconst node = require('@oompa/adapters-node')\nconsole.log(typeof core.Swarm.run, typeof node.runSwarm)\n")
+    const out = run(process.execPath, ["legacy.cjs"], project, env)
+    assert.strictEqual(out.trim(), "function function")
+  })
+
+  it("the installed oompa init writes an oompa.json whose $schema is a file the install holds", () => {
+    git(project, "init", "-q", "-b", "main")
+    const out = run("npx", ["--no-install", "oompa", "init"], project, env)
+    assert.include(out, "wrote oompa.json")
+    const written = JSON.parse(fs.readFileSync(path.join(project, "oompa.json"), "utf8")) as { readonly $schema: string }
+    assert.isTrue(fs.existsSync(path.join(project, written.$schema)), written.$schema)
+    const schema = JSON.parse(fs.readFileSync(path.join(project, written.$schema), "utf8")) as { readonly $id: string }
+    assert.strictEqual(schema.$id, "urn:oompa:oompa.schema.json")
   })
 
   it("the project holds one copy of effect", () => {

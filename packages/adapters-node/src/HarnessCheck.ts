@@ -43,8 +43,9 @@ export type HarnessStatus = typeof HarnessStatus.Type
 
 /**
  * Everything `oompa check --json` prints: the Node and git it runs with, every harness probed, the
- * harnesses the repository's oompa.json uses (every agent CLI when there is none), and whether one
- * of those is usable — `oompa check` exits 1 when none is.
+ * harnesses the repository's oompa.json uses (every agent CLI when there is none), and whether they
+ * are usable: every one oompa.json uses (what a run's preflight needs), or any one without oompa.json
+ * — `oompa check` exits 1 when not.
  *
  * @category models
  * @since 0.1.0

@@ -35,7 +35,12 @@ export const LockHolder = Schema.Struct({
   pid: Schema.Int,
   startedAt: Schema.String,
   runId: Schema.String,
-  hostname: Schema.String
+  hostname: Schema.String,
+  /**
+   * false when the run is embedded in another program (the library entry), which a SIGINT would
+   * kill rather than stop; absent in locks of the CLI (and of versions before it was recorded).
+   */
+  stopsOnSigint: Schema.optionalKey(Schema.Boolean)
 })
 export type LockHolder = typeof LockHolder.Type
 
@@ -51,8 +56,9 @@ export class RunLockHeld extends Schema.TaggedError<RunLockHeld>()("RunLockHeld"
 }) {
   override get message(): string {
     const { pid, hostname: host, runId, startedAt } = this.holder
+    const stop = stoppable(this.holder) ? "stop it (oompa stop)" : "stop it from the program it runs in (pid " + pid + ")"
     return `another oompa run holds ${this.path}: run ${runId}, pid ${pid} on ${host}, started ${startedAt}. ` +
-      `Wait for it to finish or stop it (oompa stop); if no such process exists, remove ${this.path}.`
+      `Wait for it to finish or ${stop}; if no such process exists, remove ${this.path}.`
   }
 }
 
@@ -112,13 +118,32 @@ export const isProcessAlive = (pid: number): boolean => {
 }
 
 /**
+ * Whether `oompa stop` may stop the holder with SIGINT (the CLI stops on it; an embedding program
+ * may not, and would die of it).
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const stoppable = (holder: LockHolder): boolean => holder.stopsOnSigint !== false
+
+/**
+ * The locks this process holds now. A lock naming this process's pid that is not among them was
+ * left by an earlier process that had the same pid (a restarted container): it is stale, not ours.
+ */
+const heldHere = new Set<string>()
+
+/**
  * Whether a holder is alive: `undefined` when it is on another host (cannot be checked).
  *
  * @category predicates
  * @since 0.1.0
  */
-export const holderAlive = (holder: LockHolder, host: string = hostname()): boolean | undefined =>
-  holder.hostname !== host ? undefined : isProcessAlive(holder.pid)
+export const holderAlive = (holder: LockHolder, host: string = hostname(), lockPath?: string): boolean | undefined =>
+  holder.hostname !== host
+    ? undefined
+    : holder.pid === process.pid && lockPath !== undefined
+    ? heldHere.has(lockPath)
+    : isProcessAlive(holder.pid)
 
 /** The lock's text and holder; `undefined` when there is no lock. */
 const readLock = Effect.fnUntraced(function*(fs: FileSystem.FileSystem, lockPath: string) {
@@ -143,7 +168,7 @@ export const inspect = Effect.fn("RunLock.inspect")(function*(
   const fs = yield* FileSystem.FileSystem
   const lock = yield* readLock(fs, lockPath).pipe(Effect.catchTag("PlatformError", (e) => Effect.fail(new RunLockError({ path: lockPath, message: e.message }))))
   if (lock === undefined) return { _tag: "Free" }
-  return { _tag: "Held", holder: lock.holder, alive: holderAlive(lock.holder) }
+  return { _tag: "Held", holder: lock.holder, alive: holderAlive(lock.holder, hostname(), lockPath) }
 })
 
 /**
@@ -179,7 +204,7 @@ const tryAcquire = Effect.fnUntraced(function*(fs: FileSystem.FileSystem, path: 
     if (yield* Atomic.createExclusive(fs, path, path.dirname(lockPath), lockPath, ownText, ".lock")) return { takeover }
     const lock = yield* readLock(fs, lockPath)
     if (lock === undefined) continue // released between our attempt and our read: try again
-    if (holderAlive(lock.holder) !== false) return yield* new RunLockHeld({ path: lockPath, holder: lock.holder })
+    if (holderAlive(lock.holder, hostname(), lockPath) !== false) return yield* new RunLockHeld({ path: lockPath, holder: lock.holder })
     if (yield* removeStale(fs, lockPath, lock.text)) {
       const { pid, runId, startedAt } = lock.holder
       takeover = `took over the lock of run ${runId} (pid ${pid}, started ${startedAt}): that process no longer exists`
@@ -212,17 +237,30 @@ const tryAcquire = Effect.fnUntraced(function*(fs: FileSystem.FileSystem, path: 
  */
 export const acquire = Effect.fn("RunLock.acquire")(function*(
   lockPath: string,
-  runId: string
+  runId: string,
+  options: {
+    /** Whether this process stops the run on SIGINT, so `oompa stop` may send it (default true: the CLI). */
+    readonly stopsOnSigint?: boolean
+  } = {}
 ): Effect.fn.Return<Acquired, RunLockHeld | RunLockError, FileSystem.FileSystem | Path.Path | Scope.Scope> {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const holder: LockHolder = { pid: process.pid, startedAt: DateTime.formatIso(yield* DateTime.now), runId, hostname: hostname() }
+  const holder: LockHolder = {
+    pid: process.pid,
+    startedAt: DateTime.formatIso(yield* DateTime.now),
+    runId,
+    hostname: hostname(),
+    ...(options.stopsOnSigint === false ? { stopsOnSigint: false } : {})
+  }
   const ownText = `${JSON.stringify(holder)}\n`
   const toLockError = (e: { readonly message: string }) => new RunLockError({ path: lockPath, message: e.message })
   yield* fs.makeDirectory(path.dirname(lockPath), { recursive: true }).pipe(Effect.mapError(toLockError))
   const { takeover } = yield* Effect.acquireRelease(
-    tryAcquire(fs, path, lockPath, ownText).pipe(Effect.catchTag("PlatformError", (e) => Effect.fail(toLockError(e)))),
-    () => release(fs, lockPath, ownText)
+    tryAcquire(fs, path, lockPath, ownText).pipe(
+      Effect.catchTag("PlatformError", (e) => Effect.fail(toLockError(e))),
+      Effect.tap(() => Effect.sync(() => heldHere.add(lockPath)))
+    ),
+    () => Effect.ensuring(release(fs, lockPath, ownText), Effect.sync(() => heldHere.delete(lockPath)))
   )
   return { path: lockPath, holder, takeover }
 })

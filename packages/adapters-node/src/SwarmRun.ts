@@ -17,7 +17,7 @@
  * @since 0.1.0
  */
 import { NodeServices as PlatformNode } from "@effect/platform-node"
-import { Cause, Effect, Exit, type FileSystem, Layer, type Path, Schema } from "effect"
+import { Cause, Deferred, Effect, Exit, type FileSystem, Layer, type Path, Result, Schema } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import { Agent, ConfigFile, type Event, EventSink, Ids, RunTasks, Swarm, type SwarmConfig, type Task } from "@oompa/core"
 import { randomBytes } from "node:crypto"
@@ -89,14 +89,23 @@ export interface Options {
    * CLIs the configuration names, as real processes.
    */
   readonly agent?: Agent.AgentFunction | NodeServices.Options["agent"]
-  /** Called with every event, in order, as it is logged. */
+  /**
+   * Called with every event, in order, as it is logged. If it throws, the run stops as on an abort
+   * (claims returned, worktrees released) and fails with a {@link RunError} naming the event.
+   */
   readonly onEvent?: (event: Event.Event) => void
   /** More event sinks beside the run log (a progress view, the host's UI). */
   readonly sinks?: ReadonlyArray<Layer.Layer<EventSink.EventSink>>
   /** Called with each line about the run's start: a lock taken over, what recovery repaired. */
   readonly onNotice?: (line: string) => void
-  /** The run's id (default: 8 fresh hex characters). */
+  /** The run's id, 8 hex characters (default: fresh ones). */
   readonly runId?: Ids.RunId
+  /**
+   * Whether the process running the swarm stops it on SIGINT, as the CLI does (recorded in the run
+   * lock, so `oompa stop` knows it may signal it). Default false: `oompa stop` then refuses rather
+   * than kill the program embedding oompa.
+   */
+  readonly stopsOnSigint?: boolean
   /** The environment agents inherit (default: this process's). */
   readonly env?: Readonly<Record<string, string | undefined>>
 }
@@ -135,7 +144,12 @@ export const projectOf = (options: Options): Effect.Effect<Project.Project, Proj
   const cwd = options.cwd ?? process.cwd()
   if (options.config !== undefined) return Project.fromConfig(cwd, options.config, options.configDir)
   if (options.configJson !== undefined) {
-    return ConfigFile.decodeConfigFile(JSON.stringify(options.configJson) ?? "", "configJson").pipe(
+    const text = Result.try(() => JSON.stringify(options.configJson))
+    if (Result.isFailure(text) || typeof text.success !== "string") {
+      const why = Result.isFailure(text) ? String(text.failure) : `a ${typeof options.configJson}`
+      return Effect.fail(new Project.SetupError({ reason: "config", message: `configJson: not a JSON value (${why})` }))
+    }
+    return ConfigFile.decodeConfigFile(text.success, "configJson").pipe(
       Effect.mapError((e) => new Project.SetupError({ reason: "config", message: e.message })),
       Effect.flatMap((config) => Project.fromConfig(cwd, config, options.configDir))
     )
@@ -143,11 +157,39 @@ export const projectOf = (options: Options): Effect.Effect<Project.Project, Proj
   return Project.fromConfigFile(cwd, options.configFile)
 }
 
+/** The given run id, checked (it names a folder), or a fresh one. */
+const runIdOf = (given: string | undefined): Effect.Effect<Ids.RunId, Project.SetupError> =>
+  given === undefined
+    ? Effect.sync(newRunId)
+    : Schema.is(Ids.RunId)(given)
+    ? Effect.succeed(given)
+    : Effect.fail(new Project.SetupError({ reason: "config", message: `runId: ${JSON.stringify(given)} is not a run id (8 hex characters)` }))
+
 const agentLayerOf = (agent: Options["agent"]): NodeServices.Options["agent"] =>
   typeof agent === "function" ? Agent.layerFunction(agent) : agent
 
-const callbackSink = (onEvent: (event: Event.Event) => void): Layer.Layer<EventSink.EventSink> =>
-  Layer.succeed(EventSink.EventSink, EventSink.EventSink.of({ emit: (event) => Effect.sync(() => onEvent(event)) }))
+/**
+ * The host's callback as a sink. A callback that throws is the host's bug, but it must not strand
+ * the run's claims: the first throw fails `stopped`, which stops the run as an abort does, and the
+ * callback is not called again.
+ */
+const callbackSink = (onEvent: (event: Event.Event) => void, stopped: Deferred.Deferred<never, RunError>, runId: string): Layer.Layer<EventSink.EventSink> => {
+  let failed = false
+  return Layer.succeed(EventSink.EventSink, EventSink.EventSink.of({
+    emit: (event) =>
+      Effect.suspend(() => {
+        if (failed) return Effect.void
+        try {
+          onEvent(event)
+          return Effect.void
+        } catch (cause) {
+          failed = true
+          const message = `run ${runId} stopped: the host's onEvent threw on ${event._tag}: ${cause instanceof Error ? cause.message : String(cause)}`
+          return Effect.asVoid(Deferred.fail(stopped, new RunError({ runId, message })))
+        }
+      })
+  }))
+}
 
 /**
  * Runs a swarm on a project (see the module's steps). Fails with a `SetupError` before anything is
@@ -174,8 +216,8 @@ export const runProject = (
         return yield* new Project.SetupError({ reason: "preflight", message: [...blockers, "nothing was started; `oompa check` shows every harness"].join("\n") })
       }
     }
-    const runId = options.runId ?? newRunId()
-    const lock = yield* RunLock.acquire(project.paths.lockPath, runId).pipe(
+    const runId = yield* runIdOf(options.runId)
+    const lock = yield* RunLock.acquire(project.paths.lockPath, runId, { stopsOnSigint: options.stopsOnSigint ?? false }).pipe(
       Effect.mapError((e) => new Project.SetupError({ reason: "lock", message: e.message }))
     )
     if (lock.takeover !== undefined) notice(`warning: ${lock.takeover}`)
@@ -183,13 +225,14 @@ export const runProject = (
     const repaired = yield* DiskRecovery.repair(project).pipe(Effect.mapError((e) => new Project.SetupError({ reason: "layers", message: e.message })))
     for (const line of repaired) notice(`recovered: ${line}`)
     const agent = agentLayerOf(options.agent)
+    const hostFailed = yield* Deferred.make<never, RunError>()
     // Failing to open the repository's layers is the user's setup (no main branch, unwritable folders).
     const services = yield* Layer.build(NodeServices.layer({
       repoRoot: project.repoRoot,
       config: project.config,
       configDir: project.configDir,
       runId,
-      sinks: [...(options.sinks ?? []), ...(options.onEvent === undefined ? [] : [callbackSink(options.onEvent)])],
+      sinks: [...(options.sinks ?? []), ...(options.onEvent === undefined ? [] : [callbackSink(options.onEvent, hostFailed, runId)])],
       ...(options.env === undefined ? {} : { env: options.env }),
       ...(agent === undefined ? {} : { agent })
     })).pipe(Effect.mapError((e) => new Project.SetupError({ reason: "layers", message: e.message })))
@@ -199,7 +242,9 @@ export const runProject = (
       : RunTasks.run(project.config, options.tasks, swarmOptions)
     const report = yield* program.pipe(
       Effect.provide(services),
-      Effect.mapError((e) => new RunError({ runId, message: `run ${runId} stopped: ${e._tag}: ${e.message}` }))
+      Effect.mapError((e) => new RunError({ runId, message: `run ${runId} stopped: ${e._tag}: ${e.message}` })),
+      // The loser is interrupted, and its finalizers (claims, worktrees) run before this returns.
+      Effect.raceFirst(Deferred.await(hostFailed))
     )
     return { runId, eventsPath: RunPaths.eventsPath(project.paths, runId), report, notices }
   }))
@@ -255,7 +300,7 @@ export const runPromise = async (options: Options & { readonly signal?: AbortSig
   let started: { readonly runId: Ids.RunId; readonly eventsPath: string } | undefined
   const program = Effect.gen(function*() {
     const project = yield* projectOf(rest)
-    const runId = rest.runId ?? newRunId()
+    const runId = yield* runIdOf(rest.runId)
     started = { runId, eventsPath: RunPaths.eventsPath(project.paths, runId) }
     return yield* runProject(project, { ...rest, runId })
   }).pipe(Effect.provide(PlatformNode.layer))
@@ -265,7 +310,9 @@ export const runPromise = async (options: Options & { readonly signal?: AbortSig
     throw new RunInterrupted({
       runId: started?.runId ?? "",
       eventsPath: started?.eventsPath ?? "",
-      message: started === undefined ? "the run was aborted before it started" : `run ${started.runId} was aborted; its claims were returned`
+      message: started === undefined
+        ? "the run was aborted before it started"
+        : `run ${started.runId} was aborted: what it held went back (claims to pending/, worktrees released)`
     })
   }
   throw Cause.squash(exit.cause)

@@ -156,4 +156,92 @@ describe("SwarmRun (runSwarm)", () => {
       s.cleanup()
     }
   })
+
+  it("a stop right after a merge landed leaves the task complete, not pending: the next run does not merge it again", async () => {
+    const s = scratch()
+    try {
+      const controller = new AbortController()
+      const error = await rejection(SwarmRun.runPromise({
+        cwd: s.repo,
+        configJson: s.configJson(),
+        agent: approveAndWrite,
+        // The merge queue has landed the work; the iteration has not heard of it yet.
+        onEvent: (event) => {
+          if (event._tag === "MergeResult" && event.outcome === "merged") controller.abort()
+        },
+        signal: controller.signal
+      }))
+      assert.instanceOf(error, SwarmRun.RunInterrupted)
+      assert.deepStrictEqual(fs.readdirSync(path.join(s.repo, "tasks/complete")), ["t1.json"])
+      assert.deepStrictEqual(fs.readdirSync(path.join(s.repo, "tasks/pending")), [])
+      const next = await SwarmRun.runPromise({ cwd: s.repo, configJson: s.configJson(), agent: approveAndWrite })
+      assert.strictEqual(next.report.merged, 0)
+      assert.strictEqual(git(s.repo, ["rev-list", "--count", "--merges", "main"]).trim(), "1")
+    } finally {
+      s.cleanup()
+    }
+  })
+
+  it("an onEvent that throws stops the run as an abort does and fails with a RunError naming the event", async () => {
+    const s = scratch()
+    try {
+      let calls = 0
+      const error = await rejection(SwarmRun.runPromise({
+        cwd: s.repo,
+        configJson: s.configJson(),
+        agent: approveAndWrite,
+        onEvent: (event) => {
+          calls++
+          if (event._tag === "TaskClaimed") throw new Error("host UI crashed")
+        }
+      }))
+      assert.instanceOf(error, SwarmRun.RunError)
+      assert.include((error as SwarmRun.RunError).message, "the host's onEvent threw on TaskClaimed: host UI crashed")
+      // The claim went back, the lock is free, and the callback was not called after it threw.
+      assert.deepStrictEqual(fs.readdirSync(path.join(s.repo, "tasks/pending")), ["t1.json"])
+      assert.deepStrictEqual(fs.readdirSync(path.join(s.repo, "tasks/current")), [])
+      const claimedAt = calls
+      const next = await SwarmRun.runPromise({ cwd: s.repo, configJson: s.configJson(), agent: approveAndWrite })
+      assert.strictEqual(next.report.merged, 1)
+      assert.strictEqual(calls, claimedAt)
+    } finally {
+      s.cleanup()
+    }
+  })
+
+  it("a lock naming this process that this process does not hold is stale (a restarted container), and an embedded run's lock says oompa stop must not signal it", async () => {
+    const s = scratch()
+    try {
+      const lockPath = RunPaths.make(s.repo, { tasksDir: "tasks" }).lockPath
+      fs.mkdirSync(path.dirname(lockPath), { recursive: true })
+      fs.writeFileSync(lockPath, `${JSON.stringify({ pid: process.pid, startedAt: "2026-01-01T00:00:00.000Z", runId: "0000dead", hostname: os.hostname() })}\n`)
+      let holder: unknown
+      const result = await SwarmRun.runPromise({
+        cwd: s.repo,
+        configJson: s.configJson(),
+        agent: approveAndWrite,
+        onEvent: (event) => {
+          if (event._tag === "SwarmStarted") holder = JSON.parse(fs.readFileSync(lockPath, "utf8"))
+        }
+      })
+      assert.strictEqual(result.report.merged, 1)
+      assert.match(result.notices[0] ?? "", /^warning: took over the lock of run 0000dead/)
+      assert.deepStrictEqual(holder, { ...(holder as object), pid: process.pid, runId: result.runId, stopsOnSigint: false })
+      assert.isFalse(fs.existsSync(lockPath))
+    } finally {
+      s.cleanup()
+    }
+  })
+
+  it("a run id that is not one is refused before anything starts", async () => {
+    const s = scratch()
+    try {
+      const error = await rejection(SwarmRun.runPromise({ cwd: s.repo, configJson: s.configJson(), agent: approveAndWrite, runId: "../../escaped" as never }))
+      assert.instanceOf(error, Project.SetupError)
+      assert.include((error as Project.SetupError).message, "runId")
+      assert.isFalse(fs.existsSync(path.join(s.repo, ".oompa")))
+    } finally {
+      s.cleanup()
+    }
+  })
 })

@@ -51,6 +51,8 @@ export const execute = (session: Session, options: RunOptions): Effect.Effect<Sw
     keepWorktrees: options.keepWorktrees,
     ...(options.agentLayer === undefined ? {} : { agent: options.agentLayer }),
     sinks: [ProgressSink.layerStderr()],
+    // bin.ts stops the run on SIGINT, so `oompa stop` may send it.
+    stopsOnSigint: true,
     onNotice: (line) => void process.stderr.write(`${line}\n`)
   }).pipe(
     Effect.onInterrupt(() => interruptedSummary(session, runId)),

@@ -18,14 +18,20 @@ import * as Session from "../Session.ts"
 const tasksDir = "tasks"
 
 /**
+ * Where the JSON Schema of oompa.json is, relative to the repository, for its `$schema`: `@oompa/core`
+ * ships it, and so does `@oompa/cli` (which has no dependencies), so an install of either has it.
+ */
+const schemaPaths = ["node_modules/@oompa/core/oompa.schema.json", "node_modules/@oompa/cli/oompa.schema.json"] as const
+
+/**
  * The starter oompa.json: two executors and a reviewer on codex, a size limit on each change. The
  * test gate (`test_command`) is left for the user to add: no command fits every repository.
  *
  * @category constants
  * @since 0.1.0
  */
-export const starterConfig = `${JSON.stringify({
-  $schema: "./node_modules/@oompa/core/oompa.schema.json",
+export const starterConfig = (schemaPath: string = schemaPaths[1]): string => `${JSON.stringify({
+  $schema: `./${schemaPath}`,
   workers: [{ model: "codex:gpt-5-codex", role: "executor", count: 2, iterations: 5 }],
   review_model: "codex:gpt-5-codex",
   policy: { max_lines_added: 800 },
@@ -46,6 +52,9 @@ export const ignoreLines: ReadonlyArray<string> = ["/.oompa/", "/.oompa-new-task
 /** `.oompa`, `/.oompa`, `.oompa/` and `/.oompa/` ignore the same folder at the top level. */
 const sameEntry = (a: string, b: string) => a.trim().replace(/^\/|\/$/g, "") === b.trim().replace(/^\/|\/$/g, "")
 
+const isDirectory = (fs: FileSystem.FileSystem, file: string) =>
+  fs.stat(file).pipe(Effect.map((info) => info.type === "Directory"), Effect.orElseSucceed(() => false))
+
 export const init = Command.make("init", {}, () =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
@@ -58,22 +67,31 @@ export const init = Command.make("init", {}, () =>
     if (yield* exists(configFile)) {
       return yield* new UsageError({ message: `init: ${configFile} already exists; oompa init never overwrites it (remove it to start over)` })
     }
+    // Everything is checked before anything is written, and oompa.json is written last: a failure
+    // leaves no oompa.json, so running init again finishes the job.
+    const gitignore = path.join(root, ".gitignore")
+    if (yield* isDirectory(fs, gitignore)) return yield* new UsageError({ message: `init: ${gitignore} is a folder, not a file; nothing was written` })
+    const folders = Task.TaskStatus.literals.map((folder) => path.join(root, tasksDir, folder))
+    for (const dir of [path.join(root, tasksDir), ...folders]) {
+      if ((yield* exists(dir)) && !(yield* isDirectory(fs, dir))) {
+        return yield* new UsageError({ message: `init: ${dir} exists and is not a folder; nothing was written` })
+      }
+    }
+    const before = (yield* exists(gitignore)) ? yield* fs.readFileString(gitignore).pipe(Effect.mapError(failed(`read ${gitignore}`))) : ""
+    const schemaPath = (yield* Effect.filter(schemaPaths, (p) => exists(path.join(root, p))))[0] ?? schemaPaths[1]
+    const starter = starterConfig(schemaPath)
     // The starter must be what oompa accepts; a failure here is a bug, not the user's input.
-    yield* ConfigFile.decodeConfigFile(starterConfig, "the starter oompa.json").pipe(Effect.orDie)
-    yield* fs.writeFileString(configFile, starterConfig, { flag: "wx" }).pipe(Effect.mapError(failed(`write ${configFile}`)))
-    const done = ["wrote oompa.json"]
+    yield* ConfigFile.decodeConfigFile(starter, "the starter oompa.json").pipe(Effect.orDie)
+    const done: Array<string> = []
 
     const created: Array<string> = []
-    for (const folder of Task.TaskStatus.literals) {
-      const dir = path.join(root, tasksDir, folder)
+    for (const dir of folders) {
       if (yield* exists(dir)) continue
       yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(failed(`create ${dir}`)))
-      created.push(`${tasksDir}/${folder}/`)
+      created.push(`${tasksDir}/${path.basename(dir)}/`)
     }
     if (created.length > 0) done.push(`created ${created.join(", ")}`)
 
-    const gitignore = path.join(root, ".gitignore")
-    const before = (yield* exists(gitignore)) ? yield* fs.readFileString(gitignore).pipe(Effect.mapError(failed(`read ${gitignore}`))) : ""
     const present = before.split("\n")
     const missing = ignoreLines.filter((line) => !present.some((existing) => sameEntry(existing, line)))
     if (missing.length > 0) {
@@ -83,6 +101,9 @@ export const init = Command.make("init", {}, () =>
       )
       done.push(`added to .gitignore: ${missing.join(" ")}`)
     }
+
+    yield* fs.writeFileString(configFile, starter, { flag: "wx" }).pipe(Effect.mapError(failed(`write ${configFile}`)))
+    done.unshift("wrote oompa.json")
 
     yield* Output.lines([
       ...done,

@@ -220,8 +220,8 @@ const gitOut = (cwd: string, args: ReadonlyArray<string>): string | undefined =>
 const branchExists = (cwd: string, branch: string) => gitOut(cwd, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`]) !== undefined
 
 /**
- * `oompa check` found no usable harness among those required: exit 1, as a check that fails (the
- * report above, or the JSON document, says which and why).
+ * `oompa check` found a harness oompa.json uses unusable (without oompa.json: no agent CLI usable):
+ * exit 1, as a check that fails (the report above, or the JSON document, says which and why).
  *
  * @category errors
  * @since 0.1.0
@@ -258,16 +258,23 @@ export const check = Command.make("check", {
       ...(git === undefined ? {} : { git }),
       harnesses: statuses,
       required,
-      usable: statuses.some((s) => s.usable && required.includes(s.harness))
+      // With an oompa.json, what `oompa swarm`'s preflight needs: every harness it uses. Without
+      // one, any agent CLI will do (`oompa loop --workers …` picks).
+      usable: config === undefined
+        ? statuses.some((s) => s.usable && required.includes(s.harness))
+        : required.every((h) => statuses.some((s) => s.harness === h && s.usable))
     }
     if (json) yield* Output.json(HarnessCheck.CheckReport, report)
     else yield* Output.lines([`node ${report.node}`, report.git ?? "git: not found", ...HarnessCheck.format(statuses).map(statusLine)])
     if (!report.usable) {
-      const which = config === undefined ? "no agent CLI is usable" : `no harness oompa.json uses (${required.join(", ")}) is usable`
+      const unusable = required.filter((h) => !statuses.some((s) => s.harness === h && s.usable))
+      const which = config === undefined
+        ? "no agent CLI is usable"
+        : `oompa.json uses ${unusable.join(", ")}, which ${unusable.length === 1 ? "is" : "are"} not usable: oompa swarm would refuse to start`
       return yield* new NothingUsable({ message: `check: ${which}` })
     }
   })).pipe(
-  Command.withDescription("Which agent CLIs are installed and usable, and what stops them; exit 1 when none oompa.json uses is"),
+  Command.withDescription("Which agent CLIs are installed and usable, and what stops them; exit 1 when a harness oompa.json uses is not (without oompa.json: when none is)"),
   Command.withExamples([
     { command: "oompa check", description: "codex, claude, gemini, opencode" },
     { command: "oompa check --json", description: "The same as JSON (HarnessCheck.CheckReport of @oompa/adapters-node)" }
@@ -279,6 +286,13 @@ export const stop = Command.make("stop", {}, () =>
     const session = yield* currentSession
     const lock = yield* RunLock.inspect(session.paths.lockPath).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
     if (lock._tag !== "Held" || lock.alive === false) return yield* new UsageError({ message: "stop: no oompa run is running in this repository" })
+    if (!RunLock.stoppable(lock.holder)) {
+      // A run embedded in another program (the library entry): SIGINT would kill that program.
+      return yield* new UsageError({
+        message: `stop: run ${lock.holder.runId} runs inside another program (pid ${lock.holder.pid}), not the oompa command; ` +
+          "stop it from that program (runSwarm's AbortSignal, or interrupting SwarmRun.run)"
+      })
+    }
     yield* Effect.sync(() => process.kill(lock.holder.pid, "SIGINT"))
     yield* Output.lines([`sent Ctrl-C to run ${lock.holder.runId} (pid ${lock.holder.pid}); it finishes its current step, returns its claims and exits`])
   })).pipe(

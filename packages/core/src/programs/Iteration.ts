@@ -28,6 +28,7 @@ import * as AgentCall from "./AgentCall.ts"
 import type { WorkerContext } from "./WorkerContext.ts"
 import * as NewTasks from "./NewTasks.ts"
 import * as PromptInputs from "./PromptInputs.ts"
+import * as Recovery from "./Recovery.ts"
 import * as ReviewLoop from "./ReviewLoop.ts"
 
 /**
@@ -94,7 +95,7 @@ export const run = Effect.fnUntraced(function*(context: WorkerContext, n: number
   if (context.worker.role === "executor" && Option.isNone(claimed)) return { _tag: "NothingToClaim" } as NothingToClaim
   const task = Option.map(claimed, (c) => c.task)
   const watch = makeStopwatch()
-  const report = yield* attempt(context, n, Option.getOrUndefined(task), watch).pipe(
+  const report = yield* attempt(context, n, Option.getOrUndefined(claimed), watch).pipe(
     Effect.catch((error) => Effect.succeed(ended("error", `${error._tag}: ${error.message}`)))
   )
   const movedTo = Option.isSome(claimed) ? yield* settleClaim(context, claimed.value, report) : undefined
@@ -119,10 +120,15 @@ const ended = (outcome: IterationOutcome, detail?: string, fields: Partial<Ended
   ...fields
 })
 
-/** A held task; `settled` once the iteration moved it, so the scope's finalizer leaves it alone. */
+/**
+ * A held task; `settled` once the iteration moved it, so the scope's finalizer leaves it alone.
+ * `submitted` once its work went to the merge queue: from then on the merge may land before the
+ * iteration hears of it, so an interrupted iteration looks at main before returning the task.
+ */
 interface ClaimHandle {
   readonly task: Task
   settled: boolean
+  submitted: boolean
 }
 
 const claimNext = Effect.fnUntraced(function*(context: WorkerContext, n: number) {
@@ -130,21 +136,41 @@ const claimNext = Effect.fnUntraced(function*(context: WorkerContext, n: number)
   const claimed = yield* queue.claim
   if (Option.isNone(claimed)) return Option.none<ClaimHandle>()
   const task = claimed.value
-  const handle: ClaimHandle = { task, settled: false }
+  const handle: ClaimHandle = { task, settled: false, submitted: false }
   yield* emitNow((at) => ({ _tag: "TaskClaimed", at, worker: context.worker.id, iteration: n, task: task.id }))
   yield* emitNow((at) => ({ _tag: "TaskMoved", at, task: task.id, from: "pending", to: "current", worker: context.worker.id }))
   return Option.some(handle)
 })
 
-/** Claims a task for the iteration's scope: if the scope closes before the claim is settled, it goes back. */
+/**
+ * Claims a task for the iteration's scope: if the scope closes before the claim is settled, it goes
+ * back — unless its merge already landed (the run was stopped between the merge and the iteration
+ * hearing of it), in which case it is complete: returned, it would be merged a second time.
+ */
 const acquireClaim = (context: WorkerContext, n: number) =>
   Effect.acquireRelease(
     claimNext(context, n),
     (claimed) =>
       Option.isNone(claimed) || claimed.value.settled
         ? Effect.void
-        : returnClaim(context, claimed.value.task, "the run was interrupted").pipe(Effect.orDie)
+        : settleInterrupted(context, claimed.value).pipe(Effect.orDie)
   )
+
+const settleInterrupted = Effect.fnUntraced(function*(context: WorkerContext, claim: ClaimHandle) {
+  const landed = claim.submitted ? yield* Recovery.findMerge(claim.task.id) : undefined
+  if (landed === undefined) return yield* returnClaim(context, claim.task, "the run was interrupted")
+  const queue = yield* TaskQueue
+  yield* queue.complete(claim.task.id, landed)
+  yield* emitNow((at) => ({
+    _tag: "TaskMoved",
+    at,
+    task: claim.task.id,
+    from: "current",
+    to: "complete",
+    worker: context.worker.id,
+    reason: `merged in ${landed} before the run was interrupted`
+  }))
+})
 
 const returnClaim = Effect.fnUntraced(function*(context: WorkerContext, task: Task, reason: string) {
   const queue = yield* TaskQueue
@@ -193,7 +219,8 @@ const emitFinished = (context: WorkerContext, n: number, report: IterationReport
   }))
 
 /** The iteration proper, from the workspace reset to the merge; the claim is handled by the caller. */
-const attempt = Effect.fnUntraced(function*(context: WorkerContext, n: number, task: Task | undefined, watch: Stopwatch) {
+const attempt = Effect.fnUntraced(function*(context: WorkerContext, n: number, claim: ClaimHandle | undefined, watch: Stopwatch) {
+  const task = claim?.task
   const git = yield* Git
   const base = yield* watch.time("git", git.mainHead)
   const branch = `oompa/${context.runId}/${context.worker.id}-${n}`
@@ -210,7 +237,7 @@ const attempt = Effect.fnUntraced(function*(context: WorkerContext, n: number, t
     const setup = yield* watch.time("setup", runSetup(context, context.config.setup_command))
     if (!setup.passed) return ended("error", `setup_command failed:\n${setup.output}`)
   }
-  const steps = { context, n, task, watch, branch, base, approved, conflicted }
+  const steps = { context, n, task, claim, watch, branch, base, approved, conflicted }
   const proposal = yield* propose(steps)
   if (proposal._tag === "Stopped") return proposal.report
   return yield* reviewAndMerge(steps, proposal.sessionId, proposal.done)
@@ -220,6 +247,7 @@ interface Steps {
   readonly context: WorkerContext
   readonly n: number
   readonly task: Task | undefined
+  readonly claim: ClaimHandle | undefined
   readonly watch: Stopwatch
   readonly branch: string
   readonly base: string
@@ -454,6 +482,7 @@ const submit = Effect.fnUntraced(function*(steps: Steps) {
   const head = yield* git.workspaceHead(context.workspace)
   // Approved work is never deleted: from here until it lands, the branch is kept.
   yield* Ref.set(steps.approved, head)
+  if (steps.claim !== undefined) steps.claim.submitted = true
   const outcome = yield* context.mergeQueue.submit({
     worker: context.worker.id,
     iteration: n,

@@ -49,6 +49,24 @@ export const mergedTasks = Effect.gen(function*() {
 })
 
 /**
+ * The merge commit on main's first-parent chain that landed `task` (its `Oompa-Task` trailer),
+ * searching back from main's head at most `historySearchedMax` commits; `undefined` if none did.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const findMerge = Effect.fnUntraced(function*(task: string) {
+  const git = yield* Git
+  let sha: string | undefined = yield* git.mainHead
+  for (let i = 0; i < historySearchedMax && sha !== undefined; i++) {
+    const commit: CommitInfo = yield* git.readCommit(sha)
+    if (/^Oompa-Task: (\S+)$/m.exec(commit.message)?.[1] === task) return sha
+    sha = commit.parents[0]
+  }
+  return undefined
+})
+
+/**
  * Repairs the repository; `approvedCommit` says which commit of a run branch was approved (the
  * caller knows from the run logs). A branch holding approved work that is not on main is kept, set
  * back to its approved commit: a crash may have left unreviewed commits (a conflict resolution in

@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Layer, Option, Result, Schema, SchemaIssue } from "effect"
 import type { AgentSpec } from "../domain/AgentSpec.ts"
 import type { AgentCallKind } from "../domain/Event.ts"
 import type { WorkerId } from "../domain/Ids.ts"
@@ -82,20 +82,47 @@ export interface FunctionReply {
 
 /**
  * An agent as a function of the call: it works in `request.cwd` (the worker's worktree) however it
- * likes and answers. `signal` aborts when the call is interrupted (its timeout, Ctrl-C, the run's
- * end): the function should stop its work then. A thrown error or a rejected promise is a failed
- * call (exit 1, the error's message as stderr), as a crashing CLI would be.
+ * likes and answers. `signal` aborts when the call is interrupted — at `request.timeoutMs` (a timed
+ * out call, as for a CLI), Ctrl-C, the run's end: the function should stop its work then. A thrown
+ * error, a rejected promise or a reply of the wrong shape is a failed call (exit 1, the reason as
+ * stderr), as a crashing CLI would be.
  *
  * @category models
  * @since 0.1.0
  */
 export type AgentFunction = (request: AgentRequest, signal: AbortSignal) => FunctionReply | string | PromiseLike<FunctionReply | string>
 
-const failedCall = (cause: unknown): FunctionReply => ({
-  answer: "",
-  exitCode: 1,
-  stderr: cause instanceof Error ? cause.message : String(cause)
-})
+/**
+ * What a function may answer, checked: a plain-JavaScript caller gets no type check, and a reply
+ * that is not one is a failed call naming what is wrong, not a crash of the run.
+ */
+const Reply = Schema.Union([
+  Schema.String,
+  Schema.Struct({
+    answer: Schema.String,
+    exitCode: Schema.optionalKey(Schema.Int),
+    stderr: Schema.optionalKey(Schema.String),
+    sessionId: Schema.optionalKey(Schema.String),
+    tokens: Schema.optionalKey(Schema.Struct({ input: Schema.Number, output: Schema.Number })),
+    costUsd: Schema.optionalKey(Schema.Number)
+  })
+])
+const decodeReply = Schema.decodeUnknownResult(Reply)
+const issueFormatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+const failedCall = (stderr: string): FunctionReply => ({ answer: "", exitCode: 1, stderr })
+
+const replyOf = (value: unknown): FunctionReply => {
+  const decoded = decodeReply(value)
+  if (Result.isFailure(decoded)) {
+    const issues = issueFormatter(decoded.failure.issue).issues.map((i) => {
+      const at = (i.path ?? []).map((p) => (typeof p === "object" ? String(p.key) : String(p))).join(".")
+      return at === "" ? i.message : `${at}: ${i.message}`
+    })
+    return failedCall(`the agent function's reply is not a string or { answer: string, ... }: ${issues.join("; ")}`)
+  }
+  return typeof decoded.success === "string" ? { answer: decoded.success } : decoded.success
+}
 
 /**
  * The `Agent` service of a function (see {@link AgentFunction}): how an embedder brings its own agent
@@ -108,11 +135,17 @@ export const fromFunction = (agent: AgentFunction): Agent["Service"] =>
   Agent.of({
     run: Effect.fnUntraced(function*(request: AgentRequest): Effect.fn.Return<AgentResult> {
       const startedMs = yield* Clock.currentTimeMillis
-      const reply = yield* Effect.tryPromise({
+      const outcome = yield* Effect.tryPromise({
         try: async (signal) => agent(request, signal),
-        catch: failedCall
-      }).pipe(Effect.match({ onFailure: (failed) => failed, onSuccess: (r): FunctionReply => (typeof r === "string" ? { answer: r } : r) }))
+        catch: (cause) => failedCall(cause instanceof Error ? cause.message : String(cause))
+      }).pipe(
+        Effect.match({ onFailure: (failed) => failed, onSuccess: replyOf }),
+        // Interrupting the call aborts the function's signal.
+        Effect.timeoutOption(request.timeoutMs)
+      )
       const durationMs = (yield* Clock.currentTimeMillis) - startedMs
+      if (Option.isNone(outcome)) return { exitCode: -1, answer: "", stderr: "", durationMs, timedOut: true }
+      const reply = outcome.value
       return {
         exitCode: reply.exitCode ?? 0,
         answer: reply.answer,
