@@ -58,9 +58,9 @@ describe("colour", () => {
     }
   })
 
-  // A real terminal, from util-linux's `script`, to show NO_COLOR and TERM=dumb turning colour off.
-  const hasScript = spawnSync("script", ["--version"], { encoding: "utf8" }).status === 0
-  it.runIf(hasScript)("in a terminal: colour by default; none with NO_COLOR=1, TERM=dumb or --no-color", () => {
+  // A real terminal, from util-linux's `script` (Debian's bsdutils, always there), to show NO_COLOR
+  // and TERM=dumb turning colour off.
+  it("in a terminal: colour by default and with an empty NO_COLOR; none with NO_COLOR=1, TERM=dumb or --no-color", () => {
     const s = scratch()
     const inTerminal = (args: ReadonlyArray<string>, env: Readonly<Record<string, string | undefined>>) => {
       const command = [process.execPath, ensureBundle(), ...args].map((word) => `'${word}'`).join(" ")
@@ -74,6 +74,7 @@ describe("colour", () => {
       return result.stdout
     }
     assert.match(inTerminal(["--help"], {}), escape)
+    assert.match(inTerminal(["--help"], { NO_COLOR: "" }), escape, "no-color.org: only a non-empty NO_COLOR counts")
     assert.notMatch(inTerminal(["--help"], { NO_COLOR: "1" }), escape)
     assert.notMatch(inTerminal(["--help"], { TERM: "dumb" }), escape)
     assert.notMatch(inTerminal(["--help", "--no-color"], {}), escape)

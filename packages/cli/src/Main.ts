@@ -61,6 +61,8 @@ export const main = (argv: ReadonlyArray<string>, options: { readonly simulation
   Effect.suspend(() => {
     // Before parsing: help and parse errors print before any handler could read the flag.
     Output.configure({ noColor: Output.hasNoColorFlag(argv) })
+    // no-color.org: only a non-empty NO_COLOR turns colour off; Node counts an empty one as set.
+    if (process.env["NO_COLOR"] === "") delete process.env["NO_COLOR"]
     return Command.runWith(oompa, { version })(normalizeArgv(argv)).pipe(
       // Help goes to stdout: it is coloured when stdout would be.
       Effect.provide(Layer.mergeAll(NodeServices.layer, presenter, CliOutput.layer(CliOutput.defaultFormatter({ colors: Output.colour(process.stdout) })))),
