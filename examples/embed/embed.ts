@@ -7,7 +7,8 @@
  * `request.cwd` and answers with text. Everything else is real: worktrees, commits, the review loop,
  * the policy gate, the merge queue and the merge onto `main`.
  *
- * Run it with `node examples/embed/embed.ts [repository]`. Without a repository it makes a scratch
+ * Run it with `NODE_OPTIONS=--conditions=@oompa/source npx node examples/embed/embed.ts [repository]`
+ * (examples/README.md says why). Without a repository it makes a scratch
  * one in the temp folder with two pending tasks, and prints where it is.
  */
 import { runSwarm, SwarmRun } from "@oompa/adapters-node"

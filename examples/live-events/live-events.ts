@@ -6,7 +6,8 @@
  * host's UI — a board of what each worker is doing — is a separate fiber that reads the queue as a
  * stream and redraws. The run and the UI never block each other.
  *
- * Run it with `node examples/live-events/live-events.ts [repository]` (without one: a scratch
+ * Run it with `NODE_OPTIONS=--conditions=@oompa/source npx node examples/live-events/live-events.ts
+ * [repository]` (without one: a scratch
  * repository with three tasks). The agent is a function, as in `examples/embed`.
  */
 import { NodeServices } from "@effect/platform-node"

@@ -4,7 +4,7 @@
  * on main one at a time. No agent CLI, git or disk involved — the same programs the CLI runs, over
  * the in-memory layers of `@oompa/core/testing`.
  *
- * Run it with `node examples/src/in-memory-demo.ts`; `npm run demo` (the CLI's `oompa demo`) tells the same
+ * Run it with `NODE_OPTIONS=--conditions=@oompa/source npx node examples/src/in-memory-demo.ts`; `npm run demo` (the CLI's `oompa demo`) tells the same
  * story on a real scratch repository.
  */
 import { Effect } from "effect"
