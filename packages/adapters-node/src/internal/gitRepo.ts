@@ -18,7 +18,6 @@
  */
 import { Errors } from "@oompa/core"
 import { Effect, FileSystem, Path, Semaphore } from "effect"
-import * as isogit from "isomorphic-git"
 import { createHash } from "node:crypto"
 import * as nodeFs from "node:fs"
 import * as os from "node:os"
@@ -53,6 +52,14 @@ export interface OpenOptions {
 }
 
 const gitError = (operation: string, message: string) => new Errors.GitError({ operation, message })
+
+/**
+ * isomorphic-git, loaded on its first read: loading it costs ~30 ms, which every `oompa` command
+ * paid at start, even `--help` (bench/src/startup.bench.ts). In the CLI's bundle the import stays in
+ * the one file, evaluated when first called.
+ */
+let isogitLoaded: Promise<typeof import("isomorphic-git")> | undefined
+const isogit = (): Promise<typeof import("isomorphic-git")> => (isogitLoaded ??= import("isomorphic-git"))
 
 /** Wraps a promise from isomorphic-git or node:fs as a `GitError` naming the operation. */
 export const attempt = <A>(operation: string, thunk: () => Promise<A>): Effect.Effect<A, Errors.GitError> =>
@@ -112,7 +119,7 @@ const chooseBranch = Effect.fn("GitRepo.chooseBranch")(function*(commonDir: stri
   // for a branch that cannot exist yet (issue 8: a repository with no commits gets a clear refusal).
   const noBranch = (message: string) =>
     Effect.gen(function*() {
-      const branches = yield* attempt("open", () => isogit.listBranches({ fs: nodeFs, gitdir: commonDir }))
+      const branches = yield* attempt("open", () => isogit().then((git) => git.listBranches({ fs: nodeFs, gitdir: commonDir })))
       if (branches.length === 0 && (yield* resolveRef(commonDir, "HEAD")) === undefined) {
         return yield* gitError("open", "the repository has no commits yet; oompa merges onto an existing branch: make a first commit (for example: git commit --allow-empty -m \"Initial commit\")")
       }
@@ -173,7 +180,7 @@ export const open = Effect.fn("GitRepo.open")(function*(options: OpenOptions) {
 /** The commit a full ref name points to, or `undefined` when the ref does not exist. Never cached. */
 export const resolveRef = (commonDir: string, ref: string): Effect.Effect<string | undefined, Errors.GitError> =>
   Effect.tryPromise({
-    try: () => isogit.resolveRef({ fs: nodeFs, gitdir: commonDir, ref }).then((sha): string | undefined => sha, (cause: unknown) => {
+    try: () => isogit().then((git) => git.resolveRef({ fs: nodeFs, gitdir: commonDir, ref })).then((sha): string | undefined => sha, (cause: unknown) => {
       if (isNotFound(cause)) return undefined
       throw cause
     }),
@@ -193,7 +200,7 @@ const isLoose = (commonDir: string, sha: string): Effect.Effect<boolean> =>
 /** Reads a commit: in-process while it is loose, else with `git cat-file`. */
 export const readCommit = Effect.fn("GitRepo.readCommit")(function*(repo: Pick<Repo, "commonDir" | "git" | "root">, sha: string) {
   if (fullSha.test(sha) && (yield* isLoose(repo.commonDir, sha))) {
-    const object = yield* attempt("readCommit", () => isogit.readObject({ fs: nodeFs, gitdir: repo.commonDir, oid: sha, format: "content" }))
+    const object = yield* attempt("readCommit", () => isogit().then((git) => git.readObject({ fs: nodeFs, gitdir: repo.commonDir, oid: sha, format: "content" })))
     if (object.type !== "commit" || !(object.object instanceof Uint8Array)) {
       return yield* gitError("readCommit", `${sha} is a ${object.type}, not a commit`)
     }
@@ -236,7 +243,7 @@ export const isAncestor = Effect.fn("GitRepo.isAncestor")(function*(repo: Pick<R
 
 /** Every local branch whose name starts with `prefix`, sorted by name. */
 export const listBranches = Effect.fn("GitRepo.listBranches")(function*(repo: Pick<Repo, "commonDir">, prefix: string) {
-  const names = yield* attempt("listBranches", () => isogit.listBranches({ fs: nodeFs, gitdir: repo.commonDir }))
+  const names = yield* attempt("listBranches", () => isogit().then((git) => git.listBranches({ fs: nodeFs, gitdir: repo.commonDir })))
   const branches: Array<{ name: string; sha: string }> = []
   for (const name of names.filter((name) => name.startsWith(prefix)).sort()) {
     const sha = yield* resolveRef(repo.commonDir, `refs/heads/${name}`)
