@@ -269,10 +269,16 @@ const commitPorcelain = Effect.fn("NodeGit.commitPorcelain")(function*(repo: Git
   return Option.some(yield* GitRepo.worktreeHead(repo, workspace.path))
 })
 
+/**
+ * Diffs between two commits run inside the common `.git`, where git has no work tree: it reads no
+ * `.gitattributes` there, so a file an agent (or the checkout) marks `-diff` or `binary` is still
+ * shown to the reviewer and counted by the policy as the text it is. Real binary content (NUL
+ * bytes) is still detected. No textconv or external diff program runs.
+ */
 const diffStat = (repo: GitRepo.Repo) =>
   Effect.fn("NodeGit.diffStat")(function*(base: string, head: string) {
     const output = yield* repo.git.ok("diffStat", {
-      cwd: repo.root,
+      cwd: repo.commonDir,
       args: ["diff", "--raw", "--numstat", "-z", "--no-abbrev", "--no-renames", "--no-ext-diff", "--no-textconv", base, head, "--"]
     })
     return yield* GitRepo.parse("diffStat", () => GitParse.diffStat(GitCommand.text(output.stdout)))
@@ -281,8 +287,8 @@ const diffStat = (repo: GitRepo.Repo) =>
 const diffText = (repo: GitRepo.Repo) =>
   Effect.fn("NodeGit.diffText")(function*(base: string, head: string) {
     const output = yield* repo.git.ok("diffText", {
-      cwd: repo.root,
-      args: ["diff", "--no-renames", "--no-ext-diff", "--no-color", "--src-prefix=a/", "--dst-prefix=b/", base, head, "--"]
+      cwd: repo.commonDir,
+      args: ["diff", "--no-renames", "--no-ext-diff", "--no-textconv", "--no-color", "--src-prefix=a/", "--dst-prefix=b/", base, head, "--"]
     })
     return GitCommand.text(output.stdout)
   })

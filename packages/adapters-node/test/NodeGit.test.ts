@@ -274,6 +274,56 @@ describe("NodeGit: commits and diffs", () => {
       }))
     }))
 
+  it.live("review diffs show the real text: .gitattributes marking a file -diff or binary (in the branch or in the user's checkout) is ignored, and no textconv driver runs", () =>
+    Effect.gen(function*() {
+      // The user's checkout marks every .cfg file binary, with a textconv driver configured for .txt.
+      const temp = yield* gitdir({ ".gitattributes": "*.cfg binary\n*.txt diff=shout\n", "app.cfg": "port=1\n", "notes.txt": "hi\n" })
+      const marker = path.join(temp.dir, "textconv-ran")
+      cli(temp.repo, ["config", "diff.shout.textconv", `sh -c 'touch ${marker}; tr a-z A-Z < "$1"' -`])
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const base = yield* git.mainHead
+        // The agent's branch adds its own attributes to hide a secret from the reviewer.
+        const workspace = yield* work(w0, "oompa/t/w0-1", {
+          ".gitattributes": "*.cfg binary\n*.txt diff=shout\nsecret.env -diff\n",
+          "secret.env": "API_KEY=hunter2\n",
+          "app.cfg": "port=2\n",
+          "notes.txt": "hi\nthere\n"
+        })
+        const head = yield* commitOrFail(workspace, "hiding")
+        const text = yield* git.diffText(base, head)
+        for (const needle of ["+API_KEY=hunter2", "+port=2", "-port=1", "+there"]) assert.include(text, needle)
+        assert.notInclude(text, "Binary files")
+        assert.notInclude(text, "THERE")
+        const stat = yield* git.diffStat(base, head)
+        assert.deepStrictEqual(stat.filter((f) => f.binary), [])
+        assert.deepStrictEqual(stat.find((f) => f.path === "secret.env"), { path: "secret.env", status: "added", added: 1, deleted: 0, binary: false })
+        assert.isFalse(fs.existsSync(marker), "the repository's textconv program ran")
+      }))
+    }))
+
+  it.live("no fsmonitor hook named in the repository's config runs inside oompa's git calls", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      const marker = path.join(temp.dir, "fsmonitor-ran")
+      const hook = path.join(temp.dir, "fsmonitor.sh")
+      fs.writeFileSync(hook, `#!/bin/sh\ntouch ${marker}\nexit 1\n`, { mode: 0o755 })
+      // What an agent with a shell in its worktree can do: the worktrees share this config.
+      cli(temp.repo, ["config", "core.fsmonitor", hook])
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const base = yield* git.mainHead
+        const workspace = yield* work(w0, "oompa/t/w0-1", { "a.txt": "b\n", "b.txt": "new\n" })
+        const head = yield* commitOrFail(workspace, "change")
+        yield* git.diffStat(base, head)
+        yield* git.resetWorkspace(workspace, "oompa/t/w0-2", yield* git.mainHead)
+      }))
+      assert.isFalse(fs.existsSync(marker))
+      // The hook itself works: git without oompa's settings runs it.
+      spawnSync("git", ["add", "-A"], { cwd: temp.repo })
+      assert.isTrue(fs.existsSync(marker))
+    }))
+
   it.live("in-process reads see the CLI's writes at once: mainHead, listBranches, isAncestor", () =>
     Effect.gen(function*() {
       const temp = yield* gitdir({ "a.txt": "a\n" })

@@ -14,6 +14,8 @@
  *   mechanical; the user's hooks (lint on pre-commit, installs on post-checkout) would make them
  *   slow, interactive or refused. Policy and the test gate are oompa's checks.
  * - `-c commit.gpgSign=false`: a signing prompt would hang the run.
+ * - `-c core.fsmonitor=false`: a hook program named in the repository's config (which anything with
+ *   a shell in a worktree can write) would run inside oompa's own `add`, `diff` and `checkout`.
  * - An author and committer identity (`oompa <oompa@localhost>`) only where the repository and
  *   environment give none, so a fresh clone on a CI machine can still commit.
  *
@@ -45,6 +47,7 @@ export const configArgs: ReadonlyArray<string> = [
   "-c", "maintenance.auto=false",
   "-c", "core.hooksPath=/dev/null",
   "-c", "commit.gpgSign=false",
+  "-c", "core.fsmonitor=false",
   "-c", "color.ui=never"
 ]
 

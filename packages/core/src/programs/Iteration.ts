@@ -415,7 +415,7 @@ const review = Effect.fnUntraced(function*(steps: Steps, attempt: number) {
   for (const reviewer of reviewers) {
     const prompt = yield* PromptInputs.render(context, "reviewer", "prompt" in reviewer && reviewer.prompt !== undefined ? [reviewer.prompt] : [], {
       ...PromptInputs.taskTokens(steps.task),
-      diff,
+      diff: PromptInputs.gitControlNote(diff) + diff,
       branch: steps.branch,
       iteration: String(n),
       iterations: String(context.worker.iterations)

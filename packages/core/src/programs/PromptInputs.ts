@@ -38,6 +38,28 @@ export const taskTokens = (task: Task | undefined): Record<string, string> => ({
   review_feedback: task?.last_feedback ?? ""
 })
 
+/** Paths that change how git itself treats the repository: attributes, submodules, hooks. */
+const gitControlPath = /(^|\/)(\.gitattributes|\.gitmodules)$|(^|\/)(\.githooks|\.husky)\//
+
+/**
+ * A note for the reviewer, put above the diff, when a change touches a file that changes how git
+ * treats the repository (`.gitattributes`: how files diff, merge and filter; `.gitmodules`: what is
+ * fetched; hook folders: what runs): a few harmless-looking lines there can hide or run things.
+ * Empty when the diff touches none.
+ *
+ * @category rendering
+ * @since 0.1.0
+ */
+export const gitControlNote = (diff: string): string => {
+  const paths = new Set<string>()
+  for (const match of diff.matchAll(/^diff --git a\/(.+?) b\/(.+)$/gm)) {
+    for (const path of [match[1]!, match[2]!]) if (gitControlPath.test(path)) paths.add(path)
+  }
+  if (paths.size === 0) return ""
+  return `NOTE FROM OOMPA: this change touches ${[...paths].sort().join(", ")}, which change how git treats the repository ` +
+    "(how files diff, merge and filter, what submodules fetch, which hooks run). Review those lines as code: they can hide changes or run programs.\n\n"
+}
+
 /**
  * Renders prompt `name` for the worker with `tokens` on top of the standard ones.
  *
