@@ -1,7 +1,8 @@
 /**
  * Interruption end to end (SPEC F10 exit 130, F14; issue 8 "Ctrl-C"): what test/cli/swarm.test.ts's
  * `oompa stop` test does not cover — Ctrl-C as a terminal sends it (SIGINT to oompa's whole
- * foreground process group, its git children included), SIGTERM, several workers each holding a claim
+ * foreground process group, its git children included), SIGTERM, SIGHUP (a closed terminal), SIGQUIT,
+ * output closed under a run (EPIPE), several workers each holding a claim
  * with an agent running, the time it takes, and a second Ctrl-C that exits at once and leaves what
  * `oompa cleanup` repairs.
  *
@@ -26,10 +27,10 @@ const busySwarm = () =>
   })
 
 /** `oompa swarm` as a shell job: in a process group of its own, which a terminal's Ctrl-C signals as a whole. */
-const startJob = (scratch: Scratch) => {
+const startJob = (scratch: Scratch, agentDelayMs = 30_000) => {
   const child = spawn(process.execPath, [ensureBundle(), "swarm"], {
     cwd: scratch.repo,
-    env: environment(scratch, { E2E_DELAY_MS: "30000" }),
+    env: environment(scratch, { E2E_DELAY_MS: String(agentDelayMs) }),
     stdio: ["ignore", "pipe", "pipe"],
     detached: true
   })
@@ -62,7 +63,9 @@ const assertRepaired = async (scratch: Scratch, agents: ReadonlyArray<number>, c
 describe("interrupting a busy swarm", () => {
   for (const [name, send] of [
     ["Ctrl-C in a terminal (SIGINT to oompa's whole process group)", (pid: number) => process.kill(-pid, "SIGINT")],
-    ["SIGTERM to the oompa process", (pid: number) => process.kill(pid, "SIGTERM")]
+    ["SIGTERM to the oompa process", (pid: number) => process.kill(pid, "SIGTERM")],
+    ["a closed terminal (SIGHUP to oompa's whole process group)", (pid: number) => process.kill(-pid, "SIGHUP")],
+    ["SIGQUIT to the oompa process", (pid: number) => process.kill(pid, "SIGQUIT")]
   ] as const) {
     it(`${name}: exit 130 within seconds, summary printed, agents killed, claims back in pending/, nothing left`, async () => {
       const scratch = busySwarm()
@@ -89,6 +92,24 @@ describe("interrupting a busy swarm", () => {
       }
     }, 60_000)
   }
+
+  it("its output closed under it (a pager quit, `2>&1 | head`): the run is interrupted cleanly, exit 130, nothing left", async () => {
+    const scratch = busySwarm()
+    // The agents answer after 3 s: the progress line of that answer is the first write to the closed pipe.
+    const job = startJob(scratch, 3_000)
+    try {
+      const agents = await whenBusy(scratch)
+      job.child.stderr.destroy()
+      job.child.stdout.destroy()
+      const exited = await job.exited
+      assert.strictEqual(exited.status, 130, show(exited))
+      await assertRepaired(scratch, agents, show(exited))
+      const status = oompa(scratch, ["status", "--json"])
+      assert.strictEqual((JSON.parse(status.stdout) as { outcome: string }).outcome, "interrupted", show(status))
+    } finally {
+      job.child.kill("SIGKILL")
+    }
+  }, 60_000)
 
   it("a second Ctrl-C exits at once (130), leaving what oompa cleanup repairs", async () => {
     const scratch = busySwarm()
