@@ -409,7 +409,17 @@ const review = Effect.fnUntraced(function*(steps: Steps, attempt: number) {
     return observed({ _tag: "Reviewed", verdict: { _tag: "Approved" } })
   }
   const head = yield* git.workspaceHead(context.workspace)
-  const diff = yield* watch.time("git", git.diffText(steps.base, head))
+  const fullDiff = yield* watch.time("git", git.diffText(steps.base, head))
+  const capped = PromptInputs.capDiff(fullDiff)
+  if (capped.omitted.length > 0) {
+    yield* emitNow((at) => ({
+      _tag: "Warning",
+      at,
+      worker: context.worker.id,
+      message: `iteration ${n}: the diff for review is ${capped.bytes} bytes; the prompt carries ${PromptInputs.reviewDiffBytesMax}, and says which ${capped.omitted.length} file(s) it leaves out`
+    }))
+  }
+  const diff = capped.text
   const reviewers = context.config.reviewers.length > 0 ? context.config.reviewers : [{ agent: context.worker.agent }]
   const failures: Array<string> = []
   for (const reviewer of reviewers) {

@@ -38,6 +38,48 @@ export const taskTokens = (task: Task | undefined): Record<string, string> => ({
   review_feedback: task?.last_feedback ?? ""
 })
 
+/**
+ * How much of a change's diff a review prompt carries. A 60 MB diff made a 67 MB prompt and 547 MB
+ * of memory (issue 15); past this the reviewer gets the first whole files that fit and the names of
+ * the rest, and can read the worktree for them.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const reviewDiffBytesMax = 256 * 1024
+
+/**
+ * A diff cut to `maxBytes` at a file boundary (or inside the first file when even that is larger),
+ * with the omission stated at the top: how large it was and which files are not shown.
+ *
+ * @category rendering
+ * @since 0.1.0
+ */
+export const capDiff = (diff: string, maxBytes: number = reviewDiffBytesMax): {
+  readonly text: string
+  /** The files not shown, whole or in part; empty when nothing was cut. */
+  readonly omitted: ReadonlyArray<string>
+  readonly bytes: number
+} => {
+  const bytes = new TextEncoder().encode(diff).length
+  if (bytes <= maxBytes) return { text: diff, omitted: [], bytes }
+  const starts = [...diff.matchAll(/^diff --git a\/.+? b\/(.+)$/gm)].map((m) => ({ at: m.index, path: m[1]! }))
+  // Character offsets stand in for bytes here: a cut a little over or under the cap is fine.
+  let end = 0
+  for (const start of starts) {
+    if (start.at > maxBytes) break
+    end = start.at
+  }
+  const cut = end === 0 ? maxBytes : end
+  const omitted = starts.filter((s) => s.at + 1 > cut || (end === 0 && s.at === 0)).map((s) => s.path)
+  const shownFiles = starts.length - omitted.length
+  const listed = omitted.slice(0, 50).join(", ") + (omitted.length > 50 ? `, and ${omitted.length - 50} more` : "")
+  const note = `[oompa: this diff is ${bytes} bytes, more than the ${maxBytes} a review prompt carries; ` +
+    `${shownFiles === 0 ? "the start of the first file is" : `the first ${shownFiles} file${shownFiles === 1 ? " is" : "s are"}`} shown below. ` +
+    `Not shown${end === 0 ? " (or cut short)" : ""}: ${listed}. Read them in the worktree before you approve.]\n\n`
+  return { text: note + diff.slice(0, cut), omitted, bytes }
+}
+
 /** Paths that change how git itself treats the repository: attributes, submodules, hooks. */
 const gitControlPath = /(^|\/)(\.gitattributes|\.gitmodules)$|(^|\/)(\.githooks|\.husky)\//
 
