@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { DefaultPrompts, Errors, Prompts as PromptsModule } from "@oompa/core"
+import { DefaultPrompts, Errors, Prompts as PromptsModule, type SwarmConfig } from "@oompa/core"
 import { Effect, FileSystem, Layer, Path } from "effect"
 
 type Prompts = PromptsModule.Prompts
@@ -59,3 +59,33 @@ export const make = Effect.fn("FsPrompts.make")(function*(configDir: string) {
  */
 export const layer = (configDir: string): Layer.Layer<Prompts, never, FileSystem.FileSystem | Path.Path> =>
   Layer.effect(PromptsModule.Prompts, make(configDir))
+
+/**
+ * The prompt files a configuration names that cannot be read, one line each naming the file, who
+ * uses it and where it was looked for: checked before a run starts, so a typo is exit 2 and not a
+ * run whose every iteration fails on it.
+ *
+ * @category checks
+ * @since 0.1.0
+ */
+export const missingFiles = Effect.fnUntraced(function*(
+  configDir: string,
+  config: SwarmConfig.SwarmConfig
+): Effect.fn.Return<ReadonlyArray<string>, never, FileSystem.FileSystem | Path.Path> {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const uses = new Map<string, Array<string>>()
+  const use = (file: string, who: string) => uses.set(file, [...(uses.get(file) ?? []), who])
+  for (const file of config.planner?.prompt ?? []) use(file, "the planner")
+  for (const worker of config.workers) for (const file of worker.prompt) use(file, worker.id)
+  config.reviewers.forEach((reviewer, i) => {
+    if (reviewer.prompt !== undefined) use(reviewer.prompt, config.reviewers.length === 1 ? "the reviewer" : `reviewer ${i + 1}`)
+  })
+  const lines: Array<string> = []
+  for (const [file, who] of uses) {
+    const resolved = path.resolve(configDir, file)
+    const readable = yield* fs.stat(resolved).pipe(Effect.map((info) => info.type === "File"), Effect.orElseSucceed(() => false))
+    if (!readable) lines.push(`prompt file ${file} (used by ${who.join(", ")}) is not a readable file: looked for ${resolved}`)
+  }
+  return lines
+})

@@ -2,7 +2,8 @@
  * A whole run on a real repository, as `oompa swarm` does it — for programs that embed oompa:
  *
  * 1. preflight: every agent CLI the configuration uses is on PATH and can run (claude refuses root
- *    without `IS_SANDBOX=1`); skipped when the host brings its own agent;
+ *    without `IS_SANDBOX=1`; skipped when the host brings its own agent), and every prompt file it
+ *    names is there;
  * 2. the repository's run lock (one run at a time; a dead holder's lock is taken over);
  * 3. recovery of whatever dead runs left (`DiskRecovery`: agents, claims, worktrees, branches);
  * 4. the run log `.oompa/runs/<id>/events.jsonl`, beside the host's own event sinks;
@@ -22,6 +23,7 @@ import type { ChildProcessSpawner } from "effect/process"
 import { Agent, ConfigFile, type Event, EventSink, Ids, RunTasks, Swarm, type SwarmConfig, type Task } from "@oompa/core"
 import { randomBytes } from "node:crypto"
 import * as DiskRecovery from "./DiskRecovery.ts"
+import * as FsPrompts from "./FsPrompts.ts"
 import * as HarnessCheck from "./HarnessCheck.ts"
 import * as NodeServices from "./NodeServices.ts"
 import * as Project from "./Project.ts"
@@ -215,6 +217,11 @@ export const runProject = (
       if (blockers.length > 0) {
         return yield* new Project.SetupError({ reason: "preflight", message: [...blockers, "nothing was started; `oompa check` shows every harness"].join("\n") })
       }
+    }
+    // Prompt files the configuration names must be there, whoever the agent is.
+    const missingPrompts = yield* FsPrompts.missingFiles(project.configDir, project.config)
+    if (missingPrompts.length > 0) {
+      return yield* new Project.SetupError({ reason: "config", message: [...missingPrompts, "nothing was started"].join("\n") })
     }
     const runId = yield* runIdOf(options.runId)
     const lock = yield* RunLock.acquire(project.paths.lockPath, runId, { stopsOnSigint: options.stopsOnSigint ?? false }).pipe(

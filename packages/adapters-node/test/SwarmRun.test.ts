@@ -76,6 +76,29 @@ describe("SwarmRun (runSwarm)", () => {
     }
   })
 
+  it("a prompt file the configuration names that is not there: SetupError naming it and who uses it, nothing started", async () => {
+    const s = scratch()
+    try {
+      writeTree(s.repo, { "prompts/reviewer.md": "Review it.\n" })
+      const error = await rejection(SwarmRun.runPromise({
+        cwd: s.repo,
+        configJson: s.configJson({
+          workers: [{ model: "codex", iterations: 1, role: "executor", prompt: ["prompts/planer.md"] }],
+          reviewer: { model: "codex", prompt: "prompts/reviewer.md" }
+        }),
+        agent: approveAndWrite
+      }))
+      assert.instanceOf(error, Project.SetupError)
+      assert.strictEqual((error as Project.SetupError).reason, "config")
+      assert.include((error as Project.SetupError).message, `prompt file prompts/planer.md (used by w0) is not a readable file: looked for ${path.join(s.repo, "prompts/planer.md")}`)
+      assert.notInclude((error as Project.SetupError).message, "reviewer.md")
+      assert.deepStrictEqual(fs.readdirSync(path.join(s.repo, "tasks/pending")), ["t1.json"])
+      assert.isFalse(fs.existsSync(path.join(s.repo, ".oompa/runs")))
+    } finally {
+      s.cleanup()
+    }
+  })
+
   it("another live run holds the repository: SetupError (lock) naming its pid", async () => {
     const s = scratch()
     try {
