@@ -425,7 +425,8 @@ const review = Effect.fnUntraced(function*(steps: Steps, attempt: number) {
   for (const reviewer of reviewers) {
     const prompt = yield* PromptInputs.render(context, "reviewer", "prompt" in reviewer && reviewer.prompt !== undefined ? [reviewer.prompt] : [], {
       ...PromptInputs.taskTokens(steps.task),
-      diff: PromptInputs.gitControlNote(diff) + diff,
+      // From the whole diff: a change to .gitattributes past the cap is still called out.
+      diff: PromptInputs.gitControlNote(fullDiff) + diff,
       branch: steps.branch,
       iteration: String(n),
       iterations: String(context.worker.iterations)

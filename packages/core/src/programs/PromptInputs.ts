@@ -71,7 +71,7 @@ export const capDiff = (diff: string, maxBytes: number = reviewDiffBytesMax): {
     end = start.at
   }
   const cut = end === 0 ? maxBytes : end
-  const omitted = starts.filter((s) => s.at + 1 > cut || (end === 0 && s.at === 0)).map((s) => s.path)
+  const omitted = starts.filter((s) => s.at >= cut || (end === 0 && s.at === 0)).map((s) => s.path)
   const shownFiles = starts.length - omitted.length
   const listed = omitted.slice(0, 50).join(", ") + (omitted.length > 50 ? `, and ${omitted.length - 50} more` : "")
   const note = `[oompa: this diff is ${bytes} bytes, more than the ${maxBytes} a review prompt carries; ` +

@@ -43,9 +43,11 @@ describe("PromptInputs.capDiff", () => {
 })
 
 describe("a review of a huge change", () => {
-  it.effect("the reviewer's prompt stays under the cap, says what it leaves out, and the run log warns", () =>
+  it.effect("the reviewer's prompt stays under the cap, says what it leaves out (a .gitattributes change among it still called out), and the run log warns", () =>
     Effect.gen(function*() {
       const big = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`gen/file-${String(i).padStart(3, "0")}.txt`, `${"x".repeat(2_000)}\n`]))
+      // Past the cap, where the reviewer does not see it: still called out above the diff.
+      big["zz/.gitattributes"] = "gen/** -diff\n"
       const world = TestSwarm.makeWorld({
         tasks: [task("a")],
         script: ScriptedAgent.byCall({ propose: () => ({ answer: "generated", edits: big }), review: ScriptedAgent.approve })
@@ -57,8 +59,10 @@ describe("a review of a huge change", () => {
       const prompt = world.agent.callsOf("review")[0]!.request.prompt
       assert.isBelow(prompt.length, PromptInputs.reviewDiffBytesMax + 20_000)
       assert.include(prompt, "a review prompt carries")
+      assert.include(prompt, "NOTE FROM OOMPA: this change touches zz/.gitattributes")
       // The first 50 files left out by name, the rest counted.
       assert.match(prompt, /Not shown: gen\/file-\d{3}\.txt, (gen\/file-\d{3}\.txt, ){49}and \d+ more\. Read them in the worktree/)
+      assert.notInclude(prompt, "+gen/** -diff", "the .gitattributes change itself is past the cap")
       const warning = world.events.ofTag("Warning").find((w) => w.message.includes("the diff for review"))
       assert.isDefined(warning)
       assert.strictEqual(warning!.worker, "w0")
