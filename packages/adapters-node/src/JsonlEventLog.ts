@@ -19,9 +19,8 @@
  *
  * @since 0.1.0
  */
-import { Event as EventModule, EventSink as EventSinkModule } from "@oompa/core"
+import { Event as EventModule, EventSink as EventSinkModule, SchemaProblems } from "@oompa/core"
 import { Context, Effect, FileSystem, Layer, Path, Result, Schema, Semaphore } from "effect"
-import { formatIssue } from "./internal/fsTaskFiles.ts"
 
 type Event = EventModule.Event
 type EventSink = EventSinkModule.EventSink
@@ -93,7 +92,7 @@ const decodeLine = (line: string): Event | string => {
     return `not JSON (${error instanceof Error ? error.message : String(error)})`
   }
   const decoded = decodeEvent(json)
-  return Result.isFailure(decoded) ? `not an event (${formatIssue(decoded.failure.issue)})` : decoded.success
+  return Result.isFailure(decoded) ? `not an event (${SchemaProblems.formatIssue(decoded.failure.issue)})` : decoded.success
 }
 
 /**

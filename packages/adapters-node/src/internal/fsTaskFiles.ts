@@ -13,8 +13,8 @@
  *
  * @since 0.1.0
  */
-import { Ids, Task as TaskModule } from "@oompa/core"
-import { Result, Schema, SchemaIssue } from "effect"
+import { Ids, SchemaProblems, Task as TaskModule } from "@oompa/core"
+import { Result, Schema } from "effect"
 import { parseEdn } from "./fsEdn.ts"
 
 type Task = TaskModule.Task
@@ -37,16 +37,6 @@ export const fileNameOf = (id: string, format: TaskFormat = "json"): string => `
 
 const decodeTask = Schema.decodeUnknownResult(TaskModule.Task, { errors: "all" })
 const encodeTask = Schema.encodeSync(TaskModule.Task)
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
-/** One line per schema issue: `summary: Expected a value with a length of at least 1; …`. */
-export const formatIssue = (issue: SchemaIssue.Issue): string =>
-  formatter(issue).issues
-    .map((i) => {
-      const at = (i.path ?? []).map((p) => typeof p === "object" ? String(p.key) : String(p)).join(".")
-      return at === "" ? i.message : `${at}: ${i.message}`
-    })
-    .join("; ")
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === "object" && !Array.isArray(value)
@@ -61,7 +51,7 @@ export interface DecodedTask {
 export const decodeTaskValue = (value: unknown): DecodedTask | string => {
   if (!isRecord(value)) return `expected an object (a map in EDN), got ${Array.isArray(value) ? "a list" : value === null ? "nothing" : typeof value}`
   const decoded = decodeTask(value)
-  if (Result.isFailure(decoded)) return formatIssue(decoded.failure.issue)
+  if (Result.isFailure(decoded)) return SchemaProblems.formatIssue(decoded.failure.issue)
   return { task: decoded.success, raw: value }
 }
 

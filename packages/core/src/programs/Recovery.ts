@@ -34,6 +34,12 @@ export interface RecoveryReport {
 /** How far back main's history is searched for trailers. */
 export const historySearchedMax = 10_000
 
+/** The task a merge commit's `Oompa-Task` trailer names (`undefined` for none). */
+const mergedTaskOf = (message: string): string | undefined => {
+  const task = /^Oompa-Task: (\S+)$/m.exec(message)?.[1]
+  return task === "none" ? undefined : task
+}
+
 /** The tasks main's first-parent chain says were merged, with the merge commit. */
 export const mergedTasks = Effect.gen(function*() {
   const git = yield* Git
@@ -41,8 +47,8 @@ export const mergedTasks = Effect.gen(function*() {
   let sha: string | undefined = yield* git.mainHead
   for (let i = 0; i < historySearchedMax && sha !== undefined; i++) {
     const commit: CommitInfo = yield* git.readCommit(sha)
-    const task = /^Oompa-Task: (\S+)$/m.exec(commit.message)?.[1]
-    if (task !== undefined && task !== "none" && !merged.has(task)) merged.set(task, sha)
+    const task = mergedTaskOf(commit.message)
+    if (task !== undefined && !merged.has(task)) merged.set(task, sha)
     sha = commit.parents[0]
   }
   return merged as ReadonlyMap<string, string>
@@ -60,7 +66,7 @@ export const findMerge = Effect.fnUntraced(function*(task: string) {
   let sha: string | undefined = yield* git.mainHead
   for (let i = 0; i < historySearchedMax && sha !== undefined; i++) {
     const commit: CommitInfo = yield* git.readCommit(sha)
-    if (/^Oompa-Task: (\S+)$/m.exec(commit.message)?.[1] === task) return sha
+    if (mergedTaskOf(commit.message) === task) return sha
     sha = commit.parents[0]
   }
   return undefined

@@ -8,8 +8,9 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer, Option, Result, Schema, SchemaIssue } from "effect"
+import { Clock, Context, Effect, Layer, Option, Result, Schema } from "effect"
 import type { AgentSpec } from "../domain/AgentSpec.ts"
+import { formatIssue } from "../domain/SchemaProblems.ts"
 import type { AgentCallKind } from "../domain/Event.ts"
 import type { WorkerId } from "../domain/Ids.ts"
 import type { AgentUnavailable } from "./Errors.ts"
@@ -108,18 +109,13 @@ const Reply = Schema.Union([
   })
 ])
 const decodeReply = Schema.decodeUnknownResult(Reply)
-const issueFormatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
 const failedCall = (stderr: string): FunctionReply => ({ answer: "", exitCode: 1, stderr })
 
 const replyOf = (value: unknown): FunctionReply => {
   const decoded = decodeReply(value)
   if (Result.isFailure(decoded)) {
-    const issues = issueFormatter(decoded.failure.issue).issues.map((i) => {
-      const at = (i.path ?? []).map((p) => (typeof p === "object" ? String(p.key) : String(p))).join(".")
-      return at === "" ? i.message : `${at}: ${i.message}`
-    })
-    return failedCall(`the agent function's reply is not a string or { answer: string, ... }: ${issues.join("; ")}`)
+    return failedCall(`the agent function's reply is not a string or { answer: string, ... }: ${formatIssue(decoded.failure.issue)}`)
   }
   return typeof decoded.success === "string" ? { answer: decoded.success } : decoded.success
 }
