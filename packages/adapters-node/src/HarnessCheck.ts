@@ -228,13 +228,17 @@ export const check = Effect.fn("HarnessCheck.check")(function*(options: Options 
  * @category programs
  * @since 0.1.0
  */
-export const usedHarnesses = (config: SwarmConfig.SwarmConfig): ReadonlyArray<AgentSpec.Harness> => [
-  ...new Set([
-    ...(config.planner === undefined ? [] : [config.planner.agent.harness]),
-    ...config.workers.map((worker) => worker.agent.harness),
-    ...config.reviewers.map((reviewer) => reviewer.agent.harness)
-  ])
-]
+export const usedHarnesses = (config: SwarmConfig.SwarmConfig): ReadonlyArray<AgentSpec.Harness> => [...harnessUsers(config).keys()]
+
+/** Each harness a swarm uses, first use first, with who uses it (for messages). */
+const harnessUsers = (config: SwarmConfig.SwarmConfig): ReadonlyMap<AgentSpec.Harness, ReadonlyArray<string>> => {
+  const users = new Map<AgentSpec.Harness, Array<string>>()
+  const use = (harness: AgentSpec.Harness, who: string) => users.set(harness, [...(users.get(harness) ?? []), who])
+  if (config.planner !== undefined) use(config.planner.agent.harness, "the planner")
+  for (const worker of config.workers) use(worker.agent.harness, worker.id)
+  config.reviewers.forEach((reviewer, i) => use(reviewer.agent.harness, config.reviewers.length === 1 ? "the reviewer" : `reviewer ${i + 1}`))
+  return users
+}
 
 /**
  * What would stop every call of a swarm's agents, known before it starts: one line per binary that
@@ -251,13 +255,8 @@ export const runBlockers = Effect.fnUntraced(function*(
   config: SwarmConfig.SwarmConfig,
   options: { readonly env?: Readonly<Record<string, string | undefined>>; readonly uid?: number | undefined } = {}
 ): Effect.fn.Return<ReadonlyArray<string>, never, FileSystem.FileSystem | Path.Path> {
-  const users = new Map<AgentSpec.Harness, Array<string>>()
-  const use = (harness: AgentSpec.Harness, who: string) => users.set(harness, [...(users.get(harness) ?? []), who])
-  if (config.planner !== undefined) use(config.planner.agent.harness, "the planner")
-  for (const worker of config.workers) use(worker.agent.harness, worker.id)
-  config.reviewers.forEach((reviewer, i) => use(reviewer.agent.harness, config.reviewers.length === 1 ? "the reviewer" : `reviewer ${i + 1}`))
   const lines: Array<string> = []
-  for (const [harness, who] of users) {
+  for (const [harness, who] of harnessUsers(config)) {
     const override = config.harnesses[harness]
     const binary = Harnesses.binaryOf(harness, override)
     const env = Harnesses.agentEnvironment(options.env ?? process.env, override)

@@ -82,8 +82,6 @@ export const red = paint("red")
 export const yellow = paint("yellow")
 /** @category formatting @since 0.1.0 */
 export const dim = paint("dim")
-/** @category formatting @since 0.1.0 */
-export const bold = paint("bold")
 
 /**
  * Prints lines to stdout: results.
@@ -142,4 +140,12 @@ export const warnings = (text: ReadonlyArray<string>): Effect.Effect<void> =>
  * @category formatting
  * @since 0.1.0
  */
-export const count = (n: number, singular: string, plural = `${singular}s`): string => `${n} ${n === 1 ? singular : plural}`
+export const count = (n: number, singular: string, plural = `${singular}s`): string => `${n} ${noun(n, singular, plural)}`
+
+/**
+ * The noun agreeing with `n`, for counts laid out in columns.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const noun = (n: number, singular: string, plural = `${singular}s`): string => (n === 1 ? singular : plural)

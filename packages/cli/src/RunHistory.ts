@@ -20,7 +20,7 @@ export const summaryLines = (summary: RunSummary.RunSummary): ReadonlyArray<stri
   `  ${summary.merged} merged, ${summary.rejected} rejected, ${summary.failedTasks} failed; ${Output.count(summary.iterations, "iteration")}, ` +
   `${Output.count(summary.agentCalls, "agent call")}${summary.costUsd > 0 ? `, $${summary.costUsd.toFixed(2)}` : ""}`,
   ...summary.workers.map((w) =>
-    `  ${w.id.padEnd(10)} ${w.role.padEnd(9)} ${w.agent.padEnd(28)} ${String(w.iterations).padStart(3)} ${w.iterations === 1 ? "iteration" : "iterations"}${w.stopped ? `; stopped: ${w.stopped}` : ""}`),
+    `  ${w.id.padEnd(10)} ${w.role.padEnd(9)} ${w.agent.padEnd(28)} ${String(w.iterations).padStart(3)} ${Output.noun(w.iterations, "iteration")}${w.stopped ? `; stopped: ${w.stopped}` : ""}`),
   ...(summary.outcome === "died" ? ["  its process is gone (killed or crashed) without finishing; oompa cleanup repairs what it left (so does the next run)"] : []),
   ...(summary.budget === undefined ? [] : [`  budget ${summary.budget} ended the run`]),
   ...summary.warnings.map((w) => `  warning: ${w}`)

@@ -54,6 +54,14 @@ export const fromWorkers = (cwd: string, workers: ReadonlyArray<SwarmConfig.Work
   usage(Project.fromConfig(cwd, base === undefined ? SwarmConfig.makeSwarmConfig({ workers }) : { ...base, workers }))
 
 /**
+ * Whether an oompa.json is where `fromConfigFile` would look without a name.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const hasConfigFile = (cwd: string) => Effect.map(usage(Project.findConfigFile(cwd)), (file) => file !== undefined)
+
+/**
  * The session of the current repository: its oompa.json when there is one, defaults otherwise.
  *
  * @category constructors

@@ -38,7 +38,7 @@ export const summaryLines = (report: Swarm.SwarmReport): ReadonlyArray<string> =
   ]
   for (const worker of report.workers) {
     const n = worker.iterations.length
-    lines.push(`  ${worker.worker.padEnd(10)} ${String(n).padStart(3)} ${n === 1 ? "iteration" : "iterations"} (${countOutcomes(worker)}); stopped: ${worker.reason}`)
+    lines.push(`  ${worker.worker.padEnd(10)} ${String(n).padStart(3)} ${Output.noun(n, "iteration")} (${countOutcomes(worker)}); stopped: ${worker.reason}`)
   }
   const phases = phaseNames.filter(([key]) => report.timings[key] > 0).map(([key, name]) => `${name} ${seconds(report.timings[key])}`)
   if (phases.length > 0) lines.push(`  time per phase: ${phases.join(", ")}`)

@@ -18,7 +18,6 @@ import * as Output from "../Output.ts"
 import * as ProgressView from "../ProgressView.ts"
 import * as RunHistory from "../RunHistory.ts"
 import * as Session from "../Session.ts"
-import { hasConfigFile } from "./shared.ts"
 
 const cwd = () => process.cwd()
 
@@ -135,7 +134,7 @@ export const status = Command.make("status", {
 )
 
 /** `  3 iterations` / `  1 iteration ` : the count padded, the noun agreeing and padded, so columns line up. */
-const column = (n: number, singular: string) => `${String(n).padStart(3)} ${(n === 1 ? singular : `${singular}s`).padEnd(singular.length + 1)}`
+const column = (n: number, singular: string) => `${String(n).padStart(3)} ${Output.noun(n, singular).padEnd(singular.length + 1)}`
 
 const outcomeColour = (outcome: RunSummary.RunOutcome) =>
   outcome === "ok" ? Output.green : outcome === "running" ? Output.yellow : Output.red
@@ -235,7 +234,7 @@ const agentClis: ReadonlyArray<HarnessCheck.CheckReport["required"][number]> = [
 
 /** The repository's oompa.json, when there is one that decodes; a broken one is a warning here. */
 const configForCheck = Effect.gen(function*() {
-  if (!(yield* hasConfigFile(cwd()).pipe(Effect.orElseSucceed(() => false)))) return undefined
+  if (!(yield* Session.hasConfigFile(cwd()).pipe(Effect.orElseSucceed(() => false)))) return undefined
   return yield* Session.fromConfigFile(cwd(), undefined).pipe(
     Effect.map((session) => session.config),
     Effect.catch((e) => Effect.as(Output.warnings([`${e.message.split("\n")[0]}; checking every agent CLI instead`]), undefined))
@@ -253,6 +252,7 @@ export const check = Command.make("check", {
     const statuses = yield* HarnessCheck.check({ harnesses: config?.harnesses ?? {} })
     const git = gitOut(cwd(), ["--version"])
     const required = config === undefined ? agentClis : HarnessCheck.usedHarnesses(config)
+    const unusable = required.filter((h) => !statuses.some((s) => s.harness === h && s.usable))
     const report: HarnessCheck.CheckReport = {
       node: process.versions.node,
       ...(git === undefined ? {} : { git }),
@@ -260,14 +260,11 @@ export const check = Command.make("check", {
       required,
       // With an oompa.json, what `oompa swarm`'s preflight needs: every harness it uses. Without
       // one, any agent CLI will do (`oompa loop --workers …` picks).
-      usable: config === undefined
-        ? statuses.some((s) => s.usable && required.includes(s.harness))
-        : required.every((h) => statuses.some((s) => s.harness === h && s.usable))
+      usable: config === undefined ? unusable.length < required.length : unusable.length === 0
     }
     if (json) yield* Output.json(HarnessCheck.CheckReport, report)
     else yield* Output.lines([`node ${report.node}`, report.git ?? "git: not found", ...HarnessCheck.format(statuses).map(statusLine)])
     if (!report.usable) {
-      const unusable = required.filter((h) => !statuses.some((s) => s.harness === h && s.usable))
       const which = config === undefined
         ? "no agent CLI is usable"
         : `oompa.json uses ${unusable.join(", ")}, which ${unusable.length === 1 ? "is" : "are"} not usable: oompa swarm would refuse to start`

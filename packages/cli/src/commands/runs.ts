@@ -13,7 +13,7 @@ import { UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import * as RunSwarm from "../RunSwarm.ts"
 import * as Session from "../Session.ts"
-import { fallbackAgent, hasConfigFile, positive, runFlags, workerFlags, workersFromFlags } from "./shared.ts"
+import { fallbackAgent, positive, runFlags, workerFlags, workersFromFlags } from "./shared.ts"
 
 const cwd = () => process.cwd()
 
@@ -71,7 +71,7 @@ const sessionFor = (flags: {
 }, role: SwarmConfig.Role, iterationsDefault: number) =>
   Effect.gen(function*() {
     if (Option.isSome(flags.iterations)) yield* positive(flags.iterations.value, "--iterations")
-    const useFile = flags.workers.length === 0 && (yield* hasConfigFile(cwd()))
+    const useFile = flags.workers.length === 0 && (yield* Session.hasConfigFile(cwd()))
     if (useFile) {
       const session = yield* Session.fromConfigFile(cwd(), undefined)
       if (Option.isNone(flags.iterations)) return session

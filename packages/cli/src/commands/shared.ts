@@ -3,11 +3,10 @@
  *
  * @since 0.1.0
  */
-import { Effect, FileSystem, Option, Path } from "effect"
+import { Effect, Option } from "effect"
 import { Flag } from "effect/cli"
 import { AgentSpec, type Ids, type SwarmConfig } from "@oompa/core"
 import { UsageError } from "../Errors.ts"
-import * as Session from "../Session.ts"
 import { parseWorkers } from "../WorkersFlag.ts"
 
 /** Flags of every command that runs agents (SPEC F10). */
@@ -52,18 +51,6 @@ export const workersFromFlags = (
       }
     }
     return workers
-  })
-
-/** Whether an oompa.json is where `fromConfigFile` would look. */
-export const hasConfigFile = (cwd: string) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const root = yield* Session.repoRoot(cwd)
-    for (const candidate of [path.join(cwd, "oompa.json"), path.join(root, "oompa.json")]) {
-      if (yield* fs.exists(candidate).pipe(Effect.orElseSucceed(() => false))) return true
-    }
-    return false
   })
 
 /** A positive count from the command line. */
