@@ -30,6 +30,16 @@ const scratch = (tasks: ReadonlyArray<string> = ["t1"]) => {
   return { repo: temp.repo, configJson, cleanup: () => removeRepo(temp) }
 }
 
+/** Runs `body` on a fresh scratch repository, removed afterwards whatever happens. */
+const inScratch = async (body: (s: ReturnType<typeof scratch>) => Promise<void>, tasks?: ReadonlyArray<string>): Promise<void> => {
+  const s = scratch(tasks)
+  try {
+    await body(s)
+  } finally {
+    s.cleanup()
+  }
+}
+
 const rejection = async (promise: Promise<unknown>): Promise<unknown> => {
   try {
     await promise
@@ -47,21 +57,17 @@ const approveAndWrite = (request: { readonly call: string; readonly cwd: string;
 
 describe("SwarmRun (runSwarm)", () => {
   it("an oompa.json value with a wrong field: SetupError naming the field, nothing created", async () => {
-    const s = scratch()
-    try {
+    await inScratch(async (s) => {
       const error = await rejection(SwarmRun.runPromise({ cwd: s.repo, configJson: s.configJson({ workerz: [] }), agent: approveAndWrite }))
       assert.instanceOf(error, Project.SetupError)
       assert.strictEqual((error as Project.SetupError).reason, "config")
       assert.match((error as Project.SetupError).message, /workerz/)
       assert.isFalse(fs.existsSync(path.join(s.repo, ".oompa")))
-    } finally {
-      s.cleanup()
-    }
+    })
   })
 
   it("an agent CLI that is not installed: SetupError (preflight) naming it, the task still pending", async () => {
-    const s = scratch()
-    try {
+    await inScratch(async (s) => {
       const error = await rejection(SwarmRun.runPromise({
         cwd: s.repo,
         configJson: s.configJson({ harnesses: { codex: { command: "oompa-no-such-codex" } } })
@@ -71,14 +77,11 @@ describe("SwarmRun (runSwarm)", () => {
       assert.include((error as Project.SetupError).message, "oompa-no-such-codex")
       assert.deepStrictEqual(fs.readdirSync(path.join(s.repo, "tasks/pending")), ["t1.json"])
       assert.isFalse(fs.existsSync(path.join(s.repo, ".oompa/runs")))
-    } finally {
-      s.cleanup()
-    }
+    })
   })
 
   it("a prompt file the configuration names that is not there: SetupError naming it and who uses it, nothing started", async () => {
-    const s = scratch()
-    try {
+    await inScratch(async (s) => {
       writeTree(s.repo, { "prompts/reviewer.md": "Review it.\n" })
       const error = await rejection(SwarmRun.runPromise({
         cwd: s.repo,
@@ -94,14 +97,11 @@ describe("SwarmRun (runSwarm)", () => {
       assert.notInclude((error as Project.SetupError).message, "reviewer.md")
       assert.deepStrictEqual(fs.readdirSync(path.join(s.repo, "tasks/pending")), ["t1.json"])
       assert.isFalse(fs.existsSync(path.join(s.repo, ".oompa/runs")))
-    } finally {
-      s.cleanup()
-    }
+    })
   })
 
   it("another live run holds the repository: SetupError (lock) naming its pid", async () => {
-    const s = scratch()
-    try {
+    await inScratch(async (s) => {
       const lockPath = RunPaths.make(s.repo, { tasksDir: "tasks" }).lockPath
       fs.mkdirSync(path.dirname(lockPath), { recursive: true })
       // The parent of this test process: alive, on this host, not us.
@@ -112,14 +112,11 @@ describe("SwarmRun (runSwarm)", () => {
       assert.strictEqual((error as Project.SetupError).reason, "lock")
       assert.include((error as Project.SetupError).message, String(process.ppid))
       assert.deepStrictEqual(fs.readdirSync(path.join(s.repo, "tasks/pending")), ["t1.json"])
-    } finally {
-      s.cleanup()
-    }
+    })
   })
 
   it("repairs what a dead run left first, says so, then runs: the orphaned claim is merged", async () => {
-    const s = scratch([])
-    try {
+    await inScratch(async (s) => {
       writeTree(s.repo, { "tasks/current/orphan.json": JSON.stringify({ id: "orphan", summary: "Left by a dead run" }) })
       const notices: Array<string> = []
       const tags: Array<string> = []
@@ -137,14 +134,11 @@ describe("SwarmRun (runSwarm)", () => {
       assert.strictEqual(show(s.repo, "orphan.txt"), "orphan")
       const logged = fs.readFileSync(result.eventsPath, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { _tag: string })._tag)
       assert.deepStrictEqual(tags, logged)
-    } finally {
-      s.cleanup()
-    }
+    }, [])
   })
 
   it("an AbortSignal stops the run as Ctrl-C does: the agent's signal aborts, the claim goes back, nothing is left", async () => {
-    const s = scratch()
-    try {
+    await inScratch(async (s) => {
       const controller = new AbortController()
       let agentAborted = false
       const promise = SwarmRun.runPromise({
@@ -175,14 +169,11 @@ describe("SwarmRun (runSwarm)", () => {
       // The lock is released: a new run starts and merges the task.
       const next = await SwarmRun.runPromise({ cwd: s.repo, configJson: s.configJson(), agent: approveAndWrite })
       assert.strictEqual(next.report.merged, 1)
-    } finally {
-      s.cleanup()
-    }
+    })
   })
 
   it("a stop right after a merge landed leaves the task complete, not pending: the next run does not merge it again", async () => {
-    const s = scratch()
-    try {
+    await inScratch(async (s) => {
       const controller = new AbortController()
       const error = await rejection(SwarmRun.runPromise({
         cwd: s.repo,
@@ -200,14 +191,11 @@ describe("SwarmRun (runSwarm)", () => {
       const next = await SwarmRun.runPromise({ cwd: s.repo, configJson: s.configJson(), agent: approveAndWrite })
       assert.strictEqual(next.report.merged, 0)
       assert.strictEqual(git(s.repo, ["rev-list", "--count", "--merges", "main"]).trim(), "1")
-    } finally {
-      s.cleanup()
-    }
+    })
   })
 
   it("an onEvent that throws stops the run as an abort does and fails with a RunError naming the event", async () => {
-    const s = scratch()
-    try {
+    await inScratch(async (s) => {
       let calls = 0
       const error = await rejection(SwarmRun.runPromise({
         cwd: s.repo,
@@ -227,14 +215,11 @@ describe("SwarmRun (runSwarm)", () => {
       const next = await SwarmRun.runPromise({ cwd: s.repo, configJson: s.configJson(), agent: approveAndWrite })
       assert.strictEqual(next.report.merged, 1)
       assert.strictEqual(calls, claimedAt)
-    } finally {
-      s.cleanup()
-    }
+    })
   })
 
   it("a lock naming this process that this process does not hold is stale (a restarted container), and an embedded run's lock says oompa stop must not signal it", async () => {
-    const s = scratch()
-    try {
+    await inScratch(async (s) => {
       const lockPath = RunPaths.make(s.repo, { tasksDir: "tasks" }).lockPath
       fs.mkdirSync(path.dirname(lockPath), { recursive: true })
       fs.writeFileSync(lockPath, `${JSON.stringify({ pid: process.pid, startedAt: "2026-01-01T00:00:00.000Z", runId: "0000dead", hostname: os.hostname() })}\n`)
@@ -251,20 +236,15 @@ describe("SwarmRun (runSwarm)", () => {
       assert.match(result.notices[0] ?? "", /^warning: took over the lock of run 0000dead/)
       assert.deepStrictEqual(holder, { ...(holder as object), pid: process.pid, runId: result.runId, stopsOnSigint: false })
       assert.isFalse(fs.existsSync(lockPath))
-    } finally {
-      s.cleanup()
-    }
+    })
   })
 
   it("a run id that is not one is refused before anything starts", async () => {
-    const s = scratch()
-    try {
+    await inScratch(async (s) => {
       const error = await rejection(SwarmRun.runPromise({ cwd: s.repo, configJson: s.configJson(), agent: approveAndWrite, runId: "../../escaped" as never }))
       assert.instanceOf(error, Project.SetupError)
       assert.include((error as Project.SetupError).message, "runId")
       assert.isFalse(fs.existsSync(path.join(s.repo, ".oompa")))
-    } finally {
-      s.cleanup()
-    }
+    })
   })
 })
