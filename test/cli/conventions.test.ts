@@ -121,7 +121,7 @@ describe("oompa init", () => {
     assert.strictEqual((JSON.parse(read(s, "oompa.json")) as Record<string, unknown>)["$schema"], "./node_modules/@oompa/core/oompa.schema.json")
   })
 
-  it("checks before it writes: a .gitignore that is a folder, or a tasks that is a file, is exit 2 with nothing written, and init runs again once fixed", () => {
+  it("checks before it writes: a .gitignore that is a folder or a link, or a tasks that is a file or a link, is exit 2 with nothing written, and init runs again once fixed", () => {
     const s = scratchRepo({})
     fs.mkdirSync(path.join(s.repo, ".gitignore"))
     const refused = oompa(s, ["init"])
@@ -134,6 +134,23 @@ describe("oompa init", () => {
     const again = oompa(s, ["init"])
     assert.strictEqual(again.status, 2, show(again))
     assert.include(again.stderr, `${path.join(s.repo, "tasks")} exists and is not a folder; nothing was written`)
+    assert.isFalse(fs.existsSync(path.join(s.repo, "oompa.json")))
+    fs.rmSync(path.join(s.repo, "tasks"))
+    // Links a cloned repository may carry: init would write outside it through them.
+    const outside = path.join(s.root, "outside")
+    fs.mkdirSync(outside)
+    fs.writeFileSync(path.join(outside, "victim"), "keep me\n")
+    fs.symlinkSync(path.join(outside, "victim"), path.join(s.repo, ".gitignore"))
+    const linkedIgnore = oompa(s, ["init"])
+    assert.strictEqual(linkedIgnore.status, 2, show(linkedIgnore))
+    assert.include(linkedIgnore.stderr, ".gitignore is a symbolic link")
+    assert.strictEqual(fs.readFileSync(path.join(outside, "victim"), "utf8"), "keep me\n")
+    fs.rmSync(path.join(s.repo, ".gitignore"))
+    fs.symlinkSync(outside, path.join(s.repo, "tasks"))
+    const linkedTasks = oompa(s, ["init"])
+    assert.strictEqual(linkedTasks.status, 2, show(linkedTasks))
+    assert.include(linkedTasks.stderr, "(a symbolic link); nothing was written")
+    assert.deepStrictEqual(fs.readdirSync(outside), ["victim"])
     assert.isFalse(fs.existsSync(path.join(s.repo, "oompa.json")))
     fs.rmSync(path.join(s.repo, "tasks"))
     const fixed = oompa(s, ["init"])

@@ -52,8 +52,13 @@ export const ignoreLines: ReadonlyArray<string> = ["/.oompa/", "/.oompa-new-task
 /** `.oompa`, `/.oompa`, `.oompa/` and `/.oompa/` ignore the same folder at the top level. */
 const sameEntry = (a: string, b: string) => a.trim().replace(/^\/|\/$/g, "") === b.trim().replace(/^\/|\/$/g, "")
 
-const isDirectory = (fs: FileSystem.FileSystem, file: string) =>
-  fs.stat(file).pipe(Effect.map((info) => info.type === "Directory"), Effect.orElseSucceed(() => false))
+/**
+ * What is at `file` itself, a symbolic link not followed (`undefined`: nothing). init writes only
+ * to plain files and folders of the repository: a `.gitignore` or `tasks` that links elsewhere (a
+ * cloned repository can carry one) would have it write outside.
+ */
+const kindOf = (fs: FileSystem.FileSystem, file: string) =>
+  fs.lstat(file).pipe(Effect.map((info) => info.type), Effect.orElseSucceed(() => undefined))
 
 export const init = Command.make("init", {}, () =>
   Effect.gen(function*() {
@@ -70,11 +75,14 @@ export const init = Command.make("init", {}, () =>
     // Everything is checked before anything is written, and oompa.json is written last: a failure
     // leaves no oompa.json, so running init again finishes the job.
     const gitignore = path.join(root, ".gitignore")
-    if (yield* isDirectory(fs, gitignore)) return yield* new UsageError({ message: `init: ${gitignore} is a folder, not a file; nothing was written` })
+    const gitignoreKind = yield* kindOf(fs, gitignore)
+    if (gitignoreKind === "Directory") return yield* new UsageError({ message: `init: ${gitignore} is a folder, not a file; nothing was written` })
+    if (gitignoreKind === "SymbolicLink") return yield* new UsageError({ message: `init: ${gitignore} is a symbolic link; init appends only to a plain file; nothing was written` })
     const folders = Task.TaskStatus.literals.map((folder) => path.join(root, tasksDir, folder))
     for (const dir of [path.join(root, tasksDir), ...folders]) {
-      if ((yield* exists(dir)) && !(yield* isDirectory(fs, dir))) {
-        return yield* new UsageError({ message: `init: ${dir} exists and is not a folder; nothing was written` })
+      const kind = yield* kindOf(fs, dir)
+      if (kind !== undefined && kind !== "Directory") {
+        return yield* new UsageError({ message: `init: ${dir} exists and is not a folder${kind === "SymbolicLink" ? " (a symbolic link)" : ""}; nothing was written` })
       }
     }
     const before = (yield* exists(gitignore)) ? yield* fs.readFileString(gitignore).pipe(Effect.mapError(failed(`read ${gitignore}`))) : ""
