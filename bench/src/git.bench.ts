@@ -83,7 +83,7 @@ const nodeIteration = (git_: Git.Git["Service"], count: number, n: number) =>
     const head = yield* git_.workspaceHead(workspace)
     yield* git_.diffStat(base, head)
     const onto = yield* git_.mainHead
-    const attempt = yield* git_.merge({ onto, head, strategy: "no-ff", message: `merge ${n}\n\nOompa-Run: 0000bea5\n` })
+    const attempt = yield* git_.merge({ onto, base, head, strategy: "no-ff", message: `merge ${n}\n\nOompa-Run: 0000bea5\n` })
     if (attempt._tag !== "Merged") return yield* Effect.die(new Error("unexpected conflict"))
     if (!(yield* git_.compareAndSwapMain(onto, attempt.sha))) return yield* Effect.die(new Error("lost the swap"))
     yield* git_.deleteBranch(branch)
@@ -129,7 +129,7 @@ const moveMain = (git_: Git.Git["Service"], n: number) =>
     yield* git_.resetWorkspace(workspace, "oompa/bench/mover", onto)
     fs.writeFileSync(path.join(workspace.path, "mover.txt"), `${n}\n`)
     const head = Option.getOrThrow(yield* git_.commitAll(workspace, `mover ${n}`))
-    const attempt = yield* git_.merge({ onto, head, strategy: "no-ff", message: `mover ${n}` })
+    const attempt = yield* git_.merge({ onto, base: onto, head, strategy: "no-ff", message: `mover ${n}` })
     if (attempt._tag !== "Merged" || !(yield* git_.compareAndSwapMain(onto, attempt.sha))) return yield* Effect.die(new Error("mover failed"))
   })
 

@@ -361,6 +361,72 @@ describe("hostile agents", () => {
   })
 })
 
+/** Every path and blob reachable from `rev` (`git rev-list --objects`), and every commit message on it. */
+const reachable = (scratch: Scratch, rev = "main") => {
+  const objects = git(scratch.repo, "rev-list", "--objects", rev).split("\n")
+  const paths = objects.map((line) => line.slice(41)).filter((p) => p !== "")
+  const blobs = objects.map((line) => line.slice(0, 40)).filter((sha) => git(scratch.repo, "cat-file", "-t", sha) === "blob")
+  const contents = blobs.map((sha) => git(scratch.repo, "cat-file", "blob", sha)).join("\n")
+  const messages = git(scratch.repo, "log", "--format=%B%x00", rev)
+  return { paths, contents, messages }
+}
+
+describe("hostile agents reaching for main (issue 15: what lands is exactly what was reviewed)", () => {
+  it("an agent that points its worktree's HEAD at main: oompa's commit goes to the iteration's branch; the rejected work never reaches main; the checkout is untouched", () => {
+    const scratch = scratchRepo({ config: { workers: [executor()], max_task_attempts: 1 }, pending: [{ id: "sneak", summary: "Write src/sneak.txt" }] })
+    const main = git(scratch.repo, "rev-parse", "main")
+    const before = checkoutState(scratch.repo)
+    const result = oompa(scratch, ["swarm"], { env: { E2E_HEAD_MAIN: "sneak", E2E_REJECT: "sneak" } })
+    assert.strictEqual(result.status, 1, show(result))
+    assert.strictEqual(git(scratch.repo, "rev-parse", "main"), main, "main never moved")
+    assert.notInclude(reachable(scratch).paths, "src/sneak.txt")
+    assert.include(result.stderr, "pointed its HEAD at \"ref: refs/heads/main\"")
+    assert.deepStrictEqual(tasksIn(scratch, "failed"), ["sneak"])
+    assert.deepStrictEqual(checkoutState(scratch.repo), before)
+    assertNothingLeft(scratch)
+  })
+
+  it("an agent that moves main itself (git update-ref): noticed after its call, named, nothing lands on top, the run exits 1 and says why", () => {
+    const scratch = scratchRepo({ config: { workers: [executor()] }, pending: [{ id: "a-usurp", summary: "Write src/a-usurp.txt" }, { id: "b-later", summary: "Write src/b-later.txt" }] })
+    const main = git(scratch.repo, "rev-parse", "main")
+    const result = oompa(scratch, ["swarm"], { env: { E2E_MOVE_MAIN: "a-usurp" } })
+    assert.strictEqual(result.status, 1, show(result))
+    const moved = git(scratch.repo, "rev-parse", "main")
+    assert.notStrictEqual(moved, main)
+    assert.strictEqual(git(scratch.repo, "log", "-1", "--format=%s", "main"), "a-usurp: straight to main", "oompa landed nothing on top of it")
+    assert.match(result.stdout + result.stderr, /main was moved outside oompa's merge queue, from [0-9a-f]{12} to [0-9a-f]{12} \(noticed after w0 iteration 1's agent call\)/)
+    const moves = events(scratch).filter((e) => e._tag === "MainMovedOutside")
+    assert.deepStrictEqual(moves.map((e) => [e["from"], e["to"], e["worker"], e["iteration"]]), [[main, moved, "w0", 1]])
+    // The later task was never started, and the usurper's task went back without an attempt spent.
+    assert.deepStrictEqual(fakeCalls(scratch).map((c) => c.task), ["a-usurp"])
+    assert.deepStrictEqual(tasksIn(scratch, "pending"), ["a-usurp", "b-later"])
+    assert.strictEqual(readTask(scratch, "pending", "a-usurp")["attempts"] ?? 0, 0)
+    const status = oompa(scratch, ["status"])
+    assert.include(status.stdout, "main was moved outside oompa's merge queue", show(status))
+    assertNothingLeft(scratch)
+  })
+
+  for (const strategy of ["no-ff", "ff", "rebase", "squash"] as const) {
+    it(`(${strategy}) a secret committed by the agent and deleted in its fix, with forged trailers: the task lands, and no commit reachable from main holds .env, the secret or the agent's messages`, () => {
+      const scratch = scratchRepo({ config: { workers: [executor()], merge: { strategy } }, pending: [{ id: "leak", summary: "Write src/leak.txt" }] })
+      const before = checkoutState(scratch.repo)
+      const result = oompa(scratch, ["swarm"], { env: { E2E_SECRET: "leak" } })
+      assert.strictEqual(result.status, 0, show(result))
+      assert.deepStrictEqual(tasksIn(scratch, "complete"), ["leak"])
+      const main = reachable(scratch)
+      assert.include(main.paths, "src/leak.txt")
+      assert.notInclude(main.paths, ".env")
+      assert.notInclude(main.contents, "hunter2")
+      assert.notInclude(main.messages, "Oompa-Task: forged")
+      assert.notInclude(main.messages, "with its settings")
+      assert.strictEqual(git(scratch.repo, "rev-parse", "refs/oompa/merged/leak"), git(scratch.repo, "rev-parse", "main"))
+      assert.isTrue(events(scratch).some((e) => e._tag === "PolicyViolated"), "the policy saw the .env on the way")
+      assert.deepStrictEqual(checkoutState(scratch.repo), before)
+      assertNothingLeft(scratch)
+    })
+  }
+})
+
 describe("repository shapes (SPEC F1 branch, F6 the user's checkout)", () => {
   it("a repository whose main branch is master: work merges onto master and the checkout follows", () => {
     const scratch = scratchRepo({ config: { workers: [executor()] }, pending: [{ id: "on-master", summary: "Lands on master" }] })

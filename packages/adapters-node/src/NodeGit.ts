@@ -106,6 +106,34 @@ const gitError = (operation: string, message: string) => new Errors.GitError({ o
 
 const isWorkerId = Schema.is(Ids.WorkerId)
 
+/**
+ * What oompa knows of a workspace, kept in the service, never read back from the worktree: an agent
+ * can point its worktree's `HEAD` anywhere (`git checkout main`, `git symbolic-ref HEAD
+ * refs/heads/main`) and move any ref. Commits go to `branch` from `head`; `mergeParent` is the main
+ * `mergeIntoWorkspace` merged in, the next commit's second parent.
+ */
+interface Recorded {
+  readonly branch: string | undefined
+  readonly head: string
+  readonly mergeParent: string | undefined
+}
+
+/** The records of one `Git` service, by workspace path. */
+type Records = Map<string, Recorded>
+
+/** The workspace's record; a workspace this service never reset is read from the worktree once. */
+const recordOf = (repo: GitRepo.Repo, records: Records, path: string) =>
+  Effect.gen(function*() {
+    const known = records.get(path)
+    if (known !== undefined) return known
+    const head = yield* GitRepo.worktreeHead(repo, path)
+    const worktree = (yield* GitRepo.withWorktreeRegistry(repo, GitRepo.listWorktrees(repo))).find((w) => w.path === path)
+    const branch = worktree?.head._tag === "Branch" && worktree.head.ref.startsWith("refs/heads/") ? worktree.head.ref.slice("refs/heads/".length) : undefined
+    const recorded: Recorded = { branch: branch === repo.targetBranch ? undefined : branch, head, mergeParent: undefined }
+    records.set(path, recorded)
+    return recorded
+  })
+
 // ---------------------------------------------------------------------------------------------------
 // Workspaces
 // ---------------------------------------------------------------------------------------------------
@@ -156,7 +184,7 @@ const ownAdminDir = (repo: GitRepo.Repo, path: string) =>
   })
 
 /** Creates the worker's worktree detached at the current main, or returns the one it has. */
-const acquireWorkspace = (repo: GitRepo.Repo) =>
+const acquireWorkspace = (repo: GitRepo.Repo, records: Records) =>
   Effect.fn("NodeGit.acquireWorkspace")(function*(worker: Ids.WorkerId) {
     if (!isWorkerId(worker) || worker.startsWith(".")) return yield* gitError("acquireWorkspace", `invalid worker id ${JSON.stringify(worker)}`)
     const path = workspacePathOf(repo, worker)
@@ -172,6 +200,7 @@ const acquireWorkspace = (repo: GitRepo.Repo) =>
       yield* repo.git.ok("acquireWorkspace", { cwd: repo.root, args: ["worktree", "prune"] })
       yield* GitRepo.addWorktree(repo, "acquireWorkspace", path, main)
     }))
+    records.set(path, { branch: undefined, head: main, mergeParent: undefined })
     return { worker, path } satisfies Git.Workspace
   })
 
@@ -179,7 +208,7 @@ const existsPath = (repo: GitRepo.Repo, path: string) =>
   repo.fs.exists(path).pipe(Effect.mapError((error) => gitError("exists", error.message)))
 
 /** Discards everything in the workspace and checks out `branch` at `base` there. */
-const resetWorkspace = (repo: GitRepo.Repo) =>
+const resetWorkspace = (repo: GitRepo.Repo, records: Records) =>
   Effect.fn("NodeGit.resetWorkspace")(function*(workspace: Git.Workspace, branch: string, base: string) {
     if (branch.length === 0) return yield* gitError("resetWorkspace", "empty branch name")
     // The target branch only moves by compare-and-swap; it is never checked out in a workspace.
@@ -196,14 +225,16 @@ const resetWorkspace = (repo: GitRepo.Repo) =>
     yield* repo.git.ok("resetWorkspace", { cwd: workspace.path, args: ["checkout", "-q", "-f", "-B", branch, `${base}^{commit}`] })
     // -ff also removes nested repositories an agent created; -x the ignored files and the task outbox.
     yield* repo.git.ok("resetWorkspace", { cwd: workspace.path, args: ["clean", "-q", "-ffdx"] })
+    records.set(workspace.path, { branch, head: yield* GitRepo.worktreeHead(repo, workspace.path), mergeParent: undefined })
   })
 
 /** Removes the worktree (dirty or not); its branch stays. */
-const removeWorkspace = (repo: GitRepo.Repo) =>
+const removeWorkspace = (repo: GitRepo.Repo, records: Records) =>
   Effect.fn("NodeGit.removeWorkspace")(function*(workspace: Git.Workspace) {
     const adminDir = yield* ownAdminDir(repo, workspace.path)
     if (adminDir === undefined) return yield* gitError("removeWorkspace", `no workspace at ${workspace.path}`)
     yield* GitRepo.withWorktreeRegistry(repo, GitRepo.removeWorktree(repo, "removeWorkspace", workspace.path))
+    records.delete(workspace.path)
   })
 
 /** oompa's worktrees: those directly under `worktreesDir` named by a worker id. */
@@ -219,55 +250,74 @@ const listWorkspaces = (repo: GitRepo.Repo) =>
 // Commits and diffs
 // ---------------------------------------------------------------------------------------------------
 
-/** Files that mean an operation is in progress in a worktree; a commit then goes through `git commit`. */
-const inProgressFiles = ["MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD"] as const
+/** What `git merge` leaves in a worktree's admin dir; cleared once oompa commits the merge itself. */
+const mergeStateFiles = ["MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "AUTO_MERGE"] as const
 
 /**
- * `git add -A` (the outbox is excluded through `.git/info/exclude`), then the commit. `None` when the
- * staged tree is the head's; commits the agent made itself stay as they are (the change is
- * base..head).
- *
- * The commit itself is plumbing — `write-tree`, `commit-tree`, `update-ref HEAD NEW OLD` — because
- * `git commit` refreshes and rewrites the whole index a second time (about 60 ms on a 20,000-file
- * tree, where these three take a few). During a merge (`mergeIntoWorkspace`) or another operation in
- * progress it is `git commit`, which records the merge parent and clears the merge state.
+ * `git add -A` (the outbox is excluded through `.git/info/exclude`), then a commit of the staged tree
+ * on the recorded head (and the merged main after `mergeIntoWorkspace`): `None` when the tree is the
+ * head's and no merge is pending. The commit is plumbing — `write-tree`, `commit-tree`, then
+ * `update-ref refs/heads/<branch>` by its full name, never through the worktree's `HEAD`, which the
+ * agent controls: `HEAD` symbolic to `refs/heads/main` would otherwise land the commit on main. The
+ * worktree's `HEAD` is then pointed back at the branch (a changed one is reported), so the agent's
+ * next `git status`/`git diff` read against what oompa committed. Commits the agent made itself are
+ * not kept as commits; what they changed is in the worktree's files, and so in this commit.
  */
-const commitAll = (repo: GitRepo.Repo) =>
+const commitAll = (repo: GitRepo.Repo, records: Records, warn: (line: string) => Effect.Effect<void>) =>
   Effect.fn("NodeGit.commitAll")(function*(workspace: Git.Workspace, message: string) {
     // The agent that just ran may have deleted the link: its tracked changes still count.
     const adminDir = yield* ownAdminDir(repo, workspace.path)
     if (adminDir === undefined) return yield* gitError("commitAll", `no workspace at ${workspace.path}`)
+    const recorded = yield* recordOf(repo, records, workspace.path)
     yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["add", "-A"] })
-    const inProgress = yield* Effect.sync(() => inProgressFiles.some((file) => nodeFs.existsSync(`${adminDir}/${file}`)))
-    if (inProgress) return yield* commitPorcelain(repo, workspace, message)
     const tree = GitCommand.text((yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["write-tree"] })).stdout).trim()
-    const head = yield* GitRepo.worktreeHead(repo, workspace.path)
-    if ((yield* GitRepo.readCommit(repo, head)).tree === tree) return Option.none<string>()
-    const commit = yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["commit-tree", tree, "-p", head], stdin: message })
-    const sha = GitCommand.text(commit.stdout).trim()
-    // HEAD NEW OLD: the branch HEAD points to (or a detached HEAD) moves only from where it was read.
-    yield* repo.git.ok("commitAll", {
-      cwd: workspace.path,
-      args: ["update-ref", "-m", `commit: ${message.split("\n")[0] ?? ""}`, "HEAD", sha, head]
+    if (recorded.mergeParent === undefined && (yield* GitRepo.readCommit(repo, recorded.head)).tree === tree) {
+      yield* restoreHead(repo, adminDir, workspace, recorded, warn)
+      return Option.none<string>()
+    }
+    const parents = recorded.mergeParent === undefined ? [recorded.head] : [recorded.head, recorded.mergeParent]
+    const commit = yield* repo.git.ok("commitAll", {
+      cwd: repo.root,
+      args: ["commit-tree", tree, ...parents.flatMap((parent) => ["-p", parent])],
+      stdin: message
     })
+    const sha = GitCommand.text(commit.stdout).trim()
+    const next: Recorded = { branch: recorded.branch, head: sha, mergeParent: undefined }
+    if (recorded.branch !== undefined) {
+      // No old value: the agent may have moved its branch; oompa's record, not the ref, is the truth.
+      yield* repo.git.ok("commitAll", {
+        cwd: repo.root,
+        args: ["update-ref", "-m", `oompa ${repo.runId}: ${message.split("\n")[0] ?? ""}`, `refs/heads/${recorded.branch}`, sha]
+      })
+    }
+    records.set(workspace.path, next)
+    yield* restoreHead(repo, adminDir, workspace, next, warn)
     return Option.some(sha)
   })
 
-/** `git commit` of what is staged, with the message verbatim; `None` when nothing is. */
-const commitPorcelain = Effect.fn("NodeGit.commitPorcelain")(function*(repo: GitRepo.Repo, workspace: Git.Workspace, message: string) {
-  const commit = yield* repo.git.ok("commitAll", {
-    cwd: workspace.path,
-    args: ["commit", "-q", "--no-verify", "--cleanup=verbatim", "--allow-empty-message", "-F", "-"],
-    stdin: message
-  }, [0, 1])
-  if (commit.exitCode === 1) {
-    // Exit 1 is git's "nothing to commit"; make sure that is what it was.
-    const staged = yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["diff", "--cached", "--quiet"] }, [0, 1])
-    if (staged.exitCode === 0) return Option.none<string>()
-    return yield* GitCommand.failure("commitAll", { cwd: workspace.path, args: ["commit"] }, commit)
-  }
-  return Option.some(yield* GitRepo.worktreeHead(repo, workspace.path))
-})
+/**
+ * Points the worktree's `HEAD` at its recorded branch (or detaches it at the recorded head) and
+ * clears a merge oompa started, writing the files under git's lock protocol as `detachHead` does.
+ * A `HEAD` the agent changed is reported: it is the first sign of an agent reaching for main.
+ */
+const restoreHead = (repo: GitRepo.Repo, adminDir: string, workspace: Git.Workspace, recorded: Recorded, warn: (line: string) => Effect.Effect<void>) =>
+  Effect.gen(function*() {
+    const wanted = recorded.branch === undefined ? `${recorded.head}\n` : `ref: refs/heads/${recorded.branch}\n`
+    const current = yield* Effect.sync(() => {
+      try {
+        return nodeFs.readFileSync(`${adminDir}/HEAD`, "utf8")
+      } catch {
+        return ""
+      }
+    })
+    if (current !== wanted) {
+      yield* warn(`warning: the agent in ${workspace.path} pointed its HEAD at ${JSON.stringify(current.trim())}; oompa committed to ${recorded.branch === undefined ? recorded.head : recorded.branch} and put HEAD back`)
+      yield* writeHeadFile(repo, adminDir, workspace.path, wanted)
+    }
+    yield* Effect.sync(() => {
+      for (const file of mergeStateFiles) nodeFs.rmSync(`${adminDir}/${file}`, { force: true })
+    })
+  })
 
 /**
  * Diffs between two commits run inside the common `.git`, where git has no work tree: it reads no
@@ -301,29 +351,60 @@ const mainHead = (repo: GitRepo.Repo) =>
   Effect.flatMap(GitRepo.resolveRef(repo.commonDir, `refs/heads/${repo.targetBranch}`), (sha) =>
     sha === undefined ? Effect.fail(gitError("mainHead", `target branch ${repo.targetBranch} is missing`)) : Effect.succeed(sha))
 
-/** The merge of `head` onto `onto` as an unreferenced commit (or the conflicting files). */
+/**
+ * Lands the approved tree of `head` onto `onto` as unreferenced commits (or the conflicting files).
+ * The reviewed commit is written first: `head`'s tree on `base` with the merge message, so nothing
+ * of the agent's history, messages or trailers is used. When main moved past `base` it is merged
+ * onto `onto` with `merge-tree --write-tree`, whose merge base is then `base` (the reviewed
+ * commit's only parent, an ancestor of `onto`) — not whatever history an agent gave `head`.
+ */
 const merge = (repo: GitRepo.Repo) =>
   Effect.fn("NodeGit.merge")(function*(request: Git.MergeRequest) {
-    const { head, message, onto, strategy } = request
-    if (strategy === "ff" && (yield* GitRepo.isAncestor(repo, onto, head))) return { _tag: "Merged", sha: head } satisfies Git.MergeAttempt
+    const { base, head, message, onto, strategy } = request
+    if (!(yield* GitRepo.isAncestor(repo, base, onto))) {
+      return yield* gitError("merge", `the reviewed change's base ${base} is not part of ${onto}`)
+    }
+    const commitTree = (tree: string, parents: ReadonlyArray<string>) =>
+      Effect.map(
+        repo.git.ok("merge", { cwd: repo.root, args: ["commit-tree", tree, ...parents.flatMap((parent) => ["-p", parent])], stdin: message }),
+        (output) => GitCommand.text(output.stdout).trim()
+      )
+    const headTree = (yield* GitRepo.readCommit(repo, head)).tree
+    const reviewed = yield* commitTree(headTree, [base])
+    if (onto === base) {
+      return { _tag: "Merged", sha: strategy === "no-ff" ? yield* commitTree(headTree, [onto, reviewed]) : reviewed } satisfies Git.MergeAttempt
+    }
     const output = yield* repo.git.ok("merge", {
       cwd: repo.root,
-      args: ["merge-tree", "--write-tree", "--name-only", "-z", "--no-messages", onto, head]
+      args: ["merge-tree", "--write-tree", "--name-only", "-z", "--no-messages", onto, reviewed]
     }, [0, 1])
     const result = yield* GitRepo.parse("merge", () => GitParse.mergeTree(GitCommand.text(output.stdout)))
     if (output.exitCode === 1) {
-      if (result.conflicts.length === 0) return yield* GitCommand.failure("merge", { cwd: repo.root, args: ["merge-tree", onto, head] }, output)
+      if (result.conflicts.length === 0) return yield* GitCommand.failure("merge", { cwd: repo.root, args: ["merge-tree", onto, reviewed] }, output)
       return { _tag: "Conflict", files: result.conflicts } satisfies Git.MergeAttempt
     }
-    // no-ff records both parents; squash, rebase and a non-fast-forward ff keep main linear.
-    const parents = strategy === "no-ff" && head !== onto ? [onto, head] : [onto]
-    const commit = yield* repo.git.ok("merge", {
-      cwd: repo.root,
-      args: ["commit-tree", result.tree, ...parents.flatMap((parent) => ["-p", parent])],
-      stdin: message
-    })
-    return { _tag: "Merged", sha: GitCommand.text(commit.stdout).trim() } satisfies Git.MergeAttempt
+    // no-ff records both parents; squash, rebase and ff keep main linear.
+    return { _tag: "Merged", sha: yield* commitTree(result.tree, strategy === "no-ff" ? [onto, reviewed] : [onto]) } satisfies Git.MergeAttempt
   })
+
+/** The ref that records which commit landed `task`. */
+export const mergedMarkerRef = (task: string): string => `refs/oompa/merged/${task}`
+
+const mergedMarkersPrefix = "refs/oompa/merged/"
+
+/** Every merged marker, task → commit (`for-each-ref`; read by recovery only). */
+const mergedMarkers = (repo: GitRepo.Repo) =>
+  Effect.map(
+    repo.git.ok("mergedMarkers", { cwd: repo.root, args: ["for-each-ref", "--format=%(refname)%00%(objectname)", mergedMarkersPrefix] }),
+    (output) => {
+      const markers = new Map<string, string>()
+      for (const line of GitCommand.text(output.stdout).split("\n")) {
+        const [ref, sha] = line.split("\0")
+        if (ref !== undefined && sha !== undefined && ref.startsWith(mergedMarkersPrefix)) markers.set(ref.slice(mergedMarkersPrefix.length), sha)
+      }
+      return markers as ReadonlyMap<string, string>
+    }
+  )
 
 /**
  * Moves the target branch from `expected` to `next` with `git update-ref NEW OLD`. Dies when `next`
@@ -333,7 +414,10 @@ const merge = (repo: GitRepo.Repo) =>
  * lock decides, and the run lock keeps a second run away.
  */
 const compareAndSwapMain = (repo: GitRepo.Repo, warn: (line: string) => Effect.Effect<void>, swaps: Semaphore.Semaphore) =>
-  Effect.fn("NodeGit.compareAndSwapMain")(function*(expected: string, next: string) {
+  Effect.fn("NodeGit.compareAndSwapMain")(function*(expected: string, next: string, landed: ReadonlyArray<string> = []) {
+    for (const task of landed) {
+      if (!Schema.is(Ids.TaskId)(task)) return yield* gitError("compareAndSwapMain", `invalid task id ${JSON.stringify(task)} for a merged marker`)
+    }
     if (!(yield* GitRepo.isAncestor(repo, expected, next))) {
       return yield* Effect.die(new Error(`NodeGit.compareAndSwapMain: ${next} does not descend from ${expected}; main only moves forward`))
     }
@@ -343,7 +427,12 @@ const compareAndSwapMain = (repo: GitRepo.Repo, warn: (line: string) => Effect.E
     const ref = `refs/heads/${repo.targetBranch}`
     // What the sync will need is read while the ref moves (it does not depend on the move).
     const [update, touched] = yield* Effect.all([
-      repo.git.run("compareAndSwapMain", { cwd: repo.root, args: ["update-ref", "-m", `oompa ${repo.runId}: merge`, ref, next, expected] }),
+      // One transaction: main and the markers of what it lands move together or not at all.
+      repo.git.run("compareAndSwapMain", {
+        cwd: repo.root,
+        args: ["update-ref", "-m", `oompa ${repo.runId}: merge`, "--stdin"],
+        stdin: ["start", `update ${ref} ${next} ${expected}`, ...landed.map((task) => `update ${mergedMarkerRef(task)} ${next}`), "prepare", "commit", ""].join("\n")
+      }),
       record === undefined
         ? Effect.succeed(undefined)
         // Once main has moved the swap must report success: `finish` reads the files again and reports a failure.
@@ -361,10 +450,18 @@ const compareAndSwapMain = (repo: GitRepo.Repo, warn: (line: string) => Effect.E
   }, (effect) => swaps.withPermit(effect))
 
 /** Merges `onto` into the workspace's branch with `--no-commit`; the next `commitAll` makes the merge commit. */
-const mergeIntoWorkspace = (repo: GitRepo.Repo) =>
+const mergeIntoWorkspace = (repo: GitRepo.Repo, records: Records) =>
   Effect.fn("NodeGit.mergeIntoWorkspace")(function*(workspace: Git.Workspace, onto: string) {
-    const head = yield* GitRepo.worktreeHead(repo, workspace.path)
-    if (yield* GitRepo.isAncestor(repo, onto, head)) return []
+    const recorded = yield* recordOf(repo, records, workspace.path)
+    if (yield* GitRepo.isAncestor(repo, onto, recorded.head)) return []
+    // `git merge` reads HEAD: it must be the recorded head, whatever an agent made of it.
+    const adminDir = yield* ownAdminDir(repo, workspace.path)
+    if (adminDir === undefined) return yield* gitError("mergeIntoWorkspace", `no workspace at ${workspace.path}`)
+    if (recorded.branch !== undefined) {
+      yield* repo.git.ok("mergeIntoWorkspace", { cwd: repo.root, args: ["update-ref", "-m", `oompa ${repo.runId}: restore`, `refs/heads/${recorded.branch}`, recorded.head] })
+    }
+    yield* writeHeadFile(repo, adminDir, workspace.path, recorded.branch === undefined ? `${recorded.head}\n` : `ref: refs/heads/${recorded.branch}\n`)
+    records.set(workspace.path, { ...recorded, mergeParent: onto })
     const output = yield* repo.git.ok("mergeIntoWorkspace", {
       cwd: workspace.path,
       args: ["merge", "-q", "--no-commit", "--no-ff", "--no-edit", onto]
@@ -422,41 +519,50 @@ const takeNewTaskFiles = (repo: GitRepo.Repo) =>
 // Branches
 // ---------------------------------------------------------------------------------------------------
 
-const setBranch = (repo: GitRepo.Repo) =>
+const setBranch = (repo: GitRepo.Repo, records: Records) =>
   Effect.fn("NodeGit.setBranch")(function*(name: string, sha: string) {
     if (name.length === 0) return yield* gitError("setBranch", "empty branch name")
     yield* repo.git.ok("setBranch", {
       cwd: repo.root,
       args: ["update-ref", "-m", `oompa ${repo.runId}: set branch`, `refs/heads/${name}`, `${sha}^{commit}`]
     })
+    // A workspace on the branch follows oompa's own move, as a symbolic HEAD would.
+    const commit = yield* GitRepo.resolveRef(repo.commonDir, `refs/heads/${name}`)
+    if (commit !== undefined) for (const [path, recorded] of records) if (recorded.branch === name) records.set(path, { ...recorded, head: commit })
   })
 
 /**
- * Detaches one of oompa's worktrees at `sha` by writing its own HEAD file under git's lock protocol
- * (`HEAD.lock` created exclusively, then renamed over `HEAD`): the worktree is oompa's and nothing
- * else writes its HEAD, and it spares a spawn per iteration. A held lock falls back to git itself.
+ * Writes the `HEAD` of one of oompa's worktrees (`<sha>\n` detached, or `ref: refs/heads/<b>\n`)
+ * under git's lock protocol (`HEAD.lock` created exclusively, then renamed over `HEAD`): the
+ * worktree is oompa's and nothing else of oompa's writes its HEAD, and it spares a spawn per
+ * iteration. A held lock falls back to git itself.
  */
-const detachHead = (repo: GitRepo.Repo, worktree: GitRepo.Worktree, sha: string) =>
+const writeHeadFile = (repo: GitRepo.Repo, adminDir: string, path: string, content: string) =>
   Effect.gen(function*() {
-    const lock = `${worktree.adminDir}/HEAD.lock`
+    const lock = `${adminDir}/HEAD.lock`
     const locked = yield* Effect.try({
       try: () => {
-        nodeFs.writeFileSync(lock, `${sha}\n`, { flag: "wx" })
-        nodeFs.renameSync(lock, `${worktree.adminDir}/HEAD`)
+        nodeFs.writeFileSync(lock, content, { flag: "wx" })
+        nodeFs.renameSync(lock, `${adminDir}/HEAD`)
         return true
       },
       catch: (cause) => cause
     }).pipe(Effect.catch((cause) =>
       typeof cause === "object" && cause !== null && "code" in cause && cause.code === "EEXIST"
         ? Effect.succeed(false)
-        : Effect.fail(gitError("deleteBranch", `cannot detach ${worktree.path}: ${String(cause)}`))))
-    if (!locked) {
-      yield* repo.git.ok("deleteBranch", { cwd: worktree.path, args: ["update-ref", "--no-deref", "-m", `oompa ${repo.runId}: detach`, "HEAD", sha] })
-    }
+        : Effect.fail(gitError("writeHead", `cannot write the HEAD of ${path}: ${String(cause)}`))))
+    if (locked) return
+    const symbolic = /^ref: (refs\/heads\/.+)\n$/.exec(content)?.[1]
+    yield* repo.git.ok("writeHead", {
+      cwd: path,
+      args: symbolic === undefined
+        ? ["update-ref", "--no-deref", "-m", `oompa ${repo.runId}: detach`, "HEAD", content.trim()]
+        : ["symbolic-ref", "-m", `oompa ${repo.runId}: restore`, "HEAD", symbolic]
+    })
   })
 
 /** Deletes a branch; oompa's worktrees that have it checked out are detached at its commit first. */
-const deleteBranch = (repo: GitRepo.Repo) =>
+const deleteBranch = (repo: GitRepo.Repo, records: Records) =>
   Effect.fn("NodeGit.deleteBranch")(function*(name: string) {
     if (name === repo.targetBranch) return yield* gitError("deleteBranch", `cannot delete the target branch ${name}`)
     const ref = `refs/heads/${name}`
@@ -465,8 +571,9 @@ const deleteBranch = (repo: GitRepo.Repo) =>
     const holders = (yield* GitRepo.withWorktreeRegistry(repo, GitRepo.listWorktrees(repo))).filter((worktree) => worktree.head._tag === "Branch" && worktree.head.ref === ref)
     const foreign = holders.find((worktree) => !worktree.path.startsWith(`${repo.worktreesDir}/`))
     if (foreign !== undefined) return yield* gitError("deleteBranch", `${name} is checked out at ${foreign.path}, which is not oompa's; it stays`)
-    for (const holder of holders) yield* detachHead(repo, holder, sha)
+    for (const holder of holders) yield* writeHeadFile(repo, holder.adminDir, holder.path, `${sha}\n`)
     yield* repo.git.ok("deleteBranch", { cwd: repo.root, args: ["update-ref", "-m", `oompa ${repo.runId}: delete`, "-d", ref, sha] })
+    for (const [path, recorded] of records) if (recorded.branch === name) records.set(path, { ...recorded, branch: undefined })
   })
 
 // ---------------------------------------------------------------------------------------------------
@@ -479,28 +586,31 @@ const deleteBranch = (repo: GitRepo.Repo) =>
  * @category constructors
  * @since 0.1.0
  */
-export const make = (repo: GitRepo.Repo, warn: (line: string) => Effect.Effect<void>, swaps: Semaphore.Semaphore): Git.Git["Service"] =>
-  Git.Git.of({
+export const make = (repo: GitRepo.Repo, warn: (line: string) => Effect.Effect<void>, swaps: Semaphore.Semaphore): Git.Git["Service"] => {
+  const records: Records = new Map()
+  return Git.Git.of({
     targetBranch: repo.targetBranch,
     mainHead: mainHead(repo),
-    acquireWorkspace: acquireWorkspace(repo),
-    resetWorkspace: resetWorkspace(repo),
-    removeWorkspace: removeWorkspace(repo),
+    acquireWorkspace: acquireWorkspace(repo, records),
+    resetWorkspace: resetWorkspace(repo, records),
+    removeWorkspace: removeWorkspace(repo, records),
     listWorkspaces: listWorkspaces(repo),
-    commitAll: commitAll(repo),
-    workspaceHead: (workspace) => GitRepo.worktreeHead(repo, workspace.path),
+    commitAll: commitAll(repo, records, warn),
+    workspaceHead: (workspace) => Effect.map(recordOf(repo, records, workspace.path), (recorded) => recorded.head),
     diffStat: diffStat(repo),
     diffText: diffText(repo),
     merge: merge(repo),
     compareAndSwapMain: compareAndSwapMain(repo, warn, swaps),
-    mergeIntoWorkspace: mergeIntoWorkspace(repo),
+    mergedMarkers: mergedMarkers(repo),
+    mergeIntoWorkspace: mergeIntoWorkspace(repo, records),
     takeNewTaskFiles: takeNewTaskFiles(repo),
-    setBranch: setBranch(repo),
-    deleteBranch: deleteBranch(repo),
+    setBranch: setBranch(repo, records),
+    deleteBranch: deleteBranch(repo, records),
     listBranches: (prefix) => GitRepo.listBranches(repo, prefix),
     isAncestor: (ancestor, descendant) => GitRepo.isAncestor(repo, ancestor, descendant),
     readCommit: (sha) => Effect.map(GitRepo.readCommit(repo, sha), ({ message, parents }) => ({ sha, parents, message }))
   })
+}
 
 /**
  * Provides `Git` on the repository at `options.repoRoot`. Opening it picks the target branch (SPEC

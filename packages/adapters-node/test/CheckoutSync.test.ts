@@ -55,7 +55,9 @@ const land = (head: string) =>
   Effect.gen(function*() {
     const git = yield* Git.Git
     const onto = yield* git.mainHead
-    const attempt = yield* git.merge({ onto, head, strategy: "no-ff", message: "merge" })
+    // Each change here is made from the main of its time, the one commit before `head`.
+    const base = (yield* git.readCommit(head)).parents[0]!
+    const attempt = yield* git.merge({ onto, base, head, strategy: "no-ff", message: "merge" })
     if (attempt._tag === "Conflict") return yield* Effect.die(new Error(`conflict in ${attempt.files}`))
     assert.isTrue(yield* git.compareAndSwapMain(onto, attempt.sha))
     return { old: onto, next: attempt.sha }

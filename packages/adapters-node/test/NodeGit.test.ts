@@ -231,17 +231,66 @@ describe("NodeGit: commits and diffs", () => {
         assert.strictEqual(yield* git.workspaceHead(workspace), sha)
         assert.strictEqual(gitStatus(temp.repo, ["cat-file", "-e", `${sha}:.oompa-new-tasks/t1.json`]).code, 128)
         assert.deepStrictEqual(yield* git.readCommit(sha), { sha, parents: [base], message: "change a\n\nOompa-Task: t1\n" })
-        // A commit the agent made itself: commitAll finds nothing to stage, the change is base..head.
+        // A commit the agent made itself: its files count, in a commit oompa makes on the head it
+        // recorded; the agent's commit (and its message) is not part of the branch.
         fs.writeFileSync(path.join(workspace.path, "own.txt"), "own\n")
-        gitCommit(workspace.path, "agent's own commit")
-        assert.isTrue(Option.isNone(yield* git.commitAll(workspace, "nothing")))
-        const head = yield* git.workspaceHead(workspace)
-        assert.notStrictEqual(head, sha)
+        gitCommit(workspace.path, "agent's own commit\n\nOompa-Task: forged")
+        const agents = cli(workspace.path, ["rev-parse", "HEAD"]).trim()
+        const head = yield* commitOrFail(workspace, "after the agent's commit")
+        assert.deepStrictEqual((yield* git.readCommit(head)).parents, [sha])
+        assert.strictEqual(yield* git.workspaceHead(workspace), head)
+        assert.strictEqual(cli(workspace.path, ["rev-parse", "HEAD"]).trim(), head)
+        assert.isFalse(yield* git.isAncestor(agents, head))
         assert.deepStrictEqual((yield* git.diffStat(base, head)).map((c) => c.path), ["a.txt", "own.txt"])
         // The outbox is still there for takeNewTaskFiles, which empties it.
         assert.deepStrictEqual(yield* git.takeNewTaskFiles(workspace), [{ name: "t1.json", content: "{\"id\":\"t1\"}" }])
         assert.deepStrictEqual(yield* git.takeNewTaskFiles(workspace), [])
         assert.isFalse(fs.existsSync(path.join(workspace.path, ".oompa-new-tasks")))
+      }))
+    }))
+
+  it.live("an agent that points its worktree's HEAD at main (symbolic-ref, checkout) or moves its branch: oompa's commit goes to the workspace's branch, main stays, HEAD is put back and reported", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": numbered(3) })
+      const warnings: Array<string> = []
+      yield* Effect.gen(function*() {
+        const git = yield* Git.Git
+        const main = yield* git.mainHead
+        const workspace = yield* work(w0, "oompa/t/w0-1", { "a.txt": numbered(3, { 1: "agent" }) })
+        cli(workspace.path, ["symbolic-ref", "HEAD", "refs/heads/main"])
+        const first = yield* commitOrFail(workspace, "w0: first")
+        assert.strictEqual(git_rev(temp.repo, "main"), main, "main did not move")
+        assert.strictEqual(git_rev(temp.repo, "oompa/t/w0-1"), first)
+        assert.strictEqual(cli(workspace.path, ["symbolic-ref", "HEAD"]).trim(), "refs/heads/oompa/t/w0-1")
+        assert.strictEqual(warnings.length, 1)
+        assert.match(warnings[0]!, /pointed its HEAD at "ref: refs\/heads\/main"/)
+        // The agent moves its own branch somewhere else and changes a file: the commit builds on oompa's record.
+        cli(workspace.path, ["update-ref", "refs/heads/oompa/t/w0-1", main])
+        fs.writeFileSync(path.join(workspace.path, "b.txt"), "b\n")
+        const second = yield* commitOrFail(workspace, "w0: second")
+        assert.deepStrictEqual((yield* git.readCommit(second)).parents, [first])
+        assert.strictEqual(git_rev(temp.repo, "oompa/t/w0-1"), second)
+        assert.strictEqual(git_rev(temp.repo, "main"), main)
+      }).pipe((effect) => withGit(temp, effect, { onWarning: (line) => Effect.sync(() => void warnings.push(line)) }))
+    }))
+
+  it.live("compareAndSwapMain moves main and each landed task's merged marker in one transaction; a lost swap moves neither", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const main = yield* git.mainHead
+        const head = yield* commitOrFail(yield* work(w0, "oompa/t/w0-1", { "b.txt": "b\n" }), "b")
+        const attempt = yield* git.merge({ onto: main, base: main, head, strategy: "no-ff", message: "m\n\nOompa-Task: t1\n" })
+        if (attempt._tag !== "Merged") return assert.fail("expected a merge")
+        assert.isTrue(yield* git.compareAndSwapMain(main, attempt.sha, ["t1"]))
+        assert.deepStrictEqual(yield* git.mergedMarkers, new Map([["t1", attempt.sha]]))
+        assert.strictEqual(git_rev(temp.repo, "refs/oompa/merged/t1"), attempt.sha)
+        // The swap from a stale value fails whole: no marker for t2.
+        const again = yield* git.merge({ onto: attempt.sha, base: attempt.sha, head, strategy: "no-ff", message: "m2\n\nOompa-Task: t2\n" })
+        if (again._tag !== "Merged") return assert.fail("expected a merge")
+        assert.isFalse(yield* git.compareAndSwapMain(main, again.sha, ["t2"]))
+        assert.deepStrictEqual(yield* git.mergedMarkers, new Map([["t1", attempt.sha]]))
       }))
     }))
 
@@ -366,12 +415,13 @@ describe("NodeGit: merges and main", () => {
         const temp = yield* gitdir({ "a.txt": numbered(20) })
         yield* withGit(temp, Effect.gen(function*() {
           const git = yield* Git.Git
+          const base = yield* git.mainHead
           const workspace = yield* work(w0, "oompa/t/w0-1", { "a.txt": numbered(20, { 2: "branch" }), "b.txt": "b\n" })
           const head = yield* commitOrFail(workspace, "branch work")
           const moved = commitOnBranch(temp.repo, "main", { "a.txt": numbered(20, { 15: "main" }) }, "main moved")
           cli(temp.repo, ["reset", "-q", "--hard"])
           const statusBefore = cli(temp.repo, ["status", "--porcelain"])
-          const attempt = yield* git.merge({ onto: moved, head, strategy, message: `merge\n\nOompa-Run: 0badc0de\n` })
+          const attempt = yield* git.merge({ onto: moved, base, head, strategy, message: `merge\n\nOompa-Run: 0badc0de\n` })
           assert.strictEqual(attempt._tag, "Merged")
           if (attempt._tag !== "Merged") return
           assert.strictEqual(git_rev(temp.repo, "main"), moved, "main does not move by merge")
@@ -379,7 +429,15 @@ describe("NodeGit: merges and main", () => {
           assert.strictEqual(cli(temp.repo, ["show", `${attempt.sha}:a.txt`]), numbered(20, { 2: "branch", 15: "main" }))
           assert.strictEqual(cli(temp.repo, ["show", `${attempt.sha}:b.txt`]), "b\n")
           const commit = yield* git.readCommit(attempt.sha)
-          assert.deepStrictEqual(commit.parents, strategy === "no-ff" ? [moved, head] : [moved])
+          assert.strictEqual(commit.parents[0], moved)
+          assert.strictEqual(commit.parents.length, strategy === "no-ff" ? 2 : 1)
+          if (strategy === "no-ff") {
+            // The second parent is the reviewed commit oompa wrote: head's tree on the base, not head.
+            const reviewed = yield* git.readCommit(commit.parents[1]!)
+            assert.deepStrictEqual(reviewed.parents, [base])
+            assert.strictEqual(cli(temp.repo, ["rev-parse", `${reviewed.sha}^{tree}`]).trim(), cli(temp.repo, ["rev-parse", `${head}^{tree}`]).trim())
+          }
+          assert.isFalse(yield* git.isAncestor(head, attempt.sha), "the agent's commit is not part of what lands")
           assert.strictEqual(commit.message, "merge\n\nOompa-Run: 0badc0de\n")
           assert.isTrue(yield* git.compareAndSwapMain(moved, attempt.sha))
           assert.strictEqual(git_rev(temp.repo, "main"), attempt.sha)
@@ -387,14 +445,19 @@ describe("NodeGit: merges and main", () => {
       }))
   }
 
-  it.live("ff onto an ancestor is the branch head itself", () =>
+  it.live("main still at the base: ff lands the reviewed commit — head's tree on main, oompa's message — not the agent's commit", () =>
     Effect.gen(function*() {
       const temp = yield* gitdir({ "a.txt": "a\n" })
       yield* withGit(temp, Effect.gen(function*() {
         const git = yield* Git.Git
         const main = yield* git.mainHead
-        const head = yield* commitOrFail(yield* work(w0, "oompa/t/w0-1", { "b.txt": "b\n" }), "b")
-        assert.deepStrictEqual(yield* git.merge({ onto: main, head, strategy: "ff", message: "m" }), { _tag: "Merged", sha: head })
+        const head = yield* commitOrFail(yield* work(w0, "oompa/t/w0-1", { "b.txt": "b\n" }), "b\n\nOompa-Task: forged")
+        const attempt = yield* git.merge({ onto: main, base: main, head, strategy: "ff", message: "m\n" })
+        assert.strictEqual(attempt._tag, "Merged")
+        if (attempt._tag !== "Merged") return
+        assert.notStrictEqual(attempt.sha, head)
+        assert.deepStrictEqual(yield* git.readCommit(attempt.sha), { sha: attempt.sha, parents: [main], message: "m\n" })
+        assert.strictEqual(cli(temp.repo, ["rev-parse", `${attempt.sha}^{tree}`]).trim(), cli(temp.repo, ["rev-parse", `${head}^{tree}`]).trim())
       }))
     }))
 
@@ -403,10 +466,11 @@ describe("NodeGit: merges and main", () => {
       const temp = yield* gitdir({ "a.txt": numbered(10), "b.txt": "b\n", "c.txt": numbered(10) })
       yield* withGit(temp, Effect.gen(function*() {
         const git = yield* Git.Git
+        const base = yield* git.mainHead
         const head = yield* commitOrFail(yield* work(w0, "oompa/t/w0-1", { "a.txt": numbered(10, { 4: "mine" }), "b.txt": null, "c.txt": numbered(10, { 1: "mine" }) }), "w0")
         const moved = commitOnBranch(temp.repo, "main", { "a.txt": numbered(10, { 4: "theirs" }), "b.txt": "b theirs\n", "c.txt": numbered(10, { 8: "theirs" }) })
         for (const strategy of strategies) {
-          assert.deepStrictEqual(yield* git.merge({ onto: moved, head, strategy, message: "m" }), { _tag: "Conflict", files: ["a.txt", "b.txt"] })
+          assert.deepStrictEqual(yield* git.merge({ onto: moved, base, head, strategy, message: "m" }), { _tag: "Conflict", files: ["a.txt", "b.txt"] })
         }
         assert.strictEqual(git_rev(temp.repo, "main"), moved)
       }))
@@ -419,7 +483,7 @@ describe("NodeGit: merges and main", () => {
         const git = yield* Git.Git
         const main = yield* git.mainHead
         const head = yield* commitOrFail(yield* work(w0, "oompa/t/w0-1", { "b.txt": "b\n" }), "b")
-        const attempt = yield* git.merge({ onto: main, head, strategy: "no-ff", message: "m" })
+        const attempt = yield* git.merge({ onto: main, base: main, head, strategy: "no-ff", message: "m" })
         assert.strictEqual(attempt._tag, "Merged")
         if (attempt._tag !== "Merged") return
         const moved = commitOnBranch(temp.repo, "main", { "c.txt": "c\n" })
@@ -442,21 +506,21 @@ describe("NodeGit: merges and main", () => {
         ]
         // Both merge onto the same main and swap at the same moment: exactly one swap wins.
         const onto = yield* git.mainHead
-        const attempts = yield* Effect.forEach(heads, (head, index) => git.merge({ onto, head, strategy: "no-ff", message: `merge ${index}` }))
+        const attempts = yield* Effect.forEach(heads, (head, index) => git.merge({ onto, base: onto, head, strategy: "no-ff", message: `merge ${index}` }))
         const shas = attempts.map((attempt) => attempt._tag === "Merged" ? attempt.sha : "")
         const swapped = yield* Effect.forEach(shas, (sha) => git.compareAndSwapMain(onto, sha), { concurrency: "unbounded" })
         assert.deepStrictEqual([...swapped].sort(), [false, true])
         // The loser merges again onto the new main, as the merge queue does, and lands.
         const loser = swapped.indexOf(false)
         const newMain = yield* git.mainHead
-        const retry = yield* git.merge({ onto: newMain, head: heads[loser]!, strategy: "no-ff", message: `merge ${loser} again` })
+        const retry = yield* git.merge({ onto: newMain, base: onto, head: heads[loser]!, strategy: "no-ff", message: `merge ${loser} again` })
         assert.strictEqual(retry._tag, "Merged")
         if (retry._tag !== "Merged") return
         assert.isTrue(yield* git.compareAndSwapMain(newMain, retry.sha))
         const landed = [shas[swapped.indexOf(true)], retry.sha]
         const main = yield* git.mainHead
         assert.include(landed, main)
-        for (const head of heads) assert.isTrue(yield* git.isAncestor(head, main))
+        assert.deepStrictEqual([cli(temp.repo, ["show", "main:w0.txt"]), cli(temp.repo, ["show", "main:w1.txt"])], ["w0\n", "w1\n"])
         assert.strictEqual(cli(temp.repo, ["show", "main:a.txt"]), numbered(30, { 3: "w0", 25: "w1" }))
         assert.strictEqual(cli(temp.repo, ["show", "main:w0.txt"]) + cli(temp.repo, ["show", "main:w1.txt"]), "w0\nw1\n")
         // First-parent history: the initial commit, then one merge per lander.

@@ -102,7 +102,7 @@ describe("NodeGit.merge against git merge", () => {
             const ours = cli(temp.repo, ["rev-parse", "ours"]).trim()
             const theirs = cli(temp.repo, ["rev-parse", "theirs"]).trim()
             const attempt = await Effect.runPromise(
-              Git.Git.use((git) => git.merge({ onto: ours, head: theirs, strategy: "no-ff", message: "merge" })).pipe(
+              Git.Git.use((git) => git.merge({ onto: ours, base: root, head: theirs, strategy: "no-ff", message: "merge" })).pipe(
                 Effect.provide(NodeGit.layer({ repoRoot: temp.repo, worktreesDir: temp.worktrees, runId: "0badc0de" }).pipe(Layer.provide(NodeServices.layer)))
               )
             )

@@ -286,17 +286,25 @@ const mainPair = async (s: Systems): Promise<{ readonly mem: string; readonly no
   return { mem: result[0], node: result[1] }
 }
 
+let mergesWritten = 0
+
 const merge = (onto: number | "main", head: number, strategy: Git.MergeRequest["strategy"], message: number): Cmd =>
   command(`merge(${onto}, ${head}, ${strategy})`, () => true, async (m, s) => {
     const target = onto === "main" ? await mainPair(s) : pick(m.commits, onto)
     const source = pick(m.commits, head)
     // git cannot record one parent twice; merging a commit onto itself is no case oompa has.
     if (strategy === "no-ff" && target.mem === source.mem) return
-    const message_ = `merge ${message}\n\nOompa-Run: 0badc0de\n`
+    // Unique: two merges writing the same reviewed commit would be one commit in memory, and two in
+    // git when a second passed between them (its commit time differs).
+    const message_ = `merge ${message} #${++mergesWritten}\n\nOompa-Run: 0badc0de\n`
+    // The change's base: where head's history meets onto's (an ancestor of onto, as the queue's always is).
+    const baseMem = s.repo.mergeBase(target.mem, source.mem)
+    if (baseMem === undefined) return
+    const base = { mem: baseMem, node: nodeSha(s, baseMem) }
     const result = await both(
       "merge",
-      s.mem.merge({ onto: target.mem, head: source.mem, strategy, message: message_ }),
-      s.node.merge({ onto: target.node, head: source.node, strategy, message: message_ })
+      s.mem.merge({ onto: target.mem, base: base.mem, head: source.mem, strategy, message: message_ }),
+      s.node.merge({ onto: target.node, base: base.node, head: source.node, strategy, message: message_ })
     )
     if (result === undefined) throw new Error("merge failed on both sides")
     const [mem, node] = result
@@ -304,6 +312,11 @@ const merge = (onto: number | "main", head: number, strategy: Git.MergeRequest["
     count(`merge ${strategy} ${mem._tag}`)
     if (mem._tag === "Conflict" && node._tag === "Conflict") assert.deepStrictEqual(node.files, mem.files, "conflicting files")
     if (mem._tag === "Merged" && node._tag === "Merged") {
+      // no-ff's second parent is the reviewed commit the merge wrote: new on both sides.
+      const parents = await both("readCommit", s.mem.readCommit(mem.sha), s.node.readCommit(node.sha))
+      if (parents !== undefined && parents[0].parents.length === 2 && parents[1].parents.length === 2 && !s.memToNode.has(parents[0].parents[1]!)) {
+        pair(s, m, parents[0].parents[1]!, parents[1].parents[1]!, "merge (reviewed commit)")
+      }
       pair(s, m, mem.sha, node.sha, "merge")
       await compareCommit(s, mem.sha)
     }

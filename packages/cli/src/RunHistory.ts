@@ -23,5 +23,6 @@ export const summaryLines = (summary: RunSummary.RunSummary): ReadonlyArray<stri
     `  ${w.id.padEnd(10)} ${w.role.padEnd(9)} ${w.agent.padEnd(28)} ${String(w.iterations).padStart(3)} ${Output.noun(w.iterations, "iteration")}${w.stopped ? `; stopped: ${w.stopped}` : ""}`),
   ...(summary.outcome === "died" ? ["  its process is gone (killed or crashed) without finishing; oompa cleanup repairs what it left (so does the next run)"] : []),
   ...(summary.budget === undefined ? [] : [`  budget ${summary.budget} ended the run`]),
+  ...(summary.mainMoved === undefined ? [] : [`  ${RunSummary.describeMainMoved(summary.mainMoved)}`]),
   ...summary.warnings.map((w) => `  warning: ${w}`)
 ]

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import type { Event, Swarm } from "@oompa/core"
+import { type Event, RunSummary, type Swarm } from "@oompa/core"
 import * as Output from "./Output.ts"
 
 const seconds = (ms: number): string => (ms >= 10_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`)
@@ -46,6 +46,7 @@ export const summaryLines = (report: Swarm.SwarmReport): ReadonlyArray<string> =
   const noCost = report.noCost.length > 0 ? ` (no cost reported by ${report.noCost.join(", ")})` : ""
   lines.push(`  ${Output.count(report.agentCalls, "agent call")}, ${Output.count(report.tokens.input + report.tokens.output, "token")}${cost}${noCost}`)
   if (report.budget !== undefined) lines.push(`  budget ${report.budget} ended the run`)
+  if (report.mainMoved !== undefined) lines.push(`  ${RunSummary.describeMainMoved(report.mainMoved)}`)
   for (const kept of report.unmerged) {
     lines.push(`  approved but not merged${kept.task === undefined ? "" : ` (task ${kept.task})`}: branch ${kept.branch} kept` +
       `${kept.files.length > 0 ? `, conflicts in ${kept.files.join(", ")}` : ""}; to merge it: git switch ${report.branch} && git merge ${kept.branch}`)

@@ -54,6 +54,8 @@ export const addTimings = (a: PhaseTimings, b: PhaseTimings): PhaseTimings => ({
  * - `error`: the agent failed (exit code, timeout) or the workspace could not be prepared.
  * - `budget`: a budget was spent before the iteration could finish its agent calls.
  * - `dry-run`: approved, not merged because the run is a dry run.
+ * - `main-moved`: main was moved outside oompa's merge queue; the queue stopped landing (approved
+ *   work is kept on its branch) and no attempt is counted.
  *
  * @category models
  * @since 0.1.0
@@ -66,7 +68,8 @@ export const IterationOutcome = Schema.Literals([
   "conflict",
   "error",
   "budget",
-  "dry-run"
+  "dry-run",
+  "main-moved"
 ])
 export type IterationOutcome = typeof IterationOutcome.Type
 
@@ -76,7 +79,7 @@ export type IterationOutcome = typeof IterationOutcome.Type
  * @category models
  * @since 0.1.0
  */
-export const WorkerStopReason = Schema.Literals(["iterations", "done", "errors", "no-tasks", "budget", "interrupted"])
+export const WorkerStopReason = Schema.Literals(["iterations", "done", "errors", "no-tasks", "budget", "interrupted", "main-moved"])
 export type WorkerStopReason = typeof WorkerStopReason.Type
 
 /**
@@ -149,7 +152,7 @@ export const Event = Schema.TaggedUnion({
     at: Schema.Finite,
     worker: Schema.String,
     iteration: Schema.Finite,
-    outcome: Schema.Literals(["merged", "conflict", "test-failed", "policy-failed", "dry-run"]),
+    outcome: Schema.Literals(["merged", "conflict", "test-failed", "policy-failed", "dry-run", "main-moved"]),
     sha: Schema.optionalKey(Schema.String),
     previous: Schema.optionalKey(Schema.String),
     branch: Schema.String,
@@ -159,6 +162,19 @@ export const Event = Schema.TaggedUnion({
   IterationFinished: { at: Schema.Finite, worker: Schema.String, iteration: Schema.Finite, outcome: IterationOutcome, task: Schema.optionalKey(Schema.String), reviews: Schema.Finite, timings: PhaseTimings, detail: Schema.optionalKey(Schema.String) },
   WorkerFinished: { at: Schema.Finite, worker: Schema.String, reason: WorkerStopReason, iterations: Schema.Finite },
   BudgetSpent: { at: Schema.Finite, budget: BudgetName, scope: Schema.String },
+  /**
+   * Main is not where the merge queue last put it: something other than the queue moved it (an
+   * agent with `git update-ref`, a commit through a worktree whose HEAD it pointed at main, a user).
+   * The queue lands nothing more in this run. `worker`/`iteration`: whose agent call had just ended
+   * when the move was noticed, when it was noticed after one.
+   */
+  MainMovedOutside: {
+    at: Schema.Finite,
+    from: Schema.String,
+    to: Schema.String,
+    worker: Schema.optionalKey(Schema.String),
+    iteration: Schema.optionalKey(Schema.Finite)
+  },
   Warning: { at: Schema.Finite, message: Schema.String, worker: Schema.optionalKey(Schema.String) },
   SwarmFinished: { at: Schema.Finite, outcome: SwarmOutcome, durationMs: Schema.Finite, merged: Schema.Finite, rejected: Schema.Finite, failed: Schema.Finite, budget: Schema.optionalKey(BudgetName) }
 })

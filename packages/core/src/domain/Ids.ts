@@ -18,6 +18,8 @@ export const idProblem = (id: string): string | undefined => {
   if (id.includes("..")) return "contains '..'"
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(id)) return "contains a control character"
+  // Ids name refs too (`refs/oompa/merged/<task>`), where git refuses these endings.
+  if (id.endsWith(".") || id.endsWith(".lock")) return "ends with '.' or '.lock', which git refuses in a ref name"
   if (!safeIdPattern.test(id)) return "may only contain letters, digits, '.', '_' and '-', starting with a letter or digit"
   return undefined
 }

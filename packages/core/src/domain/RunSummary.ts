@@ -63,6 +63,13 @@ export const RunSummary = Schema.Struct({
   costUsd: Schema.Finite,
   /** The budget that ended the run. */
   budget: Schema.optionalKey(BudgetName),
+  /** The move of main outside oompa's merge queue that stopped the run (`MainMovedOutside`). */
+  mainMoved: Schema.optionalKey(Schema.Struct({
+    from: Schema.String,
+    to: Schema.String,
+    worker: Schema.optionalKey(Schema.String),
+    iteration: Schema.optionalKey(Schema.Finite)
+  })),
   warnings: Schema.Array(Schema.String)
 })
 export type RunSummary = typeof RunSummary.Type
@@ -93,6 +100,17 @@ type EventOf<Tag extends Event["_tag"]> = Extract<Event, { readonly _tag: Tag }>
 const is = <Tag extends Event["_tag"]>(tag: Tag) => (event: Event): event is EventOf<Tag> => event._tag === tag
 
 /**
+ * One line on a move of main outside the merge queue, with the command that shows what it brought.
+ *
+ * @category rendering
+ * @since 0.1.0
+ */
+export const describeMainMoved = (move: { readonly from: string; readonly to: string; readonly worker?: string | undefined; readonly iteration?: number | undefined }): string =>
+  `main was moved outside oompa's merge queue, from ${move.from.slice(0, 12)} to ${move.to.slice(0, 12)}` +
+  `${move.worker === undefined ? "" : ` (noticed after ${move.worker} iteration ${move.iteration}'s agent call)`}` +
+  `; nothing was landed after it. Nobody reviewed that move: see it with git log --stat ${move.from.slice(0, 12)}..${move.to.slice(0, 12)}`
+
+/**
  * The summary of one run's events.
  *
  * @category constructors
@@ -104,6 +122,7 @@ export const summarize = (runId: string, events: ReadonlyArray<Event>): RunSumma
   const iterations = events.filter(is("IterationFinished"))
   const stopped = new Map(events.filter(is("WorkerFinished")).map((e) => [e.worker, e.reason] as const))
   const calls = events.filter(is("AgentFinished"))
+  const moved = events.find(is("MainMovedOutside"))
   return {
     runId,
     ...(started === undefined ? {} : { branch: started.branch, startedAt: started.at }),
@@ -126,6 +145,7 @@ export const summarize = (runId: string, events: ReadonlyArray<Event>): RunSumma
     agentCalls: calls.length,
     costUsd: calls.reduce((sum, c) => sum + (c.costUsd ?? 0), 0),
     ...(finished?.budget === undefined ? {} : { budget: finished.budget }),
+    ...(moved === undefined ? {} : { mainMoved: { from: moved.from, to: moved.to, ...(moved.worker === undefined ? {} : { worker: moved.worker }), ...(moved.iteration === undefined ? {} : { iteration: moved.iteration }) } }),
     warnings: events.filter(is("Warning")).map((e) => e.message)
   }
 }

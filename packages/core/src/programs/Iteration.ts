@@ -19,12 +19,14 @@ import { formatModelString } from "../domain/AgentSpec.ts"
 import type { AgentCallKind, IterationOutcome, Phase, PhaseTimings } from "../domain/Event.ts"
 import { zeroTimings } from "../domain/Event.ts"
 import type { PromptName } from "../domain/DefaultPrompts.ts"
+import * as RunSummary from "../domain/RunSummary.ts"
 import type { Task } from "../domain/Task.ts"
 import { CommandRunner } from "../services/CommandRunner.ts"
 import { emitNow } from "../services/EventSink.ts"
 import { Git } from "../services/Git.ts"
 import { TaskQueue } from "../services/TaskQueue.ts"
 import * as AgentCall from "./AgentCall.ts"
+import type * as MergeQueue from "./MergeQueue.ts"
 import type { WorkerContext } from "./WorkerContext.ts"
 import * as NewTasks from "./NewTasks.ts"
 import * as PromptInputs from "./PromptInputs.ts"
@@ -188,7 +190,7 @@ const settleClaim = Effect.fnUntraced(function*(context: WorkerContext, claim: C
     yield* emitNow((at) => ({ _tag: "TaskMoved", at, task: task.id, from: "current", to: "complete", worker: context.worker.id }))
     return "complete" as const
   }
-  const countAttempt = report.outcome !== "budget" && report.outcome !== "dry-run"
+  const countAttempt = report.outcome !== "budget" && report.outcome !== "dry-run" && report.outcome !== "main-moved"
   const feedback = report.detail ?? ""
   const to = yield* queue.release(task.id, { feedback, countAttempt, maxAttempts: context.config.max_task_attempts })
   yield* emitNow((at) => ({
@@ -222,7 +224,9 @@ const emitFinished = (context: WorkerContext, n: number, report: IterationReport
 const attempt = Effect.fnUntraced(function*(context: WorkerContext, n: number, claim: ClaimHandle | undefined, watch: Stopwatch) {
   const task = claim?.task
   const git = yield* Git
-  const base = yield* watch.time("git", git.mainHead)
+  const start = yield* watch.time("git", context.mergeQueue.checkMain())
+  if (start._tag === "Moved") return ended("main-moved", mainMovedDetail(start.move))
+  const base = start.main
   const branch = `oompa/${context.runId}/${context.worker.id}-${n}`
   const approved = yield* Ref.make<string | undefined>(undefined)
   const conflicted = yield* Ref.make<string | undefined>(undefined)
@@ -237,7 +241,7 @@ const attempt = Effect.fnUntraced(function*(context: WorkerContext, n: number, c
     const setup = yield* watch.time("setup", runSetup(context, context.config.setup_command))
     if (!setup.passed) return ended("error", `setup_command failed:\n${setup.output}`)
   }
-  const steps = { context, n, task, claim, watch, branch, base, approved, conflicted }
+  const steps = { context, n, task, claim, watch, branch, base: yield* Ref.make(base), approved, conflicted }
   const proposal = yield* propose(steps)
   if (proposal._tag === "Stopped") return proposal.report
   return yield* reviewAndMerge(steps, proposal.sessionId, proposal.done)
@@ -250,7 +254,11 @@ interface Steps {
   readonly claim: ClaimHandle | undefined
   readonly watch: Stopwatch
   readonly branch: string
-  readonly base: string
+  /**
+   * The main the change starts from: where the iteration began, then the main it merged in to
+   * resolve a conflict. Reviews, the policy and the landing all take the change from here.
+   */
+  readonly base: Ref.Ref<string>
   /** The approved commit while it is not merged; its branch is kept and reported if the loop gives up. */
   readonly approved: Ref.Ref<string | undefined>
   /**
@@ -294,6 +302,8 @@ const propose = Effect.fnUntraced(function*(steps: Steps) {
     task: task?.id
   }))
   yield* NewTasks.collect(context, n)
+  const moved = yield* movedDuringCall(steps)
+  if (moved !== undefined) return { _tag: "Stopped", report: moved } satisfies Proposal
   const proposal: Proposal = call._tag === "BudgetSpent"
     ? { _tag: "Stopped", report: ended("budget", `budget ${call.budget} spent`) }
     : call._tag === "Failed"
@@ -345,7 +355,7 @@ const perform = Effect.fnUntraced(function*(steps: Steps, state: ReviewLoop.Stat
     case "CheckPolicy": {
       const git = yield* Git
       const head = yield* git.workspaceHead(context.workspace)
-      const violations = context.policy.check(yield* watch.time("git", git.diffStat(steps.base, head)))
+      const violations = context.policy.check(yield* watch.time("git", git.diffStat(yield* Ref.get(steps.base), head)))
       if (violations.length > 0) {
         yield* emitNow((at) => ({ _tag: "PolicyViolated", at, worker: context.worker.id, iteration: n, attempt: state.attempts + 1, stage: "change", violations }))
       }
@@ -357,8 +367,12 @@ const perform = Effect.fnUntraced(function*(steps: Steps, state: ReviewLoop.Stat
       return yield* fix(steps, "fix", "fix", step.feedback, session)
     case "ResolveConflict": {
       const git = yield* Git
-      const main = yield* git.mainHead
+      const checked = yield* context.mergeQueue.checkMain()
+      if (checked._tag === "Moved") return stop("main-moved", mainMovedDetail(checked.move))
+      const main = checked.main
       const files = yield* watch.time("git", git.mergeIntoWorkspace(context.workspace, main))
+      // The workspace now holds all of `main`: the change to review and land starts there.
+      yield* Ref.set(steps.base, main)
       if (files.length === 0) return yield* Effect.map(commit(steps, "resolve-conflict"), (o) => observed(o))
       return yield* fix(steps, "resolve-conflict", "conflict", `Merge conflicts in: ${files.join(", ")}`, session, { conflict_files: files.join("\n") })
     }
@@ -371,7 +385,7 @@ const commit = Effect.fnUntraced(function*(steps: Steps, label: string) {
   const message = `${context.worker.id}: ${steps.task?.summary ?? `iteration ${n}`} (${label})`
   const sha = yield* watch.time("git", git.commitAll(context.workspace, message))
   const head = yield* git.workspaceHead(context.workspace)
-  const changes = yield* watch.time("git", git.diffStat(steps.base, head))
+  const changes = yield* watch.time("git", git.diffStat(yield* Ref.get(steps.base), head))
   if (Option.isSome(sha)) {
     const added = changes.reduce((s, c) => s + c.added, 0)
     const deleted = changes.reduce((s, c) => s + c.deleted, 0)
@@ -393,6 +407,8 @@ const fix = Effect.fnUntraced(function*(steps: Steps, call: AgentCallKind, promp
   })
   const result = yield* watch.time("fix", AgentCall.run(context, n, { call, agent: context.worker.agent, prompt, task: steps.task?.id, sessionId: session }))
   yield* NewTasks.collect(context, n)
+  const moved = yield* movedDuringCall(steps)
+  if (moved !== undefined) return { _tag: "Stop", report: moved } satisfies Performed
   if (result._tag === "BudgetSpent") return stop("budget", `budget ${result.budget} spent`)
   if (result._tag === "Failed") return stop("error", result.detail)
   return observed(yield* commit(steps, call), result.result.sessionId)
@@ -409,7 +425,7 @@ const review = Effect.fnUntraced(function*(steps: Steps, attempt: number) {
     return observed({ _tag: "Reviewed", verdict: { _tag: "Approved" } })
   }
   const head = yield* git.workspaceHead(context.workspace)
-  const fullDiff = yield* watch.time("git", git.diffText(steps.base, head))
+  const fullDiff = yield* watch.time("git", git.diffText(yield* Ref.get(steps.base), head))
   const capped = PromptInputs.capDiff(fullDiff)
   if (capped.omitted.length > 0) {
     yield* emitNow((at) => ({
@@ -498,8 +514,10 @@ const submit = Effect.fnUntraced(function*(steps: Steps) {
     worker: context.worker.id,
     iteration: n,
     branch: steps.branch,
+    base: yield* Ref.get(steps.base),
     head,
-    message: mergeMessage(steps)
+    message: mergeMessage(steps),
+    task: steps.task?.id
   })
   watch.timings.mergeWait += outcome.waitedMs
   if ("testMs" in outcome) watch.timings.test += outcome.testMs
@@ -510,6 +528,9 @@ const submit = Effect.fnUntraced(function*(steps: Steps) {
       return stop("merged", undefined, { mergedSha: outcome.sha })
     case "DryRun":
       return stop("dry-run", `dry run: approved, not merged; branch ${steps.branch} kept`)
+    case "MainMoved":
+      // Approved work stays approved (and kept: `keepApproved`); it just cannot land in this run.
+      return stop("main-moved", mainMovedDetail(outcome.move))
     case "TestFailed":
       // Work that fails the test gate is not mergeable work; the fix loop decides what becomes of it.
       yield* Ref.set(steps.approved, yield* Ref.get(steps.conflicted))
@@ -523,6 +544,18 @@ const submit = Effect.fnUntraced(function*(steps: Steps) {
       yield* Ref.set(steps.conflicted, head)
       return observed({ _tag: "MergeConflict", files: outcome.files, agentResolves: context.config.merge.on_conflict === "agent" })
   }
+})
+
+/** Why an iteration stopped on a foreign move of main (see `MergeQueue`). */
+const mainMovedDetail = (move: MergeQueue.ForeignMove): string => RunSummary.describeMainMoved(move)
+
+/**
+ * After an agent call: main must be where the merge queue left it. The agent runs with write access
+ * to the repository's refs; a move noticed now is reported naming this iteration.
+ */
+const movedDuringCall = Effect.fnUntraced(function*(steps: Steps) {
+  const checked = yield* steps.context.mergeQueue.checkMain({ worker: steps.context.worker.id, iteration: steps.n })
+  return checked._tag === "Moved" ? ended("main-moved", mainMovedDetail(checked.move)) : undefined
 })
 
 /** The merge commit's message, with SPEC F6's trailers so recovery can tell which tasks landed. */

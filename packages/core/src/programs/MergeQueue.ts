@@ -1,18 +1,25 @@
 /**
  * The merge queue (SPEC F6, F8): the only way work reaches main.
  *
- * One fiber takes submissions in order and handles one at a time: it merges the candidate onto the
- * current main (a new commit nobody points to), checks the merge result against the policy, runs
- * the test gate on exactly that commit while it holds the queue, and moves main by compare-and-swap
- * only to that tested commit. When main moved underneath (someone else pushed), it starts over on
- * the new main, a bounded number of times. The fiber never ends on its own; the swarm's scope
+ * One fiber takes submissions in order and handles one at a time: it lands the approved tree onto
+ * the current main as commits oompa writes (`Git.merge`: never the agent's own commits), checks the
+ * result against the policy, runs the test gate on exactly that commit while it holds the queue, and
+ * moves main by compare-and-swap — from the value the queue itself last saw, together with the
+ * task's merged marker — only to that tested commit.
+ *
+ * Main is only ever moved by this queue. When it is found anywhere else (`checkMain`, before every
+ * landing and after every agent call; or a lost compare-and-swap), something outside moved it — an
+ * agent with `git update-ref`, or through a worktree HEAD it pointed at main — and the queue lands
+ * nothing more: building on that commit would bury unreviewed work under reviewed merges. The move
+ * is reported (`MainMovedOutside`), every later submission comes back `MainMoved` with its work kept
+ * on its branch, and the workers stop. The fiber never ends on its own; the swarm's scope
  * interrupts it.
  *
  * Needs `Git`, `CommandRunner` (when a test command is set) and `EventSink`.
  *
  * @since 0.1.0
  */
-import { Clock, Deferred, Effect, Queue } from "effect"
+import { Clock, Deferred, Effect, Option, Queue, Ref, Semaphore } from "effect"
 import type { MergeStrategy } from "../domain/SwarmConfig.ts"
 import { CommandRunner } from "../services/CommandRunner.ts"
 import type { CommandError, GitError } from "../services/Errors.ts"
@@ -30,10 +37,37 @@ export interface Submission {
   readonly worker: string
   readonly iteration: number
   readonly branch: string
+  /** The main the approved change starts from (see `Git.MergeRequest.base`). */
+  readonly base: string
   /** The approved commit (head of the worker's branch). */
   readonly head: string
   readonly message: string
+  /** The task it does: its merged marker moves with main. */
+  readonly task?: string | undefined
 }
+
+/**
+ * A move of main the queue did not make.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ForeignMove {
+  readonly from: string
+  readonly to: string
+  readonly worker?: string | undefined
+  readonly iteration?: number | undefined
+}
+
+/**
+ * What `checkMain` found: main where the queue left it, or moved by someone else.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type MainCheck =
+  | { readonly _tag: "Unchanged"; readonly main: string }
+  | { readonly _tag: "Moved"; readonly move: ForeignMove }
 
 /**
  * What happened to a submission.
@@ -47,6 +81,7 @@ export type MergeOutcome =
   | { readonly _tag: "TestFailed"; readonly output: string; readonly waitedMs: number; readonly testMs: number }
   | { readonly _tag: "PolicyFailed"; readonly violations: ReadonlyArray<string>; readonly waitedMs: number }
   | { readonly _tag: "DryRun"; readonly sha: string; readonly waitedMs: number; readonly testMs: number }
+  | { readonly _tag: "MainMoved"; readonly move: ForeignMove; readonly waitedMs: number; readonly testMs: number }
 
 /**
  * @category models
@@ -55,6 +90,13 @@ export type MergeOutcome =
 export interface MergeQueue {
   /** Queues the submission and waits for its outcome. */
   readonly submit: (submission: Submission) => Effect.Effect<MergeOutcome, GitError | CommandError>
+  /**
+   * Whether main is still where the queue last left it. A move found here halts the queue and is
+   * reported once, naming `noticedBy` (whose agent call just ended) when given.
+   */
+  readonly checkMain: (noticedBy?: { readonly worker: string; readonly iteration: number }) => Effect.Effect<MainCheck, GitError>
+  /** The foreign move that halted the queue, if one did. */
+  readonly halted: Effect.Effect<Option.Option<ForeignMove>>
 }
 
 /**
@@ -67,8 +109,6 @@ export interface Options {
   readonly testCommand: string | undefined
   readonly testTimeoutMs: number
   readonly dryRun: boolean
-  /** How often a lost compare-and-swap (main moved by someone else) is retried on the new main. */
-  readonly casRetriesMax: number
 }
 
 interface Entry {
@@ -90,9 +130,13 @@ export const make = (options: Options) =>
   Effect.gen(function*() {
     const queue = yield* Queue.bounded<Entry>(queueCapacity)
     const sink = yield* EventSink
+    const git = yield* Git
+    const main: MainState = { lastSeen: yield* git.mainHead, halted: yield* Ref.make(Option.none<ForeignMove>()), lock: yield* Semaphore.make(1) }
+    const checkMain = (noticedBy?: { readonly worker: string; readonly iteration: number }) =>
+      main.lock.withPermit(check(main, noticedBy)).pipe(Effect.provideService(Git, git), Effect.provideService(EventSink, sink))
     const handle = Effect.fnUntraced(function*(entry: Entry) {
       const startedMs = yield* Clock.currentTimeMillis
-      const exit = yield* Effect.exit(process(entry.submission, startedMs - entry.queuedAtMs, options))
+      const exit = yield* Effect.exit(process(entry.submission, startedMs - entry.queuedAtMs, options, main))
       yield* Deferred.done(entry.done, exit)
     })
     yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(queue), handle)))
@@ -104,13 +148,36 @@ export const make = (options: Options) =>
       yield* Queue.offer(queue, { submission, queuedAtMs, done })
       return yield* Deferred.await(done)
     })
-    return { submit } satisfies MergeQueue
+    return { submit, checkMain, halted: Ref.get(main.halted) } satisfies MergeQueue
   })
 
-const process = Effect.fnUntraced(function*(submission: Submission, waitedMs: number, options: Options) {
+/** Where the queue last left main; `lock` makes a landing and a check of main take turns. */
+interface MainState {
+  lastSeen: string
+  readonly halted: Ref.Ref<Option.Option<ForeignMove>>
+  readonly lock: Semaphore.Semaphore
+}
+
+/** Compares main with the value the queue last saw; the first difference halts the queue and is reported. */
+const check = Effect.fnUntraced(function*(main: MainState, noticedBy?: { readonly worker: string; readonly iteration: number }) {
+  const halted = yield* Ref.get(main.halted)
+  if (Option.isSome(halted)) return { _tag: "Moved", move: halted.value } satisfies MainCheck
   const git = yield* Git
-  const sink = yield* EventSink
-  const report = (outcome: "merged" | "conflict" | "test-failed" | "policy-failed" | "dry-run", fields: {
+  const now = yield* git.mainHead
+  if (now === main.lastSeen) return { _tag: "Unchanged", main: now } satisfies MainCheck
+  return { _tag: "Moved", move: yield* halt(main, now, noticedBy) } satisfies MainCheck
+})
+
+const halt = Effect.fnUntraced(function*(main: MainState, to: string, noticedBy?: { readonly worker: string; readonly iteration: number }) {
+  const move: ForeignMove = { from: main.lastSeen, to, ...(noticedBy === undefined ? {} : { worker: noticedBy.worker, iteration: noticedBy.iteration }) }
+  yield* Ref.set(main.halted, Option.some(move))
+  yield* emitNow((at) => ({ _tag: "MainMovedOutside", at, from: move.from, to: move.to, ...(noticedBy === undefined ? {} : { worker: noticedBy.worker, iteration: noticedBy.iteration }) }))
+  return move
+})
+
+const process = Effect.fnUntraced(function*(submission: Submission, waitedMs: number, options: Options, main: MainState) {
+  const git = yield* Git
+  const report = (outcome: "merged" | "conflict" | "test-failed" | "policy-failed" | "dry-run" | "main-moved", fields: {
     readonly sha?: string
     readonly previous?: string
     readonly files?: ReadonlyArray<string>
@@ -127,43 +194,47 @@ const process = Effect.fnUntraced(function*(submission: Submission, waitedMs: nu
       ...(fields.previous === undefined ? {} : { previous: fields.previous })
     }))
   let testMs = 0
-  for (let round = 0; round <= options.casRetriesMax; round++) {
-    const onto = yield* git.mainHead
-    const attempt = yield* git.merge({ onto, head: submission.head, strategy: options.strategy, message: submission.message })
-    if (attempt._tag === "Conflict") {
-      yield* report("conflict", { files: attempt.files })
-      return { _tag: "Conflict", files: attempt.files, waitedMs } as const
-    }
-    const violations = options.policy.check(yield* git.diffStat(onto, attempt.sha))
-    if (violations.length > 0) {
-      yield* report("policy-failed", { sha: attempt.sha, files: violations })
-      return { _tag: "PolicyFailed", violations, waitedMs } as const
-    }
-    if (options.testCommand !== undefined) {
-      const test = yield* runTest(submission, attempt.sha, options.testCommand, options.testTimeoutMs)
-      testMs += test.durationMs
-      if (!test.passed) {
-        yield* report("test-failed", { sha: attempt.sha })
-        return { _tag: "TestFailed", output: test.output, waitedMs, testMs } as const
-      }
-    }
-    if (options.dryRun) {
-      yield* report("dry-run", { sha: attempt.sha, previous: onto })
-      return { _tag: "DryRun", sha: attempt.sha, waitedMs, testMs } as const
-    }
-    if (yield* git.compareAndSwapMain(onto, attempt.sha)) {
-      yield* report("merged", { sha: attempt.sha, previous: onto })
-      return { _tag: "Merged", sha: attempt.sha, previous: onto, waitedMs, testMs } as const
-    }
-    yield* sink.emit({
-      _tag: "Warning",
-      at: yield* Clock.currentTimeMillis,
-      worker: submission.worker,
-      message: `main moved while ${submission.branch} was being merged; merging again onto the new main`
-    })
+  const mainMoved = (move: ForeignMove) =>
+    Effect.as(report("main-moved", { sha: move.to, previous: move.from }), { _tag: "MainMoved", move, waitedMs, testMs } as const)
+  const checked = yield* main.lock.withPermit(check(main))
+  if (checked._tag === "Moved") return yield* mainMoved(checked.move)
+  const onto = checked.main
+  const attempt = yield* git.merge({ onto, base: submission.base, head: submission.head, strategy: options.strategy, message: submission.message })
+  if (attempt._tag === "Conflict") {
+    yield* report("conflict", { files: attempt.files })
+    return { _tag: "Conflict", files: attempt.files, waitedMs } as const
   }
-  yield* report("conflict", {})
-  return { _tag: "Conflict", files: [], waitedMs } as const
+  const violations = options.policy.check(yield* git.diffStat(onto, attempt.sha))
+  if (violations.length > 0) {
+    yield* report("policy-failed", { sha: attempt.sha, files: violations })
+    return { _tag: "PolicyFailed", violations, waitedMs } as const
+  }
+  if (options.testCommand !== undefined) {
+    const test = yield* runTest(submission, attempt.sha, options.testCommand, options.testTimeoutMs)
+    testMs += test.durationMs
+    if (!test.passed) {
+      yield* report("test-failed", { sha: attempt.sha })
+      return { _tag: "TestFailed", output: test.output, waitedMs, testMs } as const
+    }
+  }
+  if (options.dryRun) {
+    yield* report("dry-run", { sha: attempt.sha, previous: onto })
+    return { _tag: "DryRun", sha: attempt.sha, waitedMs, testMs } as const
+  }
+  const landed = submission.task === undefined ? [] : [submission.task]
+  // From the value the queue last saw, under the lock `checkMain` takes: no check sees main half-moved.
+  const swapped = yield* main.lock.withPermit(Effect.gen(function*() {
+    if (!(yield* git.compareAndSwapMain(onto, attempt.sha, landed))) return false
+    main.lastSeen = attempt.sha
+    return true
+  }))
+  if (!swapped) {
+    const after = yield* main.lock.withPermit(check(main))
+    if (after._tag === "Unchanged") return yield* Effect.die(new Error(`assertion failed: the compare-and-swap from ${onto} failed with main at ${onto}`))
+    return yield* mainMoved(after.move)
+  }
+  yield* report("merged", { sha: attempt.sha, previous: onto })
+  return { _tag: "Merged", sha: attempt.sha, previous: onto, waitedMs, testMs } as const
 })
 
 const runTest = Effect.fnUntraced(function*(submission: Submission, sha: string, command: string, timeoutMs: number) {

@@ -3,8 +3,13 @@
  * simulation runs after crashing the orchestrator and the CLI's `oompa cleanup` mirrors on disk.
  *
  * Claims in `current/` go back to `pending/` (no attempt counted), except tasks whose merge already
- * landed on main — found by the `Oompa-Task` trailer on main's first-parent chain — which go to
- * `complete/`. Workspaces are removed. Run branches are deleted, except those holding approved work
+ * landed on main — found by the merged marker (`refs/oompa/merged/<task>`) the landing moved with
+ * main, or by the `Oompa-Task` trailer on main's first-parent chain — which go to `complete/`.
+ *
+ * Both are checked against each other, because an agent can write any ref: a marker counts only when
+ * it names a commit on main whose trailer names the task (only commits oompa writes reach main, see
+ * `Git.merge`), and a deleted marker is made up for by the trailer walk, so neither a forged nor a
+ * deleted marker can complete an unmerged task or merge a task twice. Workspaces are removed. Run branches are deleted, except those holding approved work
  * that never landed, which are kept and reported. It must only run when no live run holds the
  * repository (the caller holds the run lock).
  *
@@ -40,10 +45,22 @@ const mergedTaskOf = (message: string): string | undefined => {
   return task === "none" ? undefined : task
 }
 
-/** The tasks main's first-parent chain says were merged, with the merge commit. */
+/** The markers that name a commit on main carrying their task's trailer. */
+const validMarkers = Effect.gen(function*() {
+  const git = yield* Git
+  const main = yield* git.mainHead
+  const valid = new Map<string, string>()
+  for (const [task, sha] of yield* git.mergedMarkers) {
+    const onMain = yield* git.isAncestor(sha, main).pipe(Effect.orElseSucceed(() => false))
+    if (onMain && mergedTaskOf((yield* git.readCommit(sha)).message) === task) valid.set(task, sha)
+  }
+  return valid
+})
+
+/** The tasks main says were merged, with the commit that landed each: its markers, then its trailers. */
 export const mergedTasks = Effect.gen(function*() {
   const git = yield* Git
-  const merged = new Map<string, string>()
+  const merged = yield* validMarkers
   let sha: string | undefined = yield* git.mainHead
   for (let i = 0; i < historySearchedMax && sha !== undefined; i++) {
     const commit: CommitInfo = yield* git.readCommit(sha)
@@ -55,14 +72,17 @@ export const mergedTasks = Effect.gen(function*() {
 })
 
 /**
- * The merge commit on main's first-parent chain that landed `task` (its `Oompa-Task` trailer),
- * searching back from main's head at most `historySearchedMax` commits; `undefined` if none did.
+ * The commit on main that landed `task`: its merged marker when that checks out, else the commit on
+ * main's first-parent chain with its `Oompa-Task` trailer, searching back from main's head at most
+ * `historySearchedMax` commits; `undefined` if none did.
  *
  * @category programs
  * @since 0.1.0
  */
 export const findMerge = Effect.fnUntraced(function*(task: string) {
   const git = yield* Git
+  const marked = (yield* validMarkers).get(task)
+  if (marked !== undefined) return marked
   let sha: string | undefined = yield* git.mainHead
   for (let i = 0; i < historySearchedMax && sha !== undefined; i++) {
     const commit: CommitInfo = yield* git.readCommit(sha)

@@ -87,6 +87,8 @@ export interface SwarmReport {
   readonly tokens: { readonly input: number; readonly output: number }
   /** Harnesses that reported no cost (SPEC F15). */
   readonly noCost: ReadonlyArray<string>
+  /** The move of main outside the merge queue that stopped the run, if one did. */
+  readonly mainMoved?: MergeQueue.ForeignMove
 }
 
 /**
@@ -154,8 +156,7 @@ export const run = (config: SwarmConfig, options: SwarmOptions) =>
         policy,
         testCommand: config.test_command,
         testTimeoutMs: config.timeouts.test * 1000,
-        dryRun,
-        casRetriesMax: 5
+        dryRun
       })
     }
     const reports = yield* runWorkers(context).pipe(
@@ -200,11 +201,12 @@ const summarize = (context: RunContext, workers: ReadonlyArray<Worker.WorkerRepo
     const stoppedOnErrors = workers.some((w) => w.reason === "errors")
     const totals = yield* context.budget.totals
     const budget = yield* context.budget.spent
+    const mainMoved = yield* context.mergeQueue.halted
     const finishedMs = yield* Clock.currentTimeMillis
     return {
       runId: context.runId,
       branch,
-      outcome: failed > 0 || stoppedOnErrors || unmerged.length > 0 ? "failed" : "ok",
+      outcome: failed > 0 || stoppedOnErrors || unmerged.length > 0 || Option.isSome(mainMoved) ? "failed" : "ok",
       durationMs: finishedMs - startedMs,
       merged: iterations.filter((i) => i.outcome === "merged").length,
       rejected: iterations.filter((i) => i.outcome === "rejected" || i.outcome === "exhausted").length,
@@ -216,6 +218,7 @@ const summarize = (context: RunContext, workers: ReadonlyArray<Worker.WorkerRepo
       agentCalls: totals.calls,
       costUsd: totals.costUsd,
       tokens: totals.tokens,
-      noCost: totals.noCost
+      noCost: totals.noCost,
+      ...(Option.isSome(mainMoved) ? { mainMoved: mainMoved.value } : {})
     } satisfies SwarmReport
   })

@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Ref } from "effect"
+import { Clock, Effect, Option, Ref } from "effect"
 import type { WorkerStopReason } from "../domain/Event.ts"
 import type { WorkerConfig } from "../domain/SwarmConfig.ts"
 import { emitNow, EventSink } from "../services/EventSink.ts"
@@ -90,6 +90,8 @@ const loop = Effect.fnUntraced(function*(context: WorkerContext, planners: Plann
   while (n < context.worker.iterations) {
     const spent = yield* context.budget.check(context.worker.id, context.worker.budget)
     if (spent._tag === "Some") return "budget" as const
+    // Main moved outside the merge queue: nothing more can land in this run.
+    if (Option.isSome(yield* context.mergeQueue.halted)) return "main-moved" as const
     const result = yield* Iteration.run(context, n + 1)
     if ("_tag" in result) {
       const waited = yield* waitForTasks(context, planners)
@@ -99,6 +101,7 @@ const loop = Effect.fnUntraced(function*(context: WorkerContext, planners: Plann
     n++
     reports.push(result)
     if (result.outcome === "budget") return "budget" as const
+    if (result.outcome === "main-moved") return "main-moved" as const
     errorsInRow = result.outcome === "error" ? errorsInRow + 1 : 0
     if (errorsInRow >= consecutiveErrorsMax) return "errors" as const
     if (result.done) return "done" as const

@@ -10,6 +10,13 @@
  * `compareAndSwapMain` moves the target branch — and only when it still points where the caller
  * thinks it does.
  *
+ * What lands is exactly what was reviewed (docs/decisions.md, "Only commits oompa writes reach
+ * main"): `merge` lands a commit oompa writes of the approved tree on top of `base` (the reviewed
+ * commit), never the agent's own commits, so history cannot carry a file, a message or a trailer the
+ * reviewer and the policy never saw. An agent runs with write access to its worktree and to the
+ * repository's refs: commits go to the branch oompa recorded for the workspace, from the head oompa
+ * recorded (`workspaceHead`), never through the worktree's own `HEAD`.
+ *
  * @since 0.1.0
  */
 import type { Effect, Option } from "effect"
@@ -64,6 +71,12 @@ export type MergeAttempt =
  */
 export interface MergeRequest {
   readonly onto: string
+  /**
+   * The commit the reviewed change starts from: the main the iteration began on, or the main it
+   * last merged in to resolve a conflict. It must be `onto` or one of its ancestors.
+   */
+  readonly base: string
+  /** The approved commit; only its tree is used, never its history or message. */
   readonly head: string
   readonly strategy: MergeStrategy
   /** Commit message, trailers included (SPEC F6). */
@@ -121,9 +134,13 @@ export class Git extends Context.Service<Git, {
   readonly removeWorkspace: (workspace: Workspace) => Effect.Effect<void, GitError>
   /** Every workspace that exists, live or left over. */
   readonly listWorkspaces: Effect.Effect<ReadonlyArray<Workspace>, GitError>
-  /** Commits every change in the workspace (except `.oompa-new-tasks/`); `None` when nothing changed. */
+  /**
+   * Commits every file in the workspace (except `.oompa-new-tasks/`) on top of the workspace's
+   * recorded head, to the branch its last reset named — whatever the worktree's `HEAD` says — and
+   * points the worktree's `HEAD` back at that branch; `None` when nothing changed.
+   */
   readonly commitAll: (workspace: Workspace, message: string) => Effect.Effect<Option.Option<string>, GitError>
-  /** The commit the workspace's branch points to. */
+  /** The last commit oompa made or checked out in the workspace (not what its `HEAD` says now). */
   readonly workspaceHead: (workspace: Workspace) => Effect.Effect<string, GitError>
   /** Per-file change from `base` to `head`: added, modified, deleted and binary files included. */
   readonly diffStat: (base: string, head: string) => Effect.Effect<ReadonlyArray<FileChange>, GitError>
@@ -131,8 +148,16 @@ export class Git extends Context.Service<Git, {
   readonly diffText: (base: string, head: string) => Effect.Effect<string, GitError>
   /** Computes the merge of `head` onto `onto` as a new, unreferenced commit, or the conflicting files. */
   readonly merge: (request: MergeRequest) => Effect.Effect<MergeAttempt, GitError>
-  /** Moves the target branch from `expected` to `next`; `false` (and no change) when it is not at `expected`. */
-  readonly compareAndSwapMain: (expected: string, next: string) => Effect.Effect<boolean, GitError>
+  /**
+   * Moves the target branch from `expected` to `next` and, in the same transaction, sets the merged
+   * marker of each task in `landed` to `next`; `false` (and no change) when main is not at `expected`.
+   */
+  readonly compareAndSwapMain: (expected: string, next: string, landed?: ReadonlyArray<string>) => Effect.Effect<boolean, GitError>
+  /**
+   * The merged markers (`refs/oompa/merged/<task>`): task → the commit that landed it, as recorded.
+   * A marker is a ref any process with access to the repository can write: check it against main.
+   */
+  readonly mergedMarkers: Effect.Effect<ReadonlyMap<string, string>, GitError>
   /** Merges `onto` into the workspace's branch, leaving conflict markers; returns the conflicting files. */
   readonly mergeIntoWorkspace: (workspace: Workspace, onto: string) => Effect.Effect<ReadonlyArray<string>, GitError>
   /** Takes (reads and removes) the task files the agent wrote into the workspace's `.oompa-new-tasks/`. */

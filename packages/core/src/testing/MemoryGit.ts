@@ -693,6 +693,7 @@ export class MemoryRepo {
   readonly targetBranch: string
   private readonly commits = new Map<string, CommitNode>()
   private readonly branches = new Map<string, string>()
+  private readonly markers = new Map<string, string>()
   private readonly workspaces = new Map<string, WorkspaceState>()
   private readonly history: Array<string> = []
   private readonly hasher = new EntryHasher()
@@ -1011,18 +1012,27 @@ export class MemoryRepo {
   }
 
   /**
-   * The merge of `head` onto `onto` as a new unreferenced commit, or the conflicting files. Only the
-   * paths the branch changed since the merge base are merged; the rest of the result is `onto`'s.
+   * Lands the approved tree of `head` onto `onto` as new unreferenced commits, or reports the
+   * conflicting files. The reviewed commit is written first — `head`'s tree on `base`, with the
+   * merge message — so nothing of `head`'s history or message is used; then, when main moved past
+   * `base`, it is merged onto `onto` (only the paths it changed since `base`; the rest is `onto`'s).
+   * `no-ff` records `onto` and the reviewed commit as parents; `ff`, `rebase` and `squash` land the
+   * reviewed commit itself when `onto` is `base`, and otherwise one commit on `onto`.
    */
   merge(request: MergeRequest): MergeAttempt {
-    const { head, message, onto, strategy } = request
+    const { base, head, message, onto, strategy } = request
     const operation = "merge"
     const ours = this.node(onto, operation).tree
     const theirs = this.node(head, operation).tree
+    this.node(base, operation)
     this.counts.merges++
-    if (strategy === "ff" && this.isAncestor(onto, head, operation)) return { _tag: "Merged", sha: head }
-    const base = this.mergeBase(onto, head, operation) ?? failWith(operation, `${onto} and ${head} share no history`)
-    const baseTree = this.node(base).tree
+    if (!this.isAncestor(base, onto, operation)) failWith(operation, `the reviewed change's base ${base} is not part of ${onto}`)
+    const reviewed = this.addCommit(theirs, [base], message)
+    if (onto === base) {
+      return { _tag: "Merged", sha: strategy === "no-ff" ? this.addCommit(theirs, [onto, reviewed], message) : reviewed }
+    }
+    // As git does: from the best common ancestor — `base`, unless the reviewed commit is already in main.
+    const baseTree = this.node(this.mergeBase(onto, reviewed, operation) ?? base).tree
     const merged = mergeTrees(
       baseTree,
       { ours: (path) => ours.get(path), theirs: (path) => theirs.get(path) },
@@ -1035,13 +1045,16 @@ export class MemoryRepo {
       this.counts.mergeConflicts++
       return { _tag: "Conflict", files: merged.conflicts }
     }
-    // no-ff records both parents; squash, rebase and a non-fast-forward ff keep a linear main.
-    const parents = strategy === "no-ff" ? [onto, head] : [onto]
+    // As git's commit-tree, one parent given twice is recorded once.
+    const parents = strategy === "no-ff" && reviewed !== onto ? [onto, reviewed] : [onto]
     return { _tag: "Merged", sha: this.addCommit(merged.tree, parents, message) }
   }
 
-  /** Moves the target branch from `expected` to `next`; dies when `next` does not descend from `expected`. */
-  compareAndSwapMain(expected: string, next: string): boolean {
+  /**
+   * Moves the target branch from `expected` to `next`, and sets the merged marker of each task in
+   * `landed`; dies when `next` does not descend from `expected`.
+   */
+  compareAndSwapMain(expected: string, next: string, landed: ReadonlyArray<string> = []): boolean {
     const operation = "compareAndSwapMain"
     if (!this.isAncestor(expected, next, operation)) {
       throw new Error(`MemoryGit.compareAndSwapMain: ${next} does not descend from ${expected}; main only moves forward`)
@@ -1051,8 +1064,30 @@ export class MemoryRepo {
       return false
     }
     this.moveBranch(this.targetBranch, next)
+    for (const task of landed) this.markers.set(task, next)
     this.counts.casSuccesses++
     return true
+  }
+
+  /** The merged markers: task → the commit recorded as landing it. */
+  mergedMarkers(): ReadonlyMap<string, string> {
+    return new Map(this.markers)
+  }
+
+  /**
+   * A commit with `parents` and the first parent's files, for building histories (criss-cross
+   * merges and the like) that `merge`, which never keeps an agent's history, does not make.
+   */
+  commitWithParents(parents: ReadonlyArray<string>, message: string): string {
+    const first = parents[0] ?? failWith("commitWithParents", "no parent")
+    for (const parent of parents) this.node(parent, "commitWithParents")
+    return this.addCommit(this.node(first).tree, parents, message)
+  }
+
+  /** Writes (or, with `undefined`, deletes) a merged marker outside any landing: what a hostile agent can do. */
+  forgeMarker(task: string, sha: string | undefined): void {
+    if (sha === undefined) this.markers.delete(task)
+    else this.markers.set(task, this.commit(sha, "forgeMarker").sha)
   }
 
   /**
@@ -1156,7 +1191,8 @@ export const make = (repo: MemoryRepo): Context.Service.Shape<typeof Git> =>
     diffStat: (base, head) => attempt(() => repo.diffStat(base, head)),
     diffText: (base, head) => attempt(() => repo.diffText(base, head)),
     merge: (request) => attempt(() => repo.merge(request)),
-    compareAndSwapMain: (expected, next) => attempt(() => repo.compareAndSwapMain(expected, next)),
+    compareAndSwapMain: (expected, next, landed) => attempt(() => repo.compareAndSwapMain(expected, next, landed)),
+    mergedMarkers: attempt(() => repo.mergedMarkers()),
     mergeIntoWorkspace: (workspace, onto) => attempt(() => repo.mergeIntoWorkspace(workspace, onto)),
     takeNewTaskFiles: (workspace) => attempt(() => repo.takeNewTaskFiles(workspace)),
     setBranch: (name, sha) => attempt(() => repo.setBranch(name, sha)),

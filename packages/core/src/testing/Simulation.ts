@@ -350,8 +350,8 @@ const layerOf = (world: TestSwarm.World, checker: InvariantChecker, variant: Var
         Effect.andThen(base.merge(request)),
         Effect.tap((result) => Effect.sync(() => result._tag === "Merged" && checker.mergeComputed(request.head, result.sha)))
       ),
-    compareAndSwapMain: (expected, next) =>
-      Effect.tap(base.compareAndSwapMain(expected, next), (moved) => Effect.sync(() => moved && checker.mainMoved(expected, next))),
+    compareAndSwapMain: (expected, next, landed) =>
+      Effect.tap(base.compareAndSwapMain(expected, next, landed), (moved) => Effect.sync(() => moved && checker.mainMoved(expected, next))),
     commitAll: variant !== "merge-skips-queue" ? base.commitAll : (workspace, message) =>
       Effect.tap(base.commitAll(workspace, message), (sha) =>
         Effect.sync(() => {

@@ -47,12 +47,22 @@ const commitOrFail = (workspace: Workspace, message: string): Effect.Effect<stri
     return Option.getOrThrowWith(yield* git.commitAll(workspace, message), () => new Error("expected a commit"))
   })
 
+/** Where `head`'s first-parent line meets `onto`'s history: the base of the change `head` makes. */
+const forkPoint = (onto: string, head: string): Effect.Effect<string, GitError, Git> =>
+  Effect.gen(function*() {
+    const git = yield* Git
+    let sha = head
+    while (!(yield* git.isAncestor(sha, onto))) sha = (yield* git.readCommit(sha)).parents[0] ?? assert.fail(`${head} shares no history with ${onto}`)
+    return sha
+  })
+
 /** Merges `head` onto the current main and, when clean, moves main there. */
 const land = (head: string, strategy: MergeStrategy): Effect.Effect<MergeAttempt, GitError, Git> =>
   Effect.gen(function*() {
     const git = yield* Git
     const onto = yield* git.mainHead
-    const attempt = yield* git.merge({ onto, head, strategy, message: `merge ${head.slice(0, 8)}\n\nOompa-Task: t` })
+    const base = yield* forkPoint(onto, head)
+    const attempt = yield* git.merge({ onto, base, head, strategy, message: `merge ${head.slice(0, 8)}\n\nOompa-Task: t` })
     if (attempt._tag === "Merged") assert.isTrue(yield* git.compareAndSwapMain(onto, attempt.sha))
     return attempt
   })
@@ -140,7 +150,7 @@ describe("MemoryGit: commits and workspaces", () => {
       const errors = [
         yield* Effect.flip(git.readCommit("0".repeat(40))),
         yield* Effect.flip(git.diffStat(main, "nope")),
-        yield* Effect.flip(git.merge({ onto: main, head: "nope", strategy: "no-ff", message: "m" })),
+        yield* Effect.flip(git.merge({ onto: main, base: main, head: "nope", strategy: "no-ff", message: "m" })),
         yield* Effect.flip(git.commitAll(ghost, "m")),
         yield* Effect.flip(git.resetWorkspace(ghost, "b", main)),
         yield* Effect.flip(git.setBranch("b", "nope"))
@@ -238,11 +248,14 @@ describe("MemoryGit: merge", () => {
         const sha = mergedSha(yield* land(b, strategy))
         assert.deepStrictEqual(treeObject(repo, sha), { "f.txt": numbered(10, { 1: "A", 8: "B" }) })
         const commit = yield* git.readCommit(sha)
-        assert.deepStrictEqual(commit.parents, strategy === "no-ff" ? [onto, b] : [onto])
+        assert.strictEqual(commit.parents[0], onto)
+        assert.strictEqual(commit.parents.length, strategy === "no-ff" ? 2 : 1)
         assert.include(commit.message, "Oompa-Task: t")
         assert.strictEqual(repo.mainHistory.length, 3)
         assert.strictEqual(repo.mainHistory[2], sha)
-        if (strategy === "ff") assert.strictEqual(repo.mainHistory[1], a, "ff lands the branch commit itself")
+        // What lands is a commit oompa wrote of the branch's tree, never the branch commit itself.
+        assert.isFalse(repo.reachableFrom([sha]).has(a) || repo.reachableFrom([sha]).has(b))
+        if (strategy !== "no-ff") assert.deepStrictEqual(repo.commit(repo.mainHistory[1]!).parents, [repo.mainHistory[0]])
       }))
     })
 
@@ -276,37 +289,51 @@ describe("MemoryGit: merge", () => {
     })
   }
 
-  it.effect("when head descends from onto: ff is head itself, no-ff still makes a merge commit", () => {
+  it.effect("main at the change's base: ff, rebase and squash land the reviewed commit (head's tree on base, oompa's message); no-ff merges it", () => {
     const repo = MemoryGit.MemoryRepo.make({ files: { "f.txt": numbered(3) } })
     return provide(repo, Effect.gen(function*() {
       const git = yield* Git
       const main = yield* git.mainHead
       const ws = yield* branchFromMain(w0, "b")
       repo.writeFile(ws.path, "f.txt", numbered(3, { 0: "X" }))
+      repo.writeFile(ws.path, ".env", "SECRET=1\n")
+      yield* commitOrFail(ws, "x with a secret\n\nOompa-Task: forged")
+      repo.deleteFile(ws.path, ".env")
       const head = yield* commitOrFail(ws, "x")
-      const request = { onto: main, head, message: "land x" }
-      assert.deepStrictEqual(yield* git.merge({ ...request, strategy: "ff" }), { _tag: "Merged", sha: head })
-      for (const strategy of ["no-ff", "squash", "rebase"] as const) {
-        const sha = mergedSha(yield* git.merge({ ...request, strategy }))
-        assert.notStrictEqual(sha, head)
-        assert.deepStrictEqual(treeObject(repo, sha), treeObject(repo, head))
-        assert.deepStrictEqual((yield* git.readCommit(sha)).parents, strategy === "no-ff" ? [main, head] : [main])
-      }
+      const request = { onto: main, base: main, head, message: "land x" }
+      const reviewed = mergedSha(yield* git.merge({ ...request, strategy: "ff" }))
+      assert.notStrictEqual(reviewed, head, "the agent's commits are not what lands")
+      assert.deepStrictEqual(yield* git.readCommit(reviewed), { sha: reviewed, parents: [main], message: "land x" })
+      assert.deepStrictEqual(treeObject(repo, reviewed), treeObject(repo, head))
+      for (const strategy of ["rebase", "squash"] as const) assert.strictEqual(mergedSha(yield* git.merge({ ...request, strategy })), reviewed)
+      const merge = mergedSha(yield* git.merge({ ...request, strategy: "no-ff" }))
+      assert.deepStrictEqual((yield* git.readCommit(merge)).parents, [main, reviewed])
+      assert.deepStrictEqual(treeObject(repo, merge), treeObject(repo, head))
+      // Nothing of the .env commit is reachable from what would land.
+      for (const sha of [reviewed, merge]) assert.isFalse([...repo.reachableFrom([sha])].some((c) => repo.treeOf(c).has(".env")))
       assert.strictEqual(yield* git.mainHead, main, "merge never moves main")
     }))
   })
 
-  it.effect("a head with no changes since the merge base still yields a commit per strategy", () => {
+  it.effect("main moved past the base: every strategy lands one commit on main whose tree merges the change; no-ff's second parent is the reviewed commit", () => {
     const repo = MemoryGit.MemoryRepo.make({ files: { "f.txt": numbered(3) } })
     return provide(repo, Effect.gen(function*() {
       const git = yield* Git
-      const root = yield* git.mainHead
-      const { a } = yield* twoBranches(repo, (p) => repo.writeFile(p, "f.txt", "a\n"), (p) => repo.writeFile(p, "g", ""))
+      const base = yield* git.mainHead
+      const { a, b } = yield* twoBranches(repo, (p) => repo.writeFile(p, "a.txt", "a\n"), (p) => repo.writeFile(p, "b.txt", "b\n"))
       mergedSha(yield* land(a, "no-ff"))
       const main = yield* git.mainHead
-      const sha = mergedSha(yield* git.merge({ onto: main, head: root, strategy: "rebase", message: "empty" }))
-      assert.deepStrictEqual((yield* git.readCommit(sha)).parents, [main])
-      assert.deepStrictEqual(treeObject(repo, sha), treeObject(repo, main))
+      for (const strategy of ["ff", "rebase", "squash", "no-ff"] as const) {
+        const sha = mergedSha(yield* git.merge({ onto: main, base, head: b, strategy, message: "land b" }))
+        const parents = (yield* git.readCommit(sha)).parents
+        assert.strictEqual(parents[0], main)
+        assert.strictEqual(parents.length, strategy === "no-ff" ? 2 : 1)
+        if (strategy === "no-ff") assert.deepStrictEqual((yield* git.readCommit(parents[1]!)).parents, [base])
+        assert.deepStrictEqual([...repo.treeOf(sha).keys()].sort(), ["a.txt", "b.txt", "f.txt"])
+      }
+      // A base that main does not contain is refused: the change would be taken from the wrong place.
+      const refused = yield* Effect.flip(git.merge({ onto: base, base: main, head: b, strategy: "no-ff", message: "m" }))
+      assert.match(refused.message, /is not part of/)
     }))
   })
 
@@ -400,11 +427,11 @@ describe("MemoryGit: mergeIntoWorkspace", () => {
       assert.deepStrictEqual((yield* git.readCommit(resolved)).parents, [stale, main])
       assert.isTrue(yield* git.isAncestor(main, resolved))
       assert.deepStrictEqual((yield* git.diffStat(main, resolved)).map((c) => c.path), ["f.txt"])
-      assert.deepStrictEqual(yield* git.merge({ onto: main, head: resolved, strategy: "ff", message: "m" }), {
-        _tag: "Merged",
-        sha: resolved
-      })
-      assert.isTrue(yield* git.compareAndSwapMain(main, resolved))
+      // From the main it merged in, the change is the resolution alone; it lands as one commit on main.
+      const landed = mergedSha(yield* git.merge({ onto: main, base: main, head: resolved, strategy: "ff", message: "m" }))
+      assert.deepStrictEqual((yield* git.readCommit(landed)).parents, [main])
+      assert.deepStrictEqual(treeObject(repo, landed), treeObject(repo, resolved))
+      assert.isTrue(yield* git.compareAndSwapMain(main, landed))
     }))
   })
 
@@ -441,7 +468,7 @@ describe("MemoryGit: determinism", () => {
       mergedSha(yield* land(a, "no-ff"))
       const git = yield* Git
       const onto = yield* git.mainHead
-      const sha = mergedSha(yield* git.merge({ onto, head: b, strategy: "rebase", message: lastMessage }))
+      const sha = mergedSha(yield* git.merge({ onto, base: yield* forkPoint(onto, b), head: b, strategy: "rebase", message: lastMessage }))
       yield* git.compareAndSwapMain(onto, sha)
       return [a, b, ...repo.mainHistory]
     }))
@@ -510,7 +537,7 @@ describe("MemoryGit: long histories", () => {
     }))
     const tip = (fork: number) => branches.get(fork)![2]!
     // Merge the 700 branch into the end of the line, then branch once more from that merge.
-    const merged = mergedSha(repo.merge({ onto: linear[2000]!, head: tip(700), strategy: "no-ff", message: "merge 700" }))
+    const merged = repo.commitWithParents([linear[2000]!, tip(700)], "merge 700")
     repo.resetWorkspace(side, "after-merge", merged)
     const afterMerge = commitEach(repo, side, "after.txt", ["a1", "a2"])
     const after = afterMerge[1]!
@@ -519,8 +546,8 @@ describe("MemoryGit: long histories", () => {
       repo.resetWorkspace(side, `cross-${name}`, linear[1500]!)
       return commitEach(repo, side, `${name}.txt`, [`cross ${name}`])[0]!
     }) as [string, string]
-    const crossX = mergedSha(repo.merge({ onto: x, head: y, strategy: "no-ff", message: "x takes y" }))
-    const crossY = mergedSha(repo.merge({ onto: y, head: x, strategy: "no-ff", message: "y takes x" }))
+    const crossX = repo.commitWithParents([x, y], "x takes y")
+    const crossY = repo.commitWithParents([y, x], "y takes x")
 
     for (const fork of forks) {
       assert.strictEqual(repo.mergeBase(linear[2000]!, tip(fork)), linear[fork], `fork ${fork}`)

@@ -39,7 +39,7 @@ export interface Violation {
 }
 
 /** What happened to one submission to the merge queue. */
-type SubmissionOutcome = "in-flight" | "merged" | "conflict" | "test-failed" | "policy-failed" | "dry-run"
+type SubmissionOutcome = "in-flight" | "merged" | "conflict" | "test-failed" | "policy-failed" | "dry-run" | "main-moved"
 
 /**
  * The checker: fed by the world (`recordApproval`, `recordTest`, `mergeStarted`) and by events.
@@ -190,7 +190,7 @@ export class InvariantChecker {
     const landedFrom = [...this.mergedFrom].filter(([result]) => onMain.has(result)).map(([, from]) => from)
     const kept = this.repo.reachableFrom([...landedFrom, ...this.repo.listBranches("oompa/").map((b) => b.sha)])
     for (const [head, outcome] of this.submissions) {
-      if (outcome !== "conflict" && outcome !== "in-flight" && outcome !== "dry-run") continue
+      if (outcome !== "conflict" && outcome !== "in-flight" && outcome !== "dry-run" && outcome !== "main-moved") continue
       if (kept.has(head)) continue
       this.fail("I2", `approved work ${head.slice(0, 12)} of ${this.submissionBranches.get(head) ?? "an unknown branch"} (${outcome}) is neither merged nor kept on a branch after ${stage}`)
     }
