@@ -255,7 +255,7 @@ describe("MemoryGit: merge", () => {
         assert.strictEqual(repo.mainHistory[2], sha)
         // What lands is a commit oompa wrote of the branch's tree, never the branch commit itself.
         assert.isFalse(repo.reachableFrom([sha]).has(a) || repo.reachableFrom([sha]).has(b))
-        if (strategy !== "no-ff") assert.deepStrictEqual(repo.commit(repo.mainHistory[1]!).parents, [repo.mainHistory[0]])
+        if (strategy !== "no-ff") assert.deepStrictEqual(repo.commit(repo.mainHistory[1]!).parents, [repo.mainHistory[0]!])
       }))
     })
 
