@@ -3,9 +3,10 @@
  *
  * Writes go through the git CLI, as ARCHITECTURE.md decides from measurement: workspaces are real
  * `git worktree`s (an agent's own `git status/diff/log` work in them), commits are `add -A` +
- * `commit`, diffs `diff --raw --numstat -z`, and a merge is `merge-tree --write-tree` → `commit-tree`,
- * a commit nobody points to, until `compareAndSwapMain` moves the target branch with
- * `update-ref refs/heads/<branch> NEW OLD` — git's only compare-and-swap. No operation here checks
+ * `write-tree` + `commit-tree` onto the head oompa recorded, diffs `diff --raw --numstat -z`, and a
+ * merge is `commit-tree` of the approved tree, then `merge-tree --write-tree` → `commit-tree`, a
+ * commit nobody points to, until `compareAndSwapMain` moves the target branch with one
+ * `update-ref --stdin` transaction (main NEW OLD, and the merged markers) — git's compare-and-swap. No operation here checks
  * out, merges into or resets the user's own checkout; when it has the target branch checked out,
  * `CheckoutSync` brings it along after the branch moved (SPEC F6).
  *
@@ -18,10 +19,8 @@
  * is `checkout -f -B <branch> <base>` + `clean -ffdx`, which touches only the files that differ.
  *
  * Semantics follow `@oompa/core/testing`'s `MemoryGit`, with these documented differences:
- * - `ff` when `onto` is not an ancestor of `head`, and `rebase` always, produce one commit holding
- *   the merged tree with `onto` as its only parent (the same simplification as `MemoryGit`), not a
- *   replay of each commit: git 2.39 has no `git replay`, and replaying through a worktree would
- *   touch a checkout.
+ * - What lands is a commit oompa writes of the approved tree (see `merge`), for every strategy: the
+ *   agent's own commits never reach main (docs/decisions.md).
  * - Merges are git's (`ort`, with rename detection and recursive merge bases), so they are cleaner
  *   than `MemoryGit`'s line merge where files were renamed.
  * - `mergeIntoWorkspace` needs a workspace without uncommitted changes in the files the merge

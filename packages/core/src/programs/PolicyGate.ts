@@ -22,6 +22,8 @@ const matcherOptions = { dot: true } as const
  */
 export interface PolicyGate {
   readonly check: (changes: ReadonlyArray<FileChange>) => ReadonlyArray<string>
+  /** Whether the policy denies `path` (the always-denied paths included). */
+  readonly isDenied: (path: string) => boolean
   /** The policy as short lines for prompts and the context header. */
   readonly lines: ReadonlyArray<string>
 }
@@ -60,5 +62,5 @@ export const make = (policy: Policy, tasksDir: string): PolicyGate => {
     }
     return violations
   }
-  return { check, lines: policyLines(policy, alwaysDenied(tasksDir)) }
+  return { check, isDenied: (path) => isDenied(path), lines: policyLines(policy, alwaysDenied(tasksDir)) }
 }

@@ -1075,13 +1075,13 @@ export class MemoryRepo {
   }
 
   /**
-   * A commit with `parents` and the first parent's files, for building histories (criss-cross
+   * A commit with `parents` and the first parent's files (or `filesOf`'s), for building histories (criss-cross
    * merges and the like) that `merge`, which never keeps an agent's history, does not make.
    */
-  commitWithParents(parents: ReadonlyArray<string>, message: string): string {
+  commitWithParents(parents: ReadonlyArray<string>, message: string, filesOf?: string): string {
     const first = parents[0] ?? failWith("commitWithParents", "no parent")
     for (const parent of parents) this.node(parent, "commitWithParents")
-    return this.addCommit(this.node(first).tree, parents, message)
+    return this.addCommit(this.node(filesOf ?? first, "commitWithParents").tree, parents, message)
   }
 
   /** Writes (or, with `undefined`, deletes) a merged marker outside any landing: what a hostile agent can do. */

@@ -54,6 +54,7 @@ export type Variant =
   | "crash-loses-claim"
   | "merge-ignores-failing-test"
   | "recovery-drops-unreviewed-tip"
+  | "lands-agent-history"
 
 /**
  * Every broken variant, with what it breaks: `oompa sim --variant` lists them.
@@ -67,7 +68,8 @@ export const variants: { readonly [V in Variant]: string } = {
   "non-atomic-claim": "a claim reads the queue, yields, then takes the task without checking it is still there",
   "crash-loses-claim": "recovery does not see the claims a dead run left in current/",
   "merge-ignores-failing-test": "the test gate reports green whatever the tests said",
-  "recovery-drops-unreviewed-tip": "recovery counts a branch as approved only when its head is (oompa 0.1's defect)"
+  "recovery-drops-unreviewed-tip": "recovery counts a branch as approved only when its head is (oompa 0.1's defect)",
+  "lands-agent-history": "a merge keeps the agent's own commits as its second parent, so a file the policy denied and the fix deleted stays reachable from main"
 }
 
 /**
@@ -348,6 +350,10 @@ const layerOf = (world: TestSwarm.World, checker: InvariantChecker, variant: Var
     merge: (request) =>
       Effect.sync(() => checker.mergeStarted(request.head)).pipe(
         Effect.andThen(base.merge(request)),
+        // Broken: the result records the agent's branch head as its second parent, history and all.
+        Effect.map((result) => variant === "lands-agent-history" && result._tag === "Merged"
+          ? { _tag: "Merged" as const, sha: world.repo.commitWithParents([request.onto, request.head], request.message, result.sha) }
+          : result),
         Effect.tap((result) => Effect.sync(() => result._tag === "Merged" && checker.mergeComputed(request.head, result.sha)))
       ),
     compareAndSwapMain: (expected, next, landed) =>

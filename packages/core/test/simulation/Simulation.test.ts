@@ -49,7 +49,8 @@ describe("Simulation", () => {
     ["non-atomic-claim", "I3"],
     ["crash-loses-claim", "I3"],
     ["merge-ignores-failing-test", "I1"],
-    ["recovery-drops-unreviewed-tip", "I2"]
+    ["recovery-drops-unreviewed-tip", "I2"],
+    ["lands-agent-history", "I1"]
   ]
   for (const [variant, invariant] of brokenVariants) {
     it(`finds a seed that breaks ${invariant} when ${variant}, within 500 seeds`, async () => {

@@ -7,7 +7,9 @@
  * through the merge queue. A broken orchestrator (a reviewer bypass, a merge that skips the queue,
  * a merge that ignores a failing test) is therefore caught even when its own events look fine.
  *
- * - I1 every commit main moves to passed policy, review and tests, through the merge queue
+ * - I1 every commit main moves to passed policy, review and tests, through the merge queue; and no
+ *   commit reachable from main changes a path the policy denies (history included: a `.env`
+ *   committed and deleted again must not ride along in a merged branch)
  * - I2 no approved work is lost: merged, or kept on a branch
  * - I3 a task is held by at most one worker; none is left in `current/`
  * - I4 main only moves forward, one merge at a time
@@ -60,6 +62,8 @@ export class InvariantChecker {
   private readonly holders = new Map<string, string>()
   private readonly reviews = new Map<string, number>()
   private readonly mergedTasks = new Map<string, string>()
+  /** Commits known to be reachable from main, each checked for denied paths once. */
+  private readonly onMain: Set<string>
   private current: string | undefined
   private mergesInFlight = 0
   private main: string
@@ -82,6 +86,7 @@ export class InvariantChecker {
     this.reviewAttemptsMax = options.reviewAttemptsMax
     this.testGate = options.testGate
     this.main = options.repo.mainHead()
+    this.onMain = new Set(options.repo.reachableFrom([this.main]))
   }
 
   get ok(): boolean {
@@ -167,6 +172,7 @@ export class InvariantChecker {
     }
     const violations = this.policy.check(this.repo.diffStat(previous, sha))
     if (violations.length > 0) this.fail("I1", `main moved to ${sha.slice(0, 12)}, which breaks the policy: ${violations.join("; ")}`)
+    this.checkHistory(sha)
     const task = /^Oompa-Task: (\S+)$/m.exec(this.repo.commit(sha).message)?.[1]
     if (task !== undefined && task !== "none") {
       const earlier = this.mergedTasks.get(task)
@@ -174,6 +180,25 @@ export class InvariantChecker {
       this.mergedTasks.set(task, sha)
     }
     this.main = sha
+  }
+
+  /**
+   * Every commit main's move made reachable, against each of its parents: none may change a denied
+   * path. Walks only the new commits (those not yet known to be on main).
+   */
+  private checkHistory(sha: string): void {
+    const stack = [sha]
+    for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+      if (this.onMain.has(next)) continue
+      this.onMain.add(next)
+      for (const parent of this.repo.commit(next).parents) {
+        const denied = this.repo.diffStat(parent, next).filter((change) => this.policy.isDenied(change.path))
+        if (denied.length > 0) {
+          this.fail("I1", `main moved to ${sha.slice(0, 12)}, from which commit ${next.slice(0, 12)} is reachable, changing denied path(s) ${denied.map((c) => c.path).join(", ")}`)
+        }
+        stack.push(parent)
+      }
+    }
   }
 
   /** The checks that hold once a run (or a crash and its recovery) is over. */
