@@ -122,7 +122,9 @@ export const summarize = (runId: string, events: ReadonlyArray<Event>): RunSumma
   const iterations = events.filter(is("IterationFinished"))
   const stopped = new Map(events.filter(is("WorkerFinished")).map((e) => [e.worker, e.reason] as const))
   const calls = events.filter(is("AgentFinished"))
-  const moved = events.find(is("MainMovedOutside"))
+  // The first move names who it was noticed after; the range runs to where the last one left main.
+  const moves = events.filter(is("MainMovedOutside"))
+  const moved = moves[0] === undefined ? undefined : { ...moves[0], to: moves[moves.length - 1]!.to }
   return {
     runId,
     ...(started === undefined ? {} : { branch: started.branch, startedAt: started.at }),

@@ -160,18 +160,22 @@ interface MainState {
 
 /** Compares main with the value the queue last saw; the first difference halts the queue and is reported. */
 const check = Effect.fnUntraced(function*(main: MainState, noticedBy?: { readonly worker: string; readonly iteration: number }) {
-  const halted = yield* Ref.get(main.halted)
-  if (Option.isSome(halted)) return { _tag: "Moved", move: halted.value } satisfies MainCheck
   const git = yield* Git
   const now = yield* git.mainHead
-  if (now === main.lastSeen) return { _tag: "Unchanged", main: now } satisfies MainCheck
-  return { _tag: "Moved", move: yield* halt(main, now, noticedBy) } satisfies MainCheck
+  const halted = yield* Ref.get(main.halted)
+  // Once halted, main is watched from where it was last seen moved: every further move is reported too.
+  const seen = Option.isSome(halted) ? halted.value.to : main.lastSeen
+  if (now === seen) return Option.isSome(halted) ? { _tag: "Moved", move: halted.value } satisfies MainCheck : { _tag: "Unchanged", main: now } satisfies MainCheck
+  return { _tag: "Moved", move: yield* halt(main, seen, now, noticedBy) } satisfies MainCheck
 })
 
-const halt = Effect.fnUntraced(function*(main: MainState, to: string, noticedBy?: { readonly worker: string; readonly iteration: number }) {
-  const move: ForeignMove = { from: main.lastSeen, to, ...(noticedBy === undefined ? {} : { worker: noticedBy.worker, iteration: noticedBy.iteration }) }
+/** Reports the move from `from` to `to` and halts the queue; the halt spans every move since the queue last landed. */
+const halt = Effect.fnUntraced(function*(main: MainState, from: string, to: string, noticedBy?: { readonly worker: string; readonly iteration: number }) {
+  const by = noticedBy === undefined ? {} : { worker: noticedBy.worker, iteration: noticedBy.iteration }
+  const first = yield* Ref.get(main.halted)
+  const move: ForeignMove = Option.isSome(first) ? { ...first.value, to } : { from, to, ...by }
   yield* Ref.set(main.halted, Option.some(move))
-  yield* emitNow((at) => ({ _tag: "MainMovedOutside", at, from: move.from, to: move.to, ...(noticedBy === undefined ? {} : { worker: noticedBy.worker, iteration: noticedBy.iteration }) }))
+  yield* emitNow((at) => ({ _tag: "MainMovedOutside", at, from, to, ...by }))
   return move
 })
 

@@ -55,6 +55,7 @@ export type Variant =
   | "merge-ignores-failing-test"
   | "recovery-drops-unreviewed-tip"
   | "lands-agent-history"
+  | "swap-without-old-value"
 
 /**
  * Every broken variant, with what it breaks: `oompa sim --variant` lists them.
@@ -69,6 +70,7 @@ export const variants: { readonly [V in Variant]: string } = {
   "crash-loses-claim": "recovery does not see the claims a dead run left in current/",
   "merge-ignores-failing-test": "the test gate reports green whatever the tests said",
   "recovery-drops-unreviewed-tip": "recovery counts a branch as approved only when its head is (oompa 0.1's defect)",
+  "swap-without-old-value": "main is moved by a plain update-ref, not from the value the queue last saw, so a move by an agent in between is overwritten and never reported",
   "lands-agent-history": "a merge keeps the agent's own commits as its second parent, so a file the policy denied and the fix deleted stays reachable from main"
 }
 
@@ -89,6 +91,8 @@ export interface Faults {
   readonly needsChanges: number
   readonly noChange: number
   readonly done: number
+  /** An agent moves main itself (`git update-ref`) to a commit of its unreviewed work. */
+  readonly moveMain: number
 }
 
 /**
@@ -182,7 +186,8 @@ const drawFaults = (prng: Prng.Prng): Faults => ({
   reject: prng.next() * 0.1,
   needsChanges: prng.next() * 0.35,
   noChange: prng.next() * 0.05,
-  done: prng.next() * 0.03
+  done: prng.next() * 0.03,
+  moveMain: prng.next() * 0.02
 })
 
 /**
@@ -272,6 +277,12 @@ const agentModel = (p: Parameters, prng: Prng.Prng, switches: Switches, repo: Me
     const count = prng.int(0, 3)
     return { answer: "planned", delayMs, newTasks: Array.from({ length: count }, (_, i) => ({ id: `p${request.iteration}-${i}-${prng.int(0, 9999)}`, summary: "planned task" })) }
   }
+  if (faulty(f.moveMain)) {
+    // Hostile: main moved to a commit of the workspace's unreviewed files, outside the merge queue.
+    const sha = repo.commitWithParents([repo.mainHead()], `${request.worker} ${request.iteration}: moved main itself`, repo.workspaceHeadAt(request.cwd))
+    checker.foreignMove(sha)
+    repo.setBranch(repo.targetBranch, sha)
+  }
   // A Map, not an object: the paths are new on every call, and each new key would be a new shape.
   const edits = new Map<string, string | null>()
   if (request.call === "resolve-conflict") {
@@ -357,7 +368,15 @@ const layerOf = (world: TestSwarm.World, checker: InvariantChecker, variant: Var
         Effect.tap((result) => Effect.sync(() => result._tag === "Merged" && checker.mergeComputed(request.head, result.sha)))
       ),
     compareAndSwapMain: (expected, next, landed) =>
-      Effect.tap(base.compareAndSwapMain(expected, next, landed), (moved) => Effect.sync(() => moved && checker.mainMoved(expected, next))),
+      Effect.tap(
+        variant !== "swap-without-old-value" ? base.compareAndSwapMain(expected, next, landed) : Effect.sync(() => {
+          // Broken: moves main wherever it is, as `update-ref refs/heads/main NEW` without OLD would.
+          world.repo.setBranch(world.repo.targetBranch, next)
+          for (const task of landed ?? []) world.repo.forgeMarker(task, next)
+          return true
+        }),
+        (moved) => Effect.sync(() => moved && checker.mainMoved(expected, next))
+      ),
     commitAll: variant !== "merge-skips-queue" ? base.commitAll : (workspace, message) =>
       Effect.tap(base.commitAll(workspace, message), (sha) =>
         Effect.sync(() => {
@@ -521,6 +540,7 @@ const simulateNow = (options: SimulationOptions): SimulationResult => {
   })
   let end = runPhase(w, config, "5afe0001", parameters.crashAtEvent)
   if (end === "crashed") {
+    w.checker.crashed()
     const recovered = recover(w, config, options.variant)
     if (recovered !== "done") return finish(failureOf(w, recovered, "recovery"))
     w.checker.checkQuiescent("recovery from the orchestrator's crash")

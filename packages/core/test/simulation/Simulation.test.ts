@@ -50,7 +50,8 @@ describe("Simulation", () => {
     ["crash-loses-claim", "I3"],
     ["merge-ignores-failing-test", "I1"],
     ["recovery-drops-unreviewed-tip", "I2"],
-    ["lands-agent-history", "I1"]
+    ["lands-agent-history", "I1"],
+    ["swap-without-old-value", "I4"]
   ]
   for (const [variant, invariant] of brokenVariants) {
     it(`finds a seed that breaks ${invariant} when ${variant}, within 500 seeds`, async () => {

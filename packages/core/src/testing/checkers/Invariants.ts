@@ -9,7 +9,9 @@
  *
  * - I1 every commit main moves to passed policy, review and tests, through the merge queue; and no
  *   commit reachable from main changes a path the policy denies (history included: a `.env`
- *   committed and deleted again must not ride along in a merged branch)
+ *   committed and deleted again must not ride along in a merged branch). A move of main by an agent
+ *   (a simulated fault) is not the orchestrator's doing, but it must report it (`MainMovedOutside`)
+ *   before the run ends, and never land anything on top of it
  * - I2 no approved work is lost: merged, or kept on a branch
  * - I3 a task is held by at most one worker; none is left in `current/`
  * - I4 main only moves forward, one merge at a time
@@ -64,6 +66,11 @@ export class InvariantChecker {
   private readonly mergedTasks = new Map<string, string>()
   /** Commits known to be reachable from main, each checked for denied paths once. */
   private readonly onMain: Set<string>
+  /** Commits an agent moved main to (a fault), and the latest such move not reported yet. */
+  private readonly foreign = new Set<string>()
+  private unreported: string | undefined
+  /** Foreign heads this run reported: it must not land on them (a later run may, after a look). */
+  private readonly reportedThisRun = new Set<string>()
   private current: string | undefined
   private mergesInFlight = 0
   private main: string
@@ -95,6 +102,24 @@ export class InvariantChecker {
 
   private fail(invariant: InvariantName, message: string): void {
     this.violations.push({ invariant, message })
+  }
+
+  /**
+   * An agent moves main to `sha` itself (the fault, not the orchestrator's doing; the world moves it
+   * right after). From now on main is there: a swap from anywhere else passes over it (I4), and the
+   * run must report it before it ends (I1).
+   */
+  foreignMove(sha: string): void {
+    this.foreign.add(sha)
+    this.onMain.add(sha)
+    this.main = sha
+    this.unreported = sha
+  }
+
+  /** The orchestrator died: a move it had not noticed yet is the next run's starting point. */
+  crashed(): void {
+    this.unreported = undefined
+    this.reportedThisRun.clear()
   }
 
   /** The merge queue asked Git to merge `head`. */
@@ -136,6 +161,11 @@ export class InvariantChecker {
       }
       case "MergeResult":
         return this.mergeEnded(event)
+      case "MainMovedOutside":
+        if (event.to !== this.repo.mainHead() && !this.foreign.has(event.to)) this.fail("I1", `a move of main to ${event.to.slice(0, 12)} was reported that never happened`)
+        this.unreported = undefined
+        this.reportedThisRun.add(event.to)
+        return
       default:
         return
     }
@@ -150,6 +180,8 @@ export class InvariantChecker {
   }
 
   private mergeEnded(event: Extract<Event, { _tag: "MergeResult" }>): void {
+    // Refused before any merge was computed: main had already moved outside the queue.
+    if (event.outcome === "main-moved" && this.current === undefined) return
     this.mergesInFlight--
     if (this.mergesInFlight !== 0) this.fail("I4", `merge of ${event.branch} ended with ${this.mergesInFlight} merges still in flight`)
     if (this.current !== undefined) {
@@ -162,6 +194,7 @@ export class InvariantChecker {
   /** The merge queue moved main from `previous` to `sha` by compare-and-swap: check the commit. */
   mainMoved(previous: string, sha: string): void {
     if (previous !== this.main) this.fail("I4", `merge ${sha.slice(0, 12)} moved main from ${previous.slice(0, 12)}, not from its head ${this.main.slice(0, 12)}`)
+    if (this.foreign.has(previous) && (this.unreported === previous || this.reportedThisRun.has(previous))) this.fail("I1", `merge ${sha.slice(0, 12)} landed on ${previous.slice(0, 12)}, where an agent had moved main outside the merge queue`)
     if (this.mergesInFlight !== 1) this.fail("I4", `main moved to ${sha.slice(0, 12)} with ${this.mergesInFlight} merges in flight`)
     const head = this.mergedFrom.get(sha)
     if (head === undefined || !this.approvedHeads.has(head)) {
@@ -203,12 +236,16 @@ export class InvariantChecker {
 
   /** The checks that hold once a run (or a crash and its recovery) is over. */
   checkQuiescent(stage: string): void {
+    if (this.unreported !== undefined) this.fail("I1", `an agent moved main to ${this.unreported.slice(0, 12)} outside the merge queue, and ${stage} ended without reporting it`)
+    this.unreported = undefined
+    this.reportedThisRun.clear()
     const current = this.queue.list("current")
     if (current.length > 0) this.fail("I3", `after ${stage}, tasks are left in current/: ${current.map((t) => t.id).join(", ")}`)
     // A new run starts after this point: its workers number their iterations from 1 again.
     this.holders.clear()
     this.reviews.clear()
     this.mergesInFlight = 0
+    this.current = undefined
     // Work is kept when some merge main went through came from it or a descendant (landed), or a
     // branch holds it: everything reachable from those merged heads and from the branches.
     const onMain = this.repo.reachableFrom([this.main])
