@@ -241,6 +241,21 @@ describe("hostile agents", () => {
     assertNothingLeft(scratch)
   }, 60_000)
 
+  for (const model of ["codex:gpt-5-codex", "claude:opus"]) {
+    it(`an agent CLI whose credentials were revoked mid-run (${model.split(":")[0]}: 401 / invalid API key): the run stops with exit 2 and the CLI's own line; no task attempt spent; nothing left`, () => {
+      const scratch = scratchRepo({ config: { workers: [executor(model, { count: 2 })] }, pending: ["a-first", "b-locked", "c-later"].map((id) => ({ id, summary: `Write src/${id}.txt` })) })
+      const result = oompa(scratch, ["swarm"], { env: { E2E_UNAUTHORIZED: "b-locked", E2E_DELAY_MS: "300" } })
+      assert.strictEqual(result.status, 2, show(result))
+      assert.match(result.stderr, model.startsWith("codex") ? /codex is not authenticated: ERROR: unexpected status 401 Unauthorized/ : /claude is not authenticated: Invalid API key · Please run \/login/)
+      assert.include(result.stdout, "no task attempt was counted")
+      // b-locked is back in pending/ with no attempt counted; c-later never started.
+      assert.include(tasksIn(scratch, "pending"), "b-locked")
+      assert.strictEqual(readTask(scratch, "pending", "b-locked")["attempts"] ?? 0, 0)
+      assert.notInclude(fakeCalls(scratch).map((c) => c.task), "c-later")
+      assertNothingLeft(scratch)
+    })
+  }
+
   it("an agent that exits 0 having changed nothing: no review, no merge, the task goes back with the reason", () => {
     const scratch = scratchRepo({
       config: { workers: [executor()], max_task_attempts: 1 },

@@ -441,14 +441,37 @@ export const rootRefusalMessage =
  */
 export const geminiNotAuthenticatedExitCode = 41
 
+// What the CLIs say when their credentials are missing, wrong or expired: claude ("Invalid API key ·
+// Please run /login", "API Error: 401 … authentication_error", "OAuth token has expired"), codex
+// ("401 Unauthorized", "Not logged in"), opencode ("ProviderAuthError"), and HTTP 401/403 in general.
+const notAuthenticatedPattern =
+  /\b401\b|unauthori[sz]ed|authentication[_ ](error|failed|required)|invalid (x-)?api[ _-]?key|not logged in|please (run \/login|log ?in)|oauth token has expired|\b403\b[^\n]*forbidden|ProviderAuthError/i
+
 /**
- * Whether the call failed because the harness is not logged in.
+ * Whether the call failed because the harness is not logged in (or its key is wrong or expired):
+ * gemini's own exit code, or an authentication answer in the harness's error message or the end of
+ * stderr (never in a successful answer, which may well talk about 401s).
  *
  * @category predicates
  * @since 0.1.0
  */
-export const isNotAuthenticated = (harness: Harness, exitCode: number): boolean =>
-  harness === "gemini" && exitCode === geminiNotAuthenticatedExitCode
+export const isNotAuthenticated = (harness: Harness, exitCode: number, stdout = "", stderr = ""): boolean =>
+  (harness === "gemini" && exitCode === geminiNotAuthenticatedExitCode) ||
+  (exitCode !== 0 && authenticationLine(harness, stdout, stderr) !== undefined)
+
+/**
+ * The harness's own line about its credentials, from its error message or stderr; `undefined` when
+ * it said nothing about them.
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const authenticationLine = (harness: Harness, stdout: string, stderr: string): string | undefined => {
+  const parsed = parseOutput(harness, stdout)
+  const said = parsed.structured ? parsed.errorMessage ?? "" : stdout.slice(-failureTextCharsMax)
+  const lines = [...said.split("\n"), ...stderr.slice(-failureTextCharsMax).split("\n")]
+  return lines.find((line) => notAuthenticatedPattern.test(line))?.trim().slice(0, 300)
+}
 
 /**
  * The one line for a harness that is not logged in.

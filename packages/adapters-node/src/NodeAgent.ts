@@ -120,8 +120,8 @@ interface Attempt {
 
 type Services = ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path
 
-const unavailable = (request: AgentRequest, message: string): AgentUnavailable =>
-  new Errors.AgentUnavailable({ agent: AgentSpec.formatModelString(request.agent), message })
+const unavailable = (request: AgentRequest, message: string, stopsRun = false): AgentUnavailable =>
+  new Errors.AgentUnavailable({ agent: AgentSpec.formatModelString(request.agent), message, ...(stopsRun ? { stopsRun } : {}) })
 
 const settingsOf = (options: Options): Settings => {
   const settings: Settings = {
@@ -166,7 +166,7 @@ const signalExitCode = (error: PlatformError.PlatformError): number => {
 const spawnFailure = (request: AgentRequest, line: Harnesses.CommandLine, error: PlatformError.PlatformError): AgentUnavailable => {
   const reason = error.reason
   if (reason._tag === "NotFound" && reason.method === "spawn") {
-    return unavailable(request, Harnesses.missingBinaryMessage(request.agent.harness, line.command))
+    return unavailable(request, Harnesses.missingBinaryMessage(request.agent.harness, line.command), true)
   }
   if (reason.module === "FileSystem") return unavailable(request, `the worktree ${request.cwd} cannot be used as the agent's cwd: ${reason.message}`)
   return unavailable(request, `${line.command} could not be started: ${reason.message}`)
@@ -444,9 +444,11 @@ const refusal = (request: AgentRequest, state: Attempt): AgentUnavailable | unde
   const { harness } = request.agent
   const stdout = state.stdout.render()
   const stderr = state.stderr.render()
-  if (state.exitCode !== 0 && Harnesses.isRootRefusal(harness, stdout, stderr)) return unavailable(request, Harnesses.rootRefusalMessage)
-  if (state.exitCode !== null && Harnesses.isNotAuthenticated(harness, state.exitCode)) {
-    return unavailable(request, Harnesses.notAuthenticatedMessage(state.line?.command ?? harness))
+  if (state.exitCode !== 0 && Harnesses.isRootRefusal(harness, stdout, stderr)) return unavailable(request, Harnesses.rootRefusalMessage, true)
+  if (state.exitCode !== null && !state.timedOut && Harnesses.isNotAuthenticated(harness, state.exitCode, stdout, stderr)) {
+    const said = Harnesses.authenticationLine(harness, stdout, stderr)
+    const binary = state.line?.command ?? harness
+    return unavailable(request, said === undefined ? Harnesses.notAuthenticatedMessage(binary) : `${binary} is not authenticated: ${said}`, true)
   }
   return undefined
 }

@@ -65,6 +65,8 @@ export const execute = (session: Session, options: RunOptions): Effect.Effect<Sw
       Effect.gen(function*() {
         yield* Output.lines(["", ...summaryLines(report), `run log: ${displayPath(eventsPath)}`])
         if (report.outcome === "failed") return yield* new RunFailed({ message: `run ${runId} finished with failures` })
+        // As a missing binary at the start is: the setup, not the work, stopped the run.
+        if (report.outcome === "unavailable") return yield* new UsageError({ message: `run ${runId} stopped: ${report.unavailable ?? "an agent cannot run"}` })
         return report
       })),
     Effect.provide(PlatformNode.layer)

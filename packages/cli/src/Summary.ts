@@ -20,7 +20,7 @@ const phaseNames: ReadonlyArray<[keyof Event.PhaseTimings, string]> = [
   ["mergeWait", "merge wait"]
 ]
 
-const countOutcomes = (worker: Swarm.SwarmReport["workers"][number]): string => {
+const countOutcomes = (worker: Pick<Swarm.SwarmReport["workers"][number], "iterations">): string => {
   const counts = new Map<string, number>()
   for (const i of worker.iterations) counts.set(i.outcome, (counts.get(i.outcome) ?? 0) + 1)
   return [...counts.entries()].map(([outcome, n]) => `${n} ${outcome}`).join(", ") || "no iterations"
@@ -46,7 +46,12 @@ export const summaryLines = (report: Swarm.SwarmReport): ReadonlyArray<string> =
   const noCost = report.noCost.length > 0 ? ` (no cost reported by ${report.noCost.join(", ")})` : ""
   lines.push(`  ${Output.count(report.agentCalls, "agent call")}, ${Output.count(report.tokens.input + report.tokens.output, "token")}${cost}${noCost}`)
   if (report.budget !== undefined) lines.push(`  budget ${report.budget} ended the run`)
+  const iterations = report.workers.flatMap((w) => w.iterations)
+  if (iterations.length > 0 && !iterations.some((i) => i.outcome === "merged" || i.outcome === "dry-run")) {
+    lines.push(`  no iteration succeeded (${countOutcomes({ iterations })}): nothing was merged`)
+  }
   if (report.mainMoved !== undefined) lines.push(`  ${RunSummary.describeMainMoved(report.mainMoved)}`)
+  if (report.unavailable !== undefined) lines.push(`  stopped: ${report.unavailable}; no task attempt was counted`)
   for (const kept of report.unmerged) {
     lines.push(`  approved but not merged${kept.task === undefined ? "" : ` (task ${kept.task})`}: branch ${kept.branch} kept` +
       `${kept.files.length > 0 ? `, conflicts in ${kept.files.join(", ")}` : ""}; to merge it: git switch ${report.branch} && git merge ${kept.branch}`)

@@ -56,6 +56,8 @@ export const addTimings = (a: PhaseTimings, b: PhaseTimings): PhaseTimings => ({
  * - `dry-run`: approved, not merged because the run is a dry run.
  * - `main-moved`: main was moved outside oompa's merge queue; the queue stopped landing (approved
  *   work is kept on its branch) and no attempt is counted.
+ * - `unavailable`: an agent cannot run at all in this run (not logged in, binary gone); the run
+ *   stops and no attempt is counted.
  *
  * @category models
  * @since 0.1.0
@@ -69,7 +71,8 @@ export const IterationOutcome = Schema.Literals([
   "error",
   "budget",
   "dry-run",
-  "main-moved"
+  "main-moved",
+  "unavailable"
 ])
 export type IterationOutcome = typeof IterationOutcome.Type
 
@@ -79,16 +82,17 @@ export type IterationOutcome = typeof IterationOutcome.Type
  * @category models
  * @since 0.1.0
  */
-export const WorkerStopReason = Schema.Literals(["iterations", "done", "errors", "no-tasks", "budget", "interrupted", "main-moved"])
+export const WorkerStopReason = Schema.Literals(["iterations", "done", "errors", "no-tasks", "budget", "interrupted", "main-moved", "unavailable"])
 export type WorkerStopReason = typeof WorkerStopReason.Type
 
 /**
- * How a whole run ended; maps onto SPEC F10's exit codes (`ok` 0; `failed` 1; `interrupted` 130).
+ * How a whole run ended; maps onto SPEC F10's exit codes (`ok` 0; `failed` 1; `unavailable` 2, an
+ * agent that cannot run, as a missing binary is at the start; `interrupted` 130).
  *
  * @category models
  * @since 0.1.0
  */
-export const SwarmOutcome = Schema.Literals(["ok", "failed", "interrupted"])
+export const SwarmOutcome = Schema.Literals(["ok", "failed", "unavailable", "interrupted"])
 export type SwarmOutcome = typeof SwarmOutcome.Type
 
 /**

@@ -18,7 +18,7 @@ import { Role } from "./SwarmConfig.ts"
  * @category models
  * @since 0.1.0
  */
-export const RunOutcome = Schema.Literals(["ok", "failed", "interrupted", "running", "died"])
+export const RunOutcome = Schema.Literals(["ok", "failed", "unavailable", "interrupted", "running", "died"])
 export type RunOutcome = typeof RunOutcome.Type
 
 /**

@@ -7,12 +7,13 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Option } from "effect"
+import { Clock, Effect, Option, Ref } from "effect"
 import { type AgentSpec, formatModelString } from "../domain/AgentSpec.ts"
 import type { BudgetName } from "../domain/Budget.ts"
 import type { AgentCallKind } from "../domain/Event.ts"
 import { hasDoneSignal } from "../domain/Verdict.ts"
 import { Agent, type AgentResult } from "../services/Agent.ts"
+import * as Errors from "../services/Errors.ts"
 import { EventSink } from "../services/EventSink.ts"
 import type { WorkerContext } from "./WorkerContext.ts"
 
@@ -24,6 +25,8 @@ export type CallResult =
   | { readonly _tag: "Answered"; readonly result: AgentResult; readonly done: boolean }
   | { readonly _tag: "Failed"; readonly detail: string; readonly result?: AgentResult }
   | { readonly _tag: "BudgetSpent"; readonly budget: BudgetName }
+  /** The agent cannot run at all in this run; the run is stopping (`RunContext.unavailable`). */
+  | { readonly _tag: "Unavailable"; readonly detail: string }
 
 /**
  * Slack on top of the call's own timeout before the core gives up on it: a real adapter enforces
@@ -79,8 +82,8 @@ export const run = Effect.fnUntraced(function*(context: WorkerContext, n: number
     ...(task === undefined ? {} : { task }),
     ...(sessionId === undefined ? {} : { sessionId })
   }).pipe(
-    Effect.map((r): AgentResult | string => r),
-    Effect.catchTag("AgentUnavailable", (e) => Effect.succeed(e.message)),
+    Effect.map((r): AgentResult | string | Errors.AgentUnavailable => r),
+    Effect.catchTag("AgentUnavailable", (e) => Effect.succeed(e.stopsRun === true ? e : e.message)),
     Effect.timeoutOrElse({
       duration: timeoutMs + timeoutMarginMs,
       orElse: () => Effect.succeed<AgentResult | string>({ exitCode: -1, answer: "", stderr: "", durationMs: timeoutMs, timedOut: true })
@@ -88,6 +91,14 @@ export const run = Effect.fnUntraced(function*(context: WorkerContext, n: number
   )
   const finishedMs = yield* Clock.currentTimeMillis
   const label = formatModelString(agent)
+  if (result instanceof Errors.AgentUnavailable) {
+    yield* emitFinished(context, n, call, label, finishedMs, { exitCode: 127, durationMs: finishedMs - startedMs, timedOut: false, error: result.message })
+    const first = Option.isNone(yield* Ref.getAndUpdate(context.unavailable, (seen) => Option.isSome(seen) ? seen : Option.some(`${label}: ${result.message}`)))
+    if (first) {
+      yield* EventSink.use((sink) => sink.emit({ _tag: "Warning", at: finishedMs, worker: context.worker.id, message: `${label} cannot run: ${result.message}; the run stops, and no task attempt is counted` }))
+    }
+    return { _tag: "Unavailable", detail: `${label} cannot run: ${result.message}` }
+  }
   if (typeof result === "string") {
     yield* emitFinished(context, n, call, label, finishedMs, { exitCode: 127, durationMs: finishedMs - startedMs, timedOut: false, error: result })
     return { _tag: "Failed", detail: `${label} could not run: ${result}` }

@@ -190,7 +190,8 @@ const settleClaim = Effect.fnUntraced(function*(context: WorkerContext, claim: C
     yield* emitNow((at) => ({ _tag: "TaskMoved", at, task: task.id, from: "current", to: "complete", worker: context.worker.id }))
     return "complete" as const
   }
-  const countAttempt = report.outcome !== "budget" && report.outcome !== "dry-run" && report.outcome !== "main-moved"
+  // Attempts count what the work did, not what stopped the run around it.
+  const countAttempt = report.outcome !== "budget" && report.outcome !== "dry-run" && report.outcome !== "main-moved" && report.outcome !== "unavailable"
   const feedback = report.detail ?? ""
   const to = yield* queue.release(task.id, { feedback, countAttempt, maxAttempts: context.config.max_task_attempts })
   yield* emitNow((at) => ({
@@ -306,6 +307,8 @@ const propose = Effect.fnUntraced(function*(steps: Steps) {
   if (moved !== undefined) return { _tag: "Stopped", report: moved } satisfies Proposal
   const proposal: Proposal = call._tag === "BudgetSpent"
     ? { _tag: "Stopped", report: ended("budget", `budget ${call.budget} spent`) }
+    : call._tag === "Unavailable"
+    ? { _tag: "Stopped", report: ended("unavailable", call.detail) }
     : call._tag === "Failed"
     ? { _tag: "Stopped", report: ended("error", call.detail) }
     : { _tag: "Proposed", sessionId: call.result.sessionId, done: call.done }
@@ -410,6 +413,7 @@ const fix = Effect.fnUntraced(function*(steps: Steps, call: AgentCallKind, promp
   const moved = yield* movedDuringCall(steps)
   if (moved !== undefined) return { _tag: "Stop", report: moved } satisfies Performed
   if (result._tag === "BudgetSpent") return stop("budget", `budget ${result.budget} spent`)
+  if (result._tag === "Unavailable") return stop("unavailable", result.detail)
   if (result._tag === "Failed") return stop("error", result.detail)
   return observed(yield* commit(steps, call), result.result.sessionId)
 })
@@ -449,6 +453,7 @@ const review = Effect.fnUntraced(function*(steps: Steps, attempt: number) {
     })
     const result = yield* watch.time("review", AgentCall.run(context, n, { call: "review", agent: reviewer.agent, prompt, task: steps.task?.id }))
     if (result._tag === "BudgetSpent") return stop("budget", `budget ${result.budget} spent`)
+    if (result._tag === "Unavailable") return stop("unavailable", result.detail)
     if (result._tag === "Failed") {
       failures.push(`${formatModelString(reviewer.agent)}: ${result.detail}`)
       continue

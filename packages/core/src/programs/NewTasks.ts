@@ -1,7 +1,8 @@
 /**
  * Tasks agents create (SPEC F2): files an agent wrote into `.oompa-new-tasks/` of its workspace,
  * collected by the framework after each call. Each is validated and moved to `pending/`, or to
- * `invalid/` with the reason — never silently dropped.
+ * `invalid/` with the reason — never silently dropped. The top-level planner's files beyond
+ * `planner.max_pending` pending tasks go to `invalid/` too, saying so.
  *
  * @since 0.1.0
  */
@@ -46,6 +47,9 @@ export const collect = Effect.fnUntraced(function*(context: WorkerContext, n: nu
   const queue = yield* TaskQueue
   const sink = yield* EventSink
   const files = yield* git.takeNewTaskFiles(context.workspace)
+  // The top-level planner stops creating tasks while `planner.max_pending` are pending (SPEC F1).
+  const maxPending = context.worker.id === "planner" && context.worker.role === "planner" ? context.config.planner?.max_pending : undefined
+  let pending = maxPending === undefined ? 0 : (yield* queue.list("pending")).length
   for (const file of files) {
     const parsed = parseTaskFile(file.name, file.content, context.worker.id)
     const at = yield* Clock.currentTimeMillis
@@ -54,7 +58,15 @@ export const collect = Effect.fnUntraced(function*(context: WorkerContext, n: nu
       yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: context.worker.id, reason: parsed })
       continue
     }
+    if (maxPending !== undefined && pending >= maxPending) {
+      // Kept, not dropped: the file is in invalid/ with its text, to requeue when there is room.
+      const reason = `${file.name}: not created, ${pending} tasks are pending and planner.max_pending is ${maxPending}`
+      yield* queue.invalid(file.name, file.content, reason)
+      yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: context.worker.id, reason })
+      continue
+    }
     if (yield* queue.create(parsed)) {
+      pending++
       yield* sink.emit({ _tag: "TaskMoved", at, task: parsed.id, to: "pending", worker: context.worker.id, reason: `created in iteration ${n}` })
     } else {
       const reason = `${file.name}: a task with id ${JSON.stringify(parsed.id)} already exists`

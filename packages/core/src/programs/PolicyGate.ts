@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import picomatch from "picomatch"
-import { alwaysDenied, type Policy } from "../domain/Policy.ts"
+import { alwaysDenied, normalizeGlob, type Policy } from "../domain/Policy.ts"
 import { policyLines } from "../domain/Prompt.ts"
 import type { FileChange } from "../services/Git.ts"
 
@@ -35,11 +35,11 @@ export interface PolicyGate {
  * @since 0.1.0
  */
 export const make = (policy: Policy, tasksDir: string): PolicyGate => {
-  const denied = [...alwaysDenied(tasksDir), ...(policy.deny ?? [])]
+  const denied = [...alwaysDenied(tasksDir), ...(policy.deny ?? [])].flatMap(normalizeGlob)
   const isDenied = picomatch(denied, matcherOptions)
   const isAllowed = policy.allow === undefined || policy.allow.length === 0
     ? () => true
-    : picomatch([...policy.allow], matcherOptions)
+    : picomatch(policy.allow.flatMap(normalizeGlob), matcherOptions)
   const check = (changes: ReadonlyArray<FileChange>): ReadonlyArray<string> => {
     const violations: Array<string> = []
     let added = 0

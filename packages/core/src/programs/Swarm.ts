@@ -89,6 +89,8 @@ export interface SwarmReport {
   readonly noCost: ReadonlyArray<string>
   /** The move of main outside the merge queue that stopped the run, if one did. */
   readonly mainMoved?: MergeQueue.ForeignMove
+  /** Why an agent could not run at all, if that stopped the run (outcome `unavailable`). */
+  readonly unavailable?: string
 }
 
 /**
@@ -97,8 +99,8 @@ export interface SwarmReport {
  * @category conversions
  * @since 0.1.0
  */
-export const exitCodeOf = (outcome: SwarmOutcome): 0 | 1 | 130 =>
-  outcome === "ok" ? 0 : outcome === "failed" ? 1 : 130
+export const exitCodeOf = (outcome: SwarmOutcome): 0 | 1 | 2 | 130 =>
+  outcome === "ok" ? 0 : outcome === "failed" ? 1 : outcome === "unavailable" ? 2 : 130
 
 const planner = (config: SwarmConfig): WorkerConfig | undefined =>
   config.planner === undefined ? undefined : {
@@ -151,6 +153,7 @@ export const run = (config: SwarmConfig, options: SwarmOptions) =>
       keepBranches: options.keepBranches ?? false,
       budget: yield* BudgetTracker.make(config.budget),
       reportedTokens: yield* Ref.make<ReadonlySet<string>>(new Set()),
+      unavailable: yield* Ref.make(Option.none<string>()),
       mergeQueue: yield* MergeQueue.make({
         strategy: config.merge.strategy,
         policy,
@@ -199,14 +202,19 @@ const summarize = (context: RunContext, workers: ReadonlyArray<Worker.WorkerRepo
       i.unmerged === undefined ? [] : [{ worker: i.worker, branch: i.unmerged.branch, files: i.unmerged.files, ...(i.task === undefined ? {} : { task: i.task }) }])
     const failed = iterations.filter((i) => i.taskMovedTo === "failed").length
     const stoppedOnErrors = workers.some((w) => w.reason === "errors")
+    // A run whose every iteration failed did not do its job, whatever else it says (issue 15).
+    const noneSucceeded = iterations.length > 0 && !iterations.some((i) => i.outcome === "merged" || i.outcome === "dry-run")
     const totals = yield* context.budget.totals
     const budget = yield* context.budget.spent
     const mainMoved = yield* context.mergeQueue.halted
+    const unavailable = yield* Ref.get(context.unavailable)
     const finishedMs = yield* Clock.currentTimeMillis
     return {
       runId: context.runId,
       branch,
-      outcome: failed > 0 || stoppedOnErrors || unmerged.length > 0 || Option.isSome(mainMoved) ? "failed" : "ok",
+      outcome: Option.isSome(unavailable)
+        ? "unavailable"
+        : failed > 0 || stoppedOnErrors || unmerged.length > 0 || Option.isSome(mainMoved) || noneSucceeded ? "failed" : "ok",
       durationMs: finishedMs - startedMs,
       merged: iterations.filter((i) => i.outcome === "merged").length,
       rejected: iterations.filter((i) => i.outcome === "rejected" || i.outcome === "exhausted").length,
@@ -219,6 +227,7 @@ const summarize = (context: RunContext, workers: ReadonlyArray<Worker.WorkerRepo
       costUsd: totals.costUsd,
       tokens: totals.tokens,
       noCost: totals.noCost,
-      ...(Option.isSome(mainMoved) ? { mainMoved: mainMoved.value } : {})
+      ...(Option.isSome(mainMoved) ? { mainMoved: mainMoved.value } : {}),
+      ...(Option.isSome(unavailable) ? { unavailable: unavailable.value } : {})
     } satisfies SwarmReport
   })

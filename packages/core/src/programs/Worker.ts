@@ -92,6 +92,8 @@ const loop = Effect.fnUntraced(function*(context: WorkerContext, planners: Plann
     if (spent._tag === "Some") return "budget" as const
     // Main moved outside the merge queue: nothing more can land in this run.
     if (Option.isSome(yield* context.mergeQueue.halted)) return "main-moved" as const
+    // An agent of this run cannot run at all: nothing new starts.
+    if (Option.isSome(yield* Ref.get(context.unavailable))) return "unavailable" as const
     const result = yield* Iteration.run(context, n + 1)
     if ("_tag" in result) {
       const waited = yield* waitForTasks(context, planners)
@@ -102,6 +104,7 @@ const loop = Effect.fnUntraced(function*(context: WorkerContext, planners: Plann
     reports.push(result)
     if (result.outcome === "budget") return "budget" as const
     if (result.outcome === "main-moved") return "main-moved" as const
+    if (result.outcome === "unavailable") return "unavailable" as const
     errorsInRow = result.outcome === "error" ? errorsInRow + 1 : 0
     if (errorsInRow >= consecutiveErrorsMax) return "errors" as const
     if (result.done) return "done" as const

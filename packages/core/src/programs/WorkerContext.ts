@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { Ref } from "effect"
+import type { Option, Ref } from "effect"
 import type { SwarmConfig, WorkerConfig } from "../domain/SwarmConfig.ts"
 import type { Workspace } from "../services/Git.ts"
 import type { BudgetTracker } from "./BudgetTracker.ts"
@@ -38,6 +38,8 @@ export interface RunContext {
   readonly keepBranches: boolean
   /** Unknown prompt tokens already reported, so each is reported once (SPEC F11). */
   readonly reportedTokens: Ref.Ref<ReadonlySet<string>>
+  /** Why an agent cannot run in this run (not logged in, binary gone), once one could not: the run stops. */
+  readonly unavailable: Ref.Ref<Option.Option<string>>
 }
 
 /**

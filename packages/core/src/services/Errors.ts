@@ -27,7 +27,12 @@ export class GitError extends Schema.TaggedError<GitError>()("GitError", {
  */
 export class AgentUnavailable extends Schema.TaggedError<AgentUnavailable>()("AgentUnavailable", {
   agent: Schema.String,
-  message: Schema.String
+  message: Schema.String,
+  /**
+   * The agent cannot run anywhere in this run (binary missing, not logged in, refusing to run as
+   * root): the run stops, as it would have at its start, and no task attempt is spent on it.
+   */
+  stopsRun: Schema.optionalKey(Schema.Boolean)
 }) {}
 
 /**

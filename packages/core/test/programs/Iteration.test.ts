@@ -240,6 +240,36 @@ describe("Iteration", () => {
       assert.strictEqual(report.merged, 2)
     }))
 
+  it.effect("Swarm: the top-level planner creates tasks only while fewer than planner.max_pending are pending; the rest go to invalid/ saying so", () =>
+    Effect.gen(function*() {
+      const world = TestSwarm.makeWorld({
+        tasks: [task("old")],
+        script: ScriptedAgent.byCall({
+          plan: () => ({ answer: "planned", newTasks: ["x", "y", "z"].map((id) => ({ id, summary: id })) }),
+          propose: ownFile,
+          review: ScriptedAgent.approve
+        })
+      })
+      const config = makeSwarmConfig({ workers: [worker("w0")], planner: { agent: { harness: "claude" }, prompt: [], max_pending: 2 } })
+      const report = yield* swarm(world, config)
+      assert.strictEqual(report.merged, 2, "old and x")
+      const invalid = world.events.ofTag("TaskMoved").filter((e) => e.to === "invalid")
+      assert.deepStrictEqual(invalid.map((e) => e.task), ["y.json", "z.json"])
+      assert.include(invalid[0]!.reason, "2 tasks are pending and planner.max_pending is 2")
+    }))
+
+  it.effect("Swarm: a run in which no iteration succeeded fails (exit 1), even when nothing else did", () =>
+    Effect.gen(function*() {
+      const world = TestSwarm.makeWorld({
+        tasks: [task("a")],
+        script: ScriptedAgent.byCall({ propose: ownFile, review: () => ({ answer: "VERDICT: REJECTED\nno" }) })
+      })
+      const report = yield* swarm(world, makeSwarmConfig({ workers: [worker("w0", { iterations: 1 })], max_task_attempts: 5 }))
+      assert.strictEqual(report.merged, 0)
+      assert.strictEqual(report.failed, 0, "the task went back to pending/, not failed/")
+      assert.strictEqual(report.outcome, "failed")
+    }))
+
   it.effect("Swarm: review off auto-approves and the run says so", () =>
     Effect.gen(function*() {
       const world = TestSwarm.makeWorld({ tasks: [task("a")], script: ownFile })

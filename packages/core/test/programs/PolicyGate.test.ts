@@ -66,4 +66,20 @@ describe("PolicyGate", () => {
     const gate = PolicyGate.make({}, "work/queue/")
     assert.strictEqual(gate.check([change("work/queue/pending/x.json")]).length, 1)
   })
+
+  it("deny and allow globs read as .gitignore users write them: a bare name at any depth, a trailing / for a folder, a leading / anchored at the top", () => {
+    const denies = (deny: string, path: string) => PolicyGate.make({ deny: [deny] }, "tasks").isDenied(path)
+    for (const spelling of ["secrets", "secrets/", "/secrets/**", "/secrets", "secrets/**"]) {
+      assert.isTrue(denies(spelling, "secrets/key.txt"), `${spelling} must deny secrets/key.txt`)
+      assert.isTrue(denies(spelling, "secrets/deep/key.txt"), `${spelling} must deny secrets/deep/key.txt`)
+      assert.isFalse(denies(spelling, "src/secrets.ts"), `${spelling} must not deny src/secrets.ts`)
+    }
+    assert.isTrue(denies("secrets", "lib/secrets/key.txt"), "a bare name matches at any depth")
+    assert.isFalse(denies("/secrets", "lib/secrets/key.txt"), "a leading / anchors at the top")
+    assert.isTrue(denies("*.key", "a/b/c.key"))
+    assert.isTrue(denies("secrets/", "secrets/x"))
+    const allowSrc = PolicyGate.make({ allow: ["src"] }, "tasks")
+    assert.deepStrictEqual(allowSrc.check([change("src/a/b.ts")]), [])
+    assert.strictEqual(allowSrc.check([change("lib/a.ts")]).length, 1)
+  })
 })
