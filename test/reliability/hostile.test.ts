@@ -268,6 +268,9 @@ describe("hostile agents", () => {
     assert.deepStrictEqual(fakeCalls(scratch).filter((c) => c.task === "idle").map((c) => c.kind), ["propose"])
     assert.deepStrictEqual(tasksIn(scratch, "complete"), ["busy"])
     assert.strictEqual(readTask(scratch, "failed", "idle")["last_feedback"], "the agent made no changes")
+    // oompa status says which task failed and why (issue 15).
+    const status = oompa(scratch, ["status"])
+    assert.include(status.stdout, "failed: task idle: no-changes: the agent made no changes", show(status))
     // Only busy's merge moved main.
     assert.strictEqual(git(scratch.repo, "rev-list", "--count", "--first-parent", `${main}..main`), "1")
     assertNothingLeft(scratch)

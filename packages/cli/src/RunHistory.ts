@@ -23,6 +23,9 @@ export const summaryLines = (summary: RunSummary.RunSummary): ReadonlyArray<stri
     `  ${w.id.padEnd(10)} ${w.role.padEnd(9)} ${w.agent.padEnd(28)} ${String(w.iterations).padStart(3)} ${Output.noun(w.iterations, "iteration")}${w.stopped ? `; stopped: ${w.stopped}` : ""}`),
   ...(summary.outcome === "died" ? ["  its process is gone (killed or crashed) without finishing; oompa cleanup repairs what it left (so does the next run)"] : []),
   ...(summary.budget === undefined ? [] : [`  budget ${summary.budget} ended the run`]),
+  ...summary.failed.map((f) => `  failed: task ${f.task}: ${f.reason}`),
+  ...summary.kept.map((k) =>
+    `  kept: branch ${k.branch} (${k.worker} iteration ${k.iteration}${k.task === undefined ? "" : `, task ${k.task}`}): ${k.reason}; to merge it: git switch ${summary.branch ?? "main"} && git merge ${k.branch}`),
   ...(summary.mainMoved === undefined ? [] : [`  ${RunSummary.describeMainMoved(summary.mainMoved)}`]),
   ...summary.warnings.map((w) => `  warning: ${w}`)
 ]

@@ -163,7 +163,18 @@ export const Event = Schema.TaggedUnion({
     files: Schema.Array(Schema.String)
   },
   TaskMoved: { at: Schema.Finite, task: Schema.String, from: Schema.optionalKey(TaskStatus), to: TaskStatus, worker: Schema.optionalKey(Schema.String), reason: Schema.optionalKey(Schema.String) },
-  IterationFinished: { at: Schema.Finite, worker: Schema.String, iteration: Schema.Finite, outcome: IterationOutcome, task: Schema.optionalKey(Schema.String), reviews: Schema.Finite, timings: PhaseTimings, detail: Schema.optionalKey(Schema.String) },
+  IterationFinished: {
+    at: Schema.Finite,
+    worker: Schema.String,
+    iteration: Schema.Finite,
+    outcome: IterationOutcome,
+    task: Schema.optionalKey(Schema.String),
+    reviews: Schema.Finite,
+    timings: PhaseTimings,
+    detail: Schema.optionalKey(Schema.String),
+    /** The branch kept with approved work that did not land. */
+    kept: Schema.optionalKey(Schema.String)
+  },
   WorkerFinished: { at: Schema.Finite, worker: Schema.String, reason: WorkerStopReason, iterations: Schema.Finite },
   BudgetSpent: { at: Schema.Finite, budget: BudgetName, scope: Schema.String },
   /**

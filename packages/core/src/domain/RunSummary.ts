@@ -57,6 +57,16 @@ export const RunSummary = Schema.Struct({
   rejected: Schema.Int,
   /** Tasks moved to `failed/`. */
   failedTasks: Schema.Int,
+  /** Each task moved to `failed/`, with why (its last iteration's outcome and feedback). */
+  failed: Schema.Array(Schema.Struct({ task: Schema.String, reason: Schema.String })),
+  /** Each branch kept with approved work that did not land, with why. */
+  kept: Schema.Array(Schema.Struct({
+    branch: Schema.String,
+    worker: Schema.String,
+    iteration: Schema.Finite,
+    task: Schema.optionalKey(Schema.String),
+    reason: Schema.String
+  })),
   iterations: Schema.Int,
   agentCalls: Schema.Int,
   /** Dollars the harnesses reported (0 when none did). */
@@ -143,6 +153,14 @@ export const summarize = (runId: string, events: ReadonlyArray<Event>): RunSumma
     merged: events.filter((e) => e._tag === "MergeResult" && e.outcome === "merged").length,
     rejected: iterations.filter((i) => i.outcome === "rejected" || i.outcome === "exhausted").length,
     failedTasks: events.filter((e) => e._tag === "TaskMoved" && e.to === "failed").length,
+    failed: events.filter(is("TaskMoved")).filter((e) => e.to === "failed").map((e) => ({ task: e.task, reason: e.reason ?? "no reason recorded" })),
+    kept: iterations.flatMap((i) => i.kept === undefined ? [] : [{
+      branch: i.kept,
+      worker: i.worker,
+      iteration: i.iteration,
+      ...(i.task === undefined ? {} : { task: i.task }),
+      reason: i.detail ?? i.outcome
+    }]),
     iterations: iterations.length,
     agentCalls: calls.length,
     costUsd: calls.reduce((sum, c) => sum + (c.costUsd ?? 0), 0),

@@ -218,7 +218,8 @@ const emitFinished = (context: WorkerContext, n: number, report: IterationReport
     reviews: report.reviews,
     timings: report.timings,
     ...(report.task === undefined ? {} : { task: report.task }),
-    ...(report.detail === undefined ? {} : { detail: firstLine(report.detail) })
+    ...(report.detail === undefined ? {} : { detail: firstLine(report.detail) }),
+    ...(report.unmerged === undefined ? {} : { kept: report.unmerged.branch })
   }))
 
 /** The iteration proper, from the workspace reset to the merge; the claim is handled by the caller. */

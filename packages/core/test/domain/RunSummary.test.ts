@@ -25,13 +25,17 @@ const events: ReadonlyArray<Event> = [
   { _tag: "MergeResult", at: 1_200, worker: "w0", iteration: 1, outcome: "merged", sha: "f00", branch: "oompa/1a2b3c4d/w0-1", files: [] },
   { _tag: "IterationFinished", at: 1_210, worker: "w0", iteration: 1, outcome: "merged", reviews: 1, timings },
   { _tag: "IterationFinished", at: 1_220, worker: "w1", iteration: 1, outcome: "rejected", reviews: 1, timings },
-  { _tag: "TaskMoved", at: 1_230, task: "t1", from: "current", to: "failed" },
+  { _tag: "TaskMoved", at: 1_230, task: "t1", from: "current", to: "failed", reason: "rejected: wrong approach" },
+  {
+    _tag: "IterationFinished", at: 1_235, worker: "w1", iteration: 2, outcome: "conflict", task: "t2", reviews: 1, timings,
+    detail: "approved work could not be merged (conflicts in: a.txt); branch oompa/1a2b3c4d/w1-2 kept", kept: "oompa/1a2b3c4d/w1-2"
+  },
   { _tag: "Warning", at: 1_240, message: "slow disk" },
   { _tag: "WorkerFinished", at: 1_250, worker: "w0", reason: "no-tasks", iterations: 1 }
 ]
 
 describe("RunSummary", () => {
-  it("summarises a run still without SwarmFinished, and the Schema decodes the result", () => {
+  it("summarises a run still without SwarmFinished — each failed task and kept branch with why — and the Schema decodes the result", () => {
     const summary = summarize("1a2b3c4d", events)
     assert.deepStrictEqual(summary, {
       runId: "1a2b3c4d",
@@ -40,12 +44,17 @@ describe("RunSummary", () => {
       outcome: "running",
       workers: [
         { id: "w0", role: "executor", agent: "claude:opus", iterations: 1, stopped: "no-tasks" },
-        { id: "w1", role: "executor", agent: "codex", iterations: 1 }
+        { id: "w1", role: "executor", agent: "codex", iterations: 2 }
       ],
       merged: 1,
       rejected: 1,
       failedTasks: 1,
-      iterations: 2,
+      failed: [{ task: "t1", reason: "rejected: wrong approach" }],
+      kept: [{
+        branch: "oompa/1a2b3c4d/w1-2", worker: "w1", iteration: 2, task: "t2",
+        reason: "approved work could not be merged (conflicts in: a.txt); branch oompa/1a2b3c4d/w1-2 kept"
+      }],
+      iterations: 3,
       agentCalls: 2,
       costUsd: 0.25,
       warnings: ["slow disk"]
