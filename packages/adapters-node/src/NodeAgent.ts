@@ -29,6 +29,7 @@ import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { constants as osConstants } from "node:os"
 import * as Harnesses from "./Harnesses.ts"
 import * as OutputCapture from "./internal/outputCapture.ts"
+import * as ProcessOwner from "./ProcessOwner.ts"
 import * as Transcripts from "./Transcripts.ts"
 
 type AgentRequest = Agent.AgentRequest
@@ -255,6 +256,14 @@ const drain = (stream: Stream.Stream<Uint8Array, PlatformError.PlatformError>, c
  */
 const spawnAndWait = Effect.fnUntraced(function*(settings: Settings, request: AgentRequest, state: Attempt, line: Harnesses.CommandLine) {
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+  // Released last, after the group is stopped: what the call left outside its group (a setsid tool,
+  // a daemon) is found by its tag and killed, so nothing an agent started outlives its call.
+  const tag = ProcessOwner.newCallTag(`${request.worker}-${request.iteration}-${request.call}`)
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      const killed = ProcessOwner.reapCall(tag)
+      if (killed.length > 0) state.notes.push(`killed ${killed.length} process(es) the agent left running outside its process group: ${killed.join(", ")}`)
+    }))
   // Acquired before the spawn so that its release runs after the spawn's (which kills the group).
   const recorded = yield* Effect.acquireRelease(
     Effect.sync(() => ({ pid: undefined as number | undefined })),
@@ -262,7 +271,7 @@ const spawnAndWait = Effect.fnUntraced(function*(settings: Settings, request: Ag
   )
   const command = ChildProcess.make(line.command, line.args, {
     cwd: request.cwd,
-    env: line.env,
+    env: { ...line.env, [ProcessOwner.callVariable]: tag },
     extendEnv: false,
     detached: true,
     stdin: "pipe",

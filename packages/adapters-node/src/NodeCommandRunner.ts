@@ -125,9 +125,12 @@ const runShell = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], s
     const output = new CappedOutput(Math.floor(settings.outputBytesMax / 2), Math.ceil(settings.outputBytesMax / 2))
     const started = yield* Clock.currentTimeMillis
     const exit = yield* Effect.scoped(Effect.gen(function*() {
+      // Released after the group is stopped: a background child that left the group dies too.
+      const tag = ProcessOwner.newCallTag("command")
+      yield* Effect.addFinalizer(() => Effect.sync(() => void ProcessOwner.reapCall(tag)))
       const handle = yield* spawner.spawn(ChildProcess.make("sh", ["-c", command], {
         cwd,
-        env: settings.env,
+        env: { ...settings.env, [ProcessOwner.callVariable]: tag },
         extendEnv: false,
         detached: true,
         stdin: "ignore",

@@ -10,6 +10,10 @@
  * a descendant in a session of its own escapes the group kill. Recovery (`oompa cleanup`, the start
  * of every run) asks `findOrphans` for the processes whose orchestrator is dead, and kills them.
  *
+ * Each agent call and command also carries its own `OOMPA_CALL` tag: when the call ends (exit,
+ * timeout, interruption) and its process group has been stopped, `reapCall` kills what is left
+ * with that tag, such as a tool that put itself in a session of its own (`setsid`).
+ *
  * Linux only (`/proc/<pid>/environ`, readable for the user's own processes); elsewhere
  * `findOrphans` finds nothing and the records are all recovery has.
  *
@@ -124,3 +128,58 @@ export const findOrphans = (repoRoot: string, isAlive: (pid: number) => boolean)
   }
   return orphans.sort((a, b) => a.pid - b.pid)
 }
+
+/**
+ * The variable that tags every process of one agent call or command (and whatever it starts, in its
+ * process group or not): the value is unique to that call in this oompa process.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const callVariable = "OOMPA_CALL"
+
+let callsTagged = 0
+
+/**
+ * A new tag for one call's processes (`OOMPA_CALL=<tag>`): this process's pid and a counter.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const newCallTag = (label: string): string => `${process.pid}-${++callsTagged}-${label.replace(/[^A-Za-z0-9._-]/g, "_")}`
+
+/**
+ * Kills (SIGKILL) every live process tagged `OOMPA_CALL=<tag>` — what a call left running after its
+ * process group was stopped: a tool that started itself in a session of its own (`setsid`, as
+ * Claude Code's Bash tool does), a daemon, a background server. Returns their descriptions. Never
+ * throws; Linux only (`/proc`), elsewhere it finds nothing.
+ *
+ * @category killing
+ * @since 0.1.0
+ */
+export const reapCall = (tag: string): Array<string> => {
+  let entries: Array<string>
+  try {
+    entries = fs.readdirSync("/proc")
+  } catch {
+    return []
+  }
+  const wanted = `${callVariable}=${tag}`
+  const killed: Array<string> = []
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue
+    const pid = Number(entry)
+    if (pid === process.pid) continue
+    try {
+      if (!fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(wanted)) continue
+      if (statOf(pid)?.state === "Z") continue
+      const command = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, 2).join(" ")
+      process.kill(pid, "SIGKILL")
+      killed.push(`${command} (pid ${pid})`)
+    } catch {
+      // another user's process, or gone meanwhile
+    }
+  }
+  return killed
+}
+

@@ -145,6 +145,23 @@ describe("NodeAgent: timeouts kill the whole process group", () => {
       assert.isBelow(ms, 5_000)
       assert.isFalse(isAlive(pidsOf(box).childPid))
     }))
+
+  it.live("a descendant in a session of its own (setsid, as Claude Code's Bash tool starts one) that keeps stdout open: the call ends, and the descendant is killed by its call tag, on exit and on timeout", () =>
+    Effect.gen(function*() {
+      const box = sandbox()
+      const { value: result, ms } = yield* elapsedMs(run(box, { answer: "done early", spawnChild: true, childInheritsOutput: true, childDetached: true, pidFile: box.pids }))
+      assert.strictEqual(result.exitCode, 0)
+      assert.isBelow(ms, 5_000)
+      const { childPid } = pidsOf(box)
+      assert.isFalse(isAlive(childPid), `the setsid child ${childPid} outlived its call`)
+      const transcript = yield* readTranscript(box)
+      assert.isTrue(transcript.notes.some((note) => note.includes("outside its process group")), transcript.notes.join("\n"))
+      // The same when the call times out.
+      const hung = sandbox()
+      const timedOut = yield* run(hung, { answer: "never", spawnChild: true, childDetached: true, hang: true, pidFile: hung.pids }, { timeoutMs: 1_000 })
+      assert.isTrue(timedOut.timedOut)
+      assert.isFalse(isAlive(pidsOf(hung).childPid))
+    }))
 })
 
 // A real GC between measurements makes "retained" mean live memory, not garbage not yet collected.
