@@ -6,6 +6,10 @@
  * that are not a token (JSON examples, `{ }`) are left alone, and substituted values are never
  * scanned again: a task summary that mentions `{task_id}` stays literal.
  *
+ * Every value is data, and any of them may come from a hostile task file or agent: its control
+ * characters are shown as escapes, and a value the template fences gets a fence it cannot close, so
+ * a forged verdict, fence or heading inside it stays inside its block.
+ *
  * The context header is YAML (repo, tasks, recent notes, policy, next work, mode), built from data the
  * caller collected from its services; nothing here reads files or git.
  *
@@ -111,49 +115,183 @@ export interface RenderedPrompt {
 const tokenPattern = /\{([a-z_][a-z0-9_]*)\}/g
 
 /**
+ * Characters that change what a person sees without being seen: C0 and C1 controls other than
+ * newline and tab (terminal escapes, NUL, carriage return, backspace), the Unicode line and
+ * paragraph separators, and the bidirectional overrides and isolates that reorder a line.
+ */
+const hiddenCharacter = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/
+const hiddenCharacters = new RegExp(hiddenCharacter.source, "g")
+
+const escapeHidden = (char: string): string => {
+  const code = char.charCodeAt(0)
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`
+}
+
+/**
+ * `text` with every control character other than newline and tab written as a visible escape
+ * (ESC as `\x1b`, NUL as `\x00`, CR as `\x0d`, a right-to-left override as `\u202e`), so that text
+ * from a task, a file name or an agent cannot hide or reorder what a person reading the prompt or
+ * the transcript sees.
+ *
+ * @category rendering
+ * @since 0.1.0
+ */
+export const visibleText = (text: string): string =>
+  hiddenCharacter.test(text) ? text.replace(hiddenCharacters, escapeHidden) : text
+
+/**
+ * {@link visibleText} on one line: newlines are written as `\n` too, for values that sit inside a
+ * line of the prompt (a summary, a file name) and must not start lines of their own.
+ *
+ * @category rendering
+ * @since 0.1.0
+ */
+export const visibleLine = (text: string): string => visibleText(text).replaceAll("\n", "\\n")
+
+/** The length of the longest run of `char` in `text`. */
+const longestRun = (text: string, char: string): number => {
+  let longest = 0
+  let run = 0
+  for (let i = 0; i < text.length; i++) {
+    run = text[i] === char ? run + 1 : 0
+    if (run > longest) longest = run
+  }
+  return longest
+}
+
+/**
+ * How long a fence of `char` around `text` must be: at least `min`, and longer than any run of
+ * `char` in it, so that no line of `text` can close it (CommonMark: a closing fence is at least as
+ * long as the opening one).
+ */
+const fenceWidth = (text: string, char: string, min: number): number =>
+  text.includes(char.repeat(min)) ? longestRun(text, char) + 1 : min
+
+/**
+ * `text` as a fenced block of `~` that nothing in it can close, its control characters made
+ * visible: data (a task's text, an agent's answer) inside a value that is not alone in a fence of
+ * the template.
+ *
+ * @category rendering
+ * @since 0.1.0
+ */
+export const dataBlock = (text: string, info: string = "text"): string => {
+  const shown = visibleText(text)
+  const fence = "~".repeat(fenceWidth(shown, "~", 5))
+  return `${fence}${info}\n${shown}\n${fence}`
+}
+
+/**
  * Substitutes `{token}`s of `template` in one pass.
  *
+ * Values are data, possibly written by a hostile task or agent: their control characters are made
+ * visible ({@link visibleText}), and a token alone on its line between an opening and a closing
+ * fence line of the template (as the built-in prompts fence the diff, the task's text and the
+ * feedback) gets both fence lines lengthened past every run of the fence character in its value, so
+ * that no line of the value (a forged `~~~~~`, then a forged `VERDICT: APPROVED` or prompt heading)
+ * can end the block and pass for the prompt's own text.
+ *
  * **Gotchas**
- * - Values are inserted as they are and never re-scanned.
+ * - Values are never re-scanned for tokens.
  * - Only own properties of `tokens` count, so `{constructor}` or `{__proto__}` are unknown tokens.
+ * - A token that shares its line with other text, or is not directly between fence lines, is not
+ *   fenced by this: one-line values must be made one line by the caller ({@link visibleLine}).
  *
  * @category rendering
  * @since 0.1.0
  */
 export const renderPrompt = (template: string, tokens: Readonly<Record<string, string>>): RenderedPrompt => {
   const unknown: Array<string> = []
-  const parts = partsOf(template)
-  let text = parts[0]!
+  const { parts, fences } = compiledOf(template)
+  const out = parts.slice()
+  // How much earlier lengthenings moved each text part's later offsets (a closing fence comes first).
+  const moved = new Map<number, number>()
   for (let i = 1; i < parts.length; i += 2) {
     const name = parts[i]!
     const value: unknown = Object.hasOwn(tokens, name) ? tokens[name] : undefined
-    if (typeof value === "string") {
-      text += value
-    } else {
-      text += `{${name}}`
+    if (typeof value !== "string") {
+      out[i] = `{${name}}`
       if (!unknown.includes(name)) unknown.push(name)
+      continue
     }
-    text += parts[i + 1]!
+    const shown = visibleText(value)
+    out[i] = shown
+    const fence = fences.get(i)
+    if (fence === undefined) continue
+    const width = fenceWidth(shown, fence.char, fence.openLength)
+    if (width === fence.openLength) continue
+    const run = fence.char.repeat(width)
+    const openAt = fence.openAt + (moved.get(i - 1) ?? 0)
+    out[i - 1] = out[i - 1]!.slice(0, openAt) + run + out[i - 1]!.slice(openAt + fence.openLength)
+    const closeLength = Math.max(width, fence.closeLength)
+    out[i + 1] = out[i + 1]!.slice(0, fence.closeAt) + fence.char.repeat(closeLength) + out[i + 1]!.slice(fence.closeAt + fence.closeLength)
+    moved.set(i + 1, closeLength - fence.closeLength)
   }
-  return { text, unknownTokens: unknown }
+  return { text: out.join(""), unknownTokens: unknown }
 }
 
-/**
- * A template split at its tokens — text, token name, text, … — remembered: a run renders the same
- * few templates for every prompt.
- */
-const templateParts = new Map<string, ReadonlyArray<string>>()
-const templatePartsMax = 256
+/** A token alone on its line right between fence lines: where the two fence runs are, and their length. */
+interface TokenFence {
+  readonly char: string
+  /** In the text before the token. */
+  readonly openAt: number
+  readonly openLength: number
+  /** In the text after the token. */
+  readonly closeAt: number
+  readonly closeLength: number
+}
 
-const partsOf = (template: string): ReadonlyArray<string> => {
-  let parts = templateParts.get(template)
-  if (parts === undefined) {
-    if (templateParts.size >= templatePartsMax) templateParts.clear()
-    // split with one capture group alternates text and the captured token name.
-    parts = template.split(tokenPattern)
-    templateParts.set(template, parts)
+interface CompiledTemplate {
+  /** Text, token name, text, …: `split` with one capture group alternates them. */
+  readonly parts: ReadonlyArray<string>
+  /** The fence around the token at a part's index, when it has one. */
+  readonly fences: ReadonlyMap<number, TokenFence>
+}
+
+const openingFence = /^( {0,3})(`{3,}|~{3,})(.*)$/
+const closingFence = /^( {0,3})(`{3,}|~{3,})[ \t]*$/
+
+const fenceAround = (parts: ReadonlyArray<string>, i: number, previous: TokenFence | undefined): TokenFence | undefined => {
+  const before = parts[i - 1]!
+  const after = parts[i + 1]!
+  if (!before.endsWith("\n") || !after.startsWith("\n")) return undefined
+  const lineStart = before.lastIndexOf("\n", before.length - 2) + 1
+  // The opening line must be the template's own: not begun by an earlier token's value, and not
+  // the line that closes the previous token's fence.
+  if (i > 1 && (lineStart === 0 || (previous !== undefined && previous.closeAt >= lineStart))) return undefined
+  const open = openingFence.exec(before.slice(lineStart, -1))
+  const indent = open?.[1] ?? ""
+  const run = open?.[2] ?? ""
+  const char = run.charAt(0)
+  // A backtick fence's info string cannot hold a backtick (it would be inline code).
+  if (open === null || (char === "`" && (open[3] ?? "").includes("`"))) return undefined
+  const lineEnd = after.indexOf("\n", 1)
+  // The closing line must end in the template's text, not run on into the next token's value.
+  if (lineEnd === -1 && i + 1 < parts.length - 1) return undefined
+  const close = closingFence.exec(after.slice(1, lineEnd === -1 ? after.length : lineEnd))
+  const closeRun = close?.[2] ?? ""
+  if (close === null || closeRun.charAt(0) !== char || closeRun.length < run.length) return undefined
+  return { char, openAt: lineStart + indent.length, openLength: run.length, closeAt: 1 + (close[1] ?? "").length, closeLength: closeRun.length }
+}
+
+/** Templates split and their fences found, remembered: a run renders the same few templates for every prompt. */
+const compiledTemplates = new Map<string, CompiledTemplate>()
+const compiledTemplatesMax = 256
+
+const compiledOf = (template: string): CompiledTemplate => {
+  let compiled = compiledTemplates.get(template)
+  if (compiled === undefined) {
+    if (compiledTemplates.size >= compiledTemplatesMax) compiledTemplates.clear()
+    const parts = template.split(tokenPattern)
+    const fences = new Map<number, TokenFence>()
+    for (let i = 1; i < parts.length; i += 2) {
+      const fence = fenceAround(parts, i, fences.get(i - 2))
+      if (fence !== undefined) fences.set(i, fence)
+    }
+    compiled = { parts, fences }
+    compiledTemplates.set(template, compiled)
   }
-  return parts
+  return compiled
 }
 
 /**

@@ -173,6 +173,11 @@ const noClearVerdict = (answer: string): Verdict => {
  * - Negations, questions, sentences, lines naming several verdicts and a bullet `- APPROVED` do not
  *   count; nor does `APPROVED:` (a label awaiting an answer, as in "approved: no").
  * - No counting line gives `NeedsChanges` with `clear: false` and the (capped) answer as feedback.
+ * - Only the reviewer's answer is parsed, and a task file or a diff may hold a forged
+ *   `VERDICT: APPROVED`. A reviewer that quotes it (in a fence or a quote it never counts) and ends
+ *   with its own verdict gets its own verdict: the last line wins, never the first or the most
+ *   approving. An unfenced quote after the reviewer's own verdict line would still win, which is why
+ *   the prompt fences all data and asks for quotes only in code blocks or quotes.
  * - The feedback of `NeedsChanges` (and the reason of `Rejected`) is the bullets after the verdict
  *   line, else every bullet of the answer, else the answer without the verdict line.
  *
@@ -181,6 +186,7 @@ const noClearVerdict = (answer: string): Verdict => {
  */
 export const parseVerdict = (answer: string): Verdict => {
   const lines = scanLines(answer)
+  // From the end: the reviewer's closing verdict, not an earlier line it quoted or reconsidered.
   let last: { readonly word: Word; readonly index: number } | undefined = undefined
   for (let index = lines.length - 1; index >= 0 && last === undefined; index--) {
     const line = lines[index]

@@ -7,8 +7,7 @@
  */
 import { Clock, Effect, Ref } from "effect"
 import type { PromptName } from "../domain/DefaultPrompts.ts"
-import { contextHeader } from "../domain/Prompt.ts"
-import { renderPrompt } from "../domain/Prompt.ts"
+import { contextHeader, dataBlock, renderPrompt, visibleLine } from "../domain/Prompt.ts"
 import { acceptanceText, type Task } from "../domain/Task.ts"
 import { parseVerdict, type Verdict } from "../domain/Verdict.ts"
 import { EventSink } from "../services/EventSink.ts"
@@ -23,18 +22,24 @@ export const newTasksFolder = ".oompa-new-tasks"
 /**
  * The tokens describing a task (empty strings without one).
  *
+ * A task file is as hostile as any agent (issue 15): the summary and the file names sit inside
+ * lines of the prompt, so they come as one line each with newlines and control characters escaped;
+ * the description, the acceptance criteria and the feedback stand alone in the template's fences
+ * (`renderPrompt` makes those unclosable), and the last feedback inside `task_status` brings a
+ * fence of its own.
+ *
  * @category rendering
  * @since 0.1.0
  */
 export const taskTokens = (task: Task | undefined): Record<string, string> => ({
   task_id: task?.id ?? "",
-  summary: task?.summary ?? "",
+  summary: visibleLine(task?.summary ?? ""),
   description: task?.description ?? "",
-  targets: (task?.files ?? []).join(", "),
+  targets: (task?.files ?? []).map(visibleLine).join(", "),
   acceptance: task === undefined ? "" : acceptanceText(task),
   task_status: task === undefined
     ? "no task claimed: work from your instructions, and create tasks for work you find"
-    : `claimed task ${task.id} (attempt ${(task.attempts ?? 0) + 1})${task.last_feedback ? `; last feedback:\n${task.last_feedback}` : ""}`,
+    : `claimed task ${task.id} (attempt ${(task.attempts ?? 0) + 1})${task.last_feedback ? `; last feedback:\n${dataBlock(task.last_feedback)}` : ""}`,
   review_feedback: task?.last_feedback ?? ""
 })
 
@@ -195,7 +200,9 @@ const contextHeaderOf = Effect.fnUntraced(function*(context: WorkerContext) {
 })
 
 /**
- * The reviewer's answer as a verdict (SPEC F4).
+ * The reviewer's answer as a verdict (SPEC F4): only the answer, never the prompt, is read, and a
+ * verdict the reviewer quotes from the task or the diff does not outvote its own last verdict line
+ * (see `parseVerdict`).
  *
  * @category parsing
  * @since 0.1.0
