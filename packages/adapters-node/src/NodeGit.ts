@@ -386,6 +386,34 @@ const merge = (repo: GitRepo.Repo) =>
     return { _tag: "Merged", sha: yield* commitTree(result.tree, strategy === "no-ff" ? [onto, reviewed] : [onto]) } satisfies Git.MergeAttempt
   })
 
+/**
+ * The files of `commit` under `folder`: `ls-tree` for the blobs, then one `cat-file --batch` for their
+ * contents, each cut to `bytesMax` bytes.
+ */
+const readFiles = (repo: GitRepo.Repo) =>
+  Effect.fn("NodeGit.readFiles")(function*(commit: string, folder: string, limits: { readonly limit: number; readonly bytesMax: number }) {
+    const listing = yield* repo.git.ok("readFiles", { cwd: repo.commonDir, args: ["ls-tree", "-r", "-z", "--full-tree", `${commit}^{commit}`, "--", `${folder.replace(/\/+$/, "")}/`] })
+    const blobs = GitParse.nulFields(GitCommand.text(listing.stdout)).flatMap((entry) => {
+      const match = /^\d+ blob ([0-9a-f]+)\t(.*)$/s.exec(entry)
+      return match === null ? [] : [{ sha: match[1]!, name: match[2]! }]
+    }).sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0).slice(0, limits.limit)
+    if (blobs.length === 0) return []
+    const output = yield* repo.git.ok("readFiles", { cwd: repo.commonDir, args: ["cat-file", "--batch"], stdin: blobs.map((b) => b.sha).join("\n") + "\n" })
+    const bytes = output.stdout
+    const decoder = new TextDecoder()
+    const files: Array<Git.NewTaskFile> = []
+    let at = 0
+    for (const blob of blobs) {
+      const headerEnd = bytes.indexOf(10, at)
+      const size = Number(decoder.decode(bytes.subarray(at, headerEnd)).split(" ")[2])
+      if (headerEnd < 0 || !Number.isFinite(size)) return yield* gitError("readFiles", `unexpected cat-file output for ${blob.name}`)
+      const start = headerEnd + 1
+      files.push({ name: blob.name, content: decoder.decode(bytes.subarray(start, start + Math.min(size, limits.bytesMax))) })
+      at = start + size + 1
+    }
+    return files
+  })
+
 /** The ref that records which commit landed `task`. */
 export const mergedMarkerRef = (task: string): string => `refs/oompa/merged/${task}`
 
@@ -606,6 +634,7 @@ export const make = (repo: GitRepo.Repo, warn: (line: string) => Effect.Effect<v
     setBranch: setBranch(repo, records),
     deleteBranch: deleteBranch(repo, records),
     listBranches: (prefix) => GitRepo.listBranches(repo, prefix),
+    readFiles: readFiles(repo),
     isAncestor: (ancestor, descendant) => GitRepo.isAncestor(repo, ancestor, descendant),
     readCommit: (sha) => Effect.map(GitRepo.readCommit(repo, sha), ({ message, parents }) => ({ sha, parents, message }))
   })

@@ -294,6 +294,22 @@ describe("NodeGit: commits and diffs", () => {
       }))
     }))
 
+  it.live("readFiles: the files of a commit under a folder, sorted, at most limit, each cut to bytesMax; none for a missing folder", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "agent_notes/scratch/b.md": "b".repeat(100), "agent_notes/ready_for_review/a.md": "---\nstatus: green\n---\n", "agent_notes/x y.md": "spaced\n", "src/c.txt": "c\n" })
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const main = yield* git.mainHead
+        assert.deepStrictEqual(yield* git.readFiles(main, "agent_notes", { limit: 10, bytesMax: 10 }), [
+          { name: "agent_notes/ready_for_review/a.md", content: "---\nstatus" },
+          { name: "agent_notes/scratch/b.md", content: "b".repeat(10) },
+          { name: "agent_notes/x y.md", content: "spaced\n" }
+        ])
+        assert.strictEqual((yield* git.readFiles(main, "agent_notes/", { limit: 1, bytesMax: 100 })).length, 1)
+        assert.deepStrictEqual(yield* git.readFiles(main, "nothing-here", { limit: 10, bytesMax: 10 }), [])
+      }))
+    }))
+
   it.live("diffStat and diffText see added, modified, deleted and binary files", () =>
     Effect.gen(function*() {
       const temp = yield* gitdir({ "keep.txt": numbered(4), "gone.txt": "bye\n", "img.bin": new Uint8Array([0, 1, 2]) })

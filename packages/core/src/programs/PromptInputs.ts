@@ -7,7 +7,7 @@
  */
 import { Clock, Effect, Ref } from "effect"
 import type { PromptName } from "../domain/DefaultPrompts.ts"
-import { contextHeader, dataBlock, renderPrompt, visibleLine } from "../domain/Prompt.ts"
+import { contextHeader, dataBlock, type NoteEntry, noteFolders, parseNoteFrontMatter, renderPrompt, visibleLine } from "../domain/Prompt.ts"
 import { acceptanceText, type Task } from "../domain/Task.ts"
 import { parseVerdict, type Verdict } from "../domain/Verdict.ts"
 import { EventSink } from "../services/EventSink.ts"
@@ -173,6 +173,26 @@ const samePending = (a: ReadonlyArray<Task>, b: ReadonlyArray<Task>): boolean =>
 const sameLines = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean =>
   a === b || (a.length === b.length && a.every((line, i) => line === b[i]))
 
+/** The most note files read from main (the header lists `notesListedMax` of them, and counts the rest). */
+const notesReadMax = 500
+
+/**
+ * The notes on main under `agent_notes/<folder>/` for SPEC F11's folders, with their front-matter
+ * status and title; newest first by file name (notes are named by date, `2026-12-03-cache.md`), since
+ * main's tree has no times. Only the front of each file is read: the front-matter is at its top.
+ */
+const notesOf = Effect.fnUntraced(function*(head: string) {
+  const git = yield* Git
+  const files = yield* git.readFiles(head, "agent_notes", { limit: notesReadMax, bytesMax: 4096 })
+  const folders: ReadonlyArray<string> = noteFolders
+  return files
+    .filter((file) => folders.includes(file.name.split("/")[1] ?? ""))
+    .map((file) => ({ file, key: `${file.name.slice(file.name.lastIndexOf("/") + 1)}\0${file.name}` }))
+    .sort((a, b) => a.key < b.key ? 1 : a.key > b.key ? -1 : 0)
+    .map(({ file }) => file)
+    .map((file): NoteEntry => ({ path: file.name, ...parseNoteFrontMatter(file.content) }))
+})
+
 const contextHeaderOf = Effect.fnUntraced(function*(context: WorkerContext) {
   const git = yield* Git
   const queue = yield* TaskQueue
@@ -191,7 +211,7 @@ const contextHeaderOf = Effect.fnUntraced(function*(context: WorkerContext) {
     mode: context.mode,
     repo: { branch: git.targetBranch, head },
     tasks: { pending, counts },
-    notes: [],
+    notes: yield* notesOf(head),
     policy: context.policy.lines,
     nextWork: pending.length > 0 ? [`claim and finish pending tasks (${pending.length} waiting)`] : ["no pending tasks: look for the most valuable next change"]
   })

@@ -170,6 +170,11 @@ export class Git extends Context.Service<Git, {
   readonly listBranches: (prefix: string) => Effect.Effect<ReadonlyArray<BranchRef>, GitError>
   /** Whether `ancestor` is `descendant` or one of its ancestors. */
   readonly isAncestor: (ancestor: string, descendant: string) => Effect.Effect<boolean, GitError>
+  /**
+   * The files of `commit` under `folder` (recursively), sorted by path, at most `limit` of them,
+   * each cut to its first `bytesMax` bytes (read as UTF-8).
+   */
+  readonly readFiles: (commit: string, folder: string, limits: { readonly limit: number; readonly bytesMax: number }) => Effect.Effect<ReadonlyArray<NewTaskFile>, GitError>
   /** Reads one commit. */
   readonly readCommit: (sha: string) => Effect.Effect<CommitInfo, GitError>
 }>()("@oompa/core/services/Git") {}

@@ -1151,6 +1151,19 @@ export class MemoryRepo {
       .map((name) => ({ name, sha: this.branches.get(name) ?? "" }))
   }
 
+  /** The files of `commit` under `folder`, sorted by path, at most `limit`, each cut to `bytesMax` bytes. */
+  readFiles(commit: string, folder: string, limits: { readonly limit: number; readonly bytesMax: number }): ReadonlyArray<NewTaskFile> {
+    const tree = this.commit(commit, "readFiles").tree
+    const prefix = `${folder.replace(/\/+$/, "")}/`
+    const encoder = new TextEncoder()
+    const decoder = new TextDecoder()
+    return sortedKeys(tree).filter((path) => path.startsWith(prefix)).slice(0, limits.limit).map((name) => {
+      const content = tree.get(name) ?? ""
+      const bytes = typeof content === "string" ? encoder.encode(content) : content
+      return { name, content: decoder.decode(bytes.subarray(0, limits.bytesMax)) }
+    })
+  }
+
   /** One commit's parents and message. */
   readCommit(sha: string): CommitInfo {
     const { message, parents } = this.commit(sha, "readCommit")
@@ -1199,6 +1212,7 @@ export const make = (repo: MemoryRepo): Context.Service.Shape<typeof Git> =>
     deleteBranch: (name) => attempt(() => repo.deleteBranch(name)),
     listBranches: (prefix) => attempt(() => repo.listBranches(prefix)),
     isAncestor: (ancestor, descendant) => attempt(() => repo.isAncestor(ancestor, descendant)),
+    readFiles: (commit, folder, limits) => attempt(() => repo.readFiles(commit, folder, limits)),
     readCommit: (sha) => attempt(() => repo.readCommit(sha))
   })
 

@@ -138,3 +138,27 @@ describe("a hostile task or change in the review prompt", () => {
       assert.match(prompt, /\n~~~~~~diff\ndiff --git a\/notes\.md b\/notes\.md\n[^]*\n~~~~~~\n/)
     }))
 })
+
+describe("the context header's notes (SPEC F11)", () => {
+  it.effect("lists the notes on main under agent_notes/{scratch,ready_for_review,notes_FROM_CTO,proposed_tasks}, newest name first, with front-matter status and title; other folders are not notes", () =>
+    Effect.gen(function*() {
+      const world = TestSwarm.makeWorld({
+        files: {
+          "agent_notes/scratch/2026-01-01-cache.md": "---\nstatus: RED\ntitle: The cache is flaky\n---\nbody\n",
+          "agent_notes/notes_FROM_CTO/2026-02-01-focus.md": "# Focus on the CLI\n",
+          "agent_notes/elsewhere/x.md": "---\nstatus: green\n---\n"
+        },
+        tasks: [task("a")],
+        script: ScriptedAgent.byCall({ propose: () => ({ answer: "done", edits: { "src/a.txt": "a\n" } }), review: ScriptedAgent.approve })
+      })
+      yield* SimulatedTime.run(Swarm.run(makeSwarmConfig({ workers: [worker("w0", { iterations: 1 })] }), { runId: "00000012" }).pipe(Effect.provide(TestSwarm.layer(world))))
+      const prompt = world.agent.callsOf("propose")[0]!.request.prompt
+      const notes = prompt.slice(prompt.indexOf("notes:"), prompt.indexOf("policy:"))
+      assert.include(notes, "path: agent_notes/notes_FROM_CTO/2026-02-01-focus.md")
+      assert.include(notes, "title: Focus on the CLI")
+      assert.include(notes, "path: agent_notes/scratch/2026-01-01-cache.md")
+      assert.include(notes, "status: red")
+      assert.isBelow(notes.indexOf("notes_FROM_CTO/2026-02-01"), notes.indexOf("scratch/2026-01-01"), "newest name first")
+      assert.notInclude(notes, "elsewhere")
+    }))
+})
