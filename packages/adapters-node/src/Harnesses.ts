@@ -412,6 +412,34 @@ export const isRateLimited = (harness: Harness, stdout: string, stderr: string):
   return rateLimitPattern.test(said) || rateLimitPattern.test(stderr.slice(-failureTextCharsMax))
 }
 
+const retryAfterPatterns: ReadonlyArray<RegExp> = [
+  /retry[ -]after:?\s*(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hours?)?\b/i,
+  /(?:try again|retry|retrying|resets?) in\s*(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hours?)\b/i
+]
+
+const unitMs = (unit: string | undefined): number => {
+  const u = (unit ?? "s").toLowerCase()
+  return u === "ms" || u.startsWith("milli") ? 1 : u.startsWith("h") ? 3_600_000 : u.startsWith("m") ? 60_000 : 1000
+}
+
+/**
+ * The wait a rate-limited call's harness names (`retry-after: 30`, "try again in 20s", "resets in
+ * 5 minutes"), in milliseconds, from its error message or the end of stderr; `undefined` when it
+ * names none.
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const retryAfterMs = (harness: Harness, stdout: string, stderr: string): number | undefined => {
+  const parsed = parseOutput(harness, stdout)
+  const said = `${parsed.structured ? parsed.errorMessage ?? "" : stdout.slice(-failureTextCharsMax)}\n${stderr.slice(-failureTextCharsMax)}`
+  for (const pattern of retryAfterPatterns) {
+    const match = pattern.exec(said)
+    if (match !== null) return Math.round(Number(match[1]) * unitMs(match[2]))
+  }
+  return undefined
+}
+
 const rootRefusalPattern = /--dangerously-skip-permissions cannot be used with root/i
 
 /**

@@ -54,8 +54,23 @@ export interface Options {
   /** The first back-off after a rate limit; each further one doubles, up to `rateLimitBackoffMsMax`. */
   readonly rateLimitBackoffMs?: number
   readonly rateLimitBackoffMsMax?: number
+  /** Told of each wait before a rate-limited call is retried (the run log's `RateLimited` event). */
+  readonly onRateLimit?: ((wait: RateLimitWait) => Effect.Effect<void>) | undefined
   /** The environment agents inherit (default: this process's); `GIT_DIR` & co. are removed from it. */
   readonly env?: Readonly<Record<string, string | undefined>>
+}
+
+/**
+ * A wait before a rate-limited call is retried.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RateLimitWait {
+  readonly request: AgentRequest
+  readonly retry: number
+  readonly waitMs: number
+  readonly source: "retry-after" | "backoff"
 }
 
 /**
@@ -88,6 +103,7 @@ interface Settings {
   readonly rateLimitRetriesMax: number
   readonly rateLimitBackoffMs: number
   readonly rateLimitBackoffMsMax: number
+  readonly onRateLimit: ((wait: RateLimitWait) => Effect.Effect<void>) | undefined
   readonly env: Readonly<Record<string, string | undefined>>
 }
 
@@ -133,6 +149,7 @@ const settingsOf = (options: Options): Settings => {
     rateLimitRetriesMax: options.rateLimitRetriesMax ?? defaults.rateLimitRetriesMax,
     rateLimitBackoffMs: options.rateLimitBackoffMs ?? defaults.rateLimitBackoffMs,
     rateLimitBackoffMsMax: options.rateLimitBackoffMsMax ?? defaults.rateLimitBackoffMsMax,
+    onRateLimit: options.onRateLimit,
     env: options.env ?? process.env
   }
   if (!(settings.outputBytesMax >= 2 && settings.graceMs >= 0 && settings.rateLimitRetriesMax >= 0 && settings.rateLimitBackoffMs >= 0)) {
@@ -454,7 +471,9 @@ const refusal = (request: AgentRequest, state: Attempt): AgentUnavailable | unde
   const stdout = state.stdout.render()
   const stderr = state.stderr.render()
   if (state.exitCode !== 0 && Harnesses.isRootRefusal(harness, stdout, stderr)) return unavailable(request, Harnesses.rootRefusalMessage, true)
-  if (state.exitCode !== null && !state.timedOut && Harnesses.isNotAuthenticated(harness, state.exitCode, stdout, stderr)) {
+  // A harness that says it failed while exiting 0 (claude's is_error) failed all the same.
+  const exitCode = state.exitCode === 0 && Harnesses.parseOutput(harness, stdout).isError ? 1 : state.exitCode
+  if (exitCode !== null && !state.timedOut && Harnesses.isNotAuthenticated(harness, exitCode, stdout, stderr)) {
     const said = Harnesses.authenticationLine(harness, stdout, stderr)
     const binary = state.line?.command ?? harness
     return unavailable(request, said === undefined ? Harnesses.notAuthenticatedMessage(binary) : `${binary} is not authenticated: ${said}`, true)
@@ -481,10 +500,15 @@ const runCall = Effect.fnUntraced(function*(settings: Settings, layerState: Laye
   })
   let state = yield* attemptOnce(1)
   for (let retry = 1; retry <= settings.rateLimitRetriesMax; retry++) {
-    const waitMs = backoffMs(settings, retry)
+    if (!isRateLimitedAttempt(request, state)) break
+    // The wait the CLI names, when it names one (bounded like the back-off), else the back-off.
+    const named = Harnesses.retryAfterMs(request.agent.harness, state.stdout.render(), state.stderr.render())
+    const waitMs = named === undefined ? backoffMs(settings, retry) : Math.min(named, settings.rateLimitBackoffMsMax)
     // No retry that could not finish before the call's deadline: the answer is returned as it is.
-    if ((yield* Clock.currentTimeMillis) + waitMs >= deadlineMs || !isRateLimitedAttempt(request, state)) break
-    yield* Effect.logWarning(`oompa: ${AgentSpec.formatModelString(request.agent)} hit a usage or rate limit (${request.worker} iteration ${request.iteration} ${request.call}); retrying in ${Math.round(waitMs / 1000)} s`)
+    if ((yield* Clock.currentTimeMillis) + waitMs >= deadlineMs) break
+    if (settings.onRateLimit === undefined) {
+      yield* Effect.logWarning(`oompa: ${AgentSpec.formatModelString(request.agent)} hit a usage or rate limit (${request.worker} iteration ${request.iteration} ${request.call}); retrying in ${Math.round(waitMs / 1000)} s`)
+    } else yield* settings.onRateLimit({ request, retry, waitMs, source: named === undefined ? "backoff" : "retry-after" })
     yield* Effect.sleep(waitMs)
     state = yield* attemptOnce(retry + 1)
   }

@@ -10,7 +10,7 @@
  */
 import { Clock, Effect, type FileSystem, Layer, type Path } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
-import { type Agent, type Errors, EventSink, type Ids, type Swarm, type SwarmConfig } from "@oompa/core"
+import { type Agent, AgentSpec, type Errors, EventSink, type Ids, type Swarm, type SwarmConfig } from "@oompa/core"
 import * as FsPrompts from "./FsPrompts.ts"
 import * as FsTaskQueue from "./FsTaskQueue.ts"
 import * as JsonlEventLog from "./JsonlEventLog.ts"
@@ -75,12 +75,28 @@ export const layer = (options: Options): Layer.Layer<
   return Layer.mergeAll(
     git,
     NodeCommandRunner.layer({ repoRoot: options.repoRoot, worktreesDir: options.config.worktrees_dir, branch: options.config.branch }),
-    options.agent ?? NodeAgent.layer({
+    options.agent ?? Layer.unwrap(EventSink.EventSink.use((sink) => Effect.succeed(NodeAgent.layer({
       runDir: RunPaths.runDir(paths, options.runId),
       harnesses: options.config.harnesses,
+      rateLimitRetriesMax: options.config.rate_limit.retries,
+      rateLimitBackoffMs: options.config.rate_limit.backoff_seconds * 1000,
+      rateLimitBackoffMsMax: options.config.rate_limit.backoff_max_seconds * 1000,
+      onRateLimit: ({ request, retry, source, waitMs }) =>
+        Effect.flatMap(Clock.currentTimeMillis, (at) =>
+          sink.emit({
+            _tag: "RateLimited",
+            at,
+            worker: request.worker,
+            iteration: request.iteration,
+            call: request.call,
+            agent: AgentSpec.formatModelString(request.agent),
+            retry,
+            waitMs,
+            source
+          })),
       // Marked with this process and the repository, so recovery finds them even without a record (SPEC F14).
       env: { ...(options.env ?? process.env), ...ProcessOwner.variables(options.repoRoot) }
-    }),
+    })))),
     FsTaskQueue.layer(paths.tasksDir),
     FsPrompts.layer(options.configDir)
   ).pipe(Layer.provideMerge(events))

@@ -247,6 +247,24 @@ describe("Harnesses: failures the layer treats specially", () => {
     assert.isFalse(Harnesses.isRateLimited("codex", codexOutput.replace("Implemented src/a.ts.", "Added rate limit handling"), ""))
   })
 
+  it("the wait a rate-limited CLI names is read from its error message or stderr, in any unit; none when it names none", () => {
+    assert.strictEqual(Harnesses.retryAfterMs("command", "", "HTTP 429; Retry-After: 30\n"), 30_000)
+    assert.strictEqual(Harnesses.retryAfterMs("codex", `{"type":"turn.failed","error":{"message":"Rate limit reached. Please try again in 1.5s."}}`, ""), 1_500)
+    assert.strictEqual(Harnesses.retryAfterMs("claude", JSON.stringify({ is_error: true, result: "Usage limit reached; resets in 2 hours", session_id: "s" }), ""), 7_200_000)
+    assert.strictEqual(Harnesses.retryAfterMs("command", "", "retry after 250ms"), 250)
+    assert.isUndefined(Harnesses.retryAfterMs("claude", JSON.stringify({ is_error: true, result: "Claude AI usage limit reached|1767225600", session_id: "s" }), ""))
+  })
+
+  it("credentials revoked, expired or missing are recognised from the error message or stderr of a failed call, never from a successful answer", () => {
+    assert.isTrue(Harnesses.isNotAuthenticated("codex", 1, "", "ERROR: unexpected status 401 Unauthorized: Missing bearer\n"))
+    assert.isTrue(Harnesses.isNotAuthenticated("claude", 1, JSON.stringify({ is_error: true, result: "Invalid API key · Please run /login", session_id: "s" }), ""))
+    assert.isTrue(Harnesses.isNotAuthenticated("claude", 1, JSON.stringify({ is_error: true, result: "OAuth token has expired. Please obtain a new token", session_id: "s" }), ""))
+    assert.isTrue(Harnesses.isNotAuthenticated("gemini", 41, "", ""))
+    assert.isFalse(Harnesses.isNotAuthenticated("claude", 0, JSON.stringify({ is_error: false, result: "Handled the 401 Unauthorized case.", session_id: "s" }), ""))
+    assert.isFalse(Harnesses.isNotAuthenticated("codex", 1, "", "error: tests failed\n"))
+    assert.strictEqual(Harnesses.authenticationLine("codex", "", "warn: x\nERROR: unexpected status 401 Unauthorized\n"), "ERROR: unexpected status 401 Unauthorized")
+  })
+
   it("claude's refusal as root is recognised and explained in one line naming IS_SANDBOX=1", () => {
     const stderr = "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons\n"
     assert.isTrue(Harnesses.isRootRefusal("claude", "", stderr))

@@ -296,6 +296,22 @@ describe("NodeAgent: rate limits", () => {
       assert.strictEqual(invocations(box).length, 3)
     }))
 
+  it.live("a wait the CLI names (retry-after) is taken instead of the back-off, bounded by its maximum, and each wait is told to onRateLimit before it starts", () =>
+    Effect.gen(function*() {
+      const box = sandbox()
+      script(box, [{ rateLimited: true, stderr: "429 Too Many Requests; retry-after: 1\n" }, { rateLimited: true, stderr: "try again in 30 minutes\n" }, { answer: "ok" }])
+      const waits: Array<NodeAgent.RateLimitWait> = []
+      const started = Date.now()
+      const result = yield* run(box, { agent: { harness: "codex" }, timeoutMs: 60_000 }, {
+        rateLimitBackoffMs: 50_000,
+        rateLimitBackoffMsMax: 200,
+        onRateLimit: (wait) => Effect.sync(() => void waits.push(wait))
+      })
+      assert.strictEqual(result.answer, "ok")
+      assert.deepStrictEqual(waits.map((w) => [w.retry, w.waitMs, w.source]), [[1, 200, "retry-after"], [2, 200, "retry-after"]])
+      assert.isBelow(Date.now() - started, 20_000, "the 50 s back-off was not used")
+    }))
+
   it("back-off doubles and is capped", () => {
     const settings = { rateLimitBackoffMs: 1000, rateLimitBackoffMsMax: 5000 }
     assert.deepStrictEqual([1, 2, 3, 4].map((retry) => NodeAgent.backoffMs(settings, retry)), [1000, 2000, 4000, 5000])

@@ -65,6 +65,8 @@ export const step = (previous: ProgressState, event: Event.Event): ProgressState
       return update(state, event.worker, event.at, { state: event.verdict === "approved" ? "merging" : event.verdict === "needs-changes" ? "fixing" : "rejected" })
     case "MergeQueued":
       return update(state, event.worker, event.at, { state: "merge queue" })
+    case "RateLimited":
+      return update(state, event.worker, event.at, { state: `rate limit ${Math.round(event.waitMs / 1000)} s` })
     case "MergeResult":
       return { ...update(state, event.worker, event.at, { state: event.outcome }), merged: state.merged + (event.outcome === "merged" ? 1 : 0) }
     case "IterationFinished":
@@ -127,6 +129,10 @@ export const plainLine = (event: Event.Event, startedMs: number | undefined): st
       return `${t} ${event.worker} finished: ${event.reason}`
     case "BudgetSpent":
       return `${t} budget ${event.budget} spent (${event.scope})`
+    case "RateLimited":
+      return `${t} ${event.worker} ${event.call} by ${event.agent}: usage or rate limit; retry ${event.retry} in ${Math.round(event.waitMs / 1000)} s (${event.source === "retry-after" ? "the wait it named" : "back-off"})`
+    case "MainMovedOutside":
+      return `${t} main moved outside the merge queue: ${event.from.slice(0, 10)} -> ${event.to.slice(0, 10)}${event.worker === undefined ? "" : ` (noticed after ${event.worker} iteration ${event.iteration})`}`
     case "Warning":
       return `warning: ${event.message}`
     case "SwarmFinished":

@@ -114,6 +114,17 @@ const TimeoutsFile = Schema.Struct({
   setup: timeout("the setup command", defaults.timeouts.setup)
 }).annotate({ description: "Per-call time limits in seconds; any subset, the rest keep their defaults." })
 
+const RateLimitFile = Schema.Struct({
+  retries: Schema.optionalKey(NonNegativeInt.annotate({ description: "Retries of a call that hit a usage or rate limit; 0: none.", default: defaults.rate_limit.retries })),
+  backoff_seconds: Schema.optionalKey(Seconds.annotate({
+    description: "The first wait when the CLI names none (it doubles on each retry).",
+    default: defaults.rate_limit.backoff_seconds
+  })),
+  backoff_max_seconds: Schema.optionalKey(Seconds.annotate({ description: "The longest wait.", default: defaults.rate_limit.backoff_max_seconds }))
+}).annotate({
+  description: "Retrying an agent call that hit a usage or rate limit: the wait the CLI names (retry-after, \"try again in 20s\") or a doubling back-off, never past the call's timeout."
+})
+
 const HarnessOverrideFile = Schema.Struct({
   command: Schema.optionalKey(NonEmpty.annotate({ description: "Binary (or, for harness command, the program) to run." })),
   args: Schema.optionalKey(Schema.Array(Schema.String).annotate({
@@ -282,6 +293,7 @@ export const ConfigFile = Schema.Struct({
   })),
   setup_command: Schema.optionalKey(NonEmpty.annotate({ description: "Run by `sh -c` in each new worktree (SPEC F5)." })),
   timeouts: Schema.optionalKey(TimeoutsFile),
+  rate_limit: Schema.optionalKey(RateLimitFile),
   max_review_attempts: Schema.optionalKey(PositiveInt.annotate({
     description: "Reviews per iteration before the work is dropped.",
     default: defaults.max_review_attempts
@@ -643,6 +655,7 @@ export const normalize = (file: ConfigFile): Result.Result<SwarmConfig, ConfigPr
         ...optional("test_command", file.test_command),
         ...optional("setup_command", file.setup_command),
         timeouts: { ...defaults.timeouts, ...file.timeouts },
+        rate_limit: { ...defaults.rate_limit, ...file.rate_limit },
         max_review_attempts: file.max_review_attempts ?? defaults.max_review_attempts,
         max_task_attempts: file.max_task_attempts ?? defaults.max_task_attempts,
         max_merge_retries: file.max_merge_retries ?? defaults.max_merge_retries,
@@ -751,6 +764,7 @@ export const encodeConfigFile = (config: SwarmConfig): ConfigFile => ({
   ...optional("test_command", config.test_command),
   ...optional("setup_command", config.setup_command),
   ...optional("timeouts", encodeDefaults(config.timeouts, defaults.timeouts)),
+  ...optional("rate_limit", encodeDefaults(config.rate_limit, defaults.rate_limit)),
   ...optional("max_review_attempts", unlessDefault(config.max_review_attempts, defaults.max_review_attempts)),
   ...optional("max_task_attempts", unlessDefault(config.max_task_attempts, defaults.max_task_attempts)),
   ...optional("max_merge_retries", unlessDefault(config.max_merge_retries, defaults.max_merge_retries)),

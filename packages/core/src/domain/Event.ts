@@ -190,6 +190,18 @@ export const Event = Schema.TaggedUnion({
     worker: Schema.optionalKey(Schema.String),
     iteration: Schema.optionalKey(Schema.Finite)
   },
+  /** An agent call hit a usage or rate limit and waits `waitMs` before retry number `retry`. */
+  RateLimited: {
+    at: Schema.Finite,
+    worker: Schema.String,
+    iteration: Schema.Finite,
+    call: AgentCallKind,
+    agent: Schema.String,
+    retry: Schema.Finite,
+    waitMs: Schema.Finite,
+    /** Where the wait comes from: the CLI's own `retry-after`, or oompa's back-off. */
+    source: Schema.Literals(["retry-after", "backoff"])
+  },
   Warning: { at: Schema.Finite, message: Schema.String, worker: Schema.optionalKey(Schema.String) },
   SwarmFinished: { at: Schema.Finite, outcome: SwarmOutcome, durationMs: Schema.Finite, merged: Schema.Finite, rejected: Schema.Finite, failed: Schema.Finite, budget: Schema.optionalKey(BudgetName) }
 })

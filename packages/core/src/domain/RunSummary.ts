@@ -80,6 +80,8 @@ export const RunSummary = Schema.Struct({
     worker: Schema.optionalKey(Schema.String),
     iteration: Schema.optionalKey(Schema.Finite)
   })),
+  /** Waits for usage or rate limits: how many, and how long in all. */
+  rateLimits: Schema.optionalKey(Schema.Struct({ waits: Schema.Int, waitedMs: Schema.Finite })),
   warnings: Schema.Array(Schema.String)
 })
 export type RunSummary = typeof RunSummary.Type
@@ -132,6 +134,7 @@ export const summarize = (runId: string, events: ReadonlyArray<Event>): RunSumma
   const iterations = events.filter(is("IterationFinished"))
   const stopped = new Map(events.filter(is("WorkerFinished")).map((e) => [e.worker, e.reason] as const))
   const calls = events.filter(is("AgentFinished"))
+  const limited = events.filter(is("RateLimited"))
   // The first move names who it was noticed after; the range runs to where the last one left main.
   const moves = events.filter(is("MainMovedOutside"))
   const moved = moves[0] === undefined ? undefined : { ...moves[0], to: moves[moves.length - 1]!.to }
@@ -166,6 +169,7 @@ export const summarize = (runId: string, events: ReadonlyArray<Event>): RunSumma
     costUsd: calls.reduce((sum, c) => sum + (c.costUsd ?? 0), 0),
     ...(finished?.budget === undefined ? {} : { budget: finished.budget }),
     ...(moved === undefined ? {} : { mainMoved: { from: moved.from, to: moved.to, ...(moved.worker === undefined ? {} : { worker: moved.worker }), ...(moved.iteration === undefined ? {} : { iteration: moved.iteration }) } }),
+    ...(limited.length === 0 ? {} : { rateLimits: { waits: limited.length, waitedMs: limited.reduce((sum, e) => sum + e.waitMs, 0) } }),
     warnings: events.filter(is("Warning")).map((e) => e.message)
   }
 }

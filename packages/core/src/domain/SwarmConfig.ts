@@ -107,6 +107,21 @@ export const Timeouts = Schema.Struct({
 export type Timeouts = typeof Timeouts.Type
 
 /**
+ * How an agent call that hit a usage or rate limit is retried: at most `retries` times, after the
+ * wait the CLI names (`retry-after`, "try again in 20s") or else `backoff_seconds`, doubling, at
+ * most `backoff_max_seconds` — and never past the call's own timeout.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const RateLimit = Schema.Struct({
+  retries: Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0))),
+  backoff_seconds: Seconds,
+  backoff_max_seconds: Seconds
+})
+export type RateLimit = typeof RateLimit.Type
+
+/**
  * Overrides of a harness's binary, extra arguments and environment (SPEC F3).
  *
  * @category models
@@ -137,6 +152,7 @@ export const SwarmConfig = Schema.Struct({
   test_command: Schema.optionalKey(Schema.NonEmptyString),
   setup_command: Schema.optionalKey(Schema.NonEmptyString),
   timeouts: Timeouts,
+  rate_limit: RateLimit,
   max_review_attempts: PositiveInt,
   max_task_attempts: PositiveInt,
   /** How often approved work that conflicts goes back to its agent before it is reported (`on_conflict: agent`). */
@@ -168,7 +184,8 @@ export const defaults = {
   max_pending: 10,
   tasks_dir: "tasks",
   merge: { strategy: "no-ff", on_conflict: "abort" } as MergeConfig,
-  timeouts: { propose: 300, review: 600, test: 900, setup: 600 } as Timeouts
+  timeouts: { propose: 300, review: 600, test: 900, setup: 600 } as Timeouts,
+  rate_limit: { retries: 3, backoff_seconds: 30, backoff_max_seconds: 600 } as RateLimit
 } as const
 
 /**
@@ -184,6 +201,7 @@ export const makeSwarmConfig = (fields: Partial<SwarmConfig> & Pick<SwarmConfig,
   policy: {},
   merge: defaults.merge,
   timeouts: defaults.timeouts,
+  rate_limit: defaults.rate_limit,
   max_review_attempts: defaults.max_review_attempts,
   max_task_attempts: defaults.max_task_attempts,
   max_merge_retries: defaults.max_merge_retries,

@@ -65,6 +65,7 @@ describe("decoding: the two dialects", () => {
       policy: {},
       merge: { strategy: "no-ff", on_conflict: "abort" },
       timeouts: { propose: 300, review: 600, test: 900, setup: 600 },
+      rate_limit: { retries: 3, backoff_seconds: 30, backoff_max_seconds: 600 },
       max_review_attempts: 3,
       max_task_attempts: 3,
       max_merge_retries: 2,
@@ -137,6 +138,7 @@ describe("decoding: the two dialects", () => {
       test_command: "npm test",
       setup_command: "npm ci",
       timeouts: { review: 120 },
+      rate_limit: { retries: 5, backoff_max_seconds: 60 },
       max_review_attempts: 5,
       max_task_attempts: 2,
       max_merge_retries: 1,
@@ -157,6 +159,7 @@ describe("decoding: the two dialects", () => {
       test_command: "npm test",
       setup_command: "npm ci",
       timeouts: { propose: 300, review: 120, test: 900, setup: 600 },
+      rate_limit: { retries: 5, backoff_seconds: 30, backoff_max_seconds: 60 },
       max_review_attempts: 5,
       max_task_attempts: 2,
       max_merge_retries: 1,
@@ -422,7 +425,7 @@ describe("properties over generated files", () => {
 const validKeys = {
   top: [
     "$schema", "workers", "review_model", "review_models", "reviewer", "review", "planner", "branch", "policy", "merge",
-    "test_command", "setup_command", "timeouts", "max_review_attempts", "max_task_attempts", "max_merge_retries",
+    "test_command", "setup_command", "timeouts", "rate_limit", "max_review_attempts", "max_task_attempts", "max_merge_retries",
     "max_parallel", "max_wait_for_tasks", "wait_between", "tasks_dir", "worktrees_dir", "harnesses", "budget"
   ],
   worker: ["model", "iterations", "max_cycle", "count", "prompt", "role", "can_plan", "wait_between", "budget"],
