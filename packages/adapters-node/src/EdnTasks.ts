@@ -5,7 +5,9 @@
  * vector of them from `config/tasks.edn`. This module reads those with `edn-data` (strictly: a
  * truncated file or a second top-level form is an error, not a silently shorter list) and turns
  * them into the JSON shape of today's tasks: keywords become keys, kebab-case becomes snake_case,
- * `nil` values are absent. `readTaskList` reads a `run`-mode list in either format.
+ * `nil` values are absent. `readTaskList` reads a `run`-mode list in either format. Either format
+ * is refused, with the place named, where a key is given twice in one object or map (a JSON parser
+ * silently keeps the last value, and so does `edn-data`) or values nest deeper than 64 levels.
  *
  * Called by the CLI's `run` command (`readTaskList`) and by `FsTaskQueue`, which reads `.edn` files
  * it finds in the queue's folders and rewrites them as `.json` when it moves them.

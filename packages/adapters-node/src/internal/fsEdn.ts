@@ -14,6 +14,13 @@
  * lists become arrays, `#inst` becomes an ISO string and big integers a number when exact, else a
  * string.
  *
+ * Refused, as a task file must be (it is hostile input): a map whose keys repeat once normalised
+ * (`{:id "a" :id "b"}`, but also `:last-feedback` next to `:last_feedback`, or `:id` next to
+ * `:task/id` — any of which would otherwise silently keep one value), a map key that is itself a
+ * list or a map, and values nested deeper than `depthMax` (by default 64). Maps are read as lists of
+ * pairs (`edn-data`'s `doubleArray`), which is what makes repeats visible, and costs linear time
+ * where its objects are rebuilt for every key.
+ *
  * @since 0.1.0
  */
 import { EDNListParser } from "edn-data/dist/parse.js"
@@ -25,9 +32,9 @@ export type EdnParse = { readonly _tag: "Value"; readonly value: unknown } | { r
 
 const problem = (text: string): EdnParse => ({ _tag: "Problem", problem: text })
 
-/** Parses exactly one EDN form from `text`. */
-export const parseEdn = (text: string): EdnParse => {
-  const parser = new EDNListParser({ mapAs: "object", setAs: "array", listAs: "array", keywordAs: "string", symbolAs: "string", charAs: "string" })
+/** Parses exactly one EDN form from `text`, nested at most `depthMax` levels. */
+export const parseEdn = (text: string, options: { readonly depthMax?: number } = {}): EdnParse => {
+  const parser = new EDNListParser({ mapAs: "doubleArray", setAs: "array", listAs: "array", keywordAs: "string", symbolAs: "string", charAs: "string" })
   let forms: Array<unknown>
   try {
     forms = parser.next(`(${text}\n :${sentinel})`)
@@ -40,7 +47,8 @@ export const parseEdn = (text: string): EdnParse => {
   const values = forms.slice(0, -1)
   if (values.length === 0) return problem("empty EDN file")
   if (values.length > 1) return problem(`expected one EDN value, found ${values.length}`)
-  return { _tag: "Value", value: toJson(values[0]) }
+  const converted = toJson(values[0], { depth: 0, depthMax: options.depthMax ?? depthMaxDefault })
+  return "problem" in converted ? problem(converted.problem) : { _tag: "Value", value: converted.value }
 }
 
 /** `:ns/last-feedback` → `last_feedback`. */
@@ -51,20 +59,65 @@ export const normalizeKey = (key: string): string => {
 }
 
 /** Depth bound for nested EDN values: task files are flat; anything deeper is not a task. */
-const depthMax = 64
+const depthMaxDefault = 64
 
-const toJson = (value: unknown, depth = 0): unknown => {
-  if (depth > depthMax) return null
-  if (typeof value === "bigint") return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString()
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString()
-  if (Array.isArray(value)) return value.map((item) => toJson(item, depth + 1))
-  if (value !== null && typeof value === "object") {
-    const out: Record<string, unknown> = {}
-    for (const [key, item] of Object.entries(value)) {
-      if (item === null || item === undefined) continue
-      out[normalizeKey(key)] = toJson(item, depth + 1)
+type Converted = { readonly value: unknown } | { readonly problem: string }
+
+interface Depth {
+  readonly depth: number
+  readonly depthMax: number
+}
+
+/** `edn-data`'s map with `mapAs: "doubleArray"`: its key–value pairs in the order written. */
+const pairsOf = (value: object): ReadonlyArray<readonly [unknown, unknown]> | undefined => {
+  const keys = Object.keys(value)
+  const pairs = (value as { readonly map?: unknown }).map
+  return keys.length === 1 && keys[0] === "map" && Array.isArray(pairs) ? pairs as ReadonlyArray<readonly [unknown, unknown]> : undefined
+}
+
+/** A map key as text (keywords and strings as written, numbers and the like as JSON would). */
+const keyText = (key: unknown): string | undefined =>
+  typeof key === "string" ? key : key === null || typeof key === "number" || typeof key === "boolean" || typeof key === "bigint" ? String(key) : undefined
+
+/** An EDN value as JSON; recursion bounded by `depthMax` (which the caller keeps small). */
+const toJson = (value: unknown, at: Depth): Converted => {
+  if (typeof value === "bigint") return { value: Number.isSafeInteger(Number(value)) ? Number(value) : value.toString() }
+  if (value instanceof Date) return { value: Number.isNaN(value.getTime()) ? null : value.toISOString() }
+  if (value === null || typeof value !== "object") return { value }
+  // `at.depth` lists and maps enclose this one.
+  if (at.depth >= at.depthMax) return { problem: `EDN lists and maps nested deeper than ${at.depthMax} levels (a task file is flat)` }
+  const inner: Depth = { depth: at.depth + 1, depthMax: at.depthMax }
+  if (Array.isArray(value)) {
+    const items: Array<unknown> = []
+    for (const item of value) {
+      const converted = toJson(item, inner)
+      if ("problem" in converted) return converted
+      items.push(converted.value)
     }
-    return out
+    return { value: items }
   }
-  return value
+  return mapToJson(pairsOf(value) ?? Object.entries(value), inner)
+}
+
+/** A map's pairs as one JSON object; a key that repeats once normalised is a problem, not a choice. */
+const mapToJson = (pairs: ReadonlyArray<readonly [unknown, unknown]>, inner: Depth): Converted => {
+  const entries: Array<[string, unknown]> = []
+  const written = new Map<string, string>()
+  for (const [key, item] of pairs) {
+    const text = keyText(key)
+    if (text === undefined) return { problem: "a map key is a list or a map; task files have keyword keys" }
+    const name = normalizeKey(text)
+    const earlier = written.get(name)
+    if (earlier !== undefined) {
+      const spelled = earlier === text ? `${JSON.stringify(text)} appears more than once` : `${JSON.stringify(earlier)} and ${JSON.stringify(text)} are both ${JSON.stringify(name)}`
+      return { problem: `the map key ${spelled} (one value would be silently dropped)` }
+    }
+    written.set(name, text)
+    if (item === null || item === undefined) continue
+    const converted = toJson(item, inner)
+    if ("problem" in converted) return converted
+    entries.push([name, converted.value])
+  }
+  // fromEntries defines own properties, so a key named `__proto__` stays a key.
+  return { value: Object.fromEntries(entries) }
 }
