@@ -54,7 +54,8 @@ export const tasks = Command.make("tasks", {
     yield* Output.lines([
       ...(["pending", "current", "complete", "failed"] as const).flatMap((status) => taskLines(status, listing[status])),
       `invalid/ (${listing.invalid.length})`,
-      ...listing.invalid.map((i) => `  ${i.name}: ${i.invalid_reason}`)
+      // The name is as found on disk: its control characters must not reach the terminal.
+      ...listing.invalid.map((i) => `  ${Prompt.visibleLine(i.name)}: ${i.invalid_reason}`)
     ])
   })).pipe(
   Command.withDescription("List the task queue, folder by folder"),

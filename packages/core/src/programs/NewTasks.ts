@@ -8,6 +8,7 @@
  */
 import { Clock, Effect, Result, Schema } from "effect"
 import { Task } from "../domain/Task.ts"
+import { jsonShapeProblem, printable, shownName } from "../domain/TaskFileText.ts"
 import { EventSink } from "../services/EventSink.ts"
 import { Git } from "../services/Git.ts"
 import { TaskQueue } from "../services/TaskQueue.ts"
@@ -22,14 +23,18 @@ const decodeTask = Schema.decodeUnknownResult(Task, { errors: "all" })
  * @category parsing
  * @since 0.1.0
  */
-export const parseTaskFile = (name: string, content: string, createdBy: string): Task | string => {
-  if (!name.endsWith(".json")) return `${name}: task files must be .json`
+export const parseTaskFile = (fileName: string, content: string, createdBy: string): Task | string => {
+  const name = shownName(fileName)
+  if (!fileName.endsWith(".json")) return `${name}: task files must be .json`
   let json: unknown
   try {
     json = JSON.parse(content)
   } catch (error) {
-    return `${name}: not valid JSON (${error instanceof Error ? error.message : String(error)})`
+    return `${name}: not valid JSON (${printable(error instanceof Error ? error.message : String(error))})`
   }
+  // What JSON.parse lets through: a key given twice (it keeps the last), nesting no task file needs.
+  const shape = jsonShapeProblem(content)
+  if (shape !== undefined) return `${name}: ${shape}`
   const decoded = decodeTask(json)
   if (Result.isFailure(decoded)) return `${name}: ${decoded.failure.message.replace(/\n\s*/g, " ")}`
   const { attempts: _a, last_feedback: _f, merged_sha: _m, ...task } = decoded.success
