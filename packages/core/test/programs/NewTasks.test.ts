@@ -8,7 +8,7 @@ import { parseTaskFile } from "../../src/programs/NewTasks.ts"
 
 describe("NewTasks.parseTaskFile", () => {
   it("takes a plain task file, recording who created it", () => {
-    assert.deepStrictEqual(parseTaskFile("a.json", JSON.stringify({ id: "a", summary: "do a" }), "w0"), { id: "a", summary: "do a", created_by: "w0" })
+    assert.deepStrictEqual(parseTaskFile("a.json", JSON.stringify({ id: "a", summary: "do a" }), "w0") as unknown, { id: "a", summary: "do a", created_by: "w0" })
   })
 
   it("refuses a key given twice (JSON.parse keeps the last one), naming it", () => {
