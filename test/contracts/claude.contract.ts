@@ -43,14 +43,12 @@ describe("claude: what only Claude Code does", () => {
     assert.deepStrictEqual(second.tokens, { input: 3000, output: 200 }, "usage is this call's alone")
   })
 
-  it("not logged in (no ANTHROPIC_API_KEY): a failed call with claude's one line, at once", async () => {
+  it("not logged in (no ANTHROPIC_API_KEY): the agent is unavailable, with claude's one line, at once (the run stops: exit 2, no attempt spent)", async () => {
     const box = await sandbox({ override: ({ env, ...rest }) => ({ ...rest, env: { ...env, ANTHROPIC_API_KEY: "" } }) })
     const started = Date.now()
-    const result = await box.run({ call: "propose", prompt: "Create hello.txt.", timeoutMs: 60_000 })
+    const result = await box.runEither({ call: "propose", prompt: "Create hello.txt.", timeoutMs: 60_000 })
     assert.isBelow(Date.now() - started, 20_000)
-    assert.strictEqual(result.exitCode, 1)
-    assert.isFalse(result.timedOut)
-    assert.strictEqual(result.stderr.trim(), "Not logged in · Please run /login")
+    assert.deepStrictEqual(result, { unavailable: "claude is not authenticated: Not logged in · Please run /login" })
     assert.strictEqual(box.server.turns().length, 0)
   })
 

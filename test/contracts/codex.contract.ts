@@ -56,12 +56,20 @@ describe("codex: what only Codex does", () => {
     assert.strictEqual(box.server.turns().length, 0)
   })
 
-  it("an API error the model server returns (after codex's own retries): a failed call ending in codex's one line", async () => {
+  it("the model server answers 401 (a revoked key): the agent is unavailable, with codex's own line (the run stops: exit 2, no attempt spent)", async () => {
     const box = await sandbox()
     box.server.failAll({ status: 401, message: "invalid api key" })
-    const result = await box.run({ call: "propose", prompt: "Create hello.txt.", timeoutMs: 60_000 })
-    assert.strictEqual(result.exitCode, 1)
+    const result = await box.runEither({ call: "propose", prompt: "Create hello.txt.", timeoutMs: 60_000 })
+    assert.isTrue("unavailable" in result, JSON.stringify(result))
+    if ("unavailable" in result) assert.match(result.unavailable, /^codex is not authenticated: unexpected status 401 Unauthorized: invalid api key, url: http:\/\/127\.0\.0\.1:\d+\/v1\/responses$/)
+  })
+
+  it("an API error that is not about credentials (500, after codex's own retries): a failed call ending in codex's one line", async () => {
+    const box = await sandbox()
+    box.server.failAll({ status: 500, message: "scripted outage" })
+    const result = await box.run({ call: "propose", prompt: "Create hello.txt.", timeoutMs: 120_000 })
+    assert.notStrictEqual(result.exitCode, 0)
     assert.isFalse(result.timedOut)
-    assert.match(result.stderr.trim().split("\n").pop()!, /^unexpected status 401 Unauthorized: invalid api key, url: http:\/\/127\.0\.0\.1:\d+\/v1\/responses$/)
+    assert.notStrictEqual(result.stderr.trim(), "")
   })
 })

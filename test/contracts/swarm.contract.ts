@@ -194,3 +194,88 @@ describe("oompa loop with mixed harnesses: claude, gemini and opencode workers, 
     ])
   })
 })
+
+/** Live processes whose command line has `marker` (the test's own unique sleep). */
+const processesWith = (marker: string): Array<number> =>
+  fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).flatMap((entry) => {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ")
+      const state = fs.readFileSync(`/proc/${entry}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[0]
+      return cmdline.includes(marker) && state !== "Z" ? [Number(entry)] : []
+    } catch {
+      return []
+    }
+  })
+
+describe("oompa swarm with real agents against a model server that fails, or a tool that escapes its process group", () => {
+  let server: ModelServer.ModelServer
+  beforeAll(async () => {
+    const missing = missingMessage(codex.name)
+    if (missing !== undefined) throw new Error(missing)
+    server = await ModelServer.start()
+  })
+  afterAll(async () => {
+    await server?.close()
+    cleanupAll()
+  })
+
+  const codexSwarm = () =>
+    scratchRepo({
+      config: {
+        workers: [{ model: `codex:${codex.model}`, role: "executor", iterations: 1 }],
+        review_model: `codex:${codex.model}`,
+        harnesses: { codex: codex.override(server.url) },
+        timeouts: { propose: 120, review: 120 }
+      },
+      pending: [{ id: "task-a", summary: "Write src/task-a.txt" }]
+    })
+
+  it("401 (a revoked key): the run stops with exit 2 and codex's own line; no task attempt spent, nothing left", async () => {
+    server.failAll({ status: 401, message: "invalid api key" })
+    const scratch = codexSwarm()
+    const result = await oompaAsync(scratch, ["swarm"]).exited
+    server.failAll(undefined)
+    assert.strictEqual(result.status, 2, show(result))
+    assert.match(result.stderr, /codex is not authenticated: unexpected status 401 Unauthorized: invalid api key/)
+    assert.deepStrictEqual(tasksIn(scratch, "pending"), ["task-a"])
+    const task = JSON.parse(fs.readFileSync(path.join(scratch.repo, "tasks/pending/task-a.json"), "utf8")) as { attempts?: number }
+    assert.strictEqual(task.attempts ?? 0, 0)
+    assert.strictEqual(git(scratch.repo, "worktree", "list").split("\n").length, 1)
+  })
+
+  it("a model server that only errors (500): the run exits 1 and says no iteration succeeded", async () => {
+    server.failAll({ status: 500, message: "scripted outage" })
+    const scratch = codexSwarm()
+    const result = await oompaAsync(scratch, ["swarm"]).exited
+    server.failAll(undefined)
+    assert.strictEqual(result.status, 1, show(result))
+    assert.include(result.stdout, "no iteration succeeded", show(result))
+    assert.deepStrictEqual(tasksIn(scratch, "complete"), [])
+  })
+
+  it("a tool process claude's Bash tool started in a session of its own (setsid) is dead after the run", async () => {
+    const missing = missingMessage(claude.name)
+    if (missing !== undefined) throw new Error(missing)
+    const marker = `${600 + Math.floor(Math.random() * 1000)}.${process.pid}`
+    server.respond((request) => {
+      const { afterTool, userText } = ModelServer.lastTurn(request)
+      if (request.api === "responses") return /^# oompa review of task /m.test(userText) ? { text: "Fine.\n\nVERDICT: APPROVED" } : undefined
+      if (afterTool) return { text: "Wrote src/task-a.txt and left a helper running." }
+      return { tool: "Bash", args: { command: `setsid sleep ${marker} > /dev/null 2>&1 < /dev/null & echo "pid $!" > task-a.txt`, description: "start a helper" } }
+    })
+    const scratch = scratchRepo({
+      config: {
+        workers: [{ model: "claude:sonnet", role: "executor", iterations: 1 }],
+        review_model: `codex:${codex.model}`,
+        harnesses: { claude: claude.override(server.url), codex: codex.override(server.url) },
+        timeouts: { propose: 120, review: 120 }
+      },
+      pending: [{ id: "task-a", summary: "Write task-a.txt" }]
+    })
+    const result = await oompaAsync(scratch, ["swarm"]).exited
+    assert.strictEqual(result.status, 0, show(result))
+    const started = /pid (\d+)/.exec(git(scratch.repo, "show", "main:task-a.txt"))
+    assert.isNotNull(started, "the helper was started")
+    assert.deepStrictEqual(processesWith(`sleep ${marker}`), [], "the escaped tool process outlived the run")
+  })
+})

@@ -475,7 +475,7 @@ const refusal = (request: AgentRequest, state: Attempt): AgentUnavailable | unde
   const exitCode = state.exitCode === 0 && Harnesses.parseOutput(harness, stdout).isError ? 1 : state.exitCode
   if (exitCode !== null && !state.timedOut && Harnesses.isNotAuthenticated(harness, exitCode, stdout, stderr)) {
     const said = Harnesses.authenticationLine(harness, stdout, stderr)
-    const binary = state.line?.command ?? harness
+    const binary = state.line?.command.split("/").pop() ?? harness
     return unavailable(request, said === undefined ? Harnesses.notAuthenticatedMessage(binary) : `${binary} is not authenticated: ${said}`, true)
   }
   return undefined
