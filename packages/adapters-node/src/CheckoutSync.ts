@@ -22,11 +22,26 @@
  * Then the touched index entries become the new main's (`git reset <new> -- <files>`) and the
  * followed files are written (`git checkout-index`) or removed.
  *
+ * A checkout the user is in the middle of something in is not touched at all (SPEC F6): a merge
+ * (`MERGE_HEAD`), a rebase (`rebase-merge/`, `rebase-apply/`), a cherry-pick or revert
+ * (`CHERRY_PICK_HEAD`, `REVERT_HEAD`, `sequencer/`), an `am` session, a bisect (`BISECT_LOG`), an index
+ * with unmerged entries, or an `index.lock` some git command holds (waited for up to `lockWaitMs`
+ * first). Main still moves; HEAD, the index, the files and git's state files stay as they are, and a
+ * `warning:` line says why and what to run. A checkout being rebased counts as having the branch
+ * checked out (git itself refuses to check it out elsewhere), though its HEAD is detached. Such a
+ * sync is put off, not dropped: the record keeps the checkout with the commit its index and files are
+ * still at (`from`, carried over to the next move), so a later warning names the commit the user's
+ * operation started from, and once the operation is over (aborted, or the lock released) the next
+ * `finish` or `recover` syncs it from there. When the user ended it by moving main themselves (a
+ * commit, a rebase), the put-off sync is dropped without a word: the warning said what to do.
+ *
  * Crash safety (SPEC F14): `prepare` records the move (old, new, the checkouts on the branch) in
  * `.oompa/checkout-sync.json` before main moves; the per-file plan is added to the record before any
- * index entry is touched. `finish` applies the record and deletes it, and `recover` finishes a record
- * a crash left behind. Applying is idempotent: a file is only written while its content is still the
- * old main's, so finishing twice, or after the user touched a file in between, never overwrites an edit.
+ * index entry is touched. `finish` applies the record and deletes it (or keeps only the checkouts put
+ * off), and `recover` finishes a record a crash left behind, under the same rule: a checkout the user
+ * started a merge or a rebase in since is put off, not synced. Applying is idempotent: a file is only
+ * written while its content is still the old main's, so finishing twice, or after the user touched a
+ * file in between, never overwrites an edit.
  *
  * Called by `NodeGit.compareAndSwapMain` around the `update-ref`, and by `NodeGit.layer` at startup.
  *
@@ -53,7 +68,11 @@ export const CheckoutPlan = Schema.Struct({
   path: Schema.String,
   /** Absent until the fast path failed and the files were classified. */
   follow: Schema.optionalKey(Schema.Array(Schema.String)),
-  kept: Schema.optionalKey(Schema.Array(Schema.String))
+  kept: Schema.optionalKey(Schema.Array(Schema.String)),
+  /** The commit the checkout's index and files are at, when not `old`: an earlier sync of it was put off. */
+  from: Schema.optionalKey(Schema.String),
+  /** Why its sync was put off (a `BusyKind`), once a warning said so. */
+  busy: Schema.optionalKey(Schema.String)
 })
 
 /**
@@ -99,13 +118,31 @@ const fsError = (operation: string) => (error: { readonly message: string }) => 
 // Pathspecs are file names here, never patterns.
 const literal = ["--literal-pathspecs"] as const
 
-/** The checkouts (worktrees not oompa's) that have the target branch checked out. */
-const checkoutsOnTarget = (repo: Repo) =>
-  Effect.map(GitRepo.listWorktrees(repo), (worktrees) =>
-    worktrees.filter((worktree) =>
-      worktree.head._tag === "Branch" &&
-      worktree.head.ref === `refs/heads/${repo.targetBranch}` &&
-      !worktree.path.startsWith(`${repo.worktreesDir}/`)))
+/** A state file of git's, trimmed; `undefined` when absent or unreadable. */
+const readState = (file: string): Effect.Effect<string | undefined> =>
+  Effect.try({ try: () => nodeFs.readFileSync(file, "utf8").trim(), catch: () => undefined }).pipe(Effect.orElseSucceed(() => undefined))
+
+const stateExists = (file: string): Effect.Effect<boolean> => Effect.sync(() => nodeFs.existsSync(file))
+
+/** The branch a worktree is being rebased from (`rebase-merge/head-name`, `rebase-apply/head-name`), if any. */
+const rebasedBranch = Effect.fn("CheckoutSync.rebasedBranch")(function*(gitDir: string) {
+  return (yield* readState(`${gitDir}/rebase-merge/head-name`)) ?? (yield* readState(`${gitDir}/rebase-apply/head-name`))
+})
+
+/**
+ * The checkouts (worktrees not oompa's) that have the target branch checked out, or are rebasing it
+ * (HEAD detached meanwhile; git counts the branch as checked out there).
+ */
+const checkoutsOnTarget = Effect.fn("CheckoutSync.checkoutsOnTarget")(function*(repo: Repo) {
+  const ref = `refs/heads/${repo.targetBranch}`
+  const checkouts: Array<GitRepo.Worktree> = []
+  for (const worktree of yield* GitRepo.listWorktrees(repo)) {
+    if (worktree.path.startsWith(`${repo.worktreesDir}/`)) continue
+    const branch = worktree.head._tag === "Branch" ? worktree.head.ref : yield* rebasedBranch(worktree.adminDir)
+    if (branch === ref) checkouts.push(worktree)
+  }
+  return checkouts
+})
 
 /**
  * The files that differ between two commits, with their blobs on each side.
@@ -127,9 +164,20 @@ const writeRecord = Effect.fn("CheckoutSync.writeRecord")(function*(repo: Repo, 
   yield* repo.fs.rename(temporary, file).pipe(Effect.mapError(fsError("checkoutSync")))
 })
 
+const readRecord = Effect.fn("CheckoutSync.readRecord")(function*(repo: Repo) {
+  const file = `${repo.root}/${recordFile}`
+  if (!(yield* repo.fs.exists(file).pipe(Effect.mapError(fsError("checkoutSync"))))) return undefined
+  const text = yield* repo.fs.readFileString(file).pipe(Effect.mapError(fsError("checkoutSync")))
+  return yield* Schema.decodeUnknownEffect(Schema.fromJsonString(SyncRecord))(text).pipe(
+    Effect.mapError((error) => gitError("checkoutSync", `${file} is unreadable (${error.message}); delete it after checking \`git status\``))
+  )
+})
+
 /**
  * Records the move from `old` to `next` for every checkout on the target branch, before main moves.
- * `undefined` (and no record) when no checkout has the branch checked out.
+ * `undefined` (and no record) when no checkout has the branch checked out. A checkout whose sync a
+ * pending record put off (`recover` just found it still busy) keeps the commit it is at, as long as
+ * main has not moved since that record.
  *
  * @category operations
  * @since 0.1.0
@@ -137,12 +185,20 @@ const writeRecord = Effect.fn("CheckoutSync.writeRecord")(function*(repo: Repo, 
 export const prepare = Effect.fn("CheckoutSync.prepare")(function*(repo: Repo, move: { readonly old: string; readonly next: string }) {
   const checkouts = yield* checkoutsOnTarget(repo)
   if (checkouts.length === 0) return undefined
+  const pending = yield* readRecord(repo).pipe(Effect.orElseSucceed(() => undefined))
+  const behind = new Map<string, string>()
+  if (pending !== undefined && pending.new === move.old) {
+    for (const plan of pending.checkouts) if (plan.from !== undefined && plan.from !== move.old) behind.set(plan.path, plan.from)
+  }
   const record: SyncRecord = {
     version: 1,
     branch: repo.targetBranch,
     old: move.old,
     new: move.next,
-    checkouts: checkouts.map((checkout) => ({ path: checkout.path }))
+    checkouts: checkouts.map((checkout) => {
+      const from = behind.get(checkout.path)
+      return from === undefined ? { path: checkout.path } : { path: checkout.path, from }
+    })
   }
   yield* writeRecord(repo, record)
   return record
@@ -314,26 +370,205 @@ const readTreeProtects = (checkout: string, entry: GitParse.RawEntry): Effect.Ef
     catch: (cause) => gitError("checkoutSync", `cannot read ${checkout}/${entry.path}: ${String(cause)}`)
   })
 
+// ---------------------------------------------------------------------------------------------------
+// What the user is in the middle of
+// ---------------------------------------------------------------------------------------------------
+
 /**
- * Syncs one checkout: the fast path (`read-tree -m -u`, git's own refusal protecting local changes),
- * else the touched files classified (and the plan recorded before any index entry changes), then applied.
+ * What a checkout is in the middle of, by the state git keeps for it; while one is found, the sync
+ * of that checkout touches nothing.
+ *
+ * @category models
+ * @since 0.1.0
  */
-const syncCheckout = Effect.fn("CheckoutSync.syncCheckout")(function*(repo: Repo, record: SyncRecord, entries: ReadonlyArray<GitParse.RawEntry>, plan: CheckoutPlan) {
+export type BusyKind =
+  | "rebase"
+  | "rebase-apply"
+  | "am"
+  | "merge"
+  | "cherry-pick"
+  | "revert"
+  | "cherry-pick-sequence"
+  | "revert-sequence"
+  | "bisect"
+  | "index-lock"
+  | "unmerged"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Busy {
+  readonly kind: BusyKind
+  /** The state file or folder that says so. */
+  readonly marker: string
+  /** For a rebase: the commit the branch was at when it began (its `orig-head`). */
+  readonly origHead?: string | undefined
+}
+
+const busy = (kind: BusyKind, marker: string, origHead?: string): Busy => ({ kind, marker, origHead })
+
+/**
+ * How long a held `index.lock` is waited for before the sync is put off (a `git status` of the
+ * user's editor holds it for milliseconds), and how often it is looked at meanwhile.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const lockWaitMs = 1_000
+const lockPollMs = 50
+
+/** The operation git's state files in `gitDir` (a worktree's own git dir) say is under way, if any. */
+const operationIn = Effect.fn("CheckoutSync.operationIn")(function*(gitDir: string) {
+  const at = (name: string) => `${gitDir}/${name}`
+  if (yield* stateExists(at("rebase-merge"))) return busy("rebase", at("rebase-merge"), yield* readState(at("rebase-merge/orig-head")))
+  if (yield* stateExists(at("rebase-apply"))) {
+    // The folder `git am` and `git rebase --apply` share: `applying` marks an am session.
+    if (yield* stateExists(at("rebase-apply/applying"))) return busy("am", at("rebase-apply"))
+    return busy("rebase-apply", at("rebase-apply"), yield* readState(at("rebase-apply/orig-head")))
+  }
+  if (yield* stateExists(at("MERGE_HEAD"))) return busy("merge", at("MERGE_HEAD"))
+  if (yield* stateExists(at("sequencer"))) {
+    const reverting = (yield* stateExists(at("REVERT_HEAD"))) || ((yield* readState(at("sequencer/todo"))) ?? "").startsWith("revert")
+    return busy(reverting ? "revert-sequence" : "cherry-pick-sequence", at("sequencer"))
+  }
+  if (yield* stateExists(at("CHERRY_PICK_HEAD"))) return busy("cherry-pick", at("CHERRY_PICK_HEAD"))
+  if (yield* stateExists(at("REVERT_HEAD"))) return busy("revert", at("REVERT_HEAD"))
+  if (yield* stateExists(at("BISECT_LOG"))) return busy("bisect", at("BISECT_LOG"))
+  return undefined
+})
+
+/**
+ * What `checkout` is in the middle of, from its state files, or a held `index.lock` (after waiting up
+ * to `lockWaitMs` for it to go). Unmerged entries are found by `unmergedIn`, which needs a spawn.
+ */
+const busyIn = Effect.fn("CheckoutSync.busyIn")(function*(checkout: GitRepo.Worktree) {
+  const operation = yield* operationIn(checkout.adminDir)
+  if (operation !== undefined) return operation
+  const lock = `${checkout.adminDir}/index.lock`
+  for (let waitedMs = 0; yield* stateExists(lock); waitedMs += lockPollMs) {
+    if (waitedMs >= lockWaitMs) return busy("index-lock", lock)
+    yield* Effect.sleep(lockPollMs)
+  }
+  return undefined
+})
+
+/** Whether the checkout's index has unmerged entries (conflicts no state file accounts for: a `stash pop`'s, say). */
+const unmergedIn = (repo: Repo, checkout: GitRepo.Worktree): Effect.Effect<Busy | undefined, Errors.GitError> =>
+  Effect.map(
+    repo.git.ok("checkoutSync", { cwd: checkout.path, args: ["ls-files", "--unmerged", "-z"] }),
+    (output) => output.stdout.length > 0 ? busy("unmerged", `${checkout.adminDir}/index`) : undefined
+  )
+
+/** A word as a shell reads it: as is when plain, else quoted. */
+const shellWord = (word: string): string => /^[\w./@-]+$/.test(word) ? word : GitParse.shellQuote(word)
+
+/** Finishing and abandoning each operation that ends in a commit on the checked-out branch. */
+const operations: Partial<Record<BusyKind, { readonly what: string; readonly finish: string; readonly abort: string; readonly commits: boolean }>> = {
+  merge: { what: "a merge", finish: "resolve and `git commit`", abort: "git merge --abort", commits: false },
+  "cherry-pick": { what: "a cherry-pick", finish: "`git cherry-pick --continue`", abort: "git cherry-pick --abort", commits: false },
+  revert: { what: "a revert", finish: "`git revert --continue`", abort: "git revert --abort", commits: false },
+  "cherry-pick-sequence": { what: "a cherry-pick of several commits", finish: "`git cherry-pick --continue`", abort: "git cherry-pick --abort", commits: true },
+  "revert-sequence": { what: "a revert of several commits", finish: "`git revert --continue`", abort: "git revert --abort", commits: true },
+  am: { what: "a `git am` session", finish: "`git am --continue`", abort: "git am --abort", commits: true }
+}
+
+/**
+ * The warning for a checkout left as it is because the user is in the middle of something: why, and
+ * exactly what to run. With HEAD on the branch, HEAD now names the new main while the index and files
+ * are still at `from`, so a commit made as things stand would revert what main gained: the operation
+ * is finished where it started (HEAD detached there) and then merged. A rebase's own end moves the
+ * branch, so the commands say how to put main's new commits back on top instead.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const busyWarning = (
+  move: { readonly branch: string; readonly from: string; readonly next: string },
+  checkout: string,
+  found: Busy
+): string => {
+  const branch = shellWord(move.branch)
+  const marker = found.marker.startsWith(`${checkout}/`) ? found.marker.slice(checkout.length + 1) : found.marker
+  const short = (sha: string) => sha.slice(0, 12)
+  const left = (from: string) => `so oompa left it exactly as it is while ${move.branch} moved from ${short(from)} to ${short(move.next)}`
+  const behind = `HEAD (${move.branch}) now names ${short(move.next)}, but your index and files are still at ${short(move.from)}`
+  const detach = `git update-ref --no-deref HEAD ${move.from}`
+  const operation = operations[found.kind]
+  if (operation !== undefined) {
+    return `warning: your checkout ${checkout} is in the middle of ${operation.what} (${marker}), ${left(move.from)}. ` +
+      `${behind}: finishing it as things stand would revert what ${move.branch} gained. ` +
+      `To finish it where it started: ${detach} (HEAD detached there; nothing else changes), then ${operation.finish} as usual, then git switch ${branch} && git merge -. ` +
+      `To abandon it instead: the same update-ref, then ${operation.abort} && git switch ${branch}` +
+      (operation.commits ? ` (what it already committed stays on ${move.branch})` : "")
+  }
+  if (found.kind === "rebase" || found.kind === "rebase-apply") {
+    const orig = found.origHead !== undefined && /^[0-9a-f]{40,64}$/.test(found.origHead) ? found.origHead : move.from
+    const abort = `Do not \`git rebase --abort\`: it would set ${move.branch} back to ${short(orig)}, dropping what was merged since. `
+    const quit = `To abandon the rebase instead: git rebase --quit && git switch --discard-changes ${branch}`
+    const start = `warning: your checkout ${checkout} is in the middle of a rebase of ${move.branch} (${marker}), ${left(orig)}. ${abort}`
+    return found.kind === "rebase"
+      ? `${start}Finish the rebase as usual (git then refuses to update ${move.branch}, which moved under it), ` +
+        `then put what ${move.branch} gained on top of your rebased commits: git rebase --quit && git rebase --rebase-merges --onto HEAD ${orig} ${branch}. ${quit}`
+      : `${start}Finishing it (\`git rebase --continue\`) sets ${move.branch} to your rebased commits without what was merged since ${short(orig)} ` +
+        `(this kind of rebase does not check that ${move.branch} moved); once it has finished, put that back on top: ` +
+        `git rebase --rebase-merges --onto ${branch} ${orig} ${move.next} && git switch ${branch} && git merge --ff-only -. ${quit}`
+  }
+  if (found.kind === "bisect") {
+    return `warning: your checkout ${checkout} is in the middle of a bisect (${marker}), ${left(move.from)}. ${behind}. ` +
+      `To go on bisecting: ${detach} first (HEAD detached there; nothing else changes); \`git bisect reset\` then takes you to ${move.branch} as it is now`
+  }
+  const later = `the next merge, the next run or \`oompa cleanup\` brings it along (it is recorded in ${recordFile})`
+  if (found.kind === "index-lock") {
+    return `warning: your checkout ${checkout} has a held ${marker} (a git command is running there, or one that crashed left it), ${left(move.from)}. ` +
+      `${behind}, so \`git status\` shows what ${move.branch} gained as reverted: do not commit there before it is brought along. ` +
+      `Once the lock is gone (delete it if no git command is running), ${later}`
+  }
+  return `warning: your checkout ${checkout} has unmerged entries in its index (conflicts of a \`git stash pop\` or the like), ${left(move.from)}. ` +
+    `${behind}: do not commit there before it is brought along. Resolve the conflicts (\`git add\`), and ${later}, keeping your edits`
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Syncing one checkout
+// ---------------------------------------------------------------------------------------------------
+
+/** One checkout's part of a move: its plan, the commit it is at (`from`), and the files that differ from there. */
+interface CheckoutMove {
+  readonly checkout: GitRepo.Worktree
+  readonly plan: CheckoutPlan
+  readonly from: string
+  readonly entries: ReadonlyArray<GitParse.RawEntry>
+}
+
+/**
+ * Syncs one checkout, unless the user is in the middle of something there (then nothing in it is
+ * touched, and what was found is returned): the fast path (`read-tree -m -u`, git's own refusal
+ * protecting local changes, and refusing an index with unmerged entries), else the touched files
+ * classified (and the plan recorded before any index entry changes), then applied.
+ */
+const syncCheckout = Effect.fn("CheckoutSync.syncCheckout")(function*(repo: Repo, record: SyncRecord, target: CheckoutMove) {
+  const { checkout, entries, plan } = target
+  const operation = yield* busyIn(checkout)
+  if (operation !== undefined) return { busy: operation, warnings: [] }
+  // The move this checkout makes: from the commit it is at, which an earlier put-off sync left it on.
+  const move: SyncRecord = { ...record, old: target.from }
   const protects = plan.kept === undefined ? yield* Effect.forEach(entries, (entry) => readTreeProtects(plan.path, entry)) : []
   if (plan.kept === undefined && protects.every((ok) => ok)) {
-    const fast = yield* repo.git.run("checkoutSync", { cwd: plan.path, args: ["read-tree", "-m", "-u", record.old, record.new] })
-    if (fast.exitCode === 0) return []
+    const fast = yield* repo.git.run("checkoutSync", { cwd: plan.path, args: ["read-tree", "-m", "-u", move.old, move.new] })
+    if (fast.exitCode === 0) return { busy: undefined, warnings: [] }
   }
+  const conflicted = yield* unmergedIn(repo, checkout)
+  if (conflicted !== undefined) return { busy: conflicted, warnings: [] }
   const paths = entries.map((entry) => entry.path)
   const found = { index: yield* indexStates(repo, plan.path, paths), states: yield* workingStates(repo, plan.path, paths) }
   let kept = plan.kept
   if (kept === undefined) {
     const classified = classify(entries, found.index, found.states)
     kept = classified.kept
-    const checkouts = record.checkouts.map((other) => other.path === plan.path ? { path: plan.path, ...classified } : other)
+    const checkouts = record.checkouts.map((other) => other.path === plan.path ? { ...other, ...classified } : other)
     yield* writeRecord(repo, { ...record, checkouts })
   }
-  return yield* applyPlan(repo, record, entries, { path: plan.path, kept }, found)
+  return { busy: undefined, warnings: yield* applyPlan(repo, move, entries, { path: plan.path, kept }, found) }
 })
 
 /**
@@ -377,6 +612,9 @@ export const warningLine = (
  * Applies a recorded sync to every checkout still on the branch, then deletes the record. Returns
  * the `warning:` lines. When main is still at `old` (the move never happened) nothing is applied;
  * when it is neither `old` nor `new` (it moved again since) the sync is abandoned with a warning.
+ * A checkout the user is in the middle of something in is put off: it stays in the record, with the
+ * commit it is at, and a warning says what to run (once per move; each time for a held lock, which
+ * the user may be waiting on). A put-off checkout whose user moved main since is dropped silently.
  *
  * @category operations
  * @since 0.1.0
@@ -384,18 +622,35 @@ export const warningLine = (
 export const finish = Effect.fn("CheckoutSync.finish")(function*(repo: Repo, record: SyncRecord, touched?: ReadonlyArray<GitParse.RawEntry>) {
   const main = yield* GitRepo.resolveRef(repo.commonDir, `refs/heads/${record.branch}`)
   const warnings: Array<string> = []
-  if (main !== record.old && main !== record.new) {
+  const putOff: Array<CheckoutPlan> = []
+  if (main === record.new) {
+    const onBranch = new Map((yield* checkoutsOnTarget(repo)).map((checkout) => [checkout.path, checkout] as const))
+    // The touched files by the commit a checkout is at: `old`, or where a put-off sync left it.
+    const touchedFrom = new Map(touched === undefined ? [] : [[record.old, touched] as const])
+    for (const plan of record.checkouts) {
+      const checkout = onBranch.get(plan.path)
+      // A checkout that left the branch since was brought along by git itself.
+      if (checkout === undefined) continue
+      const from = plan.from ?? record.old
+      const entries = touchedFrom.get(from) ?? (yield* touchedFiles(repo, from, record.new))
+      touchedFrom.set(from, entries)
+      if (entries.length === 0) continue
+      const synced = yield* syncCheckout(repo, record, { checkout, plan, from, entries })
+      warnings.push(...synced.warnings)
+      if (synced.busy === undefined) continue
+      putOff.push({ ...plan, from, busy: synced.busy.kind })
+      if (plan.busy !== synced.busy.kind || synced.busy.kind === "index-lock") {
+        warnings.push(busyWarning({ branch: record.branch, from, next: record.new }, plan.path, synced.busy))
+      }
+    }
+  } else if (main === record.old) {
+    // The move never happened; a checkout put off before is still where it was.
+    putOff.push(...record.checkouts.filter((plan) => plan.from !== undefined))
+  } else if (record.checkouts.some((plan) => plan.busy === undefined)) {
     warnings.push(`warning: the sync of your checkout from ${record.old.slice(0, 12)} to ${record.new.slice(0, 12)} was not finished and ${record.branch} has moved since; check \`git status\` there`)
   }
-  if (main === record.new) {
-    const entries = touched ?? (yield* touchedFiles(repo, record.old, record.new))
-    const onBranch = new Set((yield* checkoutsOnTarget(repo)).map((checkout) => checkout.path))
-    for (const plan of record.checkouts) {
-      // A checkout that left the branch since was brought along by git itself.
-      if (onBranch.has(plan.path) && entries.length > 0) warnings.push(...yield* syncCheckout(repo, record, entries, plan))
-    }
-  }
-  yield* discard(repo)
+  if (putOff.length === 0) yield* discard(repo)
+  else yield* writeRecord(repo, { ...record, new: main === record.new ? record.new : record.old, checkouts: putOff })
   return warnings
 })
 
@@ -414,15 +669,6 @@ export const finishOrReport = (repo: Repo, record: SyncRecord, touched?: Readonl
         `it is recorded in ${recordFile}, and the next run or \`oompa cleanup\` finishes it`
       ]))
   )
-
-const readRecord = Effect.fn("CheckoutSync.readRecord")(function*(repo: Repo) {
-  const file = `${repo.root}/${recordFile}`
-  if (!(yield* repo.fs.exists(file).pipe(Effect.mapError(fsError("checkoutSync"))))) return undefined
-  const text = yield* repo.fs.readFileString(file).pipe(Effect.mapError(fsError("checkoutSync")))
-  return yield* Schema.decodeUnknownEffect(Schema.fromJsonString(SyncRecord))(text).pipe(
-    Effect.mapError((error) => gitError("checkoutSync", `${file} is unreadable (${error.message}); delete it after checking \`git status\``))
-  )
-})
 
 /**
  * Finishes a sync a crash left behind (SPEC F14); no record, no work. Returns the warnings.
