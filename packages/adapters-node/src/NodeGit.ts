@@ -120,6 +120,51 @@ interface Recorded {
 /** The records of one `Git` service, by workspace path. */
 type Records = Map<string, Recorded>
 
+/**
+ * The repository's config as the run found it. Every worktree shares it, so an agent can add a
+ * filter, a merge or diff driver, an include, a credential helper — a program git then runs inside
+ * oompa's own `add`, merges and the sync of the user's checkout. `guardConfig` puts it back.
+ */
+interface ConfigGuard {
+  text: string
+}
+
+// Added lines that name a program git may run, or pull in other config (issue 15 item 3).
+const programKeyPattern =
+  /^\s*\[\s*(filter|merge|diff|include|includeif|credential|gpg|core)\b|^\s*(clean|smudge|process|driver|command|textconv|fsmonitor|hookspath|sshcommand|editor|pager|askpass|helper|program|path|external|worktreeconfig)\s*=/i
+
+/**
+ * Compares the repository's config with the one the run found. An added line that can make git run
+ * a program (`programKeyPattern`) means the whole file is put back, with a `warning:` naming the
+ * lines; any other change (a user's `git config user.email`) becomes the new reference.
+ */
+const guardConfig = (repo: GitRepo.Repo, guard: ConfigGuard, warn: (line: string) => Effect.Effect<void>) =>
+  Effect.gen(function*() {
+    const file = `${repo.commonDir}/config`
+    const now = yield* Effect.sync(() => {
+      try {
+        return nodeFs.readFileSync(file, "utf8")
+      } catch {
+        return ""
+      }
+    })
+    if (now === guard.text) return
+    const before = new Set(guard.text.split("\n"))
+    const risky = now.split("\n").filter((line) => !before.has(line) && programKeyPattern.test(line))
+    if (risky.length === 0) {
+      guard.text = now
+      return
+    }
+    yield* Effect.try({
+      try: () => {
+        nodeFs.writeFileSync(`${file}.oompa-restore`, guard.text)
+        nodeFs.renameSync(`${file}.oompa-restore`, file)
+      },
+      catch: (cause) => gitError("guardConfig", `cannot put back ${file}: ${String(cause)}`)
+    })
+    yield* warn(`warning: the repository's config (${file}) gained lines that make git run programs (${risky.map((line) => line.trim()).join("; ")}); oompa put the file back as the run found it, since any agent of the run could have written them`)
+  })
+
 /** The workspace's record; a workspace this service never reset is read from the worktree once. */
 const recordOf = (repo: GitRepo.Repo, records: Records, path: string) =>
   Effect.gen(function*() {
@@ -262,8 +307,10 @@ const mergeStateFiles = ["MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "AUTO_MERGE"] 
  * next `git status`/`git diff` read against what oompa committed. Commits the agent made itself are
  * not kept as commits; what they changed is in the worktree's files, and so in this commit.
  */
-const commitAll = (repo: GitRepo.Repo, records: Records, warn: (line: string) => Effect.Effect<void>) =>
+const commitAll = (repo: GitRepo.Repo, records: Records, warn: (line: string) => Effect.Effect<void>, guard: ConfigGuard) =>
   Effect.fn("NodeGit.commitAll")(function*(workspace: Git.Workspace, message: string) {
+    // Before `add`, which runs clean filters: the agent that just ran may have installed one.
+    yield* guardConfig(repo, guard, warn)
     // The agent that just ran may have deleted the link: its tracked changes still count.
     const adminDir = yield* ownAdminDir(repo, workspace.path)
     if (adminDir === undefined) return yield* gitError("commitAll", `no workspace at ${workspace.path}`)
@@ -607,6 +654,14 @@ const deleteBranch = (repo: GitRepo.Repo, records: Records) =>
 // The service
 // ---------------------------------------------------------------------------------------------------
 
+const readConfigText = (repo: GitRepo.Repo): string => {
+  try {
+    return nodeFs.readFileSync(`${repo.commonDir}/config`, "utf8")
+  } catch {
+    return ""
+  }
+}
+
 /**
  * The `Git` service over an opened repository.
  *
@@ -615,21 +670,24 @@ const deleteBranch = (repo: GitRepo.Repo, records: Records) =>
  */
 export const make = (repo: GitRepo.Repo, warn: (line: string) => Effect.Effect<void>, swaps: Semaphore.Semaphore): Git.Git["Service"] => {
   const records: Records = new Map()
+  const guard: ConfigGuard = { text: readConfigText(repo) }
+  const guarded = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | Errors.GitError> => Effect.andThen(guardConfig(repo, guard, warn), effect)
   return Git.Git.of({
     targetBranch: repo.targetBranch,
     mainHead: mainHead(repo),
     acquireWorkspace: acquireWorkspace(repo, records),
-    resetWorkspace: resetWorkspace(repo, records),
+    resetWorkspace: (workspace, branch, base) => guarded(resetWorkspace(repo, records)(workspace, branch, base)),
     removeWorkspace: removeWorkspace(repo, records),
     listWorkspaces: listWorkspaces(repo),
-    commitAll: commitAll(repo, records, warn),
+    commitAll: commitAll(repo, records, warn, guard),
     workspaceHead: (workspace) => Effect.map(recordOf(repo, records, workspace.path), (recorded) => recorded.head),
     diffStat: diffStat(repo),
     diffText: diffText(repo),
-    merge: merge(repo),
-    compareAndSwapMain: compareAndSwapMain(repo, warn, swaps),
+    // Merges may run merge drivers; the swap syncs the user's checkout (smudge filters).
+    merge: (request) => guarded(merge(repo)(request)),
+    compareAndSwapMain: (expected, next, landed) => guarded(compareAndSwapMain(repo, warn, swaps)(expected, next, landed)),
     mergedMarkers: mergedMarkers(repo),
-    mergeIntoWorkspace: mergeIntoWorkspace(repo, records),
+    mergeIntoWorkspace: (workspace, onto) => guarded(mergeIntoWorkspace(repo, records)(workspace, onto)),
     takeNewTaskFiles: takeNewTaskFiles(repo),
     setBranch: setBranch(repo, records),
     deleteBranch: deleteBranch(repo, records),

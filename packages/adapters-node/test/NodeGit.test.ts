@@ -274,6 +274,31 @@ describe("NodeGit: commits and diffs", () => {
       }).pipe((effect) => withGit(temp, effect, { onWarning: (line) => Effect.sync(() => void warnings.push(line)) }))
     }))
 
+  it.live("an agent that installs a clean filter in the shared config (and .gitattributes selecting it): oompa's add never runs it; the config is put back and a warning names the lines; other config changes stay", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      const warnings: Array<string> = []
+      const pwned = path.join(temp.dir, "pwned")
+      yield* Effect.gen(function*() {
+        const git = yield* Git.Git
+        const workspace = yield* work(w0, "oompa/t/w0-1", { "a.txt": "changed\n", ".gitattributes": "* filter=evil\n" })
+        const configFile = path.join(temp.repo, ".git/config")
+        const original = fs.readFileSync(configFile, "utf8")
+        cli(workspace.path, ["config", "filter.evil.clean", `sh -c 'touch ${pwned}; cat'`])
+        yield* commitOrFail(workspace, "w0: with a filter")
+        assert.isFalse(fs.existsSync(pwned), "the agent's clean filter ran inside oompa's add")
+        assert.strictEqual(fs.readFileSync(configFile, "utf8"), original)
+        assert.strictEqual(warnings.length, 1)
+        assert.match(warnings[0]!, /gained lines that make git run programs \(\[filter "evil"\]; clean = "sh -c/, warnings[0])
+        // A change that runs nothing is the user's business: it stays.
+        cli(temp.repo, ["config", "user.name", "Someone Else"])
+        fs.writeFileSync(path.join(workspace.path, "b.txt"), "b\n")
+        yield* commitOrFail(workspace, "w0: more")
+        assert.include(fs.readFileSync(configFile, "utf8"), "Someone Else")
+        assert.strictEqual(warnings.length, 1)
+      }).pipe((effect) => withGit(temp, effect, { onWarning: (line) => Effect.sync(() => void warnings.push(line)) }))
+    }))
+
   it.live("compareAndSwapMain moves main and each landed task's merged marker in one transaction; a lost swap moves neither", () =>
     Effect.gen(function*() {
       const temp = yield* gitdir({ "a.txt": "a\n" })
