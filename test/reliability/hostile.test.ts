@@ -257,6 +257,18 @@ describe("hostile agents", () => {
     })
   }
 
+  it("setup_command outputs (a file it writes, not ignored) are not committed as the agent's change: only the agent's file lands", () => {
+    const scratch = scratchRepo({
+      config: { workers: [executor()], setup_command: "echo generated > setup-made.txt && mkdir -p dist && echo built > dist/app.js" },
+      pending: [{ id: "real", summary: "Write src/real.txt" }]
+    })
+    const result = oompa(scratch, ["swarm"])
+    assert.strictEqual(result.status, 0, show(result))
+    const landed = git(scratch.repo, "diff", "--name-only", "HEAD~1", "main")
+    assert.strictEqual(landed, "src/real.txt", show(result))
+    assertNothingLeft(scratch)
+  })
+
   it("an agent that exits 0 having changed nothing: no review, no merge, the task goes back with the reason", () => {
     const scratch = scratchRepo({
       config: { workers: [executor()], max_task_attempts: 1 },

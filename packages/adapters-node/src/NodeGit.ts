@@ -115,6 +115,8 @@ interface Recorded {
   readonly branch: string | undefined
   readonly head: string
   readonly mergeParent: string | undefined
+  /** What `setup_command` left that differs from `head`: path → blob (`undefined`: it deleted the path). */
+  readonly setup?: ReadonlyMap<string, string | undefined>
 }
 
 /** The records of one `Git` service, by workspace path. */
@@ -294,6 +296,50 @@ const listWorkspaces = (repo: GitRepo.Repo) =>
 // Commits and diffs
 // ---------------------------------------------------------------------------------------------------
 
+const zeroSha = "0".repeat(40)
+
+/** The staged entries that differ from `head` (`diff --cached --raw`): path → blob, `undefined` when deleted. */
+const stagedChanges = Effect.fnUntraced(function*(repo: GitRepo.Repo, workspace: Git.Workspace, head: string) {
+  const output = yield* repo.git.ok("markSetupOutputs", { cwd: workspace.path, args: ["diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", head, "--"] })
+  const fields = GitParse.nulFields(GitCommand.text(output.stdout))
+  const changes = new Map<string, string | undefined>()
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const blob = fields[i]!.split(" ")[3] ?? zeroSha
+    changes.set(fields[i + 1]!, blob === zeroSha ? undefined : blob)
+  }
+  return changes
+})
+
+/** Records what the setup left (staged, so `git add` has hashed it) as the setup's. */
+const markSetupOutputs = (repo: GitRepo.Repo, records: Records) =>
+  Effect.fn("NodeGit.markSetupOutputs")(function*(workspace: Git.Workspace) {
+    const recorded = yield* recordOf(repo, records, workspace.path)
+    yield* repo.git.ok("markSetupOutputs", { cwd: workspace.path, args: ["add", "-A"] })
+    records.set(workspace.path, { ...recorded, setup: yield* stagedChanges(repo, workspace, recorded.head) })
+  })
+
+/**
+ * Puts back, in the index, each path that still holds what the setup left: its entry becomes the
+ * head's again (or goes, when the setup created it), so the commit does not carry it. The working
+ * file is left alone: the agent's next command still finds the setup's output.
+ */
+const unstageSetupOutputs = Effect.fnUntraced(function*(repo: GitRepo.Repo, workspace: Git.Workspace, recorded: Recorded) {
+  if (recorded.setup === undefined || recorded.setup.size === 0) return
+  const staged = yield* stagedChanges(repo, workspace, recorded.head)
+  const untouched = [...recorded.setup].filter(([path, blob]) => staged.has(path) && staged.get(path) === blob).map(([path]) => path)
+  if (untouched.length === 0) return
+  const literal = { GIT_LITERAL_PATHSPECS: "1" }
+  const listing = yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["ls-tree", "-z", "--full-tree", recorded.head, "--", ...untouched], env: literal })
+  const inHead = new Map<string, string>()
+  for (const entry of GitParse.nulFields(GitCommand.text(listing.stdout))) {
+    const tab = entry.indexOf("\t")
+    const [mode, , sha] = entry.slice(0, tab).split(" ")
+    inHead.set(entry.slice(tab + 1), `${mode} ${sha}`)
+  }
+  const lines = untouched.map((path) => `${inHead.get(path) ?? `0 ${zeroSha}`}\t${path}`).join("\0") + "\0"
+  yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["update-index", "-z", "--index-info"], stdin: lines })
+})
+
 /** What `git merge` leaves in a worktree's admin dir; cleared once oompa commits the merge itself. */
 const mergeStateFiles = ["MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "AUTO_MERGE"] as const
 
@@ -316,6 +362,7 @@ const commitAll = (repo: GitRepo.Repo, records: Records, warn: (line: string) =>
     if (adminDir === undefined) return yield* gitError("commitAll", `no workspace at ${workspace.path}`)
     const recorded = yield* recordOf(repo, records, workspace.path)
     yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["add", "-A"] })
+    yield* unstageSetupOutputs(repo, workspace, recorded)
     const tree = GitCommand.text((yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["write-tree"] })).stdout).trim()
     if (recorded.mergeParent === undefined && (yield* GitRepo.readCommit(repo, recorded.head)).tree === tree) {
       yield* restoreHead(repo, adminDir, workspace, recorded, warn)
@@ -328,7 +375,7 @@ const commitAll = (repo: GitRepo.Repo, records: Records, warn: (line: string) =>
       stdin: message
     })
     const sha = GitCommand.text(commit.stdout).trim()
-    const next: Recorded = { branch: recorded.branch, head: sha, mergeParent: undefined }
+    const next: Recorded = { ...recorded, head: sha, mergeParent: undefined }
     if (recorded.branch !== undefined) {
       // No old value: the agent may have moved its branch; oompa's record, not the ref, is the truth.
       yield* repo.git.ok("commitAll", {
@@ -680,6 +727,7 @@ export const make = (repo: GitRepo.Repo, warn: (line: string) => Effect.Effect<v
     removeWorkspace: removeWorkspace(repo, records),
     listWorkspaces: listWorkspaces(repo),
     commitAll: commitAll(repo, records, warn, guard),
+    markSetupOutputs: markSetupOutputs(repo, records),
     workspaceHead: (workspace) => Effect.map(recordOf(repo, records, workspace.path), (recorded) => recorded.head),
     diffStat: diffStat(repo),
     diffText: diffText(repo),

@@ -299,6 +299,32 @@ describe("NodeGit: commits and diffs", () => {
       }).pipe((effect) => withGit(temp, effect, { onWarning: (line) => Effect.sync(() => void warnings.push(line)) }))
     }))
 
+  it.live("markSetupOutputs: what the setup wrote stays out of the commit while the agent leaves it as it was (and stays on disk); a setup output the agent then changed is its change", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "README.md": "readme\n", "package-lock.json": "{}\n", "gen.txt": "old\n" })
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const base = yield* git.mainHead
+        const workspace = yield* work(w0, "oompa/t/w0-1", {})
+        // The setup: rewrites a tracked lock file, deletes a file, creates an unignored build folder.
+        fs.writeFileSync(path.join(workspace.path, "package-lock.json"), "{\"lockfileVersion\": 3}\n")
+        fs.rmSync(path.join(workspace.path, "gen.txt"))
+        fs.mkdirSync(path.join(workspace.path, "build"))
+        fs.writeFileSync(path.join(workspace.path, "build/out.js"), "built\n")
+        fs.writeFileSync(path.join(workspace.path, "build/also.js"), "built too\n")
+        yield* git.markSetupOutputs(workspace)
+        // The agent: its own file, and one setup output it rewrote.
+        fs.mkdirSync(path.join(workspace.path, "src"))
+        fs.writeFileSync(path.join(workspace.path, "src/a.txt"), "a\n")
+        fs.writeFileSync(path.join(workspace.path, "build/also.js"), "edited by the agent\n")
+        const head = yield* commitOrFail(workspace, "w0: work")
+        assert.deepStrictEqual((yield* git.diffStat(base, head)).map((c) => c.path), ["build/also.js", "src/a.txt"])
+        assert.strictEqual(fs.readFileSync(path.join(workspace.path, "build/out.js"), "utf8"), "built\n", "the setup's output is still there")
+        // Nothing else changed: no second commit.
+        assert.isTrue(Option.isNone(yield* git.commitAll(workspace, "w0: again")))
+      }))
+    }))
+
   it.live("compareAndSwapMain moves main and each landed task's merged marker in one transaction; a lost swap moves neither", () =>
     Effect.gen(function*() {
       const temp = yield* gitdir({ "a.txt": "a\n" })

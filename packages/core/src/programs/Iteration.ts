@@ -242,6 +242,8 @@ const attempt = Effect.fnUntraced(function*(context: WorkerContext, n: number, c
   if (context.config.setup_command !== undefined) {
     const setup = yield* watch.time("setup", runSetup(context, context.config.setup_command))
     if (!setup.passed) return ended("error", `setup_command failed:\n${setup.output}`)
+    // What the setup wrote is not the agent's change (issue 15).
+    yield* watch.time("git", git.markSetupOutputs(context.workspace))
   }
   const steps = { context, n, task, claim, watch, branch, base: yield* Ref.make(base), approved, conflicted }
   const proposal = yield* propose(steps)

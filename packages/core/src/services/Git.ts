@@ -140,6 +140,12 @@ export class Git extends Context.Service<Git, {
    * points the worktree's `HEAD` back at that branch; `None` when nothing changed.
    */
   readonly commitAll: (workspace: Workspace, message: string) => Effect.Effect<Option.Option<string>, GitError>
+  /**
+   * Marks the workspace's files as they are now, after `setup_command`, as the setup's: a later
+   * `commitAll` leaves out each file that still holds what the setup left there, so setup outputs
+   * (a lock file it rewrote, a build folder nobody ignored) never become the agent's change.
+   */
+  readonly markSetupOutputs: (workspace: Workspace) => Effect.Effect<void, GitError>
   /** The last commit oompa made or checked out in the workspace (not what its `HEAD` says now). */
   readonly workspaceHead: (workspace: Workspace) => Effect.Effect<string, GitError>
   /** Per-file change from `base` to `head`: added, modified, deleted and binary files included. */

@@ -556,6 +556,8 @@ interface WorkspaceState {
   edits: Map<string, FileContent | undefined>
   /** The task outbox, kept apart because it is never committed. */
   outbox: Map<string, FileContent>
+  /** What the setup left that differs from `head` (`markSetupOutputs`): never committed while unchanged. */
+  setup: Map<string, FileContent | undefined>
 }
 
 /**
@@ -927,7 +929,8 @@ export class MemoryRepo {
         pendingMergeParent: undefined,
         base: this.node(head).tree,
         edits: new Map(),
-        outbox: new Map()
+        outbox: new Map(),
+        setup: new Map()
       })
     }
     return { worker, path }
@@ -952,6 +955,14 @@ export class MemoryRepo {
     state.pendingMergeParent = undefined
     startFrom(state, tree)
     state.outbox = new Map()
+    state.setup = new Map()
+  }
+
+  /** The working files as they are now are the setup's: `commitAll` leaves out those still unchanged. */
+  markSetupOutputs(workspace: Workspace): void {
+    const state = this.workspace(workspace.path, "markSetupOutputs")
+    const head = this.node(state.head, "markSetupOutputs").tree
+    state.setup = new Map([...state.edits].filter(([path, content]) => !sameContent(content, head.get(path))))
   }
 
   /** Drops the workspace; its branch stays. */
@@ -975,14 +986,19 @@ export class MemoryRepo {
   commitAll(workspace: Workspace, message: string): string | undefined {
     const state = this.workspace(workspace.path, "commitAll")
     const head = this.node(state.head, "commitAll")
+    // The setup's outputs the agent left as they were stay out of the commit (and in the files).
+    const untouched = [...state.setup].filter(([path, content]) => state.edits.has(path) && sameContent(state.edits.get(path), content))
+    const left = new Set(untouched.map(([path]) => path))
+    const committed = left.size === 0 ? state.edits : new Map([...state.edits].filter(([path]) => !left.has(path)))
     // Deriving looks only at the edited paths; it returns the base itself when they changed nothing.
-    const tree = deriveTree(state.base, state.edits, this.hasher)
+    const tree = deriveTree(state.base, committed, this.hasher)
     const merging = state.pendingMergeParent
     if (merging === undefined && sameTree(tree, head.tree)) return undefined
     const sha = this.addCommit(tree, merging === undefined ? [state.head] : [state.head, merging], message)
     state.head = sha
     state.pendingMergeParent = undefined
     startFrom(state, tree)
+    for (const [path, content] of untouched) state.edits.set(path, content)
     if (state.branch !== undefined) this.moveBranch(state.branch, sha)
     return sha
   }
@@ -1200,6 +1216,7 @@ export const make = (repo: MemoryRepo): Context.Service.Shape<typeof Git> =>
     removeWorkspace: (workspace) => attempt(() => repo.removeWorkspace(workspace)),
     listWorkspaces: attempt(() => repo.listWorkspaces()),
     commitAll: (workspace, message) => attempt(() => Option.fromNullishOr(repo.commitAll(workspace, message))),
+    markSetupOutputs: (workspace) => attempt(() => repo.markSetupOutputs(workspace)),
     workspaceHead: (workspace) => attempt(() => repo.workspaceHead(workspace)),
     diffStat: (base, head) => attempt(() => repo.diffStat(base, head)),
     diffText: (base, head) => attempt(() => repo.diffText(base, head)),

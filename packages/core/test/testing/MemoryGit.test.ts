@@ -721,3 +721,23 @@ describe("MemoryGit: properties", () => {
     )
   })
 })
+
+describe("MemoryGit: setup outputs", () => {
+  it.effect("what the setup wrote stays out of commits while the agent leaves it as it was, and stays in the files; one the agent changed is committed", () => {
+    const repo = MemoryGit.MemoryRepo.make({ files: { "lock.json": "{}\n" } })
+    return provide(repo, Effect.gen(function*() {
+      const git = yield* Git
+      const base = yield* git.mainHead
+      const ws = yield* branchFromMain(w0, "b")
+      repo.writeFile(ws.path, "lock.json", "{\"v\": 3}\n")
+      repo.writeFile(ws.path, "dist/app.js", "built\n")
+      yield* git.markSetupOutputs(ws)
+      repo.writeFile(ws.path, "src/a.txt", "a\n")
+      repo.writeFile(ws.path, "dist/app.js", "rebuilt by the agent\n")
+      const head = yield* commitOrFail(ws, "work")
+      assert.deepStrictEqual((yield* git.diffStat(base, head)).map((c) => c.path), ["dist/app.js", "src/a.txt"])
+      assert.strictEqual(repo.readFile(ws.path, "lock.json"), "{\"v\": 3}\n")
+      assert.isTrue(Option.isNone(yield* git.commitAll(ws, "again")))
+    }))
+  })
+})
