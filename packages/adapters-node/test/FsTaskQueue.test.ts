@@ -10,25 +10,11 @@ import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import type { Task } from "@oompa/core"
 import { TaskQueue } from "@oompa/core"
 import { Effect, Exit, FileSystem, Option, type Path } from "effect"
 import * as FsTaskQueue from "../src/FsTaskQueue.ts"
+import { task, withQueue } from "./fixtures/queue.ts"
 
-type AnyTask = Task.Task
-
-const task = (id: string, fields: Partial<Omit<AnyTask, "id">> = {}): AnyTask => ({ id, summary: `do ${id}`, ...fields }) as AnyTask
-
-/** A fresh queue in a temp folder that is removed after the test. */
-const withQueue = <A, E>(
-  body: (queue: TaskQueue.TaskQueue["Service"], dir: string) => Effect.Effect<A, E, FileSystem.FileSystem | Path.Path>
-) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "oompa-fsq-" })
-    const queue = yield* FsTaskQueue.make(dir)
-    return yield* body(queue, dir)
-  }).pipe(Effect.provide(NodeServices.layer))
 
 const ls = (dir: string, folder: string): Array<string> => NodeFs.readdirSync(NodePath.join(dir, folder)).sort()
 const readJson = (dir: string, folder: string, name: string): Record<string, unknown> =>

@@ -12,30 +12,17 @@
 import { execFileSync } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
-import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import type { Task } from "@oompa/core"
 import { EventSink, Recovery, TaskQueue } from "@oompa/core"
 import { MemoryGit } from "@oompa/core/testing"
-import { Effect, Exit, FileSystem, Option, type Path } from "effect"
+import { Effect, Exit, Option } from "effect"
 import * as EdnTasks from "../src/EdnTasks.ts"
 import * as FsTaskQueue from "../src/FsTaskQueue.ts"
+import * as Queue from "./fixtures/queue.ts"
+import { task } from "./fixtures/queue.ts"
 import * as Files from "../src/internal/fsTaskFiles.ts"
 
-type AnyTask = Task.Task
-
-const task = (id: string, fields: Partial<Omit<AnyTask, "id">> = {}): AnyTask => ({ id, summary: `do ${id}`, ...fields }) as AnyTask
-
-/** A fresh queue in a temp folder that is removed after the test. */
-const withQueue = <A, E>(
-  body: (queue: TaskQueue.TaskQueue["Service"], dir: string) => Effect.Effect<A, E, FileSystem.FileSystem | Path.Path>
-) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "oompa-fsq-hostile-" })
-    const queue = yield* FsTaskQueue.make(dir)
-    return yield* body(queue, dir)
-  }).pipe(Effect.provide(NodeServices.layer))
+const withQueue = <A, E>(body: Parameters<typeof Queue.withQueue<A, E>>[0]) => Queue.withQueue(body, "oompa-fsq-hostile-")
 
 const at = (dir: string, folder: string, name: string): string => NodePath.join(dir, folder, name)
 const ls = (dir: string, folder: string): Array<string> => NodeFs.readdirSync(NodePath.join(dir, folder)).sort()
