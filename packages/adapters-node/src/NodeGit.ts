@@ -129,11 +129,32 @@ type Records = Map<string, Recorded>
  */
 interface ConfigGuard {
   text: string
+  /** `info/attributes`, which applies in every worktree: any change to it is put back. */
+  attributes: string
 }
 
 // Added lines that name a program git may run, or pull in other config (issue 15 item 3).
 const programKeyPattern =
   /^\s*\[\s*(filter|merge|diff|include|includeif|credential|gpg|core)\b|^\s*(clean|smudge|process|driver|command|textconv|fsmonitor|hookspath|sshcommand|editor|pager|askpass|helper|program|path|external|worktreeconfig)\s*=/i
+
+const readText = (file: string): string => {
+  try {
+    return nodeFs.readFileSync(file, "utf8")
+  } catch {
+    return ""
+  }
+}
+
+/** Writes `text` back to `file` (removes it when the run found none) by rename, so it is never half-written. */
+const restore = (file: string, text: string) =>
+  Effect.try({
+    try: () => {
+      if (text === "") return nodeFs.rmSync(file, { force: true })
+      nodeFs.writeFileSync(`${file}.oompa-restore`, text)
+      nodeFs.renameSync(`${file}.oompa-restore`, file)
+    },
+    catch: (cause) => gitError("guardConfig", `cannot put back ${file}: ${String(cause)}`)
+  })
 
 /**
  * Compares the repository's config with the one the run found. An added line that can make git run
@@ -143,13 +164,13 @@ const programKeyPattern =
 const guardConfig = (repo: GitRepo.Repo, guard: ConfigGuard, warn: (line: string) => Effect.Effect<void>) =>
   Effect.gen(function*() {
     const file = `${repo.commonDir}/config`
-    const now = yield* Effect.sync(() => {
-      try {
-        return nodeFs.readFileSync(file, "utf8")
-      } catch {
-        return ""
-      }
-    })
+    const now = readText(file)
+    const attributesFile = `${repo.commonDir}/info/attributes`
+    const attributes = readText(attributesFile)
+    if (attributes !== guard.attributes) {
+      yield* restore(attributesFile, guard.attributes)
+      yield* warn(`warning: ${attributesFile} changed during the run (${attributes.split("\n").filter((line) => line.trim() !== "").slice(0, 3).join("; ")}); oompa put it back as the run found it: it applies to every worktree and to oompa's own git calls`)
+    }
     if (now === guard.text) return
     const before = new Set(guard.text.split("\n"))
     const risky = now.split("\n").filter((line) => !before.has(line) && programKeyPattern.test(line))
@@ -157,13 +178,7 @@ const guardConfig = (repo: GitRepo.Repo, guard: ConfigGuard, warn: (line: string
       guard.text = now
       return
     }
-    yield* Effect.try({
-      try: () => {
-        nodeFs.writeFileSync(`${file}.oompa-restore`, guard.text)
-        nodeFs.renameSync(`${file}.oompa-restore`, file)
-      },
-      catch: (cause) => gitError("guardConfig", `cannot put back ${file}: ${String(cause)}`)
-    })
+    yield* restore(file, guard.text)
     yield* warn(`warning: the repository's config (${file}) gained lines that make git run programs (${risky.map((line) => line.trim()).join("; ")}); oompa put the file back as the run found it, since any agent of the run could have written them`)
   })
 
@@ -467,8 +482,11 @@ const merge = (repo: GitRepo.Repo) =>
     if (onto === base) {
       return { _tag: "Merged", sha: strategy === "no-ff" ? yield* commitTree(headTree, [onto, reviewed]) : reviewed } satisfies Git.MergeAttempt
     }
+    // Inside the common `.git`, where git has no work tree: a `.gitattributes` (the user's checkout
+    // has main's) cannot select a merge driver such as `union`, which would settle a conflict
+    // silently instead of sending it back to the agent and its reviewer.
     const output = yield* repo.git.ok("merge", {
-      cwd: repo.root,
+      cwd: repo.commonDir,
       args: ["merge-tree", "--write-tree", "--name-only", "-z", "--no-messages", onto, reviewed]
     }, [0, 1])
     const result = yield* GitRepo.parse("merge", () => GitParse.mergeTree(GitCommand.text(output.stdout)))
@@ -701,14 +719,6 @@ const deleteBranch = (repo: GitRepo.Repo, records: Records) =>
 // The service
 // ---------------------------------------------------------------------------------------------------
 
-const readConfigText = (repo: GitRepo.Repo): string => {
-  try {
-    return nodeFs.readFileSync(`${repo.commonDir}/config`, "utf8")
-  } catch {
-    return ""
-  }
-}
-
 /**
  * The `Git` service over an opened repository.
  *
@@ -717,7 +727,7 @@ const readConfigText = (repo: GitRepo.Repo): string => {
  */
 export const make = (repo: GitRepo.Repo, warn: (line: string) => Effect.Effect<void>, swaps: Semaphore.Semaphore): Git.Git["Service"] => {
   const records: Records = new Map()
-  const guard: ConfigGuard = { text: readConfigText(repo) }
+  const guard: ConfigGuard = { text: readText(`${repo.commonDir}/config`), attributes: readText(`${repo.commonDir}/info/attributes`) }
   const guarded = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | Errors.GitError> => Effect.andThen(guardConfig(repo, guard, warn), effect)
   return Git.Git.of({
     targetBranch: repo.targetBranch,

@@ -325,6 +325,25 @@ describe("NodeGit: commits and diffs", () => {
       }))
     }))
 
+  it.live("a .gitattributes on main selecting the union merge driver (or one in .git/info/attributes) does not settle a conflict silently: the merge reports it; info/attributes is put back", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "f.txt": numbered(5) })
+      const warnings: Array<string> = []
+      yield* Effect.gen(function*() {
+        const git = yield* Git.Git
+        const base = yield* git.mainHead
+        const head = yield* commitOrFail(yield* work(w0, "oompa/t/w0-1", { "f.txt": numbered(5, { 2: "mine" }) }), "w0")
+        const moved = commitOnBranch(temp.repo, "main", { "f.txt": numbered(5, { 2: "theirs" }), ".gitattributes": "* merge=union\n" }, "main with union")
+        cli(temp.repo, ["reset", "-q", "--hard"])
+        assert.deepStrictEqual(yield* git.merge({ onto: moved, base, head, strategy: "no-ff", message: "m" }), { _tag: "Conflict", files: ["f.txt"] })
+        const infoAttributes = path.join(temp.repo, ".git/info/attributes")
+        fs.writeFileSync(infoAttributes, "* merge=union\n")
+        assert.deepStrictEqual(yield* git.merge({ onto: moved, base, head, strategy: "no-ff", message: "m" }), { _tag: "Conflict", files: ["f.txt"] })
+        assert.isFalse(fs.existsSync(infoAttributes), "put back as the run found it: absent")
+        assert.isTrue(warnings.some((w) => w.includes("info/attributes changed during the run")), warnings.join("\n"))
+      }).pipe((effect) => withGit(temp, effect, { onWarning: (line) => Effect.sync(() => void warnings.push(line)) }))
+    }))
+
   it.live("compareAndSwapMain moves main and each landed task's merged marker in one transaction; a lost swap moves neither", () =>
     Effect.gen(function*() {
       const temp = yield* gitdir({ "a.txt": "a\n" })
