@@ -701,15 +701,15 @@ export const requeue = Effect.fn("FsTaskQueue.requeue")(function*(
   const refuse = (message: string) => new Errors.TaskQueueError({ operation: "requeue", task: id, message })
   return yield* Effect.gen(function*() {
     yield* prepare(env)
-    for (const format of ["json", "edn"] as const) {
-      const name = Files.fileNameOf(id, format)
-      // The user's own pending file is never replaced; they choose which one to keep.
-      if (yield* env.fs.exists(filePath(env, "pending", name))) return yield* refuse(`pending/${name} already exists; move it away first to requeue the task`)
-    }
     for (const folder of folders) {
       for (let read = 0; read < rereadsMax; read++) {
         const held = yield* readTask(env, folder, id)
         if (held === undefined) break
+        for (const format of ["json", "edn"] as const) {
+          const name = Files.fileNameOf(id, format)
+          // The user's own pending file is never replaced; they choose which one to keep.
+          if (yield* env.fs.exists(filePath(env, "pending", name))) return yield* refuse(`pending/${name} already exists; move it away first to requeue the task`)
+        }
         const { attempts: _attempts, ...task } = held.task
         const { attempts: _rawAttempts, ...raw } = held.raw
         const outcome = yield* moveTask(env, { ...held, raw }, task, "pending")
