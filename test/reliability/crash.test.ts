@@ -47,7 +47,10 @@ const config = {
 // two tasks go through a fix round, so kills also land in fix and re-review.
 const env = { E2E_DELAY_MS: "1500", E2E_FIX_ONCE: "t2,t5" }
 
-const newScratch = () => scratchRepo({ config, pending: taskIds.map((id) => ({ id, summary: `Write src/${id}.txt` })) })
+// Odd trials land with ff, whose landings once were the agent's own commits (no trailers: a kill
+// between merge and bookkeeping merged a task twice, issue 15); even trials with no-ff.
+const newScratch = (strategy: "no-ff" | "ff" = "no-ff") =>
+  scratchRepo({ config: { ...config, merge: { strategy } }, pending: taskIds.map((id) => ({ id, summary: `Write src/${id}.txt` })) })
 
 /** Complete lines of the (only) run's events.jsonl so far. */
 const eventLines = (scratch: Scratch): Array<string> => {
@@ -95,9 +98,10 @@ describe("kill -9 at a random moment, then recovery", () => {
       const range = eventsOfFullRun > 2 ? eventsOfFullRun : 60
       const killAfter = 1 + Math.floor(random() * (range - 2))
       const jitterMs = Math.floor(random() * 40)
-      let context = `seed ${seed} (replay: OOMPA_CRASH_SEED=${baseSeed} npx vitest run test/reliability/crash.test.ts -t "without a kill|trial ${trial}:"), kill after event ${killAfter} of ${range} + ${jitterMs} ms`
+      const strategy = trial % 2 === 1 ? "ff" : "no-ff"
+      let context = `seed ${seed} (replay: OOMPA_CRASH_SEED=${baseSeed} npx vitest run test/reliability/crash.test.ts -t "without a kill|trial ${trial}:"), ${strategy}, kill after event ${killAfter} of ${range} + ${jitterMs} ms`
 
-      const scratch = newScratch()
+      const scratch = newScratch(strategy)
       const initial = git(scratch.repo, "rev-parse", "main")
       const first = oompaAsync(scratch, ["swarm"], { env })
       let finished = false
