@@ -77,7 +77,9 @@ describe("interrupting a busy swarm", () => {
         const exited = await job.exited
         const tookMs = exited.at - sent
         assert.strictEqual(exited.status, 130, show(exited))
-        assert.isBelow(tookMs, 5_000, `took ${tookMs} ms\n${show(exited)}`)
+        // Seconds, not the 15 s core backstop: an agent slow to die on TERM (a loaded 2-core CI
+        // machine) takes the KILL after NodeAgent's 5 s grace, so the bound leaves room for that.
+        assert.isBelow(tookMs, 10_000, `took ${tookMs} ms\n${show(exited)}`)
         const runId = runIds(scratch)[0]!
         assert.match(exited.stdout, new RegExp(`run ${runId}: interrupted`), show(exited))
         assert.include(exited.stdout, `run log: .oompa/runs/${runId}/events.jsonl`)
