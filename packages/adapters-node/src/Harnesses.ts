@@ -496,8 +496,11 @@ export const isNotAuthenticated = (harness: Harness, exitCode: number, stdout = 
  */
 export const authenticationLine = (harness: Harness, stdout: string, stderr: string): string | undefined => {
   const parsed = parseOutput(harness, stdout)
-  const said = parsed.structured ? parsed.errorMessage ?? "" : stdout.slice(-failureTextCharsMax)
-  const lines = [...said.split("\n"), ...stderr.slice(-failureTextCharsMax).split("\n")]
+  // The CLI's own last word only: its error message, else the last line it printed. A 401 an MCP
+  // server or a tool reported earlier in the call is not the CLI being logged out, and stopping the
+  // whole run on it would let any agent stop runs at will.
+  const last = (text: string) => text.split("\n").map((line) => line.trim()).filter((line) => line !== "").at(-1) ?? ""
+  const lines = [parsed.structured ? parsed.errorMessage ?? "" : last(stdout.slice(-failureTextCharsMax)), last(stderr.slice(-failureTextCharsMax))]
   return lines.find((line) => notAuthenticatedPattern.test(line))?.trim().slice(0, 300)
 }
 

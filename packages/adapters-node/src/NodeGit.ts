@@ -129,13 +129,18 @@ type Records = Map<string, Recorded>
  */
 interface ConfigGuard {
   text: string
-  /** `info/attributes`, which applies in every worktree: any change to it is put back. */
-  attributes: string
+  /**
+   * `info/attributes` (every worktree) and a `.gitattributes` in the common dir (where oompa runs its
+   * review diffs and merges): any change to them is put back.
+   */
+  readonly attributes: Map<string, string>
 }
+
+const attributesFiles = (repo: GitRepo.Repo): ReadonlyArray<string> => [`${repo.commonDir}/info/attributes`, `${repo.commonDir}/.gitattributes`]
 
 // Added lines that name a program git may run, or pull in other config (issue 15 item 3).
 const programKeyPattern =
-  /^\s*\[\s*(filter|merge|diff|include|includeif|credential|gpg|core)\b|^\s*(clean|smudge|process|driver|command|textconv|fsmonitor|hookspath|sshcommand|editor|pager|askpass|helper|program|path|external|worktreeconfig)\s*=/i
+  /^\s*\[\s*(filter|merge|diff|include|includeif|credential|gpg|core)\b|^\s*(clean|smudge|process|driver|command|textconv|fsmonitor|hookspath|sshcommand|editor|pager|askpass|helper|program|path|external|worktreeconfig|attributesfile|gitproxy|uploadpack|receivepack|pushurl|insteadof|pushinsteadof|allow)\s*=|^\s*\[\s*(url|protocol)\b/i
 
 const readText = (file: string): string => {
   try {
@@ -165,11 +170,11 @@ const guardConfig = (repo: GitRepo.Repo, guard: ConfigGuard, warn: (line: string
   Effect.gen(function*() {
     const file = `${repo.commonDir}/config`
     const now = readText(file)
-    const attributesFile = `${repo.commonDir}/info/attributes`
-    const attributes = readText(attributesFile)
-    if (attributes !== guard.attributes) {
-      yield* restore(attributesFile, guard.attributes)
-      yield* warn(`warning: ${attributesFile} changed during the run (${attributes.split("\n").filter((line) => line.trim() !== "").slice(0, 3).join("; ")}); oompa put it back as the run found it: it applies to every worktree and to oompa's own git calls`)
+    for (const [attributesFile, found] of guard.attributes) {
+      const attributes = readText(attributesFile)
+      if (attributes === found) continue
+      yield* restore(attributesFile, found)
+      yield* warn(`warning: ${attributesFile} changed during the run (${attributes.split("\n").filter((line) => line.trim() !== "").slice(0, 3).join("; ")}); oompa put it back as the run found it: it applies to oompa's own git calls`)
     }
     if (now === guard.text) return
     const before = new Set(guard.text.split("\n"))
@@ -282,6 +287,7 @@ const resetWorkspace = (repo: GitRepo.Repo, records: Records) =>
     if (holder !== undefined) return yield* gitError("resetWorkspace", `branch ${branch} is already checked out at ${holder.path}`)
     // Nothing runs in a workspace while it is reset: a lock left by a killed agent's git is stale.
     yield* repo.fs.remove(`${adminDir}/index.lock`, { force: true }).pipe(Effect.mapError((error) => gitError("resetWorkspace", error.message)))
+    yield* plainBranch(repo, branch)
     // -f drops local changes and any merge in progress; -B creates or moves the branch.
     yield* repo.git.ok("resetWorkspace", { cwd: workspace.path, args: ["checkout", "-q", "-f", "-B", branch, `${base}^{commit}`] })
     // -ff also removes nested repositories an agent created; -x the ignored files and the task outbox.
@@ -343,16 +349,61 @@ const unstageSetupOutputs = Effect.fnUntraced(function*(repo: GitRepo.Repo, work
   const staged = yield* stagedChanges(repo, workspace, recorded.head)
   const untouched = [...recorded.setup].filter(([path, blob]) => staged.has(path) && staged.get(path) === blob).map(([path]) => path)
   if (untouched.length === 0) return
-  const literal = { GIT_LITERAL_PATHSPECS: "1" }
-  const listing = yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["ls-tree", "-z", "--full-tree", recorded.head, "--", ...untouched], env: literal })
+  // The whole tree, filtered here: thousands of setup outputs as arguments would not fit a command line.
+  const wanted = new Set(untouched)
+  const listing = yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["ls-tree", "-r", "-z", "--full-tree", recorded.head] })
   const inHead = new Map<string, string>()
   for (const entry of GitParse.nulFields(GitCommand.text(listing.stdout))) {
     const tab = entry.indexOf("\t")
+    const path = entry.slice(tab + 1)
+    if (!wanted.has(path)) continue
     const [mode, , sha] = entry.slice(0, tab).split(" ")
-    inHead.set(entry.slice(tab + 1), `${mode} ${sha}`)
+    inHead.set(path, `${mode} ${sha}`)
   }
   const lines = untouched.map((path) => `${inHead.get(path) ?? `0 ${zeroSha}`}\t${path}`).join("\0") + "\0"
   yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["update-index", "-z", "--index-info"], stdin: lines })
+})
+
+/**
+ * Removes `refs/heads/<name>` when it is a symbolic ref (`ref: refs/heads/main`): an agent can plant
+ * one under a branch name oompa uses (they are predictable), and every write through it — a commit,
+ * a reset, a delete — would land on main instead. Returns whether it removed one. Symbolic refs are
+ * always loose files; oompa's branch names are its own, so the link is removed, never followed.
+ */
+const plainBranch = (repo: GitRepo.Repo, name: string) =>
+  Effect.try({
+    try: () => {
+      const file = `${repo.commonDir}/refs/heads/${name}`
+      let content: string
+      try {
+        content = nodeFs.readFileSync(file, "utf8")
+      } catch {
+        return false
+      }
+      if (!content.startsWith("ref:")) return false
+      nodeFs.rmSync(file, { force: true })
+      return true
+    },
+    catch: (cause) => gitError("plainBranch", `cannot remove the symbolic ref refs/heads/${name}: ${String(cause)}`)
+  })
+
+/**
+ * Before a merge into the workspace: the setup's outputs the agent left as they were go back to the
+ * head's files (git refuses to merge over changed files it would touch), and stop being the setup's.
+ */
+const dropSetupOutputs = Effect.fnUntraced(function*(repo: GitRepo.Repo, workspace: Git.Workspace, recorded: Recorded) {
+  if (recorded.setup === undefined || recorded.setup.size === 0) return
+  yield* repo.git.ok("mergeIntoWorkspace", { cwd: workspace.path, args: ["add", "-A"] })
+  const staged = yield* stagedChanges(repo, workspace, recorded.head)
+  const untouched = [...recorded.setup].filter(([path, blob]) => staged.has(path) && staged.get(path) === blob).map(([path]) => path)
+  if (untouched.length === 0) return
+  // Back to the head's version, or gone when the head has none (pathspecs on stdin: there may be thousands).
+  yield* repo.git.ok("mergeIntoWorkspace", {
+    cwd: workspace.path,
+    args: ["checkout", "--no-overlay", recorded.head, "--pathspec-from-file=-", "--pathspec-file-nul"],
+    stdin: untouched.join("\0") + "\0",
+    env: { GIT_LITERAL_PATHSPECS: "1" }
+  })
 })
 
 /** What `git merge` leaves in a worktree's admin dir; cleared once oompa commits the merge itself. */
@@ -392,10 +443,11 @@ const commitAll = (repo: GitRepo.Repo, records: Records, warn: (line: string) =>
     const sha = GitCommand.text(commit.stdout).trim()
     const next: Recorded = { ...recorded, head: sha, mergeParent: undefined }
     if (recorded.branch !== undefined) {
+      yield* plainBranch(repo, recorded.branch)
       // No old value: the agent may have moved its branch; oompa's record, not the ref, is the truth.
       yield* repo.git.ok("commitAll", {
         cwd: repo.root,
-        args: ["update-ref", "-m", `oompa ${repo.runId}: ${message.split("\n")[0] ?? ""}`, `refs/heads/${recorded.branch}`, sha]
+        args: ["update-ref", "--no-deref", "-m", `oompa ${repo.runId}: ${message.split("\n")[0] ?? ""}`, `refs/heads/${recorded.branch}`, sha]
       })
     }
     records.set(workspace.path, next)
@@ -597,10 +649,12 @@ const mergeIntoWorkspace = (repo: GitRepo.Repo, records: Records) =>
     const adminDir = yield* ownAdminDir(repo, workspace.path)
     if (adminDir === undefined) return yield* gitError("mergeIntoWorkspace", `no workspace at ${workspace.path}`)
     if (recorded.branch !== undefined) {
-      yield* repo.git.ok("mergeIntoWorkspace", { cwd: repo.root, args: ["update-ref", "-m", `oompa ${repo.runId}: restore`, `refs/heads/${recorded.branch}`, recorded.head] })
+      yield* plainBranch(repo, recorded.branch)
+      yield* repo.git.ok("mergeIntoWorkspace", { cwd: repo.root, args: ["update-ref", "--no-deref", "-m", `oompa ${repo.runId}: restore`, `refs/heads/${recorded.branch}`, recorded.head] })
     }
     yield* writeHeadFile(repo, adminDir, workspace.path, recorded.branch === undefined ? `${recorded.head}\n` : `ref: refs/heads/${recorded.branch}\n`)
-    records.set(workspace.path, { ...recorded, mergeParent: onto })
+    yield* dropSetupOutputs(repo, workspace, recorded)
+    records.set(workspace.path, { ...recorded, setup: new Map(), mergeParent: onto })
     const output = yield* repo.git.ok("mergeIntoWorkspace", {
       cwd: workspace.path,
       args: ["merge", "-q", "--no-commit", "--no-ff", "--no-edit", onto]
@@ -663,7 +717,7 @@ const setBranch = (repo: GitRepo.Repo, records: Records) =>
     if (name.length === 0) return yield* gitError("setBranch", "empty branch name")
     yield* repo.git.ok("setBranch", {
       cwd: repo.root,
-      args: ["update-ref", "-m", `oompa ${repo.runId}: set branch`, `refs/heads/${name}`, `${sha}^{commit}`]
+      args: ["update-ref", "--no-deref", "-m", `oompa ${repo.runId}: set branch`, `refs/heads/${name}`, `${sha}^{commit}`]
     })
     // A workspace on the branch follows oompa's own move, as a symbolic HEAD would.
     const commit = yield* GitRepo.resolveRef(repo.commonDir, `refs/heads/${name}`)
@@ -705,13 +759,15 @@ const deleteBranch = (repo: GitRepo.Repo, records: Records) =>
   Effect.fn("NodeGit.deleteBranch")(function*(name: string) {
     if (name === repo.targetBranch) return yield* gitError("deleteBranch", `cannot delete the target branch ${name}`)
     const ref = `refs/heads/${name}`
+    // A symbolic ref planted under oompa's name goes by itself; `update-ref -d` would delete its target (main).
+    if (yield* plainBranch(repo, name)) return
     const sha = yield* GitRepo.resolveRef(repo.commonDir, ref)
     if (sha === undefined) return
     const holders = (yield* GitRepo.withWorktreeRegistry(repo, GitRepo.listWorktrees(repo))).filter((worktree) => worktree.head._tag === "Branch" && worktree.head.ref === ref)
     const foreign = holders.find((worktree) => !worktree.path.startsWith(`${repo.worktreesDir}/`))
     if (foreign !== undefined) return yield* gitError("deleteBranch", `${name} is checked out at ${foreign.path}, which is not oompa's; it stays`)
     for (const holder of holders) yield* writeHeadFile(repo, holder.adminDir, holder.path, `${sha}\n`)
-    yield* repo.git.ok("deleteBranch", { cwd: repo.root, args: ["update-ref", "-m", `oompa ${repo.runId}: delete`, "-d", ref, sha] })
+    yield* repo.git.ok("deleteBranch", { cwd: repo.root, args: ["update-ref", "--no-deref", "-m", `oompa ${repo.runId}: delete`, "-d", ref, sha] })
     for (const [path, recorded] of records) if (recorded.branch === name) records.set(path, { ...recorded, branch: undefined })
   })
 
@@ -727,7 +783,7 @@ const deleteBranch = (repo: GitRepo.Repo, records: Records) =>
  */
 export const make = (repo: GitRepo.Repo, warn: (line: string) => Effect.Effect<void>, swaps: Semaphore.Semaphore): Git.Git["Service"] => {
   const records: Records = new Map()
-  const guard: ConfigGuard = { text: readText(`${repo.commonDir}/config`), attributes: readText(`${repo.commonDir}/info/attributes`) }
+  const guard: ConfigGuard = { text: readText(`${repo.commonDir}/config`), attributes: new Map(attributesFiles(repo).map((file) => [file, readText(file)])) }
   const guarded = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | Errors.GitError> => Effect.andThen(guardConfig(repo, guard, warn), effect)
   return Git.Git.of({
     targetBranch: repo.targetBranch,

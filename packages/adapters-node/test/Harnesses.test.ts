@@ -263,6 +263,8 @@ describe("Harnesses: failures the layer treats specially", () => {
     assert.isFalse(Harnesses.isNotAuthenticated("claude", 0, JSON.stringify({ is_error: false, result: "Handled the 401 Unauthorized case.", session_id: "s" }), ""))
     assert.isFalse(Harnesses.isNotAuthenticated("codex", 1, "", "error: tests failed\n"))
     assert.strictEqual(Harnesses.authenticationLine("codex", "", "warn: x\nERROR: unexpected status 401 Unauthorized\n"), "ERROR: unexpected status 401 Unauthorized")
+    // Only the CLI's last word: an MCP server's 401 earlier in the call is not the CLI logged out.
+    assert.isFalse(Harnesses.isNotAuthenticated("codex", 1, "", "WARN MCP server \"docs\" failed to start: HTTP 401 Unauthorized\nERROR: stream disconnected before completion\n"))
   })
 
   it("claude's refusal as root is recognised and explained in one line naming IS_SANDBOX=1", () => {

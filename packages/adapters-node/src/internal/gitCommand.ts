@@ -23,6 +23,10 @@
  *
  * @since 0.1.0
  */
+import * as nodeCrypto from "node:crypto"
+import * as nodeFs from "node:fs"
+import * as nodeOs from "node:os"
+import * as nodePath from "node:path"
 import { Errors } from "@oompa/core"
 import { Effect, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
@@ -43,6 +47,8 @@ const locationVariables = [
 
 /** `-c` options for every call (see the header for why). */
 export const configArgs: ReadonlyArray<string> = [
+  // No attributes file from $HOME (an agent can write one): only the repository's own apply.
+  "-c", "core.attributesFile=/dev/null",
   "-c", "gc.auto=0",
   "-c", "maintenance.auto=false",
   "-c", "core.hooksPath=/dev/null",
@@ -100,6 +106,38 @@ export const failure = (operation: string, call: Call, output: Output): Errors.G
   })
 
 /**
+ * A copy of the global git config files (`$GIT_CONFIG_GLOBAL`, else `~/.gitconfig` and
+ * `$XDG_CONFIG_HOME/git/config`) as they are now, in a file named by its content under the
+ * temporary folder; `undefined` when there is none to read (git then reads none either).
+ */
+const globalConfigSnapshot = (env: Readonly<Record<string, string>>): string | undefined => {
+  const home = env["HOME"]
+  const files = env["GIT_CONFIG_GLOBAL"] !== undefined
+    ? [env["GIT_CONFIG_GLOBAL"]]
+    : [
+      ...(home === undefined ? [] : [nodePath.join(home, ".gitconfig")]),
+      nodePath.join(env["XDG_CONFIG_HOME"] ?? (home === undefined ? "/nonexistent" : nodePath.join(home, ".config")), "git", "config")
+    ]
+  const text = files.map((file) => {
+    try {
+      return nodeFs.readFileSync(file, "utf8")
+    } catch {
+      return ""
+    }
+  }).join("\n")
+  const snapshot = nodePath.join(nodeOs.tmpdir(), `oompa-gitconfig-${nodeCrypto.createHash("sha1").update(text).digest("hex").slice(0, 16)}`)
+  try {
+    if (!nodeFs.existsSync(snapshot)) {
+      nodeFs.writeFileSync(`${snapshot}.${process.pid}`, text, { mode: 0o600 })
+      nodeFs.renameSync(`${snapshot}.${process.pid}`, snapshot)
+    }
+    return snapshot
+  } catch {
+    return undefined
+  }
+}
+
+/**
  * The environment for git: the process's own minus the location variables, no prompts, C locale,
  * and the fallback identity for whatever part of it is missing (`hasConfig` says what the repository
  * config sets).
@@ -116,6 +154,13 @@ export const environment = (
   env["GIT_MERGE_AUTOEDIT"] = "no"
   env["LC_ALL"] = "C"
   env["LANGUAGE"] = "C"
+  // `refs/replace/*` (which an agent can write) would make every read show one blob while the tree
+  // stores another: the reviewer would see harmless text and main would hold the payload.
+  env["GIT_NO_REPLACE_OBJECTS"] = "1"
+  // The user's global config as the run found it: an agent shares $HOME and could add a filter or
+  // merge driver there that git would run inside oompa's calls (issue 15).
+  const snapshot = globalConfigSnapshot(env)
+  if (snapshot !== undefined) env["GIT_CONFIG_GLOBAL"] = snapshot
   if (!hasConfig.name) {
     env["GIT_AUTHOR_NAME"] ??= fallbackIdentity.name
     env["GIT_COMMITTER_NAME"] ??= fallbackIdentity.name

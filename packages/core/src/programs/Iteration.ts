@@ -19,6 +19,7 @@ import { formatModelString } from "../domain/AgentSpec.ts"
 import type { AgentCallKind, IterationOutcome, Phase, PhaseTimings } from "../domain/Event.ts"
 import { zeroTimings } from "../domain/Event.ts"
 import type { PromptName } from "../domain/DefaultPrompts.ts"
+import { visibleLine } from "../domain/Prompt.ts"
 import * as RunSummary from "../domain/RunSummary.ts"
 import type { Task } from "../domain/Task.ts"
 import { CommandRunner } from "../services/CommandRunner.ts"
@@ -455,6 +456,9 @@ const review = Effect.fnUntraced(function*(steps: Steps, attempt: number) {
       iterations: String(context.worker.iterations)
     })
     const result = yield* watch.time("review", AgentCall.run(context, n, { call: "review", agent: reviewer.agent, prompt, task: steps.task?.id }))
+    // A reviewer is an agent too, with the same access to the refs.
+    const moved = yield* movedDuringCall(steps)
+    if (moved !== undefined) return { _tag: "Stop", report: moved } satisfies Performed
     if (result._tag === "BudgetSpent") return stop("budget", `budget ${result.budget} spent`)
     if (result._tag === "Unavailable") return stop("unavailable", result.detail)
     if (result._tag === "Failed") {
@@ -569,7 +573,8 @@ const movedDuringCall = Effect.fnUntraced(function*(steps: Steps) {
 /** The merge commit's message, with SPEC F6's trailers so recovery can tell which tasks landed. */
 const mergeMessage = (steps: Steps): string => {
   const { context, task } = steps
-  const title = task === undefined ? `${context.worker.id} iteration ${steps.n}` : `${task.summary} (${task.id})`
+  // One line: a summary is task-file text, and a line of its own could forge a trailer.
+  const title = task === undefined ? `${context.worker.id} iteration ${steps.n}` : `${visibleLine(task.summary)} (${task.id})`
   return [
     `oompa: ${title}`,
     "",

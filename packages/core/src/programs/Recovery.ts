@@ -41,7 +41,8 @@ export const historySearchedMax = 10_000
 
 /** The task a merge commit's `Oompa-Task` trailer names (`undefined` for none). */
 const mergedTaskOf = (message: string): string | undefined => {
-  const task = /^Oompa-Task: (\S+)$/m.exec(message)?.[1]
+  // The last one: trailers end the message, and only oompa writes them there.
+  const task = [...message.matchAll(/^Oompa-Task: (\S+)$/gm)].at(-1)?.[1]
   return task === "none" ? undefined : task
 }
 

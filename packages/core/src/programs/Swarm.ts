@@ -206,6 +206,8 @@ const summarize = (context: RunContext, workers: ReadonlyArray<Worker.WorkerRepo
     const noneSucceeded = iterations.length > 0 && !iterations.some((i) => i.outcome === "merged" || i.outcome === "dry-run")
     const totals = yield* context.budget.totals
     const budget = yield* context.budget.spent
+    // A last look: a move after the last agent call's check is reported too.
+    yield* context.mergeQueue.checkMain()
     const mainMoved = yield* context.mergeQueue.halted
     const unavailable = yield* Ref.get(context.unavailable)
     const finishedMs = yield* Clock.currentTimeMillis

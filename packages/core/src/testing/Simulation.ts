@@ -265,6 +265,12 @@ const agentModel = (p: Parameters, prng: Prng.Prng, switches: Switches, repo: Me
   const delayMs = prng.int(1, 30) * 1000
   if (faulty(f.agentCrash)) return { answer: "", exitCode: 1, stderr: "simulated agent crash", delayMs }
   if (faulty(f.agentHang)) return { answer: "", delayMs: timeoutMs + timeoutMarginMs + 30_000 }
+  if (faulty(f.moveMain)) {
+    // Hostile (any agent, a reviewer too): main moved to a commit of the workspace's unreviewed files, outside the merge queue.
+    const sha = repo.commitWithParents([repo.mainHead()], `${request.worker} ${request.iteration}: moved main itself`, repo.workspaceHeadAt(request.cwd))
+    checker.foreignMove(sha)
+    repo.setBranch(repo.targetBranch, sha)
+  }
   if (request.call === "review") {
     if (faulty(f.garbage)) return { answer: "¯\\_(ツ)_/¯ interesting change, not sure", delayMs }
     if (faulty(f.reject)) return { answer: "Wrong approach.\nVERDICT: REJECTED\nstart over", delayMs }
@@ -276,12 +282,6 @@ const agentModel = (p: Parameters, prng: Prng.Prng, switches: Switches, repo: Me
   if (request.call === "plan") {
     const count = prng.int(0, 3)
     return { answer: "planned", delayMs, newTasks: Array.from({ length: count }, (_, i) => ({ id: `p${request.iteration}-${i}-${prng.int(0, 9999)}`, summary: "planned task" })) }
-  }
-  if (faulty(f.moveMain)) {
-    // Hostile: main moved to a commit of the workspace's unreviewed files, outside the merge queue.
-    const sha = repo.commitWithParents([repo.mainHead()], `${request.worker} ${request.iteration}: moved main itself`, repo.workspaceHeadAt(request.cwd))
-    checker.foreignMove(sha)
-    repo.setBranch(repo.targetBranch, sha)
   }
   // A Map, not an object: the paths are new on every call, and each new key would be a new shape.
   const edits = new Map<string, string | null>()
