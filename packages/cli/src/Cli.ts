@@ -54,7 +54,7 @@ const help = Command.make("help", {}, () => rootHelp).pipe(
 export const oompa = Command.make("oompa", {}, () => rootHelp).pipe(
   Command.withDescription(
     "Run a swarm of coding agents on one git repository. Run `oompa <command> --help` for a command's flags and examples. " +
-      "Exit codes: 0 ok, 1 the run finished with failures (or check found no usable agent CLI), 2 bad usage, config or input, 130 interrupted."
+      "Exit codes: 0 ok, 1 the run finished with failures, nothing succeeded or main was moved outside oompa (or check found no usable agent CLI), 2 bad usage, config or input, or an agent that cannot run (not logged in), 130 interrupted."
   ),
   Command.withGlobalFlags([Output.noColorFlag]),
   Command.withExamples([
