@@ -23,7 +23,6 @@
  *
  * @since 0.1.0
  */
-import * as nodeCrypto from "node:crypto"
 import * as nodeFs from "node:fs"
 import * as nodeOs from "node:os"
 import * as nodePath from "node:path"
@@ -105,10 +104,13 @@ export const failure = (operation: string, call: Call, output: Output): Errors.G
       (output.stderr.trim().length > 0 ? `:\n${firstLines(output.stderr)}` : "")
   })
 
+/** This process's snapshots of the global config, by content; removed when the process exits. */
+const snapshots = new Map<string, string>()
+
 /**
  * A copy of the global git config files (`$GIT_CONFIG_GLOBAL`, else `~/.gitconfig` and
- * `$XDG_CONFIG_HOME/git/config`) as they are now, in a file named by its content under the
- * temporary folder; `undefined` when there is none to read (git then reads none either).
+ * `$XDG_CONFIG_HOME/git/config`) as they are now, in a file of this process under the temporary
+ * folder, removed when it exits; `undefined` when it cannot be written (git then reads the real ones).
  */
 const globalConfigSnapshot = (env: Readonly<Record<string, string>>): string | undefined => {
   const home = env["HOME"]
@@ -125,16 +127,21 @@ const globalConfigSnapshot = (env: Readonly<Record<string, string>>): string | u
       return ""
     }
   }).join("\n")
-  const snapshot = nodePath.join(nodeOs.tmpdir(), `oompa-gitconfig-${nodeCrypto.createHash("sha1").update(text).digest("hex").slice(0, 16)}`)
+  const known = snapshots.get(text)
+  if (known !== undefined) return known
+  const snapshot = nodePath.join(env["TMPDIR"] ?? nodeOs.tmpdir(), `oompa-gitconfig-${process.pid}-${snapshots.size}`)
   try {
-    if (!nodeFs.existsSync(snapshot)) {
-      nodeFs.writeFileSync(`${snapshot}.${process.pid}`, text, { mode: 0o600 })
-      nodeFs.renameSync(`${snapshot}.${process.pid}`, snapshot)
-    }
-    return snapshot
+    nodeFs.writeFileSync(snapshot, text, { mode: 0o600 })
   } catch {
     return undefined
   }
+  if (snapshots.size === 0) {
+    process.once("exit", () => {
+      for (const file of snapshots.values()) nodeFs.rmSync(file, { force: true })
+    })
+  }
+  snapshots.set(text, snapshot)
+  return snapshot
 }
 
 /**
