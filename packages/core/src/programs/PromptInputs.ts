@@ -182,16 +182,22 @@ const notesReadMax = 500
  * main's tree has no times. Only the front of each file is read: the front-matter is at its top.
  */
 const notesOf = Effect.fnUntraced(function*(head: string) {
+  // Notes live in main's tree: the same head, the same notes (claims change the header far more often).
+  if (lastNotes?.head === head) return lastNotes.notes
   const git = yield* Git
   const files = yield* git.readFiles(head, "agent_notes", { limit: notesReadMax, bytesMax: 4096 })
   const folders: ReadonlyArray<string> = noteFolders
-  return files
+  const entries = files
     .filter((file) => folders.includes(file.name.split("/")[1] ?? ""))
     .map((file) => ({ file, key: `${file.name.slice(file.name.lastIndexOf("/") + 1)}\0${file.name}` }))
     .sort((a, b) => a.key < b.key ? 1 : a.key > b.key ? -1 : 0)
     .map(({ file }) => file)
     .map((file): NoteEntry => ({ path: file.name, ...parseNoteFrontMatter(file.content) }))
+  lastNotes = { head, notes: entries }
+  return entries
 })
+
+let lastNotes: { readonly head: string; readonly notes: ReadonlyArray<NoteEntry> } | undefined
 
 const contextHeaderOf = Effect.fnUntraced(function*(context: WorkerContext) {
   const git = yield* Git

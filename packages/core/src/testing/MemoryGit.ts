@@ -264,7 +264,7 @@ class Tree {
   readonly depth: number
   private flat: ReadonlyMap<string, FileContent> | undefined
 
-  constructor(fields: Omit<Tree, "get" | "files">) {
+  constructor(fields: Omit<Tree, "get" | "files" | "pathsUnder">) {
     this.snapshot = fields.snapshot
     this.overrides = fields.overrides
     this.size = fields.size
@@ -286,6 +286,14 @@ class Tree {
     if (content !== undefined) return content
     // An override of `undefined` is a deletion; only a path without one falls through to the snapshot.
     return this.overrides.has(path) ? undefined : this.snapshot.get(path)
+  }
+
+  /** The paths starting with `prefix`, unsorted, without building the whole map. */
+  pathsUnder(prefix: string): Array<string> {
+    const paths: Array<string> = []
+    for (const path of this.snapshot.keys()) if (path.startsWith(prefix) && !this.overrides.has(path)) paths.push(path)
+    for (const [path, content] of this.overrides) if (content !== undefined && path.startsWith(prefix)) paths.push(path)
+    return paths
   }
 
   /** Every file as one map; built once, and only for callers that read the whole tree. */
@@ -1169,11 +1177,11 @@ export class MemoryRepo {
 
   /** The files of `commit` under `folder`, sorted by path, at most `limit`, each cut to `bytesMax` bytes. */
   readFiles(commit: string, folder: string, limits: { readonly limit: number; readonly bytesMax: number }): ReadonlyArray<NewTaskFile> {
-    const tree = this.commit(commit, "readFiles").tree
+    const tree = this.node(commit, "readFiles").tree
     const prefix = `${folder.replace(/\/+$/, "")}/`
     const encoder = new TextEncoder()
     const decoder = new TextDecoder()
-    return sortedKeys(tree).filter((path) => path.startsWith(prefix)).slice(0, limits.limit).map((name) => {
+    return tree.pathsUnder(prefix).sort().slice(0, limits.limit).map((name) => {
       const content = tree.get(name) ?? ""
       const bytes = typeof content === "string" ? encoder.encode(content) : content
       return { name, content: decoder.decode(bytes.subarray(0, limits.bytesMax)) }
