@@ -129,15 +129,18 @@ const globalConfigSnapshot = (env: Readonly<Record<string, string>>): string | u
   }).join("\n")
   const known = snapshots.get(text)
   if (known !== undefined) return known
-  const snapshot = nodePath.join(env["TMPDIR"] ?? nodeOs.tmpdir(), `oompa-gitconfig-${process.pid}-${snapshots.size}`)
+  let snapshot: string
   try {
+    // A folder of its own with a random name (mode 0700): not a path an agent can guess and prepare.
+    const folder = nodeFs.mkdtempSync(nodePath.join(env["TMPDIR"] ?? nodeOs.tmpdir(), "oompa-gitconfig-"))
+    snapshot = nodePath.join(folder, "config")
     nodeFs.writeFileSync(snapshot, text, { mode: 0o600 })
   } catch {
     return undefined
   }
   if (snapshots.size === 0) {
     process.once("exit", () => {
-      for (const file of snapshots.values()) nodeFs.rmSync(file, { force: true })
+      for (const file of snapshots.values()) nodeFs.rmSync(nodePath.dirname(file), { recursive: true, force: true })
     })
   }
   snapshots.set(text, snapshot)
