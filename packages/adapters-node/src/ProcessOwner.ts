@@ -80,6 +80,35 @@ const statOf = (pid: number): { readonly state: string; readonly pgid: number } 
   }
 }
 
+/** Every other process whose environment can be read (this user's), with its variables; none without `/proc`. */
+function* readableProcesses(): Generator<{ readonly pid: number; readonly environ: ReadonlyArray<string> }> {
+  let entries: Array<string>
+  try {
+    entries = fs.readdirSync("/proc")
+  } catch {
+    return
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue
+    const pid = Number(entry)
+    if (pid === process.pid) continue
+    try {
+      yield { pid, environ: fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0") }
+    } catch {
+      // another user's process, or gone
+    }
+  }
+}
+
+/** argv[0] and argv[1] of a process, for a report; empty when it is gone. */
+const commandOf = (pid: number): string => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, 2).join(" ")
+  } catch {
+    return ""
+  }
+}
+
 /**
  * The processes marked for `repoRoot` whose orchestrator is not alive (and is not this process).
  * Zombies are left out (they are already dead). Never throws: a process that ends or cannot be read
@@ -89,27 +118,12 @@ const statOf = (pid: number): { readonly state: string; readonly pgid: number } 
  * @since 0.1.0
  */
 export const findOrphans = (repoRoot: string, isAlive: (pid: number) => boolean): Array<Orphan> => {
-  let entries: Array<string>
-  try {
-    entries = fs.readdirSync("/proc")
-  } catch {
-    return []
-  }
   const root = realOrSelf(repoRoot)
   const orphans: Array<Orphan> = []
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue
-    const pid = Number(entry)
-    if (pid === process.pid) continue
-    let environ: string
-    try {
-      environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8")
-    } catch {
-      continue // another user's process, or gone
-    }
+  for (const { environ, pid } of readableProcesses()) {
     let owner: string | undefined
     let repo: string | undefined
-    for (const variable of environ.split("\0")) {
+    for (const variable of environ) {
       if (variable.startsWith(`${orchestratorPidVariable}=`)) owner = variable.slice(orchestratorPidVariable.length + 1)
       else if (variable.startsWith(`${repoVariable}=`)) repo = variable.slice(repoVariable.length + 1)
     }
@@ -118,12 +132,7 @@ export const findOrphans = (repoRoot: string, isAlive: (pid: number) => boolean)
     if (orchestratorPid === process.pid || isAlive(orchestratorPid) || realOrSelf(repo) !== root) continue
     const stat = statOf(pid)
     if (stat === undefined || stat.state === "Z") continue
-    let command = ""
-    try {
-      command = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, 2).join(" ")
-    } catch {
-      // gone: keep the empty name; the kill will find nothing
-    }
+    const command = commandOf(pid)
     orphans.push({ pid, pgid: stat.pgid, orchestratorPid, command })
   }
   return orphans.sort((a, b) => a.pid - b.pid)
@@ -158,26 +167,16 @@ export const newCallTag = (label: string): string => `${process.pid}-${++callsTa
  * @since 0.1.0
  */
 export const reapCall = (tag: string): Array<string> => {
-  let entries: Array<string>
-  try {
-    entries = fs.readdirSync("/proc")
-  } catch {
-    return []
-  }
   const wanted = `${callVariable}=${tag}`
   const killed: Array<string> = []
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue
-    const pid = Number(entry)
-    if (pid === process.pid) continue
+  for (const { environ, pid } of readableProcesses()) {
+    if (!environ.includes(wanted) || statOf(pid)?.state === "Z") continue
+    const command = commandOf(pid)
     try {
-      if (!fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(wanted)) continue
-      if (statOf(pid)?.state === "Z") continue
-      const command = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, 2).join(" ")
       process.kill(pid, "SIGKILL")
       killed.push(`${command} (pid ${pid})`)
     } catch {
-      // another user's process, or gone meanwhile
+      // gone meanwhile
     }
   }
   return killed

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { type Event, RunSummary, type Swarm } from "@oompa/core"
+import { type Event, RunSummary, Swarm } from "@oompa/core"
 import * as Output from "./Output.ts"
 
 const seconds = (ms: number): string => (ms >= 10_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`)
@@ -47,7 +47,7 @@ export const summaryLines = (report: Swarm.SwarmReport): ReadonlyArray<string> =
   lines.push(`  ${Output.count(report.agentCalls, "agent call")}, ${Output.count(report.tokens.input + report.tokens.output, "token")}${cost}${noCost}`)
   if (report.budget !== undefined) lines.push(`  budget ${report.budget} ended the run`)
   const iterations = report.workers.flatMap((w) => w.iterations)
-  if (iterations.length > 0 && !iterations.some((i) => i.outcome === "merged" || i.outcome === "dry-run")) {
+  if (Swarm.noIterationSucceeded(iterations)) {
     lines.push(`  no iteration succeeded (${countOutcomes({ iterations })}): nothing was merged`)
   }
   if (report.mainMoved !== undefined) lines.push(`  ${RunSummary.describeMainMoved(report.mainMoved)}`)

@@ -39,8 +39,13 @@ export interface RecoveryReport {
 /** How far back main's history is searched for trailers. */
 export const historySearchedMax = 10_000
 
-/** The task a merge commit's `Oompa-Task` trailer names (`undefined` for none). */
-const mergedTaskOf = (message: string): string | undefined => {
+/**
+ * The task a merge commit's `Oompa-Task` trailer names (`undefined` for none).
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const mergedTaskOf = (message: string): string | undefined => {
   // The last one: trailers end the message, and only oompa writes them there.
   const task = [...message.matchAll(/^Oompa-Task: (\S+)$/gm)].at(-1)?.[1]
   return task === "none" ? undefined : task

@@ -195,6 +195,16 @@ const runWorkers = (context: RunContext) =>
     return [...reports, ...rest]
   })
 
+/**
+ * Whether iterations ran and none of them succeeded (merged, or approved in a dry run): such a run
+ * failed, whatever else it says (issue 15).
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const noIterationSucceeded = (iterations: ReadonlyArray<{ readonly outcome: string }>): boolean =>
+  iterations.length > 0 && !iterations.some((i) => i.outcome === "merged" || i.outcome === "dry-run")
+
 const summarize = (context: RunContext, workers: ReadonlyArray<Worker.WorkerReport>, startedMs: number, branch: string) =>
   Effect.gen(function*() {
     const iterations = workers.flatMap((w) => w.iterations.map((i) => ({ worker: w.worker, ...i })))
@@ -203,7 +213,7 @@ const summarize = (context: RunContext, workers: ReadonlyArray<Worker.WorkerRepo
     const failed = iterations.filter((i) => i.taskMovedTo === "failed").length
     const stoppedOnErrors = workers.some((w) => w.reason === "errors")
     // A run whose every iteration failed did not do its job, whatever else it says (issue 15).
-    const noneSucceeded = iterations.length > 0 && !iterations.some((i) => i.outcome === "merged" || i.outcome === "dry-run")
+    const noneSucceeded = noIterationSucceeded(iterations)
     const totals = yield* context.budget.totals
     const budget = yield* context.budget.spent
     // A last look: a move after the last agent call's check is reported too.

@@ -24,6 +24,7 @@
  */
 import type { Event } from "../../domain/Event.ts"
 import type { PolicyGate } from "../../programs/PolicyGate.ts"
+import { mergedTaskOf } from "../../programs/Recovery.ts"
 import type { MemoryRepo } from "../MemoryGit.ts"
 import type { MemoryTaskQueueState } from "../MemoryTaskQueue.ts"
 
@@ -206,8 +207,9 @@ export class InvariantChecker {
     const violations = this.policy.check(this.repo.diffStat(previous, sha))
     if (violations.length > 0) this.fail("I1", `main moved to ${sha.slice(0, 12)}, which breaks the policy: ${violations.join("; ")}`)
     this.checkHistory(sha)
-    const task = /^Oompa-Task: (\S+)$/m.exec(this.repo.commit(sha).message)?.[1]
-    if (task !== undefined && task !== "none") {
+    // Read as recovery reads it, so I8 checks what recovery would conclude.
+    const task = mergedTaskOf(this.repo.commit(sha).message)
+    if (task !== undefined) {
       const earlier = this.mergedTasks.get(task)
       if (earlier !== undefined) this.fail("I8", `task ${task} merged twice: ${earlier.slice(0, 12)} and ${sha.slice(0, 12)}`)
       this.mergedTasks.set(task, sha)
