@@ -6,15 +6,16 @@
  * groups of dead runs and every other process they started for this repository (`ProcessOwner`:
  * test and setup commands, an agent killed with its oompa before its record was written), waits for
  * their git commands to finish, finishes an interrupted checkout sync (opening the git layer does
- * that), returns claims in `current/` to `pending/` — or moves them to `complete/` when main already
- * has their merge (found by its `Oompa-Task` trailer) — removes worktrees, and deletes the run
- * branches, except those holding approved work that was never merged, which it keeps and lists with
- * the command that merges them.
+ * that), then runs core's `Recovery` program — the one the simulator runs after each crash it
+ * injects — over the disk: claims in `current/` go back to `pending/` (or to `complete/` when main
+ * already has their merge), worktrees are removed, and run branches are deleted, except those whose
+ * run log (`events.jsonl`) shows approved work that never landed, which are kept and listed with the
+ * command that merges them.
  *
  * @since 0.1.0
  */
 import { Clock, Effect, FileSystem, type Layer, Path, Result, Schema } from "effect"
-import { type Errors, type Event, EventSink, Git, Recovery } from "@oompa/core"
+import { type Errors, EventSink, Git, Recovery } from "@oompa/core"
 import type { ChildProcessSpawner } from "effect/process"
 import * as nodeFs from "node:fs"
 import * as FsTaskQueue from "./FsTaskQueue.ts"
@@ -136,49 +137,6 @@ const ownProcessGroup = (): number | undefined => {
 }
 
 /**
- * What a dead run's log says about one iteration's branch: approved and never merged → the approved
- * commit (the iteration's last commit before its latest approval; `undefined` when the log has no
- * commit) and the task it held. `undefined` when there is nothing to keep.
- *
- * @category recovery
- * @since 0.1.0
- */
-export const approvedWork = (
-  events: ReadonlyArray<Event.Event>,
-  worker: string,
-  iteration: number
-): { readonly approved: string | undefined; readonly task: string | undefined } | undefined => {
-  let committed: string | undefined
-  let approved: { readonly sha: string | undefined } | undefined
-  let merged = false
-  let task: string | undefined
-  for (const e of events) {
-    if (!("worker" in e) || e.worker !== worker || !("iteration" in e) || e.iteration !== iteration) continue
-    if (e._tag === "Committed") committed = e.sha
-    else if (e._tag === "VerdictGiven" && e.verdict === "approved") approved = { sha: committed }
-    else if (e._tag === "MergeResult" && e.outcome === "merged") merged = true
-    else if (e._tag === "TaskClaimed") task ??= e.task
-  }
-  return approved === undefined || merged ? undefined : { approved: approved.sha, task }
-}
-
-/** Branches whose run log shows an approval and no merge: approved work that must not be lost. */
-const approvedUnmerged = (runsDir: string, branches: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    const path = yield* Path.Path
-    const keep = new Map<string, { readonly task: string | undefined; readonly approved: string | undefined }>()
-    for (const branch of branches) {
-      const match = /^oompa\/([0-9a-f]{8})\/(.+)-(\d+)$/.exec(branch)
-      if (match === null) continue
-      const [, run, worker, n] = match
-      const events = yield* JsonlEventLog.readEvents(path.join(runsDir, run!, "events.jsonl")).pipe(Effect.orElseSucceed(() => []))
-      const work = approvedWork(events, worker!, Number(n))
-      if (work !== undefined) keep.set(branch, work)
-    }
-    return keep
-  })
-
-/**
  * Repairs what dead runs left (SPEC F14), with core's `Recovery` program over the Node layers. The
  * caller holds the run lock, so nothing here belongs to a live run. Returns what it did, as lines.
  *
@@ -191,34 +149,25 @@ export const repair = (project: Project.Project): Effect.Effect<
   ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path
 > =>
   Effect.gen(function*() {
+    const path = yield* Path.Path
     const lines = (yield* killOrphanAgents(project.paths.runsDir, project.repoRoot)).map((k) => `killed ${k}`)
     const repaired = yield* Effect.gen(function*() {
       const git = yield* Git.Git
-      const branches = yield* git.listBranches("oompa/")
-      const keep = yield* approvedUnmerged(project.paths.runsDir, branches.map((b) => b.name))
       const report = yield* Recovery.run({
-        branchPrefix: "oompa/",
         maxTaskAttempts: project.config.max_task_attempts,
-        // A log without the approved commit's sha keeps the branch where it is.
-        approvedCommit: (branch, head) => {
-          const entry = keep.get(branch)
-          return entry === undefined ? undefined : entry.approved ?? head
-        }
+        runLog: (runId) => JsonlEventLog.readEvents(path.join(project.paths.runsDir, runId, "events.jsonl")).pipe(Effect.orElseSucceed(() => []))
       })
-      const landedTasks = report.branchesKept.length === 0 ? new Map<string, string>() : yield* Recovery.mergedTasks
       return [
         ...report.returned.map((task) => `task ${task}: current/ -> pending/ (its run died)`),
         ...report.completed.map((c) => `task ${c.task}: current/ -> complete/ (merged in ${c.sha.slice(0, 10)})`),
         ...report.workspacesRemoved.map((path) => `removed worktree ${path}`),
         ...report.branchesDeleted.map((b) => `deleted branch ${b}`),
-        ...report.branchesKept.map((b) => {
+        ...report.branchesKept.map(({ branch: b, landedSince, task }) => {
           const kept = `kept ${b}: approved work that was never merged`
           // Recovery returned the dead iteration's task to pending/ and a later run redid it: merging
           // this branch now would apply the task a second time (issue 8's crash trials).
-          const task = keep.get(b)?.task
-          const landed = task === undefined ? undefined : landedTasks.get(task)
-          if (task !== undefined && landed !== undefined) {
-            return `${kept}; its task ${task} has since landed on ${git.targetBranch} in ${landed.slice(0, 10)}, so this is most likely superseded: compare with git diff ${git.targetBranch}...${b}, delete it with git branch -D ${b}`
+          if (task !== undefined && landedSince !== undefined) {
+            return `${kept}; its task ${task} has since landed on ${git.targetBranch} in ${landedSince.slice(0, 10)}, so this is most likely superseded: compare with git diff ${git.targetBranch}...${b}, delete it with git branch -D ${b}`
           }
           return `${kept}; to merge it: git switch ${git.targetBranch} && git merge ${b}`
         })

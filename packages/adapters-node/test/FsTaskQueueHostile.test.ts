@@ -212,7 +212,7 @@ describe("FsTaskQueue: hostile task files", () => {
         const mine = `{"id": "t1", "summary": "what I want run now"}\n`
         write(dir, "pending", "t1.json", mine)
         write(dir, "current", "t2.json", JSON.stringify({ ...task("t2"), description: "edited after the crash" }))
-        const report = yield* Recovery.run({ branchPrefix: "oompa/", maxTaskAttempts: 3, approvedCommit: () => undefined }).pipe(
+        const report = yield* Recovery.run({ maxTaskAttempts: 3, runLog: () => Effect.succeed([]) }).pipe(
           Effect.provide([MemoryGit.layer(MemoryGit.MemoryRepo.make({ files: { "README.md": "x\n" } })), EventSink.EventSink.layerNoop]),
           Effect.provideService(TaskQueue.TaskQueue, queue)
         )

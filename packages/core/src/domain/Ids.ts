@@ -57,10 +57,36 @@ export const RunId = Schema.String.pipe(Schema.check(Schema.isPattern(/^[0-9a-f]
 export type RunId = typeof RunId.Type
 
 /**
- * A git commit id (or the in-memory equivalent).
+ * Whether `text` has a run id's shape (for folder names and arguments that are not decoded).
  *
- * @category models
+ * @category guards
  * @since 0.1.0
  */
-export const Sha = Schema.String.pipe(Schema.check(Schema.isMinLength(4)), Schema.brand("Sha"))
-export type Sha = typeof Sha.Type
+export const isRunId = (text: string): text is RunId => /^[0-9a-f]{8}$/.test(text)
+
+/**
+ * What every iteration branch's name starts with: `oompa/<run>/<worker>-<n>`.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const iterationBranchPrefix = "oompa/"
+
+/**
+ * The branch of iteration `n` of a worker in a run.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const iterationBranch = (runId: string, worker: string, n: number): string => `${iterationBranchPrefix}${runId}/${worker}-${n}`
+
+/**
+ * The run, worker and iteration an iteration branch names; `undefined` for any other name.
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const parseIterationBranch = (name: string): { readonly runId: RunId; readonly worker: string; readonly iteration: number } | undefined => {
+  const match = /^oompa\/([0-9a-f]{8})\/(.+)-(\d+)$/.exec(name)
+  return match === null ? undefined : { runId: match[1] as RunId, worker: match[2]!, iteration: Number(match[3]) }
+}

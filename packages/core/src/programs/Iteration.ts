@@ -16,6 +16,7 @@
  */
 import { Clock, Effect, Option, Ref } from "effect"
 import { formatModelString } from "../domain/AgentSpec.ts"
+import { iterationBranch } from "../domain/Ids.ts"
 import type { AgentCallKind, IterationOutcome, Phase, PhaseTimings } from "../domain/Event.ts"
 import { zeroTimings } from "../domain/Event.ts"
 import type { PromptName } from "../domain/DefaultPrompts.ts"
@@ -230,7 +231,7 @@ const attempt = Effect.fnUntraced(function*(context: WorkerContext, n: number, c
   const start = yield* watch.time("git", context.mergeQueue.checkMain())
   if (start._tag === "Moved") return ended("main-moved", mainMovedDetail(start.move))
   const base = start.main
-  const branch = `oompa/${context.runId}/${context.worker.id}-${n}`
+  const branch = iterationBranch(context.runId, context.worker.id, n)
   const approved = yield* Ref.make<string | undefined>(undefined)
   const conflicted = yield* Ref.make<string | undefined>(undefined)
   yield* Effect.acquireRelease(

@@ -18,6 +18,8 @@
  * @since 0.1.0
  */
 import { Clock, Effect } from "effect"
+import type { Event } from "../domain/Event.ts"
+import { iterationBranchPrefix, parseIterationBranch, type RunId } from "../domain/Ids.ts"
 import { EventSink } from "../services/EventSink.ts"
 import { type CommitInfo, Git } from "../services/Git.ts"
 import { TaskQueue } from "../services/TaskQueue.ts"
@@ -33,7 +35,24 @@ export interface RecoveryReport {
   readonly workspacesRemoved: ReadonlyArray<string>
   readonly branchesDeleted: ReadonlyArray<string>
   /** Branches with approved, unmerged work: kept. */
-  readonly branchesKept: ReadonlyArray<string>
+  readonly branchesKept: ReadonlyArray<KeptBranch>
+}
+
+/**
+ * A run branch kept because it holds approved work that never landed.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface KeptBranch {
+  readonly branch: string
+  /** The task the work does, when the log names one. */
+  readonly task?: string
+  /**
+   * The commit on main that has landed the same task since (recovery returned the dead iteration's
+   * task and a later run redid it): merging the branch now would apply the task a second time.
+   */
+  readonly landedSince?: string
 }
 
 /** How far back main's history is searched for trailers. */
@@ -99,53 +118,139 @@ export const findMerge = Effect.fnUntraced(function*(task: string) {
 })
 
 /**
- * Repairs the repository; `approvedCommit` says which commit of a run branch was approved (the
- * caller knows from the run logs). A branch holding approved work that is not on main is kept, set
- * back to its approved commit: a crash may have left unreviewed commits (a conflict resolution in
- * progress) on top, and a kept branch is offered for merging.
+ * What a run log says about the iterations that hold approved work that never landed: their branch
+ * → the approved commit (the iteration's last commit before its latest approval; `undefined` when
+ * the log has no commit) and the task it held. Pure, over the events as the run wrote them.
+ *
+ * @category recovery
+ * @since 0.1.0
+ */
+export const approvedWork = (events: ReadonlyArray<Event>): ReadonlyMap<string, ApprovedWork> => {
+  interface Seen {
+    branch?: string
+    committed?: string
+    approved?: { readonly sha: string | undefined }
+    merged: boolean
+    task?: string
+  }
+  const iterations = new Map<string, Seen>()
+  const seen = (worker: string, iteration: number): Seen => {
+    const key = `${worker}\u0000${iteration}`
+    let entry = iterations.get(key)
+    if (entry === undefined) iterations.set(key, entry = { merged: false })
+    return entry
+  }
+  for (const e of events) {
+    switch (e._tag) {
+      case "IterationStarted":
+        seen(e.worker, e.iteration).branch = e.branch
+        break
+      case "Committed":
+        seen(e.worker, e.iteration).committed = e.sha
+        break
+      case "VerdictGiven":
+        if (e.verdict === "approved") {
+          const entry = seen(e.worker, e.iteration)
+          entry.approved = { sha: entry.committed }
+        }
+        break
+      case "MergeResult":
+        if (e.outcome === "merged") seen(e.worker, e.iteration).merged = true
+        break
+      case "TaskClaimed":
+        seen(e.worker, e.iteration).task ??= e.task
+        break
+    }
+  }
+  const work = new Map<string, ApprovedWork>()
+  for (const entry of iterations.values()) {
+    if (entry.branch === undefined || entry.approved === undefined || entry.merged) continue
+    work.set(entry.branch, { approved: entry.approved.sha, task: entry.task })
+  }
+  return work
+}
+
+/**
+ * Approved work a run log records for one branch.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ApprovedWork {
+  readonly approved: string | undefined
+  readonly task: string | undefined
+}
+
+/**
+ * Repairs the repository after dead runs, reading each dead run's log (`runLog`, by run id: the
+ * disk's `events.jsonl`, or the simulated run's events) to tell which run branches hold approved
+ * work. A branch holding approved work that is not on main is kept, set back to its approved commit:
+ * a crash may have left unreviewed commits (a conflict resolution in progress) on top, and a kept
+ * branch is offered for merging. It is only ever set back along its own history: a log that names
+ * any other commit leaves the branch where it is.
  *
  * @category programs
  * @since 0.1.0
  */
-export const run = (options: {
-  readonly branchPrefix: string
+export const run = Effect.fn("Recovery.run")(function*<R>(options: {
   readonly maxTaskAttempts: number
-  readonly approvedCommit: (branch: string, head: string) => string | undefined
-}) =>
-  Effect.gen(function*() {
-    const git = yield* Git
-    const queue = yield* TaskQueue
-    const sink = yield* EventSink
-    const merged = yield* mergedTasks
-    const returned: Array<string> = []
-    const completed: Array<{ readonly task: string; readonly sha: string }> = []
-    for (const task of yield* queue.list("current")) {
-      const sha = merged.get(task.id)
-      const at = yield* Clock.currentTimeMillis
-      if (sha !== undefined) {
-        yield* queue.complete(task.id, sha)
-        completed.push({ task: task.id, sha })
-        yield* sink.emit({ _tag: "TaskMoved", at, task: task.id, from: "current", to: "complete", reason: `recovery: merged in ${sha}` })
-      } else {
-        yield* queue.release(task.id, { feedback: task.last_feedback ?? "", countAttempt: false, maxAttempts: options.maxTaskAttempts })
-        returned.push(task.id)
-        yield* sink.emit({ _tag: "TaskMoved", at, task: task.id, from: "current", to: "pending", reason: "recovery: the run holding it died" })
-      }
+  readonly runLog: (runId: RunId) => Effect.Effect<ReadonlyArray<Event>, never, R>
+}) {
+  const git = yield* Git
+  const queue = yield* TaskQueue
+  const sink = yield* EventSink
+  const merged = yield* mergedTasks
+  const returned: Array<string> = []
+  const completed: Array<{ readonly task: string; readonly sha: string }> = []
+  for (const task of yield* queue.list("current")) {
+    const sha = merged.get(task.id)
+    const at = yield* Clock.currentTimeMillis
+    if (sha !== undefined) {
+      yield* queue.complete(task.id, sha)
+      completed.push({ task: task.id, sha })
+      yield* sink.emit({ _tag: "TaskMoved", at, task: task.id, from: "current", to: "complete", reason: `recovery: merged in ${sha}` })
+    } else {
+      yield* queue.release(task.id, { feedback: task.last_feedback ?? "", countAttempt: false, maxAttempts: options.maxTaskAttempts })
+      returned.push(task.id)
+      yield* sink.emit({ _tag: "TaskMoved", at, task: task.id, from: "current", to: "pending", reason: "recovery: the run holding it died" })
     }
-    const workspaces = yield* git.listWorkspaces
-    for (const workspace of workspaces) yield* git.removeWorkspace(workspace)
-    const main = yield* git.mainHead
-    const deleted: Array<string> = []
-    const kept: Array<string> = []
-    for (const branch of yield* git.listBranches(options.branchPrefix)) {
-      const approved = options.approvedCommit(branch.name, branch.sha)
-      if (approved !== undefined && !(yield* git.isAncestor(approved, main))) {
-        if (approved !== branch.sha) yield* git.setBranch(branch.name, approved)
-        kept.push(branch.name)
-        continue
-      }
-      yield* git.deleteBranch(branch.name)
-      deleted.push(branch.name)
+  }
+  const workspaces = yield* git.listWorkspaces
+  for (const workspace of workspaces) yield* git.removeWorkspace(workspace)
+  const main = yield* git.mainHead
+  const deleted: Array<string> = []
+  const kept: Array<KeptBranch> = []
+  const logs = new Map<RunId, ReadonlyMap<string, ApprovedWork>>()
+  for (const branch of yield* git.listBranches(iterationBranchPrefix)) {
+    const work = yield* approvedWorkOf(branch.name, logs, options.runLog)
+    // A log without the approved commit's sha keeps the branch where it is.
+    const approved = work === undefined ? undefined : work.approved ?? branch.sha
+    if (work !== undefined && approved !== undefined && !(yield* git.isAncestor(approved, main))) {
+      const alongBranch = approved === branch.sha || (yield* git.isAncestor(approved, branch.sha).pipe(Effect.orElseSucceed(() => false)))
+      if (alongBranch && approved !== branch.sha) yield* git.setBranch(branch.name, approved)
+      const landed = work.task === undefined ? undefined : merged.get(work.task)
+      kept.push({
+        branch: branch.name,
+        ...(work.task === undefined ? {} : { task: work.task }),
+        ...(landed === undefined ? {} : { landedSince: landed })
+      })
+      continue
     }
-    return { returned, completed, workspacesRemoved: workspaces.map((w) => w.path), branchesDeleted: deleted, branchesKept: kept } satisfies RecoveryReport
-  })
+    yield* git.deleteBranch(branch.name)
+    deleted.push(branch.name)
+  }
+  return { returned, completed, workspacesRemoved: workspaces.map((w) => w.path), branchesDeleted: deleted, branchesKept: kept } satisfies RecoveryReport
+})
+
+/** The approved work the branch's run log records, each log read once. */
+const approvedWorkOf = Effect.fnUntraced(function*<R>(
+  branch: string,
+  logs: Map<RunId, ReadonlyMap<string, ApprovedWork>>,
+  runLog: (runId: RunId) => Effect.Effect<ReadonlyArray<Event>, never, R>
+) {
+  const named = parseIterationBranch(branch)
+  if (named === undefined) return undefined
+  let work = logs.get(named.runId)
+  if (work === undefined) logs.set(named.runId, work = approvedWork(yield* runLog(named.runId)))
+  return work.get(branch)
+})

@@ -7,6 +7,36 @@
 import { Schema } from "effect"
 
 /**
+ * Why a git operation failed, for callers to match on (the message is for people):
+ *
+ * - `not-a-repository`: the folder is not (or no longer) a git repository;
+ * - `missing-object`: a commit, tree or ref it needs does not exist;
+ * - `ref-moved`: a ref was not where the operation expected it (a lost compare-and-swap);
+ * - `locked`: another process holds a lock file (`index.lock`, `refs/heads/main.lock`);
+ * - `unreadable`: git's output, or a file of the repository, is not in a form we understand;
+ * - `spawn-failed`: git could not be started;
+ * - `failed`: any other non-zero exit, with git's own words in the message.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const GitErrorReason = Schema.Literals([
+  "not-a-repository",
+  "missing-object",
+  "ref-moved",
+  "locked",
+  "unreadable",
+  "spawn-failed",
+  "failed"
+])
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type GitErrorReason = typeof GitErrorReason.Type
+
+/**
  * Raised by the `Git` boundary when a git operation fails for a reason other than a merge conflict
  * (conflicts are a normal result, not an error).
  *
@@ -15,6 +45,7 @@ import { Schema } from "effect"
  */
 export class GitError extends Schema.TaggedError<GitError>()("GitError", {
   operation: Schema.String,
+  reason: GitErrorReason,
   message: Schema.String
 }) {}
 

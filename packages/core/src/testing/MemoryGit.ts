@@ -39,7 +39,7 @@ import type { Context } from "effect"
 import { Effect, Layer, Option } from "effect"
 import { diff3Merge, diffComm } from "node-diff3"
 import type { WorkerId } from "../domain/Ids.ts"
-import { GitError } from "../services/Errors.ts"
+import { GitError, type GitErrorReason } from "../services/Errors.ts"
 import type { BranchRef, CommitInfo, FileChange, MergeAttempt, MergeRequest, NewTaskFile, Workspace } from "../services/Git.ts"
 import { Git } from "../services/Git.ts"
 
@@ -667,8 +667,8 @@ class GenerationQueue {
   }
 }
 
-const failWith = (operation: string, message: string): never => {
-  throw new GitError({ operation, message })
+const failWith = (operation: string, message: string, reason: GitErrorReason = "failed"): never => {
+  throw new GitError({ operation, reason, message })
 }
 
 // An empty path, or a segment that is empty, `.` or `..` (a leading, trailing or doubled `/` included).
@@ -837,7 +837,7 @@ export class MemoryRepo {
   }
 
   private node(sha: string, operation = "commit"): CommitNode {
-    return this.commits.get(sha) ?? failWith(operation, `unknown commit ${sha}`)
+    return this.commits.get(sha) ?? failWith(operation, `unknown commit ${sha}`, "missing-object")
   }
 
   // The sha covers the tree through its digest and size, so it costs O(message), not O(files).
@@ -914,14 +914,14 @@ export class MemoryRepo {
   }
 
   private workspace(path: string, operation: string): WorkspaceState {
-    return this.workspaces.get(path) ?? failWith(operation, `no workspace at ${path}`)
+    return this.workspaces.get(path) ?? failWith(operation, `no workspace at ${path}`, "missing-object")
   }
 
   // ---- the Git service, synchronously ------------------------------------------------------------
 
   /** The commit the target branch points to. */
   mainHead(): string {
-    return this.branches.get(this.targetBranch) ?? failWith("mainHead", `target branch ${this.targetBranch} is missing`)
+    return this.branches.get(this.targetBranch) ?? failWith("mainHead", `target branch ${this.targetBranch} is missing`, "missing-object")
   }
 
   /** Creates the workspace detached at the current main (as `git worktree add --detach`), or returns it. */
@@ -1126,7 +1126,7 @@ export class MemoryRepo {
     const theirs = this.node(onto, operation).tree
     if (this.isAncestor(onto, state.head, operation)) return []
     const base = this.mergeBase(state.head, onto, operation) ??
-      failWith(operation, `${state.head} and ${onto} share no history`)
+      failWith(operation, `${state.head} and ${onto} share no history`, "missing-object")
     const baseTree = this.node(base).tree
     const merged = mergeTrees(
       baseTree,

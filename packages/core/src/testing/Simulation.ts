@@ -10,7 +10,8 @@
  *    (conflicts), write denied paths; reviewers reject or ask for changes; tests fail; and the
  *    orchestrator itself may crash at a drawn event (it stops between two steps, no finalizer runs,
  *    as under `kill -9`),
- *    after which `Recovery` — the same program `oompa cleanup` runs — repairs the world and a new run
+ *    after which `Recovery` — the same program `oompa cleanup` runs, reading the dead run's log as
+ *    `events.jsonl` would hold it — repairs the world and a new run
  *    resumes on it.
  * 2. Liveness — faults off: executors must bring every task to `complete/` or `failed/` within
  *    bounded simulated time.
@@ -310,6 +311,9 @@ interface World {
   readonly layer: Layer.Layer<Swarm.Services>
   readonly trace: Prng.TraceHash
   readonly counts: { events: number; iterations: number; calls: number }
+  /** Each run's events by run id, and the log the running one appends to. */
+  readonly runLogs: Map<string, ReadonlyArray<Event>>
+  readonly log: { current: Array<Event> }
   /** The orchestrator's time: replaced when it crashes, so nothing of the dead run ever runs again. */
   time: DiscreteTime
 }
@@ -318,6 +322,7 @@ const makeWorld = (p: Parameters, config: SwarmConfig, tasks: ReadonlyArray<Task
   const switches: Switches = { faults: true }
   const trace = new Prng.TraceHash()
   const counts = { events: 0, iterations: 0, calls: 0 }
+  const log = { current: [] as Array<Event> }
   const root = Prng.make(p.seed ^ 0x51ed)
   const agentPrng = root.fork()
   const testPrng = root.fork()
@@ -328,6 +333,7 @@ const makeWorld = (p: Parameters, config: SwarmConfig, tasks: ReadonlyArray<Task
     retainEvents: false,
     observe: (event: Event) => {
       counts.events++
+      log.current.push(event)
       if (event._tag === "IterationFinished") counts.iterations++
       if (event._tag === "AgentFinished") counts.calls++
       trace.add(JSON.stringify(event))
@@ -350,7 +356,7 @@ const makeWorld = (p: Parameters, config: SwarmConfig, tasks: ReadonlyArray<Task
     testGate: config.test_command !== undefined
   })
   world.agent.script = agentModel(p, agentPrng, switches, world.repo, checker, config.timeouts.propose * 1000)
-  return { world, checker, switches, trace, counts, time: new DiscreteTime(), layer: layerOf(world, checker, variant) }
+  return { world, checker, switches, trace, counts, runLogs: new Map(), log, time: new DiscreteTime(), layer: layerOf(world, checker, variant) }
 }
 
 /** The world's services: instrumented for the checker, broken as the variant says. */
@@ -461,37 +467,40 @@ const runFiber = <A, E>(w: World, effect: Effect.Effect<A, E>, crashAtEvent: num
 }
 
 /** Runs one swarm on the world until it ends, crashes, breaks, or stalls. */
-const runPhase = (w: World, config: SwarmConfig, runId: string, crashAtEvent: number | undefined): PhaseEnd =>
-  runFiber(w, Swarm.run(config, { runId }).pipe(Effect.provide(w.layer), Effect.asVoid), crashAtEvent)
-
-/**
- * The approved commit a run branch holds, as the run log tells the CLI: walking back from the head
- * through the branch's own commits (first parents), the first one the reviewer model approved.
- */
-const latestApproved = (w: World, head: string): string | undefined => {
-  const main = new Set(w.world.repo.mainHistory)
-  for (let sha: string | undefined = head; sha !== undefined && !main.has(sha); sha = w.world.repo.commit(sha).parents[0]) {
-    if (w.checker.approvedHeads.has(sha)) return sha
-  }
-  return undefined
+const runPhase = (w: World, config: SwarmConfig, runId: string, crashAtEvent: number | undefined): PhaseEnd => {
+  // The run's log, as `events.jsonl` holds it on disk: what recovery reads after a crash.
+  const log: Array<Event> = []
+  w.runLogs.set(runId, log)
+  w.log.current = log
+  return runFiber(w, Swarm.run(config, { runId }).pipe(Effect.provide(w.layer), Effect.asVoid), crashAtEvent)
 }
 
-/** Recovery after a crash: the real program, over the same world. */
+/** Recovery after a crash: the real program, over the same world, reading the dead run's log as it was written. */
 const recover = (w: World, config: SwarmConfig, variant: Variant | undefined): PhaseEnd => {
   const queue = variant === "crash-loses-claim"
     // Broken: recovery does not see the claims a dead run left in current/.
     ? Layer.succeed(TaskQueue, { ...MemoryTaskQueue.make(w.world.queue), list: (status) => status === "current" ? Effect.succeed([]) : MemoryTaskQueue.make(w.world.queue).list(status) })
     : MemoryTaskQueue.layer(w.world.queue)
   return runFiber(w, Recovery.run({
-    branchPrefix: "oompa/",
     maxTaskAttempts: config.max_task_attempts,
-    approvedCommit: (_branch, head) =>
-      variant === "recovery-drops-unreviewed-tip"
-        // Broken (oompa's own first version): a branch counts as approved only when its head is,
-        // so a crash during a conflict resolution loses the approved commit under it.
-        ? (w.checker.approvedHeads.has(head) ? head : undefined)
-        : latestApproved(w, head)
+    runLog: (runId) => {
+      const log = w.runLogs.get(runId) ?? []
+      // Broken (oompa's own first version): a branch counts as approved only when its head is, so a
+      // crash during a conflict resolution loses the approved commit under it.
+      return Effect.succeed(variant === "recovery-drops-unreviewed-tip" ? approvalsOfHeadsOnly(log) : log)
+    }
   }).pipe(Effect.provide(queue), Effect.provide(TestSwarm.layer(w.world)), Effect.orDie, Effect.asVoid), undefined)
+}
+
+/** The log without the approvals of iterations that committed again after their last one. */
+const approvalsOfHeadsOnly = (log: ReadonlyArray<Event>): ReadonlyArray<Event> => {
+  const key = (e: { readonly worker: string; readonly iteration: number }) => `${e.worker}\u0000${e.iteration}`
+  const last = new Map<string, "committed" | "approved">()
+  for (const e of log) {
+    if (e._tag === "Committed") last.set(key(e), "committed")
+    else if (e._tag === "VerdictGiven" && e.verdict === "approved") last.set(key(e), "approved")
+  }
+  return log.filter((e) => !(e._tag === "VerdictGiven" && e.verdict === "approved" && last.get(key(e)) === "committed"))
 }
 
 const failureOf = (w: World, end: PhaseEnd, phase: string): Failure | undefined => {
