@@ -153,9 +153,12 @@ export const repair = (project: Project.Project): Effect.Effect<
     const lines = (yield* killOrphanAgents(project.paths.runsDir, project.repoRoot)).map((k) => `killed ${k}`)
     const repaired = yield* Effect.gen(function*() {
       const git = yield* Git.Git
+      const files = yield* Effect.context<FileSystem.FileSystem>()
       const report = yield* Recovery.run({
         maxTaskAttempts: project.config.max_task_attempts,
-        runLog: (runId) => JsonlEventLog.readEvents(path.join(project.paths.runsDir, runId, "events.jsonl")).pipe(Effect.orElseSucceed(() => []))
+        // A log that is gone or unreadable keeps nothing: its branches hold no work known to be approved.
+        runLog: (runId) =>
+          JsonlEventLog.readEvents(path.join(project.paths.runsDir, runId, "events.jsonl")).pipe(Effect.orElseSucceed(() => []), Effect.provide(files))
       })
       return [
         ...report.returned.map((task) => `task ${task}: current/ -> pending/ (its run died)`),

@@ -15,7 +15,8 @@ import { hasDoneSignal } from "../domain/Verdict.ts"
 import { Agent, type AgentResult } from "../services/Agent.ts"
 import * as Errors from "../services/Errors.ts"
 import { EventSink } from "../services/EventSink.ts"
-import type { WorkerContext } from "./WorkerContext.ts"
+import { BudgetTracker } from "./BudgetTracker.ts"
+import { CurrentRun, CurrentWorker, RunState } from "./RunServices.ts"
 
 /**
  * @category models
@@ -25,7 +26,7 @@ export type CallResult =
   | { readonly _tag: "Answered"; readonly result: AgentResult; readonly done: boolean }
   | { readonly _tag: "Failed"; readonly detail: string; readonly result?: AgentResult }
   | { readonly _tag: "BudgetSpent"; readonly budget: BudgetName }
-  /** The agent cannot run at all in this run; the run is stopping (`RunContext.unavailable`). */
+  /** The agent cannot run at all in this run; the run is stopping (`RunState.unavailable`). */
   | { readonly _tag: "Unavailable"; readonly detail: string }
 
 /**
@@ -49,35 +50,36 @@ export const failureLine = (stderr: string): string => {
   return line === undefined ? "" : `: ${line.length > stderrQuotedMax ? `${line.slice(0, stderrQuotedMax)}…` : line}`
 }
 
-const timeoutSecondsOf = (context: WorkerContext, call: AgentCallKind): number =>
-  call === "review" ? context.config.timeouts.review : context.config.timeouts.propose
 
 /**
- * Runs one call for iteration `n` of the context's worker.
+ * Runs one call for iteration `n` of the current worker.
  *
  * @category programs
  * @since 0.1.0
  */
-export const run = Effect.fnUntraced(function*(context: WorkerContext, n: number, options: {
+export const run = Effect.fnUntraced(function*(n: number, options: {
   readonly call: AgentCallKind
   readonly agent: AgentSpec
   readonly prompt: string
   readonly task: string | undefined
   readonly sessionId?: string | undefined
-}): Effect.fn.Return<CallResult, never, Agent | EventSink> {
+}): Effect.fn.Return<CallResult, never, Agent | EventSink | BudgetTracker | CurrentRun | CurrentWorker | RunState> {
   const { call, agent, prompt, sessionId, task } = options
-  const spent = yield* context.budget.check(context.worker.id, context.worker.budget)
+  const budget = yield* BudgetTracker
+  const { config } = yield* CurrentRun
+  const { worker, workspace } = yield* CurrentWorker
+  const spent = yield* budget.check(worker.id, worker.budget)
   if (Option.isSome(spent)) return { _tag: "BudgetSpent", budget: spent.value }
-  const timeoutMs = timeoutSecondsOf(context, call) * 1000
+  const timeoutMs = (call === "review" ? config.timeouts.review : config.timeouts.propose) * 1000
   const startedMs = yield* Clock.currentTimeMillis
   const runner = yield* Agent
   const result = yield* runner.run({
     agent,
     call,
-    worker: context.worker.id,
+    worker: worker.id,
     iteration: n,
     prompt,
-    cwd: context.workspace.path,
+    cwd: workspace.path,
     timeoutMs,
     ...(task === undefined ? {} : { task }),
     ...(sessionId === undefined ? {} : { sessionId })
@@ -92,25 +94,26 @@ export const run = Effect.fnUntraced(function*(context: WorkerContext, n: number
   const finishedMs = yield* Clock.currentTimeMillis
   const label = formatModelString(agent)
   if (result instanceof Errors.AgentUnavailable) {
-    yield* emitFinished(context, n, call, label, finishedMs, { exitCode: 127, durationMs: finishedMs - startedMs, timedOut: false, error: result.message })
-    const first = Option.isNone(yield* Ref.getAndUpdate(context.unavailable, (seen) => Option.isSome(seen) ? seen : Option.some(`${label}: ${result.message}`)))
+    yield* emitFinished(worker.id, n, call, label, finishedMs, { exitCode: 127, durationMs: finishedMs - startedMs, timedOut: false, error: result.message })
+    const { unavailable } = yield* RunState
+    const first = Option.isNone(yield* Ref.getAndUpdate(unavailable, (seen) => Option.isSome(seen) ? seen : Option.some(`${label}: ${result.message}`)))
     if (first) {
-      yield* EventSink.use((sink) => sink.emit({ _tag: "Warning", at: finishedMs, worker: context.worker.id, message: `${label} cannot run: ${result.message}; the run stops, and no task attempt is counted` }))
+      yield* EventSink.use((sink) => sink.emit({ _tag: "Warning", at: finishedMs, worker: worker.id, message: `${label} cannot run: ${result.message}; the run stops, and no task attempt is counted` }))
     }
     return { _tag: "Unavailable", detail: `${label} cannot run: ${result.message}` }
   }
   if (typeof result === "string") {
-    yield* emitFinished(context, n, call, label, finishedMs, { exitCode: 127, durationMs: finishedMs - startedMs, timedOut: false, error: result })
+    yield* emitFinished(worker.id, n, call, label, finishedMs, { exitCode: 127, durationMs: finishedMs - startedMs, timedOut: false, error: result })
     return { _tag: "Failed", detail: `${label} could not run: ${result}` }
   }
-  yield* context.budget.record(context.worker.id, { harness: agent.harness, costUsd: result.costUsd, tokens: result.tokens })
+  yield* budget.record(worker.id, { harness: agent.harness, costUsd: result.costUsd, tokens: result.tokens })
   // Built only for a failed call: the failure line scans stderr.
   const detail = result.timedOut
     ? `${label} timed out after ${timeoutMs / 1000} s`
     : result.exitCode !== 0
     ? `${label} exited with code ${result.exitCode}${failureLine(result.stderr)}`
     : undefined
-  yield* emitFinished(context, n, call, label, finishedMs, {
+  yield* emitFinished(worker.id, n, call, label, finishedMs, {
     exitCode: result.exitCode,
     durationMs: result.timedOut ? timeoutMs : result.durationMs,
     timedOut: result.timedOut,
@@ -122,11 +125,11 @@ export const run = Effect.fnUntraced(function*(context: WorkerContext, n: number
   return { _tag: "Answered", result, done: call !== "review" && hasDoneSignal(result.answer) }
 })
 
-const emitFinished = (context: WorkerContext, n: number, call: AgentCallKind, agent: string, at: number, fields: {
+const emitFinished = (worker: string, n: number, call: AgentCallKind, agent: string, at: number, fields: {
   readonly exitCode: number
   readonly durationMs: number
   readonly timedOut: boolean
   readonly tokens?: { readonly input: number; readonly output: number }
   readonly costUsd?: number
   readonly error?: string
-}) => EventSink.use((sink) => sink.emit({ _tag: "AgentFinished", at, worker: context.worker.id, iteration: n, call, agent, ...fields }))
+}) => EventSink.use((sink) => sink.emit({ _tag: "AgentFinished", at, worker, iteration: n, call, agent, ...fields }))

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Option } from "effect"
+import { Clock, Context, Effect, Option } from "effect"
 import type { Budget, BudgetName } from "../domain/Budget.ts"
 
 interface Spend {
@@ -15,10 +15,12 @@ interface Spend {
 }
 
 /**
- * @category models
+ * The run's budget tracker: one per run, shared by its workers (`RunServices.layer` builds it).
+ *
+ * @category services
  * @since 0.1.0
  */
-export interface BudgetTracker {
+export class BudgetTracker extends Context.Service<BudgetTracker, {
   /** The limit that stops `worker` now, if any (run limits first). */
   readonly check: (worker: string, workerBudget: Budget) => Effect.Effect<Option.Option<BudgetName>>
   /** Records one finished call. */
@@ -35,7 +37,7 @@ export interface BudgetTracker {
     readonly tokens: { readonly input: number; readonly output: number }
     readonly noCost: ReadonlyArray<string>
   }>
-}
+}>()("@oompa/core/programs/BudgetTracker") {}
 
 const zero: Spend = { calls: 0, costUsd: 0 }
 
@@ -52,7 +54,7 @@ const exceeded = (budget: Budget, spend: Spend, elapsedSeconds: number): Option.
  * @category constructors
  * @since 0.1.0
  */
-export const make = (runBudget: Budget): Effect.Effect<BudgetTracker> =>
+export const make = (runBudget: Budget): Effect.Effect<BudgetTracker["Service"]> =>
   Effect.map(Clock.currentTimeMillis, (startedMs) => {
     // Plain state, read and written inside single synchronous steps: every check and record is atomic.
     const workerStartedMs = new Map<string, number>()
@@ -78,7 +80,7 @@ export const make = (runBudget: Budget): Effect.Effect<BudgetTracker> =>
           return exceeded(workerBudget, workers.get(worker) ?? zero, elapsed)
         })
       )
-    const record: BudgetTracker["record"] = (worker, call) =>
+    const record: BudgetTracker["Service"]["record"] = (worker, call) =>
       Effect.sync(() => {
         const add = (spend: Spend): Spend => ({ calls: spend.calls + 1, costUsd: spend.costUsd + (call.costUsd ?? 0) })
         workers.set(worker, add(workers.get(worker) ?? zero))

@@ -19,7 +19,8 @@
  *
  * @since 0.1.0
  */
-import { Clock, Deferred, Effect, Option, Queue, Ref, Semaphore } from "effect"
+import { Clock, Context, Deferred, Effect, Option, Queue, Ref, Semaphore } from "effect"
+import type { Event } from "../domain/Event.ts"
 import type { MergeStrategy } from "../domain/SwarmConfig.ts"
 import { CommandRunner } from "../services/CommandRunner.ts"
 import type { CommandError, GitError } from "../services/Errors.ts"
@@ -75,19 +76,61 @@ export type MainCheck =
  * @category models
  * @since 0.1.0
  */
-export type MergeOutcome =
-  | { readonly _tag: "Merged"; readonly sha: string; readonly previous: string; readonly waitedMs: number; readonly testMs: number }
-  | { readonly _tag: "Conflict"; readonly files: ReadonlyArray<string>; readonly waitedMs: number }
-  | { readonly _tag: "TestFailed"; readonly output: string; readonly waitedMs: number; readonly testMs: number }
-  | { readonly _tag: "PolicyFailed"; readonly violations: ReadonlyArray<string>; readonly waitedMs: number }
-  | { readonly _tag: "DryRun"; readonly sha: string; readonly waitedMs: number; readonly testMs: number }
-  | { readonly _tag: "MainMoved"; readonly move: ForeignMove; readonly waitedMs: number; readonly testMs: number }
+export type MergeOutcome = Timed & (
+  /** `sha` is on main now, moved from `previous`. */
+  | { readonly _tag: "Merged"; readonly sha: string; readonly previous: string }
+  | { readonly _tag: "Conflict"; readonly files: ReadonlyArray<string> }
+  /** The candidate `sha` (the merge onto main) failed the test gate. */
+  | { readonly _tag: "TestFailed"; readonly sha: string; readonly output: string }
+  /** The candidate `sha` breaks the policy. */
+  | { readonly _tag: "PolicyFailed"; readonly sha: string; readonly violations: ReadonlyArray<string> }
+  /** Everything but the landing (`--dry-run`): `sha` would have moved main from `previous`. */
+  | { readonly _tag: "DryRun"; readonly sha: string; readonly previous: string }
+  | { readonly _tag: "MainMoved"; readonly move: ForeignMove }
+)
 
 /**
+ * How long a submission waited in the queue, and how long its test ran (0 without one).
+ *
  * @category models
  * @since 0.1.0
  */
-export interface MergeQueue {
+export interface Timed {
+  readonly waitedMs: number
+  readonly testMs: number
+}
+
+/**
+ * The run log's record of an outcome (`MergeResult`): what it names, in the log's words.
+ *
+ * @category conversions
+ * @since 0.1.0
+ */
+export const resultEvent = (submission: Submission, outcome: MergeOutcome, at: number): Extract<Event, { _tag: "MergeResult" }> => {
+  const base = { _tag: "MergeResult", at, worker: submission.worker, iteration: submission.iteration, branch: submission.branch } as const
+  switch (outcome._tag) {
+    case "Merged":
+      return { ...base, outcome: "merged", files: [], sha: outcome.sha, previous: outcome.previous }
+    case "Conflict":
+      return { ...base, outcome: "conflict", files: outcome.files }
+    case "TestFailed":
+      return { ...base, outcome: "test-failed", files: [], sha: outcome.sha }
+    case "PolicyFailed":
+      return { ...base, outcome: "policy-failed", files: outcome.violations, sha: outcome.sha }
+    case "DryRun":
+      return { ...base, outcome: "dry-run", files: [], sha: outcome.sha, previous: outcome.previous }
+    case "MainMoved":
+      return { ...base, outcome: "main-moved", files: [], sha: outcome.move.to, previous: outcome.move.from }
+  }
+}
+
+/**
+ * The run's merge queue: one per run, shared by its workers (`RunServices.layer` builds it).
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class MergeQueue extends Context.Service<MergeQueue, {
   /** Queues the submission and waits for its outcome. */
   readonly submit: (submission: Submission) => Effect.Effect<MergeOutcome, GitError | CommandError>
   /**
@@ -97,7 +140,7 @@ export interface MergeQueue {
   readonly checkMain: (noticedBy?: { readonly worker: string; readonly iteration: number }) => Effect.Effect<MainCheck, GitError>
   /** The foreign move that halted the queue, if one did. */
   readonly halted: Effect.Effect<Option.Option<ForeignMove>>
-}
+}>()("@oompa/core/programs/MergeQueue") {}
 
 /**
  * @category models
@@ -148,7 +191,7 @@ export const make = (options: Options) =>
       yield* Queue.offer(queue, { submission, queuedAtMs, done })
       return yield* Deferred.await(done)
     })
-    return { submit, checkMain, halted: Ref.get(main.halted) } satisfies MergeQueue
+    return { submit, checkMain, halted: Ref.get(main.halted) } satisfies MergeQueue["Service"]
   })
 
 /** Where the queue last left main; `lock` makes a landing and a check of main take turns. */
@@ -180,51 +223,29 @@ const halt = Effect.fnUntraced(function*(main: MainState, from: string, to: stri
 })
 
 const process = Effect.fnUntraced(function*(submission: Submission, waitedMs: number, options: Options, main: MainState) {
+  const outcome = yield* land(submission, options, main)
+  const timed: MergeOutcome = { ...outcome, waitedMs }
+  yield* emitNow((at) => resultEvent(submission, timed, at))
+  return timed
+})
+
+/** Builds, checks, tests and lands one submission; what happened, without the wait. */
+const land = Effect.fnUntraced(function*(submission: Submission, options: Options, main: MainState) {
   const git = yield* Git
-  const report = (outcome: "merged" | "conflict" | "test-failed" | "policy-failed" | "dry-run" | "main-moved", fields: {
-    readonly sha?: string
-    readonly previous?: string
-    readonly files?: ReadonlyArray<string>
-  }) =>
-    emitNow((at) => ({
-      _tag: "MergeResult",
-      at,
-      worker: submission.worker,
-      iteration: submission.iteration,
-      outcome,
-      branch: submission.branch,
-      files: fields.files ?? [],
-      ...(fields.sha === undefined ? {} : { sha: fields.sha }),
-      ...(fields.previous === undefined ? {} : { previous: fields.previous })
-    }))
   let testMs = 0
-  const mainMoved = (move: ForeignMove) =>
-    Effect.as(report("main-moved", { sha: move.to, previous: move.from }), { _tag: "MainMoved", move, waitedMs, testMs } as const)
   const checked = yield* main.lock.withPermit(check(main))
-  if (checked._tag === "Moved") return yield* mainMoved(checked.move)
+  if (checked._tag === "Moved") return { _tag: "MainMoved", move: checked.move, waitedMs: 0, testMs } satisfies MergeOutcome
   const onto = checked.main
   const attempt = yield* git.merge({ onto, base: submission.base, head: submission.head, strategy: options.strategy, message: submission.message })
-  if (attempt._tag === "Conflict") {
-    yield* report("conflict", { files: attempt.files })
-    return { _tag: "Conflict", files: attempt.files, waitedMs } as const
-  }
+  if (attempt._tag === "Conflict") return { _tag: "Conflict", files: attempt.files, waitedMs: 0, testMs } satisfies MergeOutcome
   const violations = options.policy.check(yield* git.diffStat(onto, attempt.sha))
-  if (violations.length > 0) {
-    yield* report("policy-failed", { sha: attempt.sha, files: violations })
-    return { _tag: "PolicyFailed", violations, waitedMs } as const
-  }
+  if (violations.length > 0) return { _tag: "PolicyFailed", sha: attempt.sha, violations, waitedMs: 0, testMs } satisfies MergeOutcome
   if (options.testCommand !== undefined) {
     const test = yield* runTest(submission, attempt.sha, options.testCommand, options.testTimeoutMs)
     testMs += test.durationMs
-    if (!test.passed) {
-      yield* report("test-failed", { sha: attempt.sha })
-      return { _tag: "TestFailed", output: test.output, waitedMs, testMs } as const
-    }
+    if (!test.passed) return { _tag: "TestFailed", sha: attempt.sha, output: test.output, waitedMs: 0, testMs } satisfies MergeOutcome
   }
-  if (options.dryRun) {
-    yield* report("dry-run", { sha: attempt.sha, previous: onto })
-    return { _tag: "DryRun", sha: attempt.sha, waitedMs, testMs } as const
-  }
+  if (options.dryRun) return { _tag: "DryRun", sha: attempt.sha, previous: onto, waitedMs: 0, testMs } satisfies MergeOutcome
   const landed = submission.task === undefined ? [] : [submission.task]
   // From the value the queue last saw, under the lock `checkMain` takes: no check sees main half-moved.
   const swapped = yield* main.lock.withPermit(Effect.gen(function*() {
@@ -235,10 +256,9 @@ const process = Effect.fnUntraced(function*(submission: Submission, waitedMs: nu
   if (!swapped) {
     const after = yield* main.lock.withPermit(check(main))
     if (after._tag === "Unchanged") return yield* Effect.die(new Error(`assertion failed: the compare-and-swap from ${onto} failed with main at ${onto}`))
-    return yield* mainMoved(after.move)
+    return { _tag: "MainMoved", move: after.move, waitedMs: 0, testMs } satisfies MergeOutcome
   }
-  yield* report("merged", { sha: attempt.sha, previous: onto })
-  return { _tag: "Merged", sha: attempt.sha, previous: onto, waitedMs, testMs } as const
+  return { _tag: "Merged", sha: attempt.sha, previous: onto, waitedMs: 0, testMs } satisfies MergeOutcome
 })
 
 const runTest = Effect.fnUntraced(function*(submission: Submission, sha: string, command: string, timeoutMs: number) {

@@ -12,7 +12,7 @@ import { jsonShapeProblem, printable, shownName } from "../domain/TaskFileText.t
 import { EventSink } from "../services/EventSink.ts"
 import { Git } from "../services/Git.ts"
 import { TaskQueue } from "../services/TaskQueue.ts"
-import type { WorkerContext } from "./WorkerContext.ts"
+import { CurrentRun, CurrentWorker } from "./RunServices.ts"
 
 const decodeTask = Schema.decodeUnknownResult(Task, { errors: "all" })
 
@@ -47,36 +47,38 @@ export const parseTaskFile = (fileName: string, content: string, createdBy: stri
  * @category programs
  * @since 0.1.0
  */
-export const collect = Effect.fnUntraced(function*(context: WorkerContext, n: number) {
+export const collect = Effect.fnUntraced(function*(n: number) {
   const git = yield* Git
   const queue = yield* TaskQueue
   const sink = yield* EventSink
-  const files = yield* git.takeNewTaskFiles(context.workspace)
+  const { config } = yield* CurrentRun
+  const { worker, workspace } = yield* CurrentWorker
+  const files = yield* git.takeNewTaskFiles(workspace)
   // The top-level planner stops creating tasks while `planner.max_pending` are pending (SPEC F1).
-  const maxPending = context.worker.id === "planner" && context.worker.role === "planner" ? context.config.planner?.max_pending : undefined
+  const maxPending = worker.id === "planner" && worker.role === "planner" ? config.planner?.max_pending : undefined
   let pending = maxPending === undefined ? 0 : (yield* queue.list("pending")).length
   for (const file of files) {
-    const parsed = parseTaskFile(file.name, file.content, context.worker.id)
+    const parsed = parseTaskFile(file.name, file.content, worker.id)
     const at = yield* Clock.currentTimeMillis
     if (typeof parsed === "string") {
       yield* queue.invalid(file.name, file.content, parsed)
-      yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: context.worker.id, reason: parsed })
+      yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: worker.id, reason: parsed })
       continue
     }
     if (maxPending !== undefined && pending >= maxPending) {
       // Kept, not dropped: the file is in invalid/ with its text, to requeue when there is room.
       const reason = `${file.name}: not created, ${pending} tasks are pending and planner.max_pending is ${maxPending}`
       yield* queue.invalid(file.name, file.content, reason)
-      yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: context.worker.id, reason })
+      yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: worker.id, reason })
       continue
     }
     if (yield* queue.create(parsed)) {
       pending++
-      yield* sink.emit({ _tag: "TaskMoved", at, task: parsed.id, to: "pending", worker: context.worker.id, reason: `created in iteration ${n}` })
+      yield* sink.emit({ _tag: "TaskMoved", at, task: parsed.id, to: "pending", worker: worker.id, reason: `created in iteration ${n}` })
     } else {
       const reason = `${file.name}: a task with id ${JSON.stringify(parsed.id)} already exists`
       yield* queue.invalid(file.name, file.content, reason)
-      yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: context.worker.id, reason })
+      yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: worker.id, reason })
     }
   }
 })

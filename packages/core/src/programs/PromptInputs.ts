@@ -14,7 +14,7 @@ import { EventSink } from "../services/EventSink.ts"
 import { Git } from "../services/Git.ts"
 import { Prompts } from "../services/Prompts.ts"
 import { TaskQueue } from "../services/TaskQueue.ts"
-import type { WorkerContext } from "./WorkerContext.ts"
+import { CurrentRun, CurrentWorker, type PromptMemo, RunState } from "./RunServices.ts"
 
 /** Where agents write new tasks, inside their own workspace (SPEC F2). */
 export const newTasksFolder = ".oompa-new-tasks"
@@ -108,53 +108,39 @@ export const gitControlNote = (diff: string): string => {
 }
 
 /**
- * Renders prompt `name` for the worker with `tokens` on top of the standard ones.
+ * Renders prompt `name` for the current worker with `tokens` on top of the standard ones.
  *
  * @category rendering
  * @since 0.1.0
  */
-export const render = Effect.fnUntraced(function*(context: WorkerContext, name: PromptName, files: ReadonlyArray<string>, tokens: Record<string, string>) {
+export const render = Effect.fnUntraced(function*(name: PromptName, files: ReadonlyArray<string>, tokens: Record<string, string>) {
+  const { mode } = yield* CurrentRun
+  const { worker, workspace } = yield* CurrentWorker
   const template = yield* Prompts.use((p) => p.template(name, files))
-  const header = yield* contextHeaderOf(context)
+  const header = yield* contextHeaderOf
   const rendered = renderPrompt(template, {
-    worker_id: context.worker.id,
-    role: context.worker.role,
-    mode: context.mode,
-    worktree: context.workspace.path,
-    new_tasks_dir: `${context.workspace.path}/${newTasksFolder}`,
+    worker_id: worker.id,
+    role: worker.role,
+    mode,
+    worktree: workspace.path,
+    new_tasks_dir: `${workspace.path}/${newTasksFolder}`,
     context_header: header,
     ...tokens
   })
-  if (rendered.unknownTokens.length > 0) yield* reportUnknown(context, name, rendered.unknownTokens)
+  if (rendered.unknownTokens.length > 0) yield* reportUnknown(worker.id, name, rendered.unknownTokens)
   return rendered.text
 })
 
-const reportUnknown = Effect.fnUntraced(function*(context: WorkerContext, name: string, tokens: ReadonlyArray<string>) {
-  const reported = yield* Ref.get(context.reportedTokens)
+const reportUnknown = Effect.fnUntraced(function*(worker: string, name: string, tokens: ReadonlyArray<string>) {
+  const { reportedTokens } = yield* RunState
+  const reported = yield* Ref.get(reportedTokens)
   const fresh = tokens.filter((t) => !reported.has(t))
   if (fresh.length === 0) return
-  yield* Ref.set(context.reportedTokens, new Set([...reported, ...fresh]))
+  yield* Ref.set(reportedTokens, new Set([...reported, ...fresh]))
   const at = yield* Clock.currentTimeMillis
   yield* EventSink.use((sink) =>
-    sink.emit({ _tag: "Warning", at, worker: context.worker.id, message: `prompt ${name}: unknown tokens left as written: ${fresh.map((t) => `{${t}}`).join(", ")}` }))
+    sink.emit({ _tag: "Warning", at, worker, message: `prompt ${name}: unknown tokens left as written: ${fresh.map((t) => `{${t}}`).join(", ")}` }))
 })
-
-/**
- * The last context header rendered and what it was rendered from. Prompts of one iteration, and of
- * every worker between two changes of main or the queue, see the same state, and rendering is the
- * costliest step of building a prompt. Compared by value, so any queue implementation hits; a queue
- * that returns the same list while a folder is unchanged is compared in O(1).
- */
-interface HeaderMemo {
-  readonly mode: string
-  readonly head: string
-  readonly policy: ReadonlyArray<string>
-  readonly branch: string
-  readonly counts: Counts
-  readonly pending: ReadonlyArray<Task>
-  readonly text: string
-}
-let lastHeader: HeaderMemo | undefined
 
 type Counts = { readonly pending: number; readonly current: number; readonly complete: number; readonly failed: number }
 
@@ -170,9 +156,6 @@ const samePending = (a: ReadonlyArray<Task>, b: ReadonlyArray<Task>): boolean =>
   return true
 }
 
-const sameLines = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean =>
-  a === b || (a.length === b.length && a.every((line, i) => line === b[i]))
-
 /** The most note files read from main (the header lists `notesListedMax` of them, and counts the rest). */
 const notesReadMax = 500
 
@@ -181,9 +164,9 @@ const notesReadMax = 500
  * status and title; newest first by file name (notes are named by date, `2026-12-03-cache.md`), since
  * main's tree has no times. Only the front of each file is read: the front-matter is at its top.
  */
-const notesOf = Effect.fnUntraced(function*(head: string) {
+const notesOf = Effect.fnUntraced(function*(head: string, memo: PromptMemo) {
   // Notes live in main's tree: the same head, the same notes (claims change the header far more often).
-  if (lastNotes?.head === head) return lastNotes.notes
+  if (memo.notes?.head === head) return memo.notes.notes
   const git = yield* Git
   const files = yield* git.readFiles(head, "agent_notes", { limit: notesReadMax, bytesMax: 4096 })
   const folders: ReadonlyArray<string> = noteFolders
@@ -193,35 +176,38 @@ const notesOf = Effect.fnUntraced(function*(head: string) {
     .sort((a, b) => a.key < b.key ? 1 : a.key > b.key ? -1 : 0)
     .map(({ file }) => file)
     .map((file): NoteEntry => ({ path: file.name, ...parseNoteFrontMatter(file.content) }))
-  lastNotes = { head, notes: entries }
+  memo.notes = { head, notes: entries }
   return entries
 })
 
-let lastNotes: { readonly head: string; readonly notes: ReadonlyArray<NoteEntry> } | undefined
-
-const contextHeaderOf = Effect.fnUntraced(function*(context: WorkerContext) {
+/**
+ * The YAML context header (SPEC F11) for the run's state now. The run's `PromptMemo` keeps the last
+ * one: prompts of one iteration, and of every worker between two changes of main or the queue, see
+ * the same state. Compared by value, so any queue implementation hits; a queue that returns the same
+ * list while a folder is unchanged is compared in O(1). Mode, branch and policy are the run's own.
+ */
+const contextHeaderOf = Effect.gen(function*() {
   const git = yield* Git
   const queue = yield* TaskQueue
+  const { mode, policy } = yield* CurrentRun
+  const memo = (yield* RunState).prompts
   const head = yield* git.mainHead
   const pending = yield* queue.list("pending")
   const current = yield* queue.list("current")
   const complete = yield* queue.list("complete")
   const failed = yield* queue.list("failed")
   const counts: Counts = { pending: pending.length, current: current.length, complete: complete.length, failed: failed.length }
-  const memo = lastHeader
-  if (
-    memo !== undefined && memo.head === head && memo.mode === context.mode && memo.branch === git.targetBranch &&
-    sameLines(memo.policy, context.policy.lines) && sameCounts(memo.counts, counts) && samePending(memo.pending, pending)
-  ) return memo.text
+  const last = memo.header
+  if (last !== undefined && last.head === head && sameCounts(last.counts, counts) && samePending(last.pending, pending)) return last.text
   const text = contextHeader({
-    mode: context.mode,
+    mode,
     repo: { branch: git.targetBranch, head },
     tasks: { pending, counts },
-    notes: yield* notesOf(head),
-    policy: context.policy.lines,
+    notes: yield* notesOf(head, memo),
+    policy: policy.lines,
     nextWork: pending.length > 0 ? [`claim and finish pending tasks (${pending.length} waiting)`] : ["no pending tasks: look for the most valuable next change"]
   })
-  lastHeader = { mode: context.mode, head, policy: context.policy.lines, branch: git.targetBranch, counts, pending, text }
+  memo.header = { head, counts, pending, text }
   return text
 })
 

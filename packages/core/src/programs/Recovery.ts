@@ -192,9 +192,9 @@ export interface ApprovedWork {
  * @category programs
  * @since 0.1.0
  */
-export const run = Effect.fn("Recovery.run")(function*<R>(options: {
+export const run = Effect.fn("Recovery.run")(function*(options: {
   readonly maxTaskAttempts: number
-  readonly runLog: (runId: RunId) => Effect.Effect<ReadonlyArray<Event>, never, R>
+  readonly runLog: (runId: RunId) => Effect.Effect<ReadonlyArray<Event>>
 }) {
   const git = yield* Git
   const queue = yield* TaskQueue
@@ -243,10 +243,10 @@ export const run = Effect.fn("Recovery.run")(function*<R>(options: {
 })
 
 /** The approved work the branch's run log records, each log read once. */
-const approvedWorkOf = Effect.fnUntraced(function*<R>(
+const approvedWorkOf = Effect.fnUntraced(function*(
   branch: string,
   logs: Map<RunId, ReadonlyMap<string, ApprovedWork>>,
-  runLog: (runId: RunId) => Effect.Effect<ReadonlyArray<Event>, never, R>
+  runLog: (runId: RunId) => Effect.Effect<ReadonlyArray<Event>>
 ) {
   const named = parseIterationBranch(branch)
   if (named === undefined) return undefined

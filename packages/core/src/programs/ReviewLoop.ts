@@ -23,6 +23,17 @@ export interface State {
   readonly conflictRetriesMax: number
   /** The last feedback given, for the task's record when the loop gives up. */
   readonly feedback: string
+  /**
+   * The approved commit while it has not landed: from the approval until it lands, its branch is
+   * never deleted, and if the loop gives up the branch is set back to it and kept.
+   */
+  readonly approved?: string | undefined
+  /**
+   * The latest approved commit whose merge conflicted: approved work in its own right, kept until
+   * something built on it lands, even if the resolution later fails its review or its tests. Each
+   * resolution builds on the last, so it holds every earlier one.
+   */
+  readonly conflicted?: string | undefined
 }
 
 /**
@@ -34,7 +45,8 @@ export interface State {
 export type Observation =
   | { readonly _tag: "Committed"; readonly hasChanges: boolean }
   | { readonly _tag: "PolicyChecked"; readonly violations: ReadonlyArray<string> }
-  | { readonly _tag: "Reviewed"; readonly verdict: Verdict }
+  /** The reviewer's verdict on the commit `head`. */
+  | { readonly _tag: "Reviewed"; readonly verdict: Verdict; readonly head: string }
   | { readonly _tag: "TestFailed"; readonly output: string }
   | { readonly _tag: "MergePolicyFailed"; readonly violations: ReadonlyArray<string> }
   | { readonly _tag: "MergeConflict"; readonly files: ReadonlyArray<string>; readonly agentResolves: boolean }
@@ -104,22 +116,34 @@ export const step = (state: State, observation: Observation): readonly [State, S
     case "Reviewed": {
       const counted = { ...state, attempts: state.attempts + 1 }
       const verdict = observation.verdict
-      if (verdict._tag === "Approved") return [counted, { _tag: "Submit" }]
+      if (verdict._tag === "Approved") return [{ ...counted, approved: observation.head }, { _tag: "Submit" }]
       if (verdict._tag === "Rejected") return [{ ...counted, feedback: verdict.reason }, { _tag: "Reject", reason: verdict.reason }]
       return fixOrExhaust(counted, verdict.feedback)
     }
+    // Work that fails the merge's gates is not mergeable work: only an approved commit whose merge
+    // conflicted stays approved (the fix loop decides what becomes of the rest).
     case "TestFailed":
-      return fixOrExhaust(state, `The tests failed on the merge of your change onto main:\n${observation.output}`)
+      return fixOrExhaust({ ...state, approved: state.conflicted }, `The tests failed on the merge of your change onto main:\n${observation.output}`)
     case "MergePolicyFailed":
-      return fixOrExhaust(state, policyFeedback(observation.violations))
+      return fixOrExhaust({ ...state, approved: state.conflicted }, policyFeedback(observation.violations))
     case "MergeConflict": {
+      // Approved work that conflicts stays kept: reported if the loop gives up, resolved and merged otherwise.
+      const conflicted = { ...state, conflicted: state.approved }
       const canRetry = observation.agentResolves && state.conflictRetries < state.conflictRetriesMax &&
         state.attempts < state.reviewAttemptsMax
-      if (!canRetry) return [state, { _tag: "Unmergeable", files: observation.files }]
-      return [{ ...state, conflictRetries: state.conflictRetries + 1 }, { _tag: "ResolveConflict", files: observation.files }]
+      if (!canRetry) return [conflicted, { _tag: "Unmergeable", files: observation.files }]
+      return [{ ...conflicted, conflictRetries: state.conflictRetries + 1 }, { _tag: "ResolveConflict", files: observation.files }]
     }
   }
 }
+
+/**
+ * The state once the approved work landed: nothing is left to keep.
+ *
+ * @category transitions
+ * @since 0.1.0
+ */
+export const landed = (state: State): State => ({ ...state, approved: undefined, conflicted: undefined })
 
 const policyFeedback = (violations: ReadonlyArray<string>): string =>
   ["The change breaks the repository's policy; fix these before it can be reviewed:", ...violations.map((v) => `- ${v}`)]

@@ -21,11 +21,10 @@ import { EventSink } from "../services/EventSink.ts"
 import { Git } from "../services/Git.ts"
 import type { Prompts } from "../services/Prompts.ts"
 import type { TaskQueue } from "../services/TaskQueue.ts"
-import * as BudgetTracker from "./BudgetTracker.ts"
+import { BudgetTracker } from "./BudgetTracker.ts"
 import * as MergeQueue from "./MergeQueue.ts"
-import * as PolicyGate from "./PolicyGate.ts"
+import * as RunServices from "./RunServices.ts"
 import * as Worker from "./Worker.ts"
-import type { Mode, RunContext } from "./WorkerContext.ts"
 
 /**
  * Every service a swarm needs; `@oompa/core/testing`'s `TestSwarm.layer` and
@@ -40,12 +39,7 @@ export type Services = Git | Agent | TaskQueue | EventSink | Prompts | CommandRu
  * @category models
  * @since 0.1.0
  */
-export interface SwarmOptions {
-  readonly runId: string
-  readonly mode?: Mode
-  readonly dryRun?: boolean
-  readonly keepBranches?: boolean
-}
+export type SwarmOptions = RunServices.RunOptions
 
 /**
  * Approved work that did not land; its branch is kept.
@@ -126,12 +120,11 @@ const startOrder = (workers: ReadonlyArray<WorkerConfig>): ReadonlyArray<WorkerC
  * @since 0.1.0
  */
 export const run = (config: SwarmConfig, options: SwarmOptions) =>
-  Effect.scoped(Effect.gen(function*() {
+  Effect.gen(function*() {
     const git = yield* Git
     const sink = yield* EventSink
     const startedMs = yield* Clock.currentTimeMillis
     const base = yield* git.mainHead
-    const dryRun = options.dryRun ?? false
     yield* sink.emit({
       _tag: "SwarmStarted",
       at: startedMs,
@@ -140,34 +133,15 @@ export const run = (config: SwarmConfig, options: SwarmOptions) =>
       base,
       workers: config.workers.map((w) => ({ id: w.id, role: w.role, agent: formatModelString(w.agent), iterations: w.iterations })),
       review: config.review,
-      dryRun
+      dryRun: options.dryRun ?? false
     })
     if (!config.review) yield* sink.emit({ _tag: "Warning", at: startedMs, message: "review is off (\"review\": false): every change is auto-approved" })
-    const policy = PolicyGate.make(config.policy, config.tasks_dir)
-    const context: RunContext = {
-      runId: options.runId,
-      mode: options.mode ?? "swarm",
-      config,
-      policy,
-      dryRun,
-      keepBranches: options.keepBranches ?? false,
-      budget: yield* BudgetTracker.make(config.budget),
-      reportedTokens: yield* Ref.make<ReadonlySet<string>>(new Set()),
-      unavailable: yield* Ref.make(Option.none<string>()),
-      mergeQueue: yield* MergeQueue.make({
-        strategy: config.merge.strategy,
-        policy,
-        testCommand: config.test_command,
-        testTimeoutMs: config.timeouts.test * 1000,
-        dryRun
-      })
-    }
-    const reports = yield* runWorkers(context).pipe(
+    const reports = yield* runWorkers(config).pipe(
       Effect.onInterrupt(() =>
         Effect.flatMap(Clock.currentTimeMillis, (at) =>
           sink.emit({ _tag: "SwarmFinished", at, outcome: "interrupted", durationMs: at - startedMs, merged: 0, rejected: 0, failed: 0 })))
     )
-    const report = yield* summarize(context, reports, startedMs, git.targetBranch)
+    const report = yield* summarize(options.runId, reports, startedMs, git.targetBranch)
     yield* sink.emit({
       _tag: "SwarmFinished",
       at: startedMs + report.durationMs,
@@ -179,21 +153,20 @@ export const run = (config: SwarmConfig, options: SwarmOptions) =>
       ...(report.budget === undefined ? {} : { budget: report.budget })
     })
     return report
-  }))
+  }).pipe(Effect.provide(RunServices.layer(config, options)))
 
-const runWorkers = (context: RunContext) =>
-  Effect.gen(function*() {
-    const workers = startOrder(context.config.workers)
-    const first = planner(context.config)
-    const planners = yield* Ref.make(workers.filter(Worker.plans).length + (first === undefined ? 0 : 1))
-    const reports: Array<Worker.WorkerReport> = []
-    if (first !== undefined) reports.push(yield* Worker.run(context, first, planners))
-    const permits = yield* Semaphore.make(Math.max(1, context.config.max_parallel ?? workers.length))
-    const rest = yield* Effect.forEach(workers, (worker) => permits.withPermits(1)(Worker.run(context, worker, planners)), {
-      concurrency: "unbounded"
-    })
-    return [...reports, ...rest]
+const runWorkers = Effect.fnUntraced(function*(config: SwarmConfig) {
+  const workers = startOrder(config.workers)
+  const first = planner(config)
+  const planners = yield* Ref.make(workers.filter(Worker.plans).length + (first === undefined ? 0 : 1))
+  const reports: Array<Worker.WorkerReport> = []
+  if (first !== undefined) reports.push(yield* Worker.run(first, planners))
+  const permits = yield* Semaphore.make(Math.max(1, config.max_parallel ?? workers.length))
+  const rest = yield* Effect.forEach(workers, (worker) => permits.withPermits(1)(Worker.run(worker, planners)), {
+    concurrency: "unbounded"
   })
+  return [...reports, ...rest]
+})
 
 /**
  * Whether iterations ran and none of them succeeded (merged, or approved in a dry run): such a run
@@ -205,8 +178,11 @@ const runWorkers = (context: RunContext) =>
 export const noIterationSucceeded = (iterations: ReadonlyArray<{ readonly outcome: string }>): boolean =>
   iterations.length > 0 && !iterations.some((i) => i.outcome === "merged" || i.outcome === "dry-run")
 
-const summarize = (context: RunContext, workers: ReadonlyArray<Worker.WorkerReport>, startedMs: number, branch: string) =>
+const summarize = (runId: string, workers: ReadonlyArray<Worker.WorkerReport>, startedMs: number, branch: string) =>
   Effect.gen(function*() {
+    const budgets = yield* BudgetTracker
+    const mergeQueue = yield* MergeQueue.MergeQueue
+    const state = yield* RunServices.RunState
     const iterations = workers.flatMap((w) => w.iterations.map((i) => ({ worker: w.worker, ...i })))
     const unmerged = iterations.flatMap((i) =>
       i.unmerged === undefined ? [] : [{ worker: i.worker, branch: i.unmerged.branch, files: i.unmerged.files, ...(i.task === undefined ? {} : { task: i.task }) }])
@@ -214,15 +190,15 @@ const summarize = (context: RunContext, workers: ReadonlyArray<Worker.WorkerRepo
     const stoppedOnErrors = workers.some((w) => w.reason === "errors")
     // A run whose every iteration failed did not do its job, whatever else it says (issue 15).
     const noneSucceeded = noIterationSucceeded(iterations)
-    const totals = yield* context.budget.totals
-    const budget = yield* context.budget.spent
+    const totals = yield* budgets.totals
+    const budget = yield* budgets.spent
     // A last look: a move after the last agent call's check is reported too.
-    yield* context.mergeQueue.checkMain()
-    const mainMoved = yield* context.mergeQueue.halted
-    const unavailable = yield* Ref.get(context.unavailable)
+    yield* mergeQueue.checkMain()
+    const mainMoved = yield* mergeQueue.halted
+    const unavailable = yield* Ref.get(state.unavailable)
     const finishedMs = yield* Clock.currentTimeMillis
     return {
-      runId: context.runId,
+      runId,
       branch,
       outcome: Option.isSome(unavailable)
         ? "unavailable"

@@ -10,14 +10,16 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Option, Ref } from "effect"
+import { Clock, Duration, Effect, Option, Ref, Schedule } from "effect"
 import type { WorkerStopReason } from "../domain/Event.ts"
 import type { WorkerConfig } from "../domain/SwarmConfig.ts"
 import { emitNow, EventSink } from "../services/EventSink.ts"
 import { Git } from "../services/Git.ts"
 import { TaskQueue } from "../services/TaskQueue.ts"
+import { BudgetTracker } from "./BudgetTracker.ts"
 import * as Iteration from "./Iteration.ts"
-import type { RunContext, WorkerContext } from "./WorkerContext.ts"
+import { MergeQueue } from "./MergeQueue.ts"
+import { CurrentRun, CurrentWorker, RunState } from "./RunServices.ts"
 
 /** Errors in a row that stop a worker (SPEC F5). */
 export const consecutiveErrorsMax = 3
@@ -60,43 +62,46 @@ export const plans = (worker: WorkerConfig): boolean => worker.role !== "executo
  * @category programs
  * @since 0.1.0
  */
-export const run = Effect.fnUntraced(
-  function*(run: RunContext, worker: WorkerConfig, planners: Planners) {
+export const run = Effect.fn("Worker.run")(
+  function*(worker: WorkerConfig, planners: Planners) {
     const git = yield* Git
     const sink = yield* EventSink
+    const run = yield* CurrentRun
     // The planner count drops when this worker ends, however it ends, so no executor waits for a dead planner.
     if (plans(worker)) yield* Effect.addFinalizer(() => Ref.update(planners, (n) => n - 1))
     const workspace = yield* Effect.acquireRelease(
       git.acquireWorkspace(worker.id),
       (ws) => run.keepBranches ? Effect.void : Effect.ignore(git.removeWorkspace(ws))
     )
-    const context = { ...run, worker, workspace }
     yield* sink.emit({ _tag: "WorkerStarted", at: yield* Clock.currentTimeMillis, worker: worker.id, role: worker.role, iterations: worker.iterations })
     const reports: Array<Iteration.IterationReport> = []
-    const reason = yield* loop(context, planners, reports)
+    const reason = yield* loop(worker, planners, reports).pipe(Effect.provideService(CurrentWorker, { worker, workspace }))
     yield* sink.emit({ _tag: "WorkerFinished", at: yield* Clock.currentTimeMillis, worker: worker.id, reason, iterations: reports.length })
     return { worker: worker.id, reason, iterations: reports } satisfies WorkerReport
   },
-  (effect, _run, worker) =>
+  (effect, worker) =>
     effect.pipe(
       Effect.onInterrupt(() => emitNow((at) => ({ _tag: "WorkerFinished", at, worker: worker.id, reason: "interrupted", iterations: 0 })))
     ),
   Effect.scoped
 )
 
-const loop = Effect.fnUntraced(function*(context: WorkerContext, planners: Planners, reports: Array<Iteration.IterationReport>) {
+const loop = Effect.fnUntraced(function*(worker: WorkerConfig, planners: Planners, reports: Array<Iteration.IterationReport>) {
+  const budget = yield* BudgetTracker
+  const mergeQueue = yield* MergeQueue
+  const state = yield* RunState
   let errorsInRow = 0
   let n = 0
-  while (n < context.worker.iterations) {
-    const spent = yield* context.budget.check(context.worker.id, context.worker.budget)
+  while (n < worker.iterations) {
+    const spent = yield* budget.check(worker.id, worker.budget)
     if (spent._tag === "Some") return "budget" as const
     // Main moved outside the merge queue: nothing more can land in this run.
-    if (Option.isSome(yield* context.mergeQueue.halted)) return "main-moved" as const
+    if (Option.isSome(yield* mergeQueue.halted)) return "main-moved" as const
     // An agent of this run cannot run at all: nothing new starts.
-    if (Option.isSome(yield* Ref.get(context.unavailable))) return "unavailable" as const
-    const result = yield* Iteration.run(context, n + 1)
+    if (Option.isSome(yield* Ref.get(state.unavailable))) return "unavailable" as const
+    const result = yield* Iteration.run(n + 1)
     if ("_tag" in result) {
-      const waited = yield* waitForTasks(context, planners)
+      const waited = yield* waitForTasks(worker, planners)
       if (!waited) return "no-tasks" as const
       continue
     }
@@ -108,26 +113,42 @@ const loop = Effect.fnUntraced(function*(context: WorkerContext, planners: Plann
     errorsInRow = result.outcome === "error" ? errorsInRow + 1 : 0
     if (errorsInRow >= consecutiveErrorsMax) return "errors" as const
     if (result.done) return "done" as const
-    if (context.worker.wait_between > 0 && n < context.worker.iterations) yield* Effect.sleep(context.worker.wait_between * 1000)
+    if (worker.wait_between > 0 && n < worker.iterations) yield* Effect.sleep(worker.wait_between * 1000)
   }
   return "iterations" as const
 })
 
+/** What a waiting executor found when it looked. */
+type Look =
+  | { readonly _tag: "Found" }
+  | { readonly _tag: "GiveUp" }
+  | { readonly _tag: "Wait"; readonly remainingMs: number }
+
+/**
+ * When a waiting executor looks again: `taskPollMs` after its first look, then twice as long each
+ * time up to `taskPollMsMax` — and never past `max_wait_for_tasks`: the last look comes when it ends.
+ */
+const taskPolls = Schedule.exponential(taskPollMs, 2).pipe(
+  Schedule.modifyDelay(({ duration, input }: Schedule.Metadata<Duration.Duration, Look>) =>
+    Effect.succeed(Math.min(Duration.toMillis(duration), taskPollMsMax, input._tag === "Wait" ? input.remainingMs : 0)))
+)
+
 /** Waits until a task is pending; `false` when no planner is alive or `max_wait_for_tasks` passed. */
-const waitForTasks = Effect.fnUntraced(function*(context: WorkerContext, planners: Planners) {
+const waitForTasks = Effect.fnUntraced(function*(worker: WorkerConfig, planners: Planners) {
   const queue = yield* TaskQueue
+  const budget = yield* BudgetTracker
+  const { config } = yield* CurrentRun
   const startedMs = yield* Clock.currentTimeMillis
-  const waitMs = context.config.max_wait_for_tasks * 1000
-  let delay = taskPollMs
-  for (;;) {
-    if ((yield* queue.list("pending").pipe(Effect.orDie)).length > 0) return true
-    if ((yield* Ref.get(planners)) <= 0) return false
+  const waitMs = config.max_wait_for_tasks * 1000
+  const look = Effect.gen(function*() {
+    if ((yield* queue.list("pending").pipe(Effect.orDie)).length > 0) return { _tag: "Found" } satisfies Look
+    if ((yield* Ref.get(planners)) <= 0) return { _tag: "GiveUp" } satisfies Look
     const waitedMs = (yield* Clock.currentTimeMillis) - startedMs
-    if (waitedMs >= waitMs) return false
-    const spent = yield* context.budget.check(context.worker.id, context.worker.budget)
-    if (spent._tag === "Some") return false
-    // Never past max_wait_for_tasks: the last look comes when it ends.
-    yield* Effect.sleep(Math.min(delay, waitMs - waitedMs))
-    delay = Math.min(delay * 2, taskPollMsMax)
-  }
+    if (waitedMs >= waitMs) return { _tag: "GiveUp" } satisfies Look
+    const spent = yield* budget.check(worker.id, worker.budget)
+    if (spent._tag === "Some") return { _tag: "GiveUp" } satisfies Look
+    return { _tag: "Wait", remainingMs: waitMs - waitedMs } satisfies Look
+  })
+  const last: Look = yield* Effect.repeat(look, { schedule: taskPolls, while: (l: Look) => l._tag === "Wait" })
+  return last._tag === "Found"
 })

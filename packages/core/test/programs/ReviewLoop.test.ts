@@ -55,7 +55,7 @@ describe("ReviewLoop", () => {
           case "Review":
             reviews++
             assert.strictEqual(step.attempt, state.attempts + 1)
-            ;[state, step] = ReviewLoop.step(state, { _tag: "Reviewed", verdict: pick(a.verdicts) })
+            ;[state, step] = ReviewLoop.step(state, { _tag: "Reviewed", verdict: pick(a.verdicts), head: "h" })
             break
           case "Fix":
           case "ResolveConflict":
@@ -76,7 +76,7 @@ describe("ReviewLoop", () => {
         if (step._tag !== "CheckPolicy") break
         ;[state, step] = ReviewLoop.step(state, { _tag: "PolicyChecked", violations: [] })
         if (step._tag !== "Review") break
-        ;[state, step] = ReviewLoop.step(state, { _tag: "Reviewed", verdict: v })
+        ;[state, step] = ReviewLoop.step(state, { _tag: "Reviewed", verdict: v, head: "h" })
         assert.strictEqual(step._tag === "Submit", v._tag === "Approved")
         if (step._tag === "Fix") [state, step] = ReviewLoop.step(state, { _tag: "Committed", hasChanges: true })
       }
@@ -88,7 +88,7 @@ describe("ReviewLoop", () => {
     for (let i = 0; i < 3; i++) {
       ;[state, step] = ReviewLoop.step(state, { _tag: "PolicyChecked", violations: [] })
       tags.push(step._tag)
-      ;[state, step] = ReviewLoop.step(state, { _tag: "Reviewed", verdict: { _tag: "NeedsChanges", feedback: `round ${i}`, clear: true } })
+      ;[state, step] = ReviewLoop.step(state, { _tag: "Reviewed", verdict: { _tag: "NeedsChanges", feedback: `round ${i}`, clear: true }, head: "h" })
       tags.push(step._tag)
       if (step._tag === "Fix") [state, step] = ReviewLoop.step(state, { _tag: "Committed", hasChanges: true })
     }

@@ -1,0 +1,147 @@
+/**
+ * The services one run's programs share, built once per run: who the run is and what it was asked
+ * to do (`CurrentRun`), what it learns as it goes (`RunState`), its merge queue and its budget. A
+ * worker adds `CurrentWorker` for its iterations. Programs ask for what they use, instead of a
+ * record threaded through every call.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Option, Ref } from "effect"
+import type { NoteEntry } from "../domain/Prompt.ts"
+import type { SwarmConfig, WorkerConfig } from "../domain/SwarmConfig.ts"
+import type { Task } from "../domain/Task.ts"
+import type { CommandRunner } from "../services/CommandRunner.ts"
+import type { GitError } from "../services/Errors.ts"
+import type { EventSink } from "../services/EventSink.ts"
+import type { Git, Workspace } from "../services/Git.ts"
+import * as BudgetTracker from "./BudgetTracker.ts"
+import * as MergeQueue from "./MergeQueue.ts"
+import * as PolicyGate from "./PolicyGate.ts"
+
+/**
+ * What the run is: `swarm`, `run`, `loop` or `prompt` (shown to agents in the context header).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Mode = "swarm" | "run" | "loop" | "prompt"
+
+/**
+ * How a run was started: its id and mode, and the switches of SPEC F10.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RunOptions {
+  readonly runId: string
+  readonly mode?: Mode
+  /** Everything but the merge (SPEC F10 `--dry-run`). */
+  readonly dryRun?: boolean
+  /** Keep worktrees and branches after merging (SPEC F10 `--keep-worktrees`). */
+  readonly keepBranches?: boolean
+}
+
+/**
+ * The run: its id, mode, configuration, switches and compiled policy. Never changes.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class CurrentRun extends Context.Service<CurrentRun, {
+  readonly runId: string
+  readonly mode: Mode
+  readonly config: SwarmConfig
+  readonly policy: PolicyGate.PolicyGate
+  readonly dryRun: boolean
+  readonly keepBranches: boolean
+}>()("@oompa/core/programs/RunServices/CurrentRun") {}
+
+/**
+ * The last context header a prompt carried and what it was rendered from, and the notes read from
+ * main's last head: prompts of one iteration, and of every worker between two changes of main or
+ * the queue, see the same state, and rendering the header is the costliest step of a prompt.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface PromptMemo {
+  header?: {
+    readonly head: string
+    readonly counts: { readonly pending: number; readonly current: number; readonly complete: number; readonly failed: number }
+    readonly pending: ReadonlyArray<Task>
+    readonly text: string
+  }
+  notes?: { readonly head: string; readonly notes: ReadonlyArray<NoteEntry> }
+}
+
+/**
+ * What the run learns as it goes, shared by its workers.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class RunState extends Context.Service<RunState, {
+  /** Unknown prompt tokens already reported, so each is reported once (SPEC F11). */
+  readonly reportedTokens: Ref.Ref<ReadonlySet<string>>
+  /** Why an agent cannot run in this run (not logged in, binary gone), once one could not: the run stops. */
+  readonly unavailable: Ref.Ref<Option.Option<string>>
+  /** The prompts' memo (see `PromptMemo`); only the prompt renderer reads and writes it. */
+  readonly prompts: PromptMemo
+}>()("@oompa/core/programs/RunServices/RunState") {}
+
+/**
+ * The worker whose iterations are running, and its workspace.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class CurrentWorker extends Context.Service<CurrentWorker, {
+  readonly worker: WorkerConfig
+  readonly workspace: Workspace
+}>()("@oompa/core/programs/RunServices/CurrentWorker") {}
+
+/**
+ * Every run-scoped service.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type RunServices = CurrentRun | RunState | MergeQueue.MergeQueue | BudgetTracker.BudgetTracker
+
+/**
+ * The run's services, built when the run starts: the merge queue's fiber lives as long as the layer.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (config: SwarmConfig, options: RunOptions): Layer.Layer<RunServices, GitError, Git | EventSink | CommandRunner> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const policy = PolicyGate.make(config.policy, config.tasks_dir)
+    const dryRun = options.dryRun ?? false
+    const run = CurrentRun.of({
+      runId: options.runId,
+      mode: options.mode ?? "swarm",
+      config,
+      policy,
+      dryRun,
+      keepBranches: options.keepBranches ?? false
+    })
+    const state = RunState.of({
+      reportedTokens: yield* Ref.make<ReadonlySet<string>>(new Set()),
+      unavailable: yield* Ref.make(Option.none<string>()),
+      prompts: {}
+    })
+    const budget = yield* BudgetTracker.make(config.budget)
+    const queue = yield* MergeQueue.make({
+      strategy: config.merge.strategy,
+      policy,
+      testCommand: config.test_command,
+      testTimeoutMs: config.timeouts.test * 1000,
+      dryRun
+    })
+    return Context.make(CurrentRun, run).pipe(
+      Context.add(RunState, state),
+      Context.add(BudgetTracker.BudgetTracker, budget),
+      Context.add(MergeQueue.MergeQueue, queue)
+    )
+  }))
