@@ -117,4 +117,24 @@ describe("ReviewLoop", () => {
     const [, second] = ReviewLoop.step(once, { _tag: "MergeConflict", files: ["a"], agentResolves: true })
     assert.strictEqual(second._tag, "Unmergeable")
   })
+
+  it("keeps the approved commit until it lands: a conflicted approval outlives a failed resolution; a failed test of unconflicted work is not approved work", () => {
+    const reviewed = (state: ReviewLoop.State, head: string) => ReviewLoop.step(state, { _tag: "Reviewed", verdict: { _tag: "Approved" }, head })
+    const start = ReviewLoop.initial({ reviewAttemptsMax: 5, conflictRetriesMax: 2 })
+    const [a1] = reviewed(start, "h1")
+    assert.strictEqual(a1.approved, "h1")
+    const [c1] = ReviewLoop.step(a1, { _tag: "MergeConflict", files: ["f"], agentResolves: true })
+    assert.deepStrictEqual([c1.approved, c1.conflicted], ["h1", "h1"])
+    const [a2] = reviewed(c1, "h2")
+    assert.deepStrictEqual([a2.approved, a2.conflicted], ["h2", "h1"])
+    // The resolution h2 fails the tests: h1 (approved, merely conflicting) is what must be kept.
+    const [t2] = ReviewLoop.step(a2, { _tag: "TestFailed", output: "boom" })
+    assert.deepStrictEqual([t2.approved, t2.conflicted], ["h1", "h1"])
+    const [p2] = ReviewLoop.step(a2, { _tag: "MergePolicyFailed", violations: ["x"] })
+    assert.strictEqual(p2.approved, "h1")
+    // Without a conflict, work that fails the gates is nobody's approved work.
+    const [t1] = ReviewLoop.step(a1, { _tag: "TestFailed", output: "boom" })
+    assert.isUndefined(t1.approved)
+    assert.deepStrictEqual([ReviewLoop.landed(a2).approved, ReviewLoop.landed(a2).conflicted], [undefined, undefined])
+  })
 })
