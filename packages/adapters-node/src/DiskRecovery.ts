@@ -25,6 +25,7 @@ import * as NodeGit from "./NodeGit.ts"
 import * as ProcessOwner from "./ProcessOwner.ts"
 import type * as Project from "./Project.ts"
 import * as RunLock from "./RunLock.ts"
+import * as RunPaths from "./RunPaths.ts"
 
 /**
  * The git layer recovery and the read commands use: the repository's, under no run.
@@ -149,7 +150,6 @@ export const repair = (project: Project.Project): Effect.Effect<
   ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path
 > =>
   Effect.gen(function*() {
-    const path = yield* Path.Path
     const lines = (yield* killOrphanAgents(project.paths.runsDir, project.repoRoot)).map((k) => `killed ${k}`)
     const repaired = yield* Effect.gen(function*() {
       const git = yield* Git.Git
@@ -158,7 +158,7 @@ export const repair = (project: Project.Project): Effect.Effect<
         maxTaskAttempts: project.config.max_task_attempts,
         // A log that is gone or unreadable keeps nothing: its branches hold no work known to be approved.
         runLog: (runId) =>
-          JsonlEventLog.readEvents(path.join(project.paths.runsDir, runId, "events.jsonl")).pipe(Effect.orElseSucceed(() => []), Effect.provide(files))
+          JsonlEventLog.readEvents(RunPaths.eventsPath(project.paths, runId)).pipe(Effect.orElseSucceed(() => []), Effect.provide(files))
       })
       return [
         ...report.returned.map((task) => `task ${task}: current/ -> pending/ (its run died)`),

@@ -16,7 +16,7 @@
  * @since 0.1.0
  */
 import * as NodePath from "node:path"
-import type { Ids } from "@oompa/core"
+import { Ids, RepoLayout } from "@oompa/core"
 import { Effect, FileSystem, Path, Schema } from "effect"
 import * as Atomic from "./internal/fsAtomic.ts"
 
@@ -58,7 +58,7 @@ export interface RunPaths {
  */
 export const make = (root: string, options: { readonly tasksDir: string }): RunPaths => {
   const top = NodePath.resolve(root)
-  const oompaDir = NodePath.join(top, ".oompa")
+  const oompaDir = NodePath.join(top, RepoLayout.stateFolder)
   return {
     root: top,
     oompaDir,
@@ -68,8 +68,6 @@ export const make = (root: string, options: { readonly tasksDir: string }): RunP
   }
 }
 
-const runIdPattern = /^[0-9a-f]{8}$/
-
 /**
  * `.oompa/runs/<id>/`. The id is checked again here because it becomes a path.
  *
@@ -77,7 +75,7 @@ const runIdPattern = /^[0-9a-f]{8}$/
  * @since 0.1.0
  */
 export const runDir = (paths: RunPaths, runId: Ids.RunId): string => {
-  if (!runIdPattern.test(runId)) throw new Error(`assertion failed: run id ${JSON.stringify(runId)} is not 8 hex characters`)
+  if (!Ids.isRunId(runId)) throw new Error(`assertion failed: run id ${JSON.stringify(runId)} is not 8 hex characters`)
   return NodePath.join(paths.runsDir, runId)
 }
 
@@ -87,7 +85,7 @@ export const runDir = (paths: RunPaths, runId: Ids.RunId): string => {
  * @category paths
  * @since 0.1.0
  */
-export const eventsPath = (paths: RunPaths, runId: Ids.RunId): string => NodePath.join(runDir(paths, runId), "events.jsonl")
+export const eventsPath = (paths: RunPaths, runId: Ids.RunId): string => NodePath.join(runDir(paths, runId), RepoLayout.runLogFile)
 
 /**
  * `.oompa/runs/<id>/transcripts/`, one file per agent call.

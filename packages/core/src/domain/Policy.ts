@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { newTasksFolder, stateFolder } from "./RepoLayout.ts"
 
 const Count = Schema.Int.pipe(Schema.check(Schema.isGreaterThanOrEqualTo(0)))
 
@@ -50,9 +51,9 @@ export const normalizeGlob = (glob: string): ReadonlyArray<string> => {
  * @since 0.1.0
  */
 export const alwaysDenied = (tasksDir: string): ReadonlyArray<string> => [
-  ".oompa/**",
+  `${stateFolder}/**`,
   `${tasksDir.replace(/\/+$/, "")}/**`,
-  ".oompa-new-tasks/**",
+  `${newTasksFolder}/**`,
   "**/.env*",
   "**/*.pem"
 ]

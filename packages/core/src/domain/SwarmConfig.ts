@@ -11,6 +11,7 @@ import { AgentSpec } from "./AgentSpec.ts"
 import { Budget } from "./Budget.ts"
 import { WorkerId } from "./Ids.ts"
 import { Policy } from "./Policy.ts"
+import { defaultTasksDir } from "./RepoLayout.ts"
 
 /**
  * What a worker does each iteration (SPEC F1): `worker` claims a task if one is pending, else works
@@ -182,7 +183,7 @@ export const defaults = {
   max_merge_retries: 2,
   max_wait_for_tasks: 600,
   max_pending: 10,
-  tasks_dir: "tasks",
+  tasks_dir: defaultTasksDir,
   merge: { strategy: "no-ff", on_conflict: "abort" } as MergeConfig,
   timeouts: { propose: 300, review: 600, test: 900, setup: 600 } as Timeouts,
   rate_limit: { retries: 3, backoff_seconds: 30, backoff_max_seconds: 600 } as RateLimit

@@ -15,9 +15,8 @@ import { Git } from "../services/Git.ts"
 import { Prompts } from "../services/Prompts.ts"
 import { TaskQueue } from "../services/TaskQueue.ts"
 import { CurrentRun, CurrentWorker, type PromptMemo, RunState } from "./RunServices.ts"
+import { newTasksFolder } from "../domain/RepoLayout.ts"
 
-/** Where agents write new tasks, inside their own workspace (SPEC F2). */
-export const newTasksFolder = ".oompa-new-tasks"
 
 /**
  * The tokens describing a task (empty strings without one).
