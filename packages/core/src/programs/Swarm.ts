@@ -119,8 +119,8 @@ const startOrder = (workers: ReadonlyArray<WorkerConfig>): ReadonlyArray<WorkerC
  * @category programs
  * @since 0.1.0
  */
-export const run = (config: SwarmConfig, options: SwarmOptions) =>
-  Effect.gen(function*() {
+export const run = Effect.fn("Swarm.run")(
+  function*(config: SwarmConfig, options: SwarmOptions) {
     const git = yield* Git
     const sink = yield* EventSink
     const startedMs = yield* Clock.currentTimeMillis
@@ -153,7 +153,9 @@ export const run = (config: SwarmConfig, options: SwarmOptions) =>
       ...(report.budget === undefined ? {} : { budget: report.budget })
     })
     return report
-  }).pipe(Effect.provide(RunServices.layer(config, options)))
+  },
+  (effect, config, options) => Effect.provide(effect, RunServices.layer(config, options))
+)
 
 const runWorkers = Effect.fnUntraced(function*(config: SwarmConfig) {
   const workers = startOrder(config.workers)

@@ -134,7 +134,7 @@ const taskPolls = Schedule.exponential(taskPollMs, 2).pipe(
 )
 
 /** Waits until a task is pending; `false` when no planner is alive or `max_wait_for_tasks` passed. */
-const waitForTasks = Effect.fnUntraced(function*(worker: WorkerConfig, planners: Planners) {
+const waitForTasks = Effect.fn("Worker.waitForTasks")(function*(worker: WorkerConfig, planners: Planners) {
   const queue = yield* TaskQueue
   const budget = yield* BudgetTracker
   const { config } = yield* CurrentRun
