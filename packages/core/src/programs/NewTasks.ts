@@ -17,28 +17,41 @@ import { CurrentRun, CurrentWorker } from "./RunServices.ts"
 const decodeTask = Schema.decodeUnknownResult(Task, { errors: "all" })
 
 /**
+ * A file an agent wrote that is not a task: why, in one line that names the file (its name shown
+ * with control characters escaped). The file goes to `invalid/` with this reason.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidTaskFile extends Schema.TaggedError<InvalidTaskFile>()("InvalidTaskFile", {
+  file: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
  * A task file's content as a task, or why it is not one. Fields the framework records
  * (attempts, feedback, merge sha) are the framework's: an agent cannot preset them.
  *
  * @category parsing
  * @since 0.1.0
  */
-export const parseTaskFile = (fileName: string, content: string, createdBy: string): Task | string => {
+export const parseTaskFile = (fileName: string, content: string, createdBy: string): Result.Result<Task, InvalidTaskFile> => {
   const name = shownName(fileName)
-  if (!fileName.endsWith(".json")) return `${name}: task files must be .json`
+  const invalid = (why: string) => Result.fail(new InvalidTaskFile({ file: fileName, message: `${name}: ${why}` }))
+  if (!fileName.endsWith(".json")) return invalid("task files must be .json")
   let json: unknown
   try {
     json = JSON.parse(content)
   } catch (error) {
-    return `${name}: not valid JSON (${printable(error instanceof Error ? error.message : String(error))})`
+    return invalid(`not valid JSON (${printable(error instanceof Error ? error.message : String(error))})`)
   }
   // What JSON.parse lets through: a key given twice (it keeps the last), nesting no task file needs.
   const shape = jsonShapeProblem(content)
-  if (shape !== undefined) return `${name}: ${shape}`
+  if (shape !== undefined) return invalid(shape)
   const decoded = decodeTask(json)
-  if (Result.isFailure(decoded)) return `${name}: ${decoded.failure.message.replace(/\n\s*/g, " ")}`
+  if (Result.isFailure(decoded)) return invalid(decoded.failure.message.replace(/\n\s*/g, " "))
   const { attempts: _a, last_feedback: _f, merged_sha: _m, ...task } = decoded.success
-  return { ...task, created_by: createdBy }
+  return Result.succeed({ ...task, created_by: createdBy })
 }
 
 /**
@@ -58,13 +71,15 @@ export const collect = Effect.fn("NewTasks.collect")(function*(n: number) {
   const maxPending = worker.id === "planner" && worker.role === "planner" ? config.planner?.max_pending : undefined
   let pending = maxPending === undefined ? 0 : (yield* queue.list("pending")).length
   for (const file of files) {
-    const parsed = parseTaskFile(file.name, file.content, worker.id)
+    const result = parseTaskFile(file.name, file.content, worker.id)
     const at = yield* Clock.currentTimeMillis
-    if (typeof parsed === "string") {
-      yield* queue.invalid(file.name, file.content, parsed)
-      yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: worker.id, reason: parsed })
+    if (Result.isFailure(result)) {
+      const reason = result.failure.message
+      yield* queue.invalid(file.name, file.content, reason)
+      yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: worker.id, reason })
       continue
     }
+    const parsed = result.success
     if (maxPending !== undefined && pending >= maxPending) {
       // Kept, not dropped: the file is in invalid/ with its text, to requeue when there is room.
       const reason = `${file.name}: not created, ${pending} tasks are pending and planner.max_pending is ${maxPending}`
