@@ -117,6 +117,7 @@ export const render = Effect.fnUntraced(function*(name: PromptName, files: Reado
   const { worker, workspace } = yield* CurrentWorker
   const template = yield* Prompts.use((p) => p.template(name, files))
   const header = yield* contextHeaderOf
+  const { prompts } = yield* RunState
   const rendered = renderPrompt(template, {
     worker_id: worker.id,
     role: worker.role,
@@ -125,7 +126,7 @@ export const render = Effect.fnUntraced(function*(name: PromptName, files: Reado
     new_tasks_dir: `${workspace.path}/${newTasksFolder}`,
     context_header: header,
     ...tokens
-  })
+  }, prompts.cache)
   if (rendered.unknownTokens.length > 0) yield* reportUnknown(worker.id, name, rendered.unknownTokens)
   return rendered.text
 })
@@ -205,7 +206,7 @@ const contextHeaderOf = Effect.gen(function*() {
     notes: yield* notesOf(head, memo),
     policy: policy.lines,
     nextWork: pending.length > 0 ? [`claim and finish pending tasks (${pending.length} waiting)`] : ["no pending tasks: look for the most valuable next change"]
-  })
+  }, memo.cache)
   memo.header = { head, counts, pending, text }
   return text
 })

@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Option, Ref } from "effect"
-import type { NoteEntry } from "../domain/Prompt.ts"
+import { makePromptCache, type NoteEntry, type PromptCache } from "../domain/Prompt.ts"
 import type { SwarmConfig, WorkerConfig } from "../domain/SwarmConfig.ts"
 import type { Task } from "../domain/Task.ts"
 import type { CommandRunner } from "../services/CommandRunner.ts"
@@ -57,14 +57,17 @@ export class CurrentRun extends Context.Service<CurrentRun, {
 }>()("@oompa/core/programs/RunServices/CurrentRun") {}
 
 /**
- * The last context header a prompt carried and what it was rendered from, and the notes read from
- * main's last head: prompts of one iteration, and of every worker between two changes of main or
- * the queue, see the same state, and rendering the header is the costliest step of a prompt.
+ * The run's prompt caches: compiled templates and rendered values, the last context header a prompt
+ * carried and what it was rendered from, and the notes read from main's last head. Prompts of one
+ * iteration, and of every worker between two changes of main or the queue, see the same state, and
+ * rendering the header is the costliest step of a prompt.
  *
  * @category models
  * @since 0.1.0
  */
 export interface PromptMemo {
+  /** Compiled templates and the header's rendered values, bounded. */
+  readonly cache: PromptCache
   header?: {
     readonly head: string
     readonly counts: { readonly pending: number; readonly current: number; readonly complete: number; readonly failed: number }
@@ -129,7 +132,7 @@ export const layer = (config: SwarmConfig, options: RunOptions): Layer.Layer<Run
     const state = RunState.of({
       reportedTokens: yield* Ref.make<ReadonlySet<string>>(new Set()),
       unavailable: yield* Ref.make(Option.none<string>()),
-      prompts: {}
+      prompts: { cache: makePromptCache() }
     })
     const budget = yield* BudgetTracker.make(config.budget)
     const queue = yield* MergeQueue.make({

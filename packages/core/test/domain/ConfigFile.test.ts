@@ -18,6 +18,7 @@ import {
   encodeConfigFile,
   exampleConfig
 } from "../../src/domain/ConfigFile.ts"
+import * as ConfigFileModule from "../../src/domain/ConfigFile.ts"
 import { configJsonSchema } from "../../src/domain/ConfigJsonSchema.ts"
 import { WorkerId } from "../../src/domain/Ids.ts"
 import { makeSwarmConfig, type ReviewerConfig, type SwarmConfig, type WorkerConfig } from "../../src/domain/SwarmConfig.ts"
@@ -683,5 +684,28 @@ describe("oompa.schema.json", () => {
       // A $ref field is described by its definition.
       assert.isTrue(field.$ref !== undefined || (field.description ?? "").length > 0, `${key} has no description`)
     }
+  })
+})
+
+describe("the ConfigFile namespace", () => {
+  it("still carries every name of 0.1.0, wherever the module that defines it now is", () => {
+    const names = [
+      "ConfigFile",
+      "ConfigProblem",
+      "ConfigError",
+      "didYouMean",
+      "normalize",
+      "decodeConfigFileResult",
+      "decodeConfigFile",
+      "encodeConfigFile",
+      "exampleConfig"
+    ]
+    for (const name of names) assert.isDefined((ConfigFileModule as Record<string, unknown>)[name], name)
+    // And its types.
+    const entry: ConfigFileModule.WorkerEntry = { model: "claude:opus" }
+    const file: ConfigFileModule.ConfigFile = { workers: [entry] }
+    const problem: ConfigFileModule.ConfigProblem = { path: "workers", message: "is required" }
+    assert.strictEqual(new ConfigFileModule.ConfigError({ file: "f", problems: [problem] }).message, "f: workers: is required")
+    assert.isTrue(Result.isSuccess(ConfigFileModule.normalize(file)))
   })
 })

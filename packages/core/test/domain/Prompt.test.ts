@@ -13,10 +13,12 @@ import * as DefaultPrompts from "../../src/domain/DefaultPrompts.ts"
 import { Task, type TaskStatus } from "../../src/domain/Task.ts"
 import { alwaysDenied } from "../../src/domain/Policy.ts"
 import {
+  compilePrompt,
   type ContextInput,
   contextHeader,
   contextHeaderData,
   dataBlock,
+  makePromptCache,
   type PromptTokens,
   notesListedMax,
   parseNoteFrontMatter,
@@ -26,6 +28,8 @@ import {
   standardTokens,
   visibleLine
 } from "../../src/domain/Prompt.ts"
+import * as PromptModule from "../../src/domain/Prompt.ts"
+import { remember, templatesMax } from "../../src/domain/PromptCache.ts"
 import { hasDoneSignal, parseVerdict } from "../../src/domain/Verdict.ts"
 
 /**
@@ -171,6 +175,43 @@ describe("renderPrompt", () => {
       }),
       { numRuns: 500 }
     )
+  })
+
+  it("property: a compiled template, and a template kept in a cache, render exactly as renderPrompt does", () => {
+    const cache = makePromptCache()
+    const part = fc.oneof(
+      fc.constantFrom("{task_id}", "{summary}", "{diff}", "{nope}", "\n~~~~~\n", "\n```text\n", "\n```\n", "\n", "{", "}"),
+      fc.string({ maxLength: 10 })
+    )
+    const value = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom("~~~~~~", "```\n````", "a\u001bb"))
+    fc.assert(
+      fc.property(fc.array(part, { maxLength: 14 }), fc.record({ task_id: value, summary: value, diff: value }), (parts, tokens) => {
+        const template = parts.join("")
+        const expected = renderPrompt(template, tokens)
+        assert.deepStrictEqual(compilePrompt(template)(tokens), expected)
+        assert.deepStrictEqual(renderPrompt(template, tokens, cache), expected)
+        assert.deepStrictEqual(renderPrompt(template, tokens, cache), expected)
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("a cache keeps each template once, and at most templatesMax of them (a full cache is emptied)", () => {
+    const cache = makePromptCache()
+    renderPrompt("a {task_id}", { task_id: "1" }, cache)
+    renderPrompt("a {task_id}", { task_id: "2" }, cache)
+    assert.strictEqual(cache.templates.size, 1)
+    const compiled = cache.templates.get("a {task_id}")
+    assert.strictEqual(renderPrompt("a {task_id}", { task_id: "3" }, cache).text, "a 3")
+    assert.strictEqual(cache.templates.get("a {task_id}"), compiled)
+    for (let i = cache.templates.size; i < templatesMax; i++) renderPrompt(`t${i}`, {}, cache)
+    assert.strictEqual(cache.templates.size, templatesMax)
+    renderPrompt("one more", {}, cache)
+    assert.deepStrictEqual([...cache.templates.keys()], ["one more"])
+    // remember computes only what it lacks.
+    const map = new Map<string, number>()
+    assert.strictEqual(remember(map, 2, "x", () => 1), 1)
+    assert.strictEqual(remember(map, 2, "x", () => 2), 1)
   })
 
   it("property: unknown tokens are left as written and listed once each", () => {
@@ -397,33 +438,48 @@ describe("contextHeader", () => {
   })
 
   it("property: is exactly the yaml library's rendering of the header data (the fast layout is not a second YAML dialect)", () => {
+    // One cache for every run, as a run keeps one for all its prompts: scalars recur between inputs.
+    const cache = makePromptCache()
     fc.assert(
       fc.property(contextInput, (input) => {
         const header = contextHeader(input)
         const fence = header.slice(0, header.indexOf("yaml\n"))
         const body = stringify(contextHeaderData(input), { lineWidth: 0 })
         assert.strictEqual(header, `${fence}yaml\n# oompa context (maintained by the framework)\n${body}${fence}`)
-        // Again, now that each pending task's lines are kept: the same text.
-        assert.strictEqual(contextHeader(input), header)
+        // Composed from the cache's scalars: the same text, the first time and again once they are kept.
+        assert.strictEqual(contextHeader(input, cache), header)
+        assert.strictEqual(contextHeader(input, cache), header)
       }),
       { numRuns: 500 }
     )
   })
 
-  it("a pending task's kept lines follow the task: a changed summary, or another backlog around it, renders anew", () => {
+  it("with a cache, the header is composed from remembered scalars (a sha is plain as it stands); without one, nothing is kept", () => {
+    const cache = makePromptCache()
+    // One-line scalars only: a summary of two lines takes the library's layout for the whole header.
+    const input: ContextInput = { ...example, tasks: { ...example.tasks, pending: [{ id: "t-1", summary: "Add retries: twice" }] } }
+    const header = contextHeader(input, cache)
+    assert.strictEqual(header, contextHeader(input))
+    assert.isTrue(cache.scalars.has("t-1") && cache.scalars.has("Add retries: twice") && cache.scalars.has("Cache design"))
+    assert.isFalse(cache.scalars.has("0123abcd"))
+    assert.strictEqual(cache.templates.size, 0)
+  })
+
+  it("a cache never shows a stale task: a changed summary, another backlog around it, or a summary edited in place renders anew", () => {
+    const cache = makePromptCache()
     const task = { id: "t1", summary: "first" }
     const other = { id: "t2", summary: "second" }
     const input = (pending: ReadonlyArray<{ readonly id: string; readonly summary: string }>) => ({ ...example, tasks: { ...example.tasks, pending } })
     const body = (pending: ReadonlyArray<{ readonly id: string; readonly summary: string }>) => stringify(contextHeaderData(input(pending)), { lineWidth: 0 })
-    assert.include(contextHeader(input([task, other])), body([task, other]))
-    assert.include(contextHeader(input([other])), body([other]))
+    assert.include(contextHeader(input([task, other]), cache), body([task, other]))
+    assert.include(contextHeader(input([other]), cache), body([other]))
     const renamed = { ...task, summary: "first, renamed" }
-    assert.include(contextHeader(input([renamed, other])), "summary: first, renamed")
-    assert.include(contextHeader(input([task, other])), body([task, other]))
+    assert.include(contextHeader(input([renamed, other]), cache), "summary: first, renamed")
+    assert.include(contextHeader(input([task, other]), cache), body([task, other]))
     // The same object with another summary (a caller that reuses its task objects) renders anew too.
     task.summary = "first, edited in place"
-    assert.include(contextHeader(input([task, other])), "summary: first, edited in place")
-    assert.notInclude(contextHeader(input([task, other])), "summary: first\n")
+    assert.include(contextHeader(input([task, other]), cache), "summary: first, edited in place")
+    assert.notInclude(contextHeader(input([task, other]), cache), "summary: first\n")
   })
 
   it("a header inside a reviewer's answer is not a verdict or a done signal", () => {
@@ -510,5 +566,34 @@ describe("DefaultPrompts", () => {
   it("PromptName decodes the six names only", () => {
     assert.strictEqual(Schema.decodeUnknownSync(DefaultPrompts.PromptName)("conflict"), "conflict")
     assert.throws(() => Schema.decodeUnknownSync(DefaultPrompts.PromptName)("cto"))
+  })
+})
+
+describe("the Prompt namespace", () => {
+  it("still carries every name of 0.1.0, wherever the module that defines it now is", () => {
+    const names = [
+      "standardTokens",
+      "visibleText",
+      "visibleLine",
+      "dataBlock",
+      "renderPrompt",
+      "noteFolders",
+      "parseNoteFrontMatter",
+      "policyLines",
+      "pendingListedMax",
+      "notesListedMax",
+      "contextHeaderData",
+      "contextHeader"
+    ]
+    for (const name of names) assert.isDefined((PromptModule as Record<string, unknown>)[name], name)
+    // And its types.
+    const tokens: PromptModule.PromptTokens = { task_id: "t" }
+    const token: PromptModule.StandardToken = "task_id"
+    const rendered: PromptModule.RenderedPrompt = PromptModule.renderPrompt(`{${token}}`, tokens)
+    const status: PromptModule.NoteStatus = "green"
+    const note: PromptModule.NoteEntry = { path: "agent_notes/scratch/a.md", status }
+    const input: PromptModule.ContextInput = { mode: "run", repo: { branch: "main", head: "abc" }, tasks: { pending: [], counts: {} }, notes: [note], policy: [], nextWork: [] }
+    assert.strictEqual(rendered.text, "t")
+    assert.include(PromptModule.contextHeader(input), "agent_notes/scratch/a.md")
   })
 })
