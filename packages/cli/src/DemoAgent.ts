@@ -20,12 +20,12 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Layer, Random } from "effect"
-import { Agent, type Event } from "@oompa/core"
+import { Agent, type Event, RepoLayout } from "@oompa/core"
 import * as fs from "node:fs"
 import * as path from "node:path"
 
-/** Where agents write new tasks inside their worktree (SPEC F2; core's `PromptInputs.newTasksFolder`). */
-const newTasksFolder = ".oompa-new-tasks"
+/** Where agents write new tasks inside their worktree (SPEC F2). */
+const newTasksFolder = RepoLayout.newTasksFolder
 
 /**
  * The scratch project the script is written for: a README, one module with its test, and the test

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { Runtime, Schema } from "effect"
+import type { CliError } from "effect/cli"
 
 /**
  * Bad usage, config or input: one or two readable lines, exit 2, nothing created.
@@ -32,8 +33,6 @@ export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {
   override readonly [Runtime.errorExitCode] = 1
 }
 
-/** @category errors @since 0.1.0 */
-export type CliFailure = UsageError | RunFailed
 
 /**
  * A simulation failed: a broken invariant (129), no progress (128) or a defect (127), after the
@@ -46,3 +45,22 @@ export class SimulationFailed extends Schema.TaggedError<SimulationFailed>()("Si
   kind: Schema.Literals(["invariant", "liveness", "defect"]),
   exitCode: Schema.Number
 }) {}
+
+/**
+ * `oompa check` found a harness oompa.json uses unusable (without oompa.json: no agent CLI usable):
+ * exit 1, as a check that fails (the report above, or the JSON document, says which and why).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class NothingUsable extends Schema.TaggedError<NothingUsable>()("NothingUsable", { message: Schema.String }) {
+  override readonly [Runtime.errorExitCode] = 1
+}
+
+/**
+ * Everything a command can fail with: the report matches on it, and a failure outside it is a bug.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export type CommandFailure = CliError.CliError | UsageError | RunFailed | NothingUsable | SimulationFailed

@@ -5,10 +5,11 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Exit, Layer, Runtime } from "effect"
-import { CliError, CliOutput, Command } from "effect/cli"
+import { Cause, Effect, Exit, Layer, Option, Runtime } from "effect"
+import { CliOutput, Command } from "effect/cli"
 import { NodeServices } from "@effect/platform-node"
 import { oompa, version } from "./Cli.ts"
+import type { CommandFailure } from "./Errors.ts"
 import * as Output from "./Output.ts"
 import { WorkerScript } from "./commands/sim.ts"
 import { normalizeArgv } from "./WorkersFlag.ts"
@@ -65,25 +66,34 @@ export const main = (argv: ReadonlyArray<string>, options: { readonly simulation
     if (process.env["NO_COLOR"] === "") delete process.env["NO_COLOR"]
     return Command.runWith(oompa, { version })(normalizeArgv(argv)).pipe(
       // Help goes to stdout: it is coloured when stdout would be.
-      Effect.provide(Layer.mergeAll(NodeServices.layer, presenter, CliOutput.layer(CliOutput.defaultFormatter({ colors: Output.colour(process.stdout) })))),
+      Effect.provide(Layer.mergeAll(NodeServices.layer, presenter, CliOutput.layer(CliOutput.defaultFormatter({ colors: Output.colour() })))),
       Effect.provideService(WorkerScript, options.simulationWorker),
       Effect.exit,
       Effect.flatMap((exit) => report(exit))
     )
   })
 
-const report = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<number> => {
+const report = (exit: Exit.Exit<void, CommandFailure>): Effect.Effect<number> => {
   if (Exit.isSuccess(exit)) return Effect.succeed(0)
   if (Cause.hasInterruptsOnly(exit.cause)) return Effect.as(Output.errorLines(["interrupted"]), 130)
   const error = Cause.findErrorOption(exit.cause)
-  if (error._tag === "Some") {
-    const e = error.value as { readonly _tag?: string; readonly message?: string; readonly errors?: ReadonlyArray<unknown>; readonly [Runtime.errorExitCode]?: unknown }
-    if (e._tag === "ShowHelp") return Effect.succeed((e.errors?.length ?? 0) > 0 ? 2 : 0)
-    if (e._tag === "SimulationFailed") return Effect.succeed((e as unknown as { readonly exitCode: number }).exitCode)
-    if (CliError.isCliError(e)) return Effect.as(Output.errorLines([`oompa: ${e.message}`]), 2)
-    // The CLI's own errors (UsageError 2, RunFailed 1, a failed check 1) carry their exit code.
-    const code = e[Runtime.errorExitCode]
-    if (typeof code === "number" && typeof e.message === "string") return Effect.as(Output.errorLines([`oompa: ${e.message}`]), code)
+  if (Option.isSome(error)) {
+    const e = error.value
+    switch (e._tag) {
+      case "ShowHelp":
+        return Effect.succeed(e.errors.length > 0 ? 2 : 0)
+      // The replay command and the failure were printed already.
+      case "SimulationFailed":
+        return Effect.succeed(e.exitCode)
+      // The CLI's own errors carry their exit code (UsageError 2, RunFailed 1, NothingUsable 1).
+      case "UsageError":
+      case "RunFailed":
+      case "NothingUsable":
+        return Effect.as(Output.errorLines([`oompa: ${e.message}`]), e[Runtime.errorExitCode])
+      // Parse errors of effect/cli: bad usage.
+      default:
+        return Effect.as(Output.errorLines([`oompa: ${e.message}`]), 2)
+    }
   }
   return Effect.as(Output.errorLines([
     `oompa: internal error (a bug — please report it with the command you ran): ${Cause.pretty(exit.cause).split("\n")[0]}`,

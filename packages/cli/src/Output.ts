@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Schema } from "effect"
+import { Console, Effect, Schema } from "effect"
 import { Flag, GlobalFlag } from "effect/cli"
 import { styleText } from "node:util"
 
@@ -80,8 +80,6 @@ export const green = paint("green")
 export const red = paint("red")
 /** @category formatting @since 0.1.0 */
 export const yellow = paint("yellow")
-/** @category formatting @since 0.1.0 */
-export const dim = paint("dim")
 
 /**
  * Prints lines to stdout: results.
@@ -90,9 +88,7 @@ export const dim = paint("dim")
  * @since 0.1.0
  */
 export const lines = (text: ReadonlyArray<string>): Effect.Effect<void> =>
-  Effect.sync(() => {
-    if (text.length > 0) process.stdout.write(`${text.join("\n")}\n`)
-  })
+  text.length > 0 ? Console.log(text.join("\n")) : Effect.void
 
 /**
  * Prints `value`, encoded with its Schema, as one JSON document on stdout (`--json`): what is
@@ -102,9 +98,7 @@ export const lines = (text: ReadonlyArray<string>): Effect.Effect<void> =>
  * @since 0.1.0
  */
 export const json = <A, I>(schema: Schema.Codec<A, I>, value: A): Effect.Effect<void> =>
-  Effect.sync(() => {
-    process.stdout.write(`${JSON.stringify(Schema.encodeSync(schema)(value), null, 2)}\n`)
-  })
+  Effect.suspend(() => Console.log(JSON.stringify(Schema.encodeSync(schema)(value), null, 2)))
 
 /**
  * `--json` of a read command.
@@ -121,9 +115,7 @@ export const jsonFlag = (what: string) => Flag.Boolean("json").pipe(Flag.withDef
  * @since 0.1.0
  */
 export const errorLines = (text: ReadonlyArray<string>): Effect.Effect<void> =>
-  Effect.sync(() => {
-    if (text.length > 0) process.stderr.write(`${text.join("\n")}\n`)
-  })
+  text.length > 0 ? Console.error(text.join("\n")) : Effect.void
 
 /**
  * Prints `warning: …` lines to stderr.
@@ -149,3 +141,29 @@ export const count = (n: number, singular: string, plural = `${singular}s`): str
  * @since 0.1.0
  */
 export const noun = (n: number, singular: string, plural = `${singular}s`): string => (n === 1 ? singular : plural)
+
+/**
+ * Where progress goes: stderr, redrawn in place on a terminal (`write` takes text as it is, without
+ * a newline). Progress is not a command's result, so `oompa swarm > summary.txt` keeps only the
+ * summary and a terminal still shows the progress.
+ *
+ * @category printing
+ * @since 0.1.0
+ */
+export interface ProgressTerminal {
+  readonly tty: boolean
+  readonly write: (text: string) => void
+  readonly columns: () => number
+}
+
+/**
+ * This process's stderr as a `ProgressTerminal`.
+ *
+ * @category printing
+ * @since 0.1.0
+ */
+export const progressTerminal = (): ProgressTerminal => ({
+  tty: process.stderr.isTTY === true,
+  write: (text) => void process.stderr.write(text),
+  columns: () => process.stderr.columns || 100
+})

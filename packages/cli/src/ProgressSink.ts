@@ -7,6 +7,7 @@
  */
 import { Effect, Layer } from "effect"
 import { EventSink } from "@oompa/core"
+import * as Output from "./Output.ts"
 import * as ProgressView from "./ProgressView.ts"
 
 /** Events worth a log line above the live rows on a terminal. */
@@ -16,7 +17,7 @@ const loggedOnTerminal = new Set(["SwarmStarted", "PolicyViolated", "VerdictGive
  * @category layers
  * @since 0.1.0
  */
-export const layer = (options: { readonly tty: boolean; readonly write: (text: string) => void; readonly columns: () => number }) =>
+export const layer = (options: Output.ProgressTerminal) =>
   Layer.sync(EventSink.EventSink, () => {
     let state = ProgressView.initial
     let drawn = 0
@@ -47,9 +48,4 @@ export const layer = (options: { readonly tty: boolean; readonly write: (text: s
  * @category layers
  * @since 0.1.0
  */
-export const layerStderr = () =>
-  layer({
-    tty: process.stderr.isTTY === true,
-    write: (text) => void process.stderr.write(text),
-    columns: () => process.stderr.columns || 100
-  })
+export const layerStderr = () => layer(Output.progressTerminal())

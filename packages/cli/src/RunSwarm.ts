@@ -53,7 +53,7 @@ export const execute = (session: Session, options: RunOptions): Effect.Effect<Sw
     sinks: [ProgressSink.layerStderr()],
     // bin.ts stops the run on SIGINT, so `oompa stop` may send it.
     stopsOnSigint: true,
-    onNotice: (line) => void process.stderr.write(`${line}\n`)
+    onNotice: (line) => Output.progressTerminal().write(`${line}\n`)
   }).pipe(
     Effect.onInterrupt(() => interruptedSummary(session, runId)),
     Effect.catchTags({

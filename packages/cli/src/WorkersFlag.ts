@@ -7,6 +7,8 @@
  * @since 0.1.0
  */
 import { AgentSpec } from "@oompa/core"
+import { Result } from "effect"
+import { UsageError } from "./Errors.ts"
 
 /**
  * One group of identical workers.
@@ -42,7 +44,7 @@ export const normalizeArgv = (argv: ReadonlyArray<string>): ReadonlyArray<string
 }
 
 /**
- * Parses every `--workers` value; a string is the problem, naming the bad item.
+ * Parses every `--workers` value; a failure names the bad item.
  *
  * @category parsing
  * @since 0.1.0
@@ -50,26 +52,27 @@ export const normalizeArgv = (argv: ReadonlyArray<string>): ReadonlyArray<string
 export const parseWorkers = (
   values: ReadonlyArray<string>,
   fallback: AgentSpec.AgentSpec
-): ReadonlyArray<WorkerGroup> | string => {
+): Result.Result<ReadonlyArray<WorkerGroup>, UsageError> => {
+  const bad = (message: string) => Result.fail(new UsageError({ message: `--workers: ${message}` }))
   const groups: Array<WorkerGroup> = []
   for (const item of values.flatMap((v) => v.split(",")).map((s) => s.trim()).filter((s) => s !== "")) {
-    if (!itemPattern.test(item)) return `--workers: ${JSON.stringify(item)} is not harness[:model[:reasoning]][:count]`
+    if (!itemPattern.test(item)) return bad(`${JSON.stringify(item)} is not harness[:model[:reasoning]][:count]`)
     const parts = item.split(":")
     const last = parts[parts.length - 1]!
     const hasCount = /^\d+$/.test(last)
     const count = hasCount ? Number(last) : 1
-    if (!Number.isSafeInteger(count) || count < 1) return `--workers: ${JSON.stringify(item)} needs a count of at least 1`
+    if (!Number.isSafeInteger(count) || count < 1) return bad(`${JSON.stringify(item)} needs a count of at least 1`)
     const specText = (hasCount ? parts.slice(0, -1) : parts).join(":")
     if (specText === "") {
       groups.push({ agent: fallback, count })
       continue
     }
     if (!(AgentSpec.harnesses as ReadonlyArray<string>).includes(parts[0]!)) {
-      return `--workers: unknown harness ${JSON.stringify(parts[0])} in ${JSON.stringify(item)}; expected one of ${AgentSpec.harnesses.join(", ")}`
+      return bad(`unknown harness ${JSON.stringify(parts[0])} in ${JSON.stringify(item)}; expected one of ${AgentSpec.harnesses.join(", ")}`)
     }
     const agent = AgentSpec.parseModelString(specText)
-    if (typeof agent === "string") return `--workers: ${JSON.stringify(item)} ${agent}`
-    groups.push({ agent, count })
+    if (Result.isFailure(agent)) return bad(`${JSON.stringify(item)} ${agent.failure.message}`)
+    groups.push({ agent: agent.success, count })
   }
-  return groups.length === 0 ? `--workers: no workers given` : groups
+  return groups.length === 0 ? bad("no workers given") : Result.succeed(groups)
 }

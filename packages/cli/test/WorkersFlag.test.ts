@@ -2,7 +2,14 @@
  * `--workers` in every form SPEC F10 accepts, and the errors for the forms it does not.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { normalizeArgv, parseWorkers, type WorkerGroup } from "../src/WorkersFlag.ts"
+import { Result } from "effect"
+import { normalizeArgv, parseWorkers as parseResult, type WorkerGroup } from "../src/WorkersFlag.ts"
+
+/** The groups, or the problem's message. */
+const parseWorkers = (values: ReadonlyArray<string>, fallback: WorkerGroup["agent"]) => {
+  const parsed = parseResult(values, fallback)
+  return Result.isSuccess(parsed) ? parsed.success : parsed.failure.message
+}
 
 const codex = { harness: "codex" as const }
 

@@ -16,7 +16,7 @@
 import { NodeServices as PlatformNode } from "@effect/platform-node"
 import { Effect, Exit } from "effect"
 import { Command, Flag } from "effect/cli"
-import { ConfigFile, type Event, type SwarmConfig } from "@oompa/core"
+import { ConfigFile, type Event, Ids, RepoLayout, type SwarmConfig } from "@oompa/core"
 import { JsonlEventLog, RunPaths } from "@oompa/adapters-node"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -202,9 +202,9 @@ const wrapSteps = (head: string, steps: ReadonlyArray<string>, width = 100): Rea
 }
 
 /** The run's id: the scratch repository has exactly one run, unless the swarm never started. */
-const runIdOf = (scratch: Scratch): string | undefined => {
-  const runs = path.join(scratch.repo, ".oompa", "runs")
-  return fs.existsSync(runs) ? fs.readdirSync(runs).find((name) => /^[0-9a-f]{8}$/.test(name)) : undefined
+const runIdOf = (scratch: Scratch): Ids.RunId | undefined => {
+  const runs = RunPaths.make(scratch.repo, { tasksDir: RepoLayout.defaultTasksDir }).runsDir
+  return fs.existsSync(runs) ? fs.readdirSync(runs).find(Ids.isRunId) : undefined
 }
 
 const storyFromLog = (log: string) =>
@@ -221,12 +221,12 @@ const storyFromLog = (log: string) =>
 const epilogue = (scratch: Scratch, keep: boolean) =>
   Effect.gen(function*() {
     const runId = runIdOf(scratch)
-    const log = runId === undefined ? undefined : path.join(scratch.repo, ".oompa", "runs", runId, "events.jsonl")
+    const log = runId === undefined ? undefined : RunPaths.eventsPath(RunPaths.make(scratch.repo, { tasksDir: RepoLayout.defaultTasksDir }), runId)
     if (log !== undefined) yield* Output.lines(yield* storyFromLog(log))
     const graph = yield* git(scratch.repo, ["log", "--graph", "--oneline", `--color=${Output.colour() ? "always" : "never"}`, "main"]).pipe(
       Effect.catch((e) => Effect.succeed(`(${e.message})`))
     )
-    const completeDir = path.join(scratch.repo, "tasks", "complete")
+    const completeDir = path.join(scratch.repo, RepoLayout.defaultTasksDir, "complete")
     const complete = fs.existsSync(completeDir) ? fs.readdirSync(completeDir).map((f) => f.replace(/\.json$/, "")).sort() : []
     yield* Output.lines([
       "",

@@ -9,13 +9,13 @@
  */
 import { Effect, FileSystem, Path } from "effect"
 import { Command } from "effect/cli"
-import { ConfigFile, Task } from "@oompa/core"
+import { ConfigFile, RepoLayout, Task } from "@oompa/core"
 import { UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import * as Session from "../Session.ts"
 
 /** The queue's folder, relative to the repository's top level (oompa.json's `tasks_dir`). */
-const tasksDir = "tasks"
+const tasksDir = RepoLayout.defaultTasksDir
 
 /**
  * Where the JSON Schema of oompa.json is, relative to the repository, for its `$schema`: `@oompa/core`
@@ -47,7 +47,7 @@ export const starterConfig = (schemaPath: string = schemaPaths[1]): string => `$
  * @category constants
  * @since 0.1.0
  */
-export const ignoreLines: ReadonlyArray<string> = ["/.oompa/", "/.oompa-new-tasks/", `/${tasksDir}/`]
+export const ignoreLines: ReadonlyArray<string> = [`/${RepoLayout.stateFolder}/`, `/${RepoLayout.newTasksFolder}/`, `/${tasksDir}/`]
 
 /** `.oompa`, `/.oompa`, `.oompa/` and `/.oompa/` ignore the same folder at the top level. */
 const sameEntry = (a: string, b: string) => a.trim().replace(/^\/|\/$/g, "") === b.trim().replace(/^\/|\/$/g, "")

@@ -13,7 +13,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { type Errors, Ids, Policy, Prompt, RunSummary, type Task, TaskListing, type TaskQueue } from "@oompa/core"
 import { FsTaskQueue, HarnessCheck, JsonlEventLog, RunLock, RunPaths } from "@oompa/adapters-node"
 import { execFileSync } from "node:child_process"
-import { UsageError } from "../Errors.ts"
+import { NothingUsable, UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import * as ProgressView from "../ProgressView.ts"
 import * as RunHistory from "../RunHistory.ts"
@@ -92,11 +92,10 @@ const liveRunId = (session: Session.Session) =>
 const runs = (session: Session.Session) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const ids = yield* fs.readDirectory(session.paths.runsDir).pipe(Effect.orElseSucceed(() => []))
+    const ids: ReadonlyArray<string> = yield* fs.readDirectory(session.paths.runsDir).pipe(Effect.orElseSucceed(() => []))
     const live = yield* liveRunId(session)
-    const found = yield* Effect.forEach(ids.filter((id) => /^[0-9a-f]{8}$/.test(id)), (id) =>
-      JsonlEventLog.readEvents(path.join(session.paths.runsDir, id, "events.jsonl")).pipe(
+    const found = yield* Effect.forEach(ids.filter(Ids.isRunId), (id) =>
+      JsonlEventLog.readEvents(RunPaths.eventsPath(session.paths, id)).pipe(
         Effect.map((events) => Option.some(RunSummary.withLiveness(RunSummary.summarize(id, events), live))),
         // One damaged log must not hide the other runs; the user hears about it on stderr.
         Effect.catch((e) => Effect.as(Output.warnings([`run ${id} skipped: ${e.message}`]), Option.none()))
@@ -164,10 +163,10 @@ export const view = Command.make("view", {
   json: Output.jsonFlag("the summary and every event (RunSummary.RunView)")
 }, ({ json, run }) =>
   Effect.gen(function*() {
-    if (!/^[0-9a-f]{8}$/.test(run)) return yield* new UsageError({ message: `view: ${JSON.stringify(run)} is not a run id (8 hex characters; oompa list shows them)` })
+    if (!Ids.isRunId(run)) return yield* new UsageError({ message: `view: ${JSON.stringify(run)} is not a run id (8 hex characters; oompa list shows them)` })
     const session = yield* currentSession
     const fs = yield* FileSystem.FileSystem
-    const file = RunPaths.eventsPath(session.paths, run as Ids.RunId)
+    const file = RunPaths.eventsPath(session.paths, run)
     if (!(yield* fs.exists(file).pipe(Effect.orElseSucceed(() => false)))) {
       return yield* new UsageError({ message: `view: no run ${run} in ${session.paths.runsDir} (oompa list shows the runs)` })
     }
@@ -219,16 +218,6 @@ const gitOut = (cwd: string, args: ReadonlyArray<string>): string | undefined =>
 }
 const branchExists = (cwd: string, branch: string) => gitOut(cwd, ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`]) !== undefined
 
-/**
- * `oompa check` found a harness oompa.json uses unusable (without oompa.json: no agent CLI usable):
- * exit 1, as a check that fails (the report above, or the JSON document, says which and why).
- *
- * @category errors
- * @since 0.1.0
- */
-export class NothingUsable extends Schema.TaggedError<NothingUsable>()("NothingUsable", { message: Schema.String }) {
-  override readonly [Runtime.errorExitCode] = 1
-}
 
 /** Every agent CLI: what a repository without oompa.json may use (`oompa loop --workers …`). */
 const agentClis: ReadonlyArray<HarnessCheck.CheckReport["required"][number]> = ["codex", "claude", "gemini", "opencode"]

@@ -5,7 +5,7 @@
  */
 import { Effect, FileSystem, Option, Path } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { Ids, type SwarmConfig, type Task } from "@oompa/core"
+import { Ids, RepoLayout, type SwarmConfig, type Task } from "@oompa/core"
 import { EdnTasks } from "@oompa/adapters-node"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -22,7 +22,7 @@ const detach = (configArg: Option.Option<string>) =>
   Effect.gen(function*() {
     const root = yield* Session.repoRoot(cwd())
     const path = yield* Path.Path
-    const logDir = path.join(root, ".oompa")
+    const logDir = path.join(root, RepoLayout.stateFolder)
     yield* Effect.sync(() => fs.mkdirSync(logDir, { recursive: true }))
     const log = path.join(logDir, "detached.log")
     const out = fs.openSync(log, "a")

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Option } from "effect"
+import { Effect, Option, Result } from "effect"
 import { Flag } from "effect/cli"
 import { AgentSpec, type Ids, type SwarmConfig } from "@oompa/core"
 import { UsageError } from "../Errors.ts"
@@ -27,8 +27,9 @@ export const workerFlags = {
 export const fallbackAgent = (harness: Option.Option<string>, model: Option.Option<string>) =>
   Effect.gen(function*() {
     const text = [Option.getOrElse(harness, () => "codex"), ...Option.toArray(model)].join(":")
-    const spec = AgentSpec.parseModelString(text)
-    if (typeof spec === "string") return yield* new UsageError({ message: `--harness/--model: ${JSON.stringify(text)} ${spec}` })
+    const parsed = AgentSpec.parseModelString(text)
+    if (Result.isFailure(parsed)) return yield* new UsageError({ message: `--harness/--model: ${JSON.stringify(text)} ${parsed.failure.message}` })
+    const spec = parsed.success
     if (Option.isSome(harness) && !(AgentSpec.harnesses as ReadonlyArray<string>).includes(harness.value)) {
       return yield* new UsageError({ message: `--harness: unknown harness ${JSON.stringify(harness.value)}; expected one of ${AgentSpec.harnesses.join(", ")}` })
     }
@@ -42,8 +43,7 @@ export const workersFromFlags = (
   options: { readonly role: SwarmConfig.Role; readonly iterations: number }
 ) =>
   Effect.gen(function*() {
-    const groups = parseWorkers(values, fallback)
-    if (typeof groups === "string") return yield* new UsageError({ message: groups })
+    const groups = yield* Effect.fromResult(parseWorkers(values, fallback))
     const workers: Array<SwarmConfig.WorkerConfig> = []
     for (const group of groups) {
       for (let i = 0; i < group.count; i++) {

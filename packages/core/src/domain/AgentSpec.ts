@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Result, Schema } from "effect"
 
 /**
  * The agent CLIs oompa knows how to drive.
@@ -37,31 +37,43 @@ export const AgentSpec = Schema.Struct({
 export type AgentSpec = typeof AgentSpec.Type
 
 /**
- * Parses `harness:model[:reasoning]`; returns a reason string when it cannot.
+ * Why a text is not a model string; `message` reads after the quoted text ("... is empty; ...").
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidModelString extends Schema.TaggedError<InvalidModelString>()("InvalidModelString", {
+  text: Schema.String,
+  message: Schema.String
+}) {}
+
+/**
+ * Parses `harness:model[:reasoning]`.
  *
  * @category parsing
  * @since 0.1.0
  */
-export const parseModelString = (text: string): AgentSpec | string => {
+export const parseModelString = (text: string): Result.Result<AgentSpec, InvalidModelString> => {
+  const invalid = (message: string) => Result.fail(new InvalidModelString({ text, message }))
   const trimmed = text.trim()
-  if (trimmed.length === 0) return "is empty; expected \"harness:model\" such as \"claude:opus\""
+  if (trimmed.length === 0) return invalid("is empty; expected \"harness:model\" such as \"claude:opus\"")
   const parts = trimmed.split(":").map((part) => part.trim())
   const first = parts[0]!
   // A bare harness name means that harness with its default model; any other bare value is a codex model.
-  if (parts.length === 1) return (harnesses as ReadonlyArray<string>).includes(first) ? { harness: first as Harness } : { harness: "codex", model: first }
+  if (parts.length === 1) return Result.succeed((harnesses as ReadonlyArray<string>).includes(first) ? { harness: first as Harness } : { harness: "codex", model: first })
   if (!(harnesses as ReadonlyArray<string>).includes(first)) {
-    return `has unknown harness ${JSON.stringify(first)}; expected one of ${harnesses.join(", ")}`
+    return invalid(`has unknown harness ${JSON.stringify(first)}; expected one of ${harnesses.join(", ")}`)
   }
-  if (parts.length > 3) return "has too many ':' parts; expected \"harness:model\" or \"harness:model:reasoning\""
+  if (parts.length > 3) return invalid("has too many ':' parts; expected \"harness:model\" or \"harness:model:reasoning\"")
   const harness = first as Harness
   const model = parts[1] ?? ""
   const reasoning = parts[2] ?? ""
-  if (parts.length === 3 && reasoning === "") return "ends with ':'; give a reasoning level or drop the colon"
-  return {
+  if (parts.length === 3 && reasoning === "") return invalid("ends with ':'; give a reasoning level or drop the colon")
+  return Result.succeed({
     harness,
     ...(model === "" ? {} : { model }),
     ...(reasoning === "" ? {} : { reasoning })
-  }
+  })
 }
 
 /**

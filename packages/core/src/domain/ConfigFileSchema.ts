@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Result, Schema } from "effect"
 import { type AgentSpec, harnesses as harnessNames, parseModelString } from "./AgentSpec.ts"
 import { keyKindAnnotation } from "./ConfigProblems.ts"
 import { defaults, MergeStrategy, OnConflict, Role } from "./SwarmConfig.ts"
@@ -34,7 +34,7 @@ const modelPattern = `^\\s*(?:[^:]*|(?:${harnessNames.join("|")}):[^:]*(?::[^:]+
 const ModelString = Schema.String.check(
   Schema.makeFilter((text: string) => {
     const parsed = parseModelString(text)
-    return typeof parsed === "string" ? `${JSON.stringify(text)} ${parsed}` : undefined
+    return Result.isFailure(parsed) ? `${JSON.stringify(text)} ${parsed.failure.message}` : undefined
   }, {
     expected: "a model string such as \"claude:opus\"",
     toJsonSchema: () => [{ pattern: modelPattern }, true]

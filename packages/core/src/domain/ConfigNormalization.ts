@@ -36,7 +36,7 @@ type Normalize<A> = Result.Result<A, ConfigProblem>
 // Model strings were validated by the Schema; a failure here would be a bug, still reported as a problem.
 const agentAt = (model: string, path: string): Normalize<AgentSpec> => {
   const parsed = parseModelString(model)
-  return typeof parsed === "string" ? Result.fail({ path, message: `${JSON.stringify(model)} ${parsed}` }) : Result.succeed(parsed)
+  return Result.isFailure(parsed) ? Result.fail({ path, message: `${JSON.stringify(model)} ${parsed.failure.message}` }) : Result.succeed(parsed.success)
 }
 
 const roleOf = (entry: WorkerEntry): Role => entry.role ?? (entry.can_plan === false ? "executor" : defaults.role)

@@ -388,7 +388,7 @@ const expectedWorkers = (file: Json): Array<WorkerConfig> => {
     for (let i = 0; i < ((entry["count"] as number | undefined) ?? 1); i++) {
       out.push({
         id: WorkerId.make(`w${out.length}`),
-        agent: parseModelString(entry["model"] as string) as WorkerConfig["agent"],
+        agent: Result.getOrThrow(parseModelString(entry["model"] as string)),
         role: role as WorkerConfig["role"],
         iterations: (entry["iterations"] ?? entry["max_cycle"] ?? 10) as number,
         prompt: promptValue === undefined ? [] : typeof promptValue === "string" ? [promptValue] : promptValue as Array<string>,
