@@ -44,15 +44,18 @@
  * file in between, never overwrites an edit.
  *
  * Called by `NodeGit.compareAndSwapMain` around the `update-ref`, and by `NodeGit.layer` at startup.
+ * The parts live in `internal/`: the record (`checkoutRecord`), what the user is in the middle of
+ * (`checkoutBusy`) and the file-by-file sync with its warnings (`checkoutApply`).
  *
  * @since 0.1.0
  */
-import { Errors } from "@oompa/core"
-import { Effect, Schema } from "effect"
+import type { Errors } from "@oompa/core"
 import type { FileSystem, Path } from "effect"
+import { Effect } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
-import { createHash } from "node:crypto"
-import * as nodeFs from "node:fs"
+import * as Apply from "./internal/checkoutApply.ts"
+import * as BusyState from "./internal/checkoutBusy.ts"
+import * as SyncFile from "./internal/checkoutRecord.ts"
 import * as GitCommand from "./internal/gitCommand.ts"
 import * as GitParse from "./internal/gitParse.ts"
 import * as GitRepo from "./internal/gitRepo.ts"
@@ -64,22 +67,13 @@ import * as GitRepo from "./internal/gitRepo.ts"
  * @category models
  * @since 0.1.0
  */
-export const CheckoutPlan = Schema.Struct({
-  path: Schema.String,
-  /** Absent until the fast path failed and the files were classified. */
-  follow: Schema.optionalKey(Schema.Array(Schema.String)),
-  kept: Schema.optionalKey(Schema.Array(Schema.String)),
-  /** The commit the checkout's index and files are at, when not `old`: an earlier sync of it was put off. */
-  from: Schema.optionalKey(Schema.String),
-  /** Why its sync was put off (a `BusyKind`), once a warning said so. */
-  busy: Schema.optionalKey(Schema.String)
-})
+export const CheckoutPlan = SyncFile.CheckoutPlan
 
 /**
  * @category models
  * @since 0.1.0
  */
-export type CheckoutPlan = typeof CheckoutPlan.Type
+export type CheckoutPlan = SyncFile.CheckoutPlan
 
 /**
  * What `.oompa/checkout-sync.json` holds while a sync is pending.
@@ -87,19 +81,13 @@ export type CheckoutPlan = typeof CheckoutPlan.Type
  * @category models
  * @since 0.1.0
  */
-export const SyncRecord = Schema.Struct({
-  version: Schema.Literal(1),
-  branch: Schema.String,
-  old: Schema.String,
-  new: Schema.String,
-  checkouts: Schema.Array(CheckoutPlan)
-})
+export const SyncRecord = SyncFile.SyncRecord
 
 /**
  * @category models
  * @since 0.1.0
  */
-export type SyncRecord = typeof SyncRecord.Type
+export type SyncRecord = SyncFile.SyncRecord
 
 /**
  * Where the pending sync is recorded, relative to the main worktree.
@@ -107,27 +95,70 @@ export type SyncRecord = typeof SyncRecord.Type
  * @category constants
  * @since 0.1.0
  */
-export const recordFile = ".oompa/checkout-sync.json"
+export const recordFile = SyncFile.recordFile
+
+/**
+ * What a checkout is in the middle of, by the state git keeps for it; while one is found, the sync
+ * of that checkout touches nothing.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type BusyKind = BusyState.BusyKind
+
+/**
+ * What was found, and where (for a rebase, the commit the branch was at when it began).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Busy = BusyState.Busy
+
+/**
+ * How long a held `index.lock` is waited for before the sync is put off (a `git status` of the
+ * user's editor holds it for milliseconds).
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const lockWaitMs = BusyState.lockWaitMs
+
+/**
+ * The warning for a checkout left as it is because the user is in the middle of something: why, and
+ * exactly what to run.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const busyWarning: (
+  move: { readonly branch: string; readonly from: string; readonly next: string },
+  checkout: string,
+  found: Busy
+) => string = BusyState.busyWarning
+
+/**
+ * The warning for a file the merge touched that the user had edited: what `git commit -a` would now
+ * do there, and the command that brings the file up to date.
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const warningLine: (
+  record: Pick<SyncRecord, "old" | "new">,
+  entry: Pick<GitParse.RawEntry, "path" | "oldBlob" | "newBlob">,
+  state: string | undefined,
+  stagedBlob?: string
+) => string = Apply.warningLine
+
+/**
+ * Deletes the pending record (after a compare-and-swap that lost: main did not move).
+ *
+ * @category operations
+ * @since 0.1.0
+ */
+export const discard: (repo: GitRepo.Repo) => Effect.Effect<void, Errors.GitError> = SyncFile.discard
 
 type Repo = GitRepo.Repo
-
-const gitError = (operation: string, message: string) => new Errors.GitError({ operation, message })
-
-const fsError = (operation: string) => (error: { readonly message: string }) => gitError(operation, error.message)
-
-// Pathspecs are file names here, never patterns.
-const literal = ["--literal-pathspecs"] as const
-
-/** A state file of git's, trimmed; `undefined` when absent or unreadable. */
-const readState = (file: string): Effect.Effect<string | undefined> =>
-  Effect.try({ try: () => nodeFs.readFileSync(file, "utf8").trim(), catch: () => undefined }).pipe(Effect.orElseSucceed(() => undefined))
-
-const stateExists = (file: string): Effect.Effect<boolean> => Effect.sync(() => nodeFs.existsSync(file))
-
-/** The branch a worktree is being rebased from (`rebase-merge/head-name`, `rebase-apply/head-name`), if any. */
-const rebasedBranch = Effect.fn("CheckoutSync.rebasedBranch")(function*(gitDir: string) {
-  return (yield* readState(`${gitDir}/rebase-merge/head-name`)) ?? (yield* readState(`${gitDir}/rebase-apply/head-name`))
-})
 
 /**
  * The checkouts (worktrees not oompa's) that have the target branch checked out, or are rebasing it
@@ -138,7 +169,7 @@ const checkoutsOnTarget = Effect.fn("CheckoutSync.checkoutsOnTarget")(function*(
   const checkouts: Array<GitRepo.Worktree> = []
   for (const worktree of yield* GitRepo.listWorktrees(repo)) {
     if (worktree.path.startsWith(`${repo.worktreesDir}/`)) continue
-    const branch = worktree.head._tag === "Branch" ? worktree.head.ref : yield* rebasedBranch(worktree.adminDir)
+    const branch = worktree.head._tag === "Branch" ? worktree.head.ref : yield* BusyState.rebasedBranch(worktree.adminDir)
     if (branch === ref) checkouts.push(worktree)
   }
   return checkouts
@@ -156,23 +187,6 @@ export const touchedFiles = (repo: Repo, old: string, next: string): Effect.Effe
     (output) => GitRepo.parse("checkoutSync", () => GitParse.diffRaw(GitCommand.text(output.stdout)))
   )
 
-const writeRecord = Effect.fn("CheckoutSync.writeRecord")(function*(repo: Repo, record: SyncRecord) {
-  const file = `${repo.root}/${recordFile}`
-  const temporary = `${file}.${process.pid}.tmp`
-  yield* repo.fs.makeDirectory(`${repo.root}/.oompa`, { recursive: true }).pipe(Effect.mapError(fsError("checkoutSync")))
-  yield* repo.fs.writeFileString(temporary, `${JSON.stringify(record, null, 2)}\n`).pipe(Effect.mapError(fsError("checkoutSync")))
-  yield* repo.fs.rename(temporary, file).pipe(Effect.mapError(fsError("checkoutSync")))
-})
-
-const readRecord = Effect.fn("CheckoutSync.readRecord")(function*(repo: Repo) {
-  const file = `${repo.root}/${recordFile}`
-  if (!(yield* repo.fs.exists(file).pipe(Effect.mapError(fsError("checkoutSync"))))) return undefined
-  const text = yield* repo.fs.readFileString(file).pipe(Effect.mapError(fsError("checkoutSync")))
-  return yield* Schema.decodeUnknownEffect(Schema.fromJsonString(SyncRecord))(text).pipe(
-    Effect.mapError((error) => gitError("checkoutSync", `${file} is unreadable (${error.message}); delete it after checking \`git status\``))
-  )
-})
-
 /**
  * Records the move from `old` to `next` for every checkout on the target branch, before main moves.
  * `undefined` (and no record) when no checkout has the branch checked out. A checkout whose sync a
@@ -185,7 +199,7 @@ const readRecord = Effect.fn("CheckoutSync.readRecord")(function*(repo: Repo) {
 export const prepare = Effect.fn("CheckoutSync.prepare")(function*(repo: Repo, move: { readonly old: string; readonly next: string }) {
   const checkouts = yield* checkoutsOnTarget(repo)
   if (checkouts.length === 0) return undefined
-  const pending = yield* readRecord(repo).pipe(Effect.orElseSucceed(() => undefined))
+  const pending = yield* SyncFile.readRecord(repo).pipe(Effect.orElseSucceed(() => undefined))
   const behind = new Map<string, string>()
   if (pending !== undefined && pending.new === move.old) {
     for (const plan of pending.checkouts) if (plan.from !== undefined && plan.from !== move.old) behind.set(plan.path, plan.from)
@@ -200,333 +214,9 @@ export const prepare = Effect.fn("CheckoutSync.prepare")(function*(repo: Repo, m
       return from === undefined ? { path: checkout.path } : { path: checkout.path, from }
     })
   }
-  yield* writeRecord(repo, record)
+  yield* SyncFile.writeRecord(repo, record)
   return record
 })
-
-/**
- * Deletes the pending record (after a compare-and-swap that lost: main did not move).
- *
- * @category operations
- * @since 0.1.0
- */
-export const discard = (repo: Repo): Effect.Effect<void, Errors.GitError> =>
-  repo.fs.remove(`${repo.root}/${recordFile}`, { force: true }).pipe(Effect.mapError(fsError("checkoutSync")))
-
-// ---------------------------------------------------------------------------------------------------
-// Applying a plan
-// ---------------------------------------------------------------------------------------------------
-
-/**
- * A file's state, comparable across the working tree, the index and a tree: its blob id, marked
- * `+x` when executable (a mode change is an edit too); `undefined` when absent, `"other"` for a
- * folder or the like.
- */
-type WorkingState = string | undefined
-
-/** The state a tree entry (`diff --raw` side) or an index entry stands for. */
-const entryState = (blob: string | undefined, mode: string): WorkingState =>
-  blob === undefined ? undefined : mode === "100755" ? `${blob}+x` : blob
-
-const oldState = (entry: GitParse.RawEntry): WorkingState => entryState(entry.oldBlob, entry.oldMode)
-const newState = (entry: GitParse.RawEntry): WorkingState => entryState(entry.newBlob, entry.newMode)
-
-const blobId = (content: Uint8Array): string =>
-  createHash("sha1").update(`blob ${content.length}\0`).update(content).digest("hex")
-
-/**
- * The state of each path in `checkout`: regular files are hashed by `git hash-object` (which applies
- * the checkout's filters, as `git status` does), symlinks by their target, anything else is "other".
- */
-const workingStates = Effect.fn("CheckoutSync.workingStates")(function*(repo: Repo, checkout: string, paths: ReadonlyArray<string>) {
-  const states = new Map<string, WorkingState>()
-  const regular: Array<{ readonly path: string; readonly executable: boolean }> = []
-  for (const path of paths) {
-    const found = yield* Effect.try({
-      try: () => {
-        const stat = nodeFs.lstatSync(`${checkout}/${path}`, { throwIfNoEntry: false })
-        if (stat === undefined || stat.isFile()) return stat
-        return stat.isSymbolicLink() ? blobId(new TextEncoder().encode(nodeFs.readlinkSync(`${checkout}/${path}`))) : "other"
-      },
-      catch: (cause) => gitError("checkoutSync", `cannot read ${checkout}/${path}: ${String(cause)}`)
-    })
-    if (found === undefined || typeof found === "string") states.set(path, found)
-    else regular.push({ path, executable: (found.mode & 0o100) !== 0 })
-  }
-  if (regular.length > 0) {
-    const output = yield* repo.git.ok("checkoutSync", { cwd: checkout, args: ["hash-object", "--stdin-paths"], stdin: `${regular.map((file) => file.path).join("\n")}\n` })
-    const hashes = GitCommand.text(output.stdout).split("\n")
-    regular.forEach((file, index) => {
-      const hash = hashes[index]
-      states.set(file.path, hash === undefined || hash === "" ? "other" : file.executable ? `${hash}+x` : hash)
-    })
-  }
-  return states
-})
-
-/** Index entries of `paths` in the checkout: their state (blob and mode), or "unmerged" for a conflicted path. */
-const indexStates = (repo: Repo, checkout: string, paths: ReadonlyArray<string>) =>
-  paths.length === 0 ? Effect.succeed(new Map<string, string>()) : Effect.map(
-    repo.git.ok("checkoutSync", { cwd: checkout, args: [...literal, "ls-files", "-s", "-z", "--", ...paths] }),
-    (output) => {
-      const states = new Map<string, string>()
-      for (const [path, staged] of GitParse.stagedBlobs(GitCommand.text(output.stdout))) {
-        states.set(path, staged.blob === undefined ? "unmerged" : entryState(staged.blob, staged.mode) ?? "unmerged")
-      }
-      return states
-    }
-  )
-
-/**
- * Splits the touched files: a file follows main only when its index entry and its working file are
- * both still the old main's; anything else the user changed, staged or put in the way is kept.
- */
-const classify = (
-  entries: ReadonlyArray<GitParse.RawEntry>,
-  index: ReadonlyMap<string, string>,
-  states: ReadonlyMap<string, WorkingState>
-): { readonly follow: Array<string>; readonly kept: Array<string> } => {
-  const follow: Array<string> = []
-  const kept: Array<string> = []
-  for (const entry of entries) {
-    const untouched = index.get(entry.path) === oldState(entry) && states.get(entry.path) === oldState(entry)
-    ;(untouched ? follow : kept).push(entry.path)
-  }
-  return { follow, kept }
-}
-
-/** What applying a classified plan does, decided from the working files as they are now. */
-interface Decision {
-  /** Follow main: the file is still the old main's (written or deleted now). */
-  readonly update: Array<GitParse.RawEntry>
-  /** Kept files whose content differs from the new main's: they get a warning. */
-  readonly warn: Array<{ readonly entry: GitParse.RawEntry; readonly state: WorkingState }>
-  /** Every touched path: its index entry becomes the new main's. */
-  readonly index: Array<string>
-}
-
-const decide = (entries: ReadonlyArray<GitParse.RawEntry>, kept: ReadonlySet<string>, states: ReadonlyMap<string, WorkingState>): Decision => {
-  const decision: Decision = { update: [], warn: [], index: [] }
-  for (const entry of entries) {
-    const state = states.get(entry.path)
-    decision.index.push(entry.path)
-    // Re-checked now: a followed file is written only while it is still the old main's; one that is
-    // already the new main's needs nothing; one edited since it was classified is kept after all.
-    if (!kept.has(entry.path) && state === oldState(entry)) decision.update.push(entry)
-    else if (state !== newState(entry)) decision.warn.push({ entry, state })
-  }
-  return decision
-}
-
-/** Removes `path` (a file still equal to the old main's) and the folders it leaves empty. */
-const removeFollowed = (checkout: string, path: string): Effect.Effect<void, Errors.GitError> =>
-  Effect.try({
-    try: () => {
-      nodeFs.rmSync(`${checkout}/${path}`, { force: true })
-      const parts = path.split("/").slice(0, -1)
-      for (let depth = parts.length; depth > 0; depth--) {
-        const dir = `${checkout}/${parts.slice(0, depth).join("/")}`
-        if (nodeFs.readdirSync(dir).length > 0) return
-        nodeFs.rmdirSync(dir)
-      }
-    },
-    catch: (cause) => gitError("checkoutSync", `cannot remove ${checkout}/${path}: ${String(cause)}`)
-  })
-
-/** Applies a classified plan: touched index entries to the new main, followed files written or removed. */
-const applyPlan = Effect.fn("CheckoutSync.applyPlan")(function*(
-  repo: Repo,
-  record: SyncRecord,
-  entries: ReadonlyArray<GitParse.RawEntry>,
-  plan: { readonly path: string; readonly kept: ReadonlyArray<string> },
-  found: { readonly index: ReadonlyMap<string, string>; readonly states: ReadonlyMap<string, WorkingState> }
-) {
-  const decision = decide(entries, new Set(plan.kept), found.states)
-  if (decision.index.length > 0) {
-    yield* repo.git.ok("checkoutSync", {
-      cwd: plan.path,
-      args: [...literal, "reset", "-q", record.new, "--pathspec-from-file=-", "--pathspec-file-nul"],
-      stdin: `${decision.index.join("\0")}\0`
-    })
-  }
-  const writes = decision.update.filter((entry) => entry.newBlob !== undefined).map((entry) => entry.path)
-  if (writes.length > 0) {
-    yield* repo.git.ok("checkoutSync", { cwd: plan.path, args: ["checkout-index", "-f", "-u", "-z", "--stdin"], stdin: `${writes.join("\0")}\0` })
-  }
-  for (const entry of decision.update) if (entry.newBlob === undefined) yield* removeFollowed(plan.path, entry.path)
-  return decision.warn.map(({ entry, state }) => warningLine(record, entry, state, found.index.get(entry.path)?.replace(/\+x$/, "")))
-})
-
-/**
- * Whether git's own checks are enough for `entry`: the old main's file is there (read-tree would
- * silently restore a deleted one), or a file main adds is not (read-tree overwrites ignored files).
- */
-const readTreeProtects = (checkout: string, entry: GitParse.RawEntry): Effect.Effect<boolean, Errors.GitError> =>
-  Effect.try({
-    try: () => {
-      const stat = nodeFs.lstatSync(`${checkout}/${entry.path}`, { throwIfNoEntry: false })
-      return entry.oldBlob === undefined ? stat === undefined : stat !== undefined && (stat.isFile() || stat.isSymbolicLink())
-    },
-    catch: (cause) => gitError("checkoutSync", `cannot read ${checkout}/${entry.path}: ${String(cause)}`)
-  })
-
-// ---------------------------------------------------------------------------------------------------
-// What the user is in the middle of
-// ---------------------------------------------------------------------------------------------------
-
-/**
- * What a checkout is in the middle of, by the state git keeps for it; while one is found, the sync
- * of that checkout touches nothing.
- *
- * @category models
- * @since 0.1.0
- */
-export type BusyKind =
-  | "rebase"
-  | "rebase-apply"
-  | "am"
-  | "merge"
-  | "cherry-pick"
-  | "revert"
-  | "cherry-pick-sequence"
-  | "revert-sequence"
-  | "bisect"
-  | "index-lock"
-  | "unmerged"
-
-/**
- * @category models
- * @since 0.1.0
- */
-export interface Busy {
-  readonly kind: BusyKind
-  /** The state file or folder that says so. */
-  readonly marker: string
-  /** For a rebase: the commit the branch was at when it began (its `orig-head`). */
-  readonly origHead?: string | undefined
-}
-
-const busy = (kind: BusyKind, marker: string, origHead?: string): Busy => ({ kind, marker, origHead })
-
-/**
- * How long a held `index.lock` is waited for before the sync is put off (a `git status` of the
- * user's editor holds it for milliseconds), and how often it is looked at meanwhile.
- *
- * @category constants
- * @since 0.1.0
- */
-export const lockWaitMs = 1_000
-const lockPollMs = 50
-
-/** The operation git's state files in `gitDir` (a worktree's own git dir) say is under way, if any. */
-const operationIn = Effect.fn("CheckoutSync.operationIn")(function*(gitDir: string) {
-  const at = (name: string) => `${gitDir}/${name}`
-  if (yield* stateExists(at("rebase-merge"))) return busy("rebase", at("rebase-merge"), yield* readState(at("rebase-merge/orig-head")))
-  if (yield* stateExists(at("rebase-apply"))) {
-    // The folder `git am` and `git rebase --apply` share: `applying` marks an am session.
-    if (yield* stateExists(at("rebase-apply/applying"))) return busy("am", at("rebase-apply"))
-    return busy("rebase-apply", at("rebase-apply"), yield* readState(at("rebase-apply/orig-head")))
-  }
-  if (yield* stateExists(at("MERGE_HEAD"))) return busy("merge", at("MERGE_HEAD"))
-  if (yield* stateExists(at("sequencer"))) {
-    const reverting = (yield* stateExists(at("REVERT_HEAD"))) || ((yield* readState(at("sequencer/todo"))) ?? "").startsWith("revert")
-    return busy(reverting ? "revert-sequence" : "cherry-pick-sequence", at("sequencer"))
-  }
-  if (yield* stateExists(at("CHERRY_PICK_HEAD"))) return busy("cherry-pick", at("CHERRY_PICK_HEAD"))
-  if (yield* stateExists(at("REVERT_HEAD"))) return busy("revert", at("REVERT_HEAD"))
-  if (yield* stateExists(at("BISECT_LOG"))) return busy("bisect", at("BISECT_LOG"))
-  return undefined
-})
-
-/**
- * What `checkout` is in the middle of, from its state files, or a held `index.lock` (after waiting up
- * to `lockWaitMs` for it to go). Unmerged entries are found by `unmergedIn`, which needs a spawn.
- */
-const busyIn = Effect.fn("CheckoutSync.busyIn")(function*(checkout: GitRepo.Worktree) {
-  const operation = yield* operationIn(checkout.adminDir)
-  if (operation !== undefined) return operation
-  const lock = `${checkout.adminDir}/index.lock`
-  for (let waitedMs = 0; yield* stateExists(lock); waitedMs += lockPollMs) {
-    if (waitedMs >= lockWaitMs) return busy("index-lock", lock)
-    yield* Effect.sleep(lockPollMs)
-  }
-  return undefined
-})
-
-/** Whether the checkout's index has unmerged entries (conflicts no state file accounts for: a `stash pop`'s, say). */
-const unmergedIn = (repo: Repo, checkout: GitRepo.Worktree): Effect.Effect<Busy | undefined, Errors.GitError> =>
-  Effect.map(
-    repo.git.ok("checkoutSync", { cwd: checkout.path, args: ["ls-files", "--unmerged", "-z"] }),
-    (output) => output.stdout.length > 0 ? busy("unmerged", `${checkout.adminDir}/index`) : undefined
-  )
-
-/** A word as a shell reads it: as is when plain, else quoted. */
-const shellWord = (word: string): string => /^[\w./@-]+$/.test(word) ? word : GitParse.shellQuote(word)
-
-/** Finishing and abandoning each operation that ends in a commit on the checked-out branch. */
-const operations: Partial<Record<BusyKind, { readonly what: string; readonly finish: string; readonly abort: string; readonly commits: boolean }>> = {
-  merge: { what: "a merge", finish: "resolve and `git commit`", abort: "git merge --abort", commits: false },
-  "cherry-pick": { what: "a cherry-pick", finish: "`git cherry-pick --continue`", abort: "git cherry-pick --abort", commits: false },
-  revert: { what: "a revert", finish: "`git revert --continue`", abort: "git revert --abort", commits: false },
-  "cherry-pick-sequence": { what: "a cherry-pick of several commits", finish: "`git cherry-pick --continue`", abort: "git cherry-pick --abort", commits: true },
-  "revert-sequence": { what: "a revert of several commits", finish: "`git revert --continue`", abort: "git revert --abort", commits: true },
-  am: { what: "a `git am` session", finish: "`git am --continue`", abort: "git am --abort", commits: true }
-}
-
-/**
- * The warning for a checkout left as it is because the user is in the middle of something: why, and
- * exactly what to run. With HEAD on the branch, HEAD now names the new main while the index and files
- * are still at `from`, so a commit made as things stand would revert what main gained: the operation
- * is finished where it started (HEAD detached there) and then merged. A rebase's own end moves the
- * branch, so the commands say how to put main's new commits back on top instead.
- *
- * @category operations
- * @since 0.1.0
- */
-export const busyWarning = (
-  move: { readonly branch: string; readonly from: string; readonly next: string },
-  checkout: string,
-  found: Busy
-): string => {
-  const branch = shellWord(move.branch)
-  const marker = found.marker.startsWith(`${checkout}/`) ? found.marker.slice(checkout.length + 1) : found.marker
-  const short = (sha: string) => sha.slice(0, 12)
-  const left = (from: string) => `so oompa left it exactly as it is while ${move.branch} moved from ${short(from)} to ${short(move.next)}`
-  const behind = `HEAD (${move.branch}) now names ${short(move.next)}, but your index and files are still at ${short(move.from)}`
-  const detach = `git update-ref --no-deref HEAD ${move.from}`
-  const operation = operations[found.kind]
-  if (operation !== undefined) {
-    return `warning: your checkout ${checkout} is in the middle of ${operation.what} (${marker}), ${left(move.from)}. ` +
-      `${behind}: finishing it as things stand would revert what ${move.branch} gained. ` +
-      `To finish it where it started: ${detach} (HEAD detached there; nothing else changes), then ${operation.finish} as usual, then git switch ${branch} && git merge -. ` +
-      `To abandon it instead: the same update-ref, then ${operation.abort} && git switch ${branch}` +
-      (operation.commits ? ` (what it already committed stays on ${move.branch})` : "")
-  }
-  if (found.kind === "rebase" || found.kind === "rebase-apply") {
-    const orig = found.origHead !== undefined && /^[0-9a-f]{40,64}$/.test(found.origHead) ? found.origHead : move.from
-    const abort = `Do not \`git rebase --abort\`: it would set ${move.branch} back to ${short(orig)}, dropping what was merged since. `
-    const quit = `To abandon the rebase instead: git rebase --quit && git switch --discard-changes ${branch}`
-    const start = `warning: your checkout ${checkout} is in the middle of a rebase of ${move.branch} (${marker}), ${left(orig)}. ${abort}`
-    return found.kind === "rebase"
-      ? `${start}Finish the rebase as usual (git then refuses to update ${move.branch}, which moved under it), ` +
-        `then put what ${move.branch} gained on top of your rebased commits: git rebase --quit && git rebase --rebase-merges --onto HEAD ${orig} ${branch}. ${quit}`
-      : `${start}Finishing it (\`git rebase --continue\`) sets ${move.branch} to your rebased commits without what was merged since ${short(orig)} ` +
-        `(this kind of rebase does not check that ${move.branch} moved); once it has finished, put that back on top: ` +
-        `git rebase --rebase-merges --onto ${branch} ${orig} ${move.next} && git switch ${branch} && git merge --ff-only -. ${quit}`
-  }
-  if (found.kind === "bisect") {
-    return `warning: your checkout ${checkout} is in the middle of a bisect (${marker}), ${left(move.from)}. ${behind}. ` +
-      `To go on bisecting: ${detach} first (HEAD detached there; nothing else changes); \`git bisect reset\` then takes you to ${move.branch} as it is now`
-  }
-  const later = `the next merge, the next run or \`oompa cleanup\` brings it along (it is recorded in ${recordFile})`
-  if (found.kind === "index-lock") {
-    return `warning: your checkout ${checkout} has a held ${marker} (a git command is running there, or one that crashed left it), ${left(move.from)}. ` +
-      `${behind}, so \`git status\` shows what ${move.branch} gained as reverted: do not commit there before it is brought along. ` +
-      `Once the lock is gone (delete it if no git command is running), ${later}`
-  }
-  return `warning: your checkout ${checkout} has unmerged entries in its index (conflicts of a \`git stash pop\` or the like), ${left(move.from)}. ` +
-    `${behind}: do not commit there before it is brought along. Resolve the conflicts (\`git add\`), and ${later}, keeping your edits`
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Syncing one checkout
@@ -548,61 +238,28 @@ interface CheckoutMove {
  */
 const syncCheckout = Effect.fn("CheckoutSync.syncCheckout")(function*(repo: Repo, record: SyncRecord, target: CheckoutMove) {
   const { checkout, entries, plan } = target
-  const operation = yield* busyIn(checkout)
+  const operation = yield* BusyState.busyIn(checkout)
   if (operation !== undefined) return { busy: operation, warnings: [] }
   // The move this checkout makes: from the commit it is at, which an earlier put-off sync left it on.
   const move: SyncRecord = { ...record, old: target.from }
-  const protects = plan.kept === undefined ? yield* Effect.forEach(entries, (entry) => readTreeProtects(plan.path, entry)) : []
+  const protects = plan.kept === undefined ? yield* Effect.forEach(entries, (entry) => Apply.readTreeProtects(plan.path, entry)) : []
   if (plan.kept === undefined && protects.every((ok) => ok)) {
     const fast = yield* repo.git.run("checkoutSync", { cwd: plan.path, args: ["read-tree", "-m", "-u", move.old, move.new] })
     if (fast.exitCode === 0) return { busy: undefined, warnings: [] }
   }
-  const conflicted = yield* unmergedIn(repo, checkout)
+  const conflicted = yield* BusyState.unmergedIn(repo, checkout)
   if (conflicted !== undefined) return { busy: conflicted, warnings: [] }
   const paths = entries.map((entry) => entry.path)
-  const found = { index: yield* indexStates(repo, plan.path, paths), states: yield* workingStates(repo, plan.path, paths) }
+  const found = { index: yield* Apply.indexStates(repo, plan.path, paths), states: yield* Apply.workingStates(repo, plan.path, paths) }
   let kept = plan.kept
   if (kept === undefined) {
-    const classified = classify(entries, found.index, found.states)
+    const classified = Apply.classify(entries, found.index, found.states)
     kept = classified.kept
     const checkouts = record.checkouts.map((other) => other.path === plan.path ? { ...other, ...classified } : other)
-    yield* writeRecord(repo, { ...record, checkouts })
+    yield* SyncFile.writeRecord(repo, { ...record, checkouts })
   }
-  return { busy: undefined, warnings: yield* applyPlan(repo, move, entries, { path: plan.path, kept }, found) }
+  return { busy: undefined, warnings: yield* Apply.applyPlan(repo, move, entries, { path: plan.path, kept }, found) }
 })
-
-/**
- * The warning for a file the merge touched that the user had edited. Each case says truthfully what
- * `git commit -a` would now do, and gives the command that brings the file up to date.
- */
-export const warningLine = (
-  record: Pick<SyncRecord, "old" | "new">,
-  entry: Pick<GitParse.RawEntry, "path" | "oldBlob" | "newBlob">,
-  state: WorkingState,
-  stagedBlob?: string
-): string => {
-  const file = GitParse.shellQuote(entry.path)
-  const staged = stagedBlob !== undefined && /^[0-9a-f]{40,64}$/.test(stagedBlob) && stagedBlob !== entry.oldBlob && stagedBlob !== state?.replace(/\+x$/, "")
-    ? ` (your staged version of it was unstaged; it is blob ${stagedBlob}: git show ${stagedBlob})`
-    : ""
-  const head = `warning: ${entry.path}: main changed this file while you had uncommitted edits in it; your version was kept`
-  if (entry.oldBlob !== undefined && entry.newBlob !== undefined && state !== undefined) {
-    const patch = `p="$(git rev-parse --git-path oompa-edits.patch)"`
-    return `${head}, so \`git commit -a\` now would revert the merged change there. ` +
-      `To bring it up to date (your edits re-applied on main's version): ${patch} && git diff --binary ${record.old} -- ${file} > "$p" && ` +
-      `git checkout -- ${file} && git apply --3way "$p" && git reset -q -- ${file}${staged}`
-  }
-  if (entry.newBlob === undefined) {
-    return `${head}: main deleted it, so it is untracked now and \`git commit -a\` would leave it out (\`git add\` would bring it back, reverting the deletion). ` +
-      `To follow main: mv -- ${file} ${GitParse.shellQuote(`${entry.path}.orig`)}${staged}`
-  }
-  if (entry.oldBlob === undefined) {
-    return `${head}: main added its own ${entry.path}, so \`git commit -a\` now would replace main's version with yours, reverting the merged change there. ` +
-      `To take main's version (yours kept as ${entry.path}.orig): mv -- ${file} ${GitParse.shellQuote(`${entry.path}.orig`)} && git checkout -- ${file}${staged}`
-  }
-  return `${head}: you deleted it, so \`git commit -a\` now would delete it from main, reverting the merged change there. ` +
-    `To bring it back with main's changes: git checkout -- ${file}${staged}`
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Finishing and recovering
@@ -650,7 +307,7 @@ export const finish = Effect.fn("CheckoutSync.finish")(function*(repo: Repo, rec
     warnings.push(`warning: the sync of your checkout from ${record.old.slice(0, 12)} to ${record.new.slice(0, 12)} was not finished and ${record.branch} has moved since; check \`git status\` there`)
   }
   if (putOff.length === 0) yield* discard(repo)
-  else yield* writeRecord(repo, { ...record, new: main === record.new ? record.new : record.old, checkouts: putOff })
+  else yield* SyncFile.writeRecord(repo, { ...record, new: main === record.new ? record.new : record.old, checkouts: putOff })
   return warnings
 })
 
@@ -677,7 +334,7 @@ export const finishOrReport = (repo: Repo, record: SyncRecord, touched?: Readonl
  * @since 0.1.0
  */
 export const recover = Effect.fn("CheckoutSync.recover")(function*(repo: Repo) {
-  const record = yield* readRecord(repo)
+  const record = yield* SyncFile.readRecord(repo)
   return record === undefined ? [] : yield* finish(repo, record)
 })
 

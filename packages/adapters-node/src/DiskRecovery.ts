@@ -14,7 +14,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, FileSystem, type Layer, Path, Result, Schema } from "effect"
+import { Effect, FileSystem, type Layer, Path, Result, Schedule, Schema } from "effect"
 import { type Errors, EventSink, Git, Recovery } from "@oompa/core"
 import type { ChildProcessSpawner } from "effect/process"
 import * as nodeFs from "node:fs"
@@ -110,12 +110,12 @@ const orphanGitGraceMs = 10_000
  */
 const awaitOrphanGit = (repoRoot: string, found: ReadonlyArray<ProcessOwner.Orphan>) =>
   Effect.gen(function*() {
-    const deadline = (yield* Clock.currentTimeMillis) + orphanGitGraceMs
-    let running = found
-    while (running.length > 0 && (yield* Clock.currentTimeMillis) < deadline) {
-      yield* Effect.sleep(20)
-      running = ProcessOwner.findOrphans(repoRoot, RunLock.isProcessAlive).filter(isGit)
-    }
+    const stillRunning = Effect.sync(() => ProcessOwner.findOrphans(repoRoot, RunLock.isProcessAlive).filter(isGit))
+    // A look every 20 ms while any is running, for at most `orphanGitGraceMs`.
+    const running = found.length === 0 ? found : yield* stillRunning.pipe(
+      Effect.delay(orphanGitPollMs),
+      Effect.repeat({ schedule: Schedule.spaced(orphanGitPollMs).pipe(Schedule.upTo({ duration: orphanGitGraceMs })), while: (left) => left.length > 0 })
+    )
     return running.flatMap((orphan) => {
       try {
         process.kill(orphan.pid, "SIGTERM")
@@ -125,6 +125,9 @@ const awaitOrphanGit = (repoRoot: string, found: ReadonlyArray<ProcessOwner.Orph
       }
     })
   })
+
+/** How often the wait for a dead run's git commands looks again. */
+const orphanGitPollMs = 20
 
 const decodeRecord = Schema.decodeUnknownResult(Schema.fromJsonString(NodeAgent.GroupRecord))
 

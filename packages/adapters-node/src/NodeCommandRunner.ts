@@ -168,14 +168,14 @@ const prepareTestWorktree = (repo: GitRepo.Repo, cleanIgnored: boolean) =>
       yield* GitRepo.withWorktreeRegistry(repo, Effect.gen(function*() {
         yield* repo.git.ok("inCommit", { cwd: repo.root, args: ["worktree", "prune"] })
         yield* repo.fs.remove(path, { recursive: true, force: true }).pipe(
-          Effect.mapError((error) => new Errors.GitError({ operation: "inCommit", message: error.message }))
+          Effect.mapError((error) => GitRepo.gitError("inCommit", "failed", error.message))
         )
         yield* GitRepo.addWorktree(repo, "inCommit", path, `${sha}^{commit}`)
       }))
       return path
     }
     yield* repo.fs.remove(`${adminDir}/index.lock`, { force: true }).pipe(
-      Effect.mapError((error) => new Errors.GitError({ operation: "inCommit", message: error.message }))
+      Effect.mapError((error) => GitRepo.gitError("inCommit", "failed", error.message))
     )
     yield* repo.git.ok("inCommit", { cwd: path, args: ["checkout", "-q", "-f", "--detach", `${sha}^{commit}`] })
     yield* repo.git.ok("inCommit", { cwd: path, args: ["clean", "-q", cleanIgnored ? "-ffdx" : "-ffd"] })

@@ -22,7 +22,7 @@
  * @since 0.1.0
  */
 import { hostname } from "node:os"
-import { DateTime, Effect, FileSystem, Option, Path, Result, Schema, type Scope } from "effect"
+import { DateTime, Effect, FileSystem, Option, Path, Result, Schedule, Schema, type Scope } from "effect"
 import * as Atomic from "./internal/fsAtomic.ts"
 
 /**
@@ -98,6 +98,9 @@ export type LockStatus =
 
 /** Acquisition rounds (each a create attempt, possibly after removing a stale lock) before giving up. */
 const acquireRoundsMax = 10
+
+/** A round that lost (the lock was released, or a stale one removed, meanwhile) is tried again at once. */
+const acquireRounds: Schedule.Schedule<number> = Schedule.recurs(acquireRoundsMax - 1)
 
 const decodeHolder = Schema.decodeUnknownResult(Schema.fromJsonString(LockHolder))
 
@@ -200,16 +203,18 @@ const release = (fs: FileSystem.FileSystem, lockPath: string, ownText: string): 
 
 const tryAcquire = Effect.fnUntraced(function*(fs: FileSystem.FileSystem, path: Path.Path, lockPath: string, ownText: string) {
   let takeover: string | undefined
-  for (let round = 0; round < acquireRoundsMax; round++) {
-    if (yield* Atomic.createExclusive(fs, path, path.dirname(lockPath), lockPath, ownText, ".lock")) return { takeover }
+  const attempt = Effect.gen(function*() {
+    if (yield* Atomic.createExclusive(fs, path, path.dirname(lockPath), lockPath, ownText, ".lock")) return true
     const lock = yield* readLock(fs, lockPath)
-    if (lock === undefined) continue // released between our attempt and our read: try again
+    if (lock === undefined) return false // released between our attempt and our read: try again
     if (holderAlive(lock.holder, hostname(), lockPath) !== false) return yield* new RunLockHeld({ path: lockPath, holder: lock.holder })
     if (yield* removeStale(fs, lockPath, lock.text)) {
       const { pid, runId, startedAt } = lock.holder
       takeover = `took over the lock of run ${runId} (pid ${pid}, started ${startedAt}): that process no longer exists`
     }
-  }
+    return false
+  })
+  if (yield* attempt.pipe(Effect.repeat({ schedule: acquireRounds, while: (taken) => !taken }))) return { takeover }
   return yield* new RunLockError({ path: lockPath, message: `could not take ${lockPath} after ${acquireRoundsMax} attempts` })
 })
 

@@ -17,7 +17,7 @@
 import { Effect } from "effect"
 import { availableParallelism } from "node:os"
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads"
-import { Simulation } from "@oompa/core/testing"
+import { Simulation } from "@oompa/core/simulation"
 
 /**
  * The thread module beside this one: `simulationWorker.ts` when running from the sources (the

@@ -9,7 +9,7 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Agent, type AgentSpec, type Ids } from "@oompa/core"
-import { Effect, Fiber, Layer } from "effect"
+import { Clock, Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -17,6 +17,9 @@ import { delimiter, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll } from "vitest"
 import * as Harnesses from "../src/Harnesses.ts"
+import type * as AgentAttempt from "../src/internal/agentAttempt.ts"
+import * as RateLimits from "../src/internal/agentRateLimit.ts"
+import * as OutputCapture from "../src/internal/outputCapture.ts"
 import * as NodeAgent from "../src/NodeAgent.ts"
 import * as Transcripts from "../src/Transcripts.ts"
 
@@ -316,4 +319,38 @@ describe("NodeAgent: rate limits", () => {
     const settings = { rateLimitBackoffMs: 1000, rateLimitBackoffMsMax: 5000 }
     assert.deepStrictEqual([1, 2, 3, 4].map((retry) => NodeAgent.backoffMs(settings, retry)), [1000, 2000, 4000, 5000])
   })
+
+  it.effect("the retry schedule: waits of backoffMs (TestClock), each told first, at most rateLimitRetriesMax, none past the deadline", () =>
+    Effect.gen(function*() {
+      const settings = { rateLimitBackoffMs: 1000, rateLimitBackoffMsMax: 5000 }
+      const limited = (): AgentAttempt.Attempt => {
+        const stderr = OutputCapture.make(1024)
+        stderr.push(new TextEncoder().encode("Error: 429 Too Many Requests\n"))
+        return { attempt: 1, n: 1, startedMs: 0, stdout: OutputCapture.make(1024), stderr, notes: [], line: undefined, pid: undefined, exitCode: 1, timedOut: false, endedMs: 0 }
+      }
+      const told: Array<readonly [number, number, number]> = []
+      const startedMs: Array<number> = []
+      const call = (retriesMax: number, deadlineMs: number) =>
+        Effect.gen(function*() {
+          startedMs.push(yield* Clock.currentTimeMillis)
+          return limited()
+        }).pipe(Effect.repeat({
+          schedule: RateLimits.retries({
+            ...settings,
+            rateLimitRetriesMax: retriesMax,
+            onRateLimit: (wait) => Effect.map(Clock.currentTimeMillis, (now) => void told.push([now, wait.retry, wait.waitMs]))
+          }, request(sandbox(), { agent: { harness: "opencode" } }), deadlineMs)
+        }))
+      const fiber = yield* Effect.forkChild(call(4, 60_000))
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(fiber)
+      assert.deepStrictEqual(startedMs, [0, 1000, 3000, 7000, 12000])
+      assert.deepStrictEqual(told, [[0, 1, 1000], [1000, 2, 2000], [3000, 3, 4000], [7000, 4, 5000]])
+      // A retry that could not finish before the deadline is not made: 1 s + 2 s fit in 4 s, 4 s more does not.
+      startedMs.length = 0
+      const early = yield* Effect.forkChild(call(4, (yield* Clock.currentTimeMillis) + 4_000))
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(early)
+      assert.deepStrictEqual(startedMs.map((ms) => ms - startedMs[0]!), [0, 1000, 3000])
+    }))
 })

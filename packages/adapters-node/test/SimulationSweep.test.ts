@@ -7,7 +7,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { Simulation } from "@oompa/core/testing"
+import { Simulation } from "@oompa/core/simulation"
 import * as SimulationSweep from "../src/SimulationSweep.ts"
 
 describe("SimulationSweep", () => {

@@ -1,7 +1,8 @@
 /**
  * How oompa runs the git CLI: one spawn per call through `effect/process`, with the environment and
- * the `-c` options every call needs, and git's failures turned into `GitError`s that carry the
- * operation and the first lines of git's stderr.
+ * the `-c` options every call needs, a call that found a lock held run again (`lockRetries`), and
+ * git's failures turned into `GitError`s that carry the operation, the reason read from git's stderr
+ * (`reasonOf`) and the first lines of it.
  *
  * Why these settings, once for every call:
  * - `GIT_DIR`, `GIT_WORK_TREE`, `GIT_INDEX_FILE` and the other repository-location variables are
@@ -27,7 +28,7 @@ import * as nodeFs from "node:fs"
 import * as nodeOs from "node:os"
 import * as nodePath from "node:path"
 import { Errors } from "@oompa/core"
-import { Effect, Stream } from "effect"
+import { Duration, Effect, type PlatformError, Schedule, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 
 /** Variables that tell git where a repository is; inherited ones would redirect every call. */
@@ -96,10 +97,38 @@ export const firstLines = (text: string, linesMax = stderrLinesMax): string => {
   return lines.length > linesMax ? `${kept}\n… (${lines.length - linesMax} more lines)` : kept
 }
 
+// What git prints (in the C locale) for each reason a call can fail for; checked in this order.
+const notARepository = /not a git repository|is not a working tree/i
+// A lost compare-and-swap: `is at X but expected Y`, `reference is missing but expected X`, or a ref
+// created with an all-zero old value that exists already.
+const refMoved = /but expected|reference already exists/i
+// A lock file another process holds (`index.lock`, `refs/heads/<b>.lock`): the one failure retried.
+const lockHeld = /Unable to create '[^']*\.lock': File exists/
+// Any other refusal to lock a ref, except a name clash with an existing ref (`'refs/heads/a' exists;
+// cannot create 'refs/heads/a/b'`), which no waiting resolves.
+const refLockRefused = /cannot lock ref/i
+const refNameClash = /exists; cannot create/i
+const missingObject =
+  /bad object|bad revision|unknown revision|not a valid object name|not a valid commit name|is not a valid object|not a valid SHA1|does not point to a valid object|invalid reference|is not a commit and a branch|failed to unpack tree object|not a tree object|not something we can merge/i
+
+/**
+ * The reason a git call failed, read from its stderr (git runs with `LC_ALL=C`, so its messages are
+ * the English ones matched here): `not-a-repository`, `ref-moved`, `locked`, `missing-object`, else
+ * `failed`.
+ */
+export const reasonOf = (stderr: string): Errors.GitErrorReason => {
+  if (notARepository.test(stderr)) return "not-a-repository"
+  if (refMoved.test(stderr)) return "ref-moved"
+  if (lockHeld.test(stderr) || (refLockRefused.test(stderr) && !refNameClash.test(stderr))) return "locked"
+  if (missingObject.test(stderr)) return "missing-object"
+  return "failed"
+}
+
 /** A `GitError` for a failed call: the operation, the command, the exit code and git's stderr. */
 export const failure = (operation: string, call: Call, output: Output): Errors.GitError =>
   new Errors.GitError({
     operation,
+    reason: reasonOf(output.stderr),
     message: `git ${call.args.join(" ")} (in ${call.cwd}) exited with ${output.exitCode}` +
       (output.stderr.trim().length > 0 ? `:\n${firstLines(output.stderr)}` : "")
   })
@@ -201,16 +230,29 @@ const encoder = new TextEncoder()
 /** Decodes git's output as UTF-8 (paths and messages are bytes to git; oompa treats them as UTF-8). */
 export const text = (bytes: Uint8Array): string => decoder.decode(bytes)
 
-// Held locks are the one failure worth retrying: git takes the lock before it changes anything.
-const lockHeld = /Unable to create '[^']*\.lock': File exists/
 const lockRetriesMax = 8
 const lockRetryDelayMs = 25
+
+/**
+ * When a call found a lock held (`lockHeld`): tried again after 25 ms, 50 ms, … (25 ms more each
+ * time), at most `lockRetriesMax` more times. Held locks are the one failure worth retrying: git
+ * takes the lock before it changes anything, and the holder is another short git call.
+ */
+export const lockRetries: Schedule.Schedule<number> = Schedule.recurs(lockRetriesMax).pipe(
+  Schedule.modifyDelay(({ attempt }) => Effect.succeed(Duration.millis(lockRetryDelayMs * attempt)))
+)
+
+/** Whether a call failed on a lock another process holds (and is worth running again). */
+export const failedOnLock = (output: Output): boolean => output.exitCode !== 0 && lockHeld.test(output.stderr)
 
 /**
  * A runner over `spawner` with the given environment. Git runs in the orchestrator's process group
  * (not detached): a git call is short, and an interrupted one is killed on its own.
  */
 export const make = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], env: Readonly<Record<string, string>>): Git => {
+  const could = (operation: string, call: Call, reason: Errors.GitErrorReason) => (error: PlatformError.PlatformError) =>
+    new Errors.GitError({ operation, reason, message: `could not run git ${call.args.join(" ")}: ${error.message}` })
+
   const spawnOnce = (operation: string, call: Call) =>
     Effect.scoped(Effect.gen(function*() {
       const handle = yield* spawner.spawn(ChildProcess.make("git", [...configArgs, ...call.args], {
@@ -221,25 +263,20 @@ export const make = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]
         // git exits promptly on TERM; KILL after a grace period so an interruption never hangs.
         forceKillAfter: "2 seconds",
         stdin: call.stdin === undefined ? "ignore" : Stream.make(typeof call.stdin === "string" ? encoder.encode(call.stdin) : call.stdin)
-      }))
+      })).pipe(Effect.mapError((error) =>
+        // The spawner looks at the cwd first: a folder that is gone is no repository (any more).
+        could(operation, call, error.reason._tag === "NotFound" && error.reason.module === "FileSystem" ? "not-a-repository" : "spawn-failed")(error)
+      ))
       const [stdout, stderr, exitCode] = yield* Effect.all([
         Stream.runCollect(handle.stdout),
         Stream.runCollect(handle.stderr),
         handle.exitCode
-      ], { concurrency: "unbounded" })
+      ], { concurrency: "unbounded" }).pipe(Effect.mapError(could(operation, call, "failed")))
       return { exitCode: exitCode as number, stdout: concat(stdout), stderr: text(concat(stderr)) } satisfies Output
-    })).pipe(
-      Effect.mapError((error) => new Errors.GitError({ operation, message: `could not run git ${call.args.join(" ")}: ${error.message}` }))
-    )
+    }))
 
   const run = (operation: string, call: Call): Effect.Effect<Output, Errors.GitError> =>
-    Effect.gen(function*() {
-      for (let attempt = 0; ; attempt++) {
-        const output = yield* spawnOnce(operation, call)
-        if (output.exitCode === 0 || attempt >= lockRetriesMax || !lockHeld.test(output.stderr)) return output
-        yield* Effect.sleep(lockRetryDelayMs * (attempt + 1))
-      }
-    })
+    spawnOnce(operation, call).pipe(Effect.repeat({ schedule: lockRetries, while: failedOnLock }))
 
   const ok = (operation: string, call: Call, okExitCodes: ReadonlyArray<number> = [0]) =>
     Effect.flatMap(run(operation, call), (output) =>

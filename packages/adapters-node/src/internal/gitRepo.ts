@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { Errors } from "@oompa/core"
+import { Errors, RepoLayout } from "@oompa/core"
 import { Effect, FileSystem, Path, Semaphore } from "effect"
 import { createHash } from "node:crypto"
 import * as nodeFs from "node:fs"
@@ -51,7 +51,22 @@ export interface OpenOptions {
   readonly exclude?: boolean | undefined
 }
 
-const gitError = (operation: string, message: string) => new Errors.GitError({ operation, message })
+/** A `GitError` of `operation`, for `reason` (see `Errors.GitErrorReason`). */
+export const gitError = (operation: string, reason: Errors.GitErrorReason, message: string): Errors.GitError =>
+  new Errors.GitError({ operation, reason, message })
+
+/**
+ * Why an isomorphic-git or node:fs call failed: isomorphic-git's `NotFoundError` is a missing object
+ * or ref; its other errors (all coded `…Error`: `ObjectTypeError`, `InternalError` for a corrupt
+ * object, `ParseError`, …) are a repository it cannot read; an errno (`EACCES`, `EIO`) is a failure.
+ */
+export const reasonOfCause = (cause: unknown): Errors.GitErrorReason => {
+  const code = typeof cause === "object" && cause !== null && "code" in cause ? cause.code : undefined
+  if (code === "NotFoundError") return "missing-object"
+  return typeof code === "string" && code.endsWith("Error") ? "unreadable" : "failed"
+}
+
+const causeText = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
 /**
  * isomorphic-git, loaded on its first read: loading it costs ~30 ms, which every `oompa` command
@@ -63,11 +78,11 @@ const isogit = (): Promise<typeof import("isomorphic-git")> => (isogitLoaded ??=
 
 /** Wraps a promise from isomorphic-git or node:fs as a `GitError` naming the operation. */
 export const attempt = <A>(operation: string, thunk: () => Promise<A>): Effect.Effect<A, Errors.GitError> =>
-  Effect.tryPromise({ try: thunk, catch: (cause) => gitError(operation, cause instanceof Error ? cause.message : String(cause)) })
+  Effect.tryPromise({ try: thunk, catch: (cause) => gitError(operation, reasonOfCause(cause), causeText(cause)) })
 
 /** Runs a pure parser; a format it does not understand is a `GitError` of the operation. */
 export const parse = <A>(operation: string, thunk: () => A): Effect.Effect<A, Errors.GitError> =>
-  Effect.try({ try: thunk, catch: (cause) => gitError(operation, `unexpected git output: ${cause instanceof Error ? cause.message : String(cause)}`) })
+  Effect.try({ try: thunk, catch: (cause) => gitError(operation, "unreadable", `unexpected git output: ${causeText(cause)}`) })
 
 const isNotFound = (cause: unknown): boolean =>
   typeof cause === "object" && cause !== null && "code" in cause && (cause.code === "NotFoundError" || cause.code === "ENOENT")
@@ -85,7 +100,7 @@ export const defaultWorktreesDir = (root: string, env: Readonly<Record<string, s
 }
 
 /** The lines oompa keeps in `.git/info/exclude` (shared by every worktree; the user's .gitignore is never edited). */
-export const excludeLines: ReadonlyArray<string> = ["/.oompa/", "/.oompa-new-tasks/"]
+export const excludeLines: ReadonlyArray<string> = [`/${RepoLayout.stateFolder}/`, `/${RepoLayout.newTasksFolder}/`]
 
 // ---------------------------------------------------------------------------------------------------
 // Opening a repository
@@ -95,10 +110,10 @@ export const excludeLines: ReadonlyArray<string> = ["/.oompa/", "/.oompa-new-tas
 const discover = Effect.fn("GitRepo.discover")(function*(git: GitCommand.Git, repoRoot: string) {
   const revParse = yield* git.ok("open", { cwd: repoRoot, args: ["rev-parse", "--path-format=absolute", "--git-common-dir", "--is-bare-repository"] })
   const [commonDir = "", bare = ""] = GitCommand.text(revParse.stdout).split("\n")
-  if (bare.trim() === "true") return yield* gitError("open", `${repoRoot} is a bare repository; oompa needs a checkout`)
+  if (bare.trim() === "true") return yield* gitError("open", "failed", `${repoRoot} is a bare repository; oompa needs a checkout`)
   const list = yield* git.ok("open", { cwd: repoRoot, args: ["worktree", "list", "--porcelain", "-z"] })
   const first = GitParse.nulFields(GitCommand.text(list.stdout))[0] ?? ""
-  if (!first.startsWith("worktree ")) return yield* gitError("open", `git worktree list printed no main worktree`)
+  if (!first.startsWith("worktree ")) return yield* gitError("open", "unreadable", `git worktree list printed no main worktree`)
   const config = yield* git.ok("open", { cwd: repoRoot, args: ["config", "--get-regexp", "^user\\.(name|email)$"] }, [0, 1])
   const identity = GitCommand.text(config.stdout)
   // Real paths: git writes them into worktrees' links, and those are compared with these.
@@ -121,9 +136,9 @@ const chooseBranch = Effect.fn("GitRepo.chooseBranch")(function*(commonDir: stri
     Effect.gen(function*() {
       const branches = yield* attempt("open", () => isogit().then((git) => git.listBranches({ fs: nodeFs, gitdir: commonDir })))
       if (branches.length === 0 && (yield* resolveRef(commonDir, "HEAD")) === undefined) {
-        return yield* gitError("open", "the repository has no commits yet; oompa merges onto an existing branch: make a first commit (for example: git commit --allow-empty -m \"Initial commit\")")
+        return yield* gitError("open", "missing-object", "the repository has no commits yet; oompa merges onto an existing branch: make a first commit (for example: git commit --allow-empty -m \"Initial commit\")")
       }
-      return yield* gitError("open", message)
+      return yield* gitError("open", "missing-object", message)
     })
   if (configured !== undefined) {
     if (yield* exists(configured)) return configured
@@ -163,11 +178,11 @@ export const open = Effect.fn("GitRepo.open")(function*(options: OpenOptions) {
   const targetBranch = yield* chooseBranch(found.commonDir, options.branch)
   const wanted = options.worktreesDir === undefined ? defaultWorktreesDir(found.root) : path.resolve(found.root, options.worktreesDir)
   const worktreesDir = yield* Effect.flatMap(fs.makeDirectory(wanted, { recursive: true }), () => fs.realPath(wanted)).pipe(
-    Effect.mapError((error) => gitError("open", `cannot create the worktrees folder ${wanted}: ${error.message}`))
+    Effect.mapError((error) => gitError("open", "failed", `cannot create the worktrees folder ${wanted}: ${error.message}`))
   )
   if (options.exclude !== false) {
     yield* ensureExcluded(fs, found.commonDir).pipe(
-      Effect.mapError((error) => gitError("open", `cannot update ${found.commonDir}/info/exclude: ${error.message}`))
+      Effect.mapError((error) => gitError("open", "failed", `cannot update ${found.commonDir}/info/exclude: ${error.message}`))
     )
   }
   return { git, fs, path, root: found.root, commonDir: found.commonDir, worktreesDir, targetBranch, runId: options.runId } satisfies Repo
@@ -184,7 +199,7 @@ export const resolveRef = (commonDir: string, ref: string): Effect.Effect<string
       if (isNotFound(cause)) return undefined
       throw cause
     }),
-    catch: (cause) => gitError("resolveRef", `cannot read ${ref}: ${cause instanceof Error ? cause.message : String(cause)}`)
+    catch: (cause) => gitError("resolveRef", reasonOfCause(cause), `cannot read ${ref}: ${causeText(cause)}`)
   })
 
 const fullSha = /^[0-9a-f]{40}$/
@@ -202,7 +217,7 @@ export const readCommit = Effect.fn("GitRepo.readCommit")(function*(repo: Pick<R
   if (fullSha.test(sha) && (yield* isLoose(repo.commonDir, sha))) {
     const object = yield* attempt("readCommit", () => isogit().then((git) => git.readObject({ fs: nodeFs, gitdir: repo.commonDir, oid: sha, format: "content" })))
     if (object.type !== "commit" || !(object.object instanceof Uint8Array)) {
-      return yield* gitError("readCommit", `${sha} is a ${object.type}, not a commit`)
+      return yield* gitError("readCommit", "missing-object", `${sha} is a ${object.type}, not a commit`)
     }
     return yield* parse("readCommit", () => GitParse.commitObject(GitCommand.text(object.object as Uint8Array)))
   }
@@ -271,7 +286,7 @@ const readText = (file: string): Effect.Effect<string | undefined, Errors.GitErr
       if (isNotFound(cause)) return undefined
       throw cause
     }),
-    catch: (cause) => gitError("readFile", `cannot read ${file}: ${cause instanceof Error ? cause.message : String(cause)}`)
+    catch: (cause) => gitError("readFile", reasonOfCause(cause), `cannot read ${file}: ${causeText(cause)}`)
   })
 
 const readHead = (operation: string, adminDir: string) =>
@@ -289,7 +304,7 @@ export const listWorktrees = Effect.fn("GitRepo.listWorktrees")(function*(repo: 
   const adminRoot = `${repo.commonDir}/worktrees`
   const names = yield* Effect.tryPromise({
     try: () => nodeFs.promises.readdir(adminRoot).catch((cause: unknown) => isNotFound(cause) ? [] : Promise.reject(cause)),
-    catch: (cause) => gitError("listWorktrees", `cannot list ${adminRoot}: ${String(cause)}`)
+    catch: (cause) => gitError("listWorktrees", reasonOfCause(cause), `cannot list ${adminRoot}: ${String(cause)}`)
   })
   for (const name of names.sort()) {
     const adminDir = `${adminRoot}/${name}`
@@ -310,7 +325,7 @@ export const listWorktrees = Effect.fn("GitRepo.listWorktrees")(function*(repo: 
  * fsck` fails on it, and `git worktree prune` keeps it, being locked.
  */
 const isHalfMade = (repo: Pick<Repo, "fs">, operation: string, adminDir: string): Effect.Effect<boolean, Errors.GitError> =>
-  Effect.mapError(repo.fs.exists(`${adminDir}/locked`), (error) => gitError(operation, error.message))
+  Effect.mapError(repo.fs.exists(`${adminDir}/locked`), (error) => gitError(operation, "failed", error.message))
 
 /**
  * The admin dir of oompa's worktree at `path`, or `undefined` when there is none to reuse: a
@@ -347,12 +362,12 @@ export const adminDirOf = Effect.fn("GitRepo.adminDirOf")(function*(repo: Pick<R
 /** The commit a worktree's HEAD points to (following its branch), read in-process. */
 export const worktreeHead = Effect.fn("GitRepo.worktreeHead")(function*(repo: Pick<Repo, "commonDir">, path: string) {
   const adminDir = yield* adminDirOf(repo, path)
-  if (adminDir === undefined) return yield* gitError("workspaceHead", `${path} is not a worktree of ${repo.commonDir}`)
+  if (adminDir === undefined) return yield* gitError("workspaceHead", "missing-object", `${path} is not a worktree of ${repo.commonDir}`)
   const head = yield* readHead("workspaceHead", adminDir)
-  if (head === undefined) return yield* gitError("workspaceHead", `${path} has no HEAD`)
+  if (head === undefined) return yield* gitError("workspaceHead", "missing-object", `${path} has no HEAD`)
   if (head._tag === "Detached") return head.sha
   const sha = yield* resolveRef(repo.commonDir, head.ref)
-  if (sha === undefined) return yield* gitError("workspaceHead", `${path} is on ${head.ref}, which does not exist`)
+  if (sha === undefined) return yield* gitError("workspaceHead", "missing-object", `${path} is on ${head.ref}, which does not exist`)
   return sha
 })
 

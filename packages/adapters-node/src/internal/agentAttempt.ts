@@ -1,0 +1,246 @@
+/**
+ * One process of an agent call (SPEC F3): its command line from `Harnesses`, spawned as the leader of
+ * its own process group (recorded for recovery while it lives), the prompt on stdin, stdout and
+ * stderr read as they arrive into bounded captures, the whole group stopped (TERM, then KILL after
+ * `graceMs`) at the call's timeout or interruption, and a transcript written however it ends.
+ *
+ * Internal: used by `NodeAgent`.
+ *
+ * @since 0.1.0
+ */
+import { type Agent, AgentSpec, Errors, type SwarmConfig } from "@oompa/core"
+import { Clock, Duration, Effect, Exit, Fiber, FileSystem, Path, type PlatformError, Stream } from "effect"
+import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import { constants as osConstants } from "node:os"
+import * as Harnesses from "../Harnesses.ts"
+import * as ProcessOwner from "../ProcessOwner.ts"
+import * as Transcripts from "../Transcripts.ts"
+import * as Groups from "./agentGroups.ts"
+import * as OutputCapture from "./outputCapture.ts"
+
+type AgentRequest = Agent.AgentRequest
+type AgentUnavailable = Errors.AgentUnavailable
+
+/**
+ * How long output may still arrive after the agent's own process exited: a descendant that keeps
+ * stdout open is not waited for (the group is stopped when the call ends).
+ */
+const outputDrainMs = 1_000
+
+/** What one process of a call needs of the layer's options. */
+export interface AttemptSettings {
+  readonly runDir: string
+  readonly harnesses: Readonly<Record<string, SwarmConfig.HarnessOverride>>
+  readonly outputBytesMax: number
+  readonly graceMs: number
+  readonly env: Readonly<Record<string, string | undefined>>
+}
+
+/** The mutable bookkeeping of one layer instance (one run). */
+export interface LayerState {
+  /** Next transcript number per `<worker>-<iteration>-<call>`. */
+  readonly counters: Map<string, number>
+  /** Last cumulative cost/tokens reported per `harness:session`. */
+  readonly sessions: Map<string, Reported>
+}
+
+export interface Reported {
+  readonly costUsd?: number | undefined
+  readonly tokens?: { readonly input: number; readonly output: number } | undefined
+}
+
+/** One process of a call, as it went. Filled in while it runs, read by the transcript. */
+export interface Attempt {
+  readonly attempt: number
+  readonly n: number
+  readonly startedMs: number
+  readonly stdout: OutputCapture.OutputCapture
+  readonly stderr: OutputCapture.OutputCapture
+  readonly notes: Array<string>
+  line: Harnesses.CommandLine | undefined
+  pid: number | undefined
+  exitCode: number | null
+  timedOut: boolean
+  endedMs: number
+}
+
+export type Services = ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path
+
+export const unavailable = (request: AgentRequest, message: string, stopsRun = false): AgentUnavailable =>
+  new Errors.AgentUnavailable({ agent: AgentSpec.formatModelString(request.agent), message, ...(stopsRun ? { stopsRun } : {}) })
+
+/** The exit code of a process a signal ended: 128 + the signal's number, as a shell reports it. */
+const signalExitCode = (error: PlatformError.PlatformError): number => {
+  const cause = error.reason.cause
+  const name = /signal: '?(SIG[A-Z0-9]+)/.exec(cause instanceof Error ? cause.message : error.message)?.[1]
+  const number = name === undefined ? undefined : (osConstants.signals as Record<string, number | undefined>)[name]
+  return number === undefined ? -1 : 128 + number
+}
+
+/** Why a spawn failed, in one line naming the binary (or the worktree). */
+const spawnFailure = (request: AgentRequest, line: Harnesses.CommandLine, error: PlatformError.PlatformError): AgentUnavailable => {
+  const reason = error.reason
+  if (reason._tag === "NotFound" && reason.method === "spawn") {
+    return unavailable(request, Harnesses.missingBinaryMessage(request.agent.harness, line.command), true)
+  }
+  if (reason.module === "FileSystem") return unavailable(request, `the worktree ${request.cwd} cannot be used as the agent's cwd: ${reason.message}`)
+  return unavailable(request, `${line.command} could not be started: ${reason.message}`)
+}
+
+/** Reads one output stream into its capture, chunk by chunk; a read error becomes a note. */
+const drain = (stream: Stream.Stream<Uint8Array, PlatformError.PlatformError>, capture: OutputCapture.OutputCapture, name: string, notes: Array<string>) =>
+  stream.pipe(
+    Stream.runForEach((chunk) => Effect.sync(() => capture.push(chunk))),
+    Effect.catch((error) => Effect.sync(() => void notes.push(`reading ${name} failed: ${error.message}`)))
+  )
+
+/**
+ * Spawns the process and waits for its exit and its output. Scoped: closing the scope (timeout,
+ * interruption, or the end of the call) stops the whole group, TERM then KILL after `graceMs`.
+ */
+const spawnAndWait = Effect.fnUntraced(function*(settings: AttemptSettings, request: AgentRequest, state: Attempt, line: Harnesses.CommandLine) {
+  const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+  // Released last, after the group is stopped: what the call left outside its group (a setsid tool,
+  // a daemon) is found by its tag and killed, so nothing an agent started outlives its call.
+  const tag = ProcessOwner.newCallTag(`${request.worker}-${request.iteration}-${request.call}`)
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      const killed = ProcessOwner.reapCall(tag)
+      if (killed.length > 0) state.notes.push(`killed ${killed.length} process(es) the agent left running outside its process group: ${killed.join(", ")}`)
+    }))
+  // Acquired before the spawn so that its release runs after the spawn's (which kills the group).
+  const recorded = yield* Effect.acquireRelease(
+    Effect.sync(() => ({ pid: undefined as number | undefined })),
+    (slot) => slot.pid === undefined ? Effect.void : Groups.unrecordGroup(settings.runDir, slot.pid)
+  )
+  const command = ChildProcess.make(line.command, line.args, {
+    cwd: request.cwd,
+    env: { ...line.env, [ProcessOwner.callVariable]: tag },
+    extendEnv: false,
+    detached: true,
+    stdin: "pipe",
+    killSignal: "SIGTERM",
+    forceKillAfter: Duration.millis(settings.graceMs)
+  })
+  const handle = yield* spawner.spawn(command).pipe(Effect.mapError((error) => spawnFailure(request, line, error)))
+  state.pid = handle.pid
+  yield* Groups.recordGroup(settings.runDir, request, line, handle.pid, state.startedMs).pipe(
+    Effect.mapError((error) => unavailable(request, `cannot record the agent's process group in ${settings.runDir}/${Groups.groupsFolderName}: ${error.message}`))
+  )
+  recorded.pid = handle.pid
+  yield* Stream.run(Stream.make(new TextEncoder().encode(request.prompt)), handle.stdin).pipe(
+    // An agent may exit without reading its prompt (a configured command that ignores stdin).
+    Effect.catch((error) => Effect.sync(() => void state.notes.push(`the prompt could not be written to stdin: ${error.message}`))),
+    Effect.forkScoped
+  )
+  const readers = yield* Effect.forkScoped(Effect.all([
+    drain(handle.stdout, state.stdout, "stdout", state.notes),
+    drain(handle.stderr, state.stderr, "stderr", state.notes)
+  ], { concurrency: 2, discard: true }))
+  state.exitCode = yield* handle.exitCode.pipe(Effect.catch((error) => Effect.succeed(signalExitCode(error))))
+  yield* Fiber.join(readers).pipe(Effect.timeoutOrElse({
+    duration: outputDrainMs,
+    orElse: () => Effect.sync(() => void state.notes.push("output stayed open after the agent exited (a descendant kept it); its group was stopped"))
+  }))
+})
+
+/** Writes the attempt's transcript; a failure to write is logged, it does not fail the call. */
+const writeTranscript = (settings: AttemptSettings, request: AgentRequest, state: Attempt, interrupted: boolean) =>
+  Effect.gen(function*() {
+    const stdout = state.stdout.render()
+    const stderr = state.stderr.render()
+    const parsed = Harnesses.parseOutput(request.agent.harness, stdout)
+    const transcript: Transcripts.Transcript = {
+      worker: request.worker,
+      iteration: request.iteration,
+      call: request.call,
+      n: state.n,
+      attempt: state.attempt,
+      ...(request.task === undefined ? {} : { task: request.task }),
+      agent: AgentSpec.formatModelString(request.agent),
+      command: state.line?.command ?? "",
+      args: state.line?.args ?? [],
+      cwd: request.cwd,
+      ...(state.pid === undefined ? {} : { pid: state.pid }),
+      prompt: request.prompt,
+      stdout,
+      stderr,
+      stdoutBytes: state.stdout.totalBytes(),
+      stdoutDroppedBytes: state.stdout.droppedBytes(),
+      stderrBytes: state.stderr.totalBytes(),
+      stderrDroppedBytes: state.stderr.droppedBytes(),
+      exitCode: state.exitCode,
+      startedAt: new Date(state.startedMs).toISOString(),
+      durationMs: state.endedMs - state.startedMs,
+      timedOut: state.timedOut,
+      interrupted,
+      rateLimited: isFailed(state, parsed) && Harnesses.isRateLimited(request.agent.harness, stdout, stderr),
+      ...(parsed.sessionId === undefined ? {} : { sessionId: parsed.sessionId }),
+      notes: state.notes
+    }
+    yield* Transcripts.write(settings.runDir, transcript)
+  }).pipe(Effect.catch((error) => Effect.logWarning(`oompa: could not write the transcript of ${request.worker} iteration ${request.iteration} ${request.call}: ${error.message}`)))
+
+export const isFailed = (state: Attempt, parsed: Harnesses.ParsedOutput): boolean =>
+  state.timedOut || state.exitCode !== 0 || parsed.isError
+
+/** Writes the prompt where a configured argv's `{prompt_file}` points. */
+const writePromptFile = Effect.fnUntraced(function*(settings: AttemptSettings, request: AgentRequest, n: number) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const folder = path.join(settings.runDir, "prompts")
+  yield* fs.makeDirectory(folder, { recursive: true })
+  const file = path.join(folder, Transcripts.fileName({ worker: request.worker, iteration: request.iteration, call: request.call, n }).replace(/\.json$/, ".md"))
+  yield* fs.writeFileString(file, request.prompt)
+  return file
+})
+
+const nextNumber = (state: LayerState, request: AgentRequest): number => {
+  const key = `${request.worker}-${request.iteration}-${request.call}`
+  const n = (state.counters.get(key) ?? 0) + 1
+  state.counters.set(key, n)
+  return n
+}
+
+/**
+ * Runs one process of a call within `timeoutMs` and returns how it went. The transcript is
+ * written whatever happens, interruption included.
+ */
+export const runAttempt = Effect.fnUntraced(function*(settings: AttemptSettings, layerState: LayerState, request: AgentRequest, attempt: number, timeoutMs: number) {
+  const override = settings.harnesses[request.agent.harness]
+  const startedMs = yield* Clock.currentTimeMillis
+  const state: Attempt = {
+    attempt,
+    n: nextNumber(layerState, request),
+    startedMs,
+    stdout: OutputCapture.make(settings.outputBytesMax),
+    stderr: OutputCapture.make(settings.outputBytesMax),
+    notes: [],
+    line: undefined,
+    pid: undefined,
+    exitCode: null,
+    timedOut: false,
+    endedMs: startedMs
+  }
+  const body = Effect.gen(function*() {
+    const promptFile = Harnesses.usesPromptFile(override)
+      ? yield* writePromptFile(settings, request, state.n).pipe(Effect.mapError((error) => unavailable(request, `cannot write the prompt file: ${error.message}`)))
+      : undefined
+    const line = Harnesses.commandLine(request.agent, { cwd: request.cwd, sessionId: request.sessionId, promptFile }, override, settings.env)
+    if (typeof line === "string") return yield* unavailable(request, line)
+    state.line = line
+    yield* Effect.scoped(spawnAndWait(settings, request, state, line)).pipe(Effect.timeoutOrElse({
+      duration: Math.max(0, timeoutMs),
+      orElse: () => Effect.sync(() => {
+        state.timedOut = true
+      })
+    }))
+  })
+  yield* body.pipe(Effect.onExit((exit) =>
+    Effect.flatMap(Clock.currentTimeMillis, (endedMs) => {
+      state.endedMs = endedMs
+      return writeTranscript(settings, request, state, Exit.hasInterrupts(exit))
+    })
+  ))
+  return state
+})

@@ -1,0 +1,183 @@
+/**
+ * Commits and diffs of the Node git layer. A commit is plumbing on the head oompa recorded — `add -A`,
+ * `write-tree`, `commit-tree`, `update-ref` by full name — never through the worktree's `HEAD`, which
+ * the agent controls; what `setup_command` left is kept out of it. Diffs between two commits run in
+ * the common `.git`, where no `.gitattributes` applies and no textconv or diff program runs.
+ *
+ * Internal: used by `NodeGit` and its internal modules.
+ *
+ * @since 0.1.0
+ */
+// `Errors` is what the declarations of the effects exported here name their failures by.
+import type { Errors, Git } from "@oompa/core"
+import { Effect, Option } from "effect"
+import * as nodeFs from "node:fs"
+import { type ConfigGuard, guardConfig } from "./gitConfigGuard.ts"
+import * as GitCommand from "./gitCommand.ts"
+import { plainBranch, type Recorded, type Records, recordOf, writeHeadFile } from "./gitHeads.ts"
+import * as GitParse from "./gitParse.ts"
+import * as GitRepo from "./gitRepo.ts"
+import { ownAdminDir } from "./gitWorkspaces.ts"
+
+const zeroSha = "0".repeat(40)
+
+/** The staged entries that differ from `head` (`diff --cached --raw`): path → blob, `undefined` when deleted. */
+const stagedChanges = Effect.fnUntraced(function*(repo: GitRepo.Repo, workspace: Git.Workspace, head: string) {
+  const output = yield* repo.git.ok("markSetupOutputs", { cwd: workspace.path, args: ["diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev", head, "--"] })
+  const fields = GitParse.nulFields(GitCommand.text(output.stdout))
+  const changes = new Map<string, string | undefined>()
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const blob = fields[i]!.split(" ")[3] ?? zeroSha
+    changes.set(fields[i + 1]!, blob === zeroSha ? undefined : blob)
+  }
+  return changes
+})
+
+/** Records what the setup left (staged, so `git add` has hashed it) as the setup's. */
+export const markSetupOutputs = (repo: GitRepo.Repo, records: Records) =>
+  Effect.fn("NodeGit.markSetupOutputs")(function*(workspace: Git.Workspace) {
+    const recorded = yield* recordOf(repo, records, workspace.path)
+    yield* repo.git.ok("markSetupOutputs", { cwd: workspace.path, args: ["add", "-A"] })
+    records.set(workspace.path, { ...recorded, setup: yield* stagedChanges(repo, workspace, recorded.head) })
+  })
+
+/**
+ * Puts back, in the index, each path that still holds what the setup left: its entry becomes the
+ * head's again (or goes, when the setup created it), so the commit does not carry it. The working
+ * file is left alone: the agent's next command still finds the setup's output.
+ */
+const unstageSetupOutputs = Effect.fnUntraced(function*(repo: GitRepo.Repo, workspace: Git.Workspace, recorded: Recorded) {
+  if (recorded.setup === undefined || recorded.setup.size === 0) return
+  const staged = yield* stagedChanges(repo, workspace, recorded.head)
+  const untouched = [...recorded.setup].filter(([path, blob]) => staged.has(path) && staged.get(path) === blob).map(([path]) => path)
+  if (untouched.length === 0) return
+  // The whole tree, filtered here: thousands of setup outputs as arguments would not fit a command line.
+  const wanted = new Set(untouched)
+  const listing = yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["ls-tree", "-r", "-z", "--full-tree", recorded.head] })
+  const inHead = new Map<string, string>()
+  for (const entry of GitParse.nulFields(GitCommand.text(listing.stdout))) {
+    const tab = entry.indexOf("\t")
+    const path = entry.slice(tab + 1)
+    if (!wanted.has(path)) continue
+    const [mode, , sha] = entry.slice(0, tab).split(" ")
+    inHead.set(path, `${mode} ${sha}`)
+  }
+  const lines = untouched.map((path) => `${inHead.get(path) ?? `0 ${zeroSha}`}\t${path}`).join("\0") + "\0"
+  yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["update-index", "-z", "--index-info"], stdin: lines })
+})
+
+/**
+ * Before a merge into the workspace: the setup's outputs the agent left as they were go back to the
+ * head's files (git refuses to merge over changed files it would touch), and stop being the setup's.
+ */
+export const dropSetupOutputs = Effect.fnUntraced(function*(repo: GitRepo.Repo, workspace: Git.Workspace, recorded: Recorded) {
+  if (recorded.setup === undefined || recorded.setup.size === 0) return
+  yield* repo.git.ok("mergeIntoWorkspace", { cwd: workspace.path, args: ["add", "-A"] })
+  const staged = yield* stagedChanges(repo, workspace, recorded.head)
+  const untouched = [...recorded.setup].filter(([path, blob]) => staged.has(path) && staged.get(path) === blob).map(([path]) => path)
+  if (untouched.length === 0) return
+  // Back to the head's version, or gone when the head has none (pathspecs on stdin: there may be thousands).
+  yield* repo.git.ok("mergeIntoWorkspace", {
+    cwd: workspace.path,
+    args: ["checkout", "--no-overlay", recorded.head, "--pathspec-from-file=-", "--pathspec-file-nul"],
+    stdin: untouched.join("\0") + "\0",
+    env: { GIT_LITERAL_PATHSPECS: "1" }
+  })
+})
+
+/** What `git merge` leaves in a worktree's admin dir; cleared once oompa commits the merge itself. */
+const mergeStateFiles = ["MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "AUTO_MERGE"] as const
+
+/**
+ * `git add -A` (the outbox is excluded through `.git/info/exclude`), then a commit of the staged tree
+ * on the recorded head (and the merged main after `mergeIntoWorkspace`): `None` when the tree is the
+ * head's and no merge is pending. The commit is plumbing — `write-tree`, `commit-tree`, then
+ * `update-ref refs/heads/<branch>` by its full name, never through the worktree's `HEAD`, which the
+ * agent controls: `HEAD` symbolic to `refs/heads/main` would otherwise land the commit on main. The
+ * worktree's `HEAD` is then pointed back at the branch (a changed one is reported), so the agent's
+ * next `git status`/`git diff` read against what oompa committed. Commits the agent made itself are
+ * not kept as commits; what they changed is in the worktree's files, and so in this commit.
+ */
+export const commitAll = (repo: GitRepo.Repo, records: Records, warn: (line: string) => Effect.Effect<void>, guard: ConfigGuard) =>
+  Effect.fn("NodeGit.commitAll")(function*(workspace: Git.Workspace, message: string) {
+    // Before `add`, which runs clean filters: the agent that just ran may have installed one.
+    yield* guardConfig(repo, guard, warn)
+    // The agent that just ran may have deleted the link: its tracked changes still count.
+    const adminDir = yield* ownAdminDir(repo, workspace.path)
+    if (adminDir === undefined) return yield* GitRepo.gitError("commitAll", "missing-object", `no workspace at ${workspace.path}`)
+    const recorded = yield* recordOf(repo, records, workspace.path)
+    yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["add", "-A"] })
+    yield* unstageSetupOutputs(repo, workspace, recorded)
+    const tree = GitCommand.text((yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["write-tree"] })).stdout).trim()
+    if (recorded.mergeParent === undefined && (yield* GitRepo.readCommit(repo, recorded.head)).tree === tree) {
+      yield* restoreHead(repo, adminDir, workspace, recorded, warn)
+      return Option.none<string>()
+    }
+    const parents = recorded.mergeParent === undefined ? [recorded.head] : [recorded.head, recorded.mergeParent]
+    const commit = yield* repo.git.ok("commitAll", {
+      cwd: repo.root,
+      args: ["commit-tree", tree, ...parents.flatMap((parent) => ["-p", parent])],
+      stdin: message
+    })
+    const sha = GitCommand.text(commit.stdout).trim()
+    const next: Recorded = { ...recorded, head: sha, mergeParent: undefined }
+    if (recorded.branch !== undefined) {
+      yield* plainBranch(repo, recorded.branch)
+      // No old value: the agent may have moved its branch; oompa's record, not the ref, is the truth.
+      yield* repo.git.ok("commitAll", {
+        cwd: repo.root,
+        args: ["update-ref", "--no-deref", "-m", `oompa ${repo.runId}: ${message.split("\n")[0] ?? ""}`, `refs/heads/${recorded.branch}`, sha]
+      })
+    }
+    records.set(workspace.path, next)
+    yield* restoreHead(repo, adminDir, workspace, next, warn)
+    return Option.some(sha)
+  })
+
+/**
+ * Points the worktree's `HEAD` at its recorded branch (or detaches it at the recorded head) and
+ * clears a merge oompa started, writing the files under git's lock protocol as `detachHead` does.
+ * A `HEAD` the agent changed is reported: it is the first sign of an agent reaching for main.
+ */
+const restoreHead = (repo: GitRepo.Repo, adminDir: string, workspace: Git.Workspace, recorded: Recorded, warn: (line: string) => Effect.Effect<void>) =>
+  Effect.gen(function*() {
+    const wanted = recorded.branch === undefined ? `${recorded.head}\n` : `ref: refs/heads/${recorded.branch}\n`
+    const current = yield* Effect.sync(() => {
+      try {
+        return nodeFs.readFileSync(`${adminDir}/HEAD`, "utf8")
+      } catch {
+        return ""
+      }
+    })
+    if (current !== wanted) {
+      yield* warn(`warning: the agent in ${workspace.path} pointed its HEAD at ${JSON.stringify(current.trim())}; oompa committed to ${recorded.branch === undefined ? recorded.head : recorded.branch} and put HEAD back`)
+      yield* writeHeadFile(repo, adminDir, workspace.path, wanted)
+    }
+    yield* Effect.sync(() => {
+      for (const file of mergeStateFiles) nodeFs.rmSync(`${adminDir}/${file}`, { force: true })
+    })
+  })
+
+/**
+ * Diffs between two commits run inside the common `.git`, where git has no work tree: it reads no
+ * `.gitattributes` there, so a file an agent (or the checkout) marks `-diff` or `binary` is still
+ * shown to the reviewer and counted by the policy as the text it is. Real binary content (NUL
+ * bytes) is still detected. No textconv or external diff program runs.
+ */
+export const diffStat = (repo: GitRepo.Repo) =>
+  Effect.fn("NodeGit.diffStat")(function*(base: string, head: string) {
+    const output = yield* repo.git.ok("diffStat", {
+      cwd: repo.commonDir,
+      args: ["diff", "--raw", "--numstat", "-z", "--no-abbrev", "--no-renames", "--no-ext-diff", "--no-textconv", base, head, "--"]
+    })
+    return yield* GitRepo.parse("diffStat", () => GitParse.diffStat(GitCommand.text(output.stdout)))
+  })
+
+export const diffText = (repo: GitRepo.Repo) =>
+  Effect.fn("NodeGit.diffText")(function*(base: string, head: string) {
+    const output = yield* repo.git.ok("diffText", {
+      cwd: repo.commonDir,
+      args: ["diff", "--no-renames", "--no-ext-diff", "--no-textconv", "--no-color", "--src-prefix=a/", "--dst-prefix=b/", base, head, "--"]
+    })
+    return GitCommand.text(output.stdout)
+  })
