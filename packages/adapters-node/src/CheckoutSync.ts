@@ -338,14 +338,3 @@ export const recover = Effect.fn("CheckoutSync.recover")(function*(repo: Repo) {
   return record === undefined ? [] : yield* finish(repo, record)
 })
 
-/**
- * Opens the repository and finishes a pending sync: for `oompa cleanup`, without a `Git` layer.
- *
- * @category operations
- * @since 0.1.0
- */
-export const recoverRepository = (options: GitRepo.OpenOptions): Effect.Effect<
-  ReadonlyArray<string>,
-  Errors.GitError,
-  ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path
-> => Effect.flatMap(GitRepo.open(options), recover)

@@ -196,7 +196,7 @@ describe("NodeGit: the reasons a real repository gives", () => {
       const temp = yield* gitdir({ "a.txt": "a\n" })
       fs.mkdirSync(path.join(temp.repo, ".oompa"), { recursive: true })
       fs.writeFileSync(path.join(temp.repo, CheckoutSync.recordFile), "{ not json")
-      const reason = yield* reasonOf(CheckoutSync.recoverRepository({ repoRoot: temp.repo, worktreesDir: temp.worktrees, runId: "0badc0de", exclude: false }))
+      const reason = yield* reasonOf(Effect.flatMap(GitRepo.open({ repoRoot: temp.repo, worktreesDir: temp.worktrees, runId: "0badc0de", exclude: false }), CheckoutSync.recover))
       assert.strictEqual(reason, "unreadable")
     }).pipe(Effect.provide(NodeServices.layer)))
 })
