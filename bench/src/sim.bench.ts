@@ -12,7 +12,7 @@ import { existsSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { fileURLToPath } from "node:url"
 import { SimulationSweep } from "@oompa/adapters-node"
-import { Simulation } from "@oompa/core/testing"
+import { Simulation } from "@oompa/core/simulation"
 import { topEntries } from "./profile.ts"
 
 const targetPerSecond = 50

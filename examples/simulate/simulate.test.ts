@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigFile } from "@oompa/core"
-import { Simulation } from "@oompa/core/testing"
+import { Simulation } from "@oompa/core/simulation"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"

@@ -7,7 +7,7 @@ import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Simulation } from "@oompa/core/testing"
+import { Simulation } from "@oompa/core/simulation"
 import { cleanupAll, oompa, oompaAsync, scratchRepo, waitFor } from "./helpers.ts"
 
 afterAll(cleanupAll)

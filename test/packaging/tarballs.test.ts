@@ -80,6 +80,7 @@ const consumerTypes = `
 import { runSwarm, type SwarmRun } from "@oompa/adapters-node"
 import { Event, type Swarm } from "@oompa/core"
 import { TestSwarm } from "@oompa/core/testing"
+import type { Simulation } from "@oompa/core/simulation"
 
 export const start = async (): Promise<number> => {
   const result: SwarmRun.RunResult = await runSwarm({ agent: () => "VERDICT: APPROVED" })

@@ -11,7 +11,7 @@ import { availableParallelism } from "node:os"
 import { SimulationSweep } from "@oompa/adapters-node"
 import { Command, Flag } from "effect/cli"
 import type { SwarmConfig } from "@oompa/core"
-import { Simulation } from "@oompa/core/testing"
+import { Simulation } from "@oompa/core/simulation"
 import { SimulationFailed, UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import * as Session from "../Session.ts"
@@ -83,7 +83,8 @@ export const sim = Command.make("sim", {
     const total = Option.getOrElse(seeds, () => 0)
     const started = performance.now()
     // Progress on stderr (redrawn in place on a terminal); the verdict on stdout.
-    const tty = process.stderr.isTTY === true
+    const terminal = Output.progressTerminal()
+    const tty = terminal.tty
     let shown = 0
     let passedSoFar = 0
     const workerScript = yield* WorkerScript
@@ -99,7 +100,7 @@ export const sim = Command.make("sim", {
         if (passed < total && passed - shown < 50) return
         shown = passed
         const rate = passed / ((performance.now() - started) / 1000)
-        process.stderr.write(`${tty ? "\r" : ""}seeds ${passed}/${total} passed (${rate.toFixed(1)}/s)${tty ? "" : "\n"}`)
+        terminal.write(`${tty ? "\r" : ""}seeds ${passed}/${total} passed (${rate.toFixed(1)}/s)${tty ? "" : "\n"}`)
       }
     }).pipe(
       Effect.onInterrupt(() =>

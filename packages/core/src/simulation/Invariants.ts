@@ -22,11 +22,11 @@
  *
  * @since 0.1.0
  */
-import type { Event } from "../../domain/Event.ts"
-import type { PolicyGate } from "../../programs/PolicyGate.ts"
-import { mergedTaskOf } from "../../programs/Recovery.ts"
-import type { MemoryRepo } from "../MemoryGit.ts"
-import type { MemoryTaskQueueState } from "../MemoryTaskQueue.ts"
+import type { Event } from "../domain/Event.ts"
+import type { PolicyGate } from "../programs/PolicyGate.ts"
+import { mergedTaskOf } from "../programs/Recovery.ts"
+import type { MemoryRepo } from "../testing/MemoryGit.ts"
+import type { MemoryTaskQueueState } from "../testing/MemoryTaskQueue.ts"
 
 /**
  * @category models

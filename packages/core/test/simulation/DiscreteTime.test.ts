@@ -7,7 +7,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Fiber, Scheduler } from "effect"
-import { DiscreteTime } from "../../src/testing/DiscreteTime.ts"
+import { DiscreteTime } from "../../src/simulation/DiscreteTime.ts"
 
 const fork = <A>(time: DiscreteTime, effect: Effect.Effect<A>) =>
   Effect.runFork(

@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Simulation from "../../src/testing/Simulation.ts"
+import * as Simulation from "../../src/simulation/Simulation.ts"
 
 const seedsMax = process.env.OOMPA_LONG ? 10_000 : 1000
 const chunk = 250

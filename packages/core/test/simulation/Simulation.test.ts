@@ -6,7 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import * as path from "node:path"
-import * as Simulation from "../../src/testing/Simulation.ts"
+import * as Simulation from "../../src/simulation/Simulation.ts"
 
 const simulate = (seed: number, variant?: Simulation.Variant) =>
   Effect.runPromise(Simulation.simulate({ seed, ...(variant === undefined ? {} : { variant }) }))
@@ -24,7 +24,7 @@ describe("Simulation", () => {
     const local = await simulate(42)
     const script = [
       `import { Effect } from "effect"`,
-      `import { Simulation } from ${JSON.stringify(path.resolve(import.meta.dirname, "../../src/testing/index.ts"))}`,
+      `import { Simulation } from ${JSON.stringify(path.resolve(import.meta.dirname, "../../src/simulation/index.ts"))}`,
       `const r = await Effect.runPromise(Simulation.simulate({ seed: 42 }))`,
       `console.log(r.traceHash)`
     ].join("\n")

@@ -1,0 +1,141 @@
+/**
+ * Everything a seed decides about a simulated run before it starts (STYLE 11, TigerBeetle's swarm
+ * testing): the swarm's shape (workers, tasks, iterations, merge strategy, gates, limits), whether
+ * and when the orchestrator crashes, and this run's own fault probabilities — so each seed explores
+ * a different mix instead of every seed sharing one.
+ *
+ * The draws come first and in a fixed order from the seed's own generator: adding a parameter at the
+ * end keeps every earlier one, and `oompa sim` prints them all before the run so a failure can be
+ * read without replaying it.
+ *
+ * @since 0.1.0
+ */
+import type { WorkerId } from "../domain/Ids.ts"
+import { makeSwarmConfig, type MergeStrategy, type SwarmConfig, type WorkerConfig } from "../domain/SwarmConfig.ts"
+import type { Task } from "../domain/Task.ts"
+import * as Prng from "./Prng.ts"
+import type { Variant } from "./Variant.ts"
+
+/**
+ * Fault probabilities of one run (swarm testing: each seed draws its own mix).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Faults {
+  readonly agentCrash: number
+  readonly agentHang: number
+  readonly garbage: number
+  readonly conflict: number
+  readonly policy: number
+  readonly testFail: number
+  readonly reject: number
+  readonly needsChanges: number
+  readonly noChange: number
+  readonly done: number
+  /** An agent moves main itself (`git update-ref`) to a commit of its unreviewed work. */
+  readonly moveMain: number
+}
+
+/**
+ * Everything drawn from the seed, printed first so a run can be read without replaying it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Parameters {
+  readonly seed: number
+  readonly workers: number
+  readonly tasks: number
+  readonly iterations: number
+  readonly strategy: MergeStrategy
+  readonly onConflict: "abort" | "agent"
+  readonly testGate: boolean
+  readonly reviewAttemptsMax: number
+  readonly taskAttemptsMax: number
+  readonly planner: boolean
+  /** The event at which the orchestrator crashes, if it does. */
+  readonly crashAtEvent: number | undefined
+  readonly faults: Faults
+}
+
+const drawFaults = (prng: Prng.Prng): Faults => ({
+  agentCrash: prng.next() * 0.15,
+  agentHang: prng.next() * 0.05,
+  garbage: prng.next() * 0.1,
+  conflict: prng.next() * 0.4,
+  policy: prng.next() * 0.1,
+  testFail: prng.next() * 0.25,
+  reject: prng.next() * 0.1,
+  needsChanges: prng.next() * 0.35,
+  noChange: prng.next() * 0.05,
+  done: prng.next() * 0.03,
+  moveMain: prng.next() * 0.02
+})
+
+/**
+ * The run's parameters, drawn from its seed.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const drawParameters = (
+  seed: number,
+  options: { readonly variant?: Variant | undefined; readonly tasks?: number | undefined } = {}
+): Parameters => {
+  const prng = Prng.make(seed)
+  const crash = options.variant === "crash-loses-claim" || options.variant === "recovery-drops-unreviewed-tip" || prng.chance(0.3)
+  const crashPoint = prng.next()
+  const tasks = prng.int(1, 16)
+  return {
+    seed,
+    workers: prng.int(1, 8),
+    tasks: options.tasks ?? tasks,
+    iterations: prng.int(2, 12),
+    strategy: prng.pick(["no-ff", "ff", "squash", "rebase"] as const),
+    onConflict: prng.pick(["abort", "agent"] as const),
+    testGate: options.variant === "merge-ignores-failing-test" || prng.chance(0.7),
+    reviewAttemptsMax: prng.int(1, 4),
+    taskAttemptsMax: prng.int(1, 4),
+    planner: prng.chance(0.2),
+    // Anywhere in the run: a run makes about 20 events per task (the bench swarm's 60 tasks, ~1,200).
+    crashAtEvent: crash ? 5 + Math.floor(crashPoint * Math.max(150, 25 * (options.tasks ?? tasks))) : undefined,
+    faults: drawFaults(prng)
+  }
+}
+
+/**
+ * The swarm the parameters describe, for a run given no configuration of its own.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const swarmConfig = (p: Parameters): SwarmConfig =>
+  makeSwarmConfig({
+    workers: Array.from({ length: p.workers }, (_, i): WorkerConfig => ({
+      id: `w${i}` as WorkerId,
+      agent: { harness: i % 2 === 0 ? "claude" : "codex" },
+      role: p.planner && i === 0 ? "planner" : "executor",
+      iterations: p.iterations,
+      prompt: [],
+      wait_between: 0,
+      budget: {}
+    })),
+    reviewers: [{ agent: { harness: "codex", model: "reviewer" } }],
+    policy: { deny: ["secrets/**"], max_files: 12 },
+    merge: { strategy: p.strategy, on_conflict: p.onConflict },
+    max_review_attempts: p.reviewAttemptsMax,
+    max_task_attempts: p.taskAttemptsMax,
+    max_wait_for_tasks: 120,
+    timeouts: { propose: 120, review: 120, test: 120, setup: 60 },
+    ...(p.testGate ? { test_command: "npm test" } : {})
+  })
+
+/**
+ * The tasks the parameters describe, for a run given none of its own.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const tasks = (p: Parameters): ReadonlyArray<Task> =>
+  Array.from({ length: p.tasks }, (_, i) => ({ id: `t${String(i).padStart(2, "0")}`, summary: `simulated task ${i}` }) as Task)

@@ -1,0 +1,185 @@
+/**
+ * Deliberately broken orchestrators (STYLE 13): each variant swaps one piece of oompa, or of the
+ * world it trusts, for a wrong one, and the simulation must catch every one of them with the
+ * invariant it breaks (`test/simulation/Simulation.test.ts` finds a failing seed for each).
+ *
+ * A checker that never fails proves nothing; these are what make a passing seed mean something. This
+ * module holds the wrong behaviour only, as pieces the simulated world (`World`) and the crash
+ * recovery (`Simulation`) put in place of the right ones; with no variant each piece is the right
+ * behaviour, unchanged.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Layer, Option } from "effect"
+import type { Event } from "../domain/Event.ts"
+import { Agent } from "../services/Agent.ts"
+import { CommandRunner } from "../services/CommandRunner.ts"
+import type { Git, MergeAttempt, MergeRequest } from "../services/Git.ts"
+import { TaskQueue } from "../services/TaskQueue.ts"
+import type * as MemoryGit from "../testing/MemoryGit.ts"
+import * as MemoryTaskQueue from "../testing/MemoryTaskQueue.ts"
+import * as ScriptedAgent from "../testing/ScriptedAgent.ts"
+import * as ScriptedCommands from "../testing/ScriptedCommands.ts"
+
+/**
+ * Deliberately broken orchestrators, each of which the simulation must catch.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Variant =
+  | "merge-skips-queue"
+  | "reviewer-bypass"
+  | "non-atomic-claim"
+  | "crash-loses-claim"
+  | "merge-ignores-failing-test"
+  | "recovery-drops-unreviewed-tip"
+  | "lands-agent-history"
+  | "swap-without-old-value"
+
+/**
+ * Every broken variant, with what it breaks: `oompa sim --variant` lists them.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const variants: { readonly [V in Variant]: string } = {
+  "merge-skips-queue": "every commit lands on main at once, outside the merge queue and unreviewed",
+  "reviewer-bypass": "whatever the reviewer says, the orchestrator hears APPROVED",
+  "non-atomic-claim": "a claim reads the queue, yields, then takes the task without checking it is still there",
+  "crash-loses-claim": "recovery does not see the claims a dead run left in current/",
+  "merge-ignores-failing-test": "the test gate reports green whatever the tests said",
+  "recovery-drops-unreviewed-tip": "recovery counts a branch as approved only when its head is (oompa 0.1's defect)",
+  "swap-without-old-value": "main is moved by a plain update-ref, not from the value the queue last saw, so a move by an agent in between is overwritten and never reported",
+  "lands-agent-history": "a merge keeps the agent's own commits as its second parent, so a file the policy denied and the fix deleted stays reachable from main"
+}
+
+/**
+ * What a merge returns: under `lands-agent-history`, a merge that records the agent's branch head
+ * as its second parent, history and all.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const mergeResult = (
+  variant: Variant | undefined,
+  repo: MemoryGit.MemoryRepo,
+  request: MergeRequest,
+  result: MergeAttempt
+): MergeAttempt =>
+  variant === "lands-agent-history" && result._tag === "Merged"
+    ? { _tag: "Merged" as const, sha: repo.commitWithParents([request.onto, request.head], request.message, result.sha) }
+    : result
+
+/**
+ * The compare-and-swap of main: under `swap-without-old-value`, a move wherever main is, as
+ * `update-ref refs/heads/main NEW` without OLD would.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const compareAndSwapMain = (
+  variant: Variant | undefined,
+  repo: MemoryGit.MemoryRepo,
+  base: Git["Service"]
+): Git["Service"]["compareAndSwapMain"] =>
+(expected, next, landed) =>
+  variant !== "swap-without-old-value" ? base.compareAndSwapMain(expected, next, landed) : Effect.sync(() => {
+    repo.setBranch(repo.targetBranch, next)
+    for (const task of landed ?? []) repo.forgeMarker(task, next)
+    return true
+  })
+
+/**
+ * A workspace commit: under `merge-skips-queue`, every commit also lands on main at once, unreviewed.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const commitAll = (variant: Variant | undefined, repo: MemoryGit.MemoryRepo, base: Git["Service"]): Git["Service"]["commitAll"] =>
+  variant !== "merge-skips-queue" ? base.commitAll : (workspace, message) =>
+    Effect.tap(base.commitAll(workspace, message), (sha) =>
+      Effect.sync(() => {
+        const main = repo.mainHead()
+        if (Option.isSome(sha) && repo.isAncestor(main, sha.value)) repo.compareAndSwapMain(main, sha.value)
+      }))
+
+/**
+ * The task queue: under `non-atomic-claim`, a claim reads, yields, then "renames" without checking
+ * that the task is still there.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const taskQueue = (variant: Variant | undefined, state: MemoryTaskQueue.MemoryTaskQueueState): TaskQueue["Service"] => {
+  const base = MemoryTaskQueue.make(state)
+  if (variant !== "non-atomic-claim") return base
+  return {
+    ...base,
+    claim: Effect.gen(function*() {
+      const next = state.list("pending")[0]
+      if (next === undefined) return Option.none()
+      yield* Effect.yieldNow
+      if (state.folders.pending.has(next.id)) state.move(next.id, "pending", "current")
+      return Option.some(next)
+    })
+  }
+}
+
+/**
+ * The agents: under `reviewer-bypass`, whatever the reviewer said, the orchestrator hears APPROVED.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const agent = (variant: Variant | undefined, state: ScriptedAgent.ScriptedAgentState): Agent["Service"] => {
+  const base = ScriptedAgent.make(state)
+  if (variant !== "reviewer-bypass") return base
+  return { run: (request) => Effect.map(base.run(request), (result) => (request.call === "review" ? { ...result, answer: "VERDICT: APPROVED" } : result)) }
+}
+
+/**
+ * The commands: under `merge-ignores-failing-test`, the tests run, then report green whatever they said.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const commandRunner = (variant: Variant | undefined, state: ScriptedCommands.ScriptedCommandsState): CommandRunner["Service"] => {
+  const base = ScriptedCommands.make(state)
+  if (variant !== "merge-ignores-failing-test") return base
+  return { ...base, inCommit: (sha, command, timeoutMs) => Effect.map(base.inCommit(sha, command, timeoutMs), (run) => ({ ...run, passed: true })) }
+}
+
+/**
+ * The task queue recovery reads: under `crash-loses-claim`, one that does not see the claims a dead
+ * run left in `current/`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const recoveryTaskQueue = (variant: Variant | undefined, state: MemoryTaskQueue.MemoryTaskQueueState): Layer.Layer<TaskQueue> =>
+  variant === "crash-loses-claim"
+    ? Layer.succeed(TaskQueue, { ...MemoryTaskQueue.make(state), list: (status) => status === "current" ? Effect.succeed([]) : MemoryTaskQueue.make(state).list(status) })
+    : MemoryTaskQueue.layer(state)
+
+/**
+ * A dead run's log as recovery reads it: under `recovery-drops-unreviewed-tip` (oompa's own first
+ * version), a branch counts as approved only when its head is, so a crash during a conflict
+ * resolution loses the approved commit under it.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const recoveryRunLog = (variant: Variant | undefined, log: ReadonlyArray<Event>): ReadonlyArray<Event> =>
+  variant === "recovery-drops-unreviewed-tip" ? approvalsOfHeadsOnly(log) : log
+
+/** The log without the approvals of iterations that committed again after their last one. */
+const approvalsOfHeadsOnly = (log: ReadonlyArray<Event>): ReadonlyArray<Event> => {
+  const key = (e: { readonly worker: string; readonly iteration: number }) => `${e.worker}\u0000${e.iteration}`
+  const last = new Map<string, "committed" | "approved">()
+  for (const e of log) {
+    if (e._tag === "Committed") last.set(key(e), "committed")
+    else if (e._tag === "VerdictGiven" && e.verdict === "approved") last.set(key(e), "approved")
+  }
+  return log.filter((e) => !(e._tag === "VerdictGiven" && e.verdict === "approved" && last.get(key(e)) === "committed"))
+}

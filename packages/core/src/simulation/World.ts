@@ -1,0 +1,140 @@
+/**
+ * The simulated world one seed runs in: `TestSwarm`'s in-memory repository, task queue, scripted
+ * agents (the `AgentModel`) and scripted tests, plus what the simulator keeps beside them — the
+ * invariant checker, the trace hash, the counters, each run's log, the faults switch and the
+ * orchestrator's discrete time.
+ *
+ * Its layer is `TestSwarm`'s, instrumented: the merge queue's merges and swaps of main report to the
+ * checker as they happen, so the checker judges what really happened in the world and not what the
+ * orchestrator's events say; and broken as the `Variant` says, when one is given.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Layer } from "effect"
+import type { Event } from "../domain/Event.ts"
+import type { SwarmConfig } from "../domain/SwarmConfig.ts"
+import type { Task } from "../domain/Task.ts"
+import * as PolicyGate from "../programs/PolicyGate.ts"
+import type * as Swarm from "../programs/Swarm.ts"
+import { Agent } from "../services/Agent.ts"
+import { CommandRunner } from "../services/CommandRunner.ts"
+import { Git } from "../services/Git.ts"
+import { TaskQueue } from "../services/TaskQueue.ts"
+import * as MemoryGit from "../testing/MemoryGit.ts"
+import * as TestSwarm from "../testing/TestSwarm.ts"
+import * as AgentModel from "./AgentModel.ts"
+import { DiscreteTime } from "./DiscreteTime.ts"
+import { InvariantChecker } from "./Invariants.ts"
+import type { Parameters } from "./Parameters.ts"
+import * as Prng from "./Prng.ts"
+import * as Variant from "./Variant.ts"
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface World {
+  readonly world: TestSwarm.World
+  readonly checker: InvariantChecker
+  readonly switches: AgentModel.Switches
+  readonly layer: Layer.Layer<Swarm.Services>
+  readonly trace: Prng.TraceHash
+  readonly counts: { events: number; iterations: number; calls: number }
+  /** Each run's events by run id, and the log the running one appends to. */
+  readonly runLogs: Map<string, ReadonlyArray<Event>>
+  readonly log: { current: Array<Event> }
+  /** The orchestrator's time: replaced when it crashes, so nothing of the dead run ever runs again. */
+  time: DiscreteTime
+}
+
+/**
+ * What a world is made of.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface WorldOptions {
+  readonly parameters: Parameters
+  readonly config: SwarmConfig
+  readonly tasks: ReadonlyArray<Task>
+  readonly variant: Variant.Variant | undefined
+  /** Sees every event as it is emitted, after the checker. */
+  readonly observe: ((event: Event) => void) | undefined
+}
+
+/**
+ * A fresh world, faults on. Its streams fork from the seed: one for the agents, one for the tests.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (options: WorldOptions): World => {
+  const { config, observe, parameters: p, tasks, variant } = options
+  const switches: AgentModel.Switches = { faults: true }
+  const trace = new Prng.TraceHash()
+  const counts = { events: 0, iterations: 0, calls: 0 }
+  const log = { current: [] as Array<Event> }
+  const root = Prng.make(p.seed ^ 0x51ed)
+  const agentPrng = root.fork()
+  const testPrng = root.fork()
+  let checker: InvariantChecker | undefined
+  const world = TestSwarm.makeWorld({
+    files: { "README.md": "# simulated\n", "shared.txt": "one\ntwo\nthree\nfour\n" },
+    tasks,
+    retainEvents: false,
+    observe: (event: Event) => {
+      counts.events++
+      log.current.push(event)
+      if (event._tag === "IterationFinished") counts.iterations++
+      if (event._tag === "AgentFinished") counts.calls++
+      trace.add(JSON.stringify(event))
+      checker!.observe(event)
+      observe?.(event)
+    },
+    commands: {
+      test: (_tree, sha) => {
+        const passed = !(switches.faults && testPrng.chance(p.faults.testFail))
+        checker!.testVerdicts.set(sha, passed)
+        return { passed, output: passed ? "ok" : "1 failing test", delayMs: 5000 }
+      }
+    }
+  })
+  checker = new InvariantChecker({
+    repo: world.repo,
+    queue: world.queue,
+    policy: PolicyGate.make(config.policy, config.tasks_dir),
+    reviewAttemptsMax: config.max_review_attempts,
+    testGate: config.test_command !== undefined
+  })
+  world.agent.script = AgentModel.script({ parameters: p, prng: agentPrng, switches, repo: world.repo, checker, timeoutMs: config.timeouts.propose * 1000 })
+  return { world, checker, switches, trace, counts, runLogs: new Map(), log, time: new DiscreteTime(), layer: layerOf(world, checker, variant) }
+}
+
+/** The world's services: instrumented for the checker, broken as the variant says. */
+const layerOf = (world: TestSwarm.World, checker: InvariantChecker, variant: Variant.Variant | undefined): Layer.Layer<Swarm.Services> => {
+  const services = Layer.mergeAll(
+    Layer.succeed(Git, gitOf(world.repo, checker, variant)),
+    Layer.succeed(TaskQueue, Variant.taskQueue(variant, world.queue)),
+    Layer.succeed(Agent, Variant.agent(variant, world.agent)),
+    Layer.succeed(CommandRunner, Variant.commandRunner(variant, world.commands))
+  )
+  return Layer.provideMerge(services, TestSwarm.layer(world))
+}
+
+/** `Git` over the repository, telling the checker of every merge the queue computes and every move of main. */
+const gitOf = (repo: MemoryGit.MemoryRepo, checker: InvariantChecker, variant: Variant.Variant | undefined): Git["Service"] => {
+  const base = MemoryGit.make(repo)
+  const compareAndSwapMain = Variant.compareAndSwapMain(variant, repo, base)
+  return {
+    ...base,
+    merge: (request) =>
+      Effect.sync(() => checker.mergeStarted(request.head)).pipe(
+        Effect.andThen(base.merge(request)),
+        Effect.map((result) => Variant.mergeResult(variant, repo, request, result)),
+        Effect.tap((result) => Effect.sync(() => result._tag === "Merged" && checker.mergeComputed(request.head, result.sha)))
+      ),
+    compareAndSwapMain: (expected, next, landed) =>
+      Effect.tap(compareAndSwapMain(expected, next, landed), (moved) => Effect.sync(() => moved && checker.mainMoved(expected, next))),
+    commitAll: Variant.commitAll(variant, repo, base)
+  }
+}
