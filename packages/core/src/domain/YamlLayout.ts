@@ -49,8 +49,25 @@ const oneLine = (rendered: string, prefix: string): string | undefined => {
  */
 const plainHex = /^[0-9a-f]*[a-df][0-9a-f]*$/
 
+/**
+ * Words of one or more letters, digits and `_ . / ( ) , -`, separated by single spaces, starting with a
+ * letter: plain in YAML as they stand (no indicator, no `: ` or ` #`, not a number) — except the
+ * words the library's schemas read as something else, below. Task ids and summaries, note paths and
+ * the counts' labels are nearly all of this shape; each new run would otherwise ask the library for
+ * a document per scalar (in the simulator, a run per seed). The equality property and a list of the
+ * awkward words hold this to the library.
+ */
+const plainWords = /^[A-Za-z][A-Za-z0-9_./(),-]*(?: [A-Za-z0-9_./(),-]+)*$/
+
+/** Words YAML (1.1 or 1.2) reads as booleans or null, in any case: quoted by the library. */
+const specialWord = /^(?:y|yes|n|no|on|off|true|false|null)$/i
+
+/** Whether the library writes `text` plain, exactly as it stands. */
+export const isPlainAsIs = (text: string): boolean => plainWords.test(text) && !specialWord.test(text)
+
 const scalarOf = (cache: PromptCache, value: string | number, as: "asValue" | "asItem"): string | undefined => {
-  if (typeof value === "string" && plainHex.test(value)) return value
+  if (typeof value === "string" && (plainHex.test(value) || isPlainAsIs(value))) return value
+  if (typeof value === "number" && Number.isSafeInteger(value)) return String(value)
   const layout = remember(cache.scalars, scalarsMax, value, (): ScalarLayout => ({}))
   if (!(as in layout)) {
     layout[as] = as === "asValue" ? oneLine(stringify({ k: value }, yamlOptions), "k: ") : oneLine(stringify([value], yamlOptions), "- ")

@@ -57,7 +57,7 @@ export const failureLine = (stderr: string): string => {
  * @category programs
  * @since 0.1.0
  */
-export const run = Effect.fn("AgentCall.run")(function*(n: number, options: {
+export const run = Effect.fnUntraced(function*(n: number, options: {
   readonly call: AgentCallKind
   readonly agent: AgentSpec
   readonly prompt: string

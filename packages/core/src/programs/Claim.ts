@@ -51,7 +51,7 @@ export const acquire = (n: number) =>
     (claimed) => Option.isNone(claimed) || claimed.value.settled ? Effect.void : settleInterrupted(claimed.value).pipe(Effect.orDie)
   )
 
-const settleInterrupted = Effect.fn("Claim.settleInterrupted")(function*(claim: Claim) {
+const settleInterrupted = Effect.fnUntraced(function*(claim: Claim) {
   const landed = claim.submitted ? yield* Recovery.findMerge(claim.task.id) : undefined
   if (landed === undefined) return yield* giveBack(claim.task, "the run was interrupted")
   const queue = yield* TaskQueue
@@ -86,7 +86,7 @@ export const firstLine = (text: string): string => text.split("\n", 1)[0] ?? ""
  * @category programs
  * @since 0.1.0
  */
-export const settle = Effect.fn("Claim.settle")(function*(claim: Claim, report: {
+export const settle = Effect.fnUntraced(function*(claim: Claim, report: {
   readonly outcome: IterationOutcome
   readonly mergedSha?: string | undefined
   readonly detail?: string | undefined

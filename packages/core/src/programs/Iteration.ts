@@ -67,7 +67,7 @@ const makeStopwatch = (): Stopwatch => {
  * @category programs
  * @since 0.1.0
  */
-export const run = Effect.fn("Iteration.run")(function*(n: number) {
+export const run = Effect.fnUntraced(function*(n: number) {
   const { worker } = yield* CurrentWorker
   const claimed = worker.role !== "planner" ? yield* Claim.acquire(n) : Option.none<Claim.Claim>()
   if (worker.role === "executor" && Option.isNone(claimed)) return { _tag: "NothingToClaim" } as NothingToClaim
@@ -130,7 +130,7 @@ const attempt = Effect.fnUntraced(function*(n: number, claim: Claim.Claim | unde
   return yield* reviewAndMerge(steps, proposal.sessionId, proposal.done)
 })
 
-const runSetup = Effect.fn("Iteration.runSetup")(function*(command: string, timeoutMs: number) {
+const runSetup = Effect.fnUntraced(function*(command: string, timeoutMs: number) {
   const runner = yield* CommandRunner
   const { workspace } = yield* CurrentWorker
   return yield* runner.inWorkspace(workspace.path, command, timeoutMs).pipe(
@@ -149,7 +149,7 @@ const proposerPromptName = (role: string, task: Task | undefined): PromptName =>
   role === "planner" ? "planner" : task !== undefined && role === "executor" ? "executor" : "worker"
 
 /** Renders the proposer's prompt, runs it, collects new tasks; stops early on failure or budget. */
-const propose = Effect.fn("Iteration.propose")(function*(steps: Steps) {
+const propose = Effect.fnUntraced(function*(steps: Steps) {
   const { worker } = yield* CurrentWorker
   const { n, task } = steps
   const prompt = yield* PromptInputs.render(proposerPromptName(worker.role, task), worker.prompt, {
@@ -178,7 +178,7 @@ const propose = Effect.fn("Iteration.propose")(function*(steps: Steps) {
 })
 
 /** Drives `ReviewLoop` from the first commit to its end, performing each step. */
-const reviewAndMerge = Effect.fn("Iteration.reviewAndMerge")(function*(steps: Steps, sessionId: string | undefined, done: boolean) {
+const reviewAndMerge = Effect.fnUntraced(function*(steps: Steps, sessionId: string | undefined, done: boolean) {
   const { config } = yield* CurrentRun
   let session = sessionId
   let [state, step] = ReviewLoop.step(yield* Ref.get(steps.loop), yield* IterationSteps.commit(steps, "propose"))
@@ -204,7 +204,7 @@ const reviewAndMerge = Effect.fn("Iteration.reviewAndMerge")(function*(steps: St
  * was not approved), the branch is set back to the approved commit — never to unreviewed commits —
  * kept, and reported.
  */
-const keepApproved = Effect.fn("Iteration.keepApproved")(function*(steps: Steps, report: Ended) {
+const keepApproved = Effect.fnUntraced(function*(steps: Steps, report: Ended) {
   const head = (yield* Ref.get(steps.loop)).approved
   if (head === undefined) return report
   yield* Git.use((git) => git.setBranch(steps.branch, head))

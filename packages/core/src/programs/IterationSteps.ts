@@ -139,7 +139,7 @@ export const perform = Effect.fnUntraced(function*(steps: Steps, state: ReviewLo
   }
 })
 
-const checkPolicy = Effect.fn("Iteration.checkPolicy")(function*(steps: Steps, state: ReviewLoop.State) {
+const checkPolicy = Effect.fnUntraced(function*(steps: Steps, state: ReviewLoop.State) {
   const git = yield* Git
   const { policy } = yield* CurrentRun
   const { worker, workspace } = yield* CurrentWorker
@@ -151,7 +151,7 @@ const checkPolicy = Effect.fn("Iteration.checkPolicy")(function*(steps: Steps, s
   return observed({ _tag: "PolicyChecked", violations })
 })
 
-const resolveConflict = Effect.fn("Iteration.resolveConflict")(function*(steps: Steps, session: string | undefined) {
+const resolveConflict = Effect.fnUntraced(function*(steps: Steps, session: string | undefined) {
   const git = yield* Git
   const mergeQueue = yield* MergeQueue
   const { workspace } = yield* CurrentWorker
@@ -193,7 +193,7 @@ const iterationTokens = Effect.fnUntraced(function*(steps: Steps) {
 })
 
 /** A fix or conflict-resolution call in the same workspace, resuming the proposer's session. */
-const fix = Effect.fn("Iteration.fix")(function*(steps: Steps, call: AgentCallKind, promptName: PromptName, feedback: string, session: string | undefined, extra: Record<string, string> = {}) {
+const fix = Effect.fnUntraced(function*(steps: Steps, call: AgentCallKind, promptName: PromptName, feedback: string, session: string | undefined, extra: Record<string, string> = {}) {
   const { worker } = yield* CurrentWorker
   const prompt = yield* PromptInputs.render(promptName, [], { ...yield* iterationTokens(steps), review_feedback: feedback, ...extra })
   const result = yield* steps.watch.time("fix", AgentCall.run(steps.n, { call, agent: worker.agent, prompt, task: steps.task?.id, sessionId: session }))
@@ -206,7 +206,7 @@ const fix = Effect.fn("Iteration.fix")(function*(steps: Steps, call: AgentCallKi
 })
 
 /** Asks the reviewers in order until one answers; `review: false` approves without asking. */
-const review = Effect.fn("Iteration.review")(function*(steps: Steps, attempt: number) {
+const review = Effect.fnUntraced(function*(steps: Steps, attempt: number) {
   const git = yield* Git
   const { config } = yield* CurrentRun
   const { worker, workspace } = yield* CurrentWorker
@@ -260,7 +260,7 @@ const review = Effect.fn("Iteration.review")(function*(steps: Steps, attempt: nu
  * @category programs
  * @since 0.1.0
  */
-export const submit = Effect.fn("Iteration.submit")(function*(steps: Steps, state: ReviewLoop.State) {
+export const submit = Effect.fnUntraced(function*(steps: Steps, state: ReviewLoop.State) {
   const mergeQueue = yield* MergeQueue
   const { config } = yield* CurrentRun
   const { worker } = yield* CurrentWorker

@@ -230,7 +230,7 @@ const process = Effect.fnUntraced(function*(submission: Submission, waitedMs: nu
 })
 
 /** Builds, checks, tests and lands one submission; what happened, without the wait. */
-const land = Effect.fn("MergeQueue.land")(function*(submission: Submission, options: Options, main: MainState) {
+const land = Effect.fnUntraced(function*(submission: Submission, options: Options, main: MainState) {
   const git = yield* Git
   let testMs = 0
   const checked = yield* main.lock.withPermit(check(main))
@@ -261,7 +261,7 @@ const land = Effect.fn("MergeQueue.land")(function*(submission: Submission, opti
   return { _tag: "Merged", sha: attempt.sha, previous: onto, waitedMs: 0, testMs } satisfies MergeOutcome
 })
 
-const runTest = Effect.fn("MergeQueue.runTest")(function*(submission: Submission, sha: string, command: string, timeoutMs: number) {
+const runTest = Effect.fnUntraced(function*(submission: Submission, sha: string, command: string, timeoutMs: number) {
   const runner = yield* CommandRunner
   const result = yield* runner.inCommit(sha, command, timeoutMs).pipe(
     Effect.timeoutOrElse({

@@ -60,7 +60,7 @@ export const parseTaskFile = (fileName: string, content: string, createdBy: stri
  * @category programs
  * @since 0.1.0
  */
-export const collect = Effect.fn("NewTasks.collect")(function*(n: number) {
+export const collect = Effect.fnUntraced(function*(n: number) {
   const git = yield* Git
   const queue = yield* TaskQueue
   const sink = yield* EventSink

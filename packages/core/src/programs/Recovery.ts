@@ -104,7 +104,7 @@ export const mergedTasks = Effect.gen(function*() {
  * @category programs
  * @since 0.1.0
  */
-export const findMerge = Effect.fn("Recovery.findMerge")(function*(task: string) {
+export const findMerge = Effect.fnUntraced(function*(task: string) {
   const git = yield* Git
   const marked = (yield* validMarkers).get(task)
   if (marked !== undefined) return marked

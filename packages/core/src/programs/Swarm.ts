@@ -119,7 +119,7 @@ const startOrder = (workers: ReadonlyArray<WorkerConfig>): ReadonlyArray<WorkerC
  * @category programs
  * @since 0.1.0
  */
-export const run = Effect.fn("Swarm.run")(
+export const run = Effect.fnUntraced(
   function*(config: SwarmConfig, options: SwarmOptions) {
     const git = yield* Git
     const sink = yield* EventSink

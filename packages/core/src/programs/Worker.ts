@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Option, Ref, Schedule } from "effect"
+import { Clock, Effect, Option, Ref } from "effect"
 import type { WorkerStopReason } from "../domain/Event.ts"
 import type { WorkerConfig } from "../domain/SwarmConfig.ts"
 import { emitNow, EventSink } from "../services/EventSink.ts"
@@ -62,7 +62,7 @@ export const plans = (worker: WorkerConfig): boolean => worker.role !== "executo
  * @category programs
  * @since 0.1.0
  */
-export const run = Effect.fn("Worker.run")(
+export const run = Effect.fnUntraced(
   function*(worker: WorkerConfig, planners: Planners) {
     const git = yield* Git
     const sink = yield* EventSink
@@ -118,37 +118,28 @@ const loop = Effect.fnUntraced(function*(worker: WorkerConfig, planners: Planner
   return "iterations" as const
 })
 
-/** What a waiting executor found when it looked. */
-type Look =
-  | { readonly _tag: "Found" }
-  | { readonly _tag: "GiveUp" }
-  | { readonly _tag: "Wait"; readonly remainingMs: number }
-
 /**
- * When a waiting executor looks again: `taskPollMs` after its first look, then twice as long each
- * time up to `taskPollMsMax` — and never past `max_wait_for_tasks`: the last look comes when it ends.
+ * Waits until a task is pending; `false` when no planner is alive or `max_wait_for_tasks` passed.
+ * Looks `taskPollMs` after the first look, then twice as long each time up to `taskPollMsMax`, and
+ * never past `max_wait_for_tasks` (the last look comes when it ends). A poll, not a retry: written
+ * as a loop because executors poll thousands of times a simulated seed, and the same waits as a
+ * `Schedule` repeat cost 3-4% of the simulation's throughput (docs/decisions.md).
  */
-const taskPolls = Schedule.exponential(taskPollMs, 2).pipe(
-  Schedule.modifyDelay(({ duration, input }: Schedule.Metadata<Duration.Duration, Look>) =>
-    Effect.succeed(Math.min(Duration.toMillis(duration), taskPollMsMax, input._tag === "Wait" ? input.remainingMs : 0)))
-)
-
-/** Waits until a task is pending; `false` when no planner is alive or `max_wait_for_tasks` passed. */
-const waitForTasks = Effect.fn("Worker.waitForTasks")(function*(worker: WorkerConfig, planners: Planners) {
+const waitForTasks = Effect.fnUntraced(function*(worker: WorkerConfig, planners: Planners) {
   const queue = yield* TaskQueue
   const budget = yield* BudgetTracker
   const { config } = yield* CurrentRun
   const startedMs = yield* Clock.currentTimeMillis
   const waitMs = config.max_wait_for_tasks * 1000
-  const look = Effect.gen(function*() {
-    if ((yield* queue.list("pending").pipe(Effect.orDie)).length > 0) return { _tag: "Found" } satisfies Look
-    if ((yield* Ref.get(planners)) <= 0) return { _tag: "GiveUp" } satisfies Look
+  let delay = taskPollMs
+  for (;;) {
+    if ((yield* queue.list("pending").pipe(Effect.orDie)).length > 0) return true
+    if ((yield* Ref.get(planners)) <= 0) return false
     const waitedMs = (yield* Clock.currentTimeMillis) - startedMs
-    if (waitedMs >= waitMs) return { _tag: "GiveUp" } satisfies Look
+    if (waitedMs >= waitMs) return false
     const spent = yield* budget.check(worker.id, worker.budget)
-    if (spent._tag === "Some") return { _tag: "GiveUp" } satisfies Look
-    return { _tag: "Wait", remainingMs: waitMs - waitedMs } satisfies Look
-  })
-  const last: Look = yield* Effect.repeat(look, { schedule: taskPolls, while: (l: Look) => l._tag === "Wait" })
-  return last._tag === "Found"
+    if (spent._tag === "Some") return false
+    yield* Effect.sleep(Math.min(delay, waitMs - waitedMs))
+    delay = Math.min(delay * 2, taskPollMsMax)
+  }
 })

@@ -9,6 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
 import * as fc from "fast-check"
 import { parse, stringify } from "yaml"
+import * as YamlLayoutModule from "../../src/domain/YamlLayout.ts"
 import * as DefaultPrompts from "../../src/domain/DefaultPrompts.ts"
 import { Task, type TaskStatus } from "../../src/domain/Task.ts"
 import { alwaysDenied } from "../../src/domain/Policy.ts"
@@ -454,14 +455,14 @@ describe("contextHeader", () => {
     )
   })
 
-  it("with a cache, the header is composed from remembered scalars (a sha is plain as it stands); without one, nothing is kept", () => {
+  it("with a cache, the header is composed from remembered scalars (a sha and plain words are written as they stand); without one, nothing is kept", () => {
     const cache = makePromptCache()
     // One-line scalars only: a summary of two lines takes the library's layout for the whole header.
     const input: ContextInput = { ...example, tasks: { ...example.tasks, pending: [{ id: "t-1", summary: "Add retries: twice" }] } }
     const header = contextHeader(input, cache)
     assert.strictEqual(header, contextHeader(input))
-    assert.isTrue(cache.scalars.has("t-1") && cache.scalars.has("Add retries: twice") && cache.scalars.has("Cache design"))
-    assert.isFalse(cache.scalars.has("0123abcd"))
+    assert.isTrue(cache.scalars.has("Add retries: twice"))
+    assert.isFalse(cache.scalars.has("0123abcd") || cache.scalars.has("t-1") || cache.scalars.has("Cache design"))
     assert.strictEqual(cache.templates.size, 0)
   })
 
@@ -596,4 +597,29 @@ describe("the Prompt namespace", () => {
     assert.strictEqual(rendered.text, "t")
     assert.include(PromptModule.contextHeader(input), "agent_notes/scratch/a.md")
   })
+})
+
+describe("YamlLayout: scalars written as they stand", () => {
+  it("are exactly what the yaml library writes, as a map value and as a sequence item; the words it would quote are not among them", async () => {
+    const { isPlainAsIs } = await import("../../src/domain/YamlLayout.ts")
+    const words = [
+      "task 1", "t-12", "fix the parser", "src/a.ts", "agent_notes/decisions/2026-12-03-x.md", "Yes", "no", "ON", "off", "y", "N", "true", "False",
+      "null", "Null", "NaN", "Infinity", "inf", "e5", "x1e5", "a.b", "a-", "a/", "A b c", "a  b", "a ", "a:b", "a #b", "a#b", "a: b", "tilde~", "yes please",
+      "x.inf", "n0", "_x", "-x", ".x", "0x1f", "1.5", "12", "v1.2.3", "y2k", "nil", "None", "undefined",
+      "claim and finish pending tasks (27 waiting)", "a, b", "f(x)", "a,", "a(", "x)"
+    ]
+    for (const word of words) {
+      if (!isPlainAsIs(word)) continue
+      assert.strictEqual(stringify({ k: word }, { lineWidth: 0 }), `k: ${word}\n`, word)
+      assert.strictEqual(stringify([word], { lineWidth: 0 }), `- ${word}\n`, word)
+    }
+    assert.isFalse(isPlainAsIs("yes"))
+    assert.isTrue(isPlainAsIs("task 1"))
+  })
+
+  it("property: every string it writes as it stands, the library writes the same", () =>
+    fc.assert(fc.property(fc.stringMatching(/^[A-Za-z][A-Za-z0-9_./(), -]{0,20}$/), (word) => {
+      const { isPlainAsIs } = YamlLayoutModule
+      return !isPlainAsIs(word) || (stringify({ k: word }, { lineWidth: 0 }) === `k: ${word}\n` && stringify([word], { lineWidth: 0 }) === `- ${word}\n`)
+    }), { numRuns: 2000 }))
 })
