@@ -8,18 +8,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { codeOf, packagesDir, sources } from "./sources.ts"
 
-const packages = path.resolve(import.meta.dirname, "../../..")
-
-const sources = (dir: string): Array<string> =>
-  fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name)
-    return entry.isDirectory() ? sources(full) : entry.name.endsWith(".ts") ? [full] : []
-  })
-
-/** The code of a file with comments blanked out. */
-const codeOf = (text: string): string =>
-  text.replace(/\/\*[\s\S]*?\*\//g, (m) => m.replace(/[^\n]/g, " ")).replace(/(^|[^:"'`\\])\/\/.*$/gm, "$1")
+const packages = packagesDir
 
 const all = ["core", "adapters-node", "cli"].flatMap((p) => sources(path.join(packages, p, "src")))
 const core = sources(path.join(packages, "core", "src"))

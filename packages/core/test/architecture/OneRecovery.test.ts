@@ -7,14 +7,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { packagesDir, sources } from "./sources.ts"
 
-const packages = path.resolve(import.meta.dirname, "../../..")
-
-const sources = (dir: string): Array<string> =>
-  fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name)
-    return entry.isDirectory() ? sources(full) : entry.name.endsWith(".ts") ? [full] : []
-  })
+const packages = packagesDir
 
 const all = ["core", "adapters-node", "cli"].flatMap((p) => sources(path.join(packages, p, "src")))
 const text = (file: string) => fs.readFileSync(file, "utf8")

@@ -6,18 +6,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { codeOf, sources } from "./sources.ts"
 
 const srcDir = path.resolve(import.meta.dirname, "../../src")
-
-const sourceFiles = (dir: string): Array<string> =>
-  fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name)
-    return entry.isDirectory() ? sourceFiles(full) : entry.name.endsWith(".ts") ? [full] : []
-  })
-
-/** The code of a file with comments blanked out, so prose may mention `Date.now()`. */
-const codeOf = (text: string): string =>
-  text.replace(/\/\*[\s\S]*?\*\//g, (m) => m.replace(/[^\n]/g, " ")).replace(/(^|[^:"'`])\/\/.*$/gm, "$1")
 
 const forbiddenImports = [
   /from\s+["']node:/,
@@ -29,7 +20,7 @@ const forbiddenImports = [
 const forbiddenCalls = [/Date\.now\(/, /new Date\(\s*\)/, /Math\.random\(/, /\bsetTimeout\(/, /\bsetInterval\(/, /(^|[^A-Za-z0-9_.])process\./]
 
 describe("packages/core purity", () => {
-  const files = sourceFiles(srcDir)
+  const files = sources(srcDir)
 
   it("finds the sources it checks", () => {
     assert.isAbove(files.length, 20)
