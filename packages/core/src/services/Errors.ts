@@ -101,6 +101,3 @@ export class CommandError extends Schema.TaggedError<CommandError>()("CommandErr
   command: Schema.String,
   message: Schema.String
 }) {}
-
-/** @category errors @since 0.1.0 */
-export type ServiceError = GitError | AgentUnavailable | TaskQueueError | PromptError | CommandError

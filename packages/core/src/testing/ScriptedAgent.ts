@@ -162,19 +162,3 @@ export const byCall = (
  * @since 0.1.0
  */
 export const approve: Script = () => ({ answer: "Looks good.\nVERDICT: APPROVED" })
-
-/**
- * A proposer that appends one line naming the task (or the worker and iteration) to `file`.
- *
- * @category scripts
- * @since 0.1.0
- */
-export const appendLine = (file: (request: AgentRequest) => string): Script => (request, files) => {
-  const target = file(request)
-  const current = files.read(target)
-  const before = typeof current === "string" ? current : ""
-  return {
-    answer: "done",
-    edits: { [target]: `${before}${request.worker} iteration ${request.iteration}${request.task === undefined ? "" : ` ${request.task}`}\n` }
-  }
-}
