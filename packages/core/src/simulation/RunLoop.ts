@@ -83,8 +83,9 @@ export const runFiber = <A, E>(w: World, effect: Effect.Effect<A, E>, crashAtEve
  * @since 0.1.0
  */
 export const runPhase = (w: World, config: SwarmConfig, runId: string, crashAtEvent: number | undefined): PhaseEnd => {
-  const log: Array<Event> = []
-  w.runLogs.set(runId, log)
+  // Recovery reads only the log of a run that crashed: a run that cannot crash keeps none.
+  const log: Array<Event> | undefined = crashAtEvent === undefined ? undefined : []
+  if (log !== undefined) w.runLogs.set(runId, log)
   w.log.current = log
   return runFiber(w, Swarm.run(config, { runId }).pipe(Effect.provide(w.layer), Effect.asVoid), crashAtEvent)
 }

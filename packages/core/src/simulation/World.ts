@@ -40,9 +40,9 @@ export interface World {
   readonly layer: Layer.Layer<Swarm.Services>
   readonly trace: Prng.TraceHash
   readonly counts: { events: number; iterations: number; calls: number }
-  /** Each run's events by run id, and the log the running one appends to. */
+  /** The events of each run that may crash, by run id, and the log the running one appends to. */
   readonly runLogs: Map<string, ReadonlyArray<Event>>
-  readonly log: { current: Array<Event> }
+  readonly log: { current: Array<Event> | undefined }
   /** The orchestrator's time: replaced when it crashes, so nothing of the dead run ever runs again. */
   time: DiscreteTime
 }
@@ -73,7 +73,7 @@ export const make = (options: WorldOptions): World => {
   const switches: AgentModel.Switches = { faults: true }
   const trace = new Prng.TraceHash()
   const counts = { events: 0, iterations: 0, calls: 0 }
-  const log = { current: [] as Array<Event> }
+  const log: { current: Array<Event> | undefined } = { current: undefined }
   const root = Prng.make(p.seed ^ 0x51ed)
   const agentPrng = root.fork()
   const testPrng = root.fork()
@@ -84,7 +84,7 @@ export const make = (options: WorldOptions): World => {
     retainEvents: false,
     observe: (event: Event) => {
       counts.events++
-      log.current.push(event)
+      log.current?.push(event)
       if (event._tag === "IterationFinished") counts.iterations++
       if (event._tag === "AgentFinished") counts.calls++
       trace.add(JSON.stringify(event))
