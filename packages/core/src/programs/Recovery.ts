@@ -223,18 +223,23 @@ export const run = Effect.fn("Recovery.run")(function*(options: {
   const logs = new Map<RunId, ReadonlyMap<string, ApprovedWork>>()
   for (const branch of yield* git.listBranches(iterationBranchPrefix)) {
     const work = yield* approvedWorkOf(branch.name, logs, options.runLog)
-    // A log without the approved commit's sha keeps the branch where it is.
-    const approved = work === undefined ? undefined : work.approved ?? branch.sha
-    if (work !== undefined && approved !== undefined && !(yield* git.isAncestor(approved, main))) {
-      const alongBranch = approved === branch.sha || (yield* git.isAncestor(approved, branch.sha).pipe(Effect.orElseSucceed(() => false)))
-      if (alongBranch && approved !== branch.sha) yield* git.setBranch(branch.name, approved)
-      const landed = work.task === undefined ? undefined : merged.get(work.task)
-      kept.push({
-        branch: branch.name,
-        ...(work.task === undefined ? {} : { task: work.task }),
-        ...(landed === undefined ? {} : { landedSince: landed })
-      })
-      continue
+    if (work !== undefined) {
+      // A log without the approved commit's sha, or naming one off the branch's own history (a log
+      // is a file anyone can write, and may name a commit that does not exist), keeps the branch where it is.
+      const approved = work.approved !== undefined && work.approved !== branch.sha &&
+          (yield* git.isAncestor(work.approved, branch.sha).pipe(Effect.orElseSucceed(() => false)))
+        ? work.approved
+        : branch.sha
+      if (!(yield* git.isAncestor(approved, main))) {
+        if (approved !== branch.sha) yield* git.setBranch(branch.name, approved)
+        const landed = work.task === undefined ? undefined : merged.get(work.task)
+        kept.push({
+          branch: branch.name,
+          ...(work.task === undefined ? {} : { task: work.task }),
+          ...(landed === undefined ? {} : { landedSince: landed })
+        })
+        continue
+      }
     }
     yield* git.deleteBranch(branch.name)
     deleted.push(branch.name)

@@ -89,7 +89,7 @@ describe("Recovery", () => {
       assert.deepStrictEqual(report.branchesDeleted, ["oompa/dead0002/w1-1"])
     }))
 
-  it.effect("a log naming a commit off the branch's history leaves the branch where it is, kept", () =>
+  it.effect("a log naming a commit off the branch's history, or one that does not exist, leaves the branch where it is, kept", () =>
     Effect.gen(function*() {
       const world = TestSwarm.makeWorld()
       const { repo } = world
@@ -105,6 +105,11 @@ describe("Recovery", () => {
       const log = [started("w1", "oompa/dead0003/w1-1"), committed("w1", other), verdict("w1", "approved")]
       const report = yield* Recovery.run({ maxTaskAttempts: 3, runLog: () => Effect.succeed(log) }).pipe(Effect.provide(TestSwarm.layer(world)))
       assert.deepStrictEqual(report.branchesKept, [{ branch: "oompa/dead0003/w1-1" }])
+      assert.strictEqual(repo.branchHead("oompa/dead0003/w1-1"), head)
+      // A log naming a commit that does not exist: recovery does not fail on it.
+      const forged = [started("w1", "oompa/dead0003/w1-1"), committed("w1", "0123456789abcdef0123456789abcdef01234567"), verdict("w1", "approved")]
+      const again = yield* Recovery.run({ maxTaskAttempts: 3, runLog: () => Effect.succeed(forged) }).pipe(Effect.provide(TestSwarm.layer(world)))
+      assert.deepStrictEqual(again.branchesKept, [{ branch: "oompa/dead0003/w1-1" }])
       assert.strictEqual(repo.branchHead("oompa/dead0003/w1-1"), head)
     }))
 
