@@ -167,14 +167,8 @@ const propose = Effect.fnUntraced(function*(steps: Steps) {
   yield* NewTasks.collect(n)
   const moved = yield* IterationSteps.movedDuringCall(steps)
   if (moved !== undefined) return { _tag: "Stopped", report: moved } satisfies Proposal
-  const proposal: Proposal = call._tag === "BudgetSpent"
-    ? { _tag: "Stopped", report: ended("budget", `budget ${call.budget} spent`) }
-    : call._tag === "Unavailable"
-    ? { _tag: "Stopped", report: ended("unavailable", call.detail) }
-    : call._tag === "Failed"
-    ? { _tag: "Stopped", report: ended("error", call.detail) }
-    : { _tag: "Proposed", sessionId: call.result.sessionId, done: call.done }
-  return proposal
+  if (call._tag !== "Answered") return { _tag: "Stopped", report: IterationSteps.stoppedBy(call) } satisfies Proposal
+  return { _tag: "Proposed", sessionId: call.result.sessionId, done: call.done } satisfies Proposal
 })
 
 /** Drives `ReviewLoop` from the first commit to its end, performing each step. */

@@ -110,15 +110,19 @@ const stop = (outcome: IterationOutcome, detail?: string, fields: Partial<Ended>
   report: ended(outcome, detail, fields)
 })
 
-/** What an agent call's result means for the iteration: a stop, or its answer. */
-const stopFor = (result: AgentCall.CallResult): Performed | undefined =>
+/**
+ * How an agent call that gave no answer ends the iteration: a spent budget, an agent that cannot
+ * run in this run, or an error.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const stoppedBy = (result: Exclude<AgentCall.CallResult, { readonly _tag: "Answered" }>): Ended =>
   result._tag === "BudgetSpent"
-    ? stop("budget", `budget ${result.budget} spent`)
+    ? ended("budget", `budget ${result.budget} spent`)
     : result._tag === "Unavailable"
-    ? stop("unavailable", result.detail)
-    : result._tag === "Failed"
-    ? stop("error", result.detail)
-    : undefined
+    ? ended("unavailable", result.detail)
+    : ended("error", result.detail)
 
 /**
  * Performs one non-terminal step of the review loop.
@@ -200,8 +204,7 @@ const fix = Effect.fnUntraced(function*(steps: Steps, call: AgentCallKind, promp
   yield* NewTasks.collect(steps.n)
   const moved = yield* movedDuringCall(steps)
   if (moved !== undefined) return { _tag: "Stop", report: moved } satisfies Performed
-  const stopped = stopFor(result)
-  if (stopped !== undefined || result._tag !== "Answered") return stopped ?? stop("error")
+  if (result._tag !== "Answered") return { _tag: "Stop", report: stoppedBy(result) } satisfies Performed
   return observed(yield* commit(steps, call), result.result.sessionId)
 })
 
@@ -244,7 +247,7 @@ const review = Effect.fnUntraced(function*(steps: Steps, attempt: number) {
       failures.push(`${formatModelString(reviewer.agent)}: ${result.detail}`)
       continue
     }
-    if (result._tag !== "Answered") return stopFor(result) ?? stop("error")
+    if (result._tag !== "Answered") return { _tag: "Stop", report: stoppedBy(result) } satisfies Performed
     const verdict = PromptInputs.verdictOf(result.result.answer)
     const tag = verdict._tag === "Approved" ? "approved" : verdict._tag === "Rejected" ? "rejected" : "needs-changes"
     const feedback = verdict._tag === "Approved" ? "" : verdict._tag === "Rejected" ? verdict.reason : verdict.feedback
