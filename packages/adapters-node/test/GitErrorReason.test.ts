@@ -125,7 +125,7 @@ describe("NodeGit: the reasons a real repository gives", () => {
     Effect.gen(function*() {
       const dir = yield* plainFolder
       assert.strictEqual(yield* reasonOf(withGit({ repo: dir, worktrees: path.join(dir, "worktrees") }, Git.Git.use(Effect.succeed))), "not-a-repository")
-      const runner = yield* GitCommand.fromSpawner(GitCommand.environment(process.env, { name: true, email: true }))
+      const runner = GitCommand.make(GitCommand.environment(process.env, { name: true, email: true }))
       assert.strictEqual(yield* reasonOf(runner.ok("probe", { cwd: dir, args: ["rev-parse", "HEAD"] })), "not-a-repository")
       // A folder that is gone is no repository either (the spawner refuses the cwd before git starts).
       assert.strictEqual(yield* reasonOf(runner.ok("probe", { cwd: path.join(dir, "gone"), args: ["status"] })), "not-a-repository")
@@ -134,7 +134,7 @@ describe("NodeGit: the reasons a real repository gives", () => {
   it.live("git that cannot be started: spawn-failed", () =>
     Effect.gen(function*() {
       const dir = yield* plainFolder
-      const runner = yield* GitCommand.fromSpawner({ PATH: path.join(dir, "no-bin") })
+      const runner = GitCommand.make({ PATH: path.join(dir, "no-bin") })
       assert.strictEqual(yield* reasonOf(runner.ok("probe", { cwd: dir, args: ["--version"] })), "spawn-failed")
     }).pipe(Effect.provide(NodeServices.layer)))
 

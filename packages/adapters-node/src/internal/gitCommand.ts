@@ -1,5 +1,5 @@
 /**
- * How oompa runs the git CLI: one spawn per call through `effect/process`, with the environment and
+ * How oompa runs the git CLI: one `node:child_process` spawn per call, with the environment and
  * the `-c` options every call needs, a call that found a lock held run again (`lockRetries`), and
  * git's failures turned into `GitError`s that carry the operation, the reason read from git's stderr
  * (`reasonOf`) and the first lines of it.
@@ -28,8 +28,8 @@ import * as nodeFs from "node:fs"
 import * as nodeOs from "node:os"
 import * as nodePath from "node:path"
 import { Errors } from "@oompa/core"
-import { Duration, Effect, type PlatformError, Schedule, Stream } from "effect"
-import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import * as nodeChildProcess from "node:child_process"
+import { Duration, Effect, Schedule } from "effect"
 
 /** Variables that tell git where a repository is; inherited ones would redirect every call. */
 const locationVariables = [
@@ -245,38 +245,64 @@ export const lockRetries: Schedule.Schedule<number> = Schedule.recurs(lockRetrie
 /** Whether a call failed on a lock another process holds (and is worth running again). */
 export const failedOnLock = (output: Output): boolean => output.exitCode !== 0 && lockHeld.test(output.stderr)
 
+/** How long an interrupted git call gets between SIGTERM and SIGKILL. */
+const killGraceMs = 2_000
+
 /**
- * A runner over `spawner` with the given environment. Git runs in the orchestrator's process group
- * (not detached): a git call is short, and an interrupted one is killed on its own.
+ * Runs git once with `node:child_process` directly: a git call is the hot path of every iteration,
+ * and `effect/process`'s spawner (streams, scopes, a cwd check) costs about 1.4 ms more CPU per call
+ * than the spawn itself (bench/src/parallel.bench.ts, docs/decisions.md). Interruption sends
+ * SIGTERM, then SIGKILL after `killGraceMs`, and waits for the exit, so an interrupted call never
+ * outlives its fiber.
  */
-export const make = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], env: Readonly<Record<string, string>>): Git => {
-  const could = (operation: string, call: Call, reason: Errors.GitErrorReason) => (error: PlatformError.PlatformError) =>
-    new Errors.GitError({ operation, reason, message: `could not run git ${call.args.join(" ")}: ${error.message}` })
+const spawnOnce = (env: Readonly<Record<string, string>>, operation: string, call: Call): Effect.Effect<Output, Errors.GitError> =>
+  Effect.callback<Output, Errors.GitError>((resume) => {
+    const child = nodeChildProcess.spawn("git", [...configArgs, ...call.args], {
+      cwd: call.cwd,
+      env: call.env === undefined ? env : { ...env, ...call.env },
+      stdio: [call.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"]
+    })
+    const stdout: Array<Uint8Array> = []
+    const stderr: Array<Uint8Array> = []
+    let settled = false
+    const settle = (effect: Effect.Effect<Output, Errors.GitError>) => {
+      if (settled) return
+      settled = true
+      resume(effect)
+    }
+    child.stdout!.on("data", (chunk: Uint8Array) => stdout.push(chunk))
+    child.stderr!.on("data", (chunk: Uint8Array) => stderr.push(chunk))
+    child.once("error", (error: NodeJS.ErrnoException) => {
+      // Node refuses a cwd that is gone with the same ENOENT as a missing git: a folder that is gone is no repository (any more).
+      const reason: Errors.GitErrorReason = error.code === "ENOENT" && !nodeFs.existsSync(call.cwd) ? "not-a-repository" : "spawn-failed"
+      settle(Effect.fail(new Errors.GitError({ operation, reason, message: `could not run git ${call.args.join(" ")}: ${error.message}` })))
+    })
+    child.once("close", (code, signal) => {
+      settle(Effect.succeed({ exitCode: code ?? (signal === null ? 1 : 128), stdout: concat(stdout), stderr: text(concat(stderr)) }))
+    })
+    if (call.stdin !== undefined) {
+      // git may exit before reading all of its input (a refusal): its exit code says what happened, not EPIPE.
+      child.stdin!.on("error", () => {})
+      child.stdin!.end(typeof call.stdin === "string" ? encoder.encode(call.stdin) : call.stdin)
+    }
+    return Effect.callback<void>((done) => {
+      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return done(Effect.void)
+      child.once("close", () => {
+        clearTimeout(kill)
+        done(Effect.void)
+      })
+      child.kill("SIGTERM")
+      const kill = setTimeout(() => child.kill("SIGKILL"), killGraceMs)
+    })
+  })
 
-  const spawnOnce = (operation: string, call: Call) =>
-    Effect.scoped(Effect.gen(function*() {
-      const handle = yield* spawner.spawn(ChildProcess.make("git", [...configArgs, ...call.args], {
-        cwd: call.cwd,
-        env: call.env === undefined ? env : { ...env, ...call.env },
-        extendEnv: false,
-        detached: false,
-        // git exits promptly on TERM; KILL after a grace period so an interruption never hangs.
-        forceKillAfter: "2 seconds",
-        stdin: call.stdin === undefined ? "ignore" : Stream.make(typeof call.stdin === "string" ? encoder.encode(call.stdin) : call.stdin)
-      })).pipe(Effect.mapError((error) =>
-        // The spawner looks at the cwd first: a folder that is gone is no repository (any more).
-        could(operation, call, error.reason._tag === "NotFound" && error.reason.module === "FileSystem" ? "not-a-repository" : "spawn-failed")(error)
-      ))
-      const [stdout, stderr, exitCode] = yield* Effect.all([
-        Stream.runCollect(handle.stdout),
-        Stream.runCollect(handle.stderr),
-        handle.exitCode
-      ], { concurrency: "unbounded" }).pipe(Effect.mapError(could(operation, call, "failed")))
-      return { exitCode: exitCode as number, stdout: concat(stdout), stderr: text(concat(stderr)) } satisfies Output
-    }))
-
+/**
+ * A runner with the given environment. Git runs in the orchestrator's process group (not
+ * detached): a git call is short, and an interrupted one is killed on its own.
+ */
+export const make = (env: Readonly<Record<string, string>>): Git => {
   const run = (operation: string, call: Call): Effect.Effect<Output, Errors.GitError> =>
-    spawnOnce(operation, call).pipe(Effect.repeat({ schedule: lockRetries, while: failedOnLock }))
+    spawnOnce(env, operation, call).pipe(Effect.repeat({ schedule: lockRetries, while: failedOnLock }))
 
   const ok = (operation: string, call: Call, okExitCodes: ReadonlyArray<number> = [0]) =>
     Effect.flatMap(run(operation, call), (output) =>
@@ -285,8 +311,3 @@ export const make = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"]
   return { run, ok, env }
 }
 
-/** The `Git` runner built from the `ChildProcessSpawner` in context. */
-export const fromSpawner = (env: Readonly<Record<string, string>>): Effect.Effect<Git, never, ChildProcessSpawner.ChildProcessSpawner> =>
-  Effect.gen(function*() {
-    return make(yield* ChildProcessSpawner.ChildProcessSpawner, env)
-  })

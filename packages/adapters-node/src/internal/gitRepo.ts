@@ -168,11 +168,11 @@ const ensureExcluded = Effect.fn("GitRepo.ensureExcluded")(function*(fs: FileSys
 export const open = Effect.fn("GitRepo.open")(function*(options: OpenOptions) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const probe = yield* GitCommand.fromSpawner(GitCommand.environment(process.env, { name: true, email: true }))
+  const probe = GitCommand.make(GitCommand.environment(process.env, { name: true, email: true }))
   const found = yield* discover(probe, path.resolve(options.repoRoot))
   // Marked like every process a run starts (ProcessOwner): recovery finds a dead run's git commands
   // still finishing as orphans, and waits for them before it repairs what they write.
-  const git = yield* GitCommand.fromSpawner(
+  const git = GitCommand.make(
     GitCommand.environment({ ...process.env, ...ProcessOwner.variables(found.root) }, { name: found.hasName, email: found.hasEmail })
   )
   const targetBranch = yield* chooseBranch(found.commonDir, options.branch)

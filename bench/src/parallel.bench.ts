@@ -1,0 +1,162 @@
+/**
+ * What oompa's own work costs a real swarm: the speed-up of N workers over one, oompa's CPU per
+ * iteration, and the git processes it starts per iteration (issue 17).
+ *
+ * A real run on a real repository, in this process through the library entry (`runSwarm`, the same
+ * layers as `oompa swarm`): the task folder queue, git worktrees, the review loop, the policy gate,
+ * the merge queue landing on `main` with the user's checkout following. The agent is a real process
+ * through the `command` harness: a shell script that takes 300 ms per call (sleeping, not
+ * computing), writes one new file as the proposer, approves as the reviewer. So an iteration is
+ * 600 ms of agent time, and everything beyond that is oompa's.
+ *
+ * - speed-up at N = N · time(1 worker, K tasks) / time(N workers, N·K tasks); goal ≥ 0.8·N up to 16
+ *   (2 cores: the agents sleep, oompa's work must not queue up behind itself);
+ * - oompa's CPU per iteration: this process's CPU time (user + system, children excluded) over the
+ *   16-worker run, divided by its iterations; goal ≤ 30 ms;
+ * - git processes per iteration: a second run with a counting `git` first on PATH (a shell script
+ *   that logs its arguments and runs the real git), not timed; goal ≤ 8 on the common path.
+ *
+ * Run: `npm run bench`, or `node --conditions=@oompa/source bench/src/parallel.bench.ts [--quick]`.
+ * `--quick` (CI): 1 and 8 workers, fewer tasks; exits 1 when the speed-up at 8 is under half its goal
+ * (a regression of more than 2x), or the git processes per iteration are more than twice the goal.
+ */
+import { runSwarm } from "@oompa/adapters-node"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+const quick = process.argv.includes("--quick")
+const only = process.argv.indexOf("--workers")
+const workerCounts = only > 0 ? [1, Number(process.argv[only + 1])] : quick ? [1, 8] : [1, 2, 4, 8, 16]
+const tasksPerWorker = quick ? 3 : 5
+const callMs = 300
+const goals = { speedUpShare: 0.8, cpuMsPerIteration: 30, gitPerIteration: 8 }
+
+Object.assign(process.env, {
+  GIT_CONFIG_GLOBAL: "/dev/null",
+  GIT_CONFIG_NOSYSTEM: "1",
+  GIT_AUTHOR_NAME: "bench",
+  GIT_AUTHOR_EMAIL: "bench@localhost",
+  GIT_COMMITTER_NAME: "bench",
+  GIT_COMMITTER_EMAIL: "bench@localhost"
+})
+
+const scratch = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "oompa-parallel-")))
+const realGit = execFileSync("sh", ["-c", "command -v git"], { encoding: "utf8" }).trim()
+
+/** The agent: 300 ms per call; the proposer adds a file named by its process id, the reviewer approves. */
+const agentScript = path.join(scratch, "agent.sh")
+fs.writeFileSync(agentScript, `#!/bin/sh
+prompt=$(cat)
+sleep ${callMs / 1000}
+case "$prompt" in
+  *"VERDICT: APPROVED"*) echo "Looks right."; echo "VERDICT: APPROVED" ;;
+  *) mkdir -p src && echo "work of $$" > "src/work-$$.txt" && echo "Added src/work-$$.txt." ;;
+esac
+`, { mode: 0o755 })
+
+/** A `git` that appends its subcommand to a log, then runs the real one. */
+const shimDir = path.join(scratch, "shim")
+const gitLog = path.join(scratch, "git-calls.log")
+fs.mkdirSync(shimDir)
+fs.writeFileSync(path.join(shimDir, "git"), `#!/bin/sh
+sub="$1"; for a in "$@"; do case "$a" in -*|*=*) ;; *) sub="$a"; break ;; esac; done
+printf "%s\\n" "$sub" >> '${gitLog}'
+exec '${realGit}' "$@"
+`, { mode: 0o755 })
+
+const git = (cwd: string, ...args: Array<string>) => execFileSync(realGit, args, { cwd, encoding: "utf8" })
+
+/** A 500-file repository with `tasks` pending tasks. */
+const repository = (name: string, tasks: number): string => {
+  const repo = path.join(scratch, name)
+  fs.mkdirSync(repo)
+  git(repo, "init", "-q", "-b", "main")
+  for (let d = 0; d < 10; d++) {
+    fs.mkdirSync(path.join(repo, "lib", `d${d}`), { recursive: true })
+    for (let f = 0; f < 50; f++) fs.writeFileSync(path.join(repo, "lib", `d${d}`, `f${f}.ts`), `export const v${d}_${f} = ${f}\n`)
+  }
+  fs.writeFileSync(path.join(repo, ".gitignore"), ".oompa/\n")
+  git(repo, "add", "-A")
+  git(repo, "commit", "-qm", "initial")
+  const pending = path.join(repo, "tasks", "pending")
+  fs.mkdirSync(pending, { recursive: true })
+  for (let i = 0; i < tasks; i++) {
+    const id = `task-${String(i).padStart(4, "0")}`
+    fs.writeFileSync(path.join(pending, `${id}.json`), JSON.stringify({ id, summary: `Task ${i}` }))
+  }
+  return repo
+}
+
+interface Measured {
+  readonly workers: number
+  readonly seconds: number
+  readonly iterations: number
+  readonly merged: number
+  readonly cpuMs: number
+}
+
+let runs = 0
+const swarm = async (workers: number): Promise<Measured> => {
+  const repo = repository(`repo-${runs++}`, workers * tasksPerWorker)
+  const configJson = {
+    workers: [{ model: "command:bench", role: "executor", count: workers, iterations: tasksPerWorker * 4 }],
+    review_model: "command:bench",
+    harnesses: { command: { command: agentScript } },
+    max_wait_for_tasks: 0
+  }
+  const cpu = process.cpuUsage()
+  const started = performance.now()
+  const result = await runSwarm({ cwd: repo, configJson })
+  const seconds = (performance.now() - started) / 1000
+  const used = process.cpuUsage(cpu)
+  const iterations = result.report.workers.reduce((sum, w) => sum + w.iterations.length, 0)
+  if (result.report.merged !== workers * tasksPerWorker) {
+    throw new Error(`${workers} workers: expected ${workers * tasksPerWorker} merges, got ${result.report.merged} (run log ${result.eventsPath})`)
+  }
+  return { workers, seconds, iterations, merged: result.report.merged, cpuMs: (used.user + used.system) / 1000 }
+}
+
+try {
+  // Warm-up: module loading and the JIT are start-up, not per-iteration work.
+  await swarm(2)
+  const measured: Array<Measured> = []
+  for (const workers of workerCounts) measured.push(await swarm(workers))
+  const one = measured[0]!
+  const perMerge = (m: Measured) => m.seconds / m.merged
+  let failed = false
+  for (const m of measured) {
+    const speedUp = perMerge(one) / perMerge(m)
+    const goal = goals.speedUpShare * m.workers
+    const line = `parallel: ${String(m.workers).padStart(2)} workers, ${m.merged} merges in ${m.seconds.toFixed(2)} s: ` +
+      `speed-up ${speedUp.toFixed(2)}x (goal ≥ ${goal.toFixed(1)}x: ${speedUp >= goal ? "met" : "NOT met"}); ` +
+      `oompa CPU ${(m.cpuMs / m.iterations).toFixed(1)} ms per iteration`
+    console.log(line)
+    if (quick && m.workers > 1 && speedUp < goal / 2) failed = true
+  }
+  const widest = measured[measured.length - 1]!
+  const cpuPerIteration = widest.cpuMs / widest.iterations
+  console.log(`oompa CPU per iteration at ${widest.workers} workers: ${cpuPerIteration.toFixed(1)} ms ` +
+    `(goal ≤ ${goals.cpuMsPerIteration} ms: ${cpuPerIteration <= goals.cpuMsPerIteration ? "met" : "NOT met"}; ` +
+    `ratio to the agent time of an iteration ${(cpuPerIteration / (2 * callMs)).toFixed(3)})`)
+
+  // The git processes of a run with the counting shim first on PATH.
+  fs.rmSync(gitLog, { force: true })
+  const path_ = process.env["PATH"]
+  process.env["PATH"] = `${shimDir}:${path_}`
+  const counted = await swarm(2).finally(() => (process.env["PATH"] = path_))
+  const calls = fs.readFileSync(gitLog, "utf8").trim().split("\n")
+  const bySubcommand = new Map<string, number>()
+  for (const sub of calls) bySubcommand.set(sub, (bySubcommand.get(sub) ?? 0) + 1)
+  const perIteration = calls.length / counted.iterations
+  console.log(`git processes: ${calls.length} for ${counted.iterations} iterations of 2 workers (start and end included): ` +
+    `${perIteration.toFixed(1)} per iteration (goal ≤ ${goals.gitPerIteration}: ${perIteration <= goals.gitPerIteration ? "met" : "NOT met"})`)
+  console.log(`  by subcommand, per iteration: ${[...bySubcommand].sort((a, b) => b[1] - a[1])
+    .map(([sub, n]) => `${sub} ${(n / counted.iterations).toFixed(2)}`).join(", ")}`)
+  if (quick && perIteration > 2 * goals.gitPerIteration) failed = true
+  if (quick) console.log(failed ? "quick parallel bench: REGRESSION (more than 2x off a goal)" : "quick parallel bench: within 2x of every goal")
+  process.exitCode = failed ? 1 : 0
+} finally {
+  fs.rmSync(scratch, { recursive: true, force: true })
+}
