@@ -183,8 +183,8 @@ const checkoutsOnTarget = Effect.fn("CheckoutSync.checkoutsOnTarget")(function*(
  */
 export const touchedFiles = (repo: Repo, old: string, next: string): Effect.Effect<ReadonlyArray<GitParse.RawEntry>, Errors.GitError> =>
   Effect.flatMap(
-    repo.git.ok("checkoutSync", { cwd: repo.root, args: ["diff", "--raw", "-z", "--no-abbrev", "--no-renames", old, next, "--"] }),
-    (output) => GitRepo.parse("checkoutSync", () => GitParse.diffRaw(GitCommand.text(output.stdout)))
+    GitRepo.rawDiff(repo, "checkoutSync", old, next),
+    (output) => GitRepo.parse("checkoutSync", () => GitParse.diffRaw(output))
   )
 
 /**

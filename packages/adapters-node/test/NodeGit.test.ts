@@ -420,6 +420,11 @@ describe("NodeGit: commits and diffs", () => {
         ])
         assert.strictEqual((yield* git.readFiles(main, "agent_notes/", { limit: 1, bytesMax: 100 })).length, 1)
         assert.deepStrictEqual(yield* git.readFiles(main, "nothing-here", { limit: 10, bytesMax: 10 }), [])
+        // Answered in-process from loose trees where they can be (issue 17), with git's answers.
+        assert.deepStrictEqual(yield* git.readFiles(main, "agent_notes/scratch", { limit: 10, bytesMax: 3 }), [{ name: "agent_notes/scratch/b.md", content: "bbb" }])
+        assert.deepStrictEqual(yield* git.readFiles(main, "agent_notes/none", { limit: 10, bytesMax: 10 }), [])
+        assert.deepStrictEqual(yield* git.readFiles(main, "src/c.txt", { limit: 10, bytesMax: 10 }), [])
+        assert.deepStrictEqual(yield* git.readFiles(main, "src/c.txt/deeper", { limit: 10, bytesMax: 10 }), [])
       }))
     }))
 

@@ -166,11 +166,8 @@ const restoreHead = (repo: GitRepo.Repo, adminDir: string, workspace: Git.Worksp
  */
 export const diffStat = (repo: GitRepo.Repo) =>
   Effect.fn("NodeGit.diffStat")(function*(base: string, head: string) {
-    const output = yield* repo.git.ok("diffStat", {
-      cwd: repo.commonDir,
-      args: ["diff", "--raw", "--numstat", "-z", "--no-abbrev", "--no-renames", "--no-ext-diff", "--no-textconv", base, head, "--"]
-    })
-    return yield* GitRepo.parse("diffStat", () => GitParse.diffStat(GitCommand.text(output.stdout)))
+    const output = yield* GitRepo.rawDiff(repo, "diffStat", base, head)
+    return yield* GitRepo.parse("diffStat", () => GitParse.diffStat(output))
   })
 
 export const diffText = (repo: GitRepo.Repo) =>

@@ -42,15 +42,17 @@ const rawEntry = (header: string, path: string): RawEntry => {
   }
 }
 
-/** Parses `git diff --raw -z --no-abbrev --no-renames` output. */
+/**
+ * Parses `git diff --raw -z --no-abbrev --no-renames` output: its `:`-records, and no more (the
+ * `--numstat` records that `--raw --numstat` prints after them are left to `diffStat`).
+ */
 export const diffRaw = (output: string): Array<RawEntry> => {
   const fields = nulFields(output)
   const entries: Array<RawEntry> = []
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const header = fields[i]!
-    if (!header.startsWith(":")) throw new Error(`unexpected diff --raw field ${JSON.stringify(header)}`)
-    entries.push(rawEntry(header, fields[i + 1]!))
-  }
+  let i = 0
+  for (; i + 1 < fields.length && fields[i]!.startsWith(":"); i += 2) entries.push(rawEntry(fields[i]!, fields[i + 1]!))
+  // Anything after the records must be numstat lines (`added\tdeleted\tpath`), never a stray field.
+  for (; i < fields.length; i++) numstatEntry(fields[i]!)
   return entries
 }
 

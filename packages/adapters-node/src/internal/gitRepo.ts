@@ -39,6 +39,8 @@ export interface Repo {
   /** The branch merges land on (SPEC F1). */
   readonly targetBranch: string
   readonly runId: string
+  /** `diff --raw --numstat` output between two commits, by commit pair (see `rawDiff`). */
+  readonly diffs: Map<string, string>
 }
 
 /** How a repository is opened. */
@@ -185,7 +187,7 @@ export const open = Effect.fn("GitRepo.open")(function*(options: OpenOptions) {
       Effect.mapError((error) => gitError("open", "failed", `cannot update ${found.commonDir}/info/exclude: ${error.message}`))
     )
   }
-  return { git, fs, path, root: found.root, commonDir: found.commonDir, worktreesDir, targetBranch, runId: options.runId } satisfies Repo
+  return { git, fs, path, root: found.root, commonDir: found.commonDir, worktreesDir, targetBranch, runId: options.runId, diffs: new Map() } satisfies Repo
 })
 
 // ---------------------------------------------------------------------------------------------------
@@ -255,6 +257,57 @@ export const isAncestor = Effect.fn("GitRepo.isAncestor")(function*(repo: Pick<R
   const output = yield* repo.git.ok("isAncestor", { cwd: repo.root, args: ["merge-base", "--is-ancestor", ancestor, descendant] }, [0, 1])
   return output.exitCode === 0
 })
+
+/**
+ * Whether `folder` (slash-separated, relative to the top) is absent from `commit`'s tree, answered
+ * in-process from loose objects; `false` when it is there or when answering would need a packed
+ * object (the caller then asks git). The prompt's notes folder is read for every prompt and is
+ * usually absent: this spares the `ls-tree` that said so.
+ */
+export const folderIsAbsent = Effect.fnUntraced(function*(repo: Pick<Repo, "commonDir" | "git" | "root">, commit: string, folder: string) {
+  if (!fullSha.test(commit) || !(yield* isLoose(repo.commonDir, commit))) return false
+  let tree = (yield* readCommit(repo, commit)).tree
+  for (const name of folder.split("/").filter((part) => part.length > 0)) {
+    if (!(yield* isLoose(repo.commonDir, tree))) return false
+    const treeSha = tree
+    const entries = (yield* attempt("readTree", () => isogit().then((git) => git.readTree({ fs: nodeFs, gitdir: repo.commonDir, oid: treeSha })))).tree
+    const entry = entries.find((e) => e.path === name)
+    if (entry === undefined) return true
+    if (entry.type !== "tree") return false
+    tree = entry.oid
+  }
+  return false
+})
+
+/** How many commit pairs' diffs a repository keeps: an iteration asks for a few, a run for thousands. */
+const diffsKeptMax = 64
+
+/**
+ * `git diff --raw --numstat -z --no-abbrev --no-renames` from `base` to `head` (run in the common
+ * `.git`: no `.gitattributes`, textconv or diff program applies). Commits never change, so the
+ * output for a pair of full shas is kept: an iteration asks for the same pair for its policy check
+ * and its review, and the merge queue for the landed pair and the checkout sync (issue 17: four
+ * `git diff`s per iteration became two). The newest `diffsKeptMax` pairs are kept.
+ */
+export const rawDiff = (repo: Pick<Repo, "commonDir" | "git" | "diffs">, operation: string, base: string, head: string): Effect.Effect<string, Errors.GitError> => {
+  const key = `${base}..${head}`
+  const kept = fullSha.test(base) && fullSha.test(head) ? repo.diffs.get(key) : undefined
+  if (kept !== undefined) return Effect.succeed(kept)
+  return Effect.map(
+    repo.git.ok(operation, {
+      cwd: repo.commonDir,
+      args: ["diff", "--raw", "--numstat", "-z", "--no-abbrev", "--no-renames", "--no-ext-diff", "--no-textconv", base, head, "--"]
+    }),
+    (output) => {
+      const text = GitCommand.text(output.stdout)
+      if (fullSha.test(base) && fullSha.test(head)) {
+        if (repo.diffs.size >= diffsKeptMax) repo.diffs.delete(repo.diffs.keys().next().value!)
+        repo.diffs.set(key, text)
+      }
+      return text
+    }
+  )
+}
 
 /** Every local branch whose name starts with `prefix`, sorted by name. */
 export const listBranches = Effect.fn("GitRepo.listBranches")(function*(repo: Pick<Repo, "commonDir">, prefix: string) {

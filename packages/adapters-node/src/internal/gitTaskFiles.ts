@@ -57,6 +57,7 @@ export const takeNewTaskFiles = (repo: GitRepo.Repo) =>
  */
 export const readFiles = (repo: GitRepo.Repo) =>
   Effect.fn("NodeGit.readFiles")(function*(commit: string, folder: string, limits: { readonly limit: number; readonly bytesMax: number }) {
+    if (yield* GitRepo.folderIsAbsent(repo, commit, folder)) return []
     const listing = yield* repo.git.ok("readFiles", { cwd: repo.commonDir, args: ["ls-tree", "-r", "-z", "--full-tree", `${commit}^{commit}`, "--", `${folder.replace(/\/+$/, "")}/`] })
     const blobs = GitParse.nulFields(GitCommand.text(listing.stdout)).flatMap((entry) => {
       const match = /^\d+ blob ([0-9a-f]+)\t(.*)$/s.exec(entry)
