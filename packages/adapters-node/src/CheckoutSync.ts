@@ -57,6 +57,7 @@ import * as Apply from "./internal/checkoutApply.ts"
 import * as BusyState from "./internal/checkoutBusy.ts"
 import * as SyncFile from "./internal/checkoutRecord.ts"
 import * as GitCommand from "./internal/gitCommand.ts"
+import * as GitCommits from "./internal/gitCommits.ts"
 import * as GitParse from "./internal/gitParse.ts"
 import * as GitRepo from "./internal/gitRepo.ts"
 
@@ -183,7 +184,7 @@ const checkoutsOnTarget = Effect.fn("CheckoutSync.checkoutsOnTarget")(function*(
  */
 export const touchedFiles = (repo: Repo, old: string, next: string): Effect.Effect<ReadonlyArray<GitParse.RawEntry>, Errors.GitError> =>
   Effect.flatMap(
-    GitRepo.rawDiff(repo, "checkoutSync", old, next),
+    GitCommits.rawDiff(repo, "checkoutSync", old, next),
     (output) => GitRepo.parse("checkoutSync", () => GitParse.diffRaw(output))
   )
 

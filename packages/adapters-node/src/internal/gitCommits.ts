@@ -14,6 +14,7 @@ import { Effect, Option } from "effect"
 import * as nodeFs from "node:fs"
 import { type ConfigGuard, guardConfig } from "./gitConfigGuard.ts"
 import * as GitCommand from "./gitCommand.ts"
+import * as GitObjects from "./gitObjects.ts"
 import { plainBranch, type Recorded, type Records, recordOf, writeHeadFile } from "./gitHeads.ts"
 import * as GitParse from "./gitParse.ts"
 import * as GitRepo from "./gitRepo.ts"
@@ -114,12 +115,7 @@ export const commitAll = (repo: GitRepo.Repo, records: Records, warn: (line: str
       return Option.none<string>()
     }
     const parents = recorded.mergeParent === undefined ? [recorded.head] : [recorded.head, recorded.mergeParent]
-    const commit = yield* repo.git.ok("commitAll", {
-      cwd: repo.root,
-      args: ["commit-tree", tree, ...parents.flatMap((parent) => ["-p", parent])],
-      stdin: message
-    })
-    const sha = GitCommand.text(commit.stdout).trim()
+    const sha = yield* GitObjects.commitTree(repo, "commitAll", tree, parents, message)
     const next: Recorded = { ...recorded, head: sha, mergeParent: undefined }
     if (recorded.branch !== undefined) {
       yield* plainBranch(repo, recorded.branch)
@@ -164,9 +160,41 @@ const restoreHead = (repo: GitRepo.Repo, adminDir: string, workspace: Git.Worksp
  * shown to the reviewer and counted by the policy as the text it is. Real binary content (NUL
  * bytes) is still detected. No textconv or external diff program runs.
  */
+const isFullSha = (sha: string): boolean => /^[0-9a-f]{40}$/.test(sha)
+
+/** How many commit pairs' diffs a repository keeps: an iteration asks for a few, a run for thousands. */
+const diffsKeptMax = 64
+
+/**
+ * `git diff --raw --numstat -z --no-abbrev --no-renames` from `base` to `head` (run in the common
+ * `.git`: no `.gitattributes`, textconv or diff program applies). Commits never change, so the
+ * output for a pair of full shas is kept: an iteration asks for the same pair for its policy check
+ * and its review, and the merge queue for the landed pair and the checkout sync (issue 17: four
+ * `git diff`s per iteration became two). The newest `diffsKeptMax` pairs are kept.
+ */
+export const rawDiff = (repo: Pick<GitRepo.Repo, "commonDir" | "git" | "diffs">, operation: string, base: string, head: string): Effect.Effect<string, Errors.GitError> => {
+  const key = `${base}..${head}`
+  const kept = isFullSha(base) && isFullSha(head) ? repo.diffs.get(key) : undefined
+  if (kept !== undefined) return Effect.succeed(kept)
+  return Effect.map(
+    repo.git.ok(operation, {
+      cwd: repo.commonDir,
+      args: ["diff", "--raw", "--numstat", "-z", "--no-abbrev", "--no-renames", "--no-ext-diff", "--no-textconv", base, head, "--"]
+    }),
+    (output) => {
+      const text = GitCommand.text(output.stdout)
+      if (isFullSha(base) && isFullSha(head)) {
+        if (repo.diffs.size >= diffsKeptMax) repo.diffs.delete(repo.diffs.keys().next().value!)
+        repo.diffs.set(key, text)
+      }
+      return text
+    }
+  )
+}
+
 export const diffStat = (repo: GitRepo.Repo) =>
   Effect.fn("NodeGit.diffStat")(function*(base: string, head: string) {
-    const output = yield* GitRepo.rawDiff(repo, "diffStat", base, head)
+    const output = yield* rawDiff(repo, "diffStat", base, head)
     return yield* GitRepo.parse("diffStat", () => GitParse.diffStat(output))
   })
 

@@ -16,6 +16,7 @@ import { Effect, Schema, type Semaphore } from "effect"
 import * as CheckoutSync from "../CheckoutSync.ts"
 import { dropSetupOutputs } from "./gitCommits.ts"
 import * as GitCommand from "./gitCommand.ts"
+import * as GitObjects from "./gitObjects.ts"
 import { plainBranch, type Records, recordOf, writeHeadFile } from "./gitHeads.ts"
 import * as GitParse from "./gitParse.ts"
 import * as GitRepo from "./gitRepo.ts"
@@ -34,11 +35,7 @@ export const merge = (repo: GitRepo.Repo) =>
     if (!(yield* GitRepo.isAncestor(repo, base, onto))) {
       return yield* GitRepo.gitError("merge", "failed", `the reviewed change's base ${base} is not part of ${onto}`)
     }
-    const commitTree = (tree: string, parents: ReadonlyArray<string>) =>
-      Effect.map(
-        repo.git.ok("merge", { cwd: repo.root, args: ["commit-tree", tree, ...parents.flatMap((parent) => ["-p", parent])], stdin: message }),
-        (output) => GitCommand.text(output.stdout).trim()
-      )
+    const commitTree = (tree: string, parents: ReadonlyArray<string>) => GitObjects.commitTree(repo, "merge", tree, parents, message)
     const headTree = (yield* GitRepo.readCommit(repo, head)).tree
     const reviewed = yield* commitTree(headTree, [base])
     if (onto === base) {

@@ -23,6 +23,7 @@ import * as nodeFs from "node:fs"
 import * as os from "node:os"
 import * as ProcessOwner from "../ProcessOwner.ts"
 import * as GitCommand from "./gitCommand.ts"
+import * as GitObjects from "./gitObjects.ts"
 import * as GitParse from "./gitParse.ts"
 
 /** Everything the git layer needs to know about one repository. */
@@ -41,6 +42,8 @@ export interface Repo {
   readonly runId: string
   /** `diff --raw --numstat` output between two commits, by commit pair (see `rawDiff`). */
   readonly diffs: Map<string, string>
+  /** Who commits, for commits written in-process; `undefined`: through `git commit-tree` (see `gitObjects`). */
+  readonly identity: GitObjects.CommitIdentity | undefined
 }
 
 /** How a repository is opened. */
@@ -187,7 +190,8 @@ export const open = Effect.fn("GitRepo.open")(function*(options: OpenOptions) {
       Effect.mapError((error) => gitError("open", "failed", `cannot update ${found.commonDir}/info/exclude: ${error.message}`))
     )
   }
-  return { git, fs, path, root: found.root, commonDir: found.commonDir, worktreesDir, targetBranch, runId: options.runId, diffs: new Map() } satisfies Repo
+  const identity = yield* GitObjects.commitIdentity(git, found.root)
+  return { git, fs, path, root: found.root, commonDir: found.commonDir, worktreesDir, targetBranch, runId: options.runId, diffs: new Map(), identity } satisfies Repo
 })
 
 // ---------------------------------------------------------------------------------------------------
@@ -278,36 +282,6 @@ export const folderIsAbsent = Effect.fnUntraced(function*(repo: Pick<Repo, "comm
   }
   return false
 })
-
-/** How many commit pairs' diffs a repository keeps: an iteration asks for a few, a run for thousands. */
-const diffsKeptMax = 64
-
-/**
- * `git diff --raw --numstat -z --no-abbrev --no-renames` from `base` to `head` (run in the common
- * `.git`: no `.gitattributes`, textconv or diff program applies). Commits never change, so the
- * output for a pair of full shas is kept: an iteration asks for the same pair for its policy check
- * and its review, and the merge queue for the landed pair and the checkout sync (issue 17: four
- * `git diff`s per iteration became two). The newest `diffsKeptMax` pairs are kept.
- */
-export const rawDiff = (repo: Pick<Repo, "commonDir" | "git" | "diffs">, operation: string, base: string, head: string): Effect.Effect<string, Errors.GitError> => {
-  const key = `${base}..${head}`
-  const kept = fullSha.test(base) && fullSha.test(head) ? repo.diffs.get(key) : undefined
-  if (kept !== undefined) return Effect.succeed(kept)
-  return Effect.map(
-    repo.git.ok(operation, {
-      cwd: repo.commonDir,
-      args: ["diff", "--raw", "--numstat", "-z", "--no-abbrev", "--no-renames", "--no-ext-diff", "--no-textconv", base, head, "--"]
-    }),
-    (output) => {
-      const text = GitCommand.text(output.stdout)
-      if (fullSha.test(base) && fullSha.test(head)) {
-        if (repo.diffs.size >= diffsKeptMax) repo.diffs.delete(repo.diffs.keys().next().value!)
-        repo.diffs.set(key, text)
-      }
-      return text
-    }
-  )
-}
 
 /** Every local branch whose name starts with `prefix`, sorted by name. */
 export const listBranches = Effect.fn("GitRepo.listBranches")(function*(repo: Pick<Repo, "commonDir">, prefix: string) {
