@@ -127,7 +127,8 @@ const runShell = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], s
     const exit = yield* Effect.scoped(Effect.gen(function*() {
       // Released after the group is stopped: a background child that left the group dies too.
       const tag = ProcessOwner.newCallTag("command")
-      yield* Effect.addFinalizer(() => Effect.sync(() => void ProcessOwner.reapCall(tag)))
+      const shell = { pid: undefined as number | undefined }
+      yield* Effect.addFinalizer(() => Effect.sync(() => void (shell.pid === undefined ? [] : ProcessOwner.reapCall(tag, shell.pid))))
       const handle = yield* spawner.spawn(ChildProcess.make("sh", ["-c", command], {
         cwd,
         env: { ...settings.env, [ProcessOwner.callVariable]: tag },
@@ -136,6 +137,7 @@ const runShell = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], s
         stdin: "ignore",
         forceKillAfter: Duration.millis(settings.killGraceMs)
       }))
+      shell.pid = handle.pid
       const reader = yield* Effect.forkChild(Stream.runForEach(handle.all, (chunk) => Effect.sync(() => output.push(chunk))), { startImmediately: true })
       // A shell killed by a signal it did not get from us (an OOM kill, say) failed; it is a result.
       const code = yield* handle.exitCode.pipe(Effect.catchTag("PlatformError", (error) =>

@@ -105,7 +105,8 @@ const spawnAndWait = Effect.fnUntraced(function*(settings: AttemptSettings, requ
   const tag = ProcessOwner.newCallTag(`${request.worker}-${request.iteration}-${request.call}`)
   yield* Effect.addFinalizer(() =>
     Effect.sync(() => {
-      const killed = ProcessOwner.reapCall(tag)
+      // Nothing was started when the spawn failed; what was, has ids from the agent's own on.
+      const killed = state.pid === undefined ? [] : ProcessOwner.reapCall(tag, state.pid)
       if (killed.length > 0) state.notes.push(`killed ${killed.length} process(es) the agent left running outside its process group: ${killed.join(", ")}`)
     }))
   // Acquired before the spawn so that its release runs after the spawn's (which kills the group).
