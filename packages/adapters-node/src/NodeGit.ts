@@ -136,7 +136,7 @@ export const make = (repo: GitRepo.Repo, warn: (line: string) => Effect.Effect<v
     commitAll: Commits.commitAll(repo, records, warn, guard),
     markSetupOutputs: Commits.markSetupOutputs(repo, records),
     workspaceHead: (workspace) => Effect.map(Heads.recordOf(repo, records, workspace.path), (recorded) => recorded.head),
-    diffStat: Commits.diffStat(repo),
+    diffStat: Commits.diffStat(repo, records),
     diffText: Commits.diffText(repo),
     // Merges may run merge drivers; the swap syncs the user's checkout (smudge filters).
     merge: (request) => guarded(Landing.merge(repo)(request)),

@@ -439,7 +439,9 @@ describe("NodeGit: commits and diffs", () => {
           "gone.txt": null,
           "img.bin": new Uint8Array([0, 9, 9, 9]),
           "dir/new.txt": "n1\nn2\n",
-          "new.bin": new Uint8Array([0, 0])
+          "new.bin": new Uint8Array([0, 0]),
+          "we ird \"name\".txt": "odd\n",
+          "new\nline.txt": "nl\n"
         })
         const head = yield* commitOrFail(workspace, "all kinds")
         assert.deepStrictEqual(yield* git.diffStat(base, head), [
@@ -447,13 +449,21 @@ describe("NodeGit: commits and diffs", () => {
           { path: "gone.txt", status: "deleted", added: 0, deleted: 1, binary: false },
           { path: "img.bin", status: "modified", added: 0, deleted: 0, binary: true },
           { path: "keep.txt", status: "modified", added: 2, deleted: 2, binary: false },
-          { path: "new.bin", status: "added", added: 0, deleted: 0, binary: true }
+          { path: "new\nline.txt", status: "added", added: 1, deleted: 0, binary: false },
+          { path: "new.bin", status: "added", added: 0, deleted: 0, binary: true },
+          { path: "we ird \"name\".txt", status: "added", added: 1, deleted: 0, binary: false }
         ])
         const text = yield* git.diffText(base, head)
         for (const needle of ["+++ b/dir/new.txt", "--- a/gone.txt", "Binary files a/img.bin and b/img.bin differ", "Binary files /dev/null and b/new.bin differ", "+zero"]) {
           assert.include(text, needle)
         }
+        // The review's patch came with the stats (one git process, issue 17): it is git's own, and
+        // asking again (git runs again) gives the same.
+        const byGit = cli(temp.repo, ["diff", "--no-renames", "--no-color", "--src-prefix=a/", "--dst-prefix=b/", base, head, "--"])
+        assert.strictEqual(text, byGit)
+        assert.strictEqual(yield* git.diffText(base, head), byGit)
         assert.deepStrictEqual(yield* git.diffStat(head, head), [])
+        assert.strictEqual(yield* git.diffText(head, head), "")
       }))
     }))
 

@@ -165,44 +165,79 @@ const isFullSha = (sha: string): boolean => /^[0-9a-f]{40}$/.test(sha)
 /** How many commit pairs' diffs a repository keeps: an iteration asks for a few, a run for thousands. */
 const diffsKeptMax = 64
 
+/** Patches kept for a review that has not asked yet: one per worker about to be reviewed, each at most `patchBytesKeptMax`. */
+const patchesKeptMax = 64
+const patchBytesKeptMax = 4 * 1024 * 1024
+
+const diffFlags = ["--no-renames", "--no-ext-diff", "--no-textconv"] as const
+const patchFlags = ["--no-color", "--src-prefix=a/", "--dst-prefix=b/"] as const
+
+const keep = (kept: Map<string, string>, keptMax: number, key: string, value: string) => {
+  if (kept.size >= keptMax) kept.delete(kept.keys().next().value!)
+  kept.set(key, value)
+}
+
 /**
  * `git diff --raw --numstat -z --no-abbrev --no-renames` from `base` to `head` (run in the common
  * `.git`: no `.gitattributes`, textconv or diff program applies). Commits never change, so the
- * output for a pair of full shas is kept: an iteration asks for the same pair for its policy check
- * and its review, and the merge queue for the landed pair and the checkout sync (issue 17: four
- * `git diff`s per iteration became two). The newest `diffsKeptMax` pairs are kept.
+ * output for a pair of full shas is kept: an iteration asks for the same pair after its commit,
+ * for its policy check and for its review, and the merge queue for the landed pair and the checkout
+ * sync. With `withPatch` the same process also prints the patch (`-p`, after the records and an
+ * empty field), kept for `diffText`: the review's diff costs no process of its own (issue 17: five
+ * `git diff`s per iteration became two, one when main has not moved).
  */
-export const rawDiff = (repo: Pick<GitRepo.Repo, "commonDir" | "git" | "diffs">, operation: string, base: string, head: string): Effect.Effect<string, Errors.GitError> => {
+export const rawDiff = (
+  repo: Pick<GitRepo.Repo, "commonDir" | "git" | "diffs" | "patches">,
+  operation: string,
+  base: string,
+  head: string,
+  withPatch = false
+): Effect.Effect<string, Errors.GitError> => {
   const key = `${base}..${head}`
-  const kept = isFullSha(base) && isFullSha(head) ? repo.diffs.get(key) : undefined
+  const keepable = isFullSha(base) && isFullSha(head)
+  const kept = keepable ? repo.diffs.get(key) : undefined
   if (kept !== undefined) return Effect.succeed(kept)
+  const patch = withPatch && keepable
   return Effect.map(
     repo.git.ok(operation, {
       cwd: repo.commonDir,
-      args: ["diff", "--raw", "--numstat", "-z", "--no-abbrev", "--no-renames", "--no-ext-diff", "--no-textconv", base, head, "--"]
+      args: ["diff", "--raw", "--numstat", ...(patch ? ["-p", ...patchFlags] : []), "-z", "--no-abbrev", ...diffFlags, base, head, "--"]
     }),
     (output) => {
-      const text = GitCommand.text(output.stdout)
-      if (isFullSha(base) && isFullSha(head)) {
-        if (repo.diffs.size >= diffsKeptMax) repo.diffs.delete(repo.diffs.keys().next().value!)
-        repo.diffs.set(key, text)
+      let text = GitCommand.text(output.stdout)
+      if (patch) {
+        // The records end with a NUL each; an empty field, then the patch. No change: no output at all.
+        const end = text.indexOf("\0\0")
+        const patchText = end < 0 ? "" : text.slice(end + 2)
+        text = end < 0 ? text : text.slice(0, end + 1)
+        if (patchText.length <= patchBytesKeptMax) keep(repo.patches, patchesKeptMax, key, patchText)
       }
+      if (keepable) keep(repo.diffs, diffsKeptMax, key, text)
       return text
     }
   )
 }
 
-export const diffStat = (repo: GitRepo.Repo) =>
+/**
+ * The change from `base` to `head`. When `head` is a workspace's head (the commit an iteration just
+ * made, which its review will read next) the patch is fetched in the same process.
+ */
+export const diffStat = (repo: GitRepo.Repo, records: Records) =>
   Effect.fn("NodeGit.diffStat")(function*(base: string, head: string) {
-    const output = yield* rawDiff(repo, "diffStat", base, head)
+    let isWorkspaceHead = false
+    for (const recorded of records.values()) if (recorded.head === head) isWorkspaceHead = true
+    const output = yield* rawDiff(repo, "diffStat", base, head, isWorkspaceHead)
     return yield* GitRepo.parse("diffStat", () => GitParse.diffStat(output))
   })
 
 export const diffText = (repo: GitRepo.Repo) =>
   Effect.fn("NodeGit.diffText")(function*(base: string, head: string) {
-    const output = yield* repo.git.ok("diffText", {
-      cwd: repo.commonDir,
-      args: ["diff", "--no-renames", "--no-ext-diff", "--no-textconv", "--no-color", "--src-prefix=a/", "--dst-prefix=b/", base, head, "--"]
-    })
+    const key = `${base}..${head}`
+    const kept = repo.patches.get(key)
+    if (kept !== undefined) {
+      repo.patches.delete(key)
+      return kept
+    }
+    const output = yield* repo.git.ok("diffText", { cwd: repo.commonDir, args: ["diff", ...diffFlags, ...patchFlags, base, head, "--"] })
     return GitCommand.text(output.stdout)
   })
