@@ -187,14 +187,16 @@ const keep = (kept: Map<string, string>, keptMax: number, key: string, value: st
  * `git diff`s per iteration became two, one when main has not moved).
  */
 export const rawDiff = (
-  repo: Pick<GitRepo.Repo, "commonDir" | "git" | "diffs" | "patches">,
+  repo: Pick<GitRepo.Repo, "commonDir" | "git" | "diffs" | "patches" | "trees">,
   operation: string,
   base: string,
   head: string,
   withPatch = false
 ): Effect.Effect<string, Errors.GitError> => {
-  const key = `${base}..${head}`
   const keepable = isFullSha(base) && isFullSha(head)
+  // By tree pair where the trees are known: a merge onto the base it was reviewed on has the
+  // reviewed tree, so its diff is the review's.
+  const key = `${repo.trees.get(base) ?? base}..${repo.trees.get(head) ?? head}`
   const kept = keepable ? repo.diffs.get(key) : undefined
   if (kept !== undefined) return Effect.succeed(kept)
   const patch = withPatch && keepable
@@ -210,7 +212,7 @@ export const rawDiff = (
         const end = text.indexOf("\0\0")
         const patchText = end < 0 ? "" : text.slice(end + 2)
         text = end < 0 ? text : text.slice(0, end + 1)
-        if (patchText.length <= patchBytesKeptMax) keep(repo.patches, patchesKeptMax, key, patchText)
+        if (patchText.length <= patchBytesKeptMax) keep(repo.patches, patchesKeptMax, `${base}..${head}`, patchText)
       }
       if (keepable) keep(repo.diffs, diffsKeptMax, key, text)
       return text

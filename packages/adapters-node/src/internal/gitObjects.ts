@@ -109,12 +109,22 @@ export const writeLooseObject = (objectsDir: string, type: "commit", body: Uint8
   return sha
 }
 
+/** How many commits' trees a repository remembers: the recent ones are the ones diffs are asked of. */
+const treesKeptMax = 256
+
+/** Records that `commit` has `tree` (commits never change) and returns the commit. */
+const remember = (repo: Pick<Repo, "trees">, commit: string, tree: string): string => {
+  if (repo.trees.size >= treesKeptMax) repo.trees.delete(repo.trees.keys().next().value!)
+  repo.trees.set(commit, tree)
+  return commit
+}
+
 /**
  * Writes a commit of `tree` on `parents` with `message` (verbatim) and returns its sha: in-process
  * when the repository allows (`gitObjects`), else with `git commit-tree`.
  */
 export const commitTree = (
-  repo: Pick<Repo, "commonDir" | "git" | "root" | "identity">,
+  repo: Pick<Repo, "commonDir" | "git" | "root" | "identity" | "trees">,
   operation: string,
   tree: string,
   parents: ReadonlyArray<string>,
@@ -124,11 +134,11 @@ export const commitTree = (
   if (identity === undefined) {
     return Effect.map(
       repo.git.ok(operation, { cwd: repo.root, args: ["commit-tree", tree, ...parents.flatMap((parent) => ["-p", parent])], stdin: message }),
-      (output) => GitCommand.text(output.stdout).trim()
+      (output) => remember(repo, GitCommand.text(output.stdout).trim(), tree)
     )
   }
   return Effect.try({
-    try: () => writeLooseObject(`${repo.commonDir}/objects`, "commit", Buffer.from(commitText({ tree, parents, identity, message, now: new Date() }))),
+    try: () => remember(repo, writeLooseObject(`${repo.commonDir}/objects`, "commit", Buffer.from(commitText({ tree, parents, identity, message, now: new Date() }))), tree),
     catch: (cause) => new Errors.GitError({ operation, reason: "failed", message: `cannot write the commit of tree ${tree}: ${cause instanceof Error ? cause.message : String(cause)}` })
   })
 }

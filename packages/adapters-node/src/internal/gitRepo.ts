@@ -42,6 +42,8 @@ export interface Repo {
   readonly runId: string
   /** `diff --raw --numstat` output between two commits, by commit pair (see `rawDiff`). */
   readonly diffs: Map<string, string>
+  /** The tree of each commit this process wrote, by commit (see `gitObjects.commitTree`): diffs are kept by tree pair. */
+  readonly trees: Map<string, string>
   /** The patch of a commit pair fetched with its stats for the review that follows (see `gitCommits.rawDiff`). */
   readonly patches: Map<string, string>
   /** Who commits, for commits written in-process; `undefined`: through `git commit-tree` (see `gitObjects`). */
@@ -193,7 +195,7 @@ export const open = Effect.fn("GitRepo.open")(function*(options: OpenOptions) {
     )
   }
   const identity = yield* GitObjects.commitIdentity(git, found.root)
-  return { git, fs, path, root: found.root, commonDir: found.commonDir, worktreesDir, targetBranch, runId: options.runId, diffs: new Map(), patches: new Map(), identity } satisfies Repo
+  return { git, fs, path, root: found.root, commonDir: found.commonDir, worktreesDir, targetBranch, runId: options.runId, diffs: new Map(), patches: new Map(), trees: new Map(), identity } satisfies Repo
 })
 
 // ---------------------------------------------------------------------------------------------------
