@@ -140,7 +140,7 @@ export const make = (repo: GitRepo.Repo, warn: (line: string) => Effect.Effect<v
     diffText: Commits.diffText(repo),
     // Merges may run merge drivers; the swap syncs the user's checkout (smudge filters).
     merge: (request) => guarded(Landing.merge(repo)(request)),
-    compareAndSwapMain: (expected, next, landed) => guarded(Landing.compareAndSwapMain(repo, warn, swaps)(expected, next, landed)),
+    compareAndSwapMain: (expected, next, landed, retired) => guarded(Landing.compareAndSwapMain(repo, warn, swaps, records)(expected, next, landed, retired)),
     mergedMarkers: Landing.mergedMarkers(repo),
     mergeIntoWorkspace: (workspace, onto) => guarded(Landing.mergeIntoWorkspace(repo, records)(workspace, onto)),
     takeNewTaskFiles: TaskFiles.takeNewTaskFiles(repo),

@@ -717,6 +717,45 @@ describe("NodeGit: branches", () => {
       }))
     }))
 
+  it.live("compareAndSwapMain retires the landed branch in the same transaction: gone and its worktree detached when main moves; kept when main does not move or when the user has it checked out", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        const land = (branch: string, file: string) =>
+          Effect.gen(function*() {
+            const workspace = yield* work(w0, branch, { [file]: `${file}\n` })
+            const head = yield* commitOrFail(workspace, file)
+            const main = yield* git.mainHead
+            const attempt = yield* git.merge({ onto: main, base: main, head, strategy: "no-ff", message: file })
+            if (attempt._tag !== "Merged") return assert.fail("expected a merge")
+            return { workspace, head, main, sha: attempt.sha }
+          })
+        const first = yield* land("oompa/t/w0-1", "b.txt")
+        // A lost swap changes nothing: main, and the branch with its worktree on it.
+        assert.isFalse(yield* git.compareAndSwapMain(first.head, first.sha, [], "oompa/t/w0-1"))
+        assert.deepStrictEqual((yield* git.listBranches("oompa/")).map((b) => b.name), ["oompa/t/w0-1"])
+        assert.isTrue(yield* git.compareAndSwapMain(first.main, first.sha, ["t1"], "oompa/t/w0-1"))
+        assert.strictEqual(git_rev(temp.repo, "main"), first.sha)
+        assert.deepStrictEqual(yield* git.listBranches("oompa/"), [])
+        assert.strictEqual(gitStatus(first.workspace.path, ["symbolic-ref", "-q", "HEAD"]).code, 1)
+        assert.strictEqual(cli(first.workspace.path, ["rev-parse", "HEAD"]).trim(), first.head)
+        // A branch its agent moved goes too, as deleteBranch after the iteration would take it.
+        const second = yield* land("oompa/t/w0-2", "c.txt")
+        commitOnBranch(temp.repo, "oompa/t/w0-2", { "x.txt": "x\n" })
+        assert.isTrue(yield* git.compareAndSwapMain(second.main, second.sha, [], "oompa/t/w0-2"))
+        assert.strictEqual(git_rev(temp.repo, "main"), second.sha)
+        assert.deepStrictEqual(yield* git.listBranches("oompa/"), [])
+        // Checked out in the user's own checkout: main lands, the user's HEAD keeps its branch.
+        const third = yield* land("oompa/t/w0-3", "d.txt")
+        yield* git.setBranch("oompa/t/user", third.head)
+        cli(temp.repo, ["checkout", "-q", "oompa/t/user"])
+        assert.isTrue(yield* git.compareAndSwapMain(third.main, third.sha, [], "oompa/t/user"))
+        assert.strictEqual(cli(temp.repo, ["symbolic-ref", "HEAD"]).trim(), "refs/heads/oompa/t/user")
+        assert.strictEqual(git_rev(temp.repo, "oompa/t/user"), third.head)
+      }))
+    }))
+
   it.live("git runs with a fallback identity and ignores GIT_DIR from the environment", () =>
     Effect.gen(function*() {
       const temp = yield* gitdir({ "a.txt": "a\n" })

@@ -115,19 +115,45 @@ export const setBranch = (repo: GitRepo.Repo, records: Records) =>
     if (commit !== undefined) for (const [path, recorded] of records) if (recorded.branch === name) records.set(path, { ...recorded, head: commit })
   })
 
+/** A branch about to be deleted: its ref, the commit it is at, and oompa's worktrees that have it checked out. */
+export interface Retiring {
+  readonly ref: string
+  readonly sha: string
+  readonly holders: ReadonlyArray<GitRepo.Worktree>
+}
+
+/**
+ * What deleting branch `name` involves, or `undefined` when there is nothing to delete (no such
+ * branch, or a symbolic ref, which is removed here). Fails when a worktree that is not oompa's has
+ * it checked out: the user's HEAD is never left on a deleted branch.
+ */
+export const retiring = Effect.fnUntraced(function*(repo: GitRepo.Repo, name: string) {
+  if (name === repo.targetBranch) return yield* GitRepo.gitError("deleteBranch", "failed", `cannot delete the target branch ${name}`)
+  const ref = `refs/heads/${name}`
+  // A symbolic ref planted under oompa's name goes by itself; `update-ref -d` would delete its target (main).
+  if (yield* plainBranch(repo, name)) return undefined
+  const sha = yield* GitRepo.resolveRef(repo.commonDir, ref)
+  if (sha === undefined) return undefined
+  const holders = (yield* GitRepo.withWorktreeRegistry(repo, GitRepo.listWorktrees(repo))).filter((worktree) => worktree.head._tag === "Branch" && worktree.head.ref === ref)
+  const foreign = holders.find((worktree) => !worktree.path.startsWith(`${repo.worktreesDir}/`))
+  if (foreign !== undefined) return yield* GitRepo.gitError("deleteBranch", "failed", `${name} is checked out at ${foreign.path}, which is not oompa's; it stays`)
+  return { ref, sha, holders } satisfies Retiring
+})
+
+/** After `retiring.ref` is gone: oompa's worktrees that had it checked out are detached at its commit, and their records follow. */
+export const retired = (repo: GitRepo.Repo, records: Records, name: string, retiring: Retiring) =>
+  Effect.gen(function*() {
+    for (const holder of retiring.holders) yield* writeHeadFile(repo, holder.adminDir, holder.path, `${retiring.sha}\n`)
+    for (const [path, recorded] of records) if (recorded.branch === name) records.set(path, { ...recorded, branch: undefined })
+  })
+
 /** Deletes a branch; oompa's worktrees that have it checked out are detached at its commit first. */
 export const deleteBranch = (repo: GitRepo.Repo, records: Records) =>
   Effect.fn("NodeGit.deleteBranch")(function*(name: string) {
-    if (name === repo.targetBranch) return yield* GitRepo.gitError("deleteBranch", "failed", `cannot delete the target branch ${name}`)
-    const ref = `refs/heads/${name}`
-    // A symbolic ref planted under oompa's name goes by itself; `update-ref -d` would delete its target (main).
-    if (yield* plainBranch(repo, name)) return
-    const sha = yield* GitRepo.resolveRef(repo.commonDir, ref)
-    if (sha === undefined) return
-    const holders = (yield* GitRepo.withWorktreeRegistry(repo, GitRepo.listWorktrees(repo))).filter((worktree) => worktree.head._tag === "Branch" && worktree.head.ref === ref)
-    const foreign = holders.find((worktree) => !worktree.path.startsWith(`${repo.worktreesDir}/`))
-    if (foreign !== undefined) return yield* GitRepo.gitError("deleteBranch", "failed", `${name} is checked out at ${foreign.path}, which is not oompa's; it stays`)
-    for (const holder of holders) yield* writeHeadFile(repo, holder.adminDir, holder.path, `${sha}\n`)
-    yield* repo.git.ok("deleteBranch", { cwd: repo.root, args: ["update-ref", "--no-deref", "-m", `oompa ${repo.runId}: delete`, "-d", ref, sha] })
-    for (const [path, recorded] of records) if (recorded.branch === name) records.set(path, { ...recorded, branch: undefined })
+    const branch = yield* retiring(repo, name)
+    if (branch === undefined) return
+    // Detached first: no worktree of oompa's is ever on a branch that is gone.
+    for (const holder of branch.holders) yield* writeHeadFile(repo, holder.adminDir, holder.path, `${branch.sha}\n`)
+    yield* repo.git.ok("deleteBranch", { cwd: repo.root, args: ["update-ref", "--no-deref", "-m", `oompa ${repo.runId}: delete`, "-d", branch.ref, branch.sha] })
+    yield* retired(repo, records, name, branch)
   })

@@ -17,6 +17,7 @@ import * as CheckoutSync from "../CheckoutSync.ts"
 import { dropSetupOutputs } from "./gitCommits.ts"
 import * as GitCommand from "./gitCommand.ts"
 import * as GitObjects from "./gitObjects.ts"
+import * as Heads from "./gitHeads.ts"
 import { plainBranch, type Records, recordOf, writeHeadFile } from "./gitHeads.ts"
 import * as GitParse from "./gitParse.ts"
 import * as GitRepo from "./gitRepo.ts"
@@ -83,8 +84,8 @@ export const mergedMarkers = (repo: GitRepo.Repo) =>
  * process take turns (`swaps`), so two syncs never share the record; between processes the ref's own
  * lock decides, and the run lock keeps a second run away.
  */
-export const compareAndSwapMain = (repo: GitRepo.Repo, warn: (line: string) => Effect.Effect<void>, swaps: Semaphore.Semaphore) =>
-  Effect.fn("NodeGit.compareAndSwapMain")(function*(expected: string, next: string, landed: ReadonlyArray<string> = []) {
+export const compareAndSwapMain = (repo: GitRepo.Repo, warn: (line: string) => Effect.Effect<void>, swaps: Semaphore.Semaphore, records: Records) =>
+  Effect.fn("NodeGit.compareAndSwapMain")(function*(expected: string, next: string, landed: ReadonlyArray<string> = [], retired?: string) {
     for (const task of landed) {
       if (!Schema.is(Ids.TaskId)(task)) return yield* GitRepo.gitError("compareAndSwapMain", "failed", `invalid task id ${JSON.stringify(task)} for a merged marker`)
     }
@@ -95,19 +96,36 @@ export const compareAndSwapMain = (repo: GitRepo.Repo, warn: (line: string) => E
     yield* Effect.forEach(yield* CheckoutSync.recover(repo), warn)
     const record = yield* CheckoutSync.prepare(repo, { old: expected, next })
     const ref = `refs/heads/${repo.targetBranch}`
-    // What the sync will need is read while the ref moves (it does not depend on the move).
-    const [update, touched] = yield* Effect.all([
-      // One transaction: main and the markers of what it lands move together or not at all.
+    // The landed work's branch goes in the same transaction (a git process less per iteration, and
+    // no crash leaves it behind); one that cannot, because it is held outside oompa, is left to `deleteBranch`.
+    const retiring = retired === undefined ? undefined : yield* Heads.retiring(repo, retired).pipe(Effect.orElseSucceed(() => undefined))
+    const transaction = (retire: Heads.Retiring | undefined) =>
       repo.git.run("compareAndSwapMain", {
         cwd: repo.root,
         args: ["update-ref", "-m", `oompa ${repo.runId}: merge`, "--stdin"],
-        stdin: ["start", `update ${ref} ${next} ${expected}`, ...landed.map((task) => `update ${mergedMarkerRef(task)} ${next}`), "prepare", "commit", ""].join("\n")
-      }),
+        stdin: [
+          "start",
+          `update ${ref} ${next} ${expected}`,
+          ...landed.map((task) => `update ${mergedMarkerRef(task)} ${next}`),
+          ...(retire === undefined ? [] : [`delete ${retire.ref} ${retire.sha}`]),
+          "prepare",
+          "commit",
+          ""
+        ].join("\n")
+      })
+    // What the sync will need is read while the ref moves (it does not depend on the move).
+    const [first, touched] = yield* Effect.all([
+      // One transaction: main and the markers of what it lands move together or not at all.
+      transaction(retiring),
       record === undefined
         ? Effect.succeed(undefined)
         // Once main has moved the swap must report success: `finish` reads the files again and reports a failure.
         : CheckoutSync.touchedFiles(repo, expected, next).pipe(Effect.catchTag("GitError", () => Effect.succeed(undefined)))
     ], { concurrency: "unbounded" })
+    // The branch moved since it was read (its agent's doing): main still lands, the branch is left to `deleteBranch`.
+    const retry = first.exitCode !== 0 && retiring !== undefined && (yield* GitRepo.resolveRef(repo.commonDir, ref)) === expected
+    const update = retry ? yield* transaction(undefined) : first
+    if (update.exitCode === 0 && retiring !== undefined && !retry) yield* Heads.retired(repo, records, retired!, retiring)
     if (update.exitCode !== 0) {
       const now = yield* GitRepo.resolveRef(repo.commonDir, ref)
       if (record !== undefined) yield* CheckoutSync.discard(repo)

@@ -265,7 +265,7 @@ const review = Effect.fnUntraced(function*(steps: Steps, attempt: number) {
  */
 export const submit = Effect.fnUntraced(function*(steps: Steps, state: ReviewLoop.State) {
   const mergeQueue = yield* MergeQueue
-  const { config } = yield* CurrentRun
+  const { config, keepBranches } = yield* CurrentRun
   const { worker } = yield* CurrentWorker
   const head = state.approved
   if (head === undefined) return yield* Effect.die(new Error(`assertion failed: ${steps.branch} was submitted without an approved commit`))
@@ -277,7 +277,8 @@ export const submit = Effect.fnUntraced(function*(steps: Steps, state: ReviewLoo
     base: yield* Ref.get(steps.base),
     head,
     message: yield* mergeMessage(steps),
-    task: steps.task?.id
+    task: steps.task?.id,
+    retireBranch: !keepBranches
   })
   steps.watch.timings.mergeWait += outcome.waitedMs
   steps.watch.timings.test += outcome.testMs

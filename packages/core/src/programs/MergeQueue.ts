@@ -45,6 +45,8 @@ export interface Submission {
   readonly message: string
   /** The task it does: its merged marker moves with main. */
   readonly task?: string | undefined
+  /** Whether `branch` goes once its work landed (in the same transaction), as it would after the iteration. */
+  readonly retireBranch?: boolean | undefined
 }
 
 /**
@@ -249,7 +251,7 @@ const land = Effect.fnUntraced(function*(submission: Submission, options: Option
   const landed = submission.task === undefined ? [] : [submission.task]
   // From the value the queue last saw, under the lock `checkMain` takes: no check sees main half-moved.
   const swapped = yield* main.lock.withPermit(Effect.gen(function*() {
-    if (!(yield* git.compareAndSwapMain(onto, attempt.sha, landed))) return false
+    if (!(yield* git.compareAndSwapMain(onto, attempt.sha, landed, submission.retireBranch === true ? submission.branch : undefined))) return false
     main.lastSeen = attempt.sha
     return true
   }))

@@ -156,9 +156,12 @@ export class Git extends Context.Service<Git, {
   readonly merge: (request: MergeRequest) => Effect.Effect<MergeAttempt, GitError>
   /**
    * Moves the target branch from `expected` to `next` and, in the same transaction, sets the merged
-   * marker of each task in `landed` to `next`; `false` (and no change) when main is not at `expected`.
+   * marker of each task in `landed` to `next` and deletes the branch `retired` (the landed work's,
+   * as `deleteBranch` would after it); `false` (and no change) when main is not at `expected`. A
+   * retired branch the transaction cannot delete (it moved, or is checked out outside oompa) is
+   * left for `deleteBranch`.
    */
-  readonly compareAndSwapMain: (expected: string, next: string, landed?: ReadonlyArray<string>) => Effect.Effect<boolean, GitError>
+  readonly compareAndSwapMain: (expected: string, next: string, landed?: ReadonlyArray<string>, retired?: string) => Effect.Effect<boolean, GitError>
   /**
    * The merged markers (`refs/oompa/merged/<task>`): task → the commit that landed it, as recorded.
    * A marker is a ref any process with access to the repository can write: check it against main.

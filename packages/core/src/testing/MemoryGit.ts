@@ -69,7 +69,7 @@ export const make = (repo: MemoryRepo): Context.Service.Shape<typeof Git> =>
     diffStat: (base, head) => attempt(() => repo.diffStat(base, head)),
     diffText: (base, head) => attempt(() => repo.diffText(base, head)),
     merge: (request) => attempt(() => repo.merge(request)),
-    compareAndSwapMain: (expected, next, landed) => attempt(() => repo.compareAndSwapMain(expected, next, landed)),
+    compareAndSwapMain: (expected, next, landed, retired) => attempt(() => repo.compareAndSwapMain(expected, next, landed, retired)),
     mergedMarkers: attempt(() => repo.mergedMarkers()),
     mergeIntoWorkspace: (workspace, onto) => attempt(() => repo.mergeIntoWorkspace(workspace, onto)),
     takeNewTaskFiles: (workspace) => attempt(() => repo.takeNewTaskFiles(workspace)),

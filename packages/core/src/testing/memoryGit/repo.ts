@@ -289,10 +289,10 @@ export class MemoryRepo {
   }
 
   /**
-   * Moves the target branch from `expected` to `next`, and sets the merged marker of each task in
-   * `landed`; dies when `next` does not descend from `expected`.
+   * Moves the target branch from `expected` to `next`, sets the merged marker of each task in
+   * `landed` and deletes the branch `retired`; dies when `next` does not descend from `expected`.
    */
-  compareAndSwapMain(expected: string, next: string, landed: ReadonlyArray<string> = []): boolean {
+  compareAndSwapMain(expected: string, next: string, landed: ReadonlyArray<string> = [], retired?: string): boolean {
     const operation = "compareAndSwapMain"
     if (!this.isAncestor(expected, next, operation)) {
       throw new Error(`MemoryGit.compareAndSwapMain: ${next} does not descend from ${expected}; main only moves forward`)
@@ -303,6 +303,7 @@ export class MemoryRepo {
     }
     this.moveBranch(this.targetBranch, next)
     for (const task of landed) this.markers.set(task, next)
+    if (retired !== undefined) this.deleteBranch(retired)
     this.counts.casSuccesses++
     return true
   }
