@@ -24,6 +24,7 @@ import * as os from "node:os"
 import * as ProcessOwner from "../ProcessOwner.ts"
 import * as GitCommand from "./gitCommand.ts"
 import * as GitObjects from "./gitObjects.ts"
+import * as RefFiles from "./gitRefFiles.ts"
 import * as GitParse from "./gitParse.ts"
 
 /** Everything the git layer needs to know about one repository. */
@@ -204,12 +205,16 @@ export const open = Effect.fn("GitRepo.open")(function*(options: OpenOptions) {
 
 /** The commit a full ref name points to, or `undefined` when the ref does not exist. Never cached. */
 export const resolveRef = (commonDir: string, ref: string): Effect.Effect<string | undefined, Errors.GitError> =>
-  Effect.tryPromise({
-    try: () => isogit().then((git) => git.resolveRef({ fs: nodeFs, gitdir: commonDir, ref })).then((sha): string | undefined => sha, (cause: unknown) => {
-      if (isNotFound(cause)) return undefined
-      throw cause
-    }),
-    catch: (cause) => gitError("resolveRef", reasonOfCause(cause), `cannot read ${ref}: ${causeText(cause)}`)
+  Effect.suspend(() => {
+    const direct = RefFiles.readRefDirectly(commonDir, ref)
+    if (direct !== null) return Effect.succeed(direct)
+    return Effect.tryPromise({
+      try: () => isogit().then((git) => git.resolveRef({ fs: nodeFs, gitdir: commonDir, ref })).then((sha): string | undefined => sha, (cause: unknown) => {
+        if (isNotFound(cause)) return undefined
+        throw cause
+      }),
+      catch: (cause) => gitError("resolveRef", reasonOfCause(cause), `cannot read ${ref}: ${causeText(cause)}`)
+    })
   })
 
 const fullSha = /^[0-9a-f]{40}$/

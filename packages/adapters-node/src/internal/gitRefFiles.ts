@@ -1,0 +1,65 @@
+/**
+ * Refs read from their files, as git stores them with the files backend: a loose ref is a file
+ * holding a sha, the rest are in `packed-refs` (parsed once and reused while the file is the same).
+ * Anything else (a symbolic ref, a file this does not expect, the reftable backend) is left to
+ * isomorphic-git by answering `null`.
+ *
+ * Internal: used by `gitRepo.resolveRef`.
+ *
+ * @since 0.1.0
+ */
+import * as nodeFs from "node:fs"
+
+const fullSha = /^[0-9a-f]{40}$/
+
+/** `packed-refs` as last parsed, by file: reused while its size and modification time are unchanged. */
+interface PackedRefs {
+  readonly ino: number
+  readonly size: number
+  readonly mtimeMs: number
+  readonly refs: ReadonlyMap<string, string>
+}
+const packedRefsParsed = new Map<string, PackedRefs>()
+
+/** The ref's value from `packed-refs`; `undefined` when it has none, `null` when the file cannot be read as expected. */
+const packedRef = (commonDir: string, ref: string): string | undefined | null => {
+  const file = `${commonDir}/packed-refs`
+  let stats: nodeFs.Stats
+  try {
+    stats = nodeFs.statSync(file)
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ENOENT" ? undefined : null
+  }
+  let parsed = packedRefsParsed.get(file)
+  if (parsed === undefined || parsed.ino !== stats.ino || parsed.size !== stats.size || parsed.mtimeMs !== stats.mtimeMs) {
+    const refs = new Map<string, string>()
+    for (const line of nodeFs.readFileSync(file, "utf8").split("\n")) {
+      if (line.startsWith("#") || line.startsWith("^") || line.length === 0) continue
+      const space = line.indexOf(" ")
+      if (space !== 40) return null
+      refs.set(line.slice(41), line.slice(0, 40))
+    }
+    parsed = { ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, refs }
+    packedRefsParsed.set(file, parsed)
+  }
+  return parsed.refs.get(ref)
+}
+
+/**
+ * A ref read straight from its loose file, else from `packed-refs`: `undefined` when it does not
+ * exist, `null` when only isomorphic-git can say (a symbolic ref, an unexpected file). It is read
+ * for every look at main (several per iteration), where isomorphic-git parsed `packed-refs` again
+ * each time: 0.56 ms against 0.007 ms (issue 17).
+ */
+export const readRefDirectly = (commonDir: string, ref: string): string | undefined | null => {
+  if (!/^refs\/[^\0]+$/.test(ref) || ref.split("/").some((part) => part === ".." || part === ".")) return null
+  let content: string
+  try {
+    content = nodeFs.readFileSync(`${commonDir}/${ref}`, "utf8")
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    return code === "ENOENT" || code === "ENOTDIR" ? packedRef(commonDir, ref) : null
+  }
+  const sha = content.trim()
+  return fullSha.test(sha) ? sha : null
+}
