@@ -1,5 +1,5 @@
 /**
- * How oompa runs the git CLI: one `node:child_process` spawn per call, with the environment and
+ * How oompa runs the git CLI: one process per call (started off the main thread), with the environment and
  * the `-c` options every call needs, a call that found a lock held run again (`lockRetries`), and
  * git's failures turned into `GitError`s that carry the operation, the reason read from git's stderr
  * (`reasonOf`) and the first lines of it.
@@ -28,8 +28,8 @@ import * as nodeFs from "node:fs"
 import * as nodeOs from "node:os"
 import * as nodePath from "node:path"
 import { Errors } from "@oompa/core"
-import * as nodeChildProcess from "node:child_process"
 import { Duration, Effect, Schedule } from "effect"
+import * as SpawnThreads from "./spawnThreads.ts"
 
 /** Variables that tell git where a repository is; inherited ones would redirect every call. */
 const locationVariables = [
@@ -211,18 +211,6 @@ export const environment = (
   return env
 }
 
-const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
-  if (chunks.length === 1) return chunks[0]!
-  let size = 0
-  for (const chunk of chunks) size += chunk.length
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.length
-  }
-  return out
-}
 
 const decoder = new TextDecoder()
 const encoder = new TextEncoder()
@@ -249,50 +237,40 @@ export const failedOnLock = (output: Output): boolean => output.exitCode !== 0 &
 const killGraceMs = 2_000
 
 /**
- * Runs git once with `node:child_process` directly: a git call is the hot path of every iteration,
- * and `effect/process`'s spawner (streams, scopes, a cwd check) costs about 1.4 ms more CPU per call
- * than the spawn itself (bench/src/parallel.bench.ts, docs/decisions.md). Interruption sends
- * SIGTERM, then SIGKILL after `killGraceMs`, and waits for the exit, so an interrupted call never
- * outlives its fiber.
+ * Runs git once, started from a spawning thread (`spawnThreads`): a git call is the hot path of
+ * every iteration, `effect/process`'s spawner (streams, scopes, a cwd check) cost ~1.4 ms more CPU
+ * per call than the spawn itself, and a spawn on the main thread blocks every fiber until git has
+ * exec'd (docs/decisions.md). Interruption sends SIGTERM, then SIGKILL after `killGraceMs`, and
+ * waits for the exit, so an interrupted call never outlives its fiber.
  */
 const spawnOnce = (env: Readonly<Record<string, string>>, operation: string, call: Call): Effect.Effect<Output, Errors.GitError> =>
   Effect.callback<Output, Errors.GitError>((resume) => {
-    const child = nodeChildProcess.spawn("git", [...configArgs, ...call.args], {
+    let ended = false
+    const waiting: Array<() => void> = []
+    const spawned = SpawnThreads.spawnOnThread({
+      command: "git",
+      args: [...configArgs, ...call.args],
       cwd: call.cwd,
       env: call.env === undefined ? env : { ...env, ...call.env },
-      stdio: [call.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"]
+      stdin: call.stdin === undefined ? undefined : typeof call.stdin === "string" ? encoder.encode(call.stdin) : call.stdin
+    }, (result) => {
+      ended = true
+      for (const wake of waiting) wake()
+      if (result._tag === "NotStarted") {
+        // Node refuses a cwd that is gone with the same ENOENT as a missing git: a folder that is gone is no repository (any more).
+        const reason: Errors.GitErrorReason = result.code === "ENOENT" && !nodeFs.existsSync(call.cwd) ? "not-a-repository" : "spawn-failed"
+        return resume(Effect.fail(new Errors.GitError({ operation, reason, message: `could not run git ${call.args.join(" ")}: ${result.message}` })))
+      }
+      resume(Effect.succeed({ exitCode: result.code ?? (result.signal === null ? 1 : 128), stdout: result.stdout, stderr: text(result.stderr) }))
     })
-    const stdout: Array<Uint8Array> = []
-    const stderr: Array<Uint8Array> = []
-    let settled = false
-    const settle = (effect: Effect.Effect<Output, Errors.GitError>) => {
-      if (settled) return
-      settled = true
-      resume(effect)
-    }
-    child.stdout!.on("data", (chunk: Uint8Array) => stdout.push(chunk))
-    child.stderr!.on("data", (chunk: Uint8Array) => stderr.push(chunk))
-    child.once("error", (error: NodeJS.ErrnoException) => {
-      // Node refuses a cwd that is gone with the same ENOENT as a missing git: a folder that is gone is no repository (any more).
-      const reason: Errors.GitErrorReason = error.code === "ENOENT" && !nodeFs.existsSync(call.cwd) ? "not-a-repository" : "spawn-failed"
-      settle(Effect.fail(new Errors.GitError({ operation, reason, message: `could not run git ${call.args.join(" ")}: ${error.message}` })))
-    })
-    child.once("close", (code, signal) => {
-      settle(Effect.succeed({ exitCode: code ?? (signal === null ? 1 : 128), stdout: concat(stdout), stderr: text(concat(stderr)) }))
-    })
-    if (call.stdin !== undefined) {
-      // git may exit before reading all of its input (a refusal): its exit code says what happened, not EPIPE.
-      child.stdin!.on("error", () => {})
-      child.stdin!.end(typeof call.stdin === "string" ? encoder.encode(call.stdin) : call.stdin)
-    }
     return Effect.callback<void>((done) => {
-      if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return done(Effect.void)
-      child.once("close", () => {
+      if (ended) return done(Effect.void)
+      const kill = setTimeout(() => spawned.kill("SIGKILL"), killGraceMs)
+      waiting.push(() => {
         clearTimeout(kill)
         done(Effect.void)
       })
-      child.kill("SIGTERM")
-      const kill = setTimeout(() => child.kill("SIGKILL"), killGraceMs)
+      spawned.kill("SIGTERM")
     })
   })
 
