@@ -3,7 +3,9 @@
  * schema-validated, append-only.
  *
  * Provided by the CLI for every run (usually teed with the progress view through `layerTee`);
- * read back by `oompa status`, `oompa view` and recovery through `readEvents`.
+ * read back by `oompa view` and recovery through `readEvents`, and summarised for `oompa status`
+ * and `oompa list` through `readHistory`, which keeps a run index so that a call reads only the
+ * logs that changed since the last one (see there).
  *
  * Why a line is never torn in the middle of the log: each event is encoded with the `Event` Schema
  * (an event that does not validate is a bug in oompa and dies), and the whole line, newline
@@ -19,8 +21,11 @@
  *
  * @since 0.1.0
  */
-import { Event as EventModule, EventSink as EventSinkModule, SchemaProblems } from "@oompa/core"
+import { Event as EventModule, EventSink as EventSinkModule, Ids, RunSummary, SchemaProblems } from "@oompa/core"
 import { Context, Effect, FileSystem, Layer, Path, Result, Schema, Semaphore } from "effect"
+import * as RunHistory from "./internal/runHistory.ts"
+import type * as RunIndex from "./internal/runIndex.ts"
+import type * as RunPaths from "./RunPaths.ts"
 
 type Event = EventModule.Event
 type EventSink = EventSinkModule.EventSink
@@ -107,6 +112,83 @@ export const readEvents = Effect.fn("JsonlEventLog.readEvents")(function*(path: 
   const decoded = decodeLog(path, text)
   if (Result.isFailure(decoded)) return yield* decoded.failure
   return decoded.success.events
+})
+
+/**
+ * Which runs `readHistory` (`readHistoryRows`) returns: the `count` newest (`Infinity`: all), or the
+ * run `runId`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type HistorySelection =
+  | { readonly _tag: "Newest"; readonly count: number }
+  | { readonly _tag: "Run"; readonly runId: string }
+
+/**
+ * What `oompa list` shows of a run: its `RunSummary`'s `runId`, `startedAt`, `outcome`, `merged`
+ * and `iterations`, and how many `workers` it had.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type RunRow = RunIndex.RunRow
+
+/**
+ * A repository's runs as `readHistory` found them: the selected runs, newest first (each as
+ * `RunSummary.summarize` summarises its log, or that summary's `RunRow`; `RunSummary.withLiveness`
+ * is the caller's), and every run whose log cannot be read, in the runs folder's order, with why
+ * (`readEvents`' message).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface History<A> {
+  readonly runs: ReadonlyArray<A>
+  readonly skipped: ReadonlyArray<{ readonly runId: Ids.RunId; readonly message: string }>
+}
+
+/**
+ * The runs of the repository at `paths` (`.oompa/runs/<id>/events.jsonl`) that `select` names,
+ * summarised as `RunSummary.summarize` summarises their logs, with every run whose log cannot be
+ * read: what reading and summarising every log gives, without doing it on every call (issue 17).
+ *
+ * Each log is `stat`ed (never opened) and compared with the run index (`RunPaths.runIndexPath`):
+ * a run whose log is exactly as the index recorded it is ordered by the start recorded there (or
+ * skipped with the reason recorded there); only a log that is new or changed is read. A selected
+ * run's summary comes from its `summary.json` (`RunPaths.summaryPath`) when that was derived from
+ * the log as it is now; otherwise from the log. So a call on runs that have not changed reads the
+ * index and the selected runs' summaries, whatever the number of runs and of events; a new or
+ * changed run costs one read of its log, once. The live run's (`liveRunId`) log is read on every
+ * call and never cached: it grows.
+ *
+ * The index and summaries are written back (one atomic replace each, only when something
+ * changed); when they cannot be (a read-only checkout), the answer is the same and the reason is
+ * logged at debug level. Every cached file is checked, never trusted: a missing, damaged, foreign
+ * or stale one is read again from the log.
+ *
+ * @category reading
+ * @since 0.1.0
+ */
+export const readHistory = Effect.fn("JsonlEventLog.readHistory")(function*(
+  paths: RunPaths.RunPaths,
+  options: { readonly select: HistorySelection; readonly liveRunId: string | undefined }
+): Effect.fn.Return<History<RunSummary.RunSummary>, never, FileSystem.FileSystem> {
+  return yield* RunHistory.summaries(readEvents, paths, options)
+})
+
+/**
+ * `readHistory` for `oompa list`'s lines: each selected run's `RunRow`, read from the run index
+ * alone when the run's log has not changed (no run's summary is opened).
+ *
+ * @category reading
+ * @since 0.1.0
+ */
+export const readHistoryRows = Effect.fn("JsonlEventLog.readHistoryRows")(function*(
+  paths: RunPaths.RunPaths,
+  options: { readonly select: HistorySelection; readonly liveRunId: string | undefined }
+): Effect.fn.Return<History<RunRow>, never, FileSystem.FileSystem> {
+  return yield* RunHistory.rows(readEvents, paths, options)
 })
 
 /** Opens the log for appending; a log cut short by a crash gets its last line ended first. */

@@ -1,6 +1,6 @@
 /**
  * Where a run's files live (SPEC F1 "Paths", F9): `.oompa/` (lock, runs), `.oompa/runs/<id>/`
- * (events, transcripts) and `tasks_dir` are relative to the top level of the repository's MAIN
+ * (events, transcripts, the cached summary) and `tasks_dir` are relative to the top level of the repository's MAIN
  * worktree, whatever the current directory — also when oompa is started from inside one of its
  * own linked worktrees or a subfolder.
  *
@@ -86,6 +86,24 @@ export const runDir = (paths: RunPaths, runId: Ids.RunId): string => {
  * @since 0.1.0
  */
 export const eventsPath = (paths: RunPaths, runId: Ids.RunId): string => NodePath.join(runDir(paths, runId), RepoLayout.runLogFile)
+
+/**
+ * `.oompa/runs/index.json`, the run index `JsonlEventLog.readHistory` keeps (each run's start, or
+ * why its log cannot be read, as of the log's last change): a cache, rebuilt from the logs.
+ *
+ * @category paths
+ * @since 0.1.0
+ */
+export const runIndexPath = (paths: RunPaths): string => NodePath.join(paths.runsDir, "index.json")
+
+/**
+ * `.oompa/runs/<id>/summary.json`, the run's summary as of its log's last change, kept by
+ * `JsonlEventLog.readHistory`: a cache, rebuilt from the log.
+ *
+ * @category paths
+ * @since 0.1.0
+ */
+export const summaryPath = (paths: RunPaths, runId: Ids.RunId): string => NodePath.join(runDir(paths, runId), "summary.json")
 
 /**
  * `.oompa/runs/<id>/transcripts/`, one file per agent call.

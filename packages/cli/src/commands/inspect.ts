@@ -88,44 +88,59 @@ const liveRunId = (session: Session.Session) =>
     (lock) => lock._tag === "Held" && lock.alive !== false ? lock.holder.runId : undefined
   )
 
-/** Runs of the repository, newest first, with their events. */
-const runs = (session: Session.Session) =>
+/** Warns about each run whose log cannot be read: one damaged log must not hide the other runs. */
+const warnSkipped = (history: JsonlEventLog.History<unknown>) =>
+  Effect.forEach(history.skipped, (skipped) => Output.warnings([`run ${skipped.runId} skipped: ${skipped.message}`]), { discard: true })
+
+/**
+ * The runs `select` names, newest first, each with its liveness. `readHistory` reads only the logs
+ * that changed since the last call, and only the selected runs' summaries (issue 17).
+ */
+const runs = (session: Session.Session, select: JsonlEventLog.HistorySelection) =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const ids: ReadonlyArray<string> = yield* fs.readDirectory(session.paths.runsDir).pipe(Effect.orElseSucceed(() => []))
     const live = yield* liveRunId(session)
-    const found = yield* Effect.forEach(ids.filter(Ids.isRunId), (id) =>
-      JsonlEventLog.readEvents(RunPaths.eventsPath(session.paths, id)).pipe(
-        Effect.map((events) => Option.some(RunSummary.withLiveness(RunSummary.summarize(id, events), live))),
-        // One damaged log must not hide the other runs; the user hears about it on stderr.
-        Effect.catch((e) => Effect.as(Output.warnings([`run ${id} skipped: ${e.message}`]), Option.none()))
-      ))
-    return found.flatMap((r) => Option.toArray(r)).sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0))
+    const history = yield* JsonlEventLog.readHistory(session.paths, { select, liveRunId: live })
+    yield* warnSkipped(history)
+    return history.runs.map((summary) => RunSummary.withLiveness(summary, live))
+  })
+
+/** `runs` for `oompa list`'s lines: rows, read from the run index alone for runs that have not changed. */
+const rows = (session: Session.Session, select: JsonlEventLog.HistorySelection) =>
+  Effect.gen(function*() {
+    const live = yield* liveRunId(session)
+    const history = yield* JsonlEventLog.readHistoryRows(session.paths, { select, liveRunId: live })
+    yield* warnSkipped(history)
+    // `RunSummary.withLiveness`, on a row.
+    return history.runs.map((row) => row.outcome === "running" && row.runId !== live ? { ...row, outcome: "died" as const } : row)
   })
 
 const runById = (session: Session.Session, runId: Option.Option<string>) =>
   Effect.gen(function*() {
-    const all = yield* runs(session)
     if (Option.isNone(runId)) {
-      const latest = all[0]
+      const latest = (yield* runs(session, { _tag: "Newest", count: 1 }))[0]
       if (latest === undefined) return yield* new UsageError({ message: `no runs yet in ${session.paths.runsDir}` })
       return latest
     }
-    const found = all.find((r) => r.runId === runId.value)
+    const found = (yield* runs(session, { _tag: "Run", runId: runId.value }))[0]
     if (found === undefined) return yield* new UsageError({ message: `--run: no run ${JSON.stringify(runId.value)} (oompa list shows the runs)` })
     return found
+  })
+
+/**
+ * `oompa status` in-process: the latest run's summary (or `run`'s), printed as lines or `--json`.
+ */
+export const statusProgram = (options: { readonly json: boolean; readonly run: Option.Option<string> }) =>
+  Effect.gen(function*() {
+    const session = yield* currentSession
+    const summary = yield* runById(session, options.run)
+    if (options.json) return yield* Output.json(RunSummary.RunSummary, summary)
+    yield* Output.lines(RunHistory.summaryLines(summary))
   })
 
 export const status = Command.make("status", {
   json: Output.jsonFlag("the summary (RunSummary)"),
   run: Flag.String("run").pipe(Flag.optional, Flag.withDescription("A run id (default: the latest run)"))
-}, ({ json, run }) =>
-  Effect.gen(function*() {
-    const session = yield* currentSession
-    const summary = yield* runById(session, run)
-    if (json) return yield* Output.json(RunSummary.RunSummary, summary)
-    yield* Output.lines(RunHistory.summaryLines(summary))
-  })).pipe(
+}, statusProgram).pipe(
   Command.withDescription("Summarise the latest run (or --run ID) from its log"),
   Command.withExamples([
     { command: "oompa status", description: "The latest run" },
@@ -139,18 +154,23 @@ const column = (n: number, singular: string) => `${String(n).padStart(3)} ${Outp
 const outcomeColour = (outcome: RunSummary.RunOutcome) =>
   outcome === "ok" ? Output.green : outcome === "running" ? Output.yellow : Output.red
 
+/**
+ * `oompa list` in-process: the newest runs (every run with `all`), printed as lines or `--json`.
+ */
+export const listProgram = (options: { readonly all: boolean; readonly json: boolean }) =>
+  Effect.gen(function*() {
+    const session = yield* currentSession
+    const select = { _tag: "Newest", count: options.all ? Infinity : 10 } as const
+    if (options.json) return yield* Output.json(RunSummary.RunList, yield* runs(session, select))
+    const shown = yield* rows(session, select)
+    yield* Output.lines(shown.length === 0 ? ["no runs yet"] : shown.map((r) =>
+      `${r.runId}  ${outcomeColour(r.outcome)(r.outcome.padEnd(11))} ${String(r.merged).padStart(3)} merged  ${column(r.iterations, "iteration")}  ${Output.count(r.workers, "worker")}`))
+  })
+
 export const list = Command.make("list", {
   all: Flag.Boolean("all").pipe(Flag.withDefault(false), Flag.withDescription("Every run, not only the last 10")),
   json: Output.jsonFlag("the runs (RunSummary.RunList)")
-}, ({ all, json }) =>
-  Effect.gen(function*() {
-    const session = yield* currentSession
-    const found = yield* runs(session)
-    const shown = all ? found : found.slice(0, 10)
-    if (json) return yield* Output.json(RunSummary.RunList, shown)
-    yield* Output.lines(shown.length === 0 ? ["no runs yet"] : shown.map((r) =>
-      `${r.runId}  ${outcomeColour(r.outcome)(r.outcome.padEnd(11))} ${String(r.merged).padStart(3)} merged  ${column(r.iterations, "iteration")}  ${Output.count(r.workers.length, "worker")}`))
-  })).pipe(
+}, listProgram).pipe(
   Command.withDescription("List the repository's runs, newest first"),
   Command.withExamples([
     { command: "oompa list --all", description: "Every run" },
