@@ -9,6 +9,13 @@
  * - **One holder per task.** A claim is `rename(pending/<id>.json → current/<id>.json)` whose result
  *   is checked: of several claimers only one rename succeeds, the others see ENOENT and try the next
  *   task. Candidates are tried in claim order (priority, then id).
+ * - **A claim reads what changed, not every file** (issue 17). Each queue keeps an index of its
+ *   folders (`fsQueueIndex`): the tasks in claim order, each file's identity, and the folder's stat.
+ *   A claim `stat`s `pending/`, reads the files the queue itself changed since and the one it takes
+ *   (after the rename: that text is the task); a folder whose stat the index does not know (someone
+ *   else changed it) is listed again, reading only files whose identity changed. The folder stays
+ *   the truth: a stale index can order a claim late, never lose a task or hand one out twice, and a
+ *   claim answers `None` only after listing `pending/` in full.
  * - **A task is in exactly one folder** (but for the instant of a move). A move first rewrites the
  *   file in place (temp file, fsync, rename), then links it into the next folder and removes it
  *   from the old one; a crash in between leaves two identical files, and the next move of the
@@ -36,11 +43,14 @@
  * on a filesystem with hard links (any local POSIX filesystem). A `pending/` file whose id is also
  * in `current/` (which only hand-editing can produce; `create` refuses such ids) is not claimed
  * while the other is held. The compare-before-replace of a file a person may edit at the same
- * moment narrows the race with their editor to an instant; it cannot close it.
+ * moment narrows the race with their editor to an instant; it cannot close it. A file rewritten in
+ * place (same name and inode) does not change its folder's stat: its new priority is seen at the
+ * queue's next full listing (`fsQueueIndex.listingUsesMax` uses at the latest).
  *
  * The parts live in `internal/`: the layout and bounds (`fsQueueLayout`), reading a folder
- * (`fsQueueListing`), the quarantine `invalid/` (`fsQueueInvalid`), and claims and moves, each lost
- * race retried at once on a bounded `Schedule` (`fsQueueMoves`).
+ * (`fsQueueListing`), the index of the folders and the queue's own changes (`fsQueueIndex`), the
+ * quarantine `invalid/` (`fsQueueInvalid`), and claims and moves, each lost race retried at once on
+ * a bounded `Schedule` (`fsQueueMoves`).
  *
  * @since 0.1.0
  */
@@ -49,7 +59,8 @@ import { Effect, FileSystem, Layer, Path } from "effect"
 import * as Atomic from "./internal/fsAtomic.ts"
 import { addInvalid } from "./internal/fsQueueInvalid.ts"
 import * as QueueLayout from "./internal/fsQueueLayout.ts"
-import { type Env, filePath, queueError } from "./internal/fsQueueLayout.ts"
+import * as Index from "./internal/fsQueueIndex.ts"
+import { type Env, filePath, type QueueIndex, queueError } from "./internal/fsQueueLayout.ts"
 import { readFolder, readTask, scan } from "./internal/fsQueueListing.ts"
 import { claimFrom, moveHeld, moveTask, rereads } from "./internal/fsQueueMoves.ts"
 import * as Files from "./internal/fsTaskFiles.ts"
@@ -107,6 +118,10 @@ export interface InvalidFile extends Files.InvalidRecord {
 // The service
 // ---------------------------------------------------------------------------------------------
 
+/** The names a task of `id` may have in a folder; none for an id that is not one (it touches no path). */
+const idNames = (id: string): ReadonlyArray<string> =>
+  Ids.idProblem(id) === undefined ? [Files.fileNameOf(id), Files.fileNameOf(id, "edn")] : []
+
 const exists = Effect.fnUntraced(function*(env: Env, id: string) {
   for (const status of statuses) {
     // invalid/ holds records of broken files, not tasks: an id is not "used" by them (as in MemoryTaskQueue).
@@ -118,54 +133,75 @@ const exists = Effect.fnUntraced(function*(env: Env, id: string) {
   return false
 })
 
-const makeService = (env: Env): TaskQueue["Service"] =>
-  TaskQueueModule.TaskQueue.of({
+const makeService = (env: Env, index: QueueIndex): TaskQueue["Service"] => {
+  // One operation at a time per queue: the index is changed only under this lock. Other queues and
+  // processes on the same folders are not ordered by it (their renames and links are the arbiters).
+  const locked = index.lock.withPermits(1)
+  return TaskQueueModule.TaskQueue.of({
     list: Effect.fn("FsTaskQueue.list")(function*(status: TaskStatus) {
-      const tasks = yield* scan(env, status).pipe(Effect.catchTag("PlatformError", (e) => Effect.fail(queueError("list")(e))))
-      return tasks.map((held) => held.task)
+      const tasks = status === "invalid"
+        ? scan(env, status).pipe(Effect.map((held) => held.map((h) => h.task)))
+        : locked(Index.tasksOf(env, status))
+      return yield* tasks.pipe(Effect.catchTag("PlatformError", (e) => Effect.fail(queueError("list")(e))))
     }),
-    claim: Effect.suspend(() => claimFrom(env)).pipe(
+    claim: Effect.suspend(() => locked(claimFrom(env))).pipe(
       Effect.catchTag("PlatformError", (e) => Effect.fail(queueError("claim")(e))),
       Effect.withSpan("FsTaskQueue.claim")
     ),
     complete: Effect.fn("FsTaskQueue.complete")(function*(id: string, mergedSha: string) {
-      yield* moveHeld(env, "complete", id, {
-        next: (held) => ({ task: { ...held.task, merged_sha: mergedSha }, to: "complete" }),
-        // Only by hand: claims refuse ids with a record. The work is merged; both records stay.
-        takenReason: (_held, by) =>
-          `completed (merged in ${mergedSha}), but ${by} already holds a task with this id; that record was kept as it is, and this one is recorded here`
-      }).pipe(Effect.catchTag("PlatformError", (e) => Effect.fail(queueError("complete", id)(e))))
+      // pending/ too: a second pending file of this id (made by hand) is refused at its next use.
+      yield* locked(Index.changing(
+        env,
+        ["current", "complete", "pending"],
+        idNames(id),
+        moveHeld(env, "complete", id, {
+          next: (held) => ({ task: { ...held.task, merged_sha: mergedSha }, to: "complete" }),
+          // Only by hand: claims refuse ids with a record. The work is merged; both records stay.
+          takenReason: (_held, by) =>
+            `completed (merged in ${mergedSha}), but ${by} already holds a task with this id; that record was kept as it is, and this one is recorded here`
+        })
+      )).pipe(Effect.catchTag("PlatformError", (e) => Effect.fail(queueError("complete", id)(e))))
     }),
     release: Effect.fn("FsTaskQueue.release")(function*(id: string, options: {
       readonly feedback: string
       readonly countAttempt: boolean
       readonly maxAttempts: number
     }) {
-      return yield* moveHeld(env, "release", id, {
-        next: (held) => {
-          const attempts = (held.task.attempts ?? 0) + (options.countAttempt ? 1 : 0)
-          const to: TaskQueueModule.ReleaseOutcome = options.countAttempt && attempts >= options.maxAttempts ? "failed" : "pending"
-          return { task: { ...held.task, attempts, ...(options.feedback === "" ? {} : { last_feedback: options.feedback }) }, to }
-        },
-        // A file a person created or edited in pending/ while the task was held (after a crash,
-        // say, before recovery returns the task) wins: it is what they want run next. The
-        // returned copy, with its attempts and feedback, is kept in invalid/, so nothing is lost.
-        takenReason: (held, by) =>
-          `returned from current/ (${
-            (held.task.attempts ?? 0) + (options.countAttempt ? 1 : 0)
-          } attempts recorded), but ${by} was created or edited in the meantime; that file was kept as it is, and this copy is recorded here`
-      }).pipe(Effect.catchTag("PlatformError", (e) => Effect.fail(queueError("release", id)(e))))
+      return yield* locked(Index.changing(
+        env,
+        ["current", "pending", "failed"],
+        idNames(id),
+        moveHeld(env, "release", id, {
+          next: (held) => {
+            const attempts = (held.task.attempts ?? 0) + (options.countAttempt ? 1 : 0)
+            const to: TaskQueueModule.ReleaseOutcome = options.countAttempt && attempts >= options.maxAttempts ? "failed" : "pending"
+            return { task: { ...held.task, attempts, ...(options.feedback === "" ? {} : { last_feedback: options.feedback }) }, to }
+          },
+          // A file a person created or edited in pending/ while the task was held (after a crash,
+          // say, before recovery returns the task) wins: it is what they want run next. The
+          // returned copy, with its attempts and feedback, is kept in invalid/, so nothing is lost.
+          takenReason: (held, by) =>
+            `returned from current/ (${
+              (held.task.attempts ?? 0) + (options.countAttempt ? 1 : 0)
+            } attempts recorded), but ${by} was created or edited in the meantime; that file was kept as it is, and this copy is recorded here`
+        })
+      )).pipe(Effect.catchTag("PlatformError", (e) => Effect.fail(queueError("release", id)(e))))
     }),
     create: Effect.fn("FsTaskQueue.create")(function*(task: Task) {
       const problem = Ids.idProblem(task.id)
       if (problem !== undefined) {
         return yield* new Errors.TaskQueueError({ operation: "create", task: task.id, message: `task id ${JSON.stringify(task.id)} ${problem}` })
       }
-      return yield* Effect.gen(function*() {
+      return yield* locked(Effect.gen(function*() {
         if (yield* exists(env, task.id)) return false
         const target = filePath(env, "pending", Files.fileNameOf(task.id))
-        return yield* Atomic.createExclusive(env.fs, env.path, env.layout.temp, target, Files.encodeTaskFile(task))
-      }).pipe(Effect.catchTag("PlatformError", (e) => Effect.fail(queueError("create", task.id)(e))))
+        return yield* Index.changing(
+          env,
+          ["pending"],
+          [Files.fileNameOf(task.id)],
+          Atomic.createExclusive(env.fs, env.path, env.layout.temp, target, Files.encodeTaskFile(task))
+        )
+      })).pipe(Effect.catchTag("PlatformError", (e) => Effect.fail(queueError("create", task.id)(e))))
     }),
     invalid: Effect.fn("FsTaskQueue.invalid")(function*(name: string, content: string, reason: string) {
       yield* addInvalid(env, { invalid_reason: reason, name, content }).pipe(
@@ -173,6 +209,7 @@ const makeService = (env: Env): TaskQueue["Service"] =>
       )
     })
   })
+}
 
 /**
  * The queue's folders are created when missing and temp files orphaned by a crash are swept.
@@ -193,9 +230,10 @@ const prepare = Effect.fnUntraced(function*(env: Env) {
 export const make = Effect.fn("FsTaskQueue.make")(function*(tasksDir: string) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const env: Env = { fs, path, layout: layout(path, tasksDir) }
+  const index = yield* Index.make
+  const env: Env = { fs, path, layout: layout(path, tasksDir), index }
   yield* prepare(env).pipe(Effect.catchTag("PlatformError", (e) => Effect.fail(queueError("open")(e))))
-  return makeService(env)
+  return makeService(env, index)
 })
 
 /**

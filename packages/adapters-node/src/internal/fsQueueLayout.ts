@@ -9,9 +9,10 @@
  * @since 0.1.0
  */
 import { Errors, type Task as TaskModule } from "@oompa/core"
-import type { FileSystem, Path, PlatformError } from "effect"
+import type { FileSystem, Path, PlatformError, Semaphore } from "effect"
 import type * as Files from "./fsTaskFiles.ts"
 
+type Task = TaskModule.Task
 type TaskStatus = TaskModule.TaskStatus
 
 /**
@@ -65,6 +66,43 @@ export interface Env {
   readonly fs: FileSystem.FileSystem
   readonly path: Path.Path
   readonly layout: Layout
+  /** What the queue remembers of its folders (`fsQueueIndex`); absent for one-off reads and moves (`requeue`). */
+  readonly index?: QueueIndex
+}
+
+/** The folders the queue keeps an index of: the ones it claims from and lists for prompts. */
+export type IndexedStatus = Exclude<TaskStatus, "invalid">
+
+/** A task file as the index knows it. */
+export interface IndexEntry {
+  readonly name: string
+  readonly task: Task
+  /** The file's inode, size and times when it was read; `undefined`: read it again at the next listing. */
+  readonly identity: string | undefined
+}
+
+/**
+ * One folder as the queue last saw it. Mutable, and changed only while the queue's lock is held.
+ */
+export interface FolderIndex {
+  /** The folder's own stat (device, inode, size, times) when `entries` last matched it; `undefined`: list it anew. */
+  stamp: string | undefined
+  /** The folder's tasks by file name. */
+  entries: Map<string, IndexEntry>
+  /** The same entries in claim order (priority, then id, then name). */
+  order: Array<IndexEntry>
+  /** Names the queue itself changed since `stamp` was taken: looked at again at the next use. */
+  readonly dirty: Set<string>
+  /** Uses since the folder was last listed in full. */
+  uses: number
+  /** The last answer of `list`, kept (the same array) while nothing changed. */
+  listed: ReadonlyArray<Task> | undefined
+}
+
+/** The index of a queue: one `FolderIndex` per indexed folder, and the lock that orders their use. */
+export interface QueueIndex {
+  readonly folders: Readonly<Record<IndexedStatus, FolderIndex>>
+  readonly lock: Semaphore.Semaphore
 }
 
 /** A task file in a folder, decoded, with the text it was decoded from. */

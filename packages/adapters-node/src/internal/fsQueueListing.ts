@@ -2,7 +2,9 @@
  * How the filesystem task queue reads a folder: every regular file as text (names starting with `.`
  * ignored, entries that are not regular files set aside unread), decoded and split into tasks in
  * claim order and broken files, which go to `invalid/` on the way — as do `pending/` files whose id
- * already has a final record in `complete/` or `failed/`.
+ * already has a final record in `complete/` or `failed/`. `scan` reads every file (for `invalid/`,
+ * which has no index); the index of the other folders (`fsQueueIndex`) reads only the files that
+ * changed, with the same `readEntry` and `classify`.
  *
  * Internal: used by `FsTaskQueue` and its internal modules.
  *
@@ -39,15 +41,17 @@ export const recordedReason = (name: string, id: string, record: string): string
  * conversion a crash interrupted, or (rarely) a conversion another process is finishing right now.
  * Its text is kept in `invalid/` either way: at worst a redundant copy, never a lost file, and never
  * a second live file for one id (which a later move would turn into two holders). A task whose id
- * is in `recorded` (ids with a record in `complete/` or `failed/`) is broken too.
+ * is in `recorded` (ids with a record in `complete/` or `failed/`) is broken too. `jsonStems` are the
+ * stems of the folder's `.json` files when `files` are only some of them (the index reads only the
+ * files that changed).
  */
-export const classify = (
+export const classify = <F extends { readonly name: string; readonly content: string }>(
   status: TaskStatus,
-  files: ReadonlyArray<{ readonly name: string; readonly content: string }>,
-  recorded: ReadonlyMap<string, string>
+  files: ReadonlyArray<F>,
+  recorded: ReadonlyMap<string, string>,
+  jsonStems: ReadonlySet<string> = new Set(files.filter((f) => Files.formatOf(f.name) === "json").map((f) => Files.stemOf(f.name)))
 ) => {
-  const jsonStems = new Set(files.filter((f) => Files.formatOf(f.name) === "json").map((f) => Files.stemOf(f.name)))
-  const tasks: Array<Held> = []
+  const tasks: Array<Held & { readonly file: F }> = []
   const broken: Array<Broken> = []
   for (const file of files) {
     if (Files.formatOf(file.name) === "edn" && jsonStems.has(Files.stemOf(file.name))) {
@@ -58,12 +62,12 @@ export const classify = (
     const record = typeof decoded === "string" ? undefined : recorded.get(decoded.task.id)
     if (typeof decoded === "string") broken.push({ ...file, reason: decoded })
     else if (record !== undefined) broken.push({ ...file, reason: recordedReason(file.name, decoded.task.id, record) })
-    else tasks.push({ ...decoded, status, name: file.name, content: file.content })
+    else tasks.push({ ...decoded, status, name: file.name, content: file.content, file })
   }
   return { tasks: tasks.sort((a, b) => TaskModule.claimOrder(a.task, b.task)), broken }
 }
 
-type FolderEntry =
+export type FolderEntry =
   | { readonly _tag: "File"; readonly name: string; readonly content: string }
   | { readonly _tag: "Aside"; readonly aside: Aside }
 
@@ -72,7 +76,7 @@ type FolderEntry =
  * vanished (moved on). The listing's type is trusted only to skip the read: a folder, link, FIFO,
  * socket or device is never opened, and `readRegularFile` checks the type again on what it opens.
  */
-const readEntry = Effect.fnUntraced(function*(env: Env, status: TaskStatus, entry: FileSystem.DirectoryEntry) {
+export const readEntry = Effect.fnUntraced(function*(env: Env, status: TaskStatus, entry: FileSystem.DirectoryEntry) {
   const path = filePath(env, status, entry.name)
   const kind = Atomic.specialKindOf(entry.type)
   const read = kind !== undefined
@@ -108,7 +112,7 @@ export const readFolder = Effect.fnUntraced(function*(env: Env, status: TaskStat
  * `current/`, and leaves them only by `oompa requeue`, so an id found in both is a second file for
  * one id — or a task that moved in between, which `moveToInvalid` sees (its file is gone or changed).
  */
-const recordedIds = Effect.fnUntraced(function*(env: Env) {
+export const recordedIds = Effect.fnUntraced(function*(env: Env) {
   const recorded = new Map<string, string>()
   for (const status of ["complete", "failed"] as const) {
     for (const name of yield* env.fs.readDirectory(env.layout.folders[status])) {
@@ -145,8 +149,11 @@ export const scan = Effect.fnUntraced(function*(env: Env, status: TaskStatus) {
   return tasks
 })
 
-/** The held file of `id` in a folder (`.json` first, then `.edn`), decoded; `undefined` if absent. */
-export const readTask = Effect.fnUntraced(function*(env: Env, status: TaskStatus, id: string) {
+/**
+ * The held file of `id` in a folder (`.json` first, then `.edn`), decoded; `undefined` if absent.
+ * A broken file goes to `invalid/`, its record naming `from` (a claimed file came from `pending/`).
+ */
+export const readTask = Effect.fnUntraced(function*(env: Env, status: TaskStatus, id: string, from: TaskStatus = status) {
   for (const format of ["json", "edn"] as const) {
     const name = Files.fileNameOf(id, format)
     const path = filePath(env, status, name)
@@ -158,7 +165,7 @@ export const readTask = Effect.fnUntraced(function*(env: Env, status: TaskStatus
     }
     const decoded = Files.decodeTaskFile(name, read.content)
     if (typeof decoded !== "string") return { ...decoded, status, name, content: read.content } satisfies Held
-    yield* moveToInvalid(env, status, { name, content: read.content, reason: decoded })
+    yield* moveToInvalid(env, status, { name, content: read.content, reason: decoded, from })
     return undefined
   }
   return undefined

@@ -14,7 +14,8 @@ import { Effect, Option, Schedule } from "effect"
 import * as Atomic from "./fsAtomic.ts"
 import { moveToInvalid } from "./fsQueueInvalid.ts"
 import { type Env, filePath, type Held, rereadsMax, taskFileBytesMax } from "./fsQueueLayout.ts"
-import { readTask, recordedReason, recordOf, scan } from "./fsQueueListing.ts"
+import * as Index from "./fsQueueIndex.ts"
+import { readTask, recordedReason, recordOf } from "./fsQueueListing.ts"
 import * as Files from "./fsTaskFiles.ts"
 
 type Task = TaskModule.Task
@@ -115,13 +116,13 @@ export const moveHeld = Effect.fnUntraced(function*<To extends TaskStatus>(env: 
 
 /**
  * After winning the rename of `name` into `current/`: reads the file now held (it is the truth,
- * whatever the scan saw), refuses it when its id has a record in `complete/` or `failed/` (checked
+ * whatever the index said), refuses it when its id has a record in `complete/` or `failed/` (checked
  * again here, where the file is this claimer's alone), and converts an `.edn` file to `.json`.
  */
 const settleClaim = Effect.fnUntraced(function*(env: Env, name: string) {
   const settled = (task: Task | undefined) => ({ changed: false, task }) as const
   const trySettle = Effect.gen(function*() {
-    const held = yield* readTask(env, "current", Files.stemOf(name))
+    const held = yield* readTask(env, "current", Files.stemOf(name), "pending")
     if (held === undefined) return settled(undefined)
     const record = yield* recordOf(env, held.task.id)
     if (record !== undefined) {
@@ -135,7 +136,7 @@ const settleClaim = Effect.fnUntraced(function*(env: Env, name: string) {
   const last = yield* trySettle.pipe(Effect.repeat({ schedule: rereads, while: ({ changed }) => changed }))
   if (!last.changed) return last.task
   // Still an .edn file someone keeps rewriting: it is held all the same, and read again when it moves.
-  return (yield* readTask(env, "current", Files.stemOf(name)))?.task
+  return (yield* readTask(env, "current", Files.stemOf(name), "pending"))?.task
 })
 
 /** Whether `current/` has a file for `id` (held by a worker, or put there by hand). */
@@ -147,29 +148,58 @@ const isHeld = Effect.fnUntraced(function*(env: Env, id: string) {
 })
 
 /**
- * Claims the first pending task that can be claimed. A pending file whose id is held in `current/`
- * is skipped, not claimed: `rename` would replace the held copy. It is a second file for one id
- * (made by hand; `create` refuses such ids) or a task another claimer took a moment ago, and it is
- * dealt with when the held task moves on (a record in `complete/` or `failed/` refuses it; a release
- * to `pending/` keeps it and records the held copy in `invalid/`). Returns `None` when a pass over
- * `pending/` lost no race and claimed nothing.
+ * Claims the first pending task that can be claimed, in claim order as the index of `pending/` has
+ * it (`fsQueueIndex`: brought up to date with the folder first, without reading files that did not
+ * change). A pending file whose id is held in `current/` is skipped, not claimed: `rename` would
+ * replace the held copy. It is a second file for one id (made by hand; `create` refuses such ids)
+ * or a task another claimer took a moment ago, and it is dealt with when the held task moves on (a
+ * record in `complete/` or `failed/` refuses it; a release to `pending/` keeps it and records the
+ * held copy in `invalid/`). A candidate that is gone was taken by another claimer: the next one is
+ * tried, and the folder is listed anew for the next pass. Returns `None` only after a pass that
+ * listed `pending/` in full, lost no race and claimed nothing.
  */
 export const claimFrom = Effect.fnUntraced(function*(env: Env) {
+  const pending = yield* Index.folderOf(env, "pending")
   const claimRound = Effect.gen(function*() {
-    const pending = yield* scan(env, "pending")
+    const listed = yield* Index.sync(env, "pending")
     let contested = false
-    for (const candidate of pending) {
-      if (yield* isHeld(env, candidate.task.id)) continue
-      const won = yield* Atomic.renameIfPresent(env.fs, filePath(env, "pending", candidate.name), filePath(env, "current", candidate.name))
-      // Another claimer took it between our scan and our rename.
-      if (!won) contested = true
-      if (!won) continue
-      const task = yield* settleClaim(env, candidate.name)
-      if (task !== undefined) return { contested: false, claimed: Option.some(task) }
+    let at = 0
+    // Each step either passes a candidate or removes it from the index: bounded by the folder's size.
+    while (at < pending.order.length) {
+      const candidate = pending.order[at]!
+      const id = candidate.task.id
+      if (yield* isHeld(env, id)) {
+        at++
+        continue
+      }
+      const names = [candidate.name, Files.fileNameOf(id), Files.fileNameOf(id, "edn")]
+      const claimed = yield* Index.changing(
+        env,
+        ["pending", "current"],
+        names,
+        Effect.gen(function*() {
+          const won = yield* Atomic.renameIfPresent(env.fs, filePath(env, "pending", candidate.name), filePath(env, "current", candidate.name))
+          return won ? { task: yield* settleClaim(env, candidate.name) } : undefined
+        })
+      )
+      // Claimed here, or taken by another claimer between the listing and the rename: gone either way.
+      Index.forgetEntry(pending, candidate.name)
+      if (claimed === undefined) {
+        // Someone else changed pending/: the next use lists it anew.
+        contested = true
+        Index.forgetStamp(env, "pending")
+      }
+      if (claimed?.task !== undefined) return { contested: false, listed, claimed: Option.some(claimed.task) }
     }
-    return { contested, claimed: Option.none<Task>() }
+    // Nothing to claim in the index, which may miss what the folder's stat did not show: the next
+    // pass lists the folder, and only a pass that did answers None.
+    if (!listed) Index.forgetStamp(env, "pending")
+    return { contested, listed, claimed: Option.none<Task>() }
   })
-  const last = yield* claimRound.pipe(Effect.repeat({ schedule: claimRounds, while: ({ contested }) => contested }))
-  if (!last.contested) return last.claimed
+  const last = yield* claimRound.pipe(Effect.repeat({
+    schedule: claimRounds,
+    while: ({ claimed, contested, listed }) => Option.isNone(claimed) && (contested || !listed)
+  }))
+  if (Option.isSome(last.claimed) || (!last.contested && last.listed)) return last.claimed
   return yield* new Errors.TaskQueueError({ operation: "claim", message: `lost the race for every pending task ${claimRoundsMax} times in a row` })
 })
