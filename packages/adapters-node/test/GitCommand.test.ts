@@ -49,6 +49,11 @@ describe("the git runner", () => {
       assert.strictEqual(new TextDecoder().decode(output.stdout), "out:hello")
       assert.include(output.stderr, "err:")
       assert.include(output.stderr, "status")
+      // A call's own variables reach that call only, on top of the runner's environment.
+      const envGit = fakeGit(path.join(dir, "env"), `printf '%s|%s' "$PATH" "$EXTRA"`)
+      const withExtra = yield* envGit.run("probe", { cwd: dir, args: [], env: { EXTRA: "one" } })
+      assert.match(new TextDecoder().decode(withExtra.stdout), /^.*bin.*\|one$/)
+      assert.match(new TextDecoder().decode((yield* envGit.run("probe", { cwd: dir, args: [] })).stdout), /\|$/)
       const error = yield* Effect.flip(git.ok("probe", { cwd: dir, args: ["status"] }))
       assert.strictEqual(error.reason, "failed")
       assert.include(error.message, "exited with 3")

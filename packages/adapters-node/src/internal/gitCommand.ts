@@ -251,7 +251,8 @@ const spawnOnce = (env: Readonly<Record<string, string>>, operation: string, cal
       command: "git",
       args: [...configArgs, ...call.args],
       cwd: call.cwd,
-      env: call.env === undefined ? env : { ...env, ...call.env },
+      env,
+      extraEnv: call.env,
       stdin: call.stdin === undefined ? undefined : typeof call.stdin === "string" ? encoder.encode(call.stdin) : call.stdin
     }, (result) => {
       ended = true

@@ -22,7 +22,10 @@ export interface SpawnRequest {
   readonly command: string
   readonly args: ReadonlyArray<string>
   readonly cwd: string
+  /** The environment, a long-lived object shared by many commands: sent to each thread once. */
   readonly env: Readonly<Record<string, string>>
+  /** Variables of this command only, on top of `env`. */
+  readonly extraEnv?: Readonly<Record<string, string>> | undefined
   readonly stdin?: Uint8Array | undefined
 }
 
@@ -41,13 +44,16 @@ const threadSource = `
 const { parentPort } = require("node:worker_threads")
 const { spawn } = require("node:child_process")
 const children = new Map()
+const envs = new Map()
 parentPort.on("message", (message) => {
+  if (message.env !== undefined) envs.set(message.envId, message.env)
   if (message.kill !== undefined) {
     const child = children.get(message.kill)
     if (child !== undefined) child.kill(message.signal)
     return
   }
-  const { id, command, args, cwd, env, stdin } = message
+  const { id, command, args, cwd, envId, extraEnv, stdin } = message
+  const env = extraEnv === undefined ? envs.get(envId) : { ...envs.get(envId), ...extraEnv }
   let child
   try {
     child = spawn(command, args, { cwd, env, stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] })
@@ -82,7 +88,13 @@ parentPort.on("message", (message) => {
 interface Thread {
   readonly worker: Worker
   readonly pending: Map<number, (result: SpawnResult) => void>
+  /** The environments this thread was sent (by id): each goes once, not with every command. */
+  readonly envs: Set<number>
 }
+
+/** An id per environment object (a runner's: a handful per process). */
+const envIds = new WeakMap<object, number>()
+let nextEnvId = 0
 
 const threadsMax = 2
 const threads: Array<Thread | undefined> = []
@@ -90,7 +102,7 @@ let nextId = 0
 
 const startThread = (slot: number): Thread => {
   const worker = new Worker(threadSource, { eval: true })
-  const thread: Thread = { worker, pending: new Map() }
+  const thread: Thread = { worker, pending: new Map(), envs: new Set() }
   worker.unref()
   worker.on("message", (message: { id: number; notStarted?: { code?: string; message: string }; code?: number | null; signal?: string | null; stdout?: Uint8Array; stderr?: Uint8Array }) => {
     const done = thread.pending.get(message.id)
@@ -128,6 +140,10 @@ export const spawnOnThread = (request: SpawnRequest, done: (result: SpawnResult)
   const id = nextId++
   thread.pending.set(id, done)
   thread.worker.ref()
-  thread.worker.postMessage({ id, command: request.command, args: request.args, cwd: request.cwd, env: request.env, stdin: request.stdin })
+  let envId = envIds.get(request.env)
+  if (envId === undefined) envIds.set(request.env, envId = nextEnvId++)
+  const env = thread.envs.has(envId) ? undefined : request.env
+  thread.envs.add(envId)
+  thread.worker.postMessage({ id, command: request.command, args: request.args, cwd: request.cwd, envId, env, extraEnv: request.extraEnv, stdin: request.stdin })
   return { kill: (signal) => thread.worker.postMessage({ kill: id, signal }) }
 }
