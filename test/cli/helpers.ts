@@ -32,16 +32,20 @@ const newestSource = (): number => {
   return newest
 }
 
-const isStale = () => !fs.existsSync(bundle) || fs.statSync(bundle).mtimeMs < newestSource()
+/** What the build writes beside the entry, which the entry loads: the full CLI and the fast path's texts. */
+const companions = ["cli.mjs", "help.json"].map((file) => path.join(path.dirname(bundle), file))
+
+const isStale = () => !fs.existsSync(bundle) || !companions.every((file) => fs.existsSync(file)) || fs.statSync(bundle).mtimeMs < newestSource()
 
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
 
 /**
  * The bundle the tests run: `packages/cli/dist/oompa.mjs`, built with `scripts/build-cli.mjs` when it
- * is missing or older than a source file, then copied to a private temp file so that a rebuild
- * during the test file (by another test file, or by someone running `npm run build`) cannot change
- * or truncate it under a running test. Test files run in parallel processes, so the build and the
- * copy happen under a lock folder. `OOMPA_E2E_BUNDLE=<file>` runs the tests against that bundle
+ * is missing or older than a source file, then copied with the rest of what the build wrote beside
+ * it (the full CLI it loads, its chunks, the fast path's help.json) to a private temp folder, so
+ * that a rebuild during the test file (by another test file, or by someone running `npm run
+ * build`) cannot change or truncate it under a running test. Test files run in parallel processes,
+ * so the build and the copy happen under a lock folder. `OOMPA_E2E_BUNDLE=<file>` runs the tests against that bundle
  * instead (nothing is built).
  */
 export const ensureBundle = (): string => {
@@ -73,9 +77,17 @@ const buildAndCopy = (): string => {
       const built = spawnSync(process.execPath, ["scripts/build-cli.mjs"], { cwd: workspaceRoot, encoding: "utf8" })
       if (built.status !== 0) throw new Error(`the CLI's build (scripts/build-cli.mjs) failed:\n${built.stdout}\n${built.stderr}`)
     }
-    const copy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "oompa-e2e-bundle-")), "oompa.mjs")
-    fs.copyFileSync(bundle, copy)
-    return copy
+    // All of dist/ but tsc's output (dist/tsc), the build's metafile and a build's staging folder (dist/.build-*).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "oompa-e2e-bundle-"))
+    const dist = path.dirname(bundle)
+    fs.cpSync(dist, dir, {
+      recursive: true,
+      filter: (source) => {
+        const top = path.relative(dist, source).split(path.sep)[0]!
+        return source === dist || !(top === "tsc" || top.startsWith(".build-") || source.endsWith(".meta.json"))
+      }
+    })
+    return path.join(dir, "oompa.mjs")
   } finally {
     fs.rmSync(lock, { recursive: true, force: true })
   }

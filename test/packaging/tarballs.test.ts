@@ -126,10 +126,11 @@ describe("the packed packages, installed outside the workspace", () => {
     run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline"], project, env)
   }, 420_000)
 
+  // Removing the scratch project's node_modules can take longer than the default 10 s on a busy machine.
   afterAll(() => {
     cleanupAll()
     if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true })
-  })
+  }, 120_000)
 
   it("each tarball holds its build and README, and no test, fixture, tsconfig or build info", () => {
     assert.deepStrictEqual(packed.map((p) => p.name), ["@oompa/core", "@oompa/adapters-node", "@oompa/cli"])
@@ -144,7 +145,20 @@ describe("the packed packages, installed outside the workspace", () => {
     }
     assert.includeMembers(files.get("@oompa/core")!, ["dist/index.js", "dist/index.d.ts", "dist/testing/index.js", "oompa.schema.json"])
     assert.includeMembers(files.get("@oompa/adapters-node")!, ["dist/index.js", "dist/index.d.ts", "dist/simulationWorker.js"])
-    assert.includeMembers(files.get("@oompa/cli")!, ["bin/oompa.mjs", "dist/oompa.mjs", "dist/THIRD-PARTY-NOTICES.txt", "oompa.schema.json", "oompa-events.schema.json"])
+    const cli = files.get("@oompa/cli")!
+    assert.includeMembers(cli, ["bin/oompa.mjs", "dist/oompa.mjs", "dist/cli.mjs", "dist/help.json", "dist/THIRD-PARTY-NOTICES.txt", "oompa.schema.json", "oompa-events.schema.json"])
+    // Every module a shipped module imports (the full CLI, the chunks it loads lazily: isomorphic-git's
+    // at least), and nothing of tsc's or the build's metafile.
+    assert.isTrue(cli.some((f) => /^dist\/chunks\/isomorphic-git-.*\.mjs$/.test(f)), cli.join("\n"))
+    const installed = path.join(project, "node_modules/@oompa/cli")
+    for (const file of cli.filter((f) => f.endsWith(".mjs"))) {
+      const text = fs.readFileSync(path.join(installed, file), "utf8")
+      // esbuild's minified imports: from"./x.mjs" and import("./x.mjs") (a string the code holds has spaces).
+      for (const [, specifier] of text.matchAll(/(?:from|import\()"(\.\/[\w./-]+\.mjs)"/g)) {
+        assert.include(cli, path.posix.join(path.posix.dirname(file), specifier!), `${file} imports ${specifier}`)
+      }
+    }
+    assert.deepStrictEqual(cli.filter((f) => f.startsWith("dist/tsc/") || f.endsWith(".meta.json")), [])
   })
 
   it("imports @oompa/core and @oompa/adapters-node under Node 22 and runs a swarm with a function agent to a merge", () => {
@@ -177,6 +191,16 @@ describe("the packed packages, installed outside the workspace", () => {
   it("the installed oompa bin runs the demo (npx oompa demo exits 0)", () => {
     const out = run("npx", ["--no-install", "oompa", "demo", "--no-keep"], project, { ...env, TMPDIR: tmp! })
     assert.match(out, /3 merged, 0 rejected, 0 failed/)
+  })
+
+  it("the installed oompa answers --help and --version from its fast path as its full CLI does, and loads the full CLI for the rest", () => {
+    const full = path.join(project, "node_modules/@oompa/cli/dist/cli.mjs")
+    for (const args of [["--help"], ["status", "-h"], ["--version"]]) {
+      assert.strictEqual(run("npx", ["--no-install", "oompa", ...args], project, env), run(process.execPath, [full, ...args], project, env), args.join(" "))
+    }
+    const unknown = spawnSync("npx", ["--no-install", "oompa", "--frobnicate"], { cwd: project, env, encoding: "utf8" })
+    assert.strictEqual(unknown.status, 2, `${unknown.stdout}\n${unknown.stderr}`)
+    assert.include(unknown.stderr, "--frobnicate")
   })
 
   it("CommonJS code can require the libraries (Node 22's require of ES modules)", () => {

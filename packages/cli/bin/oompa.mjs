@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The `oompa` bin: runs the one-file bundle beside it (dist/oompa.mjs, which the package ships).
+// The `oompa` bin: runs the bundle's entry (dist/oompa.mjs, which the package ships with the rest of
+// dist/: the full CLI it loads when the answer is not help or the version, and its chunks).
 // In the workspace, npm links bins at install time, before the bundle is built: then it says so.
 import { existsSync } from "node:fs"
 import module from "node:module"

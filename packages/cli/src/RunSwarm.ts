@@ -51,7 +51,7 @@ export const execute = (session: Session, options: RunOptions): Effect.Effect<Sw
     keepWorktrees: options.keepWorktrees,
     ...(options.agentLayer === undefined ? {} : { agent: options.agentLayer }),
     sinks: [ProgressSink.layerStderr()],
-    // bin.ts stops the run on SIGINT, so `oompa stop` may send it.
+    // FullCli.ts stops the run on SIGINT, so `oompa stop` may send it.
     stopsOnSigint: true,
     onNotice: (line) => Output.progressTerminal().write(`${line}\n`)
   }).pipe(

@@ -39,7 +39,7 @@ const failWith = (result: Simulation.SimulationResult, configFile: string | unde
 
 /**
  * The module simulation threads run: the executable's own file, which serves seeds when it starts
- * as a simulation thread (`bin.ts`). Unset (in-process callers), the adapters' worker module is used.
+ * as a simulation thread (`FullCli.ts`). Unset (in-process callers), the adapters' worker module is used.
  *
  * @category references
  * @since 0.1.0
