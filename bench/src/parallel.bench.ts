@@ -16,12 +16,15 @@
  * - git processes per iteration: a second run with a counting `git` first on PATH (a shell script
  *   that logs its arguments and runs the real git), not timed; goal ≤ 8 on the common path.
  *
+ * - the CLI's peak RSS at 64 workers (full mode only): `oompa swarm` from the built bundle, one task
+ *   per worker, its peak resident set read at exit; goal ≤ 120 MB.
+ *
  * Run: `npm run bench`, or `node --conditions=@oompa/source bench/src/parallel.bench.ts [--quick]`.
  * `--quick` (CI): 1 and 8 workers, fewer tasks; exits 1 on a regression of more than 2x from the
  * figures measured when it was written (`quickFloors`): ratios and counts only, never a time.
  */
 import { runSwarm } from "@oompa/adapters-node"
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -158,6 +161,27 @@ try {
   console.log(`  by subcommand, per iteration: ${[...bySubcommand].sort((a, b) => b[1] - a[1])
     .map(([sub, n]) => `${sub} ${(n / counted.iterations).toFixed(2)}`).join(", ")}`)
   if (quick && perIteration > quickFloors.gitPerIteration) failed = true
+  if (!quick) {
+    // The CLI as users run it (the bundle, not these sources), 64 workers: its peak RSS.
+    const bundle = path.resolve(import.meta.dirname, "../../packages/cli/dist/oompa.mjs")
+    const probe = path.resolve(import.meta.dirname, "../../test/reliability/fixtures/report-max-rss.mjs")
+    const repo = repository("repo-rss", 64)
+    fs.writeFileSync(path.join(repo, "oompa.json"), JSON.stringify({
+      workers: [{ model: "command:bench", role: "executor", count: 64, iterations: 2 }],
+      review_model: "command:bench",
+      harnesses: { command: { command: agentScript } },
+      max_wait_for_tasks: 0
+    }))
+    const report = path.join(scratch, "max-rss.json")
+    const run = spawnSync(process.execPath, ["--import", probe, bundle, "swarm"], {
+      cwd: repo,
+      env: { ...process.env, OOMPA_TEST_MAX_RSS_FILE: report, HOME: scratch },
+      encoding: "utf8"
+    })
+    if (run.status !== 0) throw new Error(`oompa swarm with 64 workers exited ${run.status}:\n${run.stderr.slice(-2000)}`)
+    const megabytes = JSON.parse(fs.readFileSync(report, "utf8")).maxRssBytes / 1e6
+    console.log(`oompa swarm, 64 workers (the bundle): peak RSS ${megabytes.toFixed(0)} MB (goal ≤ 120 MB: ${megabytes <= 120 ? "met" : "NOT met"})`)
+  }
   if (quick) {
     console.log(failed
       ? `quick parallel bench: REGRESSION (speed-up at 8 under ${quickFloors.speedUpAt8}x or more than ${quickFloors.gitPerIteration} git processes an iteration)`
