@@ -24,7 +24,7 @@ import * as os from "node:os"
 import * as ProcessOwner from "../ProcessOwner.ts"
 import * as GitCommand from "./gitCommand.ts"
 import * as GitObjects from "./gitObjects.ts"
-import * as RefFiles from "./gitRefFiles.ts"
+import * as GitFiles from "./gitFiles.ts"
 import * as GitParse from "./gitParse.ts"
 
 /** Everything the git layer needs to know about one repository. */
@@ -206,7 +206,7 @@ export const open = Effect.fn("GitRepo.open")(function*(options: OpenOptions) {
 /** The commit a full ref name points to, or `undefined` when the ref does not exist. Never cached. */
 export const resolveRef = (commonDir: string, ref: string): Effect.Effect<string | undefined, Errors.GitError> =>
   Effect.suspend(() => {
-    const direct = RefFiles.readRefDirectly(commonDir, ref)
+    const direct = GitFiles.readRefDirectly(commonDir, ref)
     if (direct !== null) return Effect.succeed(direct)
     return Effect.tryPromise({
       try: () => isogit().then((git) => git.resolveRef({ fs: nodeFs, gitdir: commonDir, ref })).then((sha): string | undefined => sha, (cause: unknown) => {
@@ -316,12 +316,10 @@ export interface Worktree {
   readonly main: boolean
 }
 
+/** A small file of git's, read directly (see `GitFiles.readSmallFile`); `undefined` when absent. */
 const readText = (file: string): Effect.Effect<string | undefined, Errors.GitError> =>
-  Effect.tryPromise({
-    try: () => nodeFs.promises.readFile(file, "utf8").then((text): string | undefined => text, (cause: unknown) => {
-      if (isNotFound(cause)) return undefined
-      throw cause
-    }),
+  Effect.try({
+    try: () => GitFiles.readSmallFile(file),
     catch: (cause) => gitError("readFile", reasonOfCause(cause), `cannot read ${file}: ${causeText(cause)}`)
   })
 
@@ -338,8 +336,15 @@ export const listWorktrees = Effect.fn("GitRepo.listWorktrees")(function*(repo: 
   const mainHead = yield* readHead("listWorktrees", repo.commonDir)
   if (mainHead !== undefined) worktrees.push({ path: repo.root, adminDir: repo.commonDir, head: mainHead, main: true })
   const adminRoot = `${repo.commonDir}/worktrees`
-  const names = yield* Effect.tryPromise({
-    try: () => nodeFs.promises.readdir(adminRoot).catch((cause: unknown) => isNotFound(cause) ? [] : Promise.reject(cause)),
+  const names = yield* Effect.try({
+    try: () => {
+      try {
+        return nodeFs.readdirSync(adminRoot)
+      } catch (cause) {
+        if (isNotFound(cause)) return []
+        throw cause
+      }
+    },
     catch: (cause) => gitError("listWorktrees", reasonOfCause(cause), `cannot list ${adminRoot}: ${String(cause)}`)
   })
   for (const name of names.sort()) {

@@ -1,10 +1,14 @@
 /**
- * Refs read from their files, as git stores them with the files backend: a loose ref is a file
- * holding a sha, the rest are in `packed-refs` (parsed once and reused while the file is the same).
- * Anything else (a symbolic ref, a file this does not expect, the reftable backend) is left to
- * isomorphic-git by answering `null`.
+ * Git's own small files read directly, synchronously: a few bytes each, where an asynchronous read
+ * is three round trips through libuv's thread pool, and they are read several times per iteration
+ * (issue 17).
+ * - Refs, as git stores them with the files backend: a loose ref is a file holding a sha, the rest
+ *   are in `packed-refs` (parsed once and reused while the file is the same). Anything else (a
+ *   symbolic ref, a file this does not expect, the reftable backend) is left to isomorphic-git by
+ *   answering `null`.
+ * - `HEAD`, `gitdir` and a worktree's `.git` file (`readSmallFile`).
  *
- * Internal: used by `gitRepo.resolveRef`.
+ * Internal: used by `gitRepo`.
  *
  * @since 0.1.0
  */
@@ -62,4 +66,31 @@ export const readRefDirectly = (commonDir: string, ref: string): string | undefi
   }
   const sha = content.trim()
   return fullSha.test(sha) ? sha : null
+}
+
+/** The most a `HEAD`, `gitdir` or `.git` file is read to: git writes a line. */
+const smallFileBytesMax = 64 * 1024
+
+/**
+ * A small file's text, or `undefined` when it is absent. An agent can put anything in its place:
+ * it is opened without blocking and read only when it is a regular file (a FIFO, a device or a
+ * folder reads as absent), and at most `smallFileBytesMax` of it. Other failures throw.
+ */
+export const readSmallFile = (file: string): string | undefined => {
+  let fd: number
+  try {
+    fd = nodeFs.openSync(file, nodeFs.constants.O_RDONLY | nodeFs.constants.O_NONBLOCK)
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined
+    throw cause
+  }
+  try {
+    if (!nodeFs.fstatSync(fd).isFile()) return undefined
+    const buffer = Buffer.alloc(smallFileBytesMax)
+    const read = nodeFs.readSync(fd, buffer, 0, smallFileBytesMax, 0)
+    return buffer.toString("utf8", 0, read)
+  } finally {
+    nodeFs.closeSync(fd)
+  }
 }
