@@ -17,6 +17,7 @@ import * as CheckoutSync from "../CheckoutSync.ts"
 import { dropSetupOutputs } from "./gitCommits.ts"
 import * as GitCommand from "./gitCommand.ts"
 import * as GitObjects from "./gitObjects.ts"
+import * as MainChain from "./gitMainChain.ts"
 import * as Heads from "./gitHeads.ts"
 import { plainBranch, type Records, recordOf, writeHeadFile } from "./gitHeads.ts"
 import * as GitParse from "./gitParse.ts"
@@ -125,6 +126,7 @@ export const compareAndSwapMain = (repo: GitRepo.Repo, warn: (line: string) => E
     // The branch moved since it was read (its agent's doing): main still lands, the branch is left to `deleteBranch`.
     const retry = first.exitCode !== 0 && retiring !== undefined && (yield* GitRepo.resolveRef(repo.commonDir, ref)) === expected
     const update = retry ? yield* transaction(undefined) : first
+    if (update.exitCode === 0) MainChain.recordMainMove(repo.mainChain, expected, next)
     if (update.exitCode === 0 && retiring !== undefined && !retry) yield* Heads.retired(repo, records, retired!, retiring)
     if (update.exitCode !== 0) {
       const now = yield* GitRepo.resolveRef(repo.commonDir, ref)

@@ -25,6 +25,7 @@ import * as ProcessOwner from "../ProcessOwner.ts"
 import * as GitCommand from "./gitCommand.ts"
 import * as GitObjects from "./gitObjects.ts"
 import * as GitFiles from "./gitFiles.ts"
+import * as MainChain from "./gitMainChain.ts"
 import * as GitParse from "./gitParse.ts"
 
 /** Everything the git layer needs to know about one repository. */
@@ -45,6 +46,8 @@ export interface Repo {
   readonly diffs: Map<string, string>
   /** The tree of each commit this process wrote, by commit (see `gitObjects.commitTree`): diffs are kept by tree pair. */
   readonly trees: Map<string, string>
+  /** The commits main moved through by this process's compare-and-swaps, in order (see `gitMainChain`). */
+  readonly mainChain: Map<string, number>
   /** The patch of a commit pair fetched with its stats for the review that follows (see `gitCommits.rawDiff`). */
   readonly patches: Map<string, string>
   /** Who commits, for commits written in-process; `undefined`: through `git commit-tree` (see `gitObjects`). */
@@ -196,7 +199,7 @@ export const open = Effect.fn("GitRepo.open")(function*(options: OpenOptions) {
     )
   }
   const identity = yield* GitObjects.commitIdentity(git, found.root)
-  return { git, fs, path, root: found.root, commonDir: found.commonDir, worktreesDir, targetBranch, runId: options.runId, diffs: new Map(), patches: new Map(), trees: new Map(), identity } satisfies Repo
+  return { git, fs, path, root: found.root, commonDir: found.commonDir, worktreesDir, targetBranch, runId: options.runId, diffs: new Map(), patches: new Map(), trees: new Map(), mainChain: new Map(), identity } satisfies Repo
 })
 
 // ---------------------------------------------------------------------------------------------------
@@ -249,7 +252,11 @@ const ancestryWalkMax = 64
  * anything longer, packed, or negative is asked of `git merge-base --is-ancestor`, which also
  * rejects unknown commits.
  */
-export const isAncestor = Effect.fn("GitRepo.isAncestor")(function*(repo: Pick<Repo, "commonDir" | "git" | "root">, ancestor: string, descendant: string) {
+export const isAncestor = Effect.fn("GitRepo.isAncestor")(function*(repo: Pick<Repo, "commonDir" | "git" | "root" | "mainChain">, ancestor: string, descendant: string) {
+  // Both on main's chain: the order says it, with no commit read (a merge onto a main that moved
+  // a few dozen times walked that many commits, under the merge queue's lock; issue 17).
+  const known = MainChain.ordered(repo.mainChain, ancestor, descendant)
+  if (known !== undefined) return known
   if (fullSha.test(ancestor) && fullSha.test(descendant)) {
     if (ancestor === descendant && (yield* isLoose(repo.commonDir, ancestor))) return true
     const queue = [descendant]
