@@ -195,7 +195,8 @@ export const specialKindOf = (type: FileSystem.File.Type): SpecialKind | undefin
   }
 }
 
-const kindOfStats = (stats: NodeFs.Stats): SpecialKind =>
+/** What a file that is not a regular one is, for a message. */
+export const kindOfStats = (stats: Pick<NodeFs.Stats, "isDirectory" | "isSymbolicLink" | "isFIFO" | "isSocket" | "isBlockDevice" | "isCharacterDevice">): SpecialKind =>
   stats.isDirectory()
     ? "folder"
     : stats.isSymbolicLink()

@@ -29,7 +29,7 @@ import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { RunSummary } from "@oompa/core"
 import { Data, Effect, Result, Schema } from "effect"
-import type { SpecialKind } from "./fsAtomic.ts"
+import { kindOfStats, type SpecialKind } from "./fsAtomic.ts"
 
 /**
  * What the cached files were derived with: the file format and the code of `RunSummary.summarize`
@@ -58,18 +58,7 @@ export type LogState =
   | { readonly _tag: "Stat"; readonly key: string; readonly kind: "file" | "missing" | SpecialKind }
   | { readonly _tag: "Unknown"; readonly reason: string }
 
-const kindOf = (stats: NodeFs.BigIntStats): "file" | SpecialKind =>
-  stats.isFile()
-    ? "file"
-    : stats.isDirectory()
-    ? "folder"
-    : stats.isFIFO()
-    ? "FIFO"
-    : stats.isSocket()
-    ? "socket"
-    : stats.isBlockDevice() || stats.isCharacterDevice()
-    ? "device"
-    : "special file"
+const kindOf = (stats: NodeFs.BigIntStats): "file" | SpecialKind => stats.isFile() ? "file" : kindOfStats(stats)
 
 const logState = (path: string): LogState => {
   try {
