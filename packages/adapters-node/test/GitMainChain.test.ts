@@ -18,7 +18,7 @@ isolateGit()
 
 describe("main's chain", () => {
   it("orders what it saw; knows nothing else; restarts when a move does not continue it", () => {
-    const chain: MainChain.Chain = new Map()
+    const chain = MainChain.empty()
     assert.isUndefined(MainChain.ordered(chain, "a", "b"))
     MainChain.recordMainMove(chain, "a", "b")
     MainChain.recordMainMove(chain, "b", "c")

@@ -162,17 +162,23 @@ const restoreHead = (repo: GitRepo.Repo, adminDir: string, workspace: Git.Worksp
  */
 const isFullSha = (sha: string): boolean => /^[0-9a-f]{40}$/.test(sha)
 
-/** How many commit pairs' diffs a repository keeps: an iteration asks for a few, a run for thousands. */
+/**
+ * How many commit pairs' diffs a repository keeps (an iteration asks for a few, a run for
+ * thousands), each at most `diffBytesKeptMax`: what an agent's change makes oompa hold stays under
+ * 16 MB whatever it changes (a bigger diff is asked of git again when it is needed again).
+ */
 const diffsKeptMax = 64
+const diffBytesKeptMax = 256 * 1024
 
-/** Patches kept for a review that has not asked yet: one per worker about to be reviewed, each at most `patchBytesKeptMax`. */
-const patchesKeptMax = 64
-const patchBytesKeptMax = 4 * 1024 * 1024
+/** Patches kept for a review that has not asked yet (one per worker about to be reviewed): at most 16 MB in all. */
+const patchesKeptMax = 32
+const patchBytesKeptMax = 512 * 1024
 
 const diffFlags = ["--no-renames", "--no-ext-diff", "--no-textconv"] as const
 const patchFlags = ["--no-color", "--src-prefix=a/", "--dst-prefix=b/"] as const
 
-const keep = (kept: Map<string, string>, keptMax: number, key: string, value: string) => {
+const keep = (kept: Map<string, string>, keptMax: number, bytesMax: number, key: string, value: string) => {
+  if (value.length > bytesMax) return
   if (kept.size >= keptMax) kept.delete(kept.keys().next().value!)
   kept.set(key, value)
 }
@@ -212,9 +218,9 @@ export const rawDiff = (
         const end = text.indexOf("\0\0")
         const patchText = end < 0 ? "" : text.slice(end + 2)
         text = end < 0 ? text : text.slice(0, end + 1)
-        if (patchText.length <= patchBytesKeptMax) keep(repo.patches, patchesKeptMax, `${base}..${head}`, patchText)
+        keep(repo.patches, patchesKeptMax, patchBytesKeptMax, `${base}..${head}`, patchText)
       }
-      if (keepable) keep(repo.diffs, diffsKeptMax, key, text)
+      if (keepable) keep(repo.diffs, diffsKeptMax, diffBytesKeptMax, key, text)
       return text
     }
   )

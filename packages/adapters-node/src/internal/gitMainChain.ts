@@ -10,8 +10,14 @@
  * @since 0.1.0
  */
 
-/** Commit → its place on the chain. */
-export type Chain = Map<string, number>
+/** Commit → its place on the chain, and the place of the newest. */
+export interface Chain {
+  readonly places: Map<string, number>
+  last: number
+}
+
+/** An empty chain. */
+export const empty = (): Chain => ({ places: new Map(), last: -1 })
 
 /** How many of main's commits the chain remembers. */
 const chainMax = 10_000
@@ -21,20 +27,18 @@ const chainMax = 10_000
  * `from`. A move that does not continue the chain (main moved elsewhere meanwhile) starts it again.
  */
 export const recordMainMove = (chain: Chain, from: string, to: string): void => {
-  let last: number | undefined
-  for (const index of chain.values()) last = index
-  if (last === undefined || chain.get(from) !== last) {
-    chain.clear()
-    chain.set(from, 0)
-    last = 0
+  if (chain.places.get(from) !== chain.last || chain.last < 0) {
+    chain.places.clear()
+    chain.places.set(from, 0)
+    chain.last = 0
   }
-  chain.set(to, last + 1)
-  if (chain.size > chainMax) chain.delete(chain.keys().next().value!)
+  chain.places.set(to, ++chain.last)
+  if (chain.places.size > chainMax) chain.places.delete(chain.places.keys().next().value!)
 }
 
 /** Whether `ancestor` is `descendant` or one of its ancestors, when both are on the chain; else `undefined`. */
 export const ordered = (chain: Chain, ancestor: string, descendant: string): boolean | undefined => {
-  const a = chain.get(ancestor)
-  const d = chain.get(descendant)
+  const a = chain.places.get(ancestor)
+  const d = chain.places.get(descendant)
   return a === undefined || d === undefined ? undefined : a <= d
 }

@@ -47,7 +47,7 @@ export interface Repo {
   /** The tree of each commit this process wrote, by commit (see `gitObjects.commitTree`): diffs are kept by tree pair. */
   readonly trees: Map<string, string>
   /** The commits main moved through by this process's compare-and-swaps, in order (see `gitMainChain`). */
-  readonly mainChain: Map<string, number>
+  readonly mainChain: MainChain.Chain
   /** The patch of a commit pair fetched with its stats for the review that follows (see `gitCommits.rawDiff`). */
   readonly patches: Map<string, string>
   /** Who commits, for commits written in-process; `undefined`: through `git commit-tree` (see `gitObjects`). */
@@ -199,7 +199,7 @@ export const open = Effect.fn("GitRepo.open")(function*(options: OpenOptions) {
     )
   }
   const identity = yield* GitObjects.commitIdentity(git, found.root)
-  return { git, fs, path, root: found.root, commonDir: found.commonDir, worktreesDir, targetBranch, runId: options.runId, diffs: new Map(), patches: new Map(), trees: new Map(), mainChain: new Map(), identity } satisfies Repo
+  return { git, fs, path, root: found.root, commonDir: found.commonDir, worktreesDir, targetBranch, runId: options.runId, diffs: new Map(), patches: new Map(), trees: new Map(), mainChain: MainChain.empty(), identity } satisfies Repo
 })
 
 // ---------------------------------------------------------------------------------------------------
