@@ -11,8 +11,9 @@
  *
  * - speed-up at N = N · time(1 worker, K tasks) / time(N workers, N·K tasks); goal ≥ 0.8·N up to 16
  *   (2 cores: the agents sleep, oompa's work must not queue up behind itself);
- * - oompa's CPU per iteration: this process's CPU time (user + system, children excluded) over the
- *   16-worker run, divided by its iterations; goal ≤ 30 ms;
+ * - oompa's CPU per iteration: this process's CPU time (user + system, children excluded) and its
+ *   spawning helper's (the child process that starts git and the agents), over the 16-worker run,
+ *   divided by its iterations; goal ≤ 30 ms;
  * - git processes per iteration: a second run with a counting `git` first on PATH (a shell script
  *   that logs its arguments and runs the real git), not timed; goal ≤ 8 on the common path.
  *
@@ -95,6 +96,30 @@ const repository = (name: string, tasks: number): string => {
   return repo
 }
 
+/** The pid of oompa's spawning helper (a child process that starts git and the agents for it), if one runs. */
+const helperPid = (): number | undefined => {
+  for (const task of fs.readdirSync("/proc/self/task")) {
+    for (const pid of fs.readFileSync(`/proc/self/task/${task}/children`, "utf8").trim().split(" ").filter(Boolean)) {
+      try {
+        if (fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("oompa's spawning helper")) return Number(pid)
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return undefined
+}
+
+/** The helper's own CPU time (user + system, not its children's), in ms: part of oompa's cost. */
+const helperCpuMs = (): number => {
+  const pid = helperPid()
+  if (pid === undefined) return 0
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12])) * 1000 / clockTicks
+}
+const clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim())
+
 interface Measured {
   readonly workers: number
   readonly seconds: number
@@ -113,15 +138,17 @@ const swarm = async (workers: number): Promise<Measured> => {
     max_wait_for_tasks: 0
   }
   const cpu = process.cpuUsage()
+  const helperBefore = helperCpuMs()
   const started = performance.now()
   const result = await runSwarm({ cwd: repo, configJson })
   const seconds = (performance.now() - started) / 1000
   const used = process.cpuUsage(cpu)
+  const helperMs = helperCpuMs() - helperBefore
   const iterations = result.report.workers.reduce((sum, w) => sum + w.iterations.length, 0)
   if (result.report.merged !== workers * tasksPerWorker) {
     throw new Error(`${workers} workers: expected ${workers * tasksPerWorker} merges, got ${result.report.merged} (run log ${result.eventsPath})`)
   }
-  return { workers, seconds, iterations, merged: result.report.merged, cpuMs: (used.user + used.system) / 1000 }
+  return { workers, seconds, iterations, merged: result.report.merged, cpuMs: (used.user + used.system) / 1000 + helperMs }
 }
 
 try {
@@ -179,8 +206,10 @@ try {
       encoding: "utf8"
     })
     if (run.status !== 0) throw new Error(`oompa swarm with 64 workers exited ${run.status}:\n${run.stderr.slice(-2000)}`)
-    const megabytes = JSON.parse(fs.readFileSync(report, "utf8")).maxRssBytes / 1e6
-    console.log(`oompa swarm, 64 workers (the bundle): peak RSS ${megabytes.toFixed(0)} MB (goal ≤ 120 MB: ${megabytes <= 120 ? "met" : "NOT met"})`)
+    const peaks = JSON.parse(fs.readFileSync(report, "utf8")) as { maxRssBytes: number; helperMaxRssBytes: number }
+    const megabytes = peaks.maxRssBytes / 1e6
+    console.log(`oompa swarm, 64 workers (the bundle): peak RSS ${megabytes.toFixed(0)} MB (goal ≤ 120 MB: ${megabytes <= 120 ? "met" : "NOT met"}); ` +
+      `its spawning helper ${(peaks.helperMaxRssBytes / 1e6).toFixed(0)} MB more`)
   }
   if (quick) {
     console.log(failed

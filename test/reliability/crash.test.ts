@@ -278,7 +278,8 @@ describe("kill -9 at the moments the process-group records cannot cover", () => 
       // Spin on /proc until the agent's process has exec'd.
       const deadline = Date.now() + 20_000
       while (agent === undefined && Date.now() < deadline) {
-        agent = childrenOf(pid).find((child) => commandLine(child).startsWith("sleep 37"))
+        // oompa's children, and theirs: agents are started by its spawning helper.
+        agent = childrenOf(pid).flatMap((child) => [child, ...childrenOf(child)]).find((child) => commandLine(child).startsWith("sleep 37"))
       }
       assert.isDefined(agent, "the agent never started")
       run.child.kill("SIGKILL")

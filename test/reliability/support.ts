@@ -122,6 +122,8 @@ export interface MeasuredRun {
   readonly ms: number
   /** Peak resident set of the oompa process, in bytes (`process.resourceUsage().maxRSS` at exit). */
   readonly maxRssBytes: number
+  /** Peak resident set of its spawning helper (which carries the agents' output), in bytes; 0 when none ran. */
+  readonly helperMaxRssBytes: number
 }
 
 const rssProbe = path.join(import.meta.dirname, "fixtures/report-max-rss.mjs")
@@ -146,7 +148,9 @@ export const oompaMeasured = (scratch: Scratch, args: ReadonlyArray<string>, env
   return new Promise((done) =>
     child.on("close", (status, signal) => {
       clearTimeout(timer)
-      const maxRssBytes = fs.existsSync(report) ? (JSON.parse(fs.readFileSync(report, "utf8")) as { maxRssBytes: number }).maxRssBytes : -1
-      done({ status, signal, stdout, stderr, ms: Date.now() - started, maxRssBytes })
+      const measured = fs.existsSync(report)
+        ? JSON.parse(fs.readFileSync(report, "utf8")) as { maxRssBytes: number; helperMaxRssBytes: number }
+        : { maxRssBytes: -1, helperMaxRssBytes: -1 }
+      done({ status, signal, stdout, stderr, ms: Date.now() - started, ...measured })
     }))
 }

@@ -9,13 +9,14 @@
  * @since 0.1.0
  */
 import { type Agent, AgentSpec, Errors, type SwarmConfig } from "@oompa/core"
-import { Clock, Duration, Effect, Exit, Fiber, FileSystem, Path, type PlatformError, Stream } from "effect"
-import { ChildProcess, ChildProcessSpawner } from "effect/process"
-import { constants as osConstants } from "node:os"
+import { Clock, Effect, Exit, FileSystem, Path } from "effect"
+import type { ChildProcessSpawner } from "effect/process"
+import * as nodeFs from "node:fs"
 import * as Harnesses from "../Harnesses.ts"
 import * as ProcessOwner from "../ProcessOwner.ts"
 import * as Transcripts from "../Transcripts.ts"
 import * as Groups from "./agentGroups.ts"
+import * as AgentProcess from "./agentProcess.ts"
 import * as OutputCapture from "./outputCapture.ts"
 
 type AgentRequest = Agent.AgentRequest
@@ -69,37 +70,27 @@ export type Services = ChildProcessSpawner.ChildProcessSpawner | FileSystem.File
 export const unavailable = (request: AgentRequest, message: string, stopsRun = false): AgentUnavailable =>
   new Errors.AgentUnavailable({ agent: AgentSpec.formatModelString(request.agent), message, ...(stopsRun ? { stopsRun } : {}) })
 
-/** The exit code of a process a signal ended: 128 + the signal's number, as a shell reports it. */
-const signalExitCode = (error: PlatformError.PlatformError): number => {
-  const cause = error.reason.cause
-  const name = /signal: '?(SIG[A-Z0-9]+)/.exec(cause instanceof Error ? cause.message : error.message)?.[1]
-  const number = name === undefined ? undefined : (osConstants.signals as Record<string, number | undefined>)[name]
-  return number === undefined ? -1 : 128 + number
-}
-
 /** Why a spawn failed, in one line naming the binary (or the worktree). */
-const spawnFailure = (request: AgentRequest, line: Harnesses.CommandLine, error: PlatformError.PlatformError): AgentUnavailable => {
-  const reason = error.reason
-  if (reason._tag === "NotFound" && reason.method === "spawn") {
-    return unavailable(request, Harnesses.missingBinaryMessage(request.agent.harness, line.command), true)
-  }
-  if (reason.module === "FileSystem") return unavailable(request, `the worktree ${request.cwd} cannot be used as the agent's cwd: ${reason.message}`)
-  return unavailable(request, `${line.command} could not be started: ${reason.message}`)
+const spawnFailure = (request: AgentRequest, line: Harnesses.CommandLine, failure: AgentProcess.NotStarted): AgentUnavailable => {
+  // Node reports a cwd that is gone with the same ENOENT as a missing binary.
+  if (!isFolder(request.cwd)) return unavailable(request, `the worktree ${request.cwd} cannot be used as the agent's cwd: it is not a folder`)
+  if (failure.code === "ENOENT") return unavailable(request, Harnesses.missingBinaryMessage(request.agent.harness, line.command), true)
+  return unavailable(request, `${line.command} could not be started: ${failure.message}`)
 }
 
-/** Reads one output stream into its capture, chunk by chunk; a read error becomes a note. */
-const drain = (stream: Stream.Stream<Uint8Array, PlatformError.PlatformError>, capture: OutputCapture.OutputCapture, name: string, notes: Array<string>) =>
-  stream.pipe(
-    Stream.runForEach((chunk) => Effect.sync(() => capture.push(chunk))),
-    Effect.catch((error) => Effect.sync(() => void notes.push(`reading ${name} failed: ${error.message}`)))
-  )
+const isFolder = (folder: string): boolean => {
+  try {
+    return nodeFs.statSync(folder).isDirectory()
+  } catch {
+    return false
+  }
+}
 
 /**
  * Spawns the process and waits for its exit and its output. Scoped: closing the scope (timeout,
  * interruption, or the end of the call) stops the whole group, TERM then KILL after `graceMs`.
  */
 const spawnAndWait = Effect.fnUntraced(function*(settings: AttemptSettings, request: AgentRequest, state: Attempt, line: Harnesses.CommandLine) {
-  const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
   // Released last, after the group is stopped: what the call left outside its group (a setsid tool,
   // a daemon) is found by its tag and killed, so nothing an agent started outlives its call.
   const tag = ProcessOwner.newCallTag(`${request.worker}-${request.iteration}-${request.call}`)
@@ -114,32 +105,23 @@ const spawnAndWait = Effect.fnUntraced(function*(settings: AttemptSettings, requ
     Effect.sync(() => ({ pid: undefined as number | undefined })),
     (slot) => slot.pid === undefined ? Effect.void : Groups.unrecordGroup(settings.runDir, slot.pid)
   )
-  const command = ChildProcess.make(line.command, line.args, {
+  const handle = yield* AgentProcess.start({
+    command: line.command,
+    args: line.args,
     cwd: request.cwd,
     env: { ...line.env, [ProcessOwner.callVariable]: tag },
-    extendEnv: false,
-    detached: true,
-    stdin: "pipe",
-    killSignal: "SIGTERM",
-    forceKillAfter: Duration.millis(settings.graceMs)
-  })
-  const handle = yield* spawner.spawn(command).pipe(Effect.mapError((error) => spawnFailure(request, line, error)))
+    stdin: new TextEncoder().encode(request.prompt)
+  }, {
+    output: (fd, chunk) => (fd === 1 ? state.stdout : state.stderr).push(chunk),
+    note: (message) => void state.notes.push(message)
+  }, settings.graceMs).pipe(Effect.mapError((failure) => spawnFailure(request, line, failure)))
   state.pid = handle.pid
   yield* Groups.recordGroup(settings.runDir, request, line, handle.pid, state.startedMs).pipe(
     Effect.mapError((error) => unavailable(request, `cannot record the agent's process group in ${settings.runDir}/${Groups.groupsFolderName}: ${error.message}`))
   )
   recorded.pid = handle.pid
-  yield* Stream.run(Stream.make(new TextEncoder().encode(request.prompt)), handle.stdin).pipe(
-    // An agent may exit without reading its prompt (a configured command that ignores stdin).
-    Effect.catch((error) => Effect.sync(() => void state.notes.push(`the prompt could not be written to stdin: ${error.message}`))),
-    Effect.forkScoped
-  )
-  const readers = yield* Effect.forkScoped(Effect.all([
-    drain(handle.stdout, state.stdout, "stdout", state.notes),
-    drain(handle.stderr, state.stderr, "stderr", state.notes)
-  ], { concurrency: 2, discard: true }))
-  state.exitCode = yield* handle.exitCode.pipe(Effect.catch((error) => Effect.succeed(signalExitCode(error))))
-  yield* Fiber.join(readers).pipe(Effect.timeoutOrElse({
+  state.exitCode = yield* handle.exitCode
+  yield* handle.outputClosed.pipe(Effect.timeoutOrElse({
     duration: outputDrainMs,
     orElse: () => Effect.sync(() => void state.notes.push("output stayed open after the agent exited (a descendant kept it); its group was stopped"))
   }))

@@ -29,7 +29,7 @@ import * as nodeOs from "node:os"
 import * as nodePath from "node:path"
 import { Errors } from "@oompa/core"
 import { Duration, Effect, Schedule } from "effect"
-import * as SpawnThreads from "./spawnThreads.ts"
+import * as SpawnHelper from "./spawnHelper.ts"
 
 /** Variables that tell git where a repository is; inherited ones would redirect every call. */
 const locationVariables = [
@@ -237,17 +237,17 @@ export const failedOnLock = (output: Output): boolean => output.exitCode !== 0 &
 const killGraceMs = 2_000
 
 /**
- * Runs git once, started from a spawning thread (`spawnThreads`): a git call is the hot path of
+ * Runs git once, started by the spawning helper (`spawnHelper`): a git call is the hot path of
  * every iteration, `effect/process`'s spawner (streams, scopes, a cwd check) cost ~1.4 ms more CPU
- * per call than the spawn itself, and a spawn on the main thread blocks every fiber until git has
- * exec'd (docs/decisions.md). Interruption sends SIGTERM, then SIGKILL after `killGraceMs`, and
+ * per call than the spawn itself, and a spawn from this process forks all of its memory and blocks
+ * the calling thread until git has exec'd (docs/decisions.md). Interruption sends SIGTERM, then SIGKILL after `killGraceMs`, and
  * waits for the exit, so an interrupted call never outlives its fiber.
  */
 const spawnOnce = (env: Readonly<Record<string, string>>, operation: string, call: Call): Effect.Effect<Output, Errors.GitError> =>
   Effect.callback<Output, Errors.GitError>((resume) => {
     let ended = false
     const waiting: Array<() => void> = []
-    const spawned = SpawnThreads.spawnOnThread({
+    const spawned = SpawnHelper.spawnInHelper({
       command: "git",
       args: [...configArgs, ...call.args],
       cwd: call.cwd,

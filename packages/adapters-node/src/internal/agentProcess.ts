@@ -1,0 +1,124 @@
+/**
+ * An agent's process, started by the spawning helper (`spawnHelper`) as the leader of its own
+ * process group: its output handed over chunk by chunk as it arrives, its exit code, and the whole
+ * group stopped when the scope closes, TERM then KILL after the grace period, then waited for.
+ *
+ * Not `effect/process`: its spawn forks this whole process on the main thread (6–10 ms at
+ * 150–250 MB, every fiber stopped meanwhile, twice an iteration); the helper forks a bare Node
+ * process instead (issue 17, docs/decisions.md). The group is signalled from here, by pid: it is
+ * this user's, and that works whatever became of the helper.
+ *
+ * Internal: used by `agentAttempt`.
+ *
+ * @since 0.1.0
+ */
+import { Effect, type Scope } from "effect"
+import { constants as osConstants } from "node:os"
+import * as SpawnHelper from "./spawnHelper.ts"
+
+/** Why the process could not be started: the system's error code (`ENOENT`, …) and message. */
+export interface NotStarted {
+  readonly code: string | undefined
+  readonly message: string
+}
+
+export interface AgentProcess {
+  readonly pid: number
+  /** Its exit code; 128 + the signal's number when a signal ended it; -1 when that is unknown. */
+  readonly exitCode: Effect.Effect<number>
+  /** Completes when its output is closed: nothing more will be handed over. */
+  readonly outputClosed: Effect.Effect<void>
+}
+
+export interface Handlers {
+  readonly output: (fd: 1 | 2, chunk: Uint8Array) => void
+  readonly note: (message: string) => void
+}
+
+/** How often a stopping group is looked at. */
+const pollMs = 20
+/** How long a group is waited for after SIGKILL (a process in uninterruptible sleep). */
+const afterKillMs = 2_000
+
+/** The exit code of a process a signal ended: 128 + the signal's number, as a shell reports it. */
+const signalExitCode = (signal: string): number => {
+  const number = (osConstants.signals as Record<string, number | undefined>)[signal]
+  return number === undefined ? -1 : 128 + number
+}
+
+/** Sends `signal` to the group; false when nothing is left in it. */
+const signalGroup = (pid: number, signal: NodeJS.Signals | 0): boolean => {
+  try {
+    process.kill(-pid, signal)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Completes when the group is empty or `ms` have passed. */
+const groupGone = (pid: number, ms: number): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    const deadline = Date.now() + ms
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const poll = () => {
+      if (Date.now() >= deadline || !signalGroup(pid, 0)) return resume(Effect.void)
+      timer = setTimeout(poll, pollMs)
+    }
+    poll()
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
+/** A one-shot value set from a callback and awaited as an effect. */
+const latch = <A>() => {
+  let value: { readonly a: A } | undefined
+  const waiting: Array<(a: A) => void> = []
+  return {
+    set: (a: A) => {
+      if (value !== undefined) return
+      value = { a }
+      for (const wake of waiting.splice(0)) wake(a)
+    },
+    await: Effect.callback<A>((resume) => {
+      if (value !== undefined) return resume(Effect.succeed(value.a))
+      const wake = (a: A) => resume(Effect.succeed(a))
+      waiting.push(wake)
+      return Effect.sync(() => {
+        const at = waiting.indexOf(wake)
+        if (at >= 0) waiting.splice(at, 1)
+      })
+    })
+  }
+}
+
+/**
+ * Starts the process. Closing the scope stops its whole group — also after the leader exited,
+ * for what it left running — TERM, then KILL after `graceMs`, and waits until the group is gone.
+ */
+export const start = (request: SpawnHelper.StreamedRequest, handlers: Handlers, graceMs: number): Effect.Effect<AgentProcess, NotStarted, Scope.Scope> => {
+  const exit = latch<number>()
+  const closed = latch<void>()
+  const acquire = Effect.callback<number, NotStarted>((resume) => {
+    SpawnHelper.streamInHelper(request, {
+      notStarted: (code, message) => resume(Effect.fail({ code, message })),
+      started: (pid) => resume(Effect.succeed(pid)),
+      output: handlers.output,
+      exited: (code, signal) => exit.set(code ?? (signal === null ? -1 : signalExitCode(signal))),
+      closed: () => {
+        // The helper died before the exit was seen: the code is unknown.
+        exit.set(-1)
+        closed.set(undefined)
+      },
+      note: handlers.note
+    })
+  })
+  const stop = (pid: number) =>
+    Effect.gen(function*() {
+      if (!signalGroup(pid, "SIGTERM")) return
+      yield* groupGone(pid, graceMs)
+      if (signalGroup(pid, "SIGKILL")) yield* groupGone(pid, afterKillMs)
+    })
+  return Effect.acquireRelease(acquire, stop).pipe(
+    Effect.map((pid) => ({ pid, exitCode: exit.await, outputClosed: closed.await }))
+  )
+}

@@ -1,0 +1,303 @@
+/**
+ * Short-lived commands (git) started by a small helper process instead of this one.
+ *
+ * Node's `spawn` forks the whole calling process and does not return until the child has exec'd.
+ * A fork costs in proportion to the memory mapped: measured on Node 22 (issue 17), 0.7 ms of CPU
+ * per spawn from a 56 MB process, 4.5 ms from 184 MB, 7.9 ms from 308 MB, mostly in the kernel,
+ * and the calling thread waits about twice that. An orchestrator of many workers holds 150–250 MB,
+ * and every iteration starts about ten git processes. The helper is a bare Node process (~45 MB,
+ * none of oompa's code or data), so each fork is cheap and this process's threads never wait on
+ * one: this process only sends a message and is woken by the answer (docs/decisions.md).
+ *
+ * The helper ignores SIGINT, SIGTERM and SIGHUP (a Ctrl-C reaches the whole process group, and the
+ * orchestrator still needs git to clean up after one) and exits when this process goes away (its
+ * IPC channel closes), kill -9 included; commands it started run to their end, as a command
+ * started here would. It keeps this process alive only while it has a command running. A helper
+ * that dies fails its commands (`spawn-failed` for the caller) and is replaced on the next command.
+ *
+ * Internal: used by `gitCommand`.
+ *
+ * @since 0.1.0
+ */
+import { spawn, type ChildProcess } from "node:child_process"
+
+/** One command to run: what `child_process.spawn` needs, and the bytes for its stdin (closed after). */
+export interface SpawnRequest {
+  readonly command: string
+  readonly args: ReadonlyArray<string>
+  readonly cwd: string
+  /** The environment, a long-lived object shared by many commands: sent to the helper once. */
+  readonly env: Readonly<Record<string, string>>
+  /** Variables of this command only, on top of `env`. */
+  readonly extraEnv?: Readonly<Record<string, string>> | undefined
+  readonly stdin?: Uint8Array | undefined
+}
+
+/** How a command ended: its exit code or signal and its output, or why it could not be started. */
+export type SpawnResult =
+  | { readonly _tag: "Exited"; readonly code: number | null; readonly signal: string | null; readonly stdout: Uint8Array; readonly stderr: Uint8Array }
+  | { readonly _tag: "NotStarted"; readonly code: string | undefined; readonly message: string }
+
+/** A running command: signal it; `done` is called once with how it ended. */
+export interface Spawned {
+  readonly kill: (signal: NodeJS.Signals) => void
+}
+
+// The helper's code, plain CommonJS run with `node -e` (the CLI is one bundled file).
+// Its first line names it in \`ps\` (benchmarks find it by it).
+const helperSource = `// oompa's spawning helper
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => {})
+process.on("disconnect", () => process.exit(0))
+const { spawn } = require("node:child_process")
+const children = new Map()
+const envs = new Map()
+const send = (message, written) => { if (process.connected) process.send(message, written) }
+// Output of streamed commands not yet written to the channel: past the mark, every streamed
+// command's output is paused until the channel has taken half of it (an agent printing 300 MB
+// must not pile it up here).
+const queuedMax = 1 << 20
+let queued = 0
+const paused = new Set()
+const written = (bytes) => () => {
+  queued -= bytes
+  if (queued > queuedMax / 2) return
+  for (const stream of paused) stream.resume()
+  paused.clear()
+}
+const startStreamed = ({ id, command, args, cwd, env, stdin }) => {
+  let child
+  try {
+    child = spawn(command, args, { cwd, env, detached: true, stdio: ["pipe", "pipe", "pipe"] })
+  } catch (error) {
+    send({ id, notStarted: { code: error.code, message: String(error.message) } })
+    return
+  }
+  if (child.pid === undefined) {
+    child.once("error", (error) => send({ id, notStarted: { code: error.code, message: String(error.message) } }))
+    return
+  }
+  children.set(id, child)
+  send({ id, started: child.pid })
+  child.on("error", (error) => send({ id, note: String(error.message) }))
+  for (const [fd, stream] of [[1, child.stdout], [2, child.stderr]]) {
+    stream.on("data", (chunk) => {
+      queued += chunk.length
+      send({ id, fd, chunk }, written(chunk.length))
+      if (queued > queuedMax) {
+        stream.pause()
+        paused.add(stream)
+      }
+    })
+  }
+  child.once("exit", (code, signal) => send({ id, exit: { code, signal } }))
+  child.once("close", () => {
+    children.delete(id)
+    paused.delete(child.stdout)
+    paused.delete(child.stderr)
+    send({ id, closed: true })
+  })
+  child.stdin.on("error", (error) => send({ id, stdinError: String(error.message) }))
+  child.stdin.end(Buffer.from(stdin.buffer, stdin.byteOffset, stdin.byteLength))
+}
+process.on("message", (message) => {
+  if (message.env !== undefined) envs.set(message.envId, message.env)
+  if (message.kill !== undefined) {
+    const child = children.get(message.kill)
+    if (child !== undefined) child.kill(message.signal)
+    return
+  }
+  const { id, command, args, cwd, envId, extraEnv, stdin } = message
+  if (message.streamed) return startStreamed(message)
+  const env = extraEnv === undefined ? envs.get(envId) : { ...envs.get(envId), ...extraEnv }
+  let child
+  try {
+    child = spawn(command, args, { cwd, env, stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] })
+  } catch (error) {
+    send({ id, notStarted: { code: error.code, message: String(error.message) } })
+    return
+  }
+  children.set(id, child)
+  const stdout = []
+  const stderr = []
+  let failed = false
+  child.stdout.on("data", (chunk) => stdout.push(chunk))
+  child.stderr.on("data", (chunk) => stderr.push(chunk))
+  child.once("error", (error) => {
+    if (failed) return
+    failed = true
+    children.delete(id)
+    send({ id, notStarted: { code: error.code, message: String(error.message) } })
+  })
+  child.once("close", (code, signal) => {
+    children.delete(id)
+    if (failed) return
+    send({ id, code, signal, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) })
+  })
+  if (stdin !== undefined) {
+    child.stdin.on("error", () => {})
+    child.stdin.end(Buffer.from(stdin.buffer, stdin.byteOffset, stdin.byteLength))
+  }
+})
+`
+
+interface Helper {
+  readonly process: ChildProcess
+  /** The commands running, by id: each gets every message about it; `stopped` when the helper dies. */
+  readonly pending: Map<number, Listener>
+  /** The environments this helper was sent (by id): each goes once, not with every command. */
+  readonly envs: Set<number>
+}
+
+/** An id per environment object (a runner's: a handful per process). */
+const envIds = new WeakMap<object, number>()
+let nextEnvId = 0
+
+let helper: Helper | undefined
+let nextId = 0
+
+interface Answer {
+  readonly id: number
+  readonly notStarted?: { readonly code?: string; readonly message: string }
+  readonly code?: number | null
+  readonly signal?: string | null
+  readonly stdout?: Uint8Array
+  readonly stderr?: Uint8Array
+  // Streamed commands only:
+  readonly started?: number
+  readonly fd?: 1 | 2
+  readonly chunk?: Uint8Array
+  readonly exit?: { readonly code: number | null; readonly signal: string | null }
+  readonly closed?: true
+  readonly note?: string
+  readonly stdinError?: string
+}
+
+interface Listener {
+  /** Whether this message ends the command (no more messages for it). */
+  readonly answer: (message: Answer) => boolean
+  readonly stopped: (reason: string) => void
+}
+
+/** Lets this process exit while the helper is idle (both the child and its channel hold it). */
+const hold = (child: ChildProcess, held: boolean): void => {
+  if (held) {
+    child.ref()
+    child.channel?.ref()
+  } else {
+    child.unref()
+    child.channel?.unref()
+  }
+}
+
+const startHelper = (): Helper => {
+  // Node's own options only from this process's command line; NODE_OPTIONS could preload code into the helper.
+  const { NODE_OPTIONS: _ignored, ...env } = process.env
+  const child = spawn(process.execPath, ["-e", helperSource], {
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+    serialization: "advanced",
+    env
+  })
+  const started: Helper = { process: child, pending: new Map(), envs: new Set() }
+  hold(child, false)
+  child.on("message", (message: Answer) => {
+    const listener = started.pending.get(message.id)
+    if (listener === undefined || !listener.answer(message)) return
+    started.pending.delete(message.id)
+    if (started.pending.size === 0) hold(child, false)
+  })
+  let stopped = false
+  const fail = (reason: string) => {
+    if (helper === started) helper = undefined
+    if (stopped) return
+    stopped = true
+    for (const listener of started.pending.values()) listener.stopped(`the spawning helper stopped: ${reason}`)
+    started.pending.clear()
+  }
+  child.on("error", (error: Error) => fail(error.message))
+  child.on("exit", (code, signal) => fail(signal === null ? `exit code ${code}` : `signal ${signal}`))
+  return started
+}
+
+/** Starts `request` through the helper (started when missing); `done` is called once with how it ended. */
+export const spawnInHelper = (request: SpawnRequest, done: (result: SpawnResult) => void): Spawned => {
+  const current = helper ?? (helper = startHelper())
+  const id = nextId++
+  current.pending.set(id, {
+    answer: (message) => {
+      done(message.notStarted !== undefined
+        ? { _tag: "NotStarted", code: message.notStarted.code, message: message.notStarted.message }
+        : { _tag: "Exited", code: message.code ?? null, signal: message.signal ?? null, stdout: message.stdout!, stderr: message.stderr! })
+      return true
+    },
+    stopped: (message) => done({ _tag: "NotStarted", code: undefined, message })
+  })
+  hold(current.process, true)
+  let envId = envIds.get(request.env)
+  if (envId === undefined) envIds.set(request.env, envId = nextEnvId++)
+  const env = current.envs.has(envId) ? undefined : request.env
+  current.envs.add(envId)
+  current.process.send({ id, command: request.command, args: request.args, cwd: request.cwd, envId, env, extraEnv: request.extraEnv, stdin: request.stdin })
+  return { kill: (signal) => { if (current.process.connected) current.process.send({ kill: id, signal }) } }
+}
+
+/** The helper's process id, when one is running (for tests and diagnostics). */
+export const helperProcessId = (): number | undefined => helper?.process.pid
+
+/** A long-running command whose output is streamed (an agent): its own process group, stdin written and closed. */
+export interface StreamedRequest {
+  readonly command: string
+  readonly args: ReadonlyArray<string>
+  readonly cwd: string
+  readonly env: Readonly<Record<string, string>>
+  readonly stdin: Uint8Array
+}
+
+/** What the helper reports about a streamed command, in order: started or not, output, exit, closed. */
+export interface StreamedEvents {
+  readonly notStarted: (code: string | undefined, message: string) => void
+  readonly started: (pid: number) => void
+  readonly output: (fd: 1 | 2, chunk: Uint8Array) => void
+  /** The process exited; output may still follow (a descendant holding its pipes). */
+  readonly exited: (code: number | null, signal: string | null) => void
+  /** Its output pipes are closed: nothing more comes. Also called when the helper dies. */
+  readonly closed: () => void
+  /** Something worth writing down that did not stop the command (its stdin refused the input). */
+  readonly note: (message: string) => void
+}
+
+/**
+ * Starts `request` in its own process group through the helper. The caller signals the group
+ * itself (`process.kill(-pid)`): the process is this user's, and that works when the helper does not.
+ */
+export const streamInHelper = (request: StreamedRequest, events: StreamedEvents): void => {
+  const current = helper ?? (helper = startHelper())
+  const id = nextId++
+  let started = false
+  current.pending.set(id, {
+    answer: (message) => {
+      if (message.notStarted !== undefined) {
+        events.notStarted(message.notStarted.code, message.notStarted.message)
+        return true
+      }
+      if (message.started !== undefined) {
+        started = true
+        events.started(message.started)
+      } else if (message.chunk !== undefined) events.output(message.fd ?? 1, message.chunk)
+      else if (message.exit !== undefined) events.exited(message.exit.code, message.exit.signal)
+      else if (message.note !== undefined) events.note(message.note)
+      else if (message.stdinError !== undefined) events.note(`the prompt could not be written to stdin: ${message.stdinError}`)
+      else if (message.closed === true) {
+        events.closed()
+        return true
+      }
+      return false
+    },
+    stopped: (reason) => {
+      if (!started) return events.notStarted(undefined, reason)
+      events.note(reason)
+      events.closed()
+    }
+  })
+  hold(current.process, true)
+  current.process.send({ id, streamed: true, command: request.command, args: request.args, cwd: request.cwd, env: request.env, stdin: request.stdin })
+}

@@ -1,0 +1,92 @@
+/**
+ * Goal: the helper that starts git for oompa (`internal/spawnHelper.ts`) survives what a run
+ * survives and dies with the run: a Ctrl-C or SIGTERM to the process group does not stop it (the
+ * run still needs git to clean up), a helper that dies fails only the commands it held and is
+ * replaced, and a run killed with SIGKILL leaves no helper behind.
+ * Method: real processes; signals sent to the helper's pid, and an orchestrator stand-in (a Node
+ * process using the helper) killed with SIGKILL.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as SpawnHelper from "../src/internal/spawnHelper.ts"
+
+const env = { PATH: process.env["PATH"] ?? "/usr/bin:/bin" }
+
+const run = (command: string, args: Array<string>) =>
+  new Promise<SpawnHelper.SpawnResult>((done) => SpawnHelper.spawnInHelper({ command, args, cwd: process.cwd(), env }, done))
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const until = async (condition: () => boolean) => {
+  while (!condition()) await new Promise((done) => setTimeout(done, 20))
+}
+
+const text = (result: SpawnHelper.SpawnResult) => result._tag === "Exited" ? new TextDecoder().decode(result.stdout) : result.message
+
+describe("the spawning helper", () => {
+  it("ignores SIGINT, SIGTERM and SIGHUP: the same helper answers afterwards", async () => {
+    assert.strictEqual(text(await run("echo", ["one"])), "one\n")
+    const pid = SpawnHelper.helperProcessId()!
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.kill(pid, signal)
+    await new Promise((done) => setTimeout(done, 100))
+    assert.strictEqual(text(await run("echo", ["two"])), "two\n")
+    assert.strictEqual(SpawnHelper.helperProcessId(), pid)
+  })
+
+  it("a helper that dies fails the commands it held, and the next command starts another", async () => {
+    await run("true", [])
+    const pid = SpawnHelper.helperProcessId()!
+    const held = run("sleep", ["5"])
+    process.kill(pid, "SIGKILL")
+    const result = await held
+    assert.strictEqual(result._tag, "NotStarted")
+    assert.include(text(result), "the spawning helper stopped")
+    assert.strictEqual(text(await run("echo", ["three"])), "three\n")
+    assert.notStrictEqual(SpawnHelper.helperProcessId(), pid)
+  })
+
+  it("a streamed command's output waits in the pipe, not in the helper, while this process is busy", async () => {
+    await run("true", [])
+    const pid = SpawnHelper.helperProcessId()!
+    const peak = () => Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024
+    const before = peak()
+    let received = 0
+    const closed = new Promise<void>((done) =>
+      SpawnHelper.streamInHelper({ command: "head", args: ["-c", String(300 << 20), "/dev/zero"], cwd: process.cwd(), env, stdin: new Uint8Array() }, {
+        notStarted: (_code, message) => assert.fail(message),
+        started: () => {},
+        output: (_fd, chunk) => (received += chunk.length),
+        exited: () => {},
+        closed: done,
+        note: () => {}
+      }))
+    // This thread stops reading for 3 s: the helper must not take in the 300 MB meanwhile.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3_000)
+    await closed
+    assert.strictEqual(received, 300 << 20)
+    assert.isBelow(peak() - before, 64 << 20, `the helper's peak RSS grew from ${before >> 20} MB to ${peak() >> 20} MB`)
+  }, 60_000)
+
+  it("an orchestrator killed with SIGKILL leaves no helper behind", async () => {
+    const module = path.resolve(import.meta.dirname, "../src/internal/spawnHelper.ts")
+    const standIn = spawn(process.execPath, ["--input-type=module", "-e", `
+      const SpawnHelper = await import(${JSON.stringify(module)})
+      SpawnHelper.spawnInHelper({ command: "sleep", args: ["30"], cwd: process.cwd(), env: { PATH: process.env.PATH } }, () => {})
+      setTimeout(() => console.log(SpawnHelper.helperProcessId()), 200)
+      setInterval(() => {}, 1000)
+    `], { stdio: ["ignore", "pipe", "inherit"] })
+    const helperPid = await new Promise<number>((done) => standIn.stdout.once("data", (chunk: Buffer) => done(Number(chunk.toString().trim()))))
+    assert.isTrue(alive(helperPid))
+    standIn.kill("SIGKILL")
+    await until(() => !alive(helperPid))
+  }, 20_000)
+})
