@@ -110,13 +110,17 @@ const helperPid = (): number | undefined => {
   return undefined
 }
 
-/** The helper's own CPU time (user + system, not its children's), in ms: part of oompa's cost. */
-const helperCpuMs = (): number => {
+/**
+ * The helper's CPU time in ms: its own (user + system), part of oompa's cost; and that of the
+ * processes it started and reaped (git, the agents' shells and what they ran).
+ */
+const helperCpuMs = (): { readonly own: number; readonly children: number } => {
   const pid = helperPid()
-  if (pid === undefined) return 0
+  if (pid === undefined) return { own: 0, children: 0 }
   const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  return (Number(fields[11]) + Number(fields[12])) * 1000 / clockTicks
+  const ms = (field: number) => Number(fields[field]) * 1000 / clockTicks
+  return { own: ms(11) + ms(12), children: ms(13) + ms(14) }
 }
 const clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim())
 
@@ -126,6 +130,8 @@ interface Measured {
   readonly iterations: number
   readonly merged: number
   readonly cpuMs: number
+  /** CPU of the processes oompa started (git, agents), reaped during the run. */
+  readonly childrenCpuMs: number
 }
 
 let runs = 0
@@ -143,12 +149,19 @@ const swarm = async (workers: number): Promise<Measured> => {
   const result = await runSwarm({ cwd: repo, configJson })
   const seconds = (performance.now() - started) / 1000
   const used = process.cpuUsage(cpu)
-  const helperMs = helperCpuMs() - helperBefore
+  const helperAfter = helperCpuMs()
   const iterations = result.report.workers.reduce((sum, w) => sum + w.iterations.length, 0)
   if (result.report.merged !== workers * tasksPerWorker) {
     throw new Error(`${workers} workers: expected ${workers * tasksPerWorker} merges, got ${result.report.merged} (run log ${result.eventsPath})`)
   }
-  return { workers, seconds, iterations, merged: result.report.merged, cpuMs: (used.user + used.system) / 1000 + helperMs }
+  return {
+    workers,
+    seconds,
+    iterations,
+    merged: result.report.merged,
+    cpuMs: (used.user + used.system) / 1000 + helperAfter.own - helperBefore.own,
+    childrenCpuMs: helperAfter.children - helperBefore.children
+  }
 }
 
 try {
@@ -170,6 +183,14 @@ try {
   }
   const widest = measured[measured.length - 1]!
   const cpuPerIteration = widest.cpuMs / widest.iterations
+  // What two cores allow at all: every process's CPU per iteration (oompa, git, the agents' shells)
+  // caps merges per second at cores / CPU; over one worker's merges per second, the best speed-up.
+  const allCpu = (widest.cpuMs + widest.childrenCpuMs) / widest.iterations
+  const cores = os.availableParallelism()
+  const ceiling = perMerge(one) * 1000 * cores / allCpu
+  console.log(`CPU per iteration at ${widest.workers} workers, every process: ${allCpu.toFixed(1)} ms (oompa ${cpuPerIteration.toFixed(1)}, ` +
+    `git and the agents' processes ${(widest.childrenCpuMs / widest.iterations).toFixed(1)}): on ${cores} cores no speed-up past ` +
+    `${ceiling.toFixed(1)}x (${(cores * 1000 / allCpu).toFixed(1)} iterations a second, one worker does ${(1 / perMerge(one)).toFixed(2)})`)
   console.log(`oompa CPU per iteration at ${widest.workers} workers: ${cpuPerIteration.toFixed(1)} ms ` +
     `(goal ≤ ${goals.cpuMsPerIteration} ms: ${cpuPerIteration <= goals.cpuMsPerIteration ? "met" : "NOT met"}; ` +
     `ratio to the agent time of an iteration ${(cpuPerIteration / (2 * callMs)).toFixed(3)})`)
