@@ -7,7 +7,8 @@
 //   and the version from dist/help.json, without Effect, and imports dist/cli.mjs for anything else;
 // - dist/cli.mjs (src/FullCli.ts), the full CLI, which `node dist/cli.mjs …` also runs directly;
 // - dist/chunks/: what the full CLI imports only when used (isomorphic-git, which the git adapter
-//   imports lazily), split off so that a command that does not use it does not load it;
+//   imports lazily; the price table, which only a run pricing a call loads), split off so that a
+//   command that does not use it does not load it;
 // - dist/help.json: what the freshly built full CLI prints for every help and version argv, in
 //   colour and without, rendered here by dist/cli.mjs itself, so the fast path cannot say anything
 //   else (test/cli/fastPath.test.ts compares the two).
@@ -21,6 +22,7 @@ import { build } from "esbuild"
 import { spawn } from "node:child_process"
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
+import { pathToFileURL } from "node:url"
 
 const dist = "packages/cli/dist"
 
@@ -101,6 +103,54 @@ const checkDynamicImports = (metafile) => {
   }
 }
 
+/**
+ * The price table (@pydantic/genai-prices, issue 18) holds every provider's prices in its one module:
+ * 480 KB minified, a third of the bundle. oompa prices with only the providers of the CLIs' models
+ * and their token prices (`bundledProviders` of packages/adapters-node/src/internal/priceTable.ts,
+ * which the library sets as the package's data too), so the package's data is replaced here by
+ * that (about 30 KB), and the cut is checked: every model of those providers costs the same with the
+ * cut module as with the whole package. A version of the package whose data is not where
+ * `cutPriceTable` looks fails the build rather than ship all of it.
+ */
+const priceTableModule = /[\\/]node_modules[\\/]@pydantic[\\/]genai-prices[\\/]dist[\\/]index\.js$/
+const priceTable = {
+  name: "price-table",
+  setup(build) {
+    build.onLoad({ filter: priceTableModule }, async (args) => ({ contents: await cutPriceTable(args.path), loader: "js" }))
+  }
+}
+
+async function cutPriceTable(file) {
+  const source = readFileSync(file, "utf8")
+  const table = await import("../packages/adapters-node/src/internal/priceTable.ts")
+  // The data is the module's first statement: `const <data> = [ …providers… ], <units> = { …`.
+  const data = /^const (\w+) = \[\n[\s\S]*?\n\], (\w+) = \{/.exec(source)
+  if (data === null) throw new Error(`${file}: its price data is not where scripts/build-cli.mjs looks for it (cutPriceTable)`)
+  const cut = `const ${data[1]} = ${JSON.stringify(table.bundledProviders())}, ${data[2]} = {${source.slice(data[0].length)}`
+  const checked = `${stage}/price-table-check.mjs`
+  writeFileSync(checked, cut)
+  const [whole, reduced] = await Promise.all([import(pathToFileURL(file).href), import(pathToFileURL(checked).href)])
+  // A small call with cached input and reasoning, and one past the long-context tiers.
+  const usages = [
+    { input_tokens: 12_000, cache_read_tokens: 4_000, cache_write_tokens: 1_000, output_tokens: 900, output_reasoning_tokens: 300 },
+    { input_tokens: 400_000, cache_read_tokens: 100_000, output_tokens: 20_000 }
+  ]
+  let models = 0
+  for (const provider of table.bundledProviders()) {
+    for (const model of provider.models) {
+      for (const usage of usages) {
+        const price = (module) => module.calcPrice(usage, model.id, { providerId: provider.id })?.total_price
+        if (price(whole) !== price(reduced)) {
+          throw new Error(`the bundle's price table prices ${provider.id}/${model.id} at ${price(reduced)}, the package at ${price(whole)} (cutPriceTable)`)
+        }
+      }
+      models++
+    }
+  }
+  if (models === 0) throw new Error("the bundle's price table has no models (cutPriceTable)")
+  return cut
+}
+
 // In dist/ (ignored by git, not shipped), on the same file system as the files it replaces.
 mkdirSync(dist, { recursive: true })
 const stage = mkdtempSync(`${dist}/.build-`)
@@ -117,7 +167,7 @@ try {
     outExtension: { ".js": ".mjs" },
     chunkNames: "chunks/[name]-[hash]",
     splitting: true,
-    plugins: [unusedDynamicImports, dynamicCommonJs],
+    plugins: [unusedDynamicImports, dynamicCommonJs, priceTable],
     banner: {
       js: [
         "#!/usr/bin/env node",

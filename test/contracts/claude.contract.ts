@@ -41,6 +41,7 @@ describe("claude: what only Claude Code does", () => {
     assert.closeTo(cumulative, first.costUsd! + second.costUsd!, 1e-9, "claude reports the session's total")
     assert.isAbove(second.costUsd!, first.costUsd!)
     assert.deepStrictEqual(second.tokens, { input: 3000, output: 200 }, "usage is this call's alone")
+    assert.isUndefined(second.costEstimatedWith, "claude's own dollars, not an estimate")
   })
 
   it("not logged in (no ANTHROPIC_API_KEY): the agent is unavailable, with claude's one line, at once (the run stops: exit 2, no attempt spent)", async () => {

@@ -7,15 +7,21 @@
 import { assert, describe, it } from "vitest"
 import { codex } from "./harnesses.ts"
 import type { Sandbox } from "./sandbox.ts"
-import { describeHarness, transcripts, useSandboxes } from "./suite.ts"
+import { assertDollars, describeHarness, transcripts, useSandboxes } from "./suite.ts"
 
 describeHarness(codex)
 
 /** The usage of the last `turn.completed` event codex printed, as the transcript kept it. */
-const lastUsage = (box: Sandbox, file: string): { input_tokens: number; output_tokens: number } => {
+interface CodexUsage {
+  readonly input_tokens: number
+  readonly cached_input_tokens: number
+  readonly output_tokens: number
+  readonly reasoning_output_tokens?: number
+}
+const lastUsage = (box: Sandbox, file: string): CodexUsage => {
   const events = transcripts(box)[file]!.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>)
   const completed = events.filter((event) => event["type"] === "turn.completed")
-  return completed[completed.length - 1]!["usage"] as { input_tokens: number; output_tokens: number }
+  return completed[completed.length - 1]!["usage"] as CodexUsage
 }
 
 describe("codex: what only Codex does", () => {
@@ -31,9 +37,11 @@ describe("codex: what only Codex does", () => {
     assert.strictEqual(body.reasoning?.effort, "low")
   })
 
-  it("turn.completed usage is cumulative across `resume`: the call's tokens are the difference", async () => {
+  it("turn.completed usage is cumulative across `resume`: the call's tokens, cached and reasoning ones too, are the difference, and its dollars theirs", async () => {
     const box = await sandbox()
-    box.server.script({ text: "first", usage: { input: 1000, output: 100 } }, { text: "second", usage: { input: 3000, output: 200 } })
+    const firstUsage = { input: 1000, output: 100, cached: 600, reasoning: 30 }
+    const secondUsage = { input: 3000, output: 200, cached: 2500, reasoning: 50 }
+    box.server.script({ text: "first", usage: firstUsage }, { text: "second", usage: secondUsage })
     const first = await box.run({ call: "propose", prompt: "One." })
     const second = await box.run({ call: "fix", prompt: "Two.", sessionId: first.sessionId! })
     assert.strictEqual(second.exitCode, 0, second.stderr)
@@ -41,9 +49,12 @@ describe("codex: what only Codex does", () => {
     const cumulative = lastUsage(box, "w0-1-fix-1.json")
     assert.strictEqual(cumulative.input_tokens, 4000, "codex reports the thread's total")
     assert.strictEqual(cumulative.output_tokens, 300)
+    assert.strictEqual(cumulative.cached_input_tokens, 3100)
     assert.deepStrictEqual(first.tokens, { input: 1000, output: 100 })
     assert.deepStrictEqual(second.tokens, { input: 3000, output: 200 })
-    assert.isUndefined(second.costUsd, "codex reports no cost")
+    // codex reports no dollars: each call's are its own tokens at gpt-5.5's price in the table.
+    assertDollars(codex, first, firstUsage)
+    assertDollars(codex, second, secondUsage)
   })
 
   it("the provider's key is missing: a failed call with codex's one line, at once", async () => {

@@ -7,24 +7,27 @@
 import { Harnesses } from "@oompa/adapters-node"
 import { Verdict } from "@oompa/core"
 import { assert, describe, it } from "vitest"
-import { gemini } from "./harnesses.ts"
-import { describeHarness, useSandboxes } from "./suite.ts"
+import { gemini, priceTable } from "./harnesses.ts"
+import { assertDollars, describeHarness, useSandboxes } from "./suite.ts"
 
 describeHarness(gemini)
 
 describe("gemini: what only Gemini CLI does", () => {
   const sandbox = useSandboxes(gemini)
 
-  it("tokens are per call across --resume (stats.models is this process's); no cost", async () => {
+  it("tokens are per call across --resume (stats.models is this process's); no dollars, so the table prices them, cached input and thoughts included", async () => {
     const box = await sandbox()
-    box.server.script({ text: "first", usage: { input: 1000, output: 100 } }, { text: "second", usage: { input: 3000, output: 200 } })
+    const firstUsage = { input: 1000, output: 100, cached: 400, reasoning: 60 }
+    const secondUsage = { input: 3000, output: 200, cached: 2000, reasoning: 80 }
+    box.server.script({ text: "first", usage: firstUsage }, { text: "second", usage: secondUsage })
     const first = await box.run({ call: "propose", prompt: "One." })
     const second = await box.run({ call: "fix", prompt: "Two.", sessionId: first.sessionId! })
     assert.strictEqual(second.exitCode, 0, second.stderr)
     assert.strictEqual(second.sessionId, first.sessionId)
     assert.deepStrictEqual(first.tokens, { input: 1000, output: 100 })
     assert.deepStrictEqual(second.tokens, { input: 3000, output: 200 })
-    assert.isUndefined(second.costUsd)
+    assertDollars(gemini, first, firstUsage)
+    assertDollars(gemini, second, secondUsage)
   })
 
   it("without -m, gemini's model router asks the server first (a side request), and the call still answers", async () => {
@@ -34,6 +37,9 @@ describe("gemini: what only Gemini CLI does", () => {
     assert.strictEqual(result.exitCode, 0, result.stderr)
     assert.deepStrictEqual(Verdict.parseVerdict(result.answer), Verdict.Verdict.cases.Approved.make({}))
     assert.isAbove(box.server.requests.filter((request) => request.side && request.api === "gemini").length, 0)
+    // gemini names every model it used, so even the default model it picked has a price.
+    assert.isAbove(result.costUsd ?? 0, 0)
+    assert.strictEqual(result.costEstimatedWith, priceTable)
   })
 
   it("not authenticated (no key, no settings): exit 41 becomes oompa's one line, at once", async () => {

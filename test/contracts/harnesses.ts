@@ -15,9 +15,10 @@
  *   `$HOME/.config/opencode/opencode.json`, model `mock/scripted`.
  */
 import type { SwarmConfig } from "@oompa/core"
+import { calcPrice } from "@pydantic/genai-prices"
 import { existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
-import type { Turn } from "./model-server/index.ts"
+import type { Turn, Usage } from "./model-server/index.ts"
 
 export type HarnessName = "claude" | "codex" | "gemini" | "opencode"
 
@@ -33,7 +34,29 @@ export const missingMessage = (harness: HarnessName): string | undefined =>
   existsSync(binary(harness)) ? undefined : `${binary(harness)} is missing: run \`npm run test:contracts\` (it installs the pinned CLIs first)`
 
 /** The opencode provider's price per million tokens, so that its cost is predictable. */
-export const opencodePrice = { input: 3, output: 15 } as const
+export const opencodePrice = { input: 3, output: 15, cache_read: 0.3 } as const
+
+/** The price table oompa estimates codex's and gemini's dollars with, as the summary names it. */
+export const priceTable = "@pydantic/genai-prices 0.1.8"
+
+/**
+ * The dollars oompa gives a call whose model requests reported `usage` in all (issue 18): the
+ * package's own figure for the model's tokens, its cached and reasoning shares included.
+ */
+const tablePrice = (providerId: string, model: string) => (usage: Usage): number =>
+  calcPrice({
+    input_tokens: usage.input,
+    cache_read_tokens: usage.cached ?? 0,
+    output_tokens: usage.output,
+    output_reasoning_tokens: usage.reasoning ?? 0
+  }, model, { providerId })!.total_price
+
+/** How a harness's calls get their dollars (issue 18). */
+export type Dollars =
+  /** The CLI reports them (claude: at its own price list, so only their presence is known here). */
+  | { readonly reported: true; readonly price?: (usage: Usage) => number }
+  /** oompa estimates them from the tokens with the price table. */
+  | { readonly reported: false; readonly price: (usage: Usage) => number }
 
 /** What a test needs to run one harness against a model server. */
 export interface Harness {
@@ -46,8 +69,8 @@ export interface Harness {
   readonly prepareHome: (home: string, serverUrl: string) => void
   /** The scripted tool call that makes this CLI create or overwrite `file` in its cwd. */
   readonly writeFile: (file: string, content: string) => Turn
-  /** Cost reported for the scripted usage, when the CLI reports cost. */
-  readonly reportsCost: boolean
+  /** Where a call's dollars come from, and what they are for a usage. */
+  readonly dollars: Dollars
 }
 
 const writeJson = (file: string, value: unknown): void => {
@@ -70,7 +93,7 @@ export const claude: Harness = {
   }),
   prepareHome: () => undefined,
   writeFile: (file, content) => ({ tool: "Write", args: { file_path: file, content } }),
-  reportsCost: true
+  dollars: { reported: true }
 }
 
 export const codex: Harness = {
@@ -90,7 +113,7 @@ export const codex: Harness = {
   prepareHome: () => undefined,
   // codex 0.169 has no file-writing tool for a provider it does not know: its shell tool does it.
   writeFile: (file, content) => ({ tool: "exec_command", args: { cmd: `printf '%s' '${content.replaceAll("'", "'\\''")}' > '${file}'` } }),
-  reportsCost: false
+  dollars: { reported: false, price: tablePrice("openai", "gpt-5.5") }
 }
 
 export const gemini: Harness = {
@@ -107,7 +130,7 @@ export const gemini: Harness = {
       telemetry: { enabled: false }
     }),
   writeFile: (file, content) => ({ tool: "write_file", args: { file_path: file, content } }),
-  reportsCost: false
+  dollars: { reported: false, price: tablePrice("google", "gemini-2.5-flash") }
 }
 
 export const opencode: Harness = {
@@ -132,7 +155,11 @@ export const opencode: Harness = {
       }
     }),
   writeFile: (file, content) => ({ tool: "write", args: { filePath: file, content } }),
-  reportsCost: true
+  // At the provider's price in opencode.json: what opencode itself reports.
+  dollars: {
+    reported: true,
+    price: (usage) => ((usage.input - (usage.cached ?? 0)) * opencodePrice.input + (usage.cached ?? 0) * opencodePrice.cache_read + usage.output * opencodePrice.output) / 1e6
+  }
 }
 
 export const all: ReadonlyArray<Harness> = [claude, codex, gemini, opencode]

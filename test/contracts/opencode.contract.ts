@@ -5,24 +5,20 @@
  * with `baseURL` in `$HOME/.config/opencode/opencode.json`.
  */
 import { assert, describe, it } from "vitest"
-import { opencode, opencodePrice } from "./harnesses.ts"
-import { describeHarness, useSandboxes } from "./suite.ts"
+import { opencode } from "./harnesses.ts"
+import { assertDollars, describeHarness, useSandboxes } from "./suite.ts"
 
 describeHarness(opencode)
-
-/** What opencode charges for `usage` at the configured price (dollars per million tokens). */
-const priced = (usage: { readonly input: number; readonly output: number }): number =>
-  (usage.input * opencodePrice.input + usage.output * opencodePrice.output) / 1_000_000
 
 describe("opencode: what only opencode does", () => {
   const sandbox = useSandboxes(opencode)
 
-  it("tokens and cost are per call across -s (summed over its steps), at the provider's price", async () => {
+  it("tokens and cost are per call across -s (summed over its steps), at the provider's price, its cache rate for cached input", async () => {
     const box = await sandbox()
     box.server.script(
       opencode.writeFile("a.txt", "a\n"),
       { text: "first", usage: { input: 1000, output: 100 } },
-      { text: "second", usage: { input: 3000, output: 200 } }
+      { text: "second", usage: { input: 3000, output: 200, cached: 1000, reasoning: 30 } }
     )
     const first = await box.run({ call: "propose", prompt: "One." })
     const second = await box.run({ call: "fix", prompt: "Two.", sessionId: first.sessionId! })
@@ -30,9 +26,9 @@ describe("opencode: what only opencode does", () => {
     assert.strictEqual(second.sessionId, first.sessionId)
     // Two steps in the first call (the tool call at the default usage, then the answer).
     assert.deepStrictEqual(first.tokens, { input: 2000, output: 150 })
-    assert.closeTo(first.costUsd!, priced({ input: 2000, output: 150 }), 1e-9)
+    assertDollars(opencode, first, { input: 2000, output: 150 })
     assert.deepStrictEqual(second.tokens, { input: 3000, output: 200 })
-    assert.closeTo(second.costUsd!, priced({ input: 3000, output: 200 }), 1e-9)
+    assertDollars(opencode, second, { input: 3000, output: 200, cached: 1000, reasoning: 30 })
   })
 
   it("--variant is accepted", async () => {

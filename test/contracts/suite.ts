@@ -8,7 +8,9 @@
  * - a proposer's scripted tool call changes a file in oompa's worktree (never in the folder the user
  *   ran oompa from) and oompa's `NodeGit` commits it;
  * - the fix step resumes the session: the model sees the same conversation continue;
- * - tokens (and cost where the CLI reports it) reach the `AgentResult`, per call across resumes;
+ * - tokens reach the `AgentResult`, per call across resumes, and become dollars (issue 18): what
+ *   the CLI reports (claude, opencode), else the tokens — their cached and reasoning shares included
+ *   — at the model's price in the pinned table (codex, gemini), marked as estimated with it;
  * - a model server that is down ends in the call's timeout, never a hang, its process group gone.
  *
  * Each harness file calls {@link describeHarness} and adds what only that CLI does.
@@ -19,7 +21,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import type { Harness } from "./harnesses.ts"
-import { missingMessage } from "./harnesses.ts"
+import { missingMessage, priceTable } from "./harnesses.ts"
 import * as ModelServer from "./model-server/index.ts"
 import { makeSandbox, type Sandbox, type SandboxOptions } from "./sandbox.ts"
 
@@ -36,6 +38,18 @@ export const requireCli = (harness: Harness): void => {
     const missing = missingMessage(harness.name)
     if (missing !== undefined) throw new Error(missing)
   })
+}
+
+/**
+ * The call's dollars are what `harness` gives for `usage` (all its model requests' tokens): the
+ * figure the CLI reported, or the table's price of the tokens, marked as estimated with the table.
+ */
+export const assertDollars = (harness: Harness, result: { readonly costUsd?: number; readonly costEstimatedWith?: string }, usage: ModelServer.Usage): void => {
+  const { dollars } = harness
+  assert.isDefined(result.costUsd, `${harness.name}'s call has a cost`)
+  if (dollars.price !== undefined) assert.closeTo(result.costUsd!, dollars.price(usage), 1e-12, `${harness.name}: the dollars of ${JSON.stringify(usage)}`)
+  else assert.isAbove(result.costUsd!, 0)
+  assert.strictEqual(result.costEstimatedWith, dollars.reported ? undefined : priceTable)
 }
 
 /** Whether a process group still has a live member. */
@@ -76,7 +90,9 @@ export const describeHarness = (harness: Harness, options: SuiteOptions = {}): v
 
     it("accepts the argv oompa builds; the prompt reaches the model on stdin; APPROVED parses from its output", async () => {
       const box = await sandbox()
-      box.server.script({ text: "The change does what the task asks.\n\nAPPROVED", usage: { input: 1500, output: 12 } })
+      // 500 of the input read from the model's cache, 4 of the output spent reasoning.
+      const usage = { input: 1500, output: 12, cached: 500, reasoning: 4 }
+      box.server.script({ text: "The change does what the task asks.\n\nAPPROVED", usage })
       const result = await box.run({ call: "review", prompt: "REVIEW-PROMPT-7f3a: review the change below.\n(diff)" })
 
       assert.strictEqual(result.exitCode, 0, `${harness.name} failed: ${result.stderr}`)
@@ -84,8 +100,7 @@ export const describeHarness = (harness: Harness, options: SuiteOptions = {}): v
       assert.deepStrictEqual(Verdict.parseVerdict(result.answer), Verdict.Verdict.cases.Approved.make({}))
       assert.isString(result.sessionId)
       assert.deepStrictEqual(result.tokens, { input: 1500, output: 12 })
-      if (harness.reportsCost) assert.isAbove(result.costUsd ?? 0, 0)
-      else assert.isUndefined(result.costUsd)
+      assertDollars(harness, result, usage)
 
       const turns = box.server.turns()
       assert.strictEqual(turns.length, 1, "one model request for one plain answer")
@@ -156,12 +171,11 @@ export const describeHarness = (harness: Harness, options: SuiteOptions = {}): v
       assert.include(resumed.raw, "TASK-PROMPT-8d1e")
       assert.include(resumed.raw, "PROPOSER-ANSWER-51c2")
       assert.include(resumed.raw, "FIX-PROMPT-3c77")
-      // Tokens and cost of this call only, whatever the CLI reports across the resume.
+      // Tokens and dollars of this call only, whatever the CLI reports across the resume.
       assert.deepStrictEqual(fixed.tokens, { input: ModelServer.defaultUsage.input + 2000, output: ModelServer.defaultUsage.output + 40 })
-      if (harness.reportsCost) {
-        assert.isAbove(fixed.costUsd ?? 0, 0)
-        assert.isAbove(fixed.costUsd!, proposed.costUsd!, "the fix sent more tokens than the proposal, so it cost more")
-      }
+      assertDollars(harness, proposed, { input: ModelServer.defaultUsage.input + 1200, output: ModelServer.defaultUsage.output + 30 })
+      assertDollars(harness, fixed, { input: ModelServer.defaultUsage.input + 2000, output: ModelServer.defaultUsage.output + 40 })
+      assert.isAbove(fixed.costUsd!, proposed.costUsd!, "the fix sent more tokens than the proposal, so it cost more")
       const second = await box.commitAll("oompa: fix")
       assert.isString(second)
       assert.deepStrictEqual(await box.changedFiles(second!), ["added fix.txt", "added hello.txt"])

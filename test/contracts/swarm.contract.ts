@@ -12,7 +12,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { cleanupAll, git, oompaAsync, runIds, type Scratch, scratchRepo, show, tasksIn } from "../cli/helpers.ts"
-import { claude, codex, gemini, type Harness, missingMessage, opencode } from "./harnesses.ts"
+import { claude, codex, gemini, type Harness, missingMessage, opencode, opencodePrice, priceTable } from "./harnesses.ts"
 import * as ModelServer from "./model-server/index.ts"
 
 const fixLine = "fixed after review"
@@ -119,16 +119,22 @@ describe("oompa swarm with real claude proposers and a real codex reviewer", () 
     assert.isDefined(fixRequest)
     assert.include(fixRequest!.raw, "Wrote src/task-b.txt.", "the proposer's own answer is in the resumed conversation")
 
-    // Tokens of every call, and claude's cost, reach the events.
+    // Tokens of every call reach the events, and dollars: claude's own, codex's tokens at the table's price.
     const events = fs.readFileSync(path.join(runDir, "events.jsonl"), "utf8").trimEnd().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
     const finished = events.filter((event) => event["_tag"] === "AgentFinished")
     assert.strictEqual(finished.length, 6)
     for (const event of finished) {
       const tokens = event["tokens"] as { input: number; output: number } | undefined
       assert.isAbove(tokens?.input ?? 0, 0, JSON.stringify(event))
-      if (String(event["agent"]).startsWith("claude")) assert.isAbove(event["costUsd"] as number, 0)
-      else assert.isUndefined(event["costUsd"])
+      if (String(event["agent"]).startsWith("claude")) {
+        assert.isAbove(event["costUsd"] as number, 0)
+        assert.isUndefined(event["costEstimatedWith"])
+      } else {
+        assert.strictEqual(event["costEstimatedWith"], priceTable)
+        if (codex.dollars.price !== undefined) assert.closeTo(event["costUsd"] as number, codex.dollars.price(tokens!), 1e-12)
+      }
     }
+    assert.match(result.stdout, new RegExp(`\\$\\d+\\.\\d\\d \\(of which \\$\\d+\\.\\d\\d estimated from tokens with ${priceTable.replace(/[.]/g, "\\.")}\\)`))
   })
 })
 
@@ -145,7 +151,7 @@ const loopResponder: ModelServer.Responder = (request) => {
   return afterTool ? { text: `Wrote ${file}.` } : harness.writeFile(file, `${file}: written by ${harness.name}\n`)
 }
 
-describe("oompa loop with mixed harnesses: claude, gemini and opencode workers, a codex reviewer", () => {
+describe("oompa loop with mixed harnesses under a cost budget: claude, gemini and opencode workers, a codex reviewer", () => {
   let server: ModelServer.ModelServer
   let scratch: Scratch
   beforeAll(async () => {
@@ -161,7 +167,11 @@ describe("oompa loop with mixed harnesses: claude, gemini and opencode workers, 
         workers: [claude, gemini, opencode].map((harness) => ({ model: `${harness.name}:${harness.model}` })),
         review_model: `codex:${codex.model}`,
         harnesses: Object.fromEntries(harnesses.map((harness) => [harness.name, harness.override(server.url)])),
-        timeouts: { propose: 120, review: 120 }
+        timeouts: { propose: 120, review: 120 },
+        // A cost budget can be enforced for every harness: opencode's scripted provider is named in
+        // `pricing` (at its price in opencode.json), the others' models are in the table or report dollars.
+        budget: { max_cost_usd: 50 },
+        pricing: { [opencode.model]: opencodePrice }
       }
     })
     for (const harness of harnesses) harness.prepareHome(scratch.home, server.url)
@@ -171,10 +181,12 @@ describe("oompa loop with mixed harnesses: claude, gemini and opencode workers, 
     cleanupAll()
   })
 
-  it("every worker lands its change on main through codex's review", async () => {
+  it("every worker lands its change on main through codex's review, and every call has its dollars", async () => {
     const result = await oompaAsync(scratch, ["loop", "1"]).exited
     assert.strictEqual(result.status, 0, show(result))
     assert.include(result.stdout, "3 merged, 0 rejected, 0 failed")
+    assert.include(result.stdout, `estimated from tokens with ${priceTable}, oompa.json pricing)`)
+    assert.notInclude(result.stdout, "no cost known")
     const onMain = git(scratch.repo, "ls-tree", "-r", "--name-only", "main", "src/").split("\n")
     assert.deepStrictEqual(onMain, ["src/w0-1.txt", "src/w1-1.txt", "src/w2-1.txt"])
     assert.strictEqual(git(scratch.repo, "show", "main:src/w0-1.txt"), "src/w0-1.txt: written by claude")
@@ -191,6 +203,16 @@ describe("oompa loop with mixed harnesses: claude, gemini and opencode workers, 
       "review codex 0",
       "review codex 0",
       "review codex 0"
+    ])
+    const events = fs.readFileSync(path.join(scratch.repo, ".oompa/runs", runId!, "events.jsonl"), "utf8").trimEnd().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>)
+    const costs = events.filter((event) => event["_tag"] === "AgentFinished").map((event) => `${String(event["agent"]).split(":")[0]} ${event["costEstimatedWith"] ?? "reported"}`).sort()
+    assert.deepStrictEqual(costs, [
+      "claude reported",
+      `codex ${priceTable}`,
+      `codex ${priceTable}`,
+      `codex ${priceTable}`,
+      `gemini ${priceTable}`,
+      "opencode oompa.json pricing"
     ])
   })
 })

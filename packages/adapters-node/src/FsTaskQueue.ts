@@ -36,6 +36,11 @@
  *   socket, a device — or a file over `taskFileBytesMax` is never opened for reading (a FIFO would
  *   block) or followed: it is moved as it is to `invalid/<name>.<kind>`, next to a record saying
  *   so. `invalid(...)` records files agents wrote the same way. `readInvalid` lists the records.
+ * - **A task waits for its dependencies** (issue 18): a claim takes only a ready task — each
+ *   dependency in `complete/`, as the index's `ReadyTasks` has it, checked again in `complete/`
+ *   itself once the task is held (one that waits after all goes back to `pending/`). Tasks that
+ *   never can be ready are moved on by `settleBlocked` (`fsQueueDependencies`), which looks only at
+ *   the tasks that changed or whose dependencies did.
  * - **Ids are checked before they touch a path** (`Ids.idProblem`).
  * - 0.1.0's `.edn` files are read and rewritten as `.json` when claimed (or otherwise moved).
  *
@@ -45,18 +50,23 @@
  * while the other is held. The compare-before-replace of a file a person may edit at the same
  * moment narrows the race with their editor to an instant; it cannot close it. A file rewritten in
  * place (same name and inode) does not change its folder's stat: its new priority is seen at the
- * queue's next full listing (`fsQueueIndex.listingUsesMax` uses at the latest).
+ * queue's next full listing (`fsQueueIndex.listingUsesMax` uses at the latest); so are its new
+ * dependencies, which a claim checks on disk, and `settleBlocked` may move it on as it was before
+ * (to `failed/`, where the edit is kept, for `oompa requeue`). A dependency is judged unknown when
+ * it is judged: a task naming one that a person writes a moment later may already be in `invalid/`.
  *
  * The parts live in `internal/`: the layout and bounds (`fsQueueLayout`), reading a folder
  * (`fsQueueListing`), the index of the folders and the queue's own changes (`fsQueueIndex`), the
- * quarantine `invalid/` (`fsQueueInvalid`), and claims and moves, each lost race retried at once on
- * a bounded `Schedule` (`fsQueueMoves`).
+ * quarantine `invalid/` (`fsQueueInvalid`), claims and moves, each lost race retried at once on a
+ * bounded `Schedule` (`fsQueueMoves`), and the moves of tasks whose dependencies cannot be met
+ * (`fsQueueDependencies`).
  *
  * @since 0.1.0
  */
 import { Errors, Ids, type Task as TaskModule, TaskQueue as TaskQueueModule } from "@oompa/core"
 import { Effect, FileSystem, Layer, Path } from "effect"
 import * as Atomic from "./internal/fsAtomic.ts"
+import { readyTasks, settleBlocked } from "./internal/fsQueueDependencies.ts"
 import { addInvalid } from "./internal/fsQueueInvalid.ts"
 import * as QueueLayout from "./internal/fsQueueLayout.ts"
 import * as Index from "./internal/fsQueueIndex.ts"
@@ -147,6 +157,14 @@ const makeService = (env: Env, index: QueueIndex): TaskQueue["Service"] => {
     claim: Effect.suspend(() => locked(claimFrom(env))).pipe(
       Effect.catchTag("PlatformError", (e) => Effect.fail(queueError("claim")(e))),
       Effect.withSpan("FsTaskQueue.claim")
+    ),
+    ready: Effect.suspend(() => locked(readyTasks(env))).pipe(
+      Effect.catchTag("PlatformError", (e) => Effect.fail(queueError("ready")(e))),
+      Effect.withSpan("FsTaskQueue.ready")
+    ),
+    settleBlocked: Effect.suspend(() => locked(settleBlocked(env))).pipe(
+      Effect.catchTag("PlatformError", (e) => Effect.fail(queueError("settleBlocked")(e))),
+      Effect.withSpan("FsTaskQueue.settleBlocked")
     ),
     complete: Effect.fn("FsTaskQueue.complete")(function*(id: string, mergedSha: string) {
       // pending/ too: a second pending file of this id (made by hand) is refused at its next use.

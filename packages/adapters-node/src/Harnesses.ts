@@ -53,6 +53,14 @@ export interface CommandRequest {
 export type ParsedOutput = HarnessOutput.ParsedOutput
 
 /**
+ * The tokens of one model in a call, in the detail a cost is computed from (issue 18).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ModelUsage = HarnessOutput.ModelUsage
+
+/**
  * Variables removed from every agent's environment (SPEC F3): an inherited `GIT_DIR` would point the
  * agent's git at the user's repository instead of its worktree.
  *

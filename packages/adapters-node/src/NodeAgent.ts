@@ -16,6 +16,8 @@
  *   stated), so a 50 MB answer never sits in memory;
  * - a usage-limit or rate-limit answer backed off and retried at most `rateLimitRetriesMax` times,
  *   on a `Schedule` (whose waits go through `Clock`, so `TestClock` drives them);
+ * - its cost: what the harness reported, or estimated from its tokens at the model's price
+ *   (`Pricing`: oompa.json's `pricing`, else the price table), saying so;
  * - a transcript per process under `<runDir>/transcripts/` however the process ends.
  *
  * Fails with `AgentUnavailable` only when the agent cannot run at all: binary missing, worktree
@@ -26,9 +28,10 @@
  *
  * @since 0.1.0
  */
-import { Agent, type Errors, type SwarmConfig } from "@oompa/core"
+import { Agent, type Errors, Pricing as Prices, type SwarmConfig } from "@oompa/core"
 import { Clock, Effect, Layer, Schedule } from "effect"
 import * as Harnesses from "./Harnesses.ts"
+import * as Pricing from "./Pricing.ts"
 import * as AgentAttempt from "./internal/agentAttempt.ts"
 import * as Groups from "./internal/agentGroups.ts"
 import * as RateLimits from "./internal/agentRateLimit.ts"
@@ -61,6 +64,8 @@ export interface Options {
   readonly onRateLimit?: ((wait: RateLimitWait) => Effect.Effect<void>) | undefined
   /** The environment agents inherit (default: this process's); `GIT_DIR` & co. are removed from it. */
   readonly env?: Readonly<Record<string, string | undefined>>
+  /** oompa.json's `pricing`: prices of models by name, before the price table's (default: none). */
+  readonly pricing?: Prices.Pricing
 }
 
 /**
@@ -87,7 +92,9 @@ export const defaults = {
 const sessionsTrackedMax = 10_000
 
 /** Everything `run` derives once from its options. */
-interface Settings extends AgentAttempt.AttemptSettings, RateLimits.RateLimitSettings {}
+interface Settings extends AgentAttempt.AttemptSettings, RateLimits.RateLimitSettings {
+  readonly pricing: Prices.Pricing
+}
 
 const settingsOf = (options: Options): Settings => {
   const settings: Settings = {
@@ -99,10 +106,11 @@ const settingsOf = (options: Options): Settings => {
     rateLimitBackoffMs: options.rateLimitBackoffMs ?? defaults.rateLimitBackoffMs,
     rateLimitBackoffMsMax: options.rateLimitBackoffMsMax ?? defaults.rateLimitBackoffMsMax,
     onRateLimit: options.onRateLimit,
-    env: options.env ?? process.env
+    env: options.env ?? process.env,
+    pricing: options.pricing ?? {}
   }
   if (!(settings.outputBytesMax >= 2 && settings.graceMs >= 0 && settings.rateLimitRetriesMax >= 0 && settings.rateLimitBackoffMs >= 0)) {
-    throw new Error(`NodeAgent.layer: invalid options ${JSON.stringify({ ...settings, env: undefined })}`)
+    throw new Error(`NodeAgent.layer: invalid options ${JSON.stringify({ ...settings, env: undefined, pricing: undefined })}`)
   }
   return settings
 }
@@ -170,12 +178,37 @@ const perCall = (layerState: LayerState, request: AgentRequest, parsed: Harnesse
   return { costUsd, tokens }
 }
 
-/** The call's result from its last process. */
-const toResult = (layerState: LayerState, request: AgentRequest, state: Attempt, durationMs: number): AgentResult => {
+/**
+ * codex's detailed usage, cumulative over a resumed thread as its tokens are: what this call added
+ * (the pricing needs the cached and reasoning shares of the call alone). Kept apart from the
+ * sessions `perCall` keeps, by session.
+ */
+const usagePerCall = (usageSessions: Map<string, Prices.TokenUsage>, request: AgentRequest, parsed: Harnesses.ParsedOutput): ReadonlyArray<Harnesses.ModelUsage> | undefined => {
+  if (request.agent.harness !== "codex" || parsed.usage === undefined) return parsed.usage
+  const total = parsed.usage.reduce<Prices.TokenUsage>(Prices.addUsage, Prices.noTokens)
+  const previous = request.sessionId === undefined ? undefined : usageSessions.get(request.sessionId)
+  const session = parsed.sessionId ?? request.sessionId
+  if (session !== undefined) {
+    if (usageSessions.size >= sessionsTrackedMax) usageSessions.delete(usageSessions.keys().next().value!)
+    usageSessions.set(session, total)
+  }
+  return previous === undefined ? parsed.usage : [Prices.usageSince(total, previous)]
+}
+
+/** The call's result from its last process, with its cost (the price table is loaded if it is needed). */
+const toResult = Effect.fnUntraced(function*(settings: Settings, layerState: LayerState, usageSessions: Map<string, Prices.TokenUsage>, request: AgentRequest, state: Attempt, durationMs: number) {
   const stdout = state.stdout.render()
   const stderr = state.stderr.render()
   const parsed = Harnesses.parseOutput(request.agent.harness, stdout)
   const reported = perCall(layerState, request, parsed)
+  const call: Pricing.Call = {
+    harness: request.agent.harness,
+    model: request.agent.model,
+    usage: usagePerCall(usageSessions, request, parsed),
+    reportedUsd: reported.costUsd,
+    pricing: settings.pricing
+  }
+  const cost = Pricing.callCost(call, Pricing.needsTable(call) ? yield* Pricing.load : undefined)
   // A harness that says it failed while exiting 0 still failed: the iteration must see a non-zero exit.
   const exitCode = state.timedOut ? -1 : state.exitCode === 0 && parsed.isError ? 1 : state.exitCode ?? -1
   const notes = [...state.notes, ...(parsed.isError && parsed.errorMessage !== undefined ? [parsed.errorMessage] : [])]
@@ -187,9 +220,10 @@ const toResult = (layerState: LayerState, request: AgentRequest, state: Attempt,
     timedOut: state.timedOut,
     ...(parsed.sessionId === undefined ? {} : { sessionId: parsed.sessionId }),
     ...(reported.tokens === undefined ? {} : { tokens: reported.tokens }),
-    ...(reported.costUsd === undefined ? {} : { costUsd: reported.costUsd })
-  }
-}
+    ...(cost.costUsd === undefined ? {} : { costUsd: cost.costUsd }),
+    ...(cost.costEstimatedWith === undefined ? {} : { costEstimatedWith: cost.costEstimatedWith })
+  } satisfies AgentResult
+})
 
 /** A process that says the agent cannot run at all in this setup. */
 const refusal = (request: AgentRequest, state: Attempt): AgentUnavailable | undefined => {
@@ -207,7 +241,12 @@ const refusal = (request: AgentRequest, state: Attempt): AgentUnavailable | unde
   return undefined
 }
 
-const runCall = Effect.fnUntraced(function*(settings: Settings, layerState: LayerState, request: AgentRequest): Effect.fn.Return<AgentResult, AgentUnavailable, AgentAttempt.Services> {
+const runCall = Effect.fnUntraced(function*(
+  settings: Settings,
+  layerState: LayerState,
+  usageSessions: Map<string, Prices.TokenUsage>,
+  request: AgentRequest
+): Effect.fn.Return<AgentResult, AgentUnavailable, AgentAttempt.Services> {
   const startedMs = yield* Clock.currentTimeMillis
   const deadlineMs = startedMs + request.timeoutMs
   const attemptOnce = Effect.gen(function*() {
@@ -220,7 +259,7 @@ const runCall = Effect.fnUntraced(function*(settings: Settings, layerState: Laye
     return state
   })
   const state = yield* attemptOnce.pipe(Effect.repeat({ schedule: RateLimits.retries(settings, request, deadlineMs) }))
-  return toResult(layerState, request, state, (yield* Clock.currentTimeMillis) - startedMs)
+  return yield* toResult(settings, layerState, usageSessions, request, state, (yield* Clock.currentTimeMillis) - startedMs)
 })
 
 /**
@@ -234,8 +273,9 @@ export const make = (options: Options): Effect.Effect<Agent.Agent["Service"], ne
     const settings = settingsOf(options)
     const services = yield* Effect.context<AgentAttempt.Services>()
     const layerState: LayerState = { counters: new Map(), sessions: new Map() }
+    const usageSessions = new Map<string, Prices.TokenUsage>()
     const run = Effect.fn("NodeAgent.run")(function*(request: AgentRequest): Effect.fn.Return<AgentResult, AgentUnavailable> {
-      return yield* runCall(settings, layerState, request).pipe(Effect.provideContext(services))
+      return yield* runCall(settings, layerState, usageSessions, request).pipe(Effect.provideContext(services))
     })
     return Agent.Agent.of({ run })
   })

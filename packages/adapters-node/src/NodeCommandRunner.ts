@@ -121,7 +121,7 @@ interface RunSettings {
 
 /** Runs `sh -c command` in `cwd`, in its own process group, with the timeout and the output cap. */
 const runShell = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], settings: RunSettings) =>
-  Effect.fn("NodeCommandRunner.run")(function*(cwd: string, command: string, timeoutMs: number) {
+  Effect.fn("NodeCommandRunner.run")(function*(cwd: string, command: string, timeoutMs: number, env: Readonly<Record<string, string>> = {}) {
     const output = new CappedOutput(Math.floor(settings.outputBytesMax / 2), Math.ceil(settings.outputBytesMax / 2))
     const started = yield* Clock.currentTimeMillis
     const exit = yield* Effect.scoped(Effect.gen(function*() {
@@ -131,7 +131,7 @@ const runShell = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], s
       yield* Effect.addFinalizer(() => Effect.sync(() => void (shell.pid === undefined ? [] : ProcessOwner.reapCall(tag, shell.pid))))
       const handle = yield* spawner.spawn(ChildProcess.make("sh", ["-c", command], {
         cwd,
-        env: { ...settings.env, [ProcessOwner.callVariable]: tag },
+        env: { ...settings.env, ...env, [ProcessOwner.callVariable]: tag },
         extendEnv: false,
         detached: true,
         stdin: "ignore",
@@ -211,7 +211,7 @@ export const make = Effect.fn("NodeCommandRunner.make")(function*(repo: GitRepo.
         )
         return yield* run(path, command, timeoutMs)
       })),
-    inWorkspace: (cwd, command, timeoutMs) => run(cwd, command, timeoutMs)
+    inWorkspace: (cwd, command, timeoutMs, env) => run(cwd, command, timeoutMs, env)
   })
 })
 

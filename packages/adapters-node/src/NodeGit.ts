@@ -39,6 +39,7 @@
  */
 import { type Errors, Git } from "@oompa/core"
 import { Console, Effect, Layer, Schema, Semaphore } from "effect"
+import * as WorktreeFiles from "./internal/worktreeFiles.ts"
 import * as CheckoutSync from "./CheckoutSync.ts"
 import * as Commits from "./internal/gitCommits.ts"
 import * as ConfigGuard from "./internal/gitConfigGuard.ts"
@@ -66,6 +67,8 @@ export interface Options {
    * `Git` service has no channel for warnings yet.
    */
   readonly onWarning?: ((line: string) => Effect.Effect<void>) | undefined
+  /** The ignored files every worktree gets (`worktree.copy`/`link`, resolved by `SwarmRun`). */
+  readonly worktreeFiles?: WorktreeFiles.WorktreeFiles | undefined
 }
 
 /**
@@ -122,7 +125,12 @@ export const mergedMarkerRef: (task: string) => string = Landing.mergedMarkerRef
  * @category constructors
  * @since 0.1.0
  */
-export const make = (repo: GitRepo.Repo, warn: (line: string) => Effect.Effect<void>, swaps: Semaphore.Semaphore): Git.Git["Service"] => {
+export const make = (
+  repo: GitRepo.Repo,
+  warn: (line: string) => Effect.Effect<void>,
+  swaps: Semaphore.Semaphore,
+  files: WorktreeFiles.WorktreeFiles = WorktreeFiles.none
+): Git.Git["Service"] => {
   const records: Heads.Records = new Map()
   const guard = ConfigGuard.makeGuard(repo)
   const guarded = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | Errors.GitError> => Effect.andThen(ConfigGuard.guardConfig(repo, guard, warn), effect)
@@ -130,11 +138,12 @@ export const make = (repo: GitRepo.Repo, warn: (line: string) => Effect.Effect<v
     targetBranch: repo.targetBranch,
     mainHead: Heads.mainHead(repo),
     acquireWorkspace: Workspaces.acquireWorkspace(repo, records),
-    resetWorkspace: (workspace, branch, base) => guarded(Workspaces.resetWorkspace(repo, records)(workspace, branch, base)),
+    resetWorkspace: (workspace, branch, base) => guarded(Workspaces.resetWorkspace(repo, records, files, warn)(workspace, branch, base)),
     removeWorkspace: Workspaces.removeWorkspace(repo, records),
     listWorkspaces: Workspaces.listWorkspaces(repo),
-    commitAll: Commits.commitAll(repo, records, warn, guard),
+    commitAll: Commits.commitAll(repo, records, warn, guard, files),
     markSetupOutputs: Commits.markSetupOutputs(repo, records),
+    setupInputs: Commits.setupInputs(repo),
     workspaceHead: (workspace) => Effect.map(Heads.recordOf(repo, records, workspace.path), (recorded) => recorded.head),
     diffStat: Commits.diffStat(repo, records),
     diffText: Commits.diffText(repo),
@@ -167,5 +176,5 @@ export const layer = (options: Options) =>
     const repo = yield* GitRepo.open(options)
     const warn = options.onWarning ?? ((line: string) => Console.error(line))
     yield* Effect.forEach(yield* CheckoutSync.recover(repo), warn)
-    return make(repo, warn, yield* Semaphore.make(1))
+    return make(repo, warn, yield* Semaphore.make(1), options.worktreeFiles)
   }))

@@ -11,6 +11,7 @@
 import { Clock, Effect, type FileSystem, Layer, type Path } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import { type Agent, AgentSpec, type Errors, EventSink, type Ids, type Swarm, type SwarmConfig } from "@oompa/core"
+import type * as WorktreeFiles from "./internal/worktreeFiles.ts"
 import * as FsPrompts from "./FsPrompts.ts"
 import * as FsTaskQueue from "./FsTaskQueue.ts"
 import * as JsonlEventLog from "./JsonlEventLog.ts"
@@ -33,6 +34,8 @@ export interface Options {
   readonly runId: Ids.RunId
   /** More sinks beside the run log, such as the progress view. */
   readonly sinks?: ReadonlyArray<Layer.Layer<EventSink.EventSink>>
+  /** The ignored files every worktree gets (`worktree.copy`/`link`, resolved when the run starts). */
+  readonly worktreeFiles?: WorktreeFiles.WorktreeFiles
   /** The environment agents inherit (default: this process's). */
   readonly env?: Readonly<Record<string, string | undefined>>
   /**
@@ -70,6 +73,7 @@ export const layer = (options: Options): Layer.Layer<
       worktreesDir: options.config.worktrees_dir,
       branch: options.config.branch,
       runId: options.runId,
+      worktreeFiles: options.worktreeFiles,
       onWarning: (line) => Effect.flatMap(Clock.currentTimeMillis, (at) => sink.emit({ _tag: "Warning", at, message: line.replace(/^warning:\s*/, "") }))
     }))))
   return Layer.mergeAll(
@@ -78,6 +82,7 @@ export const layer = (options: Options): Layer.Layer<
     options.agent ?? Layer.unwrap(EventSink.EventSink.use((sink) => Effect.succeed(NodeAgent.layer({
       runDir: RunPaths.runDir(paths, options.runId),
       harnesses: options.config.harnesses,
+      pricing: options.config.pricing,
       rateLimitRetriesMax: options.config.rate_limit.retries,
       rateLimitBackoffMs: options.config.rate_limit.backoff_seconds * 1000,
       rateLimitBackoffMsMax: options.config.rate_limit.backoff_max_seconds * 1000,

@@ -2,8 +2,9 @@
  * A whole run on a real repository, as `oompa swarm` does it — for programs that embed oompa:
  *
  * 1. preflight: every agent CLI the configuration uses is on PATH and can run (claude refuses root
- *    without `IS_SANDBOX=1`; skipped when the host brings its own agent), and every prompt file it
- *    names is there;
+ *    without `IS_SANDBOX=1`), and a cost budget can be enforced (every agent it counts can be priced:
+ *    `Pricing`) — both skipped when the host brings its own agent — and every prompt file it names
+ *    is there;
  * 2. the repository's run lock (one run at a time; a dead holder's lock is taken over);
  * 3. recovery of whatever dead runs left (`DiskRecovery`: agents, claims, worktrees, branches);
  * 4. the run log `.oompa/runs/<id>/events.jsonl`, beside the host's own event sinks;
@@ -20,14 +21,17 @@
 import { NodeServices as PlatformNode } from "@effect/platform-node"
 import { Cause, Deferred, Effect, Exit, type FileSystem, Layer, type Path, Result, Schema } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
-import { Agent, ConfigFile, type Event, EventSink, Ids, RunTasks, Swarm, type SwarmConfig, type Task } from "@oompa/core"
+import { Agent, ConfigFile, type Event, EventSink, Ids, RunTasks, Swarm, type SwarmConfig, type Task, WorktreeEnvironment } from "@oompa/core"
 import { randomBytes } from "node:crypto"
 import * as DiskRecovery from "./DiskRecovery.ts"
 import * as FsPrompts from "./FsPrompts.ts"
 import * as HarnessCheck from "./HarnessCheck.ts"
+import * as Pricing from "./Pricing.ts"
 import * as NodeServices from "./NodeServices.ts"
 import * as Project from "./Project.ts"
 import * as RunLock from "./RunLock.ts"
+import * as PortRange from "./internal/portRange.ts"
+import * as WorktreeFiles from "./internal/worktreeFiles.ts"
 import * as RunPaths from "./RunPaths.ts"
 
 /**
@@ -217,6 +221,13 @@ export const runProject = (
       if (blockers.length > 0) {
         return yield* new Project.SetupError({ reason: "preflight", message: [...blockers, "nothing was started; `oompa check` shows every harness"].join("\n") })
       }
+      // A cost budget over calls oompa could not price would never stop the run (issue 18). A host's
+      // own agent reports what it reports: its costs are its business.
+      const unpriced = yield* Pricing.budgetProblems(project.config)
+      if (unpriced.length > 0) {
+        const problems = new ConfigFile.ConfigError({ file: project.configFile ?? "the configuration", problems: unpriced })
+        return yield* new Project.SetupError({ reason: "config", message: `${problems.message}\nnothing was started` })
+      }
     }
     // Prompt files the configuration names must be there, whoever the agent is.
     const missingPrompts = yield* FsPrompts.missingFiles(project.configDir, project.config)
@@ -232,6 +243,9 @@ export const runProject = (
     const repaired = yield* DiskRecovery.repair(project).pipe(Effect.mapError((e) => new Project.SetupError({ reason: "layers", message: e.message })))
     for (const line of repaired) notice(`recovered: ${line}`)
     const agent = agentLayerOf(options.agent)
+    const worktreeFiles = yield* WorktreeFiles.resolve(project.repoRoot, project.config.worktree).pipe(
+      Effect.mapError((e) => new Project.SetupError({ reason: "config", message: e.message }))
+    )
     const hostFailed = yield* Deferred.make<never, RunError>()
     // Failing to open the repository's layers is the user's setup (no main branch, unwritable folders).
     const services = yield* Layer.build(NodeServices.layer({
@@ -239,11 +253,18 @@ export const runProject = (
       config: project.config,
       configDir: project.configDir,
       runId,
+      worktreeFiles,
       sinks: [...(options.sinks ?? []), ...(options.onEvent === undefined ? [] : [callbackSink(options.onEvent, hostFailed, runId)])],
       ...(options.env === undefined ? {} : { env: options.env }),
       ...(agent === undefined ? {} : { agent })
     })).pipe(Effect.mapError((e) => new Project.SetupError({ reason: "layers", message: e.message })))
-    const swarmOptions = { runId, dryRun: options.dryRun ?? false, keepBranches: options.keepWorktrees ?? false }
+    const ports = project.config.workers.length * project.config.worktree.ports_per_worker
+    const swarmOptions = {
+      runId,
+      dryRun: options.dryRun ?? false,
+      keepBranches: options.keepWorktrees ?? false,
+      environment: { repo: project.repoRoot, portBase: yield* PortRange.findFreeBlock(ports, WorktreeEnvironment.defaultPortBase) }
+    }
     const program = options.tasks === undefined
       ? Swarm.run(project.config, { ...swarmOptions, mode: options.mode ?? "swarm" })
       : RunTasks.run(project.config, options.tasks, swarmOptions)

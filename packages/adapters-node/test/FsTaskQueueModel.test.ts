@@ -2,11 +2,12 @@
  * Goal: the filesystem queue is observably the same queue as `MemoryTaskQueue`, the model the core
  * is tested against: same answers to every operation, same tasks with the same fields in every
  * folder, same records of invalid files.
- * Method: model-based testing with `fc.commands`: random sequences of create, claim, complete,
- * release (counted or not, with or without feedback, reaching `maxAttempts` or not), invalid and
- * list run on both queues, each on a fresh temp folder; after every command each answer and the
- * whole state (all five folders, the invalid records) are compared. A failure prints the seed and
- * the shrunk command sequence.
+ * Method: model-based testing with `fc.commands`: random sequences of create (tasks depending on
+ * each other, on themselves, on ids no task has, by `depends_on` and `blocked_by`), claim, ready,
+ * settleBlocked, complete, release (counted or not, with or without feedback, reaching
+ * `maxAttempts` or not), invalid and list run on both queues, each on a fresh temp folder; after
+ * every command each answer and the whole state (all five folders, the invalid records) are
+ * compared. A failure prints the seed and the shrunk command sequence.
  */
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
@@ -75,6 +76,9 @@ const taskArb: fc.Arbitrary<Task.Task> = fc.record({
   files: fc.array(text(8), { maxLength: 3 }),
   acceptance: fc.oneof(text(10), fc.array(text(10), { maxLength: 2 })),
   priority: fc.integer({ min: -3, max: 150 }),
+  // Ids of other tasks, of the task itself, or of none ("x").
+  depends_on: fc.array(fc.constantFrom("a", "b", "c", "d", "e", "f", "x"), { maxLength: 2 }),
+  blocked_by: fc.array(fc.constantFrom("a", "b", "c", "d", "e", "f", "x"), { maxLength: 1 }),
   created_by: fc.constantFrom("w0", "planner")
 }, { requiredKeys: ["id", "summary"] }) as unknown as fc.Arbitrary<Task.Task>
 
@@ -89,6 +93,8 @@ const command = (name: string, check: (m: Readonly<Model>) => boolean, body: (m:
 const commands: Array<fc.Arbitrary<Cmd>> = [
   taskArb.map((task) => command(`create(${JSON.stringify(task)})`, () => true, (m, r) => both(m, r, (q) => q.create(task)))),
   fc.constant(command("claim", () => true, (m, r) => both(m, r, (q) => q.claim))),
+  fc.constant(command("ready", () => true, (m, r) => both(m, r, (q) => q.ready))),
+  fc.constant(command("settleBlocked", () => true, (m, r) => both(m, r, (q) => q.settleBlocked))),
   fc.tuple(fc.nat(), fc.stringMatching(/^[0-9a-f]{7,12}$/)).map(([pick, sha]) =>
     command(`complete(#${pick}, ${sha})`, (m) => m.state.folders.current.size > 0, (m, r) => {
       const id = heldId(m, pick)

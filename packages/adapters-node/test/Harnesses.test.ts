@@ -235,6 +235,41 @@ describe("Harnesses.parseOutput", () => {
   })
 })
 
+describe("Harnesses.parseOutput: the tokens a cost is computed from (issue 18)", () => {
+  it("codex: cached_input_tokens is part of input_tokens, reasoning_output_tokens part of output_tokens", () => {
+    const parsed = Harnesses.parseOutput("codex", codexOutput.replace(`"output_tokens":122}`, `"output_tokens":122,"reasoning_output_tokens":64}`))
+    assert.deepStrictEqual(parsed.usage, [{ input: 24763, output: 122, cacheRead: 24448, cacheWrite: 0, reasoning: 64 }])
+    assert.deepStrictEqual(parsed.tokens, { input: 24763, output: 122 }, "the totals are unchanged")
+  })
+
+  it("claude: input_tokens leaves out the cache's reads and writes, which are added to it", () => {
+    const parsed = Harnesses.parseOutput("claude", claudeOutput)
+    assert.deepStrictEqual(parsed.usage, [{ input: 4 + 5270 + 14098, output: 12, cacheRead: 14098, cacheWrite: 5270, reasoning: 0 }])
+  })
+
+  it("gemini: one usage per model it used, cached a share of the prompt, thoughts of the output", () => {
+    const json = JSON.parse(geminiOutput) as { stats: { models: Record<string, { tokens: { cached: number } }> } }
+    json.stats.models["gemini-2.5-pro"]!.tokens.cached = 6000
+    const parsed = Harnesses.parseOutput("gemini", JSON.stringify(json))
+    assert.deepStrictEqual(parsed.usage, [
+      { model: "gemini-2.5-pro", input: 8000, output: 500, cacheRead: 6000, cacheWrite: 0, reasoning: 200 },
+      { model: "gemini-2.5-flash", input: 1000, output: 50, cacheRead: 0, cacheWrite: 0, reasoning: 0 }
+    ])
+    assert.deepStrictEqual(parsed.tokens, { input: 9000, output: 550 })
+  })
+
+  it("opencode: its input leaves out the cache and its output the reasoning; each is added back, summed over the steps", () => {
+    const parsed = Harnesses.parseOutput("opencode", opencodeOutput.replace(`"cache":{"read":0,"write":0}`, `"cache":{"read":0,"write":700}`))
+    assert.deepStrictEqual(parsed.usage, [{ input: 1200 + 300 + 1500 + 700, output: 40 + 10 + 20, cacheRead: 300, cacheWrite: 700, reasoning: 10 }])
+    assert.deepStrictEqual(parsed.tokens, { input: 3700, output: 70 })
+  })
+
+  it("a share reported larger than its total is cut to the total", () => {
+    const parsed = Harnesses.parseOutput("codex", `{"type":"turn.completed","usage":{"input_tokens":100,"cached_input_tokens":500,"output_tokens":10,"reasoning_output_tokens":50}}`)
+    assert.deepStrictEqual(parsed.usage, [{ input: 100, output: 10, cacheRead: 100, cacheWrite: 0, reasoning: 10 }])
+  })
+})
+
 describe("Harnesses: failures the layer treats specially", () => {
   it("rate limits are recognised in each harness's error form, and only there", () => {
     assert.isTrue(Harnesses.isRateLimited("claude", JSON.stringify({ is_error: true, result: "Claude AI usage limit reached|1767225600", session_id: "s" }), ""))

@@ -21,6 +21,7 @@ import type * as AgentAttempt from "../src/internal/agentAttempt.ts"
 import * as RateLimits from "../src/internal/agentRateLimit.ts"
 import * as OutputCapture from "../src/internal/outputCapture.ts"
 import * as NodeAgent from "../src/NodeAgent.ts"
+import * as PriceTable from "../src/internal/priceTable.ts"
 import * as Transcripts from "../src/Transcripts.ts"
 
 const fakeBin = fileURLToPath(new URL("./fixtures/fake-agents/bin", import.meta.url))
@@ -99,23 +100,27 @@ const transcripts = (box: Sandbox) => {
 const transcript = (box: Sandbox, name: string) => Transcripts.read(join(box.runDir, "transcripts", name)).pipe(Effect.provide(NodeServices.layer))
 
 describe("NodeAgent: each harness through its real command line", () => {
-  const cases: ReadonlyArray<{ readonly agent: AgentSpec.AgentSpec; readonly costUsd?: number }> = [
-    { agent: { harness: "codex", model: "gpt-5-codex", reasoning: "high" } },
-    { agent: { harness: "claude", model: "opus", reasoning: "high" }, costUsd: 0.25 },
-    { agent: { harness: "gemini", model: "gemini-2.5-pro" } },
-    { agent: { harness: "opencode", model: "anthropic/claude-sonnet-4", reasoning: "high" }, costUsd: 0.125 }
+  // What claude and opencode report stands; codex's and gemini's tokens are priced by the table, which
+  // lists gpt-5-codex (at gpt-5's price) and gemini-2.5-pro at $1.25 per million input tokens and $10
+  // per million output tokens: 1000 in and 50 out cost $0.00175.
+  const cases: ReadonlyArray<{ readonly agent: AgentSpec.AgentSpec; readonly reported?: number; readonly costUsd: number; readonly estimated: boolean }> = [
+    { agent: { harness: "codex", model: "gpt-5-codex", reasoning: "high" }, costUsd: 0.00175, estimated: true },
+    { agent: { harness: "claude", model: "opus", reasoning: "high" }, reported: 0.25, costUsd: 0.25, estimated: false },
+    { agent: { harness: "gemini", model: "gemini-2.5-pro" }, costUsd: 0.00175, estimated: true },
+    { agent: { harness: "opencode", model: "anthropic/claude-sonnet-4", reasoning: "high" }, reported: 0.125, costUsd: 0.125, estimated: false }
   ]
-  for (const { agent, costUsd } of cases) {
+  for (const { agent, costUsd, estimated, reported } of cases) {
     it.live(`${agent.harness}: argv accepted, prompt on stdin, cwd the worktree, GIT_* removed; answer, session, tokens, cost parsed; transcript written`, () =>
       Effect.gen(function*() {
         const box = sandbox()
-        script(box, { answer: `answer from ${agent.harness}`, sessionId: `session-${agent.harness}`, tokens: { input: 1000, output: 50 }, costUsd, edits: { "src/new.txt": "made by the agent\n" } })
+        script(box, { answer: `answer from ${agent.harness}`, sessionId: `session-${agent.harness}`, tokens: { input: 1000, output: 50 }, costUsd: reported, edits: { "src/new.txt": "made by the agent\n" } })
         const result = yield* run(box, { agent })
         assert.strictEqual(result.exitCode, 0, result.stderr)
         assert.strictEqual(result.answer, `answer from ${agent.harness}`)
         assert.strictEqual(result.sessionId, `session-${agent.harness}`)
         assert.deepStrictEqual(result.tokens, { input: 1000, output: 50 })
-        assert.strictEqual(result.costUsd, costUsd, "cost only where the harness reports it (claude, opencode)")
+        assert.closeTo(result.costUsd!, costUsd, 1e-12, "reported by claude and opencode, estimated from codex's and gemini's tokens")
+        assert.strictEqual(result.costEstimatedWith, estimated ? PriceTable.tableId : undefined)
         assert.isFalse(result.timedOut)
 
         const [call, ...more] = invocations(box)
@@ -168,6 +173,36 @@ describe("NodeAgent: each harness through its real command line", () => {
       assert.deepStrictEqual(argv[1]!.slice(-2), ["--resume", "c-1"])
       assert.deepStrictEqual(argv[3]!.slice(-3), ["resume", "t-1", "-"])
       assert.deepStrictEqual(transcripts(box), ["w0-1-fix-1.json", "w0-1-propose-1.json", "w0-2-fix-1.json", "w0-2-propose-1.json"])
+    }))
+
+  it.live("cost from tokens: codex's cached and reasoning tokens priced per call across a resumed thread; pricing prices a model the table does not know; no price, no cost", () =>
+    Effect.gen(function*() {
+      const box = sandbox()
+      // codex reports a thread's running totals; cached input is part of the input, reasoning of the output.
+      script(box, [
+        { sessionId: "t-1", tokens: { input: 10_000, cached: 8_000, output: 500, reasoning: 300 } },
+        { sessionId: "t-1", tokens: { input: 25_000, cached: 20_000, output: 800, reasoning: 400 } },
+        { sessionId: "p-1", tokens: { input: 2_000, output: 100 } },
+        { sessionId: "u-1", tokens: { input: 2_000, output: 100 } }
+      ])
+      const codex: AgentSpec.AgentSpec = { harness: "codex", model: "gpt-5.5" }
+      const [first, fix, inHouse, unknown] = yield* runAll(box, [
+        request(box, { agent: codex }),
+        request(box, { agent: codex, call: "fix", sessionId: "t-1" }),
+        request(box, { agent: { harness: "codex", model: "in-house-7b" }, iteration: 2 }),
+        request(box, { agent: { harness: "codex", model: "gpt-6.1-sol" }, iteration: 3 })
+      ], { pricing: { "in-house-7b": { input: 0.5, output: 1.5 } } })
+      // The table lists gpt-5.5 at $5 per million input tokens, $0.50 cached, $30 output (reasoning is output).
+      assert.closeTo(first!.costUsd!, (2_000 * 5 + 8_000 * 0.5 + 500 * 30) / 1e6, 1e-12)
+      assert.strictEqual(first!.costEstimatedWith, PriceTable.tableId)
+      // The fix added 15,000 input tokens, 12,000 of them cached, and 300 output tokens.
+      assert.deepStrictEqual(fix!.tokens, { input: 15_000, output: 300 })
+      assert.closeTo(fix!.costUsd!, (3_000 * 5 + 12_000 * 0.5 + 300 * 30) / 1e6, 1e-12)
+      assert.closeTo(inHouse!.costUsd!, (2_000 * 0.5 + 100 * 1.5) / 1e6, 1e-12)
+      assert.strictEqual(inHouse!.costEstimatedWith, "oompa.json pricing")
+      assert.deepStrictEqual(unknown!.tokens, { input: 2_000, output: 100 })
+      assert.isUndefined(unknown!.costUsd, "the table has no price for gpt-6.1-sol, and neither has pricing")
+      assert.isUndefined(unknown!.costEstimatedWith)
     }))
 
   it.live("harnesses override: another binary, extra args and env reach the agent", () =>

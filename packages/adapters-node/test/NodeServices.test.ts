@@ -77,7 +77,11 @@ describe("NodeServices", () => {
       assert.strictEqual(events[0]!._tag, "SwarmStarted")
       assert.strictEqual(events[events.length - 1]!._tag, "SwarmFinished")
       assert.strictEqual(fs.readdirSync(path.join(repo, `.oompa/runs/${runId}/transcripts`)).length, 4)
-      assert.closeTo(report.costUsd, 0.03, 1e-9)
+      // claude reported $0.03; the table prices codex's two reviews (100 tokens in, 20 out, at gpt-5-codex's
+      // $1.25 and $10 per million): the run's cost counts both, and says which share is estimated.
+      assert.closeTo(report.estimatedCostUsd, 2 * (100 * 1.25 + 20 * 10) / 1e6, 1e-12)
+      assert.closeTo(report.costUsd, 0.03 + report.estimatedCostUsd, 1e-9)
+      assert.deepStrictEqual(report.priceTables, ["@pydantic/genai-prices 0.1.8"])
       fs.rmSync(root, { recursive: true, force: true })
     }), 60_000)
 })

@@ -6,6 +6,7 @@
  */
 import { RunSummary } from "@oompa/core"
 import * as Output from "./Output.ts"
+import { costText } from "./Summary.ts"
 
 const seconds = (ms: number) => `${Math.round(ms / 1000)} s`
 
@@ -18,7 +19,7 @@ const seconds = (ms: number) => `${Math.round(ms / 1000)} s`
 export const summaryLines = (summary: RunSummary.RunSummary): ReadonlyArray<string> => [
   `run ${summary.runId}: ${summary.outcome}${summary.branch ? ` on ${summary.branch}` : ""}${summary.durationMs === undefined ? "" : ` in ${seconds(summary.durationMs)}`}`,
   `  ${summary.merged} merged, ${summary.rejected} rejected, ${summary.failedTasks} failed; ${Output.count(summary.iterations, "iteration")}, ` +
-  `${Output.count(summary.agentCalls, "agent call")}${summary.costUsd > 0 ? `, $${summary.costUsd.toFixed(2)}` : ""}`,
+  `${Output.count(summary.agentCalls, "agent call")}${costText(summary.costUsd, summary.estimatedCostUsd ?? 0, summary.priceTables ?? [])}`,
   ...summary.workers.map((w) =>
     `  ${w.id.padEnd(10)} ${w.role.padEnd(9)} ${w.agent.padEnd(28)} ${String(w.iterations).padStart(3)} ${Output.noun(w.iterations, "iteration")}${w.stopped ? `; stopped: ${w.stopped}` : ""}`),
   ...(summary.outcome === "died" ? ["  its process is gone (killed or crashed) without finishing; oompa cleanup repairs what it left (so does the next run)"] : []),

@@ -20,6 +20,23 @@ const phaseNames: ReadonlyArray<[keyof Event.PhaseTimings, string]> = [
   ["mergeWait", "merge wait"]
 ]
 
+/**
+ * The dollars of a run for a summary line: `, $1.23`, with the share estimated from token counts
+ * and the price tables it came from, `, $1.23 (of which $0.80 estimated from tokens with
+ * @pydantic/genai-prices 0.1.8)`; nothing when no call had a cost.
+ *
+ * @category rendering
+ * @since 0.1.0
+ */
+export const costText = (costUsd: number, estimatedCostUsd: number, priceTables: ReadonlyArray<string>): string => {
+  if (!(costUsd > 0)) return ""
+  if (!(estimatedCostUsd > 0)) return `, $${costUsd.toFixed(2)}`
+  const tables = priceTables.join(", ")
+  return estimatedCostUsd >= costUsd
+    ? `, $${costUsd.toFixed(2)} (estimated from tokens with ${tables})`
+    : `, $${costUsd.toFixed(2)} (of which $${estimatedCostUsd.toFixed(2)} estimated from tokens with ${tables})`
+}
+
 const countOutcomes = (worker: Pick<Swarm.SwarmReport["workers"][number], "iterations">): string => {
   const counts = new Map<string, number>()
   for (const i of worker.iterations) counts.set(i.outcome, (counts.get(i.outcome) ?? 0) + 1)
@@ -42,8 +59,8 @@ export const summaryLines = (report: Swarm.SwarmReport): ReadonlyArray<string> =
   }
   const phases = phaseNames.filter(([key]) => report.timings[key] > 0).map(([key, name]) => `${name} ${seconds(report.timings[key])}`)
   if (phases.length > 0) lines.push(`  time per phase: ${phases.join(", ")}`)
-  const cost = report.costUsd > 0 ? `, $${report.costUsd.toFixed(2)}` : ""
-  const noCost = report.noCost.length > 0 ? ` (no cost reported by ${report.noCost.join(", ")})` : ""
+  const cost = costText(report.costUsd, report.estimatedCostUsd, report.priceTables)
+  const noCost = report.noCost.length > 0 ? ` (no cost known for calls of ${report.noCost.join(", ")}: none reported, no price)` : ""
   lines.push(`  ${Output.count(report.agentCalls, "agent call")}, ${Output.count(report.tokens.input + report.tokens.output, "token")}${cost}${noCost}`)
   if (report.budget !== undefined) lines.push(`  budget ${report.budget} ended the run`)
   const iterations = report.workers.flatMap((w) => w.iterations)

@@ -30,10 +30,19 @@ export type Turn =
   /** Accept the request and never answer (a model that hangs). */
   | { readonly hang: true }
 
-/** Tokens the model reports for a turn. */
+/**
+ * Tokens the model reports for a turn: every input and output token, and the shares of them the
+ * APIs report apart — input read from the provider's cache, output spent reasoning — each in its
+ * API's own way (Anthropic's `input_tokens` leaves the cache out; Gemini's `candidatesTokenCount`
+ * leaves the thoughts out; OpenAI's totals hold both).
+ */
 export interface Usage {
   readonly input: number
   readonly output: number
+  /** Of `input`, the tokens read from the cache. */
+  readonly cached?: number
+  /** Of `output`, the tokens spent reasoning (Anthropic counts them in its output and reports no share). */
+  readonly reasoning?: number
 }
 
 /** One request the server received. */
@@ -178,7 +187,7 @@ const anthropic = (res: ServerResponse, body: unknown, turn: Answer): void => {
   const stopReason = "tool" in turn ? "tool_use" : "end_turn"
   const message = {
     id: nextId("msg"), type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null,
-    usage: { input_tokens: usage.input, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 }
+    usage: { input_tokens: usage.input - (usage.cached ?? 0), output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: usage.cached ?? 0 }
   }
   if (obj(body)["stream"] !== true) {
     sendJson(res, 200, { ...message, content, stop_reason: stopReason, usage: { ...message.usage, output_tokens: usage.output } })
@@ -232,8 +241,8 @@ const responses = (res: ServerResponse, body: unknown, turn: Answer): void => {
     response: {
       ...response, status: "completed", output: items,
       usage: {
-        input_tokens: usage.input, input_tokens_details: { cached_tokens: 0 },
-        output_tokens: usage.output, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: usage.input + usage.output
+        input_tokens: usage.input, input_tokens_details: { cached_tokens: usage.cached ?? 0 },
+        output_tokens: usage.output, output_tokens_details: { reasoning_tokens: usage.reasoning ?? 0 }, total_tokens: usage.input + usage.output
       }
     }
   })
@@ -243,7 +252,7 @@ const responses = (res: ServerResponse, body: unknown, turn: Answer): void => {
 /** Gemini: one `GenerateContentResponse`, as SSE (`streamGenerateContent?alt=sse`) or JSON. */
 const gemini = (res: ServerResponse, path: string, body: unknown, turn: Answer | { readonly json: Json }): void => {
   const model = /\/models\/([^/:]+):/.exec(path)?.[1] ?? "gemini-scripted"
-  const usage = "json" in turn ? { input: 10, output: 10 } : usageOf(turn)
+  const usage: Usage = "json" in turn ? { input: 10, output: 10 } : usageOf(turn)
   const parts: Array<Json> = []
   if ("json" in turn) parts.push({ text: JSON.stringify(turn.json) })
   else {
@@ -253,7 +262,13 @@ const gemini = (res: ServerResponse, path: string, body: unknown, turn: Answer |
   }
   const reply = {
     candidates: [{ content: { role: "model", parts }, finishReason: "STOP", index: 0 }],
-    usageMetadata: { promptTokenCount: usage.input, candidatesTokenCount: usage.output, totalTokenCount: usage.input + usage.output },
+    usageMetadata: {
+      promptTokenCount: usage.input,
+      cachedContentTokenCount: usage.cached ?? 0,
+      candidatesTokenCount: usage.output - (usage.reasoning ?? 0),
+      thoughtsTokenCount: usage.reasoning ?? 0,
+      totalTokenCount: usage.input + usage.output
+    },
     modelVersion: model,
     responseId: nextId("gem")
   }
@@ -273,7 +288,13 @@ const chat = (res: ServerResponse, body: unknown, turn: Answer): void => {
   const created = Math.floor(Date.now() / 1000)
   const text = textOf(turn)
   const finish = "tool" in turn ? "tool_calls" : "stop"
-  const usageJson = { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output }
+  const usageJson = {
+    prompt_tokens: usage.input,
+    completion_tokens: usage.output,
+    total_tokens: usage.input + usage.output,
+    prompt_tokens_details: { cached_tokens: usage.cached ?? 0 },
+    completion_tokens_details: { reasoning_tokens: usage.reasoning ?? 0 }
+  }
   if (obj(body)["stream"] !== true) {
     sendJson(res, 200, {
       id, object: "chat.completion", created, model,

@@ -109,7 +109,8 @@ const spawnAndWait = Effect.fnUntraced(function*(settings: AttemptSettings, requ
     command: line.command,
     args: line.args,
     cwd: request.cwd,
-    env: { ...line.env, [ProcessOwner.callVariable]: tag },
+    // The worktree environment contract's variables win over the harness's (issue 18).
+    env: { ...line.env, ...request.env, [ProcessOwner.callVariable]: tag },
     stdin: new TextEncoder().encode(request.prompt)
   }, {
     output: (fd, chunk) => (fd === 1 ? state.stdout : state.stderr).push(chunk),

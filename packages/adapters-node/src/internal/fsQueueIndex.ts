@@ -29,13 +29,17 @@
  * `listingUsesMax` uses at the latest. Until then it only affects order: a priority edited in
  * place may be honoured that late; the task itself is read when it is claimed.
  *
- * Internal: used by `FsTaskQueue` and `fsQueueMoves`. Every function here expects the queue's lock.
+ * The index also keeps which pending tasks are ready (`ReadyTasks` of `@oompa/core`, told of every
+ * entry a folder gains or loses): a claim takes the first ready task in claim order without looking
+ * at the tasks that wait for a dependency (issue 18), however many there are.
+ *
+ * Internal: used by `FsTaskQueue` and its internal modules. Every function here expects the queue's lock.
  *
  * @since 0.1.0
  */
 import * as NodeFs from "node:fs"
 // `Errors` is what the declarations of the effects exported here name their failures by.
-import { type Errors, Task as TaskModule } from "@oompa/core"
+import { type Errors, ReadyTasks, Task as TaskModule } from "@oompa/core"
 import { Clock, Effect, type FileSystem, PlatformError, Semaphore } from "effect"
 import * as Atomic from "./fsAtomic.ts"
 import { moveToInvalid, setAside } from "./fsQueueInvalid.ts"
@@ -68,13 +72,35 @@ const readConcurrency = 8
 /** Files `lstat`ed between two yields of a listing (the calls are synchronous: ~4 µs each). */
 const identityBatch = 512
 
-const emptyFolder = (): FolderIndex => ({ stamp: undefined, entries: new Map(), order: [], dirty: new Set(), uses: 0, listed: undefined })
+const emptyFolder = (status: IndexedStatus): FolderIndex => ({
+  status,
+  stamp: undefined,
+  entries: new Map(),
+  order: [],
+  dirty: new Set(),
+  uses: 0,
+  listed: undefined
+})
+
+/** Whether the index of a folder has a file of task `id` (`.json` or `.edn`). */
+export const hasTask = (folder: FolderIndex, id: string): boolean =>
+  folder.entries.has(Files.fileNameOf(id)) || folder.entries.has(Files.fileNameOf(id, "edn"))
 
 /** An empty index: every folder is listed at its first use. */
-export const make: Effect.Effect<QueueIndex> = Effect.map(Semaphore.make(1), (lock) => ({
-  lock,
-  folders: { pending: emptyFolder(), current: emptyFolder(), complete: emptyFolder(), failed: emptyFolder() }
-}))
+export const make: Effect.Effect<QueueIndex> = Effect.map(Semaphore.make(1), (lock) => {
+  const folders = { pending: emptyFolder("pending"), current: emptyFolder("current"), complete: emptyFolder("complete"), failed: emptyFolder("failed") }
+  const readiness = new ReadyTasks.ReadyTasks<IndexEntry>({
+    keyOf: (entry) => entry.name,
+    taskOf: (entry) => entry.task,
+    order: entryOrder,
+    isComplete: (id) => hasTask(folders.complete, id)
+  })
+  return { lock, folders, readiness }
+})
+
+/** The queue's index (the service always has one). */
+export const indexOf = (env: Env): Effect.Effect<QueueIndex> =>
+  env.index === undefined ? Effect.die("the queue's index is used without an index") : Effect.succeed(env.index)
 
 /** The index of folder `status` (the service always has one). */
 export const folderOf = (env: Env, status: IndexedStatus): Effect.Effect<FolderIndex> =>
@@ -174,8 +200,24 @@ const positionOf = (order: ReadonlyArray<IndexEntry>, entry: IndexEntry): number
   return low
 }
 
+/**
+ * Tells the queue's `ReadyTasks` what entries a folder gained and lost (after the folder's index
+ * changed): pending entries are its own; a task entering or leaving any folder may make one ready,
+ * or blocked, or a task to judge.
+ */
+const noteEntries = (env: Env, folder: FolderIndex, added: ReadonlyArray<IndexEntry>, removed: ReadonlyArray<IndexEntry>): void => {
+  const readiness = env.index?.readiness
+  if (readiness === undefined) return
+  if (folder.status === "pending") {
+    for (const entry of removed) readiness.remove(entry.name)
+    readiness.putAll(added)
+  }
+  for (const entry of removed) readiness.changed(entry.task.id)
+  for (const entry of added) readiness.changed(entry.task.id)
+}
+
 /** Drops the entry of `name` from a folder's index. */
-export const forgetEntry = (folder: FolderIndex, name: string): void => {
+export const forgetEntry = (env: Env, folder: FolderIndex, name: string): void => {
   const entry = folder.entries.get(name)
   if (entry === undefined) return
   folder.entries.delete(name)
@@ -183,13 +225,15 @@ export const forgetEntry = (folder: FolderIndex, name: string): void => {
   const index = folder.order[at] === entry ? at : folder.order.indexOf(entry)
   if (index >= 0) folder.order.splice(index, 1)
   folder.listed = undefined
+  noteEntries(env, folder, [], [entry])
 }
 
-const putEntry = (folder: FolderIndex, entry: IndexEntry): void => {
-  forgetEntry(folder, entry.name)
+const putEntry = (env: Env, folder: FolderIndex, entry: IndexEntry): void => {
+  forgetEntry(env, folder, entry.name)
   folder.entries.set(entry.name, entry)
   folder.order.splice(positionOf(folder.order, entry), 0, entry)
   folder.listed = undefined
+  noteEntries(env, folder, [entry], [])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -280,8 +324,9 @@ const setAsideAll = (env: Env, status: IndexedStatus, found: { readonly broken: 
 const insertsMax = 64
 
 /** The entries of a folder after a full listing: those `unchanged` (in their order) and those `added`. */
-const replaceEntries = (folder: FolderIndex, unchanged: ReadonlyArray<IndexEntry>, added: ReadonlyArray<IndexEntry>): void => {
+const replaceEntries = (env: Env, folder: FolderIndex, unchanged: ReadonlyArray<IndexEntry>, added: ReadonlyArray<IndexEntry>): void => {
   const keep = new Set(unchanged)
+  const removed = [...folder.entries.values()].filter((entry) => !keep.has(entry))
   if (added.length > insertsMax) {
     folder.order = [...unchanged, ...added].sort(entryOrder)
   } else {
@@ -290,6 +335,7 @@ const replaceEntries = (folder: FolderIndex, unchanged: ReadonlyArray<IndexEntry
   }
   folder.entries = new Map(folder.order.map((entry) => [entry.name, entry]))
   folder.listed = undefined
+  noteEntries(env, folder, added, removed)
 }
 
 /**
@@ -325,7 +371,7 @@ const listAnew = Effect.fnUntraced(function*(env: Env, status: IndexedStatus, fo
     yield* Effect.yieldNow
   }
   const found = yield* readInto(env, status, unread, { recorded, jsonStems })
-  if (found.entries.length > 0 || unchanged.length !== folder.entries.size) replaceEntries(folder, unchanged, found.entries)
+  if (found.entries.length > 0 || unchanged.length !== folder.entries.size) replaceEntries(env, folder, unchanged, found.entries)
   folder.dirty.clear()
   folder.uses = 0
   folder.stamp = stamp
@@ -346,7 +392,7 @@ const readDirty = Effect.fnUntraced(function*(env: Env, status: IndexedStatus, f
   const jsonStems = new Set<string>()
   for (const [i, name] of names.entries()) {
     const identity = identities[i]
-    forgetEntry(folder, name)
+    forgetEntry(env, folder, name)
     if (identity === undefined) continue
     unread.push({ entry: { name, type: identity === "other" ? "Unknown" : "File" }, identity })
     const stem = Files.stemOf(name)
@@ -358,7 +404,7 @@ const readDirty = Effect.fnUntraced(function*(env: Env, status: IndexedStatus, f
     if (format === "json" || (format === "edn" && (yield* env.fs.exists(filePath(env, status, Files.fileNameOf(stem)))))) jsonStems.add(stem)
   }
   const found = yield* readInto(env, status, unread, { recorded, jsonStems })
-  for (const entry of found.entries) putEntry(folder, entry)
+  for (const entry of found.entries) putEntry(env, folder, entry)
   yield* setAsideAll(env, status, found)
 })
 

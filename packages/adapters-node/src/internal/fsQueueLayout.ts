@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Errors, type Task as TaskModule } from "@oompa/core"
+import { Errors, type ReadyTasks, type Task as TaskModule } from "@oompa/core"
 import type { FileSystem, Path, PlatformError, Semaphore } from "effect"
 import type * as Files from "./fsTaskFiles.ts"
 
@@ -85,6 +85,7 @@ export interface IndexEntry {
  * One folder as the queue last saw it. Mutable, and changed only while the queue's lock is held.
  */
 export interface FolderIndex {
+  readonly status: IndexedStatus
   /** The folder's own stat (device, inode, size, times) when `entries` last matched it; `undefined`: list it anew. */
   stamp: string | undefined
   /** The folder's tasks by file name. */
@@ -99,9 +100,13 @@ export interface FolderIndex {
   listed: ReadonlyArray<Task> | undefined
 }
 
-/** The index of a queue: one `FolderIndex` per indexed folder, and the lock that orders their use. */
+/**
+ * The index of a queue: one `FolderIndex` per indexed folder, which of the pending entries are
+ * ready (told of every entry added to or dropped from any folder), and the lock that orders their use.
+ */
 export interface QueueIndex {
   readonly folders: Readonly<Record<IndexedStatus, FolderIndex>>
+  readonly readiness: ReadyTasks.ReadyTasks<IndexEntry>
   readonly lock: Semaphore.Semaphore
 }
 

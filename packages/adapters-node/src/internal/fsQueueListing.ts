@@ -135,6 +135,19 @@ export const recordOf = Effect.fnUntraced(function*(env: Env, id: string) {
 })
 
 /**
+ * The dependencies of `task` that have no record in `complete/`, looked up in the folder itself: the
+ * index may not have seen a task file rewritten in place (its stat unchanged), the folder is the truth.
+ */
+export const unmetDependencies = Effect.fnUntraced(function*(env: Env, task: TaskModule.Task) {
+  const unmet: Array<string> = []
+  for (const id of TaskModule.dependenciesOf(task)) {
+    const json = yield* env.fs.exists(filePath(env, "complete", Files.fileNameOf(id)))
+    if (!json && !(yield* env.fs.exists(filePath(env, "complete", Files.fileNameOf(id, "edn"))))) unmet.push(id)
+  }
+  return unmet
+})
+
+/**
  * The tasks of a folder in claim order. Broken files and entries that are not files found in a
  * working folder are moved to `invalid/` on the way, and so are `pending/` files whose id has a
  * record in `complete/` or `failed/`; in `invalid/` itself only files that are tasks are returned.

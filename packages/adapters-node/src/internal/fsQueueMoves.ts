@@ -15,7 +15,7 @@ import * as Atomic from "./fsAtomic.ts"
 import { moveToInvalid } from "./fsQueueInvalid.ts"
 import { type Env, filePath, type Held, rereadsMax, taskFileBytesMax } from "./fsQueueLayout.ts"
 import * as Index from "./fsQueueIndex.ts"
-import { readTask, recordedReason, recordOf } from "./fsQueueListing.ts"
+import { readTask, recordedReason, recordOf, unmetDependencies } from "./fsQueueListing.ts"
 import * as Files from "./fsTaskFiles.ts"
 
 type Task = TaskModule.Task
@@ -148,25 +148,43 @@ const isHeld = Effect.fnUntraced(function*(env: Env, id: string) {
 })
 
 /**
- * Claims the first pending task that can be claimed, in claim order as the index of `pending/` has
- * it (`fsQueueIndex`: brought up to date with the folder first, without reading files that did not
- * change). A pending file whose id is held in `current/` is skipped, not claimed: `rename` would
- * replace the held copy. It is a second file for one id (made by hand; `create` refuses such ids)
- * or a task another claimer took a moment ago, and it is dealt with when the held task moves on (a
- * record in `complete/` or `failed/` refuses it; a release to `pending/` keeps it and records the
- * held copy in `invalid/`). A candidate that is gone was taken by another claimer: the next one is
- * tried, and the folder is listed anew for the next pass. Returns `None` only after a pass that
- * listed `pending/` in full, lost no race and claimed nothing.
+ * Gives a task just claimed back to `pending/`: the index took it for ready, but the file now held
+ * names a dependency not in `complete/` (rewritten in place, which the folder's stat does not show).
+ * A file of its id created in `pending/` meanwhile is kept, and this copy recorded in `invalid/`.
+ */
+const giveBackUnready = (env: Env, id: string, unmet: ReadonlyArray<string>) =>
+  moveHeld(env, "claim", id, {
+    next: (held) => ({ task: held.task, to: "pending" as const }),
+    takenReason: (_held, by) =>
+      `claimed, but it waits for ${unmet.join(", ")} (not in complete/), and ${by} was created meanwhile; that file was kept as it is, and this copy is recorded here`
+  })
+
+/**
+ * Claims the first ready pending task (each dependency in `complete/`) in claim order, as the index
+ * has it (`fsQueueIndex`: `complete/` and `pending/` brought up to date first, without reading files
+ * that did not change; its `ReadyTasks` holds the ready tasks apart, so the tasks waiting for a
+ * dependency are never looked at). A pending file whose id is held in `current/` is skipped, not
+ * claimed: `rename` would replace the held copy. It is a second file for one id (made by hand;
+ * `create` refuses such ids) or a task another claimer took a moment ago, and it is dealt with when
+ * the held task moves on (a record in `complete/` or `failed/` refuses it; a release to `pending/`
+ * keeps it and records the held copy in `invalid/`). A candidate that is gone was taken by another
+ * claimer: the next one is tried, and the folder is listed anew for the next pass. The task won is
+ * read after the rename and its dependencies checked in `complete/` itself; one that waits after all
+ * goes back. Returns `None` only after a pass that listed `pending/` in full, lost no race and
+ * claimed nothing.
  */
 export const claimFrom = Effect.fnUntraced(function*(env: Env) {
   const pending = yield* Index.folderOf(env, "pending")
+  const { readiness } = yield* Index.indexOf(env)
   const claimRound = Effect.gen(function*() {
+    // complete/ first: a task completed since the last claim makes the tasks waiting for it ready.
+    yield* Index.sync(env, "complete")
     const listed = yield* Index.sync(env, "pending")
     let contested = false
     let at = 0
-    // Each step either passes a candidate or removes it from the index: bounded by the folder's size.
-    while (at < pending.order.length) {
-      const candidate = pending.order[at]!
+    // Each step either passes a candidate or removes it from the index: bounded by the ready tasks.
+    while (at < readiness.live.length) {
+      const candidate = readiness.live[at]!
       const id = candidate.task.id
       if (yield* isHeld(env, id)) {
         at++
@@ -179,11 +197,16 @@ export const claimFrom = Effect.fnUntraced(function*(env: Env) {
         names,
         Effect.gen(function*() {
           const won = yield* Atomic.renameIfPresent(env.fs, filePath(env, "pending", candidate.name), filePath(env, "current", candidate.name))
-          return won ? { task: yield* settleClaim(env, candidate.name) } : undefined
+          if (!won) return undefined
+          const task = yield* settleClaim(env, candidate.name)
+          const unmet = task === undefined ? [] : yield* unmetDependencies(env, task)
+          if (unmet.length === 0) return { task }
+          yield* giveBackUnready(env, id, unmet)
+          return { task: undefined }
         })
       )
       // Claimed here, or taken by another claimer between the listing and the rename: gone either way.
-      Index.forgetEntry(pending, candidate.name)
+      Index.forgetEntry(env, pending, candidate.name)
       if (claimed === undefined) {
         // Someone else changed pending/: the next use lists it anew.
         contested = true

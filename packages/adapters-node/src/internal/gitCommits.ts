@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 // `Errors` is what the declarations of the effects exported here name their failures by.
+import { createHash } from "node:crypto"
 import type { Errors, Git } from "@oompa/core"
 import { Effect, Option } from "effect"
 import * as nodeFs from "node:fs"
@@ -18,6 +19,7 @@ import * as GitObjects from "./gitObjects.ts"
 import { plainBranch, type Recorded, type Records, recordOf, writeHeadFile } from "./gitHeads.ts"
 import * as GitParse from "./gitParse.ts"
 import * as GitRepo from "./gitRepo.ts"
+import * as WorktreeFiles from "./worktreeFiles.ts"
 import { ownAdminDir } from "./gitWorkspaces.ts"
 
 const zeroSha = "0".repeat(40)
@@ -34,12 +36,41 @@ const stagedChanges = Effect.fnUntraced(function*(repo: GitRepo.Repo, workspace:
   return changes
 })
 
-/** Records what the setup left (staged, so `git add` has hashed it) as the setup's. */
+/**
+ * Records what the setup left (staged, so `git add` has hashed it) as the setup's, and the files and
+ * folders it created (from `git status` before that, ignored ones included) as kept by later resets.
+ * Reusable when it only created files: a reset undoes changes to tracked ones.
+ */
 export const markSetupOutputs = (repo: GitRepo.Repo, records: Records) =>
   Effect.fn("NodeGit.markSetupOutputs")(function*(workspace: Git.Workspace) {
     const recorded = yield* recordOf(repo, records, workspace.path)
+    const status = yield* repo.git.ok("markSetupOutputs", {
+      cwd: workspace.path,
+      args: ["status", "--porcelain=v1", "-z", "--ignored=traditional", "--untracked-files=normal", "--no-renames"]
+    })
+    const created = GitParse.nulFields(GitCommand.text(status.stdout))
+      .filter((entry) => entry.startsWith("?? ") || entry.startsWith("!! "))
+      .map((entry) => entry.slice(3))
     yield* repo.git.ok("markSetupOutputs", { cwd: workspace.path, args: ["add", "-A"] })
-    records.set(workspace.path, { ...recorded, setup: yield* stagedChanges(repo, workspace, recorded.head) })
+    const setup = yield* stagedChanges(repo, workspace, recorded.head)
+    records.set(workspace.path, { ...recorded, setup, kept: created })
+    // A path of the setup's that `git status` did not list as new was tracked: it changed or deleted it.
+    const createdPaths = new Set(created)
+    const underCreated = (path: string) => created.some((entry) => entry.endsWith("/") && path.startsWith(entry))
+    return { reusable: [...setup.keys()].every((path) => createdPaths.has(path) || underCreated(path)) }
+  })
+
+/**
+ * A fingerprint of the tracked files matching `patterns` as the workspace's index holds them (their
+ * paths, modes and blobs), for `worktree.setup_inputs`.
+ */
+export const setupInputs = (repo: GitRepo.Repo) =>
+  Effect.fn("NodeGit.setupInputs")(function*(workspace: Git.Workspace, patterns: ReadonlyArray<string>) {
+    const listing = yield* repo.git.ok("setupInputs", {
+      cwd: workspace.path,
+      args: ["ls-files", "-s", "-z", "--", ...patterns.map((pattern) => `:(glob)${pattern}`)]
+    })
+    return createHash("sha256").update(listing.stdout).digest("hex")
   })
 
 /**
@@ -99,7 +130,7 @@ const mergeStateFiles = ["MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "AUTO_MERGE"] 
  * next `git status`/`git diff` read against what oompa committed. Commits the agent made itself are
  * not kept as commits; what they changed is in the worktree's files, and so in this commit.
  */
-export const commitAll = (repo: GitRepo.Repo, records: Records, warn: (line: string) => Effect.Effect<void>, guard: ConfigGuard) =>
+export const commitAll = (repo: GitRepo.Repo, records: Records, warn: (line: string) => Effect.Effect<void>, guard: ConfigGuard, files: WorktreeFiles.WorktreeFiles = WorktreeFiles.none) =>
   Effect.fn("NodeGit.commitAll")(function*(workspace: Git.Workspace, message: string) {
     // Before `add`, which runs clean filters: the agent that just ran may have installed one.
     yield* guardConfig(repo, guard, warn)
@@ -107,7 +138,9 @@ export const commitAll = (repo: GitRepo.Repo, records: Records, warn: (line: str
     const adminDir = yield* ownAdminDir(repo, workspace.path)
     if (adminDir === undefined) return yield* GitRepo.gitError("commitAll", "missing-object", `no workspace at ${workspace.path}`)
     const recorded = yield* recordOf(repo, records, workspace.path)
-    yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["add", "-A"] })
+    // The files given to every worktree stay out by name, whatever the agent did to `.gitignore`.
+    const excludes = WorktreeFiles.commitExcludes(files)
+    yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["add", "-A", ...(excludes.length === 0 ? [] : ["--", ".", ...excludes])] })
     yield* unstageSetupOutputs(repo, workspace, recorded)
     const tree = GitCommand.text((yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["write-tree"] })).stdout).trim()
     if (recorded.mergeParent === undefined && (yield* GitRepo.readCommit(repo, recorded.head)).tree === tree) {

@@ -27,6 +27,11 @@ export interface Recorded {
   readonly mergeParent: string | undefined
   /** What `setup_command` left that differs from `head`: path → blob (`undefined`: it deleted the path). */
   readonly setup?: ReadonlyMap<string, string | undefined>
+  /**
+   * The files and folders `setup_command` created, ignored ones included (`node_modules/`): a reset
+   * of the workspace keeps them (`git clean -e`), so the setup need not run for every iteration.
+   */
+  readonly kept?: ReadonlyArray<string>
 }
 
 /** The records of one `Git` service, by workspace path. */

@@ -16,6 +16,7 @@ import * as nodeFs from "node:fs"
 import { mainHead, plainBranch, type Records } from "./gitHeads.ts"
 import * as GitParse from "./gitParse.ts"
 import * as GitRepo from "./gitRepo.ts"
+import * as WorktreeFiles from "./worktreeFiles.ts"
 
 const isWorkerId = Schema.is(Ids.WorkerId)
 
@@ -89,7 +90,7 @@ export const existsPath = (repo: GitRepo.Repo, path: string) =>
   repo.fs.exists(path).pipe(Effect.mapError((error) => GitRepo.gitError("exists", "failed", error.message)))
 
 /** Discards everything in the workspace and checks out `branch` at `base` there. */
-export const resetWorkspace = (repo: GitRepo.Repo, records: Records) =>
+export const resetWorkspace = (repo: GitRepo.Repo, records: Records, files: WorktreeFiles.WorktreeFiles, warn: (line: string) => Effect.Effect<void>) =>
   Effect.fn("NodeGit.resetWorkspace")(function*(workspace: Git.Workspace, branch: string, base: string) {
     if (branch.length === 0) return yield* GitRepo.gitError("resetWorkspace", "failed", "empty branch name")
     // The target branch only moves by compare-and-swap; it is never checked out in a workspace.
@@ -105,10 +106,35 @@ export const resetWorkspace = (repo: GitRepo.Repo, records: Records) =>
     yield* plainBranch(repo, branch)
     // -f drops local changes and any merge in progress; -B creates or moves the branch.
     yield* repo.git.ok("resetWorkspace", { cwd: workspace.path, args: ["checkout", "-q", "-f", "-B", branch, `${base}^{commit}`] })
-    // -ff also removes nested repositories an agent created; -x the ignored files and the task outbox.
-    yield* repo.git.ok("resetWorkspace", { cwd: workspace.path, args: ["clean", "-q", "-ffdx"] })
-    records.set(workspace.path, { branch, head: yield* GitRepo.worktreeHead(repo, workspace.path), mergeParent: undefined })
+    // -ff also removes nested repositories an agent created; -x the ignored files and the task outbox;
+    // not what the setup created (node_modules/), so that it need not run again (issue 18).
+    const previous = records.get(workspace.path)
+    const kept = previous?.kept ?? []
+    yield* repo.git.ok("resetWorkspace", { cwd: workspace.path, args: ["clean", "-q", "-ffdx", ...kept.flatMap((path) => ["-e", keptPattern(path)])] })
+    // The ignored files of the user's worktree it gets (`worktree.copy`/`link`), fresh each time.
+    if (files.copy.length + files.link.length > 0) {
+      const problems = yield* Effect.try({
+        try: () => WorktreeFiles.place(repo.root, workspace.path, files),
+        catch: (cause) => GitRepo.gitError("resetWorkspace", "failed", `cannot copy worktree.copy/link files into ${workspace.path}: ${String(cause)}`)
+      })
+      yield* Effect.forEach(problems, (line) => warn(`warning: ${line}`))
+    }
+    records.set(workspace.path, {
+      branch,
+      head: yield* GitRepo.worktreeHead(repo, workspace.path),
+      mergeParent: undefined,
+      ...(previous?.setup === undefined ? {} : { setup: previous.setup }),
+      ...(kept.length === 0 ? {} : { kept })
+    })
   })
+
+/**
+ * An exclude pattern (`.gitignore` syntax) that matches exactly `path` from the worktree's top: a
+ * leading `/` anchors it; glob characters, a backslash and trailing spaces are escaped. A folder's
+ * trailing `/` (as `git status` prints it) stays, matching the folder only.
+ */
+export const keptPattern = (path: string): string =>
+  `/${path.replace(/[\\*?[\]]/g, (c) => `\\${c}`).replace(/ (?= *\/?$)/g, "\\ ")}`
 
 /** Removes the worktree (dirty or not); its branch stays. */
 export const removeWorkspace = (repo: GitRepo.Repo, records: Records) =>

@@ -8,6 +8,15 @@
  *
  * @since 0.1.0
  */
+import { Pricing } from "@oompa/core"
+
+/**
+ * The tokens of one model in a call, with the cached and reasoning shares a price table prices
+ * apart (issue 18); `model` when the harness names it (gemini reports every model it used).
+ */
+export interface ModelUsage extends Pricing.TokenUsage {
+  readonly model?: string
+}
 
 /** The answer and bookkeeping read from a call's stdout (re-exported by `Harnesses`). */
 export interface ParsedOutput {
@@ -15,6 +24,8 @@ export interface ParsedOutput {
   readonly sessionId?: string
   /** As the harness reports them; codex's are cumulative over a resumed session. */
   readonly tokens?: { readonly input: number; readonly output: number }
+  /** The same tokens in detail, by model: what a cost is computed from when the harness reports none. */
+  readonly usage?: ReadonlyArray<ModelUsage>
   /** As the harness reports it; claude's is cumulative over a resumed session. */
   readonly costUsd?: number
   /** The harness said the call failed (claude `is_error`, codex `turn.failed`, an `error` event). */
@@ -54,32 +65,53 @@ const count = (value: unknown): number => typeof value === "number" && Number.is
 
 const finite = (value: unknown): number | undefined => typeof value === "number" && Number.isFinite(value) ? value : undefined
 
+/** The input and output tokens of every model of a call. */
+const totalTokens = (usage: ReadonlyArray<ModelUsage>): { input: number; output: number } =>
+  usage.reduce((sum, model) => ({ input: sum.input + model.input, output: sum.output + model.output }), { input: 0, output: 0 })
+
+/**
+ * A usage whose shares are counts reported beside their totals. A CLI reporting a share larger than
+ * its total (it should not) has it cut to the total, so that the total stays what it reported.
+ */
+const usageOf = (totals: { readonly input: number; readonly output: number }, shares: Partial<Pricing.TokenUsage>, model?: string): ModelUsage => {
+  const cacheRead = Math.min(shares.cacheRead ?? 0, totals.input)
+  return {
+    input: totals.input,
+    output: totals.output,
+    cacheRead,
+    cacheWrite: Math.min(shares.cacheWrite ?? 0, totals.input - cacheRead),
+    reasoning: Math.min(shares.reasoning ?? 0, totals.output),
+    ...(model === undefined ? {} : { model })
+  }
+}
+
 /** Output not in the harness's format: the raw text is the answer. */
 export const raw = (stdout: string): ParsedOutput => ({ answer: stdout, isError: false, structured: false })
 
 const withOptional = (
   base: { readonly answer: string; readonly isError: boolean },
-  extra: { sessionId?: string | undefined; tokens?: { input: number; output: number } | undefined; costUsd?: number | undefined; errorMessage?: string | undefined }
+  extra: { sessionId?: string | undefined; usage?: ReadonlyArray<ModelUsage> | undefined; costUsd?: number | undefined; errorMessage?: string | undefined }
 ): ParsedOutput => ({
   ...base,
   structured: true,
   ...(extra.sessionId === undefined ? {} : { sessionId: extra.sessionId }),
-  ...(extra.tokens === undefined ? {} : { tokens: extra.tokens }),
+  ...(extra.usage === undefined ? {} : { tokens: totalTokens(extra.usage), usage: extra.usage }),
   ...(extra.costUsd === undefined ? {} : { costUsd: extra.costUsd }),
   ...(extra.errorMessage === undefined ? {} : { errorMessage: extra.errorMessage })
 })
 
 /**
  * codex JSONL: session from `thread.started`, answer from the last `agent_message` item, tokens
- * from the last `turn.completed` (cumulative over a resumed thread), failures from `turn.failed`
- * and `error` events.
+ * from the last `turn.completed` (cumulative over a resumed thread; `cached_input_tokens` a share of
+ * `input_tokens`, `reasoning_output_tokens` of `output_tokens`, as OpenAI counts them), failures
+ * from `turn.failed` and `error` events.
  */
 export const parseCodex = (stdout: string): ParsedOutput => {
   const events = jsonLines(stdout).filter((event) => typeof event["type"] === "string")
   if (events.length === 0) return raw(stdout)
   let sessionId: string | undefined
   let answer: string | undefined
-  let tokens: { input: number; output: number } | undefined
+  let usage: ModelUsage | undefined
   let errorMessage: string | undefined
   for (const event of events) {
     const type = event["type"]
@@ -88,14 +120,21 @@ export const parseCodex = (stdout: string): ParsedOutput => {
       answer = text(field(event["item"], "text")) ?? answer
     }
     if (type === "turn.completed") {
-      const usage = event["usage"]
-      tokens = { input: count(field(usage, "input_tokens")), output: count(field(usage, "output_tokens")) }
+      const used = event["usage"]
+      usage = usageOf({ input: count(field(used, "input_tokens")), output: count(field(used, "output_tokens")) }, {
+        cacheRead: count(field(used, "cached_input_tokens")),
+        reasoning: count(field(used, "reasoning_output_tokens"))
+      })
     }
     if (type === "turn.failed") errorMessage = text(field(event["error"], "message")) ?? errorMessage ?? "turn failed"
     if (type === "error") errorMessage = text(event["message"]) ?? errorMessage ?? "error"
   }
-  const failed = errorMessage !== undefined && tokens === undefined
-  return withOptional({ answer: answer ?? "", isError: failed }, { sessionId, tokens, errorMessage: failed ? errorMessage : undefined })
+  const failed = errorMessage !== undefined && usage === undefined
+  return withOptional({ answer: answer ?? "", isError: failed }, {
+    sessionId,
+    usage: usage === undefined ? undefined : [usage],
+    errorMessage: failed ? errorMessage : undefined
+  })
 }
 
 /** The last line of `stdout` that is a JSON object (a CLI may print a warning before its JSON). */
@@ -114,43 +153,45 @@ const lastObject = (stdout: string): Json | undefined => {
 export const parseClaude = (stdout: string): ParsedOutput => {
   const json = lastObject(stdout)
   if (json === undefined || !("result" in json || "is_error" in json || "session_id" in json)) return raw(stdout)
-  const usage = json["usage"]
-  const tokens = usage === undefined ? undefined : {
-    input: count(field(usage, "input_tokens")) + count(field(usage, "cache_creation_input_tokens")) +
-      count(field(usage, "cache_read_input_tokens")),
-    output: count(field(usage, "output_tokens"))
-  }
+  const used = json["usage"]
+  const cacheRead = count(field(used, "cache_read_input_tokens"))
+  const cacheWrite = count(field(used, "cache_creation_input_tokens"))
+  const usage = used === undefined ? undefined : [usageOf({
+    input: count(field(used, "input_tokens")) + cacheWrite + cacheRead,
+    output: count(field(used, "output_tokens"))
+  }, { cacheRead, cacheWrite })]
   const isError = json["is_error"] === true
   const answer = text(json["result"]) ?? ""
   return withOptional({ answer, isError }, {
     sessionId: text(json["session_id"]),
-    tokens,
+    usage,
     costUsd: finite(json["total_cost_usd"]),
     errorMessage: isError ? (answer === "" ? text(json["subtype"]) ?? "is_error" : answer) : undefined
   })
 }
 
-/** gemini JSON: answer `response`, `session_id`, tokens summed over `stats.models.*.tokens`; no cost. */
+/**
+ * gemini JSON: answer `response`, `session_id`, tokens per model of `stats.models.<model>.tokens`
+ * (`prompt` includes the `cached` share; `thoughts` are apart from `candidates`); no cost.
+ */
 export const parseGemini = (stdout: string): ParsedOutput => {
   const json = lastObject(stdout)
   if (json === undefined || !("response" in json || "error" in json || "session_id" in json)) return raw(stdout)
   const models = field(json["stats"], "models")
-  let tokens: { input: number; output: number } | undefined
-  if (typeof models === "object" && models !== null) {
-    for (const model of Object.values(models as Json)) {
-      const used = field(model, "tokens")
-      // Thinking tokens are billed as output, so they count as output here.
-      tokens = {
-        input: (tokens?.input ?? 0) + count(field(used, "prompt")),
-        output: (tokens?.output ?? 0) + count(field(used, "candidates")) + count(field(used, "thoughts"))
-      }
-    }
-  }
+  const usage = typeof models !== "object" || models === null ? undefined : Object.entries(models as Json).map(([model, stats]) => {
+    const used = field(stats, "tokens")
+    const thoughts = count(field(used, "thoughts"))
+    // Thinking tokens are billed as output, so they count as output here.
+    return usageOf({ input: count(field(used, "prompt")), output: count(field(used, "candidates")) + thoughts }, {
+      cacheRead: count(field(used, "cached")),
+      reasoning: thoughts
+    }, model)
+  })
   const error = json["error"]
   const isError = error !== undefined && error !== null
   return withOptional({ answer: text(json["response"]) ?? "", isError }, {
     sessionId: text(json["session_id"]),
-    tokens,
+    usage: usage === undefined || usage.length === 0 ? undefined : usage,
     errorMessage: isError ? text(field(error, "message")) ?? "error" : undefined
   })
 }
@@ -158,13 +199,15 @@ export const parseGemini = (stdout: string): ParsedOutput => {
 /**
  * opencode JSONL: the answer is every `text` part in order, the session any event's `sessionID`,
  * tokens and cost summed over `step_finish` parts (each step reports its own, not a running total).
+ * opencode's `input` leaves out the cache's reads and writes, and its `output` the reasoning: each
+ * is added back, so that the totals are what was sent and produced.
  */
 export const parseOpencode = (stdout: string): ParsedOutput => {
   const events = jsonLines(stdout).filter((event) => typeof event["type"] === "string")
   if (events.length === 0) return raw(stdout)
   const texts: Array<string> = []
   let sessionId: string | undefined
-  let tokens: { input: number; output: number } | undefined
+  let usage: ModelUsage | undefined
   let costUsd: number | undefined
   let errorMessage: string | undefined
   for (const event of events) {
@@ -176,10 +219,15 @@ export const parseOpencode = (stdout: string): ParsedOutput => {
     }
     if (event["type"] === "step_finish") {
       const used = field(part, "tokens")
-      tokens = {
-        input: (tokens?.input ?? 0) + count(field(used, "input")) + count(field(field(used, "cache"), "read")),
-        output: (tokens?.output ?? 0) + count(field(used, "output")) + count(field(used, "reasoning"))
-      }
+      const cacheRead = count(field(field(used, "cache"), "read"))
+      const cacheWrite = count(field(field(used, "cache"), "write"))
+      const reasoning = count(field(used, "reasoning"))
+      const step = usageOf({ input: count(field(used, "input")) + cacheRead + cacheWrite, output: count(field(used, "output")) + reasoning }, {
+        cacheRead,
+        cacheWrite,
+        reasoning
+      })
+      usage = usage === undefined ? step : Pricing.addUsage(usage, step)
       const cost = finite(field(part, "cost"))
       if (cost !== undefined) costUsd = (costUsd ?? 0) + cost
     }
@@ -188,5 +236,10 @@ export const parseOpencode = (stdout: string): ParsedOutput => {
       errorMessage = text(field(field(error, "data"), "message")) ?? text(field(error, "message")) ?? text(field(error, "name")) ?? "error"
     }
   }
-  return withOptional({ answer: texts.join("\n\n"), isError: errorMessage !== undefined }, { sessionId, tokens, costUsd, errorMessage })
+  return withOptional({ answer: texts.join("\n\n"), isError: errorMessage !== undefined }, {
+    sessionId,
+    usage: usage === undefined ? undefined : [usage],
+    costUsd,
+    errorMessage
+  })
 }

@@ -34,13 +34,19 @@ const taskListing = (session: Session.Session) =>
       Effect.all([queue.list("pending"), queue.list("current"), queue.list("complete"), queue.list("failed")]))
     const invalid = yield* FsTaskQueue.readInvalid(session.paths.tasksDir).pipe(
       Effect.catch((e) => Effect.as(Output.warnings([`cannot read ${session.paths.tasksDir}/invalid: ${e.message}`]), [])))
-    return { pending, current, complete, failed, invalid } satisfies TaskListing.TaskListing
+    const blocked = TaskListing.blockedTasks({ pending, current, complete, failed })
+    return { pending, current, complete, failed, invalid, blocked } satisfies TaskListing.TaskListing
   })
 
-const taskLines = (status: string, list: ReadonlyArray<Task.Task>) => [
-  `${status}/ (${list.length})`,
+/** `b (current/), x (no such task)`: what a blocked task waits for, and where each is. */
+const waitingText = (blocked: TaskListing.BlockedTask) =>
+  blocked.waiting_for.map((d) => `${d.id} (${d.status === "unknown" ? "no such task" : `${d.status}/`})`).join(", ")
+
+const taskLines = (status: string, list: ReadonlyArray<Task.Task>, blocked: ReadonlyMap<string, TaskListing.BlockedTask>) => [
+  `${status}/ (${list.length}${status === "pending" && blocked.size > 0 ? `, ${blocked.size} blocked` : ""})`,
   ...list.map((t) =>
     `  ${t.id}  ${t.summary}${t.attempts ? `  [attempts ${t.attempts}]` : ""}` +
+    `${status === "pending" && blocked.has(t.id) ? `\n    blocked by ${waitingText(blocked.get(t.id)!)}` : ""}` +
     `${status === "failed" && t.last_feedback ? `\n    last feedback: ${t.last_feedback.split("\n")[0]}` : ""}`)
 ]
 
@@ -51,8 +57,9 @@ export const tasks = Command.make("tasks", {
     const session = yield* currentSession
     const listing = yield* taskListing(session)
     if (json) return yield* Output.json(TaskListing.TaskListing, listing)
+    const blocked = new Map(listing.blocked.map((b) => [b.id, b]))
     yield* Output.lines([
-      ...(["pending", "current", "complete", "failed"] as const).flatMap((status) => taskLines(status, listing[status])),
+      ...(["pending", "current", "complete", "failed"] as const).flatMap((status) => taskLines(status, listing[status], blocked)),
       `invalid/ (${listing.invalid.length})`,
       // The name is as found on disk: its control characters must not reach the terminal.
       ...listing.invalid.map((i) => `  ${Prompt.visibleLine(i.name)}: ${i.invalid_reason}`)
@@ -60,7 +67,7 @@ export const tasks = Command.make("tasks", {
   })).pipe(
   Command.withDescription("List the task queue, folder by folder"),
   Command.withExamples([
-    { command: "oompa tasks", description: "pending, current, complete, failed and invalid tasks" },
+    { command: "oompa tasks", description: "pending (each blocked one with what it waits for), current, complete, failed and invalid tasks" },
     { command: "oompa tasks --json", description: "The same as JSON (TaskListing of @oompa/core)" }
   ])
 )

@@ -22,7 +22,8 @@ const parameterLines = (p: Simulation.Parameters): ReadonlyArray<string> => [
   `SEED=${p.seed}`,
   `  workers=${p.workers} tasks=${p.tasks} iterations=${p.iterations} strategy=${p.strategy} on_conflict=${p.onConflict} test_gate=${p.testGate}`,
   `  max_review_attempts=${p.reviewAttemptsMax} max_task_attempts=${p.taskAttemptsMax} planner=${p.planner} orchestrator_crash_at_event=${p.crashAtEvent ?? "none"}`,
-  `  faults: ${Object.entries(p.faults).map(([k, v]) => `${k}=${v.toFixed(3)}`).join(" ")}`
+  `  faults: ${Object.entries(p.faults).map(([k, v]) => `${k}=${v.toFixed(3)}`).join(" ")}`,
+  `  dependencies: rate=${p.dependencies.rate.toFixed(3)} cycle=${p.dependencies.cycle} unknown=${p.dependencies.unknown}`
 ]
 
 /** Fails with the exit code of the failure's kind, after the replay command is printed. */

@@ -62,11 +62,29 @@ const BudgetFile = Schema.Struct({
   max_agent_calls: Schema.optionalKey(PositiveInt.annotate({ description: "Most agent calls (proposer, reviewer, fix) allowed." })),
   max_wall_seconds: Schema.optionalKey(PositiveNumber.annotate({ description: "Most wall-clock seconds allowed." })),
   max_cost_usd: Schema.optionalKey(PositiveNumber.annotate({
-    description: "Most dollars allowed, counted from the harnesses that report cost (claude, opencode)."
+    description: "Most dollars allowed: the cost claude and opencode report, and for codex, gemini (and an opencode call " +
+      "that reports none) its tokens at the model's price in the price table or in \"pricing\". A model oompa has no price " +
+      "for makes the run refuse to start."
   }))
 }).annotate({
   identifier: "Budget",
   description: "Spending limits (SPEC F15). When one is spent, workers finish the current step and nothing new starts."
+})
+
+const Price = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0, { expected: "a price in dollars per million tokens (0 or more)" }))
+
+const ModelPriceFile = Schema.Struct({
+  input: Price.annotate({ description: "Dollars per million input tokens (those neither read from nor written to the cache)." }),
+  output: Price.annotate({ description: "Dollars per million output tokens (reasoning included, unless reasoning is priced apart)." }),
+  cache_read: Schema.optionalKey(Price.annotate({ description: "Dollars per million input tokens read from the cache; absent: input's price." })),
+  cache_write: Schema.optionalKey(Price.annotate({ description: "Dollars per million input tokens written to the cache; absent: input's price." })),
+  reasoning: Schema.optionalKey(Price.annotate({ description: "Dollars per million output tokens spent reasoning; absent: output's price." }))
+}).annotate({ identifier: "ModelPrice" })
+
+const PricingFile = Schema.Record(Schema.String, ModelPriceFile).annotate({
+  description: "Prices of models, by the model's name in its model string (\"gpt-5.5\" of \"codex:gpt-5.5\"), for " +
+    "models the built-in price table does not know (private deployments, new models). They take precedence over the " +
+    "table and over what a harness reports; a cost computed from them is marked estimated in the summary."
 })
 
 const PolicyFile = Schema.Struct({
@@ -98,8 +116,25 @@ const TimeoutsFile = Schema.Struct({
   propose: timeout("one proposer call", defaults.timeouts.propose),
   review: timeout("one reviewer call", defaults.timeouts.review),
   test: timeout("the test command", defaults.timeouts.test),
-  setup: timeout("the setup command", defaults.timeouts.setup)
+  setup: timeout("the setup command", defaults.timeouts.setup),
+  teardown: timeout("the teardown command", defaults.timeouts.teardown)
 }).annotate({ description: "Per-call time limits in seconds; any subset, the rest keep their defaults." })
+
+const WorktreeFile = Schema.Struct({
+  ports_per_worker: Schema.optionalKey(PositiveInt.annotate({
+    description: "Consecutive ports each worker owns, from $OOMPA_PORT; no two workers of a run share one.",
+    default: defaults.worktree.ports_per_worker
+  })),
+  setup_inputs: Schema.optionalKey(Schema.Array(NonEmpty).annotate({
+    description: "Globs of tracked files (package-lock.json, …): setup_command runs once per worktree, and again when one of them changes."
+  })),
+  copy: Schema.optionalKey(Schema.Array(NonEmpty).annotate({
+    description: "Globs of files git ignores (.env, .env.local, local certificates) copied from your worktree into each worker's before setup, refreshed every iteration; never part of the agent's change."
+  })),
+  link: Schema.optionalKey(Schema.Array(NonEmpty).annotate({
+    description: "As copy, but symlinked: the agent can write through the link into your worktree."
+  }))
+}).annotate({ description: "What each worker's worktree gets besides the checkout (the worktree environment contract)." })
 
 const RateLimitFile = Schema.Struct({
   retries: Schema.optionalKey(NonNegativeInt.annotate({ description: "Retries of a call that hit a usage or rate limit; 0: none.", default: defaults.rate_limit.retries })),
@@ -283,6 +318,10 @@ export const ConfigFile = Schema.Struct({
     description: "Run by `sh -c` on the merge result; work merges only when it passes (SPEC F8)."
   })),
   setup_command: Schema.optionalKey(NonEmpty.annotate({ description: "Run by `sh -c` in each new worktree (SPEC F5)." })),
+  teardown_command: Schema.optionalKey(NonEmpty.annotate({
+    description: "Run by `sh -c` in a worker's worktree before it is removed, however the run ends (Ctrl-C included), within timeouts.teardown."
+  })),
+  worktree: Schema.optionalKey(WorktreeFile),
   timeouts: Schema.optionalKey(TimeoutsFile),
   rate_limit: Schema.optionalKey(RateLimitFile),
   max_review_attempts: Schema.optionalKey(PositiveInt.annotate({
@@ -299,7 +338,7 @@ export const ConfigFile = Schema.Struct({
   })),
   max_parallel: Schema.optionalKey(PositiveInt.annotate({ description: "Most workers running at once; absent: all." })),
   max_wait_for_tasks: Schema.optionalKey(Seconds.annotate({
-    description: "Seconds an executor with nothing to claim waits while a planner is still alive.",
+    description: "Seconds an executor with nothing to claim waits while a planner is still alive, or while a pending task waits for one another worker holds.",
     default: defaults.max_wait_for_tasks
   })),
   wait_between: Schema.optionalKey(Seconds.annotate({
@@ -312,7 +351,8 @@ export const ConfigFile = Schema.Struct({
   })),
   worktrees_dir: Schema.optionalKey(NonEmpty.annotate({ description: "Where worker worktrees are created." })),
   harnesses: Schema.optionalKey(HarnessesFile),
-  budget: Schema.optionalKey(BudgetFile)
+  budget: Schema.optionalKey(BudgetFile),
+  pricing: Schema.optionalKey(PricingFile)
 }).annotate({
   // Before the check: annotations given after it would land on the check, not on the object.
   title: "oompa.json",

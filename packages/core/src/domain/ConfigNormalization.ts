@@ -122,6 +122,8 @@ export const normalize = (file: ConfigFile): Result.Result<SwarmConfig, ConfigPr
         },
         ...optional("test_command", file.test_command),
         ...optional("setup_command", file.setup_command),
+        ...optional("teardown_command", file.teardown_command),
+        worktree: { ...defaults.worktree, ...file.worktree },
         timeouts: { ...defaults.timeouts, ...file.timeouts },
         rate_limit: { ...defaults.rate_limit, ...file.rate_limit },
         max_review_attempts: file.max_review_attempts ?? defaults.max_review_attempts,
@@ -132,7 +134,8 @@ export const normalize = (file: ConfigFile): Result.Result<SwarmConfig, ConfigPr
         tasks_dir: file.tasks_dir ?? defaults.tasks_dir,
         ...optional("worktrees_dir", file.worktrees_dir),
         harnesses: harnessesOf(file),
-        budget: file.budget ?? {}
+        budget: file.budget ?? {},
+        pricing: file.pricing ?? {}
       }))))
 
 // ---------------------------------------------------------------------------------------------
@@ -198,6 +201,13 @@ export const encodeConfigFile = (config: SwarmConfig): ConfigFile => ({
   ...optional("merge", encodeDefaults(config.merge, defaults.merge)),
   ...optional("test_command", config.test_command),
   ...optional("setup_command", config.setup_command),
+  ...optional("teardown_command", config.teardown_command),
+  ...optional("worktree", nonEmpty({
+    ...optional("ports_per_worker", unlessDefault(config.worktree.ports_per_worker, defaults.worktree.ports_per_worker)),
+    ...optional("setup_inputs", config.worktree.setup_inputs.length === 0 ? undefined : config.worktree.setup_inputs),
+    ...optional("copy", config.worktree.copy.length === 0 ? undefined : config.worktree.copy),
+    ...optional("link", config.worktree.link.length === 0 ? undefined : config.worktree.link)
+  })),
   ...optional("timeouts", encodeDefaults(config.timeouts, defaults.timeouts)),
   ...optional("rate_limit", encodeDefaults(config.rate_limit, defaults.rate_limit)),
   ...optional("max_review_attempts", unlessDefault(config.max_review_attempts, defaults.max_review_attempts)),
@@ -208,5 +218,6 @@ export const encodeConfigFile = (config: SwarmConfig): ConfigFile => ({
   ...optional("tasks_dir", unlessDefault(config.tasks_dir, defaults.tasks_dir)),
   ...optional("worktrees_dir", config.worktrees_dir),
   ...optional("harnesses", nonEmpty(config.harnesses)),
-  ...optional("budget", nonEmpty(config.budget))
+  ...optional("budget", nonEmpty(config.budget)),
+  ...optional("pricing", nonEmpty(config.pricing))
 })

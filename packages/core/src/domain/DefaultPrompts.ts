@@ -44,7 +44,9 @@ not exist), named after the task's id, e.g. \`{new_tasks_dir}/add-retry-limit.js
 \`\`\`
 
 The id uses only letters, digits, \`.\`, \`_\` and \`-\`, and starts with a letter or a digit. \`summary\`
-is required; \`description\`, \`files\` and \`acceptance\` are optional but make the task doable. Keep
+is required; \`description\`, \`files\` and \`acceptance\` are optional but make the task doable. A task
+that needs others merged first names them in \`"depends_on": ["other-id"]\` (tasks already queued, or
+created in the same turn): it waits until they are merged, and fails if one of them fails. Keep
 each task small enough to review as one change, and do not repeat a task that is already pending.
 After your turn the framework checks each file and queues it, or reports why it could not.`
 

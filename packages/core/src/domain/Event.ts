@@ -82,7 +82,7 @@ export type IterationOutcome = typeof IterationOutcome.Type
  * @category models
  * @since 0.1.0
  */
-export const WorkerStopReason = Schema.Literals(["iterations", "done", "errors", "no-tasks", "budget", "interrupted", "main-moved", "unavailable"])
+export const WorkerStopReason = Schema.Literals(["iterations", "done", "errors", "no-tasks", "budget", "interrupted", "main-moved", "unavailable", "setup-failed"])
 export type WorkerStopReason = typeof WorkerStopReason.Type
 
 /**
@@ -136,6 +136,8 @@ export const Event = Schema.TaggedUnion({
     timedOut: Schema.Boolean,
     tokens: Schema.optionalKey(Tokens),
     costUsd: Schema.optionalKey(Schema.Finite),
+    /** The price table `costUsd` was estimated with from the tokens; absent when the harness reported it. */
+    costEstimatedWith: Schema.optionalKey(Schema.String),
     error: Schema.optionalKey(Schema.String)
   },
   Committed: { at: Schema.Finite, worker: Schema.String, iteration: Schema.Finite, sha: Schema.String, files: Schema.Finite, added: Schema.Finite, deleted: Schema.Finite },

@@ -69,8 +69,12 @@ export const RunSummary = Schema.Struct({
   })),
   iterations: Schema.Int,
   agentCalls: Schema.Int,
-  /** Dollars the harnesses reported (0 when none did). */
+  /** Dollars the harnesses reported or oompa estimated from their tokens (0 when none did). */
   costUsd: Schema.Finite,
+  /** Of `costUsd`, the dollars estimated from tokens with a price table (absent when none was). */
+  estimatedCostUsd: Schema.optionalKey(Schema.Finite),
+  /** The price tables of those estimates (`@pydantic/genai-prices 0.1.8`, `oompa.json pricing`). */
+  priceTables: Schema.optionalKey(Schema.Array(Schema.String)),
   /** The budget that ended the run. */
   budget: Schema.optionalKey(BudgetName),
   /** The move of main outside oompa's merge queue that stopped the run (`MainMovedOutside`). */
@@ -135,6 +139,7 @@ export const summarize = (runId: string, events: ReadonlyArray<Event>): RunSumma
   const stopped = new Map(events.filter(is("WorkerFinished")).map((e) => [e.worker, e.reason] as const))
   const calls = events.filter(is("AgentFinished"))
   const limited = events.filter(is("RateLimited"))
+  const estimated = calls.filter((c) => c.costUsd !== undefined && c.costEstimatedWith !== undefined)
   // The first move names who it was noticed after; the range runs to where the last one left main.
   const moves = events.filter(is("MainMovedOutside"))
   const moved = moves[0] === undefined ? undefined : { ...moves[0], to: moves[moves.length - 1]!.to }
@@ -167,6 +172,10 @@ export const summarize = (runId: string, events: ReadonlyArray<Event>): RunSumma
     iterations: iterations.length,
     agentCalls: calls.length,
     costUsd: calls.reduce((sum, c) => sum + (c.costUsd ?? 0), 0),
+    ...(estimated.length === 0 ? {} : {
+      estimatedCostUsd: estimated.reduce((sum, c) => sum + (c.costUsd ?? 0), 0),
+      priceTables: [...new Set(estimated.map((c) => c.costEstimatedWith!))].sort()
+    }),
     ...(finished?.budget === undefined ? {} : { budget: finished.budget }),
     ...(moved === undefined ? {} : { mainMoved: { from: moved.from, to: moved.to, ...(moved.worker === undefined ? {} : { worker: moved.worker }), ...(moved.iteration === undefined ? {} : { iteration: moved.iteration }) } }),
     ...(limited.length === 0 ? {} : { rateLimits: { waits: limited.length, waitedMs: limited.reduce((sum, e) => sum + e.waitMs, 0) } }),

@@ -11,6 +11,7 @@ import { AgentSpec } from "./AgentSpec.ts"
 import { Budget } from "./Budget.ts"
 import { WorkerId } from "./Ids.ts"
 import { Policy } from "./Policy.ts"
+import { Pricing } from "./Pricing.ts"
 import { defaultTasksDir } from "./RepoLayout.ts"
 
 /**
@@ -103,9 +104,27 @@ export const Timeouts = Schema.Struct({
   propose: Seconds,
   review: Seconds,
   test: Seconds,
-  setup: Seconds
+  setup: Seconds,
+  teardown: Seconds
 })
 export type Timeouts = typeof Timeouts.Type
+
+/**
+ * What each worker's worktree gets besides the checkout (issue 18): `ports_per_worker` consecutive
+ * ports of its own, from `OOMPA_PORT`; `setup_command` once, and again only when the files matching
+ * `setup_inputs` change; the ignored files matching `copy` (copied) and `link` (symlinked) from the
+ * user's worktree, never part of the agent's change.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const WorktreeConfig = Schema.Struct({
+  ports_per_worker: PositiveInt,
+  setup_inputs: Schema.Array(Schema.NonEmptyString),
+  copy: Schema.Array(Schema.NonEmptyString),
+  link: Schema.Array(Schema.NonEmptyString)
+})
+export type WorktreeConfig = typeof WorktreeConfig.Type
 
 /**
  * How an agent call that hit a usage or rate limit is retried: at most `retries` times, after the
@@ -152,6 +171,9 @@ export const SwarmConfig = Schema.Struct({
   merge: MergeConfig,
   test_command: Schema.optionalKey(Schema.NonEmptyString),
   setup_command: Schema.optionalKey(Schema.NonEmptyString),
+  /** Run by `sh -c` in a worker's worktree before it is removed, however the run ends. */
+  teardown_command: Schema.optionalKey(Schema.NonEmptyString),
+  worktree: WorktreeConfig,
   timeouts: Timeouts,
   rate_limit: RateLimit,
   max_review_attempts: PositiveInt,
@@ -163,7 +185,9 @@ export const SwarmConfig = Schema.Struct({
   tasks_dir: Schema.NonEmptyString,
   worktrees_dir: Schema.optionalKey(Schema.NonEmptyString),
   harnesses: Schema.Record(Schema.String, HarnessOverride),
-  budget: Budget
+  budget: Budget,
+  /** Prices of models the price table does not know, by model name (issue 18); empty: none. */
+  pricing: Pricing
 })
 export type SwarmConfig = typeof SwarmConfig.Type
 
@@ -185,7 +209,8 @@ export const defaults = {
   max_pending: 10,
   tasks_dir: defaultTasksDir,
   merge: { strategy: "no-ff", on_conflict: "abort" } as MergeConfig,
-  timeouts: { propose: 300, review: 600, test: 900, setup: 600 } as Timeouts,
+  timeouts: { propose: 300, review: 600, test: 900, setup: 600, teardown: 60 } as Timeouts,
+  worktree: { ports_per_worker: 10, setup_inputs: [], copy: [], link: [] } as WorktreeConfig,
   rate_limit: { retries: 3, backoff_seconds: 30, backoff_max_seconds: 600 } as RateLimit
 } as const
 
@@ -201,6 +226,7 @@ export const makeSwarmConfig = (fields: Partial<SwarmConfig> & Pick<SwarmConfig,
   review: true,
   policy: {},
   merge: defaults.merge,
+  worktree: defaults.worktree,
   timeouts: defaults.timeouts,
   rate_limit: defaults.rate_limit,
   max_review_attempts: defaults.max_review_attempts,
@@ -210,5 +236,6 @@ export const makeSwarmConfig = (fields: Partial<SwarmConfig> & Pick<SwarmConfig,
   tasks_dir: defaults.tasks_dir,
   harnesses: {},
   budget: {},
+  pricing: {},
   ...fields
 })

@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import * as WorktreeEnvironment from "../domain/WorktreeEnvironment.ts"
 import { Clock, Effect, Option, Ref } from "effect"
 import { type AgentSpec, formatModelString } from "../domain/AgentSpec.ts"
 import type { BudgetName } from "../domain/Budget.ts"
@@ -67,7 +68,7 @@ export const run = Effect.fnUntraced(function*(n: number, options: {
   const { call, agent, prompt, sessionId, task } = options
   const budget = yield* BudgetTracker
   const { config } = yield* CurrentRun
-  const { worker, workspace } = yield* CurrentWorker
+  const { environment, worker, workspace } = yield* CurrentWorker
   const spent = yield* budget.check(worker.id, worker.budget)
   if (Option.isSome(spent)) return { _tag: "BudgetSpent", budget: spent.value }
   const timeoutMs = (call === "review" ? config.timeouts.review : config.timeouts.propose) * 1000
@@ -80,6 +81,7 @@ export const run = Effect.fnUntraced(function*(n: number, options: {
     iteration: n,
     prompt,
     cwd: workspace.path,
+    env: WorktreeEnvironment.variables(environment, n, task),
     timeoutMs,
     ...(task === undefined ? {} : { task }),
     ...(sessionId === undefined ? {} : { sessionId })
@@ -106,7 +108,7 @@ export const run = Effect.fnUntraced(function*(n: number, options: {
     yield* emitFinished(worker.id, n, call, label, finishedMs, { exitCode: 127, durationMs: finishedMs - startedMs, timedOut: false, error: result })
     return { _tag: "Failed", detail: `${label} could not run: ${result}` }
   }
-  yield* budget.record(worker.id, { harness: agent.harness, costUsd: result.costUsd, tokens: result.tokens })
+  yield* budget.record(worker.id, { harness: agent.harness, costUsd: result.costUsd, costEstimatedWith: result.costEstimatedWith, tokens: result.tokens })
   // Built only for a failed call: the failure line scans stderr.
   const detail = result.timedOut
     ? `${label} timed out after ${timeoutMs / 1000} s`
@@ -119,6 +121,7 @@ export const run = Effect.fnUntraced(function*(n: number, options: {
     timedOut: result.timedOut,
     ...(result.tokens === undefined ? {} : { tokens: result.tokens }),
     ...(result.costUsd === undefined ? {} : { costUsd: result.costUsd }),
+    ...(result.costUsd === undefined || result.costEstimatedWith === undefined ? {} : { costEstimatedWith: result.costEstimatedWith }),
     ...(detail === undefined ? {} : { error: detail })
   })
   if (detail !== undefined) return { _tag: "Failed", detail, result }
@@ -131,5 +134,6 @@ const emitFinished = (worker: string, n: number, call: AgentCallKind, agent: str
   readonly timedOut: boolean
   readonly tokens?: { readonly input: number; readonly output: number }
   readonly costUsd?: number
+  readonly costEstimatedWith?: string
   readonly error?: string
 }) => EventSink.use((sink) => sink.emit({ _tag: "AgentFinished", at, worker, iteration: n, call, agent, ...fields }))

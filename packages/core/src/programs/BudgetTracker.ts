@@ -2,7 +2,9 @@
  * Budgets of a run (SPEC F15): agent calls, wall time and dollars, per run and per worker.
  *
  * Checked before every agent call: once a limit is spent, nothing new starts (the call in flight
- * finishes), and the run remembers which limit ended it. Time comes from `Clock` only.
+ * finishes), and the run remembers which limit ended it. Time comes from `Clock` only. Dollars
+ * count whether the harness reported them or the agent layer estimated them from tokens (issue 18);
+ * the totals keep the estimated share and the tables it came from, for the summary.
  *
  * @since 0.1.0
  */
@@ -27,6 +29,8 @@ export class BudgetTracker extends Context.Service<BudgetTracker, {
   readonly record: (worker: string, call: {
     readonly harness: string
     readonly costUsd?: number | undefined
+    /** The price table `costUsd` was estimated with; absent when the harness reported it. */
+    readonly costEstimatedWith?: string | undefined
     readonly tokens?: { readonly input: number; readonly output: number } | undefined
   }) => Effect.Effect<void>
   /** The run-level limit that was spent, if any. */
@@ -36,6 +40,10 @@ export class BudgetTracker extends Context.Service<BudgetTracker, {
     readonly costUsd: number
     readonly tokens: { readonly input: number; readonly output: number }
     readonly noCost: ReadonlyArray<string>
+    /** Of `costUsd`, the dollars estimated from tokens rather than reported. */
+    readonly estimatedCostUsd: number
+    /** The price tables those estimates came from, sorted. */
+    readonly priceTables: ReadonlyArray<string>
   }>
 }>()("@oompa/core/programs/BudgetTracker") {}
 
@@ -65,6 +73,8 @@ export const make = (runBudget: Budget): Effect.Effect<BudgetTracker["Service"]>
     // The first run-level limit that was spent.
     let spent = Option.none<BudgetName>()
     let tokens = { input: 0, output: 0 }
+    let estimatedCostUsd = 0
+    const priceTables = new Set<string>()
     const check = (worker: string, workerBudget: Budget) =>
       Effect.clockWith((clock) =>
         Effect.sync(() => {
@@ -86,6 +96,10 @@ export const make = (runBudget: Budget): Effect.Effect<BudgetTracker["Service"]>
         workers.set(worker, add(workers.get(worker) ?? zero))
         run = add(run)
         if (call.costUsd === undefined) noCost.add(call.harness)
+        if (call.costUsd !== undefined && call.costEstimatedWith !== undefined) {
+          estimatedCostUsd += call.costUsd
+          priceTables.add(call.costEstimatedWith)
+        }
         if (call.tokens !== undefined) tokens = { input: tokens.input + call.tokens.input, output: tokens.output + call.tokens.output }
       })
     return {
@@ -96,7 +110,9 @@ export const make = (runBudget: Budget): Effect.Effect<BudgetTracker["Service"]>
         calls: run.calls,
         costUsd: run.costUsd,
         tokens,
-        noCost: [...noCost].sort()
+        noCost: [...noCost].sort(),
+        estimatedCostUsd,
+        priceTables: [...priceTables].sort()
       }))
     }
   })

@@ -4,15 +4,19 @@
  * closes first (interruption), returned — unless its merge already landed, in which case it is
  * complete: returned, it would be merged a second time.
  *
+ * A claim takes only a ready task (each dependency merged); before it, and after a task fails, the
+ * pending tasks that never can be are moved on (`settleBlocked`: to `failed/` after a failed
+ * dependency, to `invalid/` for an unknown one or a cycle), each move in the run log.
+ *
  * @since 0.1.0
  */
-import { Effect, Option } from "effect"
+import { Effect, Option, Ref } from "effect"
 import type { IterationOutcome } from "../domain/Event.ts"
 import type { Task } from "../domain/Task.ts"
 import { emitNow } from "../services/EventSink.ts"
 import { TaskQueue } from "../services/TaskQueue.ts"
 import * as Recovery from "./Recovery.ts"
-import { CurrentRun, CurrentWorker } from "./RunServices.ts"
+import { CurrentRun, CurrentWorker, RunState } from "./RunServices.ts"
 
 /**
  * A held task; `settled` once the iteration moved it, so the scope's finalizer leaves it alone.
@@ -28,9 +32,29 @@ export interface Claim {
   submitted: boolean
 }
 
+/**
+ * Moves on the pending tasks whose dependencies can never be met (see the module's doc), logging
+ * each move as this worker's and counting those sent to `failed/` in `RunState`.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const settleBlocked = Effect.fnUntraced(function*() {
+  const queue = yield* TaskQueue
+  const { worker } = yield* CurrentWorker
+  const state = yield* RunState
+  const settled = yield* queue.settleBlocked
+  for (const { id, reason, to } of settled) {
+    yield* emitNow((at) => ({ _tag: "TaskMoved", at, task: id, from: "pending", to, worker: worker.id, reason }))
+  }
+  const failed = settled.filter((s) => s.to === "failed").length
+  if (failed > 0) yield* Ref.update(state.dependentsFailed, (n) => n + failed)
+})
+
 const claimNext = Effect.fnUntraced(function*(n: number) {
   const queue = yield* TaskQueue
   const { worker } = yield* CurrentWorker
+  yield* settleBlocked()
   const claimed = yield* queue.claim
   if (Option.isNone(claimed)) return Option.none<Claim>()
   const task = claimed.value
@@ -114,5 +138,7 @@ export const settle = Effect.fnUntraced(function*(claim: Claim, report: {
     worker: worker.id,
     reason: `${report.outcome}${feedback === "" ? "" : `: ${firstLine(feedback)}`}`
   }))
+  // Its dependents fail with it now, not at the next claim (there may be none in this run).
+  if (to === "failed") yield* settleBlocked()
   return to
 })

@@ -16,6 +16,7 @@
  *
  * @since 0.1.0
  */
+import * as WorktreeEnvironment from "../domain/WorktreeEnvironment.ts"
 import { Effect, Option, Ref } from "effect"
 import type { PromptName } from "../domain/DefaultPrompts.ts"
 import { zeroTimings } from "../domain/Event.ts"
@@ -119,10 +120,20 @@ const attempt = Effect.fnUntraced(function*(n: number, claim: Claim.Claim | unde
   )
   yield* emitNow((at) => ({ _tag: "IterationStarted", at, worker: worker.id, iteration: n, branch, base }))
   if (config.setup_command !== undefined) {
-    const setup = yield* watch.time("setup", runSetup(config.setup_command, config.timeouts.setup * 1000))
-    if (!setup.passed) return ended("error", `setup_command failed:\n${setup.output}`)
-    // What the setup wrote is not the agent's change (issue 15).
-    yield* watch.time("git", git.markSetupOutputs(workspace))
+    // Once per worktree, and again when its inputs changed or a reset undid what it did (issue 18).
+    const { setup: done } = yield* CurrentWorker
+    const inputs = config.worktree.setup_inputs.length === 0
+      ? undefined
+      : yield* watch.time("git", git.setupInputs(workspace, config.worktree.setup_inputs))
+    const last = yield* Ref.get(done)
+    if (last === undefined || !last.reusable || last.inputs !== inputs) {
+      const setup = yield* watch.time("setup", runSetup(config.setup_command, config.timeouts.setup * 1000, n, claim?.task.id))
+      // A worktree the setup cannot prepare is no place to work: this worker stops, the run goes on.
+      if (!setup.passed) return ended("error", `setup_command failed:\n${outputTail(setup.output)}`, { setupFailed: true })
+      // What the setup wrote is not the agent's change (issue 15).
+      const outputs = yield* watch.time("git", git.markSetupOutputs(workspace))
+      yield* Ref.set(done, { inputs, reusable: outputs.reusable })
+    }
   }
   const steps: Steps = { n, task: claim?.task, claim, watch, branch, base: yield* Ref.make(base), loop }
   const proposal = yield* propose(steps)
@@ -130,10 +141,13 @@ const attempt = Effect.fnUntraced(function*(n: number, claim: Claim.Claim | unde
   return yield* reviewAndMerge(steps, proposal.sessionId, proposal.done)
 })
 
-const runSetup = Effect.fnUntraced(function*(command: string, timeoutMs: number) {
+/** The last lines of a command's output: what a failure report shows. */
+const outputTail = (output: string, lines = 20): string => output.trimEnd().split("\n").slice(-lines).join("\n")
+
+const runSetup = Effect.fnUntraced(function*(command: string, timeoutMs: number, n: number, task: string | undefined) {
   const runner = yield* CommandRunner
-  const { workspace } = yield* CurrentWorker
-  return yield* runner.inWorkspace(workspace.path, command, timeoutMs).pipe(
+  const { environment, workspace } = yield* CurrentWorker
+  return yield* runner.inWorkspace(workspace.path, command, timeoutMs, WorktreeEnvironment.variables(environment, n, task)).pipe(
     Effect.timeoutOrElse({
       duration: timeoutMs,
       orElse: () => Effect.succeed({ passed: false, output: `timed out after ${timeoutMs} ms`, durationMs: timeoutMs, timedOut: true })

@@ -42,6 +42,8 @@ export interface IterationReport {
   readonly mergedSha?: string
   /** Where the claimed task went when the iteration ended. */
   readonly taskMovedTo?: "complete" | "pending" | "failed"
+  /** `setup_command` failed: the worktree cannot be used, the worker stops (issue 18). */
+  readonly setupFailed?: true
 }
 
 /**
@@ -158,10 +160,12 @@ const checkPolicy = Effect.fnUntraced(function*(steps: Steps, state: ReviewLoop.
 const resolveConflict = Effect.fnUntraced(function*(steps: Steps, session: string | undefined) {
   const git = yield* Git
   const mergeQueue = yield* MergeQueue
-  const { workspace } = yield* CurrentWorker
+  const { setup, workspace } = yield* CurrentWorker
   const checked = yield* mergeQueue.checkMain()
   if (checked._tag === "Moved") return stop("main-moved", mainMovedDetail(checked.move))
   const main = checked.main
+  // The merge puts back the files the setup created that stood in its way: the next iteration sets up again.
+  yield* Ref.set(setup, undefined)
   const files = yield* steps.watch.time("git", git.mergeIntoWorkspace(workspace, main))
   // The workspace now holds all of `main`: the change to review and land starts there.
   yield* Ref.set(steps.base, main)

@@ -8,10 +8,12 @@
  */
 import { Clock, Effect, Result, Schema } from "effect"
 import { Task } from "../domain/Task.ts"
+import { creationOrder } from "../domain/TaskDependencies.ts"
 import { jsonShapeProblem, printable, shownName } from "../domain/TaskFileText.ts"
 import { EventSink } from "../services/EventSink.ts"
 import { Git } from "../services/Git.ts"
 import { TaskQueue } from "../services/TaskQueue.ts"
+import * as Claim from "./Claim.ts"
 import { CurrentRun, CurrentWorker } from "./RunServices.ts"
 
 const decodeTask = Schema.decodeUnknownResult(Task, { errors: "all" })
@@ -55,7 +57,9 @@ export const parseTaskFile = (fileName: string, content: string, createdBy: stri
 }
 
 /**
- * Collects the new-task files of the worker's workspace.
+ * Collects the new-task files of the worker's workspace. Tasks of one batch may depend on each other
+ * and on tasks already queued: they are created dependencies first, a cycle among them goes to
+ * `invalid/` uncreated, and the queue then judges the rest (`Claim.settleBlocked`).
  *
  * @category programs
  * @since 0.1.0
@@ -70,30 +74,36 @@ export const collect = Effect.fnUntraced(function*(n: number) {
   // The top-level planner stops creating tasks while `planner.max_pending` are pending (SPEC F1).
   const maxPending = worker.id === "planner" && worker.role === "planner" ? config.planner?.max_pending : undefined
   let pending = maxPending === undefined ? 0 : (yield* queue.list("pending")).length
+  const refuse = Effect.fnUntraced(function*(file: { readonly name: string; readonly content: string }, reason: string) {
+    yield* queue.invalid(file.name, file.content, reason)
+    yield* sink.emit({ _tag: "TaskMoved", at: yield* Clock.currentTimeMillis, task: file.name, to: "invalid", worker: worker.id, reason })
+  })
+  const parsed = new Map<Task, { readonly name: string; readonly content: string }>()
   for (const file of files) {
     const result = parseTaskFile(file.name, file.content, worker.id)
-    const at = yield* Clock.currentTimeMillis
-    if (Result.isFailure(result)) {
-      const reason = result.failure.message
-      yield* queue.invalid(file.name, file.content, reason)
-      yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: worker.id, reason })
-      continue
-    }
-    const parsed = result.success
+    if (Result.isFailure(result)) yield* refuse(file, result.failure.message)
+    else parsed.set(result.success, file)
+  }
+  // Created dependencies first, so a claim meanwhile never judges a task before one it names.
+  const { ordered, refused } = creationOrder([...parsed.keys()])
+  for (const [task, file] of parsed) {
+    const reason = refused.get(task.id)
+    if (reason !== undefined) yield* refuse(file, `${file.name}: ${reason}`)
+  }
+  for (const task of ordered) {
+    const file = parsed.get(task)!
     if (maxPending !== undefined && pending >= maxPending) {
       // Kept, not dropped: the file is in invalid/ with its text, to requeue when there is room.
-      const reason = `${file.name}: not created, ${pending} tasks are pending and planner.max_pending is ${maxPending}`
-      yield* queue.invalid(file.name, file.content, reason)
-      yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: worker.id, reason })
+      yield* refuse(file, `${file.name}: not created, ${pending} tasks are pending and planner.max_pending is ${maxPending}`)
       continue
     }
-    if (yield* queue.create(parsed)) {
+    if (yield* queue.create(task)) {
       pending++
-      yield* sink.emit({ _tag: "TaskMoved", at, task: parsed.id, to: "pending", worker: worker.id, reason: `created in iteration ${n}` })
+      yield* sink.emit({ _tag: "TaskMoved", at: yield* Clock.currentTimeMillis, task: task.id, to: "pending", worker: worker.id, reason: `created in iteration ${n}` })
     } else {
-      const reason = `${file.name}: a task with id ${JSON.stringify(parsed.id)} already exists`
-      yield* queue.invalid(file.name, file.content, reason)
-      yield* sink.emit({ _tag: "TaskMoved", at, task: file.name, to: "invalid", worker: worker.id, reason })
+      yield* refuse(file, `${file.name}: a task with id ${JSON.stringify(task.id)} already exists`)
     }
   }
+  // A dependency that names no task, or one in failed/, is known now, not at the next claim.
+  yield* Claim.settleBlocked()
 })

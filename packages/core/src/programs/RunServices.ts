@@ -10,6 +10,7 @@ import { Context, Effect, Layer, Option, Ref } from "effect"
 import { makePromptCache, type NoteEntry, type PromptCache } from "../domain/Prompt.ts"
 import type { SwarmConfig, WorkerConfig } from "../domain/SwarmConfig.ts"
 import type { Task } from "../domain/Task.ts"
+import * as WorktreeEnvironment from "../domain/WorktreeEnvironment.ts"
 import type { CommandRunner } from "../services/CommandRunner.ts"
 import type { GitError } from "../services/Errors.ts"
 import type { EventSink } from "../services/EventSink.ts"
@@ -39,6 +40,11 @@ export interface RunOptions {
   readonly dryRun?: boolean
   /** Keep worktrees and branches after merging (SPEC F10 `--keep-worktrees`). */
   readonly keepBranches?: boolean
+  /**
+   * The user's repository and the run's first port, for the worktree environment contract (issue
+   * 18). Without them the variables omit `OOMPA_REPO` and ports start at 20000.
+   */
+  readonly environment?: { readonly repo?: string; readonly portBase?: number }
 }
 
 /**
@@ -54,6 +60,10 @@ export class CurrentRun extends Context.Service<CurrentRun, {
   readonly policy: PolicyGate.PolicyGate
   readonly dryRun: boolean
   readonly keepBranches: boolean
+  /** The user's repository, when the host said (`OOMPA_REPO`). */
+  readonly repo: string | undefined
+  /** Where the run's ports start and how many each worker owns (`OOMPA_PORT`). */
+  readonly ports: WorktreeEnvironment.Ports
 }>()("@oompa/core/programs/RunServices/CurrentRun") {}
 
 /**
@@ -88,6 +98,8 @@ export class RunState extends Context.Service<RunState, {
   readonly reportedTokens: Ref.Ref<ReadonlySet<string>>
   /** Why an agent cannot run in this run (not logged in, binary gone), once one could not: the run stops. */
   readonly unavailable: Ref.Ref<Option.Option<string>>
+  /** Tasks this run moved to `failed/` because a dependency failed (no iteration of theirs ran). */
+  readonly dependentsFailed: Ref.Ref<number>
   /** The prompts' memo (see `PromptMemo`); only the prompt renderer reads and writes it. */
   readonly prompts: PromptMemo
 }>()("@oompa/core/programs/RunServices/RunState") {}
@@ -101,7 +113,23 @@ export class RunState extends Context.Service<RunState, {
 export class CurrentWorker extends Context.Service<CurrentWorker, {
   readonly worker: WorkerConfig
   readonly workspace: Workspace
+  /** What its processes are told (the worktree environment contract). */
+  readonly environment: WorktreeEnvironment.WorkerEnvironment
+  /** The last `setup_command` that passed in its worktree; `undefined` until one has. */
+  readonly setup: Ref.Ref<SetupDone | undefined>
 }>()("@oompa/core/programs/RunServices/CurrentWorker") {}
+
+/**
+ * A setup that passed in a worker's worktree: what its inputs held, and whether a reset keeps what
+ * it did (it only created files).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SetupDone {
+  readonly inputs: string | undefined
+  readonly reusable: boolean
+}
 
 /**
  * Every run-scoped service.
@@ -127,11 +155,14 @@ export const layer = (config: SwarmConfig, options: RunOptions): Layer.Layer<Run
       config,
       policy,
       dryRun,
-      keepBranches: options.keepBranches ?? false
+      keepBranches: options.keepBranches ?? false,
+      repo: options.environment?.repo,
+      ports: { base: options.environment?.portBase ?? WorktreeEnvironment.defaultPortBase, perWorker: config.worktree.ports_per_worker }
     })
     const state = RunState.of({
       reportedTokens: yield* Ref.make<ReadonlySet<string>>(new Set()),
       unavailable: yield* Ref.make(Option.none<string>()),
+      dependentsFailed: yield* Ref.make(0),
       prompts: { cache: makePromptCache() }
     })
     const budget = yield* BudgetTracker.make(config.budget)

@@ -79,8 +79,12 @@ export interface SwarmReport {
   readonly agentCalls: number
   readonly costUsd: number
   readonly tokens: { readonly input: number; readonly output: number }
-  /** Harnesses that reported no cost (SPEC F15). */
+  /** Harnesses some of whose calls had no cost: none reported, and no price to estimate one (SPEC F15). */
   readonly noCost: ReadonlyArray<string>
+  /** Of `costUsd`, the dollars estimated from token counts with a price table rather than reported (issue 18). */
+  readonly estimatedCostUsd: number
+  /** The price tables those estimates came from (`@pydantic/genai-prices 0.1.8`, `oompa.json pricing`). */
+  readonly priceTables: ReadonlyArray<string>
   /** The move of main outside the merge queue that stopped the run, if one did. */
   readonly mainMoved?: MergeQueue.ForeignMove
   /** Why an agent could not run at all, if that stopped the run (outcome `unavailable`). */
@@ -188,7 +192,8 @@ const summarize = (runId: string, workers: ReadonlyArray<Worker.WorkerReport>, s
     const iterations = workers.flatMap((w) => w.iterations.map((i) => ({ worker: w.worker, ...i })))
     const unmerged = iterations.flatMap((i) =>
       i.unmerged === undefined ? [] : [{ worker: i.worker, branch: i.unmerged.branch, files: i.unmerged.files, ...(i.task === undefined ? {} : { task: i.task }) }])
-    const failed = iterations.filter((i) => i.taskMovedTo === "failed").length
+    // Tasks failed by their iterations, and those failed with a dependency of theirs.
+    const failed = iterations.filter((i) => i.taskMovedTo === "failed").length + (yield* Ref.get(state.dependentsFailed))
     const stoppedOnErrors = workers.some((w) => w.reason === "errors")
     // A run whose every iteration failed did not do its job, whatever else it says (issue 15).
     const noneSucceeded = noIterationSucceeded(iterations)
@@ -217,6 +222,8 @@ const summarize = (runId: string, workers: ReadonlyArray<Worker.WorkerReport>, s
       costUsd: totals.costUsd,
       tokens: totals.tokens,
       noCost: totals.noCost,
+      estimatedCostUsd: totals.estimatedCostUsd,
+      priceTables: totals.priceTables,
       ...(Option.isSome(mainMoved) ? { mainMoved: mainMoved.value } : {}),
       ...(Option.isSome(unavailable) ? { unavailable: unavailable.value } : {})
     } satisfies SwarmReport

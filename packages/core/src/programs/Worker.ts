@@ -3,7 +3,8 @@
  * reasons — iterations used up, `__DONE__`, three errors in a row, nothing left to claim, a budget.
  *
  * An executor with nothing to claim waits (at most `max_wait_for_tasks`) only while a planner or a
- * planning worker of this run is still alive; a wait is not an iteration. The workspace is released
+ * planning worker of this run is still alive, or while a pending task waits for a task another
+ * worker holds; a wait is not an iteration. The workspace is released
  * when the worker ends, however it ends.
  *
  * Needs the services of `Iteration`.
@@ -14,12 +15,14 @@ import { Clock, Effect, Option, Ref } from "effect"
 import type { WorkerStopReason } from "../domain/Event.ts"
 import type { WorkerConfig } from "../domain/SwarmConfig.ts"
 import { emitNow, EventSink } from "../services/EventSink.ts"
-import { Git } from "../services/Git.ts"
+import * as WorktreeEnvironment from "../domain/WorktreeEnvironment.ts"
+import { CommandRunner } from "../services/CommandRunner.ts"
+import { Git, type Workspace } from "../services/Git.ts"
 import { TaskQueue } from "../services/TaskQueue.ts"
 import { BudgetTracker } from "./BudgetTracker.ts"
 import * as Iteration from "./Iteration.ts"
 import { MergeQueue } from "./MergeQueue.ts"
-import { CurrentRun, CurrentWorker, RunState } from "./RunServices.ts"
+import { CurrentRun, CurrentWorker, RunState, type SetupDone } from "./RunServices.ts"
 
 /** Errors in a row that stop a worker (SPEC F5). */
 export const consecutiveErrorsMax = 3
@@ -69,13 +72,26 @@ export const run = Effect.fnUntraced(
     const run = yield* CurrentRun
     // The planner count drops when this worker ends, however it ends, so no executor waits for a dead planner.
     if (plans(worker)) yield* Effect.addFinalizer(() => Ref.update(planners, (n) => n - 1))
+    let environment: WorktreeEnvironment.WorkerEnvironment | undefined
     const workspace = yield* Effect.acquireRelease(
       git.acquireWorkspace(worker.id),
-      (ws) => run.keepBranches ? Effect.void : Effect.ignore(git.removeWorkspace(ws))
+      (ws) => run.keepBranches ? Effect.void : Effect.andThen(
+        environment === undefined ? Effect.void : teardown(ws, environment),
+        Effect.ignore(git.removeWorkspace(ws))
+      )
     )
+    environment = {
+      runId: run.runId,
+      worker: worker.id,
+      worktree: workspace.path,
+      repo: run.repo,
+      // Its place in the configuration: the same for the whole run, and no other worker's.
+      firstPort: WorktreeEnvironment.firstPort(run.ports, Math.max(0, run.config.workers.findIndex((w) => w.id === worker.id))),
+      ports: run.ports.perWorker
+    }
     yield* sink.emit({ _tag: "WorkerStarted", at: yield* Clock.currentTimeMillis, worker: worker.id, role: worker.role, iterations: worker.iterations })
     const reports: Array<Iteration.IterationReport> = []
-    const reason = yield* loop(worker, planners, reports).pipe(Effect.provideService(CurrentWorker, { worker, workspace }))
+    const reason = yield* loop(worker, planners, reports).pipe(Effect.provideService(CurrentWorker, { worker, workspace, environment, setup: yield* Ref.make<SetupDone | undefined>(undefined) }))
     yield* sink.emit({ _tag: "WorkerFinished", at: yield* Clock.currentTimeMillis, worker: worker.id, reason, iterations: reports.length })
     return { worker: worker.id, reason, iterations: reports } satisfies WorkerReport
   },
@@ -110,6 +126,7 @@ const loop = Effect.fnUntraced(function*(worker: WorkerConfig, planners: Planner
     if (result.outcome === "budget") return "budget" as const
     if (result.outcome === "main-moved") return "main-moved" as const
     if (result.outcome === "unavailable") return "unavailable" as const
+    if (result.setupFailed === true) return "setup-failed" as const
     errorsInRow = result.outcome === "error" ? errorsInRow + 1 : 0
     if (errorsInRow >= consecutiveErrorsMax) return "errors" as const
     if (result.done) return "done" as const
@@ -119,7 +136,35 @@ const loop = Effect.fnUntraced(function*(worker: WorkerConfig, planners: Planner
 })
 
 /**
- * Waits until a task is pending; `false` when no planner is alive or `max_wait_for_tasks` passed.
+ * Runs `teardown_command` in the worktree before it is removed, within `timeouts.teardown`. Part of
+ * the workspace's release, so it runs however the worker ends (Ctrl-C included); a failure or a
+ * timeout is logged as a warning and the worktree is removed all the same.
+ */
+const teardown = (workspace: Workspace, environment: WorktreeEnvironment.WorkerEnvironment) =>
+  Effect.gen(function*() {
+    const { config } = yield* CurrentRun
+    if (config.teardown_command === undefined) return
+    const runner = yield* CommandRunner
+    const timeoutMs = config.timeouts.teardown * 1000
+    const result = yield* runner.inWorkspace(workspace.path, config.teardown_command, timeoutMs, WorktreeEnvironment.variables(environment)).pipe(
+      Effect.timeoutOrElse({
+        duration: timeoutMs,
+        orElse: () => Effect.succeed({ passed: false, output: `timed out after ${timeoutMs / 1000} s`, durationMs: timeoutMs, timedOut: true })
+      }),
+      Effect.catch((error) => Effect.succeed({ passed: false, output: error.message, durationMs: 0, timedOut: false }))
+    )
+    if (result.passed) return
+    yield* emitNow((at) => ({
+      _tag: "Warning",
+      at,
+      message: `${environment.worker}: teardown_command ${result.timedOut ? "timed out" : "failed"} in ${workspace.path}:\n${result.output.trimEnd().split("\n").slice(-20).join("\n")}`
+    }))
+  })
+
+/**
+ * Waits until a task is ready to claim; `false` when nothing can make one ready — no planner is
+ * alive, and no pending task waits for one held in `current/` (when nothing is ready, every pending
+ * task waits, in the end, for a held one) — or `max_wait_for_tasks` passed.
  * Looks `taskPollMs` after the first look, then twice as long each time up to `taskPollMsMax`, and
  * never past `max_wait_for_tasks` (the last look comes when it ends). A poll, not a retry: written
  * as a loop because executors poll thousands of times a simulated seed, and the same waits as a
@@ -133,8 +178,9 @@ const waitForTasks = Effect.fnUntraced(function*(worker: WorkerConfig, planners:
   const waitMs = config.max_wait_for_tasks * 1000
   let delay = taskPollMs
   for (;;) {
-    if ((yield* queue.list("pending").pipe(Effect.orDie)).length > 0) return true
-    if ((yield* Ref.get(planners)) <= 0) return false
+    if ((yield* queue.ready.pipe(Effect.orDie)).length > 0) return true
+    const held = (yield* queue.list("current").pipe(Effect.orDie)).length > 0 && (yield* queue.list("pending").pipe(Effect.orDie)).length > 0
+    if ((yield* Ref.get(planners)) <= 0 && !held) return false
     const waitedMs = (yield* Clock.currentTimeMillis) - startedMs
     if (waitedMs >= waitMs) return false
     const spent = yield* budget.check(worker.id, worker.budget)

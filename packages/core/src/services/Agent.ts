@@ -31,6 +31,8 @@ export interface AgentRequest {
   readonly prompt: string
   /** The workspace the agent works in (its cwd). */
   readonly cwd: string
+  /** Variables for the agent's process on top of its harness's (the worktree environment contract, issue 18). */
+  readonly env?: Readonly<Record<string, string>>
   readonly timeoutMs: number
   /** Resume this session (the fix step continues the proposer's conversation, SPEC F3). */
   readonly sessionId?: string
@@ -51,8 +53,16 @@ export interface AgentResult {
   readonly timedOut: boolean
   readonly sessionId?: string
   readonly tokens?: { readonly input: number; readonly output: number }
-  /** Dollars this call cost, when the harness reports it (claude, opencode). */
+  /**
+   * Dollars this call cost: reported by the harness (claude, opencode), or estimated from its tokens
+   * with a price table (then `costEstimatedWith` names the table).
+   */
   readonly costUsd?: number
+  /**
+   * The price table `costUsd` was estimated with from the call's tokens (`@pydantic/genai-prices
+   * 0.1.8`, `oompa.json pricing`); absent when the harness reported the cost itself.
+   */
+  readonly costEstimatedWith?: string
 }
 
 /**

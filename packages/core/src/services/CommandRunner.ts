@@ -31,6 +31,9 @@ export interface CommandRun {
 export class CommandRunner extends Context.Service<CommandRunner, {
   /** Runs `command` on the tree of commit `sha` (the test gate). */
   readonly inCommit: (sha: string, command: string, timeoutMs: number) => Effect.Effect<CommandRun, CommandError>
-  /** Runs `command` in a workspace (setup after each reset). */
-  readonly inWorkspace: (cwd: string, command: string, timeoutMs: number) => Effect.Effect<CommandRun, CommandError>
+  /**
+   * Runs `command` in a workspace (setup after each reset, teardown before its removal), with
+   * `env` on top of the process's environment (the worktree environment contract).
+   */
+  readonly inWorkspace: (cwd: string, command: string, timeoutMs: number, env?: Readonly<Record<string, string>>) => Effect.Effect<CommandRun, CommandError>
 }>()("@oompa/core/services/CommandRunner") {}

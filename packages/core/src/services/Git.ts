@@ -118,6 +118,17 @@ export interface NewTaskFile {
 }
 
 /**
+ * What `markSetupOutputs` found the setup left.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SetupOutputs {
+  /** Only new files: a reset keeps them, so the setup need not run again for the next iteration. */
+  readonly reusable: boolean
+}
+
+/**
  * @category services
  * @since 0.1.0
  */
@@ -143,9 +154,16 @@ export class Git extends Context.Service<Git, {
   /**
    * Marks the workspace's files as they are now, after `setup_command`, as the setup's: a later
    * `commitAll` leaves out each file that still holds what the setup left there, so setup outputs
-   * (a lock file it rewrote, a build folder nobody ignored) never become the agent's change.
+   * (a lock file it rewrote, a build folder nobody ignored) never become the agent's change. The
+   * files it created (ignored or not) survive later resets of the workspace; `reusable` is false
+   * when it changed or deleted a tracked file, which a reset undoes (the setup must then run again).
    */
-  readonly markSetupOutputs: (workspace: Workspace) => Effect.Effect<void, GitError>
+  readonly markSetupOutputs: (workspace: Workspace) => Effect.Effect<SetupOutputs, GitError>
+  /**
+   * What the tracked files matching `patterns` (globs, `.gitignore` style) hold in the workspace's
+   * index, as one fingerprint: the setup runs again when it changes (`worktree.setup_inputs`).
+   */
+  readonly setupInputs: (workspace: Workspace, patterns: ReadonlyArray<string>) => Effect.Effect<string, GitError>
   /** The last commit oompa made or checked out in the workspace (not what its `HEAD` says now). */
   readonly workspaceHead: (workspace: Workspace) => Effect.Effect<string, GitError>
   /** Per-file change from `base` to `head`: added, modified, deleted and binary files included. */

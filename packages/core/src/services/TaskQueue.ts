@@ -5,11 +5,17 @@
  * `@oompa/core/testing`'s `MemoryTaskQueue`. Only the framework moves tasks; a claim either wins
  * outright or returns `None`, so two workers never hold one task.
  *
+ * A task that depends on others (`depends_on`, `blocked_by`; see `TaskDependencies`) is claimed
+ * only once each of them is in `complete/`; one that never can be is moved on by `settleBlocked`.
+ * Both implementations keep the ready tasks apart (`ReadyTasks`), so a claim never looks at the
+ * blocked ones.
+ *
  * @since 0.1.0
  */
 import type { Effect, Option } from "effect"
 import { Context } from "effect"
 import type { Task, TaskStatus } from "../domain/Task.ts"
+import type { Settled } from "../domain/TaskDependencies.ts"
 import type { TaskQueueError } from "./Errors.ts"
 
 /**
@@ -27,8 +33,20 @@ export type ReleaseOutcome = "pending" | "failed"
 export class TaskQueue extends Context.Service<TaskQueue, {
   /** Tasks in one folder, in claim order. */
   readonly list: (status: TaskStatus) => Effect.Effect<ReadonlyArray<Task>, TaskQueueError>
-  /** Atomically moves the first pending task to `current/`; `None` when nothing is pending. */
+  /**
+   * Atomically moves the first ready pending task (each dependency in `complete/`) to `current/`;
+   * `None` when none is ready.
+   */
   readonly claim: Effect.Effect<Option.Option<Task>, TaskQueueError>
+  /** The pending tasks a claim may take now (each dependency in `complete/`), in claim order. */
+  readonly ready: Effect.Effect<ReadonlyArray<Task>, TaskQueueError>
+  /**
+   * Moves the pending tasks that can never be claimed out of `pending/`, and returns each move with
+   * its reason (`TaskDependencies.judge`): to `failed/` when a dependency is in `failed/`, to
+   * `invalid/` when a dependency names no task or the dependencies form a cycle. Looks only at what
+   * changed since its last call: without dependencies in the queue it costs nothing.
+   */
+  readonly settleBlocked: Effect.Effect<ReadonlyArray<Settled>, TaskQueueError>
   /** Moves a held task to `complete/`, recording the merge sha. */
   readonly complete: (id: string, mergedSha: string) => Effect.Effect<void, TaskQueueError>
   /**

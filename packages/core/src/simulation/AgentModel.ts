@@ -50,6 +50,22 @@ const resolveMarkers = (text: string): string =>
   text.split("\n").filter((line) => !/^(<<<<<<<|=======|>>>>>>>)/.test(line)).join("\n")
 
 /**
+ * What a planned task depends on, when the run's tasks have dependencies: maybe the task planned
+ * just before it in the same answer, maybe one of the run's first tasks (`t00`, …: any folder, or
+ * none when the run was given tasks of its own, which then sends it to `invalid/`). No draw when the
+ * run has none, so such a run's answers are what they were before dependencies existed.
+ */
+const plannedDependencies = (options: AgentModelOptions, before: ReadonlyArray<string>): { readonly depends_on?: ReadonlyArray<string> } => {
+  const { parameters: p, prng } = options
+  if (p.dependencies.rate === 0) return {}
+  const dependencies = [
+    ...(before.length > 0 && prng.chance(0.5) ? [before[before.length - 1]!] : []),
+    ...(p.tasks > 0 && prng.chance(p.dependencies.rate) ? [`t${String(prng.int(0, p.tasks - 1)).padStart(2, "0")}`] : [])
+  ]
+  return dependencies.length === 0 ? {} : { depends_on: dependencies }
+}
+
+/**
  * The agent model: each call's answer drawn from the run's agent stream. Approvals are recorded in
  * the checker as the model's intent, before the orchestrator sees the answer.
  *
@@ -80,7 +96,8 @@ export const script = (options: AgentModelOptions): ScriptedAgent.Script => {
     }
     if (request.call === "plan") {
       const count = prng.int(0, 3)
-      return { answer: "planned", delayMs, newTasks: Array.from({ length: count }, (_, i) => ({ id: `p${request.iteration}-${i}-${prng.int(0, 9999)}`, summary: "planned task" })) }
+      const ids = Array.from({ length: count }, (_, i) => `p${request.iteration}-${i}-${prng.int(0, 9999)}`)
+      return { answer: "planned", delayMs, newTasks: ids.map((id, i) => ({ id, summary: "planned task", ...plannedDependencies(options, ids.slice(0, i)) })) }
     }
     // A Map, not an object: the paths are new on every call, and each new key would be a new shape.
     const edits = new Map<string, string | null>()

@@ -19,10 +19,14 @@
  * - I6 the run terminates within bounded simulated time (checked by the simulation loop)
  * - I7 the same seed gives the same trace (checked by running twice)
  * - I8 no task is merged twice
+ * - I9 no task is claimed before each of its dependencies merged (issue 18)
+ * - I10 no task waits forever: once the liveness phase ends, each task is complete, failed or
+ *   invalid (checked by the simulation)
  *
  * @since 0.1.0
  */
 import type { Event } from "../domain/Event.ts"
+import { dependenciesOf } from "../domain/Task.ts"
 import type { PolicyGate } from "../programs/PolicyGate.ts"
 import { mergedTaskOf } from "../programs/Recovery.ts"
 import type { MemoryRepo } from "../testing/MemoryGit.ts"
@@ -32,7 +36,7 @@ import type { MemoryTaskQueueState } from "../testing/MemoryTaskQueue.ts"
  * @category models
  * @since 0.1.0
  */
-export type InvariantName = "I1" | "I2" | "I3" | "I4" | "I5" | "I6" | "I7" | "I8"
+export type InvariantName = "I1" | "I2" | "I3" | "I4" | "I5" | "I6" | "I7" | "I8" | "I9" | "I10"
 
 /**
  * @category models
@@ -144,7 +148,7 @@ export class InvariantChecker {
         const holder = this.holders.get(event.task)
         if (holder !== undefined) this.fail("I3", `task ${event.task} claimed by ${event.worker} while ${holder} holds it`)
         this.holders.set(event.task, event.worker)
-        return
+        return this.checkDependenciesMerged(event.task, event.worker)
       }
       case "TaskMoved":
         if (event.from === "current") this.holders.delete(event.task)
@@ -170,6 +174,17 @@ export class InvariantChecker {
       default:
         return
     }
+  }
+
+  /**
+   * A task just claimed (it is in `current/`) waits for nothing: each of its dependencies merged —
+   * judged by the merges main really moved to, not by the folders the orchestrator moves tasks in.
+   */
+  private checkDependenciesMerged(id: string, worker: string): void {
+    const task = this.queue.folders.current.get(id)
+    if (task === undefined) return
+    const unmerged = dependenciesOf(task).filter((dependency) => !this.mergedTasks.has(dependency))
+    if (unmerged.length > 0) this.fail("I9", `task ${id} claimed by ${worker} before its dependencies ${unmerged.join(", ")} merged`)
   }
 
   /** Main may only be where the merge queue's last compare-and-swap put it. */

@@ -1,8 +1,8 @@
 /**
  * Everything a seed decides about a simulated run before it starts (STYLE 11, TigerBeetle's swarm
  * testing): the swarm's shape (workers, tasks, iterations, merge strategy, gates, limits), whether
- * and when the orchestrator crashes, and this run's own fault probabilities — so each seed explores
- * a different mix instead of every seed sharing one.
+ * and when the orchestrator crashes, this run's own fault probabilities — so each seed explores a
+ * different mix instead of every seed sharing one — and how its tasks depend on each other.
  *
  * The draws come first and in a fixed order from the seed's own generator: adding a parameter at the
  * end keeps every earlier one, and `oompa sim` prints them all before the run so a failure can be
@@ -38,6 +38,21 @@ export interface Faults {
 }
 
 /**
+ * How a run's tasks depend on each other (issue 18), drawn per seed like its faults.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Dependencies {
+  /** The chance that a task depends on each task ranked before it; 0 in some seeds: no dependencies. */
+  readonly rate: number
+  /** One dependency closes a cycle (its tasks, and those waiting for them, go to `invalid/`). */
+  readonly cycle: boolean
+  /** One task names a dependency no task has (it goes to `invalid/`). */
+  readonly unknown: boolean
+}
+
+/**
  * Everything drawn from the seed, printed first so a run can be read without replaying it.
  *
  * @category models
@@ -57,6 +72,7 @@ export interface Parameters {
   /** The event at which the orchestrator crashes, if it does. */
   readonly crashAtEvent: number | undefined
   readonly faults: Faults
+  readonly dependencies: Dependencies
 }
 
 const drawFaults = (prng: Prng.Prng): Faults => ({
@@ -72,6 +88,13 @@ const drawFaults = (prng: Prng.Prng): Faults => ({
   done: prng.next() * 0.03,
   moveMain: prng.next() * 0.02
 })
+
+const drawDependencies = (prng: Prng.Prng): Dependencies => {
+  // Every value is drawn whatever the others are, so a later parameter keeps its draw.
+  const none = prng.chance(0.3)
+  const rate = prng.next() * 0.4
+  return { rate: none ? 0 : rate, cycle: prng.chance(0.15), unknown: prng.chance(0.15) }
+}
 
 /**
  * The run's parameters, drawn from its seed.
@@ -100,7 +123,8 @@ export const drawParameters = (
     planner: prng.chance(0.2),
     // Anywhere in the run: a run makes about 20 events per task (the bench swarm's 60 tasks, ~1,200).
     crashAtEvent: crash ? 5 + Math.floor(crashPoint * Math.max(150, 25 * (options.tasks ?? tasks))) : undefined,
-    faults: drawFaults(prng)
+    faults: drawFaults(prng),
+    dependencies: drawDependencies(prng)
   }
 }
 
@@ -127,15 +151,64 @@ export const swarmConfig = (p: Parameters): SwarmConfig =>
     max_review_attempts: p.reviewAttemptsMax,
     max_task_attempts: p.taskAttemptsMax,
     max_wait_for_tasks: 120,
-    timeouts: { propose: 120, review: 120, test: 120, setup: 60 },
+    timeouts: { propose: 120, review: 120, test: 120, setup: 60, teardown: 60 },
     ...(p.testGate ? { test_command: "npm test" } : {})
   })
 
 /**
- * The tasks the parameters describe, for a run given none of its own.
+ * The tasks the parameters describe, for a run given none of its own: `t00`, `t01`, …, depending on
+ * each other as `p.dependencies` says. A task depends only on tasks ranked before it in a random
+ * order — not the claim order, so a claim that ignored dependencies would take a task too soon —
+ * which makes the graph acyclic, but for the one cycle drawn; some use `blocked_by`, the others
+ * `depends_on`.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const tasks = (p: Parameters): ReadonlyArray<Task> =>
-  Array.from({ length: p.tasks }, (_, i) => ({ id: `t${String(i).padStart(2, "0")}`, summary: `simulated task ${i}` }) as Task)
+export const tasks = (p: Parameters): ReadonlyArray<Task> => {
+  const ids = Array.from({ length: p.tasks }, (_, i) => `t${String(i).padStart(2, "0")}`)
+  const graph = dependencyGraph(p, ids)
+  return ids.map((id, i) => {
+    const dependencies = graph.dependencies[i]!
+    return {
+      id,
+      summary: `simulated task ${i}`,
+      ...(dependencies.length === 0 ? {} : { [graph.keys[i]!]: dependencies })
+    } as Task
+  })
+}
+
+/** Most dependencies a drawn task has. */
+const dependenciesMax = 3
+
+/** The dependency named by the task drawn to name one that no task has. */
+export const unknownDependency = "t-unknown"
+
+/** The ids each task of `ids` depends on, and the key it writes them under, by its index. */
+const dependencyGraph = (p: Parameters, ids: ReadonlyArray<string>) => {
+  const { cycle, rate, unknown } = p.dependencies
+  const dependencies: Array<Array<string>> = ids.map(() => [])
+  const keys = ids.map(() => "depends_on")
+  if (ids.length === 0 || (rate === 0 && !cycle && !unknown)) return { dependencies, keys }
+  // Its own stream: the graph does not shift the draws of the run's parameters or agents.
+  const prng = Prng.make(p.seed ^ 0xde9e4d5)
+  const rank = ids.map((_, i) => i)
+  for (let i = rank.length - 1; i > 0; i--) {
+    const j = prng.int(0, i)
+    ;[rank[i], rank[j]] = [rank[j]!, rank[i]!]
+  }
+  for (let i = 0; i < ids.length; i++) {
+    for (let j = 0; j < ids.length; j++) {
+      if (rank[j]! < rank[i]! && dependencies[i]!.length < dependenciesMax && prng.chance(rate)) dependencies[i]!.push(ids[j]!)
+    }
+    if (prng.chance(0.5)) keys[i] = "blocked_by"
+  }
+  if (cycle) {
+    // The first task that depends on another is made a dependency of it; none does: one on itself.
+    const from = dependencies.findIndex((d) => d.length > 0)
+    const at = from < 0 ? prng.int(0, ids.length - 1) : ids.indexOf(dependencies[from]![0]!)
+    dependencies[at]!.push(ids[from < 0 ? at : from]!)
+  }
+  if (unknown) dependencies[prng.int(0, ids.length - 1)]!.push(unknownDependency)
+  return { dependencies, keys }
+}

@@ -14,8 +14,8 @@
  *    after which `Recovery` — the same program `oompa cleanup` runs, reading the dead run's log as
  *    `events.jsonl` would hold it — repairs the world and a new run
  *    resumes on it.
- * 2. Liveness — faults off: executors must bring every task to `complete/` or `failed/` within
- *    bounded simulated time.
+ * 2. Liveness — faults off: executors must bring every task to `complete/` or `failed/` (or, when
+ *    its dependencies never can be met, `invalid/`) within bounded simulated time.
  *
  * Broken variants (`variant`, see `Variant`) swap in deliberately wrong behaviour, to prove the
  * checker finds it.
@@ -29,7 +29,9 @@ import { Effect } from "effect"
 import type { Event } from "../domain/Event.ts"
 import type { SwarmConfig } from "../domain/SwarmConfig.ts"
 import type { Task } from "../domain/Task.ts"
+import * as TaskListing from "../domain/TaskListing.ts"
 import * as Recovery from "../programs/Recovery.ts"
+import type { MemoryTaskQueueState } from "../testing/MemoryTaskQueue.ts"
 import * as TestSwarm from "../testing/TestSwarm.ts"
 import type { InvariantName } from "./Invariants.ts"
 import * as Parameters from "./Parameters.ts"
@@ -44,7 +46,7 @@ import * as World from "./World.ts"
  * @since 0.1.0
  */
 export { bigSwarm, withBuiltInPrompts } from "./Fixtures.ts"
-export { drawParameters, type Faults, type Parameters } from "./Parameters.ts"
+export { type Dependencies, drawParameters, type Faults, type Parameters } from "./Parameters.ts"
 export { type Variant, variants } from "./Variant.ts"
 
 /**
@@ -146,11 +148,21 @@ const simulateNow = (options: SimulationOptions): SimulationResult => {
   const liveness = failureOf(w, live, "liveness phase")
   if (liveness !== undefined) return finish(liveness)
   w.checker.checkQuiescent("the liveness phase")
-  const left = [...w.world.queue.list("pending"), ...w.world.queue.list("current")].map((t) => t.id)
+  const left = tasksLeft(w.world.queue)
   if (w.checker.ok && left.length > 0) {
-    return finish({ kind: "liveness", message: `liveness: with faults off, tasks never reached complete/ or failed/: ${left.join(", ")}` })
+    return finish({ kind: "liveness", invariant: "I10", message: `I10: with faults off, tasks never reached complete/, failed/ or invalid/: ${left.join(", ")}` })
   }
   return finish(failureOf(w, live, "liveness phase"))
+}
+
+/** The tasks still pending or held, each pending one with what it waits for. */
+const tasksLeft = (queue: MemoryTaskQueueState): ReadonlyArray<string> => {
+  const folders = { pending: queue.list("pending"), current: queue.list("current"), complete: queue.list("complete"), failed: queue.list("failed") }
+  const waits = new Map(TaskListing.blockedTasks(folders).map((b) => [b.id, b.waiting_for.map((d) => `${d.id} in ${d.status === "unknown" ? "no folder" : `${d.status}/`}`)]))
+  return [
+    ...folders.pending.map((t) => waits.has(t.id) ? `${t.id} (waits for ${waits.get(t.id)!.join(", ")})` : t.id),
+    ...folders.current.map((t) => `${t.id} (in current/)`)
+  ]
 }
 
 /** The safety phase: one run with faults, and after the orchestrator's crash, recovery and a second run. */

@@ -36,6 +36,8 @@ export type Variant =
   | "recovery-drops-unreviewed-tip"
   | "lands-agent-history"
   | "swap-without-old-value"
+  | "claim-ignores-dependencies"
+  | "blocked-never-settled"
 
 /**
  * Every broken variant, with what it breaks: `oompa sim --variant` lists them.
@@ -51,7 +53,9 @@ export const variants: { readonly [V in Variant]: string } = {
   "merge-ignores-failing-test": "the test gate reports green whatever the tests said",
   "recovery-drops-unreviewed-tip": "recovery counts a branch as approved only when its head is (oompa 0.1's defect)",
   "swap-without-old-value": "main is moved by a plain update-ref, not from the value the queue last saw, so a move by an agent in between is overwritten and never reported",
-  "lands-agent-history": "a merge keeps the agent's own commits as its second parent, so a file the policy denied and the fix deleted stays reachable from main"
+  "lands-agent-history": "a merge keeps the agent's own commits as its second parent, so a file the policy denied and the fix deleted stays reachable from main",
+  "claim-ignores-dependencies": "a claim takes the first pending task in claim order, whether or not its dependencies merged",
+  "blocked-never-settled": "a task whose dependency failed, is unknown or closes a cycle stays in pending/, waiting for ever"
 }
 
 /**
@@ -106,23 +110,41 @@ export const commitAll = (variant: Variant | undefined, repo: MemoryGit.MemoryRe
 
 /**
  * The task queue: under `non-atomic-claim`, a claim reads, yields, then "renames" without checking
- * that the task is still there.
+ * that the task is still there; under `claim-ignores-dependencies`, a claim takes the first pending
+ * task, ready or not; under `blocked-never-settled`, the tasks that can never be claimed are never
+ * moved on.
  *
  * @category constructors
  * @since 0.1.0
  */
 export const taskQueue = (variant: Variant | undefined, state: MemoryTaskQueue.MemoryTaskQueueState): TaskQueue["Service"] => {
   const base = MemoryTaskQueue.make(state)
-  if (variant !== "non-atomic-claim") return base
-  return {
-    ...base,
-    claim: Effect.gen(function*() {
-      const next = state.list("pending")[0]
-      if (next === undefined) return Option.none()
-      yield* Effect.yieldNow
-      if (state.folders.pending.has(next.id)) state.move(next.id, "pending", "current")
-      return Option.some(next)
-    })
+  switch (variant) {
+    case "non-atomic-claim":
+      return {
+        ...base,
+        claim: Effect.gen(function*() {
+          const next = state.readiness.live[0]
+          if (next === undefined) return Option.none()
+          yield* Effect.yieldNow
+          if (state.folders.pending.has(next.id)) state.move(next.id, "pending", "current")
+          return Option.some(next)
+        })
+      }
+    case "claim-ignores-dependencies":
+      return {
+        ...base,
+        claim: Effect.sync(() => {
+          const next = state.list("pending")[0]
+          return next === undefined ? Option.none() : Option.some(state.move(next.id, "pending", "current"))
+        }),
+        // Waiting executors look for a task to claim as this claim sees them.
+        ready: Effect.sync(() => state.list("pending"))
+      }
+    case "blocked-never-settled":
+      return { ...base, settleBlocked: Effect.succeed([]) }
+    default:
+      return base
   }
 }
 

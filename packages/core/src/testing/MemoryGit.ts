@@ -65,6 +65,7 @@ export const make = (repo: MemoryRepo): Context.Service.Shape<typeof Git> =>
     listWorkspaces: attempt(() => repo.listWorkspaces()),
     commitAll: (workspace, message) => attempt(() => Option.fromNullishOr(repo.commitAll(workspace, message))),
     markSetupOutputs: (workspace) => attempt(() => repo.markSetupOutputs(workspace)),
+    setupInputs: (workspace, patterns) => attempt(() => repo.setupInputs(workspace, patterns)),
     workspaceHead: (workspace) => attempt(() => repo.workspaceHead(workspace)),
     diffStat: (base, head) => attempt(() => repo.diffStat(base, head)),
     diffText: (base, head) => attempt(() => repo.diffText(base, head)),

@@ -3,12 +3,16 @@
  *
  * The driver (`MemoryTaskQueueState`) exposes every folder and a log of moves, so checkers can
  * assert that no task is held twice or sits in two folders. Claims are atomic because each
- * operation runs as one synchronous step. Faults a simulation may inject later: none yet.
+ * operation runs as one synchronous step. A claim takes the first ready task (each dependency in
+ * `complete/`), which `ReadyTasks` keeps apart from the blocked ones as the folders change.
+ * Faults a simulation may inject later: none yet.
  *
  * @since 0.1.0
  */
-import { Effect, Layer, Option } from "effect"
-import { claimOrder, type Task, type TaskStatus } from "../domain/Task.ts"
+import { Effect, Layer, Option, Schema } from "effect"
+import { ReadyTasks } from "../domain/ReadyTasks.ts"
+import { claimOrder, Task, type TaskStatus } from "../domain/Task.ts"
+import { judge, type Settled } from "../domain/TaskDependencies.ts"
 import { TaskQueue } from "../services/TaskQueue.ts"
 import { assert } from "../internal/assert.ts"
 
@@ -57,6 +61,13 @@ export class MemoryTaskQueueState {
   private readonly sorted: Partial<Record<TaskStatus, ReadonlyArray<Task>>> = {}
   readonly invalidEntries: Array<InvalidEntry> = []
   readonly moves: Array<Move> = []
+  /** The pending tasks a claim may take, apart from those waiting for a dependency. */
+  readonly readiness: ReadyTasks<Task> = new ReadyTasks({
+    keyOf: (task) => task.id,
+    taskOf: (task) => task,
+    order: claimOrder,
+    isComplete: (id) => this.folders.complete.has(id)
+  })
 
   static make(tasks: ReadonlyArray<Task> = []): MemoryTaskQueueState {
     const state = new MemoryTaskQueueState()
@@ -73,6 +84,8 @@ export class MemoryTaskQueueState {
     if (this.statusOf(task.id) !== undefined) return false
     this.folder("pending").set(task.id, task)
     this.inserted("pending", task)
+    this.readiness.put(task)
+    this.readiness.changed(task.id)
     this.moves.push({ task: task.id, from: undefined, to: "pending" })
     return true
   }
@@ -85,9 +98,40 @@ export class MemoryTaskQueueState {
     const next = update(task)
     this.folder(to).set(id, next)
     this.inserted(to, next)
+    if (from === "pending") this.readiness.remove(id)
+    if (to === "pending") this.readiness.put(next)
+    this.readiness.changed(id)
     this.moves.push({ task: id, from, to })
     assert(statuses.every((s) => s === to || !this.folders[s].has(id)), () => `task ${id} sits in more than one folder`)
     return next
+  }
+
+  /**
+   * Moves the pending tasks that can never be claimed on (`TaskDependencies.judge`): to `failed/`
+   * with the reason as their last feedback, or out of the queue into an `invalid/` record with their
+   * text, as the folder queue records them.
+   */
+  settleBlocked(): ReadonlyArray<Settled> {
+    if (!this.readiness.hasSuspects) return []
+    const inFolder = (id: string) => {
+      const status = this.statusOf(id)
+      return status === "invalid" ? undefined : status
+    }
+    const settled = judge(this.readiness.takeSuspects(), this.readiness.graph(inFolder))
+    for (const { id, reason, to } of settled) {
+      if (to === "failed") {
+        this.move(id, "pending", "failed", (task) => ({ ...task, last_feedback: reason }))
+        continue
+      }
+      const task = this.folders.pending.get(id)!
+      this.folder("pending").delete(id)
+      this.removed("pending", id)
+      this.readiness.remove(id)
+      this.readiness.changed(id)
+      this.invalidEntries.push({ name: `${id}.json`, content: taskFileText(task), reason: `${id}.json: ${reason}` })
+      this.moves.push({ task: id, from: "pending", to: "invalid" })
+    }
+    return settled
   }
 
   list(status: TaskStatus): ReadonlyArray<Task> {
@@ -125,6 +169,11 @@ export class MemoryTaskQueueState {
   }
 }
 
+const encodeTask = Schema.encodeSync(Task)
+
+/** A task's file as the folder queue writes it, for the `invalid/` record of a task set aside. */
+const taskFileText = (task: Task): string => `${JSON.stringify(encodeTask(task), null, 2)}\n`
+
 /**
  * The `TaskQueue` service over a state.
  *
@@ -135,10 +184,12 @@ export const make = (state: MemoryTaskQueueState): TaskQueue["Service"] =>
   TaskQueue.of({
     list: (status) => Effect.sync(() => state.list(status)),
     claim: Effect.sync(() => {
-      const next = state.list("pending")[0]
+      const next = state.readiness.live[0]
       if (next === undefined) return Option.none()
       return Option.some(state.move(next.id, "pending", "current"))
     }),
+    ready: Effect.sync(() => state.readiness.ready),
+    settleBlocked: Effect.sync(() => state.settleBlocked()),
     complete: (id, mergedSha) => Effect.sync(() => void state.move(id, "current", "complete", (t) => ({ ...t, merged_sha: mergedSha }))),
     release: (id, options) =>
       Effect.sync(() => {

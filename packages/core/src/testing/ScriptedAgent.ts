@@ -48,6 +48,8 @@ export interface Reply {
   readonly newTasks?: ReadonlyArray<Readonly<Record<string, unknown>> | { readonly file: string; readonly raw: string }>
   readonly sessionId?: string
   readonly costUsd?: number
+  /** The price table `costUsd` was estimated with, as a real layer says of a harness that reports only tokens. */
+  readonly costEstimatedWith?: string
   readonly tokens?: { readonly input: number; readonly output: number }
 }
 
@@ -131,6 +133,7 @@ export const make = (state: ScriptedAgentState): Agent["Service"] =>
         timedOut: false,
         ...(reply.sessionId === undefined ? {} : { sessionId: reply.sessionId }),
         ...(reply.costUsd === undefined ? {} : { costUsd: reply.costUsd }),
+        ...(reply.costEstimatedWith === undefined ? {} : { costEstimatedWith: reply.costEstimatedWith }),
         ...(reply.tokens === undefined ? {} : { tokens: reply.tokens })
       }
       return result

@@ -1,6 +1,7 @@
 /**
- * A scripted `CommandRunner`: the test gate and `setup_command` answered by functions of the
- * commit's tree (test) or the workspace path (setup), taking simulated time through `Clock`.
+ * A scripted `CommandRunner`: the test gate and `setup_command`/`teardown_command` answered by
+ * functions of the commit's tree (test) or the workspace path and command (setup, teardown), taking
+ * simulated time through `Clock`.
  *
  * @since 0.1.0
  */
@@ -15,8 +16,20 @@ import type { FileContent, MemoryRepo } from "./MemoryGit.ts"
 export interface CommandScripts {
   /** The test gate's verdict on a tree; default: passes. */
   readonly test?: (tree: ReadonlyMap<string, FileContent>, sha: string) => { readonly passed: boolean; readonly output?: string; readonly delayMs?: number }
-  /** `setup_command` in a workspace; default: passes. */
-  readonly setup?: (cwd: string) => { readonly passed: boolean; readonly output?: string; readonly delayMs?: number }
+  /** `setup_command` or `teardown_command` (`command` says which) in a workspace; default: passes. */
+  readonly setup?: (cwd: string, command: string) => { readonly passed: boolean; readonly output?: string; readonly delayMs?: number }
+}
+
+/**
+ * One command run in a workspace, as the runner was asked.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface WorkspaceCommand {
+  readonly cwd: string
+  readonly command: string
+  readonly env: Readonly<Record<string, string>>
 }
 
 /**
@@ -28,6 +41,8 @@ export interface CommandScripts {
 export class ScriptedCommandsState {
   readonly tested: Array<{ readonly sha: string; readonly passed: boolean }> = []
   readonly setups: Array<string> = []
+  /** Every command run in a workspace, setups and teardowns, in order. */
+  readonly workspaceCommands: Array<WorkspaceCommand> = []
   readonly repo: MemoryRepo
   scripts: CommandScripts
   constructor(repo: MemoryRepo, scripts: CommandScripts = {}) {
@@ -54,10 +69,11 @@ export const make = (state: ScriptedCommandsState): CommandRunner["Service"] =>
         state.tested.push({ sha, passed: result.passed })
         return finish(result)
       }),
-    inWorkspace: (cwd) =>
+    inWorkspace: (cwd, command, _timeoutMs, env = {}) =>
       Effect.suspend(() => {
         state.setups.push(cwd)
-        return finish(state.scripts.setup?.(cwd) ?? { passed: true })
+        state.workspaceCommands.push({ cwd, command, env })
+        return finish(state.scripts.setup?.(cwd, command) ?? { passed: true })
       })
   })
 

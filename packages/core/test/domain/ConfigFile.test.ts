@@ -65,7 +65,8 @@ describe("decoding: the two dialects", () => {
       review: true,
       policy: {},
       merge: { strategy: "no-ff", on_conflict: "abort" },
-      timeouts: { propose: 300, review: 600, test: 900, setup: 600 },
+      worktree: { ports_per_worker: 10, setup_inputs: [], copy: [], link: [] },
+      timeouts: { propose: 300, review: 600, test: 900, setup: 600, teardown: 60 },
       rate_limit: { retries: 3, backoff_seconds: 30, backoff_max_seconds: 600 },
       max_review_attempts: 3,
       max_task_attempts: 3,
@@ -73,7 +74,8 @@ describe("decoding: the two dialects", () => {
       max_wait_for_tasks: 600,
       tasks_dir: "tasks",
       harnesses: {},
-      budget: {}
+      budget: {},
+      pricing: {}
     })
   })
 
@@ -138,7 +140,9 @@ describe("decoding: the two dialects", () => {
       merge: { strategy: "squash" },
       test_command: "npm test",
       setup_command: "npm ci",
-      timeouts: { review: 120 },
+      teardown_command: "docker compose down",
+      worktree: { ports_per_worker: 4, setup_inputs: ["package-lock.json"], copy: [".env"], link: ["certs/*.pem"] },
+      timeouts: { review: 120, teardown: 30 },
       rate_limit: { retries: 5, backoff_max_seconds: 60 },
       max_review_attempts: 5,
       max_task_attempts: 2,
@@ -148,7 +152,8 @@ describe("decoding: the two dialects", () => {
       tasks_dir: "work/tasks",
       worktrees_dir: "../wt",
       harnesses: { claude: { env: { IS_SANDBOX: "1" } }, command: { command: "./agent.sh", args: ["{worktree}"] } },
-      budget: { max_wall_seconds: 3600, max_cost_usd: 12.5 }
+      budget: { max_wall_seconds: 3600, max_cost_usd: 12.5 },
+      pricing: { "gemini-2.5-pro": { input: 1, output: 8, cache_read: 0.1 } }
     })
     assert.deepStrictEqual(config, {
       workers: [worker("w0", { agent: { harness: "gemini", model: "gemini-2.5-pro" }, budget: { max_agent_calls: 20 } })],
@@ -159,7 +164,9 @@ describe("decoding: the two dialects", () => {
       merge: { strategy: "squash", on_conflict: "abort" },
       test_command: "npm test",
       setup_command: "npm ci",
-      timeouts: { propose: 300, review: 120, test: 900, setup: 600 },
+      teardown_command: "docker compose down",
+      worktree: { ports_per_worker: 4, setup_inputs: ["package-lock.json"], copy: [".env"], link: ["certs/*.pem"] },
+      timeouts: { propose: 300, review: 120, test: 900, setup: 600, teardown: 30 },
       rate_limit: { retries: 5, backoff_seconds: 30, backoff_max_seconds: 60 },
       max_review_attempts: 5,
       max_task_attempts: 2,
@@ -169,7 +176,8 @@ describe("decoding: the two dialects", () => {
       tasks_dir: "work/tasks",
       worktrees_dir: "../wt",
       harnesses: { claude: { env: { IS_SANDBOX: "1" } }, command: { command: "./agent.sh", args: ["{worktree}"] } },
-      budget: { max_wall_seconds: 3600, max_cost_usd: 12.5 }
+      budget: { max_wall_seconds: 3600, max_cost_usd: 12.5 },
+      pricing: { "gemini-2.5-pro": { input: 1, output: 8, cache_read: 0.1 } }
     })
   })
 
@@ -335,6 +343,9 @@ const harnessOverride = fc.record({
   env: fc.dictionary(fc.stringMatching(/^[A-Z][A-Z_]{0,6}$/), fc.string({ maxLength: 6 }), { maxKeys: 2 })
 }, { requiredKeys: [] })
 
+const price = fc.integer({ min: 0, max: 400 }).map((n) => n / 4)
+const modelPrice = fc.record({ input: price, output: price, cache_read: price, cache_write: price, reasoning: price }, { requiredKeys: ["input", "output"] })
+
 const optionalTopLevel = fc.record({
   $schema: fc.constant("./oompa.schema.json"),
   review: fc.boolean(),
@@ -370,7 +381,8 @@ const optionalTopLevel = fc.record({
     opencode: harnessOverride,
     command: harnessOverride
   }, { requiredKeys: [] }),
-  budget
+  budget,
+  pricing: fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9./-]{0,10}$/), modelPrice, { maxKeys: 2 })
 }, { requiredKeys: [] })
 
 /** A valid oompa.json, in either dialect or a mix of both. */
@@ -426,14 +438,14 @@ describe("properties over generated files", () => {
 const validKeys = {
   top: [
     "$schema", "workers", "review_model", "review_models", "reviewer", "review", "planner", "branch", "policy", "merge",
-    "test_command", "setup_command", "timeouts", "rate_limit", "max_review_attempts", "max_task_attempts", "max_merge_retries",
-    "max_parallel", "max_wait_for_tasks", "wait_between", "tasks_dir", "worktrees_dir", "harnesses", "budget"
+    "test_command", "setup_command", "teardown_command", "worktree", "timeouts", "rate_limit", "max_review_attempts", "max_task_attempts", "max_merge_retries",
+    "max_parallel", "max_wait_for_tasks", "wait_between", "tasks_dir", "worktrees_dir", "harnesses", "budget", "pricing"
   ],
   worker: ["model", "iterations", "max_cycle", "count", "prompt", "role", "can_plan", "wait_between", "budget"],
   planner: ["model", "prompt", "max_pending"],
   policy: ["allow", "deny", "max_lines_added", "max_lines_deleted", "max_files", "allow_binary"],
   merge: ["strategy", "on_conflict"],
-  timeouts: ["propose", "review", "test", "setup"],
+  timeouts: ["propose", "review", "test", "setup", "teardown"],
   budget: ["max_agent_calls", "max_wall_seconds", "max_cost_usd"],
   harnesses: [...harnessNames]
 } as const

@@ -358,6 +358,29 @@ describe("Budgets", () => {
       assert.deepStrictEqual(report.noCost, ["codex"])
     }))
 
+  it.effect("max_cost_usd counts costs estimated from tokens as it counts reported ones; the report says how much was estimated, and with what", () =>
+    Effect.gen(function*() {
+      const world = TestSwarm.makeWorld({
+        tasks: ["a", "b", "c", "d"].map(task),
+        script: ScriptedAgent.byCall({
+          // As the real layer answers for codex: dollars estimated from the call's tokens with a price table.
+          propose: (r, files) => ({ ...(ownFile(r, files) as ScriptedAgent.Reply), costUsd: 0.4, costEstimatedWith: "price-table 1.0" }),
+          review: () => ({ answer: "VERDICT: APPROVED", costUsd: 0.1 })
+        })
+      })
+      const config = makeSwarmConfig({ workers: [worker("w0")], budget: { max_cost_usd: 1 } })
+      const report = yield* swarm(world, config)
+      assert.strictEqual(report.budget, "max_cost_usd")
+      // Two proposals and two reviews: $1.00 spent, $0.80 of it estimated.
+      assert.strictEqual(report.merged, 2)
+      assert.closeTo(report.costUsd, 1.0, 1e-9)
+      assert.closeTo(report.estimatedCostUsd, 0.8, 1e-9)
+      assert.deepStrictEqual(report.priceTables, ["price-table 1.0"])
+      assert.deepStrictEqual(report.noCost, [])
+      const calls = world.events.ofTag("AgentFinished")
+      assert.deepStrictEqual(calls.map((c) => c.costEstimatedWith), ["price-table 1.0", undefined, "price-table 1.0", undefined])
+    }))
+
   it.effect("max_wall_seconds ends the run after the current step", () =>
     Effect.gen(function*() {
       const world = TestSwarm.makeWorld({

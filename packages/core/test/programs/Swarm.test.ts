@@ -82,7 +82,7 @@ describe("Swarm", () => {
         tasks: [task("a")],
         script: ScriptedAgent.byCall({ propose: () => ({ answer: "", delayMs: 10 * 60_000 }) })
       })
-      const config = makeSwarmConfig({ workers: [worker("w0", { iterations: 1 })], timeouts: { propose: 60, review: 60, test: 60, setup: 60 } })
+      const config = makeSwarmConfig({ workers: [worker("w0", { iterations: 1 })], timeouts: { propose: 60, review: 60, test: 60, setup: 60, teardown: 60 } })
       const fiber = yield* Effect.forkChild(Swarm.run(config, { runId: "0000000c" }).pipe(Effect.provide(TestSwarm.layer(world))))
       yield* TestClock.adjust("76 seconds")
       const report = yield* Fiber.join(fiber)

@@ -1,11 +1,15 @@
 /**
- * Simulation (SPEC F13): a seed replays exactly, different seeds explore different runs, and each
- * deliberately broken orchestrator is caught by the invariant it breaks within 500 seeds.
+ * Simulation (SPEC F13): a seed replays exactly, different seeds explore different runs (their tasks
+ * depending on each other in most), and each deliberately broken orchestrator is caught by the
+ * invariant it breaks within 500 seeds — a claim that ignores dependencies by I9, blocked tasks
+ * never moved on by I10 (liveness).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import * as path from "node:path"
+import * as Task from "../../src/domain/Task.ts"
+import * as Parameters from "../../src/simulation/Parameters.ts"
 import * as Simulation from "../../src/simulation/Simulation.ts"
 
 const simulate = (seed: number, variant?: Simulation.Variant) =>
@@ -41,9 +45,28 @@ describe("Simulation", () => {
     assert.isTrue(results.every((r) => r.ok), results.filter((r) => !r.ok).map((r) => `${r.seed}: ${r.failure?.message}`).join("\n"))
     assert.isAbove(results.reduce((s, r) => s + r.merged, 0), 60)
     assert.isTrue(results.some((r) => r.parameters.crashAtEvent !== undefined))
+    assert.isTrue(results.some((r) => r.parameters.dependencies.rate > 0))
   })
 
-  const brokenVariants: ReadonlyArray<readonly [Simulation.Variant, string]> = [
+  it("drawn tasks depend on each other: a dependency ranked before, under either key, a cycle and an unknown id when drawn", () => {
+    let cycles = 0
+    let unknown = 0
+    let keys = new Set<string>()
+    for (let seed = 1; seed <= 200; seed++) {
+      const parameters = Simulation.drawParameters(seed)
+      const tasks = Parameters.tasks(parameters)
+      const edges = tasks.flatMap((t) => Task.dependenciesOf(t).map((d) => [t.id, d] as const))
+      if (parameters.dependencies.rate === 0 && !parameters.dependencies.cycle && !parameters.dependencies.unknown) assert.deepStrictEqual(edges, [], `seed ${seed}`)
+      keys = new Set([...keys, ...tasks.flatMap((t) => Object.keys(t).filter((k) => k === "depends_on" || k === "blocked_by"))])
+      if (edges.some(([, to]) => to === Parameters.unknownDependency)) unknown++
+      if (edges.some(([from, to]) => edges.some(([a, b]) => a === to && b === from) || from === to)) cycles++
+    }
+    assert.deepStrictEqual([...keys].sort(), ["blocked_by", "depends_on"])
+    assert.isAbove(cycles, 10)
+    assert.isAbove(unknown, 10)
+  })
+
+  const brokenVariants: ReadonlyArray<readonly [Simulation.Variant, string, kind?: "liveness"]> = [
     ["merge-skips-queue", "I1"],
     ["reviewer-bypass", "I1"],
     ["non-atomic-claim", "I3"],
@@ -51,14 +74,16 @@ describe("Simulation", () => {
     ["merge-ignores-failing-test", "I1"],
     ["recovery-drops-unreviewed-tip", "I2"],
     ["lands-agent-history", "I1"],
-    ["swap-without-old-value", "I4"]
+    ["swap-without-old-value", "I4"],
+    ["claim-ignores-dependencies", "I9"],
+    ["blocked-never-settled", "I10", "liveness"]
   ]
-  for (const [variant, invariant] of brokenVariants) {
+  for (const [variant, invariant, kind] of brokenVariants) {
     it(`finds a seed that breaks ${invariant} when ${variant}, within 500 seeds`, async () => {
       for (let seed = 1; seed <= 500; seed++) {
         const result = await simulate(seed, variant)
         if (result.ok) continue
-        assert.strictEqual(result.failure?.kind, "invariant", result.failure?.message)
+        assert.strictEqual(result.failure?.kind, kind ?? "invariant", result.failure?.message)
         assert.strictEqual(result.failure?.invariant, invariant, result.failure?.message)
         const replay = await simulate(seed, variant)
         assert.strictEqual(replay.traceHash, result.traceHash, "the failing seed replays exactly")

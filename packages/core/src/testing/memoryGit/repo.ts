@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import picomatch from "picomatch"
 import type { WorkerId } from "../../domain/Ids.ts"
 import type { BranchRef, CommitInfo, FileChange, MergeAttempt, MergeRequest, NewTaskFile, Workspace } from "../../services/Git.ts"
 import { failWith } from "./failure.ts"
@@ -212,16 +213,32 @@ export class MemoryRepo {
     this.moveBranch(branch, base)
     state.head = base
     state.pendingMergeParent = undefined
+    // The files the setup created stay, as a real reset leaves them (its changes to tracked files do not).
+    const kept = new Map([...state.setup].filter(([path, content]) => content !== undefined && tree.get(path) === undefined))
     Ws.startFrom(state, tree)
+    for (const [path, content] of kept) state.edits.set(path, content)
     state.outbox = new Map()
-    state.setup = new Map()
+    state.setup = kept
   }
 
   /** The working files as they are now are the setup's: `commitAll` leaves out those still unchanged. */
-  markSetupOutputs(workspace: Workspace): void {
+  markSetupOutputs(workspace: Workspace): { readonly reusable: boolean } {
     const state = this.workspace(workspace.path, "markSetupOutputs")
     const head = this.node(state.head, "markSetupOutputs").tree
     state.setup = new Map([...state.edits].filter(([path, content]) => !sameContent(content, head.get(path))))
+    return { reusable: [...state.setup].every(([path, content]) => content !== undefined && head.get(path) === undefined) }
+  }
+
+  /** The working files matching `patterns`, as one string: equal while they are. */
+  setupInputs(workspace: Workspace, patterns: ReadonlyArray<string>): string {
+    const state = this.workspace(workspace.path, "setupInputs")
+    const matches = picomatch([...patterns], { dot: true })
+    const decoder = new TextDecoder()
+    return [...Ws.workingFiles(state)]
+      .filter(([path]) => matches(path))
+      .sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+      .map(([path, content]) => `${path}\0${typeof content === "string" ? content : decoder.decode(content)}`)
+      .join("\0")
   }
 
   /** Drops the workspace; its branch stays. */
