@@ -135,8 +135,8 @@ echo done
 
   it("setup_command runs once per worktree: what it created (ignored or not) stays for every iteration and never lands; a changed input runs it again", () => {
     const scratch = scratchRepo({
-      files: { ".gitignore": "node_modules/\n", "package-lock.json": "{\"lockfileVersion\": 3}\n" },
-      pending: ["one", "two", "three"].map((id, i) => ({ id, summary: id, priority: i }))
+      files: { ".gitignore": "node_modules/\ngenerated.txt\n", "package-lock.json": "{\"lockfileVersion\": 3}\n" },
+      pending: ["one", "two", "three", "four"].map((id, i) => ({ id, summary: id, priority: i }))
     })
     const seen = path.join(scratch.state, "seen.txt")
     const setups = path.join(scratch.state, "setups.txt")
@@ -148,12 +148,13 @@ case "$prompt" in
   *"VERDICT: APPROVED"*) echo "VERDICT: APPROVED"; exit 0 ;;
 esac
 echo "$OOMPA_TASK $(test -f node_modules/dep/index.js && echo modules) $(test -f generated.txt && echo generated)" >> ${seen}
-if [ "$OOMPA_TASK" = two ]; then echo '{"lockfileVersion": 3, "bumped": true}' > package-lock.json; fi
+if [ "$OOMPA_TASK" = one ]; then rm -rf node_modules; fi
+if [ "$OOMPA_TASK" = three ]; then echo '{"lockfileVersion": 3, "bumped": true}' > package-lock.json; fi
 mkdir -p src && echo "$OOMPA_TASK" > "src/$OOMPA_TASK.txt"
 echo done
 `, { mode: 0o755 })
     configure(scratch, {
-      workers: [{ model: "command:setup", role: "executor", iterations: 3 }],
+      workers: [{ model: "command:setup", role: "executor", iterations: 4 }],
       review_model: "command:setup",
       harnesses: { command: { command: agent } },
       setup_command: `echo "$OOMPA_ITERATION" >> ${setups} && mkdir -p node_modules/dep && echo 'module.exports = 1' > node_modules/dep/index.js && echo generated > generated.txt`,
@@ -162,20 +163,21 @@ echo done
     })
     const run = oompa(scratch, ["swarm"], { timeoutMs: 90_000 })
     assert.strictEqual(run.status, 0, show(run))
-    assert.deepStrictEqual(fs.readFileSync(seen, "utf8").trim().split("\n"), ["one modules generated", "two modules generated", "three modules generated"])
-    // Once for the fresh worktree, once more after task two changed package-lock.json on main.
-    assert.deepStrictEqual(fs.readFileSync(setups, "utf8").trim().split("\n"), ["1", "3"])
+    assert.deepStrictEqual(fs.readFileSync(seen, "utf8").trim().split("\n"), ["one modules generated", "two modules generated", "three modules generated", "four modules generated"])
+    // For the fresh worktree; again after task one's agent deleted node_modules/; not for task three;
+    // again after task three changed package-lock.json on main.
+    assert.deepStrictEqual(fs.readFileSync(setups, "utf8").trim().split("\n"), ["1", "2", "4"])
     const landed = git(scratch.repo, "ls-tree", "-r", "--name-only", "main").trim().split("\n")
     assert.notInclude(landed, "generated.txt")
     assert.isFalse(landed.some((file) => file.startsWith("node_modules/")))
-    assert.includeMembers(landed, ["src/one.txt", "src/two.txt", "src/three.txt"])
+    assert.includeMembers(landed, ["src/one.txt", "src/two.txt", "src/three.txt", "src/four.txt"])
   }, 120_000)
 
   it("a project that needs npm ci and a copied .env runs its tests under an agent; the .env (copied) and the certificate (linked) never reach a commit", () => {
     // A project with one (local) dependency: its tests need `npm ci` and the .env.
     const scratch = scratchRepo({
       files: {
-        ".gitignore": "node_modules/\n.env\ncerts/\n",
+        ".gitignore": "node_modules/\n.env\ncerts/\nconfig/master.key\n",
         "package.json": JSON.stringify({ name: "app", version: "1.0.0", scripts: { test: "node test.js" }, dependencies: { greeting: "file:greeting" } }),
         "greeting/package.json": JSON.stringify({ name: "greeting", version: "1.0.0", main: "index.js" }),
         "greeting/index.js": "module.exports = 'project tests pass'\n",
@@ -187,6 +189,8 @@ echo done
     git(scratch.repo, "add", "package-lock.json")
     git(scratch.repo, "commit", "-qm", "lock")
     fs.writeFileSync(path.join(scratch.repo, ".env"), "SECRET=s3cr3t\n")
+    fs.mkdirSync(path.join(scratch.repo, "config"))
+    fs.writeFileSync(path.join(scratch.repo, "config/master.key"), "k3y\n")
     fs.mkdirSync(path.join(scratch.repo, "certs"))
     fs.writeFileSync(path.join(scratch.repo, "certs/dev.pem"), "-----BEGIN CERTIFICATE-----\n")
     const seen = path.join(scratch.state, "agent.txt")
@@ -201,7 +205,9 @@ npm test > ${scratch.state}/npm-test.txt 2>&1; echo "test exit $?" >> ${seen}
 test -L certs/dev.pem && echo "linked $(cat certs/dev.pem)" >> ${seen}
 test -e node_modules/greeting && echo "installed" >> ${seen}
 echo "STOLEN=1" >> .env
+echo "stolen" >> config/master.key
 printf 'node_modules/\\n' > .gitignore
+git add -f .env config/master.key 2>/dev/null
 mkdir -p src && echo feature > src/feature.txt
 echo done
 `, { mode: 0o755 })
@@ -210,7 +216,7 @@ echo done
       review_model: "command:app",
       harnesses: { command: { command: agent } },
       setup_command: "npm ci --offline --no-audit --no-fund",
-      worktree: { copy: [".env"], link: ["certs/*.pem"], setup_inputs: ["package-lock.json"] },
+      worktree: { copy: [".env", "config/master.key"], link: ["certs/*.pem"], setup_inputs: ["package-lock.json"] },
       max_wait_for_tasks: 0
     })
     const run = oompa(scratch, ["swarm"], { timeoutMs: 90_000 })
@@ -221,6 +227,7 @@ echo done
     const everything = git(scratch.repo, "log", "--all", "--format=", "--name-only", "main").split("\n")
     assert.notInclude(everything, ".env")
     assert.notInclude(everything, "certs/dev.pem")
+    assert.notInclude(everything, "config/master.key", "a copied file the agent force-added landed")
     assert.include(everything, "src/feature.txt")
     // The user's own .env is untouched.
     assert.strictEqual(fs.readFileSync(path.join(scratch.repo, ".env"), "utf8"), "SECRET=s3cr3t\n")

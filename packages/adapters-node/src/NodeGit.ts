@@ -143,7 +143,7 @@ export const make = (
     listWorkspaces: Workspaces.listWorkspaces(repo),
     commitAll: Commits.commitAll(repo, records, warn, guard, files),
     markSetupOutputs: Commits.markSetupOutputs(repo, records),
-    setupInputs: Commits.setupInputs(repo),
+    setupInputs: Commits.setupInputs(repo, records),
     workspaceHead: (workspace) => Effect.map(Heads.recordOf(repo, records, workspace.path), (recorded) => recorded.head),
     diffStat: Commits.diffStat(repo, records),
     diffText: Commits.diffText(repo),

@@ -259,6 +259,12 @@ export const runProject = (
       ...(agent === undefined ? {} : { agent })
     })).pipe(Effect.mapError((e) => new Project.SetupError({ reason: "layers", message: e.message })))
     const ports = project.config.workers.length * project.config.worktree.ports_per_worker
+    if (WorktreeEnvironment.defaultPortBase + ports - 1 > 65_535) {
+      return yield* new Project.SetupError({
+        reason: "config",
+        message: `worktree.ports_per_worker: ${project.config.workers.length} workers × ${project.config.worktree.ports_per_worker} ports do not fit between ${WorktreeEnvironment.defaultPortBase} and 65535`
+      })
+    }
     const swarmOptions = {
       runId,
       dryRun: options.dryRun ?? false,

@@ -98,8 +98,10 @@ const latch = <A>() => {
 export const start = (request: SpawnHelper.StreamedRequest, handlers: Handlers, graceMs: number): Effect.Effect<AgentProcess, NotStarted, Scope.Scope> => {
   const exit = latch<number>()
   const closed = latch<void>()
+  let abandon = () => {}
+  let isClosed = false
   const acquire = Effect.callback<number, NotStarted>((resume) => {
-    SpawnHelper.streamInHelper(request, {
+    abandon = SpawnHelper.streamInHelper(request, {
       notStarted: (code, message) => resume(Effect.fail({ code, message })),
       started: (pid) => resume(Effect.succeed(pid)),
       output: handlers.output,
@@ -107,16 +109,20 @@ export const start = (request: SpawnHelper.StreamedRequest, handlers: Handlers, 
       closed: () => {
         // The helper died before the exit was seen: the code is unknown.
         exit.set(-1)
+        isClosed = true
         closed.set(undefined)
       },
       note: handlers.note
-    })
+    }).abandon
   })
   const stop = (pid: number) =>
     Effect.gen(function*() {
-      if (!signalGroup(pid, "SIGTERM")) return
-      yield* groupGone(pid, graceMs)
-      if (signalGroup(pid, "SIGKILL")) yield* groupGone(pid, afterKillMs)
+      if (signalGroup(pid, "SIGTERM")) {
+        yield* groupGone(pid, graceMs)
+        if (signalGroup(pid, "SIGKILL")) yield* groupGone(pid, afterKillMs)
+      }
+      // A process that left the group (setsid) may hold its pipes open forever: stop waiting for them.
+      if (!isClosed) abandon()
     })
   return Effect.acquireRelease(acquire, stop).pipe(
     Effect.map((pid) => ({ pid, exitCode: exit.await, outputClosed: closed.await }))

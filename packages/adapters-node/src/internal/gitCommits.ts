@@ -48,29 +48,39 @@ export const markSetupOutputs = (repo: GitRepo.Repo, records: Records) =>
       cwd: workspace.path,
       args: ["status", "--porcelain=v1", "-z", "--ignored=traditional", "--untracked-files=normal", "--no-renames"]
     })
-    const created = GitParse.nulFields(GitCommand.text(status.stdout))
-      .filter((entry) => entry.startsWith("?? ") || entry.startsWith("!! "))
-      .map((entry) => entry.slice(3))
+    const entries = GitParse.nulFields(GitCommand.text(status.stdout))
+    // Only what git ignores is kept across resets: a file it does not ignore could carry an agent's
+    // rejected work into a later commit, so a setup that leaves one runs again for every iteration.
+    const ignored = entries.filter((entry) => entry.startsWith("!! ")).map((entry) => entry.slice(3))
+    const untracked = entries.some((entry) => entry.startsWith("?? "))
     yield* repo.git.ok("markSetupOutputs", { cwd: workspace.path, args: ["add", "-A"] })
     const setup = yield* stagedChanges(repo, workspace, recorded.head)
-    records.set(workspace.path, { ...recorded, setup, kept: created })
-    // A path of the setup's that `git status` did not list as new was tracked: it changed or deleted it.
-    const createdPaths = new Set(created)
-    const underCreated = (path: string) => created.some((entry) => entry.endsWith("/") && path.startsWith(entry))
-    return { reusable: [...setup.keys()].every((path) => createdPaths.has(path) || underCreated(path)) }
+    records.set(workspace.path, { ...recorded, setup, kept: ignored })
+    // Reusable: it created only ignored files (a change to a tracked file is undone by the reset).
+    return { reusable: !untracked && setup.size === 0 }
   })
 
 /**
  * A fingerprint of the tracked files matching `patterns` as the workspace's index holds them (their
  * paths, modes and blobs), for `worktree.setup_inputs`.
  */
-export const setupInputs = (repo: GitRepo.Repo) =>
+export const setupInputs = (repo: GitRepo.Repo, records: Records) =>
   Effect.fn("NodeGit.setupInputs")(function*(workspace: Git.Workspace, patterns: ReadonlyArray<string>) {
-    const listing = yield* repo.git.ok("setupInputs", {
-      cwd: workspace.path,
-      args: ["ls-files", "-s", "-z", "--", ...patterns.map((pattern) => `:(glob)${pattern}`)]
-    })
-    return createHash("sha256").update(listing.stdout).digest("hex")
+    const hash = createHash("sha256")
+    if (patterns.length > 0) {
+      const listing = yield* repo.git.ok("setupInputs", {
+        cwd: workspace.path,
+        args: ["ls-files", "-s", "-z", "--", ...patterns.map((pattern) => `:(glob)${pattern}`)]
+      })
+      hash.update(listing.stdout)
+    }
+    // What the setup left must still be there as it left it: a folder an agent deleted, or replaced
+    // by a symlink (the next setup would write through it), changes the fingerprint: it runs again.
+    for (const path of records.get(workspace.path)?.kept ?? []) {
+      const stats = nodeFs.lstatSync(`${workspace.path}/${path}`, { throwIfNoEntry: false })
+      hash.update(`\0${path}:${stats === undefined ? "gone" : stats.isSymbolicLink() ? "link" : stats.isDirectory() ? "dir" : "file"}`)
+    }
+    return hash.digest("hex")
   })
 
 /**
@@ -138,9 +148,16 @@ export const commitAll = (repo: GitRepo.Repo, records: Records, warn: (line: str
     const adminDir = yield* ownAdminDir(repo, workspace.path)
     if (adminDir === undefined) return yield* GitRepo.gitError("commitAll", "missing-object", `no workspace at ${workspace.path}`)
     const recorded = yield* recordOf(repo, records, workspace.path)
-    // The files given to every worktree stay out by name, whatever the agent did to `.gitignore`.
+    // The files given to every worktree stay out by name, whatever the agent did to `.gitignore` or
+    // staged itself (`git add -f`): not added, and taken out of the index if they are in it.
     const excludes = WorktreeFiles.commitExcludes(files)
     yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["add", "-A", ...(excludes.length === 0 ? [] : ["--", ".", ...excludes])] })
+    if (excludes.length > 0) {
+      yield* repo.git.ok("commitAll", {
+        cwd: workspace.path,
+        args: ["rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", ...WorktreeFiles.literalPaths(files)]
+      })
+    }
     yield* unstageSetupOutputs(repo, workspace, recorded)
     const tree = GitCommand.text((yield* repo.git.ok("commitAll", { cwd: workspace.path, args: ["write-tree"] })).stdout).trim()
     if (recorded.mergeParent === undefined && (yield* GitRepo.readCommit(repo, recorded.head)).tree === tree) {

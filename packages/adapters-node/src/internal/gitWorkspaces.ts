@@ -109,7 +109,8 @@ export const resetWorkspace = (repo: GitRepo.Repo, records: Records, files: Work
     // -ff also removes nested repositories an agent created; -x the ignored files and the task outbox;
     // not what the setup created (node_modules/), so that it need not run again (issue 18).
     const previous = records.get(workspace.path)
-    const kept = previous?.kept ?? []
+    // A kept path an agent replaced by a symlink is not kept: the next setup would write through it.
+    const kept = (previous?.kept ?? []).filter((path) => nodeFs.lstatSync(`${workspace.path}/${path}`, { throwIfNoEntry: false })?.isSymbolicLink() !== true)
     yield* repo.git.ok("resetWorkspace", { cwd: workspace.path, args: ["clean", "-q", "-ffdx", ...kept.flatMap((path) => ["-e", keptPattern(path)])] })
     // The ignored files of the user's worktree it gets (`worktree.copy`/`link`), fresh each time.
     if (files.copy.length + files.link.length > 0) {

@@ -106,6 +106,18 @@ process.on("message", (message) => {
     if (child !== undefined) child.kill(message.signal)
     return
   }
+  if (message.abandon !== undefined) {
+    // Its process is gone; what holds its pipes (a daemon it left) is not waited for.
+    const child = children.get(message.abandon)
+    children.delete(message.abandon)
+    if (child !== undefined) {
+      paused.delete(child.stdout)
+      paused.delete(child.stderr)
+      child.stdout.destroy()
+      child.stderr.destroy()
+    }
+    return
+  }
   const { id, command, args, cwd, envId, extraEnv, stdin } = message
   if (message.streamed) return startStreamed(message)
   const env = extraEnv === undefined ? envs.get(envId) : { ...envs.get(envId), ...extraEnv }
@@ -214,7 +226,8 @@ const startHelper = (): Helper => {
     started.pending.clear()
   }
   child.on("error", (error: Error) => fail(error.message))
-  child.on("exit", (code, signal) => fail(signal === null ? `exit code ${code}` : `signal ${signal}`))
+  // On the channel's end, not the process's exit: every answer sent before it has been read then.
+  child.on("disconnect", () => fail("its channel closed"))
   return started
 }
 
@@ -269,7 +282,7 @@ export interface StreamedEvents {
  * Starts `request` in its own process group through the helper. The caller signals the group
  * itself (`process.kill(-pid)`): the process is this user's, and that works when the helper does not.
  */
-export const streamInHelper = (request: StreamedRequest, events: StreamedEvents): void => {
+export const streamInHelper = (request: StreamedRequest, events: StreamedEvents): { readonly abandon: () => void } => {
   const current = helper ?? (helper = startHelper())
   const id = nextId++
   let started = false
@@ -300,4 +313,13 @@ export const streamInHelper = (request: StreamedRequest, events: StreamedEvents)
   })
   hold(current.process, true)
   current.process.send({ id, streamed: true, command: request.command, args: request.args, cwd: request.cwd, env: request.env, stdin: request.stdin })
+  return {
+    // Stops waiting for its output (a process outside its group holds the pipes): nothing more is
+    // reported, and the helper no longer keeps this process alive for it.
+    abandon: () => {
+      if (!current.pending.delete(id)) return
+      if (current.pending.size === 0) hold(current.process, false)
+      if (current.process.connected) current.process.send({ abandon: id })
+    }
+  }
 }

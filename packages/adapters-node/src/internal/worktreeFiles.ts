@@ -6,9 +6,10 @@
  * Resolved once when the run starts: each glob is matched under the repository's top (a bounded
  * walk, never into `.git`, never through a symlinked folder), and every match must be a file git
  * ignores there — a tracked file is already in every checkout, and one git does not ignore would
- * become part of the agent's change. Placing them refuses any destination whose folder leads out
- * of the worktree (a tracked symlink), and the commit of an agent's work excludes them by name
- * (`commitExcludes`), whatever the agent did to `.gitignore`.
+ * become part of the agent's change. Placing them refuses any destination whose folder is a
+ * symlink or not a folder (a tracked symlink must not lead a copy out), and the commit of an
+ * agent's work excludes them by name (`commitExcludes`, then `literalPaths` out of the index),
+ * whatever the agent did to `.gitignore` or staged itself.
  *
  * Internal: used by `SwarmRun` (resolve) and `NodeGit` (place, exclude).
  *
@@ -43,9 +44,13 @@ const expand = (root: string, field: string, pattern: string): Array<string> => 
   }
   const matches = picomatch(pattern, { dot: true })
   const { base } = picomatch.scan(pattern)
+  // No deeper than the pattern reaches: `.env*` looks at the top only, not into node_modules/.
+  const depthMax = pattern.includes("**") ? Infinity : pattern.split("/").length
+  const depthOf = (relative: string) => relative === "" ? 0 : relative.split("/").length
   const found: Array<string> = []
   let visited = 0
   const walk = (relative: string) => {
+    if (depthOf(relative) > depthMax) return
     if (++visited > walkMax) {
       throw new WorktreeFilesError({ message: `worktree.${field}: ${JSON.stringify(pattern)} looks at more than ${walkMax} files; name the files more precisely` })
     }
@@ -99,11 +104,22 @@ export const resolve = (root: string, patterns: { readonly copy: ReadonlyArray<s
     return files
   })
 
-/** Whether `folder` (absolute, existing) is `worktree` or inside it once symlinks are followed. */
-const insideWorktree = (worktree: string, folder: string): boolean => {
-  const real = nodeFs.realpathSync(folder)
-  const top = nodeFs.realpathSync(worktree)
-  return real === top || real.startsWith(`${top}/`)
+/**
+ * Makes the folders of `file` inside `worktree`, one by one; refuses (with the reason) a step that
+ * is a symlink or not a folder, before anything is created past it: a tracked symlink must not lead
+ * a copy out of the worktree.
+ */
+const makeFolders = (worktree: string, file: string): string | undefined => {
+  const steps = file.split("/").slice(0, -1)
+  let folder = worktree
+  for (const step of steps) {
+    folder = nodePath.join(folder, step)
+    const stats = nodeFs.lstatSync(folder, { throwIfNoEntry: false })
+    if (stats === undefined) nodeFs.mkdirSync(folder)
+    else if (stats.isSymbolicLink()) return `its folder ${nodePath.relative(worktree, folder)} is a symlink`
+    else if (!stats.isDirectory()) return `${nodePath.relative(worktree, folder)} is not a folder`
+  }
+  return undefined
 }
 
 /**
@@ -117,17 +133,25 @@ export const place = (root: string, worktree: string, files: WorktreeFiles): Arr
     const source = nodePath.join(root, file)
     if (!nodeFs.existsSync(source)) return
     const destination = nodePath.join(worktree, file)
-    const folder = nodePath.dirname(destination)
-    nodeFs.mkdirSync(folder, { recursive: true })
-    if (!insideWorktree(worktree, folder)) return void problems.push(`worktree.${how}: ${file} not placed: its folder leads out of ${worktree}`)
-    nodeFs.rmSync(destination, { force: true, recursive: true })
-    if (how === "copy") nodeFs.copyFileSync(source, destination)
-    else nodeFs.symlinkSync(source, destination)
+    try {
+      const refused = makeFolders(worktree, file)
+      if (refused !== undefined) return void problems.push(`worktree.${how}: ${file} not placed in ${worktree}: ${refused}`)
+      nodeFs.rmSync(destination, { force: true, recursive: true })
+      if (how === "copy") nodeFs.copyFileSync(source, destination)
+      else nodeFs.symlinkSync(source, destination)
+    } catch (error) {
+      // One file that cannot be placed is this worktree's problem, said in a warning, not a failed iteration.
+      problems.push(`worktree.${how}: ${file} not placed in ${worktree}: ${error instanceof Error ? error.message : String(error)}`)
+    }
   }
   for (const file of files.copy) put(file, "copy")
   for (const file of files.link) put(file, "link")
   return problems
 }
+
+/** The files as literal pathspecs from the top (for `git rm --cached`). */
+export const literalPaths = (files: WorktreeFiles): Array<string> =>
+  [...files.copy, ...files.link].map((file) => `:(literal,top)${file}`)
 
 /** Pathspecs that keep the files out of `git add -A`, by exact name from the top. */
 export const commitExcludes = (files: WorktreeFiles): Array<string> =>

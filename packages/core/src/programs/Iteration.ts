@@ -122,9 +122,7 @@ const attempt = Effect.fnUntraced(function*(n: number, claim: Claim.Claim | unde
   if (config.setup_command !== undefined) {
     // Once per worktree, and again when its inputs changed or a reset undid what it did (issue 18).
     const { setup: done } = yield* CurrentWorker
-    const inputs = config.worktree.setup_inputs.length === 0
-      ? undefined
-      : yield* watch.time("git", git.setupInputs(workspace, config.worktree.setup_inputs))
+    const inputs = yield* watch.time("git", git.setupInputs(workspace, config.worktree.setup_inputs))
     const last = yield* Ref.get(done)
     if (last === undefined || !last.reusable || last.inputs !== inputs) {
       const setup = yield* watch.time("setup", runSetup(config.setup_command, config.timeouts.setup * 1000, n, claim?.task.id))
@@ -132,7 +130,9 @@ const attempt = Effect.fnUntraced(function*(n: number, claim: Claim.Claim | unde
       if (!setup.passed) return ended("error", `setup_command failed:\n${outputTail(setup.output)}`, { setupFailed: true })
       // What the setup wrote is not the agent's change (issue 15).
       const outputs = yield* watch.time("git", git.markSetupOutputs(workspace))
-      yield* Ref.set(done, { inputs, reusable: outputs.reusable })
+      // As the setup left them: what the next iteration must find again to skip it.
+      const left = yield* watch.time("git", git.setupInputs(workspace, config.worktree.setup_inputs))
+      yield* Ref.set(done, { inputs: left, reusable: outputs.reusable })
     }
   }
   const steps: Steps = { n, task: claim?.task, claim, watch, branch, base: yield* Ref.make(base), loop }

@@ -160,8 +160,9 @@ export class Git extends Context.Service<Git, {
    */
   readonly markSetupOutputs: (workspace: Workspace) => Effect.Effect<SetupOutputs, GitError>
   /**
-   * What the tracked files matching `patterns` (globs, `.gitignore` style) hold in the workspace's
-   * index, as one fingerprint: the setup runs again when it changes (`worktree.setup_inputs`).
+   * What the tracked files matching `patterns` (globs) hold in the workspace's index, and whether
+   * what the last setup created is still there as it left it, as one fingerprint: the setup runs
+   * again when it changes (`worktree.setup_inputs`, an agent that deleted `node_modules/`).
    */
   readonly setupInputs: (workspace: Workspace, patterns: ReadonlyArray<string>) => Effect.Effect<string, GitError>
   /** The last commit oompa made or checked out in the workspace (not what its `HEAD` says now). */
