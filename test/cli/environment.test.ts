@@ -26,6 +26,10 @@ const configure = (scratch: Scratch, config: Record<string, unknown>) => {
   git(scratch.repo, "commit", "-qm", "config")
 }
 
+/** A `command`-harness agent: the reviewer approves; the proposer runs `body` (sh) in its worktree. */
+const writeAgent = (file: string, body: string) =>
+  fs.writeFileSync(file, `#!/bin/sh\nprompt=$(cat)\ncase "$prompt" in\n  *"VERDICT: APPROVED"*) echo "VERDICT: APPROVED"; exit 0 ;;\nesac\n${body}`, { mode: 0o755 })
+
 const readRecords = (file: string): Array<Record<string, string | undefined>> =>
   fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, string | undefined>) : []
 
@@ -36,12 +40,7 @@ describe("the worktree environment contract", () => {
     const agent = path.join(scratch.root, "agent.sh")
     // The proposer: records its variables, starts a server on $OOMPA_PORT, and waits until the
     // other worker's server is up too (both listening at once), then writes its file.
-    fs.writeFileSync(agent, `#!/bin/sh
-prompt=$(cat)
-case "$prompt" in
-  *"VERDICT: APPROVED"*) echo "VERDICT: APPROVED"; exit 0 ;;
-esac
-${recordTo(records, "agent")}
+    writeAgent(agent, `${recordTo(records, "agent")}
 node -e '
   const http = require("http"), fs = require("fs")
   const port = Number(process.env.OOMPA_PORT), dir = process.argv[1]
@@ -70,7 +69,7 @@ node -e '
 ' ${scratch.state}
 mkdir -p src && echo "$OOMPA_TASK" > "src/$OOMPA_TASK.txt"
 echo done
-`, { mode: 0o755 })
+`)
     configure(scratch, {
       workers: [{ model: "command:env", role: "executor", count: 2, iterations: 1 }],
       review_model: "command:env",
@@ -133,7 +132,7 @@ echo done
     assert.strictEqual(leftovers(scratch).worktrees, 1)
   }, 120_000)
 
-  it("setup_command runs once per worktree: what it created (ignored or not) stays for every iteration and never lands; a changed input runs it again", () => {
+  it("setup_command runs once per worktree: what it created and git ignores stays for every iteration and never lands; a deleted output or a changed input runs it again", () => {
     const scratch = scratchRepo({
       files: { ".gitignore": "node_modules/\ngenerated.txt\n", "package-lock.json": "{\"lockfileVersion\": 3}\n" },
       pending: ["one", "two", "three", "four"].map((id, i) => ({ id, summary: id, priority: i }))
@@ -141,18 +140,13 @@ echo done
     const seen = path.join(scratch.state, "seen.txt")
     const setups = path.join(scratch.state, "setups.txt")
     const agent = path.join(scratch.root, "agent.sh")
-    // The proposer notes whether the setup's outputs are there; task two bumps the lock file.
-    fs.writeFileSync(agent, `#!/bin/sh
-prompt=$(cat)
-case "$prompt" in
-  *"VERDICT: APPROVED"*) echo "VERDICT: APPROVED"; exit 0 ;;
-esac
-echo "$OOMPA_TASK $(test -f node_modules/dep/index.js && echo modules) $(test -f generated.txt && echo generated)" >> ${seen}
+    // The proposer notes whether the setup's outputs are there; task one deletes node_modules/, task three bumps the lock file.
+    writeAgent(agent, `echo "$OOMPA_TASK $(test -f node_modules/dep/index.js && echo modules) $(test -f generated.txt && echo generated)" >> ${seen}
 if [ "$OOMPA_TASK" = one ]; then rm -rf node_modules; fi
 if [ "$OOMPA_TASK" = three ]; then echo '{"lockfileVersion": 3, "bumped": true}' > package-lock.json; fi
 mkdir -p src && echo "$OOMPA_TASK" > "src/$OOMPA_TASK.txt"
 echo done
-`, { mode: 0o755 })
+`)
     configure(scratch, {
       workers: [{ model: "command:setup", role: "executor", iterations: 4 }],
       review_model: "command:setup",
@@ -196,12 +190,7 @@ echo done
     const seen = path.join(scratch.state, "agent.txt")
     const agent = path.join(scratch.root, "agent.sh")
     // The proposer runs the project's tests, then tries to smuggle the .env into its change.
-    fs.writeFileSync(agent, `#!/bin/sh
-prompt=$(cat)
-case "$prompt" in
-  *"VERDICT: APPROVED"*) echo "VERDICT: APPROVED"; exit 0 ;;
-esac
-npm test > ${scratch.state}/npm-test.txt 2>&1; echo "test exit $?" >> ${seen}
+    writeAgent(agent, `npm test > ${scratch.state}/npm-test.txt 2>&1; echo "test exit $?" >> ${seen}
 test -L certs/dev.pem && echo "linked $(cat certs/dev.pem)" >> ${seen}
 test -e node_modules/greeting && echo "installed" >> ${seen}
 echo "STOLEN=1" >> .env
@@ -210,7 +199,7 @@ printf 'node_modules/\\n' > .gitignore
 git add -f .env config/master.key 2>/dev/null
 mkdir -p src && echo feature > src/feature.txt
 echo done
-`, { mode: 0o755 })
+`)
     configure(scratch, {
       workers: [{ model: "command:app", role: "executor", iterations: 1 }],
       review_model: "command:app",

@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, type Scope } from "effect"
+import { Deferred, Effect, type Scope } from "effect"
 import { constants as osConstants } from "node:os"
 import * as SpawnHelper from "./spawnHelper.ts"
 
@@ -69,35 +69,13 @@ const groupGone = (pid: number, ms: number): Effect.Effect<void> =>
     return Effect.sync(() => clearTimeout(timer))
   })
 
-/** A one-shot value set from a callback and awaited as an effect. */
-const latch = <A>() => {
-  let value: { readonly a: A } | undefined
-  const waiting: Array<(a: A) => void> = []
-  return {
-    set: (a: A) => {
-      if (value !== undefined) return
-      value = { a }
-      for (const wake of waiting.splice(0)) wake(a)
-    },
-    await: Effect.callback<A>((resume) => {
-      if (value !== undefined) return resume(Effect.succeed(value.a))
-      const wake = (a: A) => resume(Effect.succeed(a))
-      waiting.push(wake)
-      return Effect.sync(() => {
-        const at = waiting.indexOf(wake)
-        if (at >= 0) waiting.splice(at, 1)
-      })
-    })
-  }
-}
-
 /**
  * Starts the process. Closing the scope stops its whole group — also after the leader exited,
  * for what it left running — TERM, then KILL after `graceMs`, and waits until the group is gone.
  */
 export const start = (request: SpawnHelper.StreamedRequest, handlers: Handlers, graceMs: number): Effect.Effect<AgentProcess, NotStarted, Scope.Scope> => {
-  const exit = latch<number>()
-  const closed = latch<void>()
+  const exit = Deferred.makeUnsafe<number>()
+  const closed = Deferred.makeUnsafe<void>()
   let abandon = () => {}
   let isClosed = false
   const acquire = Effect.callback<number, NotStarted>((resume) => {
@@ -105,12 +83,12 @@ export const start = (request: SpawnHelper.StreamedRequest, handlers: Handlers, 
       notStarted: (code, message) => resume(Effect.fail({ code, message })),
       started: (pid) => resume(Effect.succeed(pid)),
       output: handlers.output,
-      exited: (code, signal) => exit.set(code ?? (signal === null ? -1 : signalExitCode(signal))),
+      exited: (code, signal) => void Deferred.doneUnsafe(exit, Effect.succeed(code ?? (signal === null ? -1 : signalExitCode(signal)))),
       closed: () => {
         // The helper died before the exit was seen: the code is unknown.
-        exit.set(-1)
+        Deferred.doneUnsafe(exit, Effect.succeed(-1))
         isClosed = true
-        closed.set(undefined)
+        Deferred.doneUnsafe(closed, Effect.void)
       },
       note: handlers.note
     }).abandon
@@ -125,6 +103,6 @@ export const start = (request: SpawnHelper.StreamedRequest, handlers: Handlers, 
       if (!isClosed) abandon()
     })
   return Effect.acquireRelease(acquire, stop).pipe(
-    Effect.map((pid) => ({ pid, exitCode: exit.await, outputClosed: closed.await }))
+    Effect.map((pid) => ({ pid, exitCode: Deferred.await(exit), outputClosed: Deferred.await(closed) }))
   )
 }

@@ -72,15 +72,7 @@ export const run = Effect.fnUntraced(
     const run = yield* CurrentRun
     // The planner count drops when this worker ends, however it ends, so no executor waits for a dead planner.
     if (plans(worker)) yield* Effect.addFinalizer(() => Ref.update(planners, (n) => n - 1))
-    let environment: WorktreeEnvironment.WorkerEnvironment | undefined
-    const workspace = yield* Effect.acquireRelease(
-      git.acquireWorkspace(worker.id),
-      (ws) => run.keepBranches ? Effect.void : Effect.andThen(
-        environment === undefined ? Effect.void : teardown(ws, environment),
-        Effect.ignore(git.removeWorkspace(ws))
-      )
-    )
-    environment = {
+    const environmentOf = (workspace: Workspace): WorktreeEnvironment.WorkerEnvironment => ({
       runId: run.runId,
       worker: worker.id,
       worktree: workspace.path,
@@ -88,7 +80,12 @@ export const run = Effect.fnUntraced(
       // Its place in the configuration: the same for the whole run, and no other worker's.
       firstPort: WorktreeEnvironment.firstPort(run.ports, Math.max(0, run.config.workers.findIndex((w) => w.id === worker.id))),
       ports: run.ports.perWorker
-    }
+    })
+    const workspace = yield* Effect.acquireRelease(
+      git.acquireWorkspace(worker.id),
+      (ws) => run.keepBranches ? Effect.void : Effect.andThen(teardown(ws, environmentOf(ws)), Effect.ignore(git.removeWorkspace(ws)))
+    )
+    const environment = environmentOf(workspace)
     yield* sink.emit({ _tag: "WorkerStarted", at: yield* Clock.currentTimeMillis, worker: worker.id, role: worker.role, iterations: worker.iterations })
     const reports: Array<Iteration.IterationReport> = []
     const reason = yield* loop(worker, planners, reports).pipe(Effect.provideService(CurrentWorker, { worker, workspace, environment, setup: yield* Ref.make<SetupDone | undefined>(undefined) }))
