@@ -10,7 +10,8 @@
  * injects — over the disk: claims in `current/` go back to `pending/` (or to `complete/` when main
  * already has their merge), worktrees are removed, and run branches are deleted, except those whose
  * run log (`events.jsonl`) shows approved work that never landed, which are kept and listed with the
- * command that merges them.
+ * command that merges them. The test gates' worktrees (`<worktreesDir>/.test-gate*`, which a run
+ * removes when it ends but a `kill -9` leaves) are removed too.
  *
  * @since 0.1.0
  */
@@ -21,6 +22,7 @@ import * as nodeFs from "node:fs"
 import * as FsTaskQueue from "./FsTaskQueue.ts"
 import * as JsonlEventLog from "./JsonlEventLog.ts"
 import * as NodeAgent from "./NodeAgent.ts"
+import * as NodeCommandRunner from "./NodeCommandRunner.ts"
 import * as NodeGit from "./NodeGit.ts"
 import * as ProcessOwner from "./ProcessOwner.ts"
 import type * as Project from "./Project.ts"
@@ -154,6 +156,9 @@ export const repair = (project: Project.Project): Effect.Effect<
 > =>
   Effect.gen(function*() {
     const lines = (yield* killOrphanAgents(project.paths.runsDir, project.repoRoot)).map((k) => `killed ${k}`)
+    // After the kill: no test command of a dead run runs in a gate any more.
+    const gates = yield* NodeCommandRunner.removeLeftoverGates({ repoRoot: project.repoRoot, worktreesDir: project.config.worktrees_dir, branch: project.config.branch })
+    lines.push(...gates.map((path) => `removed test worktree ${path}`))
     const repaired = yield* Effect.gen(function*() {
       const git = yield* Git.Git
       const files = yield* Effect.context<FileSystem.FileSystem>()

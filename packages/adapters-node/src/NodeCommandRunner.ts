@@ -3,11 +3,19 @@
  * commit's tree (the test gate, SPEC F8) and `setup_command` in a worker's workspace (SPEC F5), each
  * through `sh -c`.
  *
- * - The test runs in a worktree of its own, `<worktreesDir>/.test-gate`, created once and then moved
- *   (detached) to each commit to test: `checkout -f --detach <sha>` + `clean -ffd`. Tracked and
- *   untracked files are exactly the commit's; ignored files (installed dependencies, build caches)
- *   are kept between runs so that `npm test` does not need a fresh install each time — pass
- *   `cleanIgnored: true` for a pristine tree. One test runs at a time.
+ * - A test runs in a worktree of its own, a gate: `<worktreesDir>/.test-gate`, `.test-gate-2`,
+ *   `.test-gate-3`, … Tests run at the same time each take a free gate (the next one is created
+ *   when none is free; the merge queue bounds how many run at once) and give it back when they end,
+ *   interrupted ones too once their process group is killed. A gate is moved (detached) to each
+ *   commit to test: `checkout -f --detach <sha>` + `clean -ffd`. Tracked and untracked files are
+ *   exactly the commit's; ignored files (installed dependencies, build caches) are kept between the
+ *   tests of a run so that `npm test` does not need a fresh install each time — pass
+ *   `cleanIgnored: true` for a pristine tree. The gates are removed when the layer's scope closes
+ *   (the run's end, Ctrl-C); those a `kill -9` leaves are removed by recovery (`DiskRecovery`,
+ *   through `removeLeftoverGates`).
+ * - A test command gets `OOMPA_GATE=<n>`, its gate's number (1 for `.test-gate`, 2 for
+ *   `.test-gate-2`, …): tests running at once have different numbers, so a test suite can derive
+ *   distinct ports or scratch folders from it.
  * - Each command runs in its own process group. At its timeout, or when the caller is interrupted,
  *   the whole group gets TERM, then KILL after `killGraceMs` (`forceKillAfter`: without it a child
  *   that ignores TERM would hang the interruption forever).
@@ -22,7 +30,7 @@
  * @since 0.1.0
  */
 import { CommandRunner, Errors } from "@oompa/core"
-import { Clock, Duration, Effect, Fiber, Layer, Option, Semaphore, Stream } from "effect"
+import { Clock, Duration, Effect, Fiber, Layer, Option, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import * as GitCommand from "./internal/gitCommand.ts"
 import * as GitRepo from "./internal/gitRepo.ts"
@@ -35,7 +43,7 @@ import * as ProcessOwner from "./ProcessOwner.ts"
 export interface Options {
   /** The repository (any folder inside its main worktree). */
   readonly repoRoot: string
-  /** Where the test worktree lives (as `NodeGit`'s option); default `NodeGit.defaultWorktreesDir`. */
+  /** Where the gate worktrees live (as `NodeGit`'s option); default `NodeGit.defaultWorktreesDir`. */
   readonly worktreesDir?: string | undefined
   /** The target branch, as for `NodeGit`. */
   readonly branch?: string | undefined
@@ -43,17 +51,42 @@ export interface Options {
   readonly killGraceMs?: number | undefined
   /** Bytes of output kept (half head, half tail); default 64 KiB. */
   readonly outputBytesMax?: number | undefined
-  /** Also remove ignored files from the test worktree before each test; default false. */
+  /** Also remove ignored files from the gate worktree before each test; default false. */
   readonly cleanIgnored?: boolean | undefined
 }
 
 /**
- * The test worktree's folder name under `worktreesDir` (a dot keeps it out of `listWorkspaces`).
+ * The first gate's folder name under `worktreesDir` (a dot keeps it out of `listWorkspaces`).
  *
  * @category constants
  * @since 0.1.0
  */
 export const testWorktreeName = ".test-gate"
+
+/**
+ * The folder name of gate `n` (1, 2, …): `.test-gate`, `.test-gate-2`, …
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const gateName = (n: number): string => n === 1 ? testWorktreeName : `${testWorktreeName}-${n}`
+
+/**
+ * Whether a folder name under `worktreesDir` is a gate's.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const isGateName = (name: string): boolean =>
+  name === testWorktreeName || (name.startsWith(`${testWorktreeName}-`) && /^[1-9][0-9]*$/.test(name.slice(testWorktreeName.length + 1)))
+
+/**
+ * The variable that gives a test command its gate's number.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const gateVariable = "OOMPA_GATE"
 
 const killGraceMsDefault = 5_000
 const outputBytesMaxDefault = 64 * 1024
@@ -161,10 +194,9 @@ const runShell = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], s
   }, (effect, _cwd, command) =>
     Effect.mapError(effect, (error) => new Errors.CommandError({ command, message: `could not run sh -c: ${error.message}` })))
 
-/** Moves the test worktree to `sha` (creating it the first time) and returns its path. */
-const prepareTestWorktree = (repo: GitRepo.Repo, cleanIgnored: boolean) =>
-  Effect.fn("NodeCommandRunner.prepareTestWorktree")(function*(sha: string) {
-    const path = `${repo.worktreesDir}/${testWorktreeName}`
+/** Moves the gate at `path` to `sha` (creating it when it is not a worktree) and returns `path`. */
+const prepareGate = (repo: GitRepo.Repo, cleanIgnored: boolean) =>
+  Effect.fn("NodeCommandRunner.prepareGate")(function*(path: string, sha: string) {
     const adminDir = yield* GitRepo.reusableAdminDir(repo, "inCommit", path)
     if (adminDir === undefined) {
       yield* GitRepo.withWorktreeRegistry(repo, Effect.gen(function*() {
@@ -176,6 +208,7 @@ const prepareTestWorktree = (repo: GitRepo.Repo, cleanIgnored: boolean) =>
       }))
       return path
     }
+    // Nothing runs in a gate while it is moved: a lock left by an interrupted git is stale.
     yield* repo.fs.remove(`${adminDir}/index.lock`, { force: true }).pipe(
       Effect.mapError((error) => GitRepo.gitError("inCommit", "failed", error.message))
     )
@@ -185,34 +218,87 @@ const prepareTestWorktree = (repo: GitRepo.Repo, cleanIgnored: boolean) =>
   })
 
 /**
- * The `CommandRunner` service over an opened repository.
+ * Removes the gate at `path`: `worktree remove` when it is a worktree of the repository, else its
+ * folder (if any) and the registration left without it (`worktree prune`).
+ */
+const removeGate = (repo: GitRepo.Repo, path: string) =>
+  GitRepo.withWorktreeRegistry(repo, Effect.gen(function*() {
+    if ((yield* GitRepo.adminDirOf(repo, path)) !== undefined) return yield* GitRepo.removeWorktree(repo, "removeTestGate", path)
+    yield* repo.fs.remove(path, { recursive: true, force: true }).pipe(
+      Effect.mapError((error) => GitRepo.gitError("removeTestGate", "failed", error.message))
+    )
+    yield* repo.git.ok("removeTestGate", { cwd: repo.root, args: ["worktree", "prune"] })
+  }))
+
+/**
+ * The `CommandRunner` service over an opened repository. The gates it creates are removed when the
+ * scope closes.
  *
  * @category constructors
  * @since 0.1.0
  */
 export const make = Effect.fn("NodeCommandRunner.make")(function*(repo: GitRepo.Repo, options: Options) {
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
+  // Only a test command gets a gate number (this process may itself run in an outer oompa's gate).
+  const { [gateVariable]: _outerGate, ...inherited } = process.env
   const settings: RunSettings = {
     // Marked with this process and the repository: a test or setup command left running by a run
     // killed with `kill -9` is found and killed by recovery (SPEC F14; it has no record of its own).
-    env: GitCommand.environment({ ...process.env, ...ProcessOwner.variables(repo.root) }, { name: true, email: true }),
+    env: GitCommand.environment({ ...inherited, ...ProcessOwner.variables(repo.root) }, { name: true, email: true }),
     killGraceMs: options.killGraceMs ?? killGraceMsDefault,
     outputBytesMax: options.outputBytesMax ?? outputBytesMaxDefault
   }
   const run = runShell(spawner, settings)
-  const prepare = prepareTestWorktree(repo, options.cleanIgnored ?? false)
-  // One test worktree, so one test at a time (the merge queue runs one anyway).
-  const testGate = yield* Semaphore.make(1)
+  const prepare = prepareGate(repo, options.cleanIgnored ?? false)
+  // The gate pool: gates 1..created exist (or are being created); `free` are those no test holds.
+  // Only touched in Effect.sync, so a take or a give is atomic.
+  const pool = { created: 0, free: [] as Array<number> }
+  const takeGate = Effect.sync(() => {
+    if (pool.free.length === 0) return ++pool.created
+    // The lowest free one: a test alone always gets gate 1.
+    const n = Math.min(...pool.free)
+    pool.free.splice(pool.free.indexOf(n), 1)
+    return n
+  })
+  const giveGate = (n: number) => Effect.sync(() => void pool.free.push(n))
+  const gatePath = (n: number) => `${repo.worktreesDir}/${gateName(n)}`
+  yield* Effect.addFinalizer(() =>
+    Effect.forEach(
+      Array.from({ length: pool.created }, (_, i) => gatePath(i + 1)),
+      (path) => removeGate(repo, path).pipe(Effect.ignore({ log: "Warn", message: `could not remove the test gate ${path}; recovery removes it` })),
+      { discard: true }
+    ))
   return CommandRunner.CommandRunner.of({
+    // The gate goes back to the pool only after `run` returned: on interruption, once the command's
+    // process group is killed.
     inCommit: (sha, command, timeoutMs) =>
-      testGate.withPermit(Effect.gen(function*() {
-        const path = yield* prepare(sha).pipe(
-          Effect.mapError((error) => new Errors.CommandError({ command, message: `cannot check out ${sha} for the test: ${error.message}` }))
-        )
-        return yield* run(path, command, timeoutMs)
-      })),
+      Effect.acquireUseRelease(takeGate, (n) =>
+        Effect.gen(function*() {
+          const path = yield* prepare(gatePath(n), sha).pipe(
+            Effect.mapError((error) => new Errors.CommandError({ command, message: `cannot check out ${sha} for the test: ${error.message}` }))
+          )
+          return yield* run(path, command, timeoutMs, { [gateVariable]: String(n) })
+        }), giveGate),
     inWorkspace: (cwd, command, timeoutMs, env) => run(cwd, command, timeoutMs, env)
   })
+})
+
+/**
+ * Removes the gates a run killed with `kill -9` left under the worktrees folder (recovery, SPEC
+ * F14; the caller holds the run lock, so no live run uses them). Returns their paths.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const removeLeftoverGates = Effect.fn("NodeCommandRunner.removeLeftoverGates")(function*(options: Pick<Options, "repoRoot" | "worktreesDir" | "branch">) {
+  const repo = yield* GitRepo.open({ repoRoot: options.repoRoot, worktreesDir: options.worktreesDir, branch: options.branch, runId: "cleanup", exclude: false })
+  const failed = (error: { readonly message: string }) => GitRepo.gitError("removeTestGate", "failed", error.message)
+  // No worktrees folder yet: no run ever made a gate.
+  if (!(yield* repo.fs.exists(repo.worktreesDir).pipe(Effect.mapError(failed)))) return []
+  const names = yield* repo.fs.readDirectory(repo.worktreesDir).pipe(Effect.mapError(failed))
+  const leftovers = names.filter(isGateName).sort().map((name) => `${repo.worktreesDir}/${name}`)
+  yield* Effect.forEach(leftovers, (path) => removeGate(repo, path), { discard: true })
+  return leftovers
 })
 
 /**

@@ -1,21 +1,26 @@
 /**
  * Goal: the test gate runs on exactly one commit's tree in a worktree of its own that is reused;
- * a command is killed with its whole process group at its timeout or on interruption, even when it
- * ignores TERM; output is capped (head and tail kept, the dropped size stated) whatever its size;
- * a background child holding the output pipe does not hold the result.
+ * tests run at once get gates of their own (`OOMPA_GATE` says which), an interrupted test gives its
+ * gate back, and no gate is left once the runner's scope closes (normally or by interruption) or,
+ * after a `kill -9`, once recovery ran; a command is killed with its whole process group at its
+ * timeout or on interruption, even when it ignores TERM; output is capped (head and tail kept, the
+ * dropped size stated) whatever its size; a background child holding the output pipe does not hold
+ * the result.
  * Method: real `sh` commands in temporary repositories; the cap is also a property over random
  * chunkings. Slow (real processes).
  */
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { CommandRunner } from "@oompa/core"
+import { CommandRunner, SwarmConfig } from "@oompa/core"
 import { Effect, Fiber, Layer } from "effect"
 import * as fc from "fast-check"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
+import * as DiskRecovery from "../src/DiskRecovery.ts"
 import * as NodeCommandRunner from "../src/NodeCommandRunner.ts"
+import * as RunPaths from "../src/RunPaths.ts"
 import { commitOnBranch, git as cli, gitdir, isolateGit, type TempRepo } from "./fixtures/gitdir.ts"
 
 isolateGit()
@@ -52,6 +57,22 @@ const readPid = (file: string) =>
     return yield* Effect.die(new Error(`no pid in ${file}`))
   })
 
+/** Waits (briefly) for a file a command creates. */
+const awaitFile = (file: string) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 250; i++) {
+      if (fs.existsSync(file)) return
+      yield* Effect.sleep("20 millis")
+    }
+    return yield* Effect.die(new Error(`no ${file}`))
+  })
+
+/** The gates left: folders under the worktrees folder, and git's registrations. */
+const gatesLeft = (temp: TempRepo) => ({
+  folders: (fs.existsSync(temp.worktrees) ? fs.readdirSync(temp.worktrees) : []).filter((name) => name.startsWith(".test-gate")),
+  registered: cli(temp.repo, ["worktree", "list", "--porcelain"]).split("\n").filter((line) => line.startsWith("worktree ") && line.includes(".test-gate"))
+})
+
 describe("NodeCommandRunner", () => {
   it.live("inCommit runs on exactly the commit's tree, in one reused worktree; untracked leftovers go, ignored ones stay", () =>
     Effect.gen(function*() {
@@ -74,6 +95,86 @@ describe("NodeCommandRunner", () => {
         assert.strictEqual(cli(temp.repo, ["status", "--porcelain"]), statusBefore)
         assert.strictEqual(cli(temp.repo, ["rev-parse", "main"]).trim(), second)
       }))
+    }))
+
+  it.live("tests started at once run at the same time, each on its commit's tree in a gate of its own named by OOMPA_GATE; no gate is left after", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "first\n" })
+      const first = cli(temp.repo, ["rev-parse", "main"]).trim()
+      const second = commitOnBranch(temp.repo, "main", { "a.txt": "second\n" })
+      const markers = path.join(temp.dir, "markers")
+      fs.mkdirSync(markers)
+      // Each says it started, then waits (at most 10 s) until both did: with one test at a time, the
+      // first never sees the second and fails.
+      const command = `cat a.txt; touch ${markers}/gate-$OOMPA_GATE; i=0; ` +
+        `while [ "$(ls ${markers} | wc -l)" -lt 2 ]; do i=$((i+1)); [ $i -gt 200 ] && exit 7; sleep 0.05; done; echo "gate=$OOMPA_GATE"; pwd`
+      const [one, two] = yield* withRunner(temp, CommandRunner.CommandRunner.use((runner) =>
+        Effect.all([runner.inCommit(first, command, 30_000), runner.inCommit(second, command, 30_000)], { concurrency: "unbounded" })))
+      assert.isTrue(one.passed, one.output)
+      assert.isTrue(two.passed, two.output)
+      const [content1, gate1, dir1] = one.output.trim().split("\n")
+      const [content2, gate2, dir2] = two.output.trim().split("\n")
+      assert.deepStrictEqual([content1, content2], ["first", "second"])
+      assert.deepStrictEqual([gate1, gate2].sort(), ["gate=1", "gate=2"])
+      assert.deepStrictEqual(fs.readdirSync(markers).sort(), ["gate-1", "gate-2"])
+      // Each ran in the gate its number names.
+      for (const [gate, dir] of [[gate1, dir1], [gate2, dir2]]) {
+        assert.strictEqual(path.basename(dir ?? ""), NodeCommandRunner.gateName(Number(gate?.slice("gate=".length))))
+      }
+      assert.deepStrictEqual(gatesLeft(temp), { folders: [], registered: [] })
+    }))
+
+  it.live("an interrupted test gives its gate back once its process group is killed; the next test runs there", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "first\n" })
+      const first = cli(temp.repo, ["rev-parse", "main"]).trim()
+      const second = commitOnBranch(temp.repo, "main", { "a.txt": "second\n" })
+      const pidFile = path.join(temp.dir, "child.pid")
+      const gateFile = path.join(temp.dir, "gate")
+      yield* withRunner(temp, Effect.gen(function*() {
+        const runner = yield* CommandRunner.CommandRunner
+        const fiber = yield* Effect.forkChild(runner.inCommit(first, `echo $OOMPA_GATE > ${gateFile}; sleep 30 & echo $! > ${pidFile}; wait`, 60_000))
+        const pid = yield* readPid(pidFile)
+        yield* Fiber.interrupt(fiber)
+        assert.isFalse(isAlive(pid))
+        assert.strictEqual(fs.readFileSync(gateFile, "utf8"), "1\n")
+        const next = yield* runner.inCommit(second, "echo $OOMPA_GATE; cat a.txt", 10_000)
+        assert.deepStrictEqual([next.passed, next.output], [true, "1\nsecond\n"])
+      }))
+    }))
+
+  it.live("the gates are removed when the runner's scope is interrupted (Ctrl-C) during a test", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      const sha = cli(temp.repo, ["rev-parse", "main"]).trim()
+      const listing = path.join(temp.dir, "listing")
+      const fiber = yield* Effect.forkChild(withRunner(temp, CommandRunner.CommandRunner.use((runner) =>
+        runner.inCommit(sha, `ls -a ${temp.worktrees} > ${listing}.tmp; mv ${listing}.tmp ${listing}; sleep 30`, 60_000))))
+      yield* awaitFile(listing)
+      assert.include(fs.readFileSync(listing, "utf8").split("\n"), ".test-gate")
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(gatesLeft(temp), { folders: [], registered: [] })
+    }))
+
+  it.live("recovery removes the gates a run killed with kill -9 left", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      fs.mkdirSync(temp.worktrees)
+      // A gate worktree, and a gate folder a kill cut short before git registered it.
+      cli(temp.repo, ["worktree", "add", "-q", "--detach", path.join(temp.worktrees, ".test-gate-2"), "main"])
+      fs.mkdirSync(path.join(temp.worktrees, ".test-gate"))
+      fs.writeFileSync(path.join(temp.worktrees, ".test-gate", "junk"), "x")
+      assert.strictEqual(gatesLeft(temp).registered.length, 1)
+      const project = {
+        repoRoot: temp.repo,
+        config: SwarmConfig.makeSwarmConfig({ workers: [], worktrees_dir: temp.worktrees }),
+        configDir: temp.repo,
+        configFile: undefined,
+        paths: RunPaths.make(temp.repo, { tasksDir: "tasks" })
+      }
+      const lines = yield* DiskRecovery.repair(project).pipe(Effect.provide(NodeServices.layer))
+      for (const name of [".test-gate", ".test-gate-2"]) assert.include(lines, `removed test worktree ${path.join(temp.worktrees, name)}`)
+      assert.deepStrictEqual(gatesLeft(temp), { folders: [], registered: [] })
     }))
 
   it.live("inWorkspace runs in the given folder, without GIT_DIR", () =>

@@ -98,6 +98,9 @@ const PolicyFile = Schema.Struct({
   allow_binary: Schema.optionalKey(Schema.Boolean.annotate({ description: "Whether a change may add binary files." }))
 }).annotate({ description: "Policy gate (SPEC F7), checked before review and on the merge result." })
 
+/** Most candidates tested at once: each holds a worktree and a running test command. */
+export const speculationMax = 32
+
 const MergeFile = Schema.Struct({
   strategy: Schema.optionalKey(MergeStrategy.annotate({
     description: "How approved work lands on the target branch.",
@@ -106,6 +109,10 @@ const MergeFile = Schema.Struct({
   on_conflict: Schema.optionalKey(OnConflict.annotate({
     description: "On a merge conflict: abort (keep the branch, report it) or send it back to the agent.",
     default: defaults.merge.on_conflict
+  })),
+  speculation: Schema.optionalKey(PositiveInt.check(Schema.isLessThanOrEqualTo(speculationMax, { expected: `at most ${speculationMax}` })).annotate({
+    description: "How many approved changes the merge queue tests at once, each merged on top of the ones ahead of it; main still moves only to tested commits, in order. 1: one at a time.",
+    default: defaults.merge.speculation
   }))
 }).annotate({ description: "How approved work is merged (SPEC F6)." })
 

@@ -118,7 +118,8 @@ export const normalize = (file: ConfigFile): Result.Result<SwarmConfig, ConfigPr
         policy: file.policy ?? {},
         merge: {
           strategy: file.merge?.strategy ?? defaults.merge.strategy,
-          on_conflict: file.merge?.on_conflict ?? defaults.merge.on_conflict
+          on_conflict: file.merge?.on_conflict ?? defaults.merge.on_conflict,
+          speculation: file.merge?.speculation ?? defaults.merge.speculation
         },
         ...optional("test_command", file.test_command),
         ...optional("setup_command", file.setup_command),

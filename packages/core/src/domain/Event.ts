@@ -153,7 +153,45 @@ export const Event = Schema.TaggedUnion({
   },
   PolicyViolated: { at: Schema.Finite, worker: Schema.String, iteration: Schema.Finite, attempt: Schema.Finite, stage: Schema.Literals(["change", "merge"]), violations: Schema.Array(Schema.String) },
   MergeQueued: { at: Schema.Finite, worker: Schema.String, iteration: Schema.Finite, position: Schema.Finite },
-  TestResult: { at: Schema.Finite, worker: Schema.String, iteration: Schema.Finite, sha: Schema.String, passed: Schema.Boolean, durationMs: Schema.Finite, output: Schema.String },
+  /**
+   * The merge queue merged approved work onto the candidate ahead of it (`onto`: main, or the
+   * candidate at `position - 1`), as candidate number `position` of its pipeline (1 lands next).
+   * `rebuild` counts the earlier builds a failure ahead of it threw away; `outcome` is what this build
+   * found, final only once every candidate ahead of it has landed or been ejected.
+   */
+  CandidateBuilt: {
+    at: Schema.Finite,
+    worker: Schema.String,
+    iteration: Schema.Finite,
+    position: Schema.Finite,
+    onto: Schema.String,
+    head: Schema.String,
+    outcome: Schema.Literals(["built", "conflict", "policy-failed"]),
+    sha: Schema.optionalKey(Schema.String),
+    rebuild: Schema.Finite
+  },
+  /**
+   * The candidate at the head of the pipeline failed for good and left it; `rebuilding` candidates
+   * behind it were built on it and are merged again onto what it stood on.
+   */
+  CandidateEjected: {
+    at: Schema.Finite,
+    worker: Schema.String,
+    iteration: Schema.Finite,
+    reason: Schema.Literals(["conflict", "test-failed", "policy-failed", "main-moved", "error"]),
+    rebuilding: Schema.Finite
+  },
+  TestResult: {
+    at: Schema.Finite,
+    worker: Schema.String,
+    iteration: Schema.Finite,
+    sha: Schema.String,
+    passed: Schema.Boolean,
+    durationMs: Schema.Finite,
+    output: Schema.String,
+    /** The candidate's place in the merge queue's pipeline when its test started (1 lands next). */
+    position: Schema.optionalKey(Schema.Finite)
+  },
   MergeResult: {
     at: Schema.Finite,
     worker: Schema.String,
@@ -162,7 +200,9 @@ export const Event = Schema.TaggedUnion({
     sha: Schema.optionalKey(Schema.String),
     previous: Schema.optionalKey(Schema.String),
     branch: Schema.String,
-    files: Schema.Array(Schema.String)
+    files: Schema.Array(Schema.String),
+    /** How many candidates were in the pipeline behind it when it landed or left. */
+    behind: Schema.optionalKey(Schema.Finite)
   },
   TaskMoved: { at: Schema.Finite, task: Schema.String, from: Schema.optionalKey(TaskStatus), to: TaskStatus, worker: Schema.optionalKey(Schema.String), reason: Schema.optionalKey(Schema.String) },
   IterationFinished: {

@@ -90,7 +90,9 @@ export type OnConflict = typeof OnConflict.Type
  */
 export const MergeConfig = Schema.Struct({
   strategy: MergeStrategy,
-  on_conflict: OnConflict
+  on_conflict: OnConflict,
+  /** How many candidates the merge queue tests at once, each on top of the ones ahead of it (issue 19). */
+  speculation: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
 })
 export type MergeConfig = typeof MergeConfig.Type
 
@@ -208,7 +210,7 @@ export const defaults = {
   max_wait_for_tasks: 600,
   max_pending: 10,
   tasks_dir: defaultTasksDir,
-  merge: { strategy: "no-ff", on_conflict: "abort" } as MergeConfig,
+  merge: { strategy: "no-ff", on_conflict: "abort", speculation: 1 } as MergeConfig,
   timeouts: { propose: 300, review: 600, test: 900, setup: 600, teardown: 60 } as Timeouts,
   worktree: { ports_per_worker: 10, setup_inputs: [], copy: [], link: [] } as WorktreeConfig,
   rate_limit: { retries: 3, backoff_seconds: 30, backoff_max_seconds: 600 } as RateLimit

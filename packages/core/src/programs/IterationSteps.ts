@@ -17,7 +17,7 @@ import { emitNow } from "../services/EventSink.ts"
 import { Git } from "../services/Git.ts"
 import * as AgentCall from "./AgentCall.ts"
 import type * as Claim from "./Claim.ts"
-import { type ForeignMove, MergeQueue } from "./MergeQueue.ts"
+import { Delivery, type ForeignMove, MergeQueue, type Submission } from "./MergeQueue.ts"
 import * as NewTasks from "./NewTasks.ts"
 import * as PromptInputs from "./PromptInputs.ts"
 import * as ReviewLoop from "./ReviewLoop.ts"
@@ -274,7 +274,7 @@ export const submit = Effect.fnUntraced(function*(steps: Steps, state: ReviewLoo
   const head = state.approved
   if (head === undefined) return yield* Effect.die(new Error(`assertion failed: ${steps.branch} was submitted without an approved commit`))
   if (steps.claim !== undefined) steps.claim.submitted = true
-  const outcome = yield* mergeQueue.submit({
+  const submission: Submission = {
     worker: worker.id,
     iteration: steps.n,
     branch: steps.branch,
@@ -283,7 +283,10 @@ export const submit = Effect.fnUntraced(function*(steps: Steps, state: ReviewLoo
     message: yield* mergeMessage(steps),
     task: steps.task?.id,
     retireBranch: !keepBranches
-  })
+  }
+  const copies = Math.max(1, (yield* Delivery).copies(submission))
+  // Every copy gets the one outcome the queue decided for the submission.
+  const outcome = (yield* Effect.all(Array.from({ length: copies }, () => mergeQueue.submit(submission)), { concurrency: "unbounded" }))[0]!
   steps.watch.timings.mergeWait += outcome.waitedMs
   steps.watch.timings.test += outcome.testMs
   switch (outcome._tag) {

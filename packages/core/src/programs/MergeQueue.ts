@@ -1,11 +1,12 @@
 /**
  * The merge queue (SPEC F6, F8): the only way work reaches main.
  *
- * One fiber takes submissions in order and handles one at a time: it lands the approved tree onto
- * the current main as commits oompa writes (`Git.merge`: never the agent's own commits), checks the
- * result against the policy, runs the test gate on exactly that commit while it holds the queue, and
- * moves main by compare-and-swap — from the value the queue itself last saw, together with the
- * task's merged marker — only to that tested commit.
+ * Submissions are decided in the order they came: each approved tree is landed as commits oompa
+ * writes (`Git.merge`: never the agent's own commits) onto main — or, with `speculation` k > 1, onto
+ * the candidate ahead of it (`MergePipeline`) — checked against the policy, tested on exactly that
+ * commit, and main moves by compare-and-swap — from the value the queue itself last saw, together
+ * with the task's merged marker — only to that tested commit. Whatever k, the outcomes are those of a
+ * one-at-a-time queue given the same submissions in the same order; k only changes when they come.
  *
  * Main is only ever moved by this queue. When it is found anywhere else (`checkMain`, before every
  * landing and after every agent call; or a lost compare-and-swap), something outside moved it — an
@@ -19,12 +20,12 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Deferred, Effect, Option, Queue, Ref, Semaphore } from "effect"
+import { Context, Effect, Option, Ref, Semaphore } from "effect"
 import type { Event } from "../domain/Event.ts"
 import type { MergeStrategy } from "../domain/SwarmConfig.ts"
-import { CommandRunner } from "../services/CommandRunner.ts"
 import type { CommandError, GitError } from "../services/Errors.ts"
 import { emitNow, EventSink } from "../services/EventSink.ts"
+import * as MergePipeline from "./MergePipeline.ts"
 import { Git } from "../services/Git.ts"
 import type * as PolicyGate from "./PolicyGate.ts"
 
@@ -145,6 +146,18 @@ export class MergeQueue extends Context.Service<MergeQueue, {
 }>()("@oompa/core/programs/MergeQueue") {}
 
 /**
+ * How a submission reaches the queue: once, on one machine. Delivery across machines is at least
+ * once, so the queue takes a copy for the submission it is (`MergePipeline.keyOf`); the simulation
+ * delivers copies now and then to prove it.
+ *
+ * @category references
+ * @since 0.1.0
+ */
+export const Delivery = Context.Reference<{ readonly copies: (submission: Submission) => number }>("@oompa/core/programs/MergeQueue/Delivery", {
+  defaultValue: () => ({ copies: () => 1 })
+})
+
+/**
  * @category models
  * @since 0.1.0
  */
@@ -154,16 +167,9 @@ export interface Options {
   readonly testCommand: string | undefined
   readonly testTimeoutMs: number
   readonly dryRun: boolean
+  /** How many candidates are built and tested at once (`merge.speculation`); default 1. */
+  readonly speculation?: number | undefined
 }
-
-interface Entry {
-  readonly submission: Submission
-  readonly queuedAtMs: number
-  readonly done: Deferred.Deferred<MergeOutcome, GitError | CommandError>
-}
-
-/** Capacity of the queue: more than any swarm has workers, each of which waits for its own entry. */
-const queueCapacity = 1024
 
 /**
  * Starts the queue's fiber in the current scope and returns the queue.
@@ -173,27 +179,23 @@ const queueCapacity = 1024
  */
 export const make = (options: Options) =>
   Effect.gen(function*() {
-    const queue = yield* Queue.bounded<Entry>(queueCapacity)
     const sink = yield* EventSink
     const git = yield* Git
     const main: MainState = { lastSeen: yield* git.mainHead, halted: yield* Ref.make(Option.none<ForeignMove>()), lock: yield* Semaphore.make(1) }
-    const checkMain = (noticedBy?: { readonly worker: string; readonly iteration: number }) =>
-      main.lock.withPermit(check(main, noticedBy)).pipe(Effect.provideService(Git, git), Effect.provideService(EventSink, sink))
-    const handle = Effect.fnUntraced(function*(entry: Entry) {
-      const startedMs = yield* Clock.currentTimeMillis
-      const exit = yield* Effect.exit(process(entry.submission, startedMs - entry.queuedAtMs, options, main))
-      yield* Deferred.done(entry.done, exit)
-    })
-    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(queue), handle)))
-    const submit = Effect.fnUntraced(function*(submission: Submission) {
-      const done = yield* Deferred.make<MergeOutcome, GitError | CommandError>()
-      const queuedAtMs = yield* Clock.currentTimeMillis
-      const position = (yield* Queue.size(queue)) + 1
-      yield* sink.emit({ _tag: "MergeQueued", at: queuedAtMs, worker: submission.worker, iteration: submission.iteration, position })
-      yield* Queue.offer(queue, { submission, queuedAtMs, done })
-      return yield* Deferred.await(done)
-    })
-    return { submit, checkMain, halted: Ref.get(main.halted) } satisfies MergeQueue["Service"]
+    const withServices = <A, E>(effect: Effect.Effect<A, E, Git | EventSink>) => effect.pipe(Effect.provideService(Git, git), Effect.provideService(EventSink, sink))
+    const checkMain = (noticedBy?: { readonly worker: string; readonly iteration: number }) => withServices(main.lock.withPermit(check(main, noticedBy)))
+    const pipeline = yield* MergePipeline.make(options, {
+      lastSeen: () => main.lastSeen,
+      check: checkMain(),
+      // From the value the queue last saw, under the lock `checkMain` takes: no check sees main half-moved.
+      swap: (next, landed, retired) =>
+        main.lock.withPermit(Effect.gen(function*() {
+          if (!(yield* git.compareAndSwapMain(main.lastSeen, next, landed, retired))) return false
+          main.lastSeen = next
+          return true
+        }))
+    }, yield* Effect.scope)
+    return { submit: pipeline.submit, checkMain, halted: Ref.get(main.halted) } satisfies MergeQueue["Service"]
   })
 
 /** Where the queue last left main; `lock` makes a landing and a check of main take turns. */
@@ -222,64 +224,4 @@ const halt = Effect.fnUntraced(function*(main: MainState, from: string, to: stri
   yield* Ref.set(main.halted, Option.some(move))
   yield* emitNow((at) => ({ _tag: "MainMovedOutside", at, from, to, ...by }))
   return move
-})
-
-const process = Effect.fnUntraced(function*(submission: Submission, waitedMs: number, options: Options, main: MainState) {
-  const outcome = yield* land(submission, options, main)
-  const timed: MergeOutcome = { ...outcome, waitedMs }
-  yield* emitNow((at) => resultEvent(submission, timed, at))
-  return timed
-})
-
-/** Builds, checks, tests and lands one submission; what happened, without the wait. */
-const land = Effect.fnUntraced(function*(submission: Submission, options: Options, main: MainState) {
-  const git = yield* Git
-  let testMs = 0
-  const checked = yield* main.lock.withPermit(check(main))
-  if (checked._tag === "Moved") return { _tag: "MainMoved", move: checked.move, waitedMs: 0, testMs } satisfies MergeOutcome
-  const onto = checked.main
-  const attempt = yield* git.merge({ onto, base: submission.base, head: submission.head, strategy: options.strategy, message: submission.message })
-  if (attempt._tag === "Conflict") return { _tag: "Conflict", files: attempt.files, waitedMs: 0, testMs } satisfies MergeOutcome
-  const violations = options.policy.check(yield* git.diffStat(onto, attempt.sha))
-  if (violations.length > 0) return { _tag: "PolicyFailed", sha: attempt.sha, violations, waitedMs: 0, testMs } satisfies MergeOutcome
-  if (options.testCommand !== undefined) {
-    const test = yield* runTest(submission, attempt.sha, options.testCommand, options.testTimeoutMs)
-    testMs += test.durationMs
-    if (!test.passed) return { _tag: "TestFailed", sha: attempt.sha, output: test.output, waitedMs: 0, testMs } satisfies MergeOutcome
-  }
-  if (options.dryRun) return { _tag: "DryRun", sha: attempt.sha, previous: onto, waitedMs: 0, testMs } satisfies MergeOutcome
-  const landed = submission.task === undefined ? [] : [submission.task]
-  // From the value the queue last saw, under the lock `checkMain` takes: no check sees main half-moved.
-  const swapped = yield* main.lock.withPermit(Effect.gen(function*() {
-    if (!(yield* git.compareAndSwapMain(onto, attempt.sha, landed, submission.retireBranch === true ? submission.branch : undefined))) return false
-    main.lastSeen = attempt.sha
-    return true
-  }))
-  if (!swapped) {
-    const after = yield* main.lock.withPermit(check(main))
-    if (after._tag === "Unchanged") return yield* Effect.die(new Error(`assertion failed: the compare-and-swap from ${onto} failed with main at ${onto}`))
-    return { _tag: "MainMoved", move: after.move, waitedMs: 0, testMs } satisfies MergeOutcome
-  }
-  return { _tag: "Merged", sha: attempt.sha, previous: onto, waitedMs: 0, testMs } satisfies MergeOutcome
-})
-
-const runTest = Effect.fnUntraced(function*(submission: Submission, sha: string, command: string, timeoutMs: number) {
-  const runner = yield* CommandRunner
-  const result = yield* runner.inCommit(sha, command, timeoutMs).pipe(
-    Effect.timeoutOrElse({
-      duration: timeoutMs,
-      orElse: () => Effect.succeed({ passed: false, output: `the test command timed out after ${timeoutMs} ms`, durationMs: timeoutMs, timedOut: true })
-    })
-  )
-  yield* emitNow((at) => ({
-    _tag: "TestResult",
-    at,
-    worker: submission.worker,
-    iteration: submission.iteration,
-    sha,
-    passed: result.passed,
-    durationMs: result.durationMs,
-    output: result.output
-  }))
-  return result
 })

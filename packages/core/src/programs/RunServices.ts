@@ -171,7 +171,8 @@ export const layer = (config: SwarmConfig, options: RunOptions): Layer.Layer<Run
       policy,
       testCommand: config.test_command,
       testTimeoutMs: config.timeouts.test * 1000,
-      dryRun
+      dryRun,
+      speculation: config.merge.speculation
     })
     return Context.make(CurrentRun, run).pipe(
       Context.add(RunState, state),

@@ -48,7 +48,7 @@ export const bigSwarm: { readonly config: SwarmConfig; readonly tasks: ReadonlyA
     })),
     reviewers: [{ agent: { harness: "codex" } }],
     test_command: "npm test",
-    merge: { strategy: "no-ff", on_conflict: "agent" },
+    merge: { strategy: "no-ff", on_conflict: "agent", speculation: 1 },
     timeouts: { propose: 120, review: 120, test: 120, setup: 60, teardown: 60 }
   }),
   tasks: Array.from({ length: 60 }, (_, i) => ({ id: `t${i}`, summary: `task ${i}` }) as Task)

@@ -14,7 +14,8 @@
  *   before the run ends, and never land anything on top of it
  * - I2 no approved work is lost: merged, or kept on a branch
  * - I3 a task is held by at most one worker; none is left in `current/`
- * - I4 main only moves forward, one merge at a time
+ * - I4 main only moves forward, from where it is, through commits the queue computed; no more
+ *   candidates in flight than the queue's depth (`merge.speculation`)
  * - I5 review attempts never exceed the bound
  * - I6 the run terminates within bounded simulated time (checked by the simulation loop)
  * - I7 the same seed gives the same trace (checked by running twice)
@@ -76,14 +77,15 @@ export class InvariantChecker {
   private unreported: string | undefined
   /** Foreign heads this run reported: it must not land on them (a later run may, after a look). */
   private readonly reportedThisRun = new Set<string>()
-  private current: string | undefined
-  private mergesInFlight = 0
+  /** The candidates built and not yet decided, by `worker#iteration`, to the head each merges. */
+  private readonly candidates = new Map<string, string>()
   private main: string
   private readonly repo: MemoryRepo
   private readonly queue: MemoryTaskQueueState
   private readonly policy: PolicyGate
   private readonly reviewAttemptsMax: number
   private readonly testGate: boolean
+  private readonly speculation: number
 
   constructor(options: {
     readonly repo: MemoryRepo
@@ -91,12 +93,14 @@ export class InvariantChecker {
     readonly policy: PolicyGate
     readonly reviewAttemptsMax: number
     readonly testGate: boolean
+    readonly speculation: number
   }) {
     this.repo = options.repo
     this.queue = options.queue
     this.policy = options.policy
     this.reviewAttemptsMax = options.reviewAttemptsMax
     this.testGate = options.testGate
+    this.speculation = options.speculation
     this.main = options.repo.mainHead()
     this.onMain = new Set(options.repo.reachableFrom([this.main]))
   }
@@ -127,11 +131,8 @@ export class InvariantChecker {
     this.reportedThisRun.clear()
   }
 
-  /** The merge queue asked Git to merge `head`. */
+  /** The merge queue asked Git to merge `head` (again, when a candidate ahead of it left). */
   mergeStarted(head: string): void {
-    this.mergesInFlight++
-    if (this.mergesInFlight > 1) this.fail("I4", `${this.mergesInFlight} merges in flight at once (merging ${head.slice(0, 12)})`)
-    this.current = head
     this.submissions.set(head, "in-flight")
   }
 
@@ -164,6 +165,16 @@ export class InvariantChecker {
         }
         return
       }
+      case "CandidateBuilt":
+        this.candidates.set(`${event.worker}#${event.iteration}`, event.head)
+        if (this.candidates.size > this.speculation) {
+          this.fail("I4", `${this.candidates.size} candidates in flight at once, more than merge.speculation = ${this.speculation} (building ${event.head.slice(0, 12)})`)
+        }
+        return
+      case "CandidateEjected":
+        // An error ends a submission without a result: it is out of the pipeline all the same.
+        if (event.reason === "error") this.candidates.delete(`${event.worker}#${event.iteration}`)
+        return
       case "MergeResult":
         return this.mergeEnded(event)
       case "MainMovedOutside":
@@ -196,40 +207,54 @@ export class InvariantChecker {
   }
 
   private mergeEnded(event: Extract<Event, { _tag: "MergeResult" }>): void {
+    const key = `${event.worker}#${event.iteration}`
+    const head = this.candidates.get(key)
     // Refused before any merge was computed: main had already moved outside the queue.
-    if (event.outcome === "main-moved" && this.current === undefined) return
-    this.mergesInFlight--
-    if (this.mergesInFlight !== 0) this.fail("I4", `merge of ${event.branch} ended with ${this.mergesInFlight} merges still in flight`)
-    if (this.current !== undefined) {
-      this.submissions.set(this.current, event.outcome)
-      this.submissionBranches.set(this.current, event.branch)
-    }
-    this.current = undefined
+    if (head === undefined) return
+    this.candidates.delete(key)
+    this.submissions.set(head, event.outcome)
+    this.submissionBranches.set(head, event.branch)
   }
 
-  /** The merge queue moved main from `previous` to `sha` by compare-and-swap: check the commit. */
+  /**
+   * The merge queue moved main from `previous` to `sha` by compare-and-swap: every commit that took
+   * main's first-parent chain from `previous` to `sha` is checked — one, unless a candidate landed
+   * on top of another that never did.
+   */
   mainMoved(previous: string, sha: string): void {
     if (previous !== this.main) this.fail("I4", `merge ${sha.slice(0, 12)} moved main from ${previous.slice(0, 12)}, not from its head ${this.main.slice(0, 12)}`)
     if (this.foreign.has(previous) && (this.unreported === previous || this.reportedThisRun.has(previous))) this.fail("I1", `merge ${sha.slice(0, 12)} landed on ${previous.slice(0, 12)}, where an agent had moved main outside the merge queue`)
-    if (this.mergesInFlight !== 1) this.fail("I4", `main moved to ${sha.slice(0, 12)} with ${this.mergesInFlight} merges in flight`)
-    const head = this.mergedFrom.get(sha)
-    if (head === undefined || !this.approvedHeads.has(head)) {
-      this.fail("I1", `main moved to ${sha.slice(0, 12)}, whose work no reviewer approved`)
+    const chain: Array<string> = []
+    for (let next: string | undefined = sha; next !== previous; next = this.repo.commit(next).parents[0]) {
+      if (next === undefined) {
+        this.fail("I4", `main moved to ${sha.slice(0, 12)}, whose first parents never reach ${previous.slice(0, 12)}`)
+        break
+      }
+      chain.push(next)
     }
-    if (this.testGate && this.testVerdicts.get(sha) !== true) {
-      this.fail("I1", `main moved to ${sha.slice(0, 12)}, which ${this.testVerdicts.has(sha) ? "failed" : "never ran"} the tests`)
-    }
-    const violations = this.policy.check(this.repo.diffStat(previous, sha))
-    if (violations.length > 0) this.fail("I1", `main moved to ${sha.slice(0, 12)}, which breaks the policy: ${violations.join("; ")}`)
+    for (const landed of chain.reverse()) this.checkLanded(sha, landed)
     this.checkHistory(sha)
+    this.main = sha
+  }
+
+  /** One commit main's move to `sha` put on its first-parent chain: reviewed, tested, within the policy, a task once. */
+  private checkLanded(sha: string, landed: string): void {
+    const what = landed === sha ? `main moved to ${sha.slice(0, 12)}` : `main moved to ${sha.slice(0, 12)} through ${landed.slice(0, 12)}`
+    const head = this.mergedFrom.get(landed)
+    if (head === undefined || !this.approvedHeads.has(head)) this.fail("I1", `${what}, whose work no reviewer approved`)
+    if (this.testGate && this.testVerdicts.get(landed) !== true) {
+      this.fail("I1", `${what}, which ${this.testVerdicts.has(landed) ? "failed" : "never ran"} the tests`)
+    }
+    const parent = this.repo.commit(landed).parents[0]
+    const violations = parent === undefined ? [] : this.policy.check(this.repo.diffStat(parent, landed))
+    if (violations.length > 0) this.fail("I1", `${what}, which breaks the policy: ${violations.join("; ")}`)
     // Read as recovery reads it, so I8 checks what recovery would conclude.
-    const task = mergedTaskOf(this.repo.commit(sha).message)
+    const task = mergedTaskOf(this.repo.commit(landed).message)
     if (task !== undefined) {
       const earlier = this.mergedTasks.get(task)
-      if (earlier !== undefined) this.fail("I8", `task ${task} merged twice: ${earlier.slice(0, 12)} and ${sha.slice(0, 12)}`)
-      this.mergedTasks.set(task, sha)
+      if (earlier !== undefined) this.fail("I8", `task ${task} merged twice: ${earlier.slice(0, 12)} and ${landed.slice(0, 12)}`)
+      this.mergedTasks.set(task, landed)
     }
-    this.main = sha
   }
 
   /**
@@ -261,8 +286,7 @@ export class InvariantChecker {
     // A new run starts after this point: its workers number their iterations from 1 again.
     this.holders.clear()
     this.reviews.clear()
-    this.mergesInFlight = 0
-    this.current = undefined
+    this.candidates.clear()
     // Work is kept when some merge main went through came from it or a descendant (landed), or a
     // branch holds it: everything reachable from those merged heads and from the branches.
     const onMain = this.repo.reachableFrom([this.main])

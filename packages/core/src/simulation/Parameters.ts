@@ -73,7 +73,12 @@ export interface Parameters {
   readonly crashAtEvent: number | undefined
   readonly faults: Faults
   readonly dependencies: Dependencies
+  /** The merge queue's depth (`merge.speculation`): 1 in some seeds, up to 4 in the others. */
+  readonly speculation: number
 }
+
+/** Whether the variant breaks the merge queue's pipeline: its seeds test more than one candidate at once. */
+const breaksPipeline = (variant: Variant | undefined): boolean => variant === "lands-past-ejected-candidate" || variant === "reuses-stale-test"
 
 const drawFaults = (prng: Prng.Prng): Faults => ({
   agentCrash: prng.next() * 0.15,
@@ -117,14 +122,16 @@ export const drawParameters = (
     iterations: prng.int(2, 12),
     strategy: prng.pick(["no-ff", "ff", "squash", "rebase"] as const),
     onConflict: prng.pick(["abort", "agent"] as const),
-    testGate: options.variant === "merge-ignores-failing-test" || prng.chance(0.7),
+    testGate: options.variant === "merge-ignores-failing-test" || breaksPipeline(options.variant) || prng.chance(0.7),
     reviewAttemptsMax: prng.int(1, 4),
     taskAttemptsMax: prng.int(1, 4),
     planner: prng.chance(0.2),
     // Anywhere in the run: a run makes about 20 events per task (the bench swarm's 60 tasks, ~1,200).
     crashAtEvent: crash ? 5 + Math.floor(crashPoint * Math.max(150, 25 * (options.tasks ?? tasks))) : undefined,
     faults: drawFaults(prng),
-    dependencies: drawDependencies(prng)
+    dependencies: drawDependencies(prng),
+    // Drawn last, so every earlier draw of a seed stays what it was; the pipeline's variants need a pipeline.
+    speculation: Math.max(prng.pick([1, 1, 2, 3, 4] as const), breaksPipeline(options.variant) ? 2 : 1)
   }
 }
 
@@ -147,7 +154,7 @@ export const swarmConfig = (p: Parameters): SwarmConfig =>
     })),
     reviewers: [{ agent: { harness: "codex", model: "reviewer" } }],
     policy: { deny: ["secrets/**"], max_files: 12 },
-    merge: { strategy: p.strategy, on_conflict: p.onConflict },
+    merge: { strategy: p.strategy, on_conflict: p.onConflict, speculation: p.speculation },
     max_review_attempts: p.reviewAttemptsMax,
     max_task_attempts: p.taskAttemptsMax,
     max_wait_for_tasks: 120,

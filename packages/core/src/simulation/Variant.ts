@@ -12,6 +12,7 @@
  */
 import { Effect, Layer, Option } from "effect"
 import type { Event } from "../domain/Event.ts"
+import type * as MergePipeline from "../programs/MergePipeline.ts"
 import { Agent } from "../services/Agent.ts"
 import { CommandRunner } from "../services/CommandRunner.ts"
 import type { Git, MergeAttempt, MergeRequest } from "../services/Git.ts"
@@ -38,6 +39,9 @@ export type Variant =
   | "swap-without-old-value"
   | "claim-ignores-dependencies"
   | "blocked-never-settled"
+  | "lands-past-ejected-candidate"
+  | "reuses-stale-test"
+  | "lands-redelivery-twice"
 
 /**
  * Every broken variant, with what it breaks: `oompa sim --variant` lists them.
@@ -55,7 +59,27 @@ export const variants: { readonly [V in Variant]: string } = {
   "swap-without-old-value": "main is moved by a plain update-ref, not from the value the queue last saw, so a move by an agent in between is overwritten and never reported",
   "lands-agent-history": "a merge keeps the agent's own commits as its second parent, so a file the policy denied and the fix deleted stays reachable from main",
   "claim-ignores-dependencies": "a claim takes the first pending task in claim order, whether or not its dependencies merged",
-  "blocked-never-settled": "a task whose dependency failed, is unknown or closes a cycle stays in pending/, waiting for ever"
+  "blocked-never-settled": "a task whose dependency failed, is unknown or closes a cycle stays in pending/, waiting for ever",
+  "lands-past-ejected-candidate": "with speculation, the candidates behind one that failed its test are not rebuilt: they land with the failed change under them",
+  "reuses-stale-test": "with speculation, a rebuilt candidate takes the result of the test its previous build ran, on a tree it no longer is",
+  "lands-redelivery-twice": "the merge queue does not know a submission delivered twice (at-least-once delivery), and lands it twice"
+}
+
+/**
+ * The pipeline's own broken behaviour (`MergePipeline.Broken`) a variant switches on, if any.
+ *
+ * @category combinators
+ * @since 0.1.0
+ */
+export const brokenPipeline = (variant: Variant | undefined): ReadonlySet<MergePipeline.BrokenPipeline> => {
+  switch (variant) {
+    case "lands-past-ejected-candidate":
+    case "reuses-stale-test":
+    case "lands-redelivery-twice":
+      return new Set([variant])
+    default:
+      return new Set()
+  }
 }
 
 /**

@@ -14,6 +14,8 @@ import { Effect, Layer } from "effect"
 import type { Event } from "../domain/Event.ts"
 import type { SwarmConfig } from "../domain/SwarmConfig.ts"
 import type { Task } from "../domain/Task.ts"
+import * as MergePipeline from "../programs/MergePipeline.ts"
+import * as MergeQueue from "../programs/MergeQueue.ts"
 import * as PolicyGate from "../programs/PolicyGate.ts"
 import type * as Swarm from "../programs/Swarm.ts"
 import { Agent } from "../services/Agent.ts"
@@ -76,7 +78,9 @@ export const make = (options: WorldOptions): World => {
   const log: { current: Array<Event> | undefined } = { current: undefined }
   const root = Prng.make(p.seed ^ 0x51ed)
   const agentPrng = root.fork()
-  const testPrng = root.fork()
+  // Once the test's stream: kept so the streams forked after it stay what they were.
+  root.fork()
+  const deliveryPrng = root.fork()
   let checker: InvariantChecker | undefined
   const world = TestSwarm.makeWorld({
     files: { "README.md": "# simulated\n", "shared.txt": "one\ntwo\nthree\nfour\n" },
@@ -92,10 +96,15 @@ export const make = (options: WorldOptions): World => {
       observe?.(event)
     },
     commands: {
+      // A pure function of the tree (issue 19): the same tree always gets the same verdict, whoever
+      // builds it and on whatever chain, so a speculative queue's outcomes can be compared with a
+      // one-at-a-time queue's; a deterministic fraction `testFail` of trees fails while faults are on.
       test: (_tree, sha) => {
-        const passed = !(switches.faults && testPrng.chance(p.faults.testFail))
+        const digest = world.repo.treeDigest(sha)
+        const passed = !(switches.faults && treeFails(digest, p))
         checker!.testVerdicts.set(sha, passed)
-        return { passed, output: passed ? "ok" : "1 failing test", delayMs: 5000 }
+        // Some trees test longer than others: a candidate's test may end before the one ahead of it.
+        return { passed, output: passed ? "ok" : "1 failing test", delayMs: testDelayMs + (digest % testDelayMs) }
       }
     }
   })
@@ -104,19 +113,42 @@ export const make = (options: WorldOptions): World => {
     queue: world.queue,
     policy: PolicyGate.make(config.policy, config.tasks_dir),
     reviewAttemptsMax: config.max_review_attempts,
-    testGate: config.test_command !== undefined
+    testGate: config.test_command !== undefined,
+    speculation: config.merge.speculation
   })
   world.agent.script = AgentModel.script({ parameters: p, prng: agentPrng, switches, repo: world.repo, checker, timeoutMs: config.timeouts.propose * 1000 })
-  return { world, checker, switches, trace, counts, runLogs: new Map(), log, time: new DiscreteTime(), layer: layerOf(world, checker, variant) }
+  // At-least-once delivery to the merge queue, as across machines: now and then a submission twice.
+  const delivery = { copies: () => switches.faults && deliveryPrng.chance(redeliveryRate) ? 2 : 1 }
+  return { world, checker, switches, trace, counts, runLogs: new Map(), log, time: new DiscreteTime(), layer: layerOf(world, checker, variant, delivery) }
+}
+
+/** How long a simulated test runs at least; at most twice that. */
+const testDelayMs = 3000
+
+/** How often, while faults are on, a submission reaches the merge queue twice. */
+const redeliveryRate = 0.1
+
+/** Whether the tree with digest `digest` fails the tests: a fraction `testFail` of trees, fixed per seed. */
+const treeFails = (digest: number, p: Parameters): boolean => {
+  let h = Math.imul(digest ^ p.seed, 0x85ebca6b)
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+  return ((h ^ (h >>> 16)) >>> 0) / 0x1_0000_0000 < p.faults.testFail
 }
 
 /** The world's services: instrumented for the checker, broken as the variant says. */
-const layerOf = (world: TestSwarm.World, checker: InvariantChecker, variant: Variant.Variant | undefined): Layer.Layer<Swarm.Services> => {
+const layerOf = (
+  world: TestSwarm.World,
+  checker: InvariantChecker,
+  variant: Variant.Variant | undefined,
+  delivery: (typeof MergeQueue.Delivery)["Service"]
+): Layer.Layer<Swarm.Services> => {
   const services = Layer.mergeAll(
     Layer.succeed(Git, gitOf(world.repo, checker, variant)),
     Layer.succeed(TaskQueue, Variant.taskQueue(variant, world.queue)),
     Layer.succeed(Agent, Variant.agent(variant, world.agent)),
-    Layer.succeed(CommandRunner, Variant.commandRunner(variant, world.commands))
+    Layer.succeed(CommandRunner, Variant.commandRunner(variant, world.commands)),
+    Layer.succeed(MergeQueue.Delivery, delivery),
+    Layer.succeed(MergePipeline.Broken, Variant.brokenPipeline(variant))
   )
   return Layer.provideMerge(services, TestSwarm.layer(world))
 }

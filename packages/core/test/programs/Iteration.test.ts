@@ -171,7 +171,7 @@ describe("Iteration", () => {
           review: ScriptedAgent.approve
         })
       })
-      const config = makeSwarmConfig({ workers: [worker("w0"), worker("w1")], merge: { strategy: "no-ff", on_conflict: "agent" } })
+      const config = makeSwarmConfig({ workers: [worker("w0"), worker("w1")], merge: { strategy: "no-ff", on_conflict: "agent", speculation: 1 } })
       const report = yield* swarm(world, config)
       assert.strictEqual(report.merged, 2)
       assert.strictEqual(report.outcome, "ok")

@@ -133,7 +133,7 @@ const runShape = (s: Shape) =>
     const config = makeSwarmConfig({
       workers,
       test_command: "npm test",
-      merge: { strategy: s.strategy, on_conflict: s.onConflict },
+      merge: { strategy: s.strategy, on_conflict: s.onConflict, speculation: 1 },
       max_task_attempts: 3
     })
     // A merge is in flight from the queue's call to Git.merge until its MergeResult event.

@@ -76,7 +76,10 @@ describe("Simulation", () => {
     ["lands-agent-history", "I1"],
     ["swap-without-old-value", "I4"],
     ["claim-ignores-dependencies", "I9"],
-    ["blocked-never-settled", "I10", "liveness"]
+    ["blocked-never-settled", "I10", "liveness"],
+    ["lands-past-ejected-candidate", "I1"],
+    ["reuses-stale-test", "I1"],
+    ["lands-redelivery-twice", "I8"]
   ]
   for (const [variant, invariant, kind] of brokenVariants) {
     it(`finds a seed that breaks ${invariant} when ${variant}, within 500 seeds`, async () => {

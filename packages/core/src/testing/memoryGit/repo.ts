@@ -100,6 +100,12 @@ export class MemoryRepo {
     return this.commit(sha, "treeOf").tree
   }
 
+  /** A digest of a commit's tree (its files and their contents, not its history): equal trees, equal digests. */
+  treeDigest(sha: string): number {
+    const { digest, size } = this.node(sha, "treeDigest").tree
+    return (Math.imul(digest.lo ^ size, 0x9e3779b9) ^ digest.hi) >>> 0
+  }
+
   /** Where a branch points, or `undefined` when it does not exist. */
   branchHead(name: string): string | undefined {
     return this.branches.get(name)

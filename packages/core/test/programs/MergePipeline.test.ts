@@ -1,0 +1,199 @@
+/**
+ * The speculative merge queue (issue 19), as a specification: whatever its depth k, the queue gives
+ * the outcomes and the main a one-at-a-time queue gives for the same submissions in the same order
+ * (only when they come differs); a submission delivered twice lands once; and its throughput is the
+ * pipeline's: (1 − (1 − p)^k) / p candidates decided per test time, p being the share of failing
+ * candidates, measured in simulated time (TestClock).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Effect, Exit, Layer, Scheduler } from "effect"
+import * as fc from "fast-check"
+import type { WorkerId } from "../../src/domain/Ids.ts"
+import type { MergeStrategy } from "../../src/domain/SwarmConfig.ts"
+import * as MergeQueue from "../../src/programs/MergeQueue.ts"
+import * as PolicyGate from "../../src/programs/PolicyGate.ts"
+import { Git } from "../../src/services/Git.ts"
+import { DiscreteTime } from "../../src/simulation/DiscreteTime.ts"
+import * as MergeCapacity from "../../src/simulation/MergeCapacity.ts"
+import * as CollectingEventSink from "../../src/testing/CollectingEventSink.ts"
+import * as MemoryGit from "../../src/testing/MemoryGit.ts"
+import * as ScriptedCommands from "../../src/testing/ScriptedCommands.ts"
+
+/** One approved change: the files it writes on top of main as it was when the swarm started. */
+interface Change {
+  readonly files: Readonly<Record<string, string>>
+}
+
+interface Scenario {
+  readonly changes: ReadonlyArray<Change>
+  /** A tree fails the tests when its digest falls in this share. */
+  readonly failShare: number
+  readonly strategy: MergeStrategy
+}
+
+const fails = (digest: number, share: number) => ((Math.imul(digest ^ 0x5bd1e995, 0x85ebca6b) >>> 0) / 0x1_0000_0000) < share
+
+/** Commits each change on a branch of its own from main, and returns the submissions in order. */
+const prepare = (repo: MemoryGit.MemoryRepo, changes: ReadonlyArray<Change>): ReadonlyArray<MergeQueue.Submission> => {
+  const base = repo.mainHead()
+  const workspace = repo.acquireWorkspace("w0" as WorkerId)
+  return changes.map((change, i) => {
+    const branch = `oompa/w0/${i + 1}`
+    repo.resetWorkspace(workspace, branch, base)
+    for (const [file, content] of Object.entries(change.files)) repo.writeFile(workspace.path, file, content)
+    const head = repo.commitAll(workspace, `change ${i}`) ?? base
+    return { worker: `w${i % 5}`, iteration: i + 1, branch, base, head, message: `oompa: change ${i}`, task: `t${i}` }
+  })
+}
+
+/** Runs `effect` in the simulator's discrete time to its end: every fiber runs until all wait, then the clock jumps. */
+const inSimulatedTime = <A, E>(effect: Effect.Effect<A, E>): A => {
+  const time = new DiscreteTime()
+  const fiber = Effect.runFork(
+    effect.pipe(Effect.provideService(Clock.Clock, time.clock), Effect.provideService(Scheduler.Scheduler, time.scheduler)),
+    { scheduler: time.scheduler }
+  )
+  while (time.settle() && fiber.pollUnsafe() === undefined && time.advance());
+  const exit = fiber.pollUnsafe()
+  if (exit === undefined) throw new Error("the program stalled")
+  if (Exit.isFailure(exit)) throw new Error(String(exit.cause))
+  return exit.value
+}
+
+const newRepo = () => MemoryGit.MemoryRepo.make({ files: { "shared.txt": "one\ntwo\nthree\n", "README.md": "# r\n" } })
+
+/** Runs the queue at depth `k` over every submission at once; their outcomes in order, and main's first-parent chain. */
+const runQueue = (scenario: Scenario, k: number, delayMs: (digest: number) => number) =>
+  Effect.gen(function*() {
+    const repo = newRepo()
+    const submissions = prepare(repo, scenario.changes)
+    const commands = new ScriptedCommands.ScriptedCommandsState(repo, {
+      test: (_tree, sha) => {
+        const digest = repo.treeDigest(sha)
+        return { passed: !fails(digest, scenario.failShare), delayMs: delayMs(digest) }
+      }
+    })
+    const log = new CollectingEventSink.EventLog()
+    const outcomes = yield* Effect.scoped(Effect.gen(function*() {
+      const queue = yield* MergeQueue.make({
+        strategy: scenario.strategy,
+        policy: PolicyGate.make({ deny: ["secrets/**"] }, "tasks"),
+        testCommand: "npm test",
+        testTimeoutMs: 60_000,
+        dryRun: false,
+        speculation: k
+      })
+      return yield* Effect.forEach(submissions, (submission) => queue.submit(submission), { concurrency: "unbounded" })
+    })).pipe(Effect.provide(Layer.mergeAll(MemoryGit.layer(repo), ScriptedCommands.layer(commands), CollectingEventSink.layer(log))))
+    const chain: Array<string> = []
+    for (let sha: string | undefined = repo.mainHead(); sha !== undefined; sha = repo.commit(sha).parents[0]) chain.push(sha)
+    return { outcomes: outcomes.map(({ testMs: _t, waitedMs: _w, ...rest }) => rest), chain, log, repo, commands }
+  })
+
+const change = fc.oneof(
+  // Its own file: merges cleanly.
+  fc.nat(40).map((n): Change => ({ files: { [`src/f${n}.txt`]: `f${n}\n` } })),
+  // The same line of one file: conflicts with another such change.
+  fc.nat(3).map((n): Change => ({ files: { "shared.txt": `one\nchanged ${n}\nthree\n` } })),
+  // A denied path: the policy fails it.
+  fc.constant<Change>({ files: { "secrets/key.txt": "s3cret\n" } })
+)
+
+const scenario = fc.record({
+  changes: fc.array(change, { minLength: 1, maxLength: 12 }),
+  failShare: fc.constantFrom(0, 0.1, 0.3, 0.6),
+  strategy: fc.constantFrom<MergeStrategy>("no-ff", "squash", "ff", "rebase")
+})
+
+describe("MergePipeline", () => {
+  it("gives, at every depth, the outcomes and the main of a one-at-a-time queue for the same submissions in the same order", async () => {
+    await fc.assert(fc.asyncProperty(scenario, fc.constantFrom(2, 3, 4, 8), async (s, k) => {
+      // Test durations vary by tree, in real milliseconds: a candidate's test often ends before the one ahead of it.
+      const serial = await Effect.runPromise(runQueue(s, 1, (digest) => digest % 4))
+      const speculative = await Effect.runPromise(runQueue(s, k, (digest) => digest % 4))
+      assert.deepStrictEqual(speculative.outcomes, serial.outcomes)
+      assert.deepStrictEqual(speculative.chain, serial.chain)
+      // Main only ever held trees that passed: each commit the queue put on its chain was tested green.
+      const passed = new Set(speculative.commands.tested.filter((t) => t.passed).map((t) => t.sha))
+      for (const sha of speculative.chain.slice(0, -1)) assert.isTrue(passed.has(sha), `main holds ${sha}, which never passed the tests`)
+    }), { numRuns: 60 })
+  })
+
+  it("ejects a failing candidate and rebuilds those behind it on what it stood on", () =>
+    inSimulatedTime(Effect.gen(function*() {
+      const changes: Array<Change> = [{ files: { "a.txt": "a\n" } }, { files: { "b.txt": "b\n" } }, { files: { "c.txt": "c\n" } }]
+      // The second change's tree (a and b) fails: it is ejected, and the third is rebuilt on the first.
+      const failing = (tree: ReadonlyMap<string, unknown>) => tree.has("b.txt")
+      const repo = newRepo()
+      const submissions = prepare(repo, changes)
+      const commands = new ScriptedCommands.ScriptedCommandsState(repo, { test: (tree) => ({ passed: !failing(tree), delayMs: 1000 }) })
+      const log = new CollectingEventSink.EventLog()
+      const outcomes = yield* Effect.scoped(Effect.gen(function*() {
+        const queue = yield* MergeQueue.make({ strategy: "no-ff", policy: PolicyGate.make({}, "tasks"), testCommand: "t", testTimeoutMs: 60_000, dryRun: false, speculation: 3 })
+        return yield* Effect.forEach(submissions, (s) => queue.submit(s), { concurrency: "unbounded" })
+      })).pipe(Effect.provide(Layer.mergeAll(MemoryGit.layer(repo), ScriptedCommands.layer(commands), CollectingEventSink.layer(log))))
+      assert.deepStrictEqual(outcomes.map((o) => o._tag), ["Merged", "TestFailed", "Merged"])
+      assert.strictEqual(yield* Clock.currentTimeMillis, 2000, "two test times")
+      // All three tested at once, then the third again on its new chain: two test times in all.
+      assert.strictEqual(commands.tested.length, 4)
+      const built = log.events.filter((e) => e._tag === "CandidateBuilt")
+      assert.deepStrictEqual(built.map((e) => [e.iteration, e.position, e.rebuild]), [[1, 1, 0], [2, 2, 0], [3, 3, 0], [3, 1, 1]])
+      const ejected = log.events.filter((e) => e._tag === "CandidateEjected")
+      assert.deepStrictEqual(ejected.map((e) => [e.iteration, e.reason, e.rebuilding]), [[2, "test-failed", 1]])
+      assert.isFalse(repo.treeOf(repo.mainHead()).has("b.txt"))
+      assert.isTrue(repo.treeOf(repo.mainHead()).has("c.txt"))
+    })))
+
+  it("lands a submission delivered twice once: the copy gets the outcome of the one that was queued", () =>
+    inSimulatedTime(Effect.gen(function*() {
+      const repo = newRepo()
+      const [first, second] = prepare(repo, [{ files: { "a.txt": "a\n" } }, { files: { "b.txt": "b\n" } }])
+      const commands = new ScriptedCommands.ScriptedCommandsState(repo, { test: () => ({ passed: true, delayMs: 10 }) })
+      const log = new CollectingEventSink.EventLog()
+      const outcomes = yield* Effect.scoped(Effect.gen(function*() {
+        const queue = yield* MergeQueue.make({ strategy: "no-ff", policy: PolicyGate.make({}, "tasks"), testCommand: "t", testTimeoutMs: 60_000, dryRun: false, speculation: 2 })
+        const together = yield* Effect.all([queue.submit(first!), queue.submit(first!), queue.submit(second!)], { concurrency: "unbounded" })
+        // Delivered again after it landed: the same outcome, nothing moves.
+        const later = yield* queue.submit(first!)
+        return [...together, later]
+      })).pipe(Effect.provide(Layer.mergeAll(MemoryGit.layer(repo), ScriptedCommands.layer(commands), CollectingEventSink.layer(log))))
+      assert.deepStrictEqual(outcomes.map((o) => o._tag), ["Merged", "Merged", "Merged", "Merged"])
+      assert.strictEqual(outcomes[1], outcomes[0])
+      assert.strictEqual(outcomes[3], outcomes[0])
+      assert.strictEqual(log.events.filter((e) => e._tag === "MergeResult").length, 2)
+      const landed = []
+      for (let sha: string | undefined = repo.mainHead(); sha !== undefined; sha = repo.commit(sha).parents[0]) landed.push(repo.commit(sha).message)
+      assert.deepStrictEqual(landed.filter((m) => m.startsWith("oompa:")), ["oompa: change 1", "oompa: change 0"])
+    })))
+
+  for (const p of [0.05, 0.1, 0.3]) {
+    it(`decides at least 0.95 of (1 − (1 − p)^k) / p candidates per test time at p = ${p}, k = 1, 2, 4, 8 (simulated time)`, () => {
+      for (const k of [1, 2, 4, 8]) {
+        const capacity = MergeCapacity.measure({ failShare: p, speculation: k, changes: 300 })
+        // Against the rate at the share of trees that really failed in this run (300 draws of p).
+        const expected = MergeCapacity.expectedDecidedPerTest(capacity.observedFailShare, k)
+        assert.isAtLeast(capacity.decidedPerTest, 0.95 * expected, `k = ${k}: ${capacity.decidedPerTest.toFixed(2)} decided per test time, expected ${expected.toFixed(2)}`)
+        assert.isAtMost(capacity.decidedPerTest, k)
+        assert.strictEqual(capacity.decided, 300)
+        assert.approximately(capacity.observedFailShare, p, 0.08)
+      }
+    })
+  }
+
+  it("fails every waiting submission with a defect of the pipeline, instead of leaving them waiting", () =>
+    inSimulatedTime(Effect.gen(function*() {
+      const repo = newRepo()
+      const submissions = prepare(repo, [{ files: { "a.txt": "a\n" } }, { files: { "b.txt": "b\n" } }])
+      const commands = new ScriptedCommands.ScriptedCommandsState(repo, { test: () => ({ passed: true, delayMs: 10 }) })
+      const exits = yield* Effect.scoped(Effect.gen(function*() {
+        const queue = yield* MergeQueue.make({ strategy: "no-ff", policy: PolicyGate.make({}, "tasks"), testCommand: "t", testTimeoutMs: 60_000, dryRun: false, speculation: 2 })
+        // The compare-and-swap fails with main where the queue last saw it: an assertion of the queue breaks.
+        return yield* Effect.forEach(submissions, (s) => Effect.exit(queue.submit(s)), { concurrency: "unbounded" })
+      })).pipe(Effect.provide(Layer.mergeAll(
+        Layer.succeed(Git, { ...MemoryGit.make(repo), compareAndSwapMain: () => Effect.succeed(false) }),
+        ScriptedCommands.layer(commands),
+        CollectingEventSink.layer(new CollectingEventSink.EventLog())
+      )))
+      assert.isTrue(exits.every(Exit.isFailure), "every submission failed")
+    })))
+})
