@@ -1,7 +1,9 @@
 /**
  * Live progress (SPEC F12), fed by the same events as the run log: in a terminal, one line per
- * worker — state, iteration i/n, task, elapsed — redrawn in place; otherwise one plain line per
- * event that matters. The state and both renderings are pure; only `layer` writes.
+ * worker — state, iteration i/n, task, elapsed — and one for the merge queue's pipeline (issue 19:
+ * the candidates being tested, in the order they land, and how many wait), redrawn in place;
+ * otherwise one plain line per event that matters. The state and both renderings are pure; only
+ * `layer` writes.
  *
  * @since 0.1.0
  */
@@ -31,10 +33,29 @@ export interface ProgressState {
   readonly startedMs: number | undefined
   readonly rows: ReadonlyMap<string, WorkerRow>
   readonly merged: number
+  /** The merge queue's candidates, by worker, in the order they land (the first lands next). */
+  readonly pipeline: ReadonlyArray<string>
+  /** Workers whose approved work waits for a place in the pipeline. */
+  readonly waiting: ReadonlySet<string>
 }
 
 /** @category constructors @since 0.1.0 */
-export const initial: ProgressState = { startedMs: undefined, rows: new Map(), merged: 0 }
+export const initial: ProgressState = { startedMs: undefined, rows: new Map(), merged: 0, pipeline: [], waiting: new Set() }
+
+const without = (set: ReadonlySet<string>, worker: string): ReadonlySet<string> => {
+  if (!set.has(worker)) return set
+  const out = new Set(set)
+  out.delete(worker)
+  return out
+}
+
+/** The pipeline after `worker`'s candidate was (re)built at `position`. */
+const placed = (pipeline: ReadonlyArray<string>, worker: string, position: number): ReadonlyArray<string> => {
+  const rest = pipeline.filter((w) => w !== worker)
+  return [...rest.slice(0, position - 1), worker, ...rest.slice(position - 1)]
+}
+
+const ordinal = (n: number): string => `${n}${n % 10 === 1 && n % 100 !== 11 ? "st" : n % 10 === 2 && n % 100 !== 12 ? "nd" : n % 10 === 3 && n % 100 !== 13 ? "rd" : "th"}`
 
 const update = (state: ProgressState, worker: string, at: number, change: Partial<WorkerRow>): ProgressState => {
   const row = state.rows.get(worker) ?? { worker, state: "starting", iteration: 0, iterations: 0, task: undefined, sinceMs: at }
@@ -64,11 +85,22 @@ export const step = (previous: ProgressState, event: Event.Event): ProgressState
     case "VerdictGiven":
       return update(state, event.worker, event.at, { state: event.verdict === "approved" ? "merging" : event.verdict === "needs-changes" ? "fixing" : "rejected" })
     case "MergeQueued":
-      return update(state, event.worker, event.at, { state: "merge queue" })
+      return { ...update(state, event.worker, event.at, { state: "merge queue" }), waiting: new Set([...state.waiting, event.worker]) }
+    case "CandidateBuilt":
+      return {
+        ...update(state, event.worker, event.at, { state: event.outcome === "built" ? `testing ${ordinal(event.position)}` : "merge queue" }),
+        pipeline: placed(state.pipeline, event.worker, event.position),
+        waiting: without(state.waiting, event.worker)
+      }
     case "RateLimited":
       return update(state, event.worker, event.at, { state: `rate limit ${Math.round(event.waitMs / 1000)} s` })
     case "MergeResult":
-      return { ...update(state, event.worker, event.at, { state: event.outcome }), merged: state.merged + (event.outcome === "merged" ? 1 : 0) }
+      return {
+        ...update(state, event.worker, event.at, { state: event.outcome }),
+        merged: state.merged + (event.outcome === "merged" ? 1 : 0),
+        pipeline: state.pipeline.filter((w) => w !== event.worker),
+        waiting: without(state.waiting, event.worker)
+      }
     case "IterationFinished":
       return update(state, event.worker, event.at, { state: event.outcome })
     case "WorkerFinished":
@@ -89,12 +121,18 @@ const clock = (ms: number): string => {
  * @category rendering
  * @since 0.1.0
  */
-export const render = (state: ProgressState, nowMs: number, columns: number): ReadonlyArray<string> =>
-  [...state.rows.values()].map((row) => {
-    const line = `${row.worker.padEnd(8)} ${row.state.padEnd(14)} ${`${row.iteration}/${row.iterations}`.padStart(7)}  ` +
-      `${(row.task ?? "-").padEnd(24)} ${clock(nowMs - row.sinceMs)}`
-    return line.length > columns ? `${line.slice(0, Math.max(0, columns - 1))}…` : line
-  })
+export const render = (state: ProgressState, nowMs: number, columns: number): ReadonlyArray<string> => {
+  const cut = (line: string) => line.length > columns ? `${line.slice(0, Math.max(0, columns - 1))}…` : line
+  const rows = [...state.rows.values()].map((row) =>
+    cut(
+      `${row.worker.padEnd(8)} ${row.state.padEnd(14)} ${`${row.iteration}/${row.iterations}`.padStart(7)}  ` +
+        `${(row.task ?? "-").padEnd(24)} ${clock(nowMs - row.sinceMs)}`
+    )
+  )
+  if (state.pipeline.length === 0 && state.waiting.size === 0) return rows
+  const testing = state.pipeline.length === 0 ? "nothing under test" : `testing ${state.pipeline.join(" > ")}`
+  return [...rows, cut(`merge queue: ${testing}; ${state.waiting.size} waiting; ${state.merged} merged`)]
+}
 
 /**
  * The plain view: one line for the events worth a line, none for the rest.
@@ -117,8 +155,14 @@ export const plainLine = (event: Event.Event, startedMs: number | undefined): st
       return `${t} ${event.worker} policy: ${event.violations.join("; ")}`
     case "VerdictGiven":
       return `${t} ${event.worker} review ${event.attempt}: ${event.verdict}`
+    case "CandidateBuilt":
+      return event.position === 1 && event.rebuild === 0 && event.outcome === "built"
+        ? undefined
+        : `${t} ${event.worker} candidate ${event.position}${event.rebuild > 0 ? ` rebuilt (${event.rebuild})` : ""} on ${event.onto.slice(0, 10)}: ${event.outcome}${event.sha ? ` ${event.sha.slice(0, 10)}` : ""}`
+    case "CandidateEjected":
+      return `${t} ${event.worker} ejected from the merge queue: ${event.reason}${event.rebuilding > 0 ? `; ${event.rebuilding} behind it rebuilt` : ""}`
     case "TestResult":
-      return `${t} ${event.worker} tests ${event.passed ? "passed" : "failed"} on ${event.sha.slice(0, 10)}`
+      return `${t} ${event.worker} tests ${event.passed ? "passed" : "failed"} on ${event.sha.slice(0, 10)}${event.position !== undefined && event.position > 1 ? ` (candidate ${event.position})` : ""}`
     case "MergeResult":
       return `${t} ${event.worker} merge: ${event.outcome}${event.sha ? ` ${event.sha.slice(0, 10)}` : ""}${event.files.length > 0 ? ` (${event.files.join(", ")})` : ""}`
     case "TaskMoved":

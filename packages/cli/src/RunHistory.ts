@@ -25,6 +25,9 @@ export const summaryLines = (summary: RunSummary.RunSummary): ReadonlyArray<stri
   ...(summary.outcome === "died" ? ["  its process is gone (killed or crashed) without finishing; oompa cleanup repairs what it left (so does the next run)"] : []),
   ...(summary.budget === undefined ? [] : [`  budget ${summary.budget} ended the run`]),
   ...(summary.rateLimits === undefined ? [] : [`  usage or rate limits: ${Output.count(summary.rateLimits.waits, "wait")}, ${seconds(summary.rateLimits.waitedMs)} in all`]),
+  ...(summary.speculation === undefined ? [] : [
+    `  merge queue: up to ${Output.count(summary.speculation.deepest, "candidate")} tested at once; ${summary.speculation.ejected} ejected, ${Output.count(summary.speculation.rebuilds, "rebuild")}`
+  ]),
   ...summary.failed.map((f) => `  failed: task ${f.task}: ${f.reason}`),
   ...summary.kept.map((k) =>
     `  kept: branch ${k.branch} (${k.worker} iteration ${k.iteration}${k.task === undefined ? "" : `, task ${k.task}`}): ${k.reason}; to merge it: git switch ${summary.branch ?? "main"} && git merge ${k.branch}`),

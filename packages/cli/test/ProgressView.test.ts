@@ -29,6 +29,33 @@ describe("ProgressView", () => {
     assert.isTrue(row.endsWith("…"))
   })
 
+  it("a line for the merge queue's pipeline: candidates in the order they land, and how many wait", () => {
+    const queued: ReadonlyArray<Event.Event> = [
+      ...["w0", "w1", "w2"].map((worker, i): Event.Event => ({ _tag: "MergeQueued", at: 100_000 + i, worker, iteration: 1, position: i + 1 })),
+      { _tag: "CandidateBuilt", at: 100_010, worker: "w0", iteration: 1, position: 1, onto: "m0", head: "h0", outcome: "built", sha: "c0", rebuild: 0 },
+      { _tag: "CandidateBuilt", at: 100_011, worker: "w1", iteration: 1, position: 2, onto: "c0", head: "h1", outcome: "built", sha: "c1", rebuild: 0 }
+    ]
+    const testing = [...events, ...queued].reduce(ProgressView.step, ProgressView.initial)
+    const lines = ProgressView.render(testing, 101_000, 120)
+    assert.strictEqual(lines.at(-1), "merge queue: testing w0 > w1; 1 waiting; 0 merged")
+    assert.match(lines.find((l) => l.startsWith("w1"))!, /^w1\s+testing 2nd/)
+    // w0 fails its test: ejected; w1 is rebuilt at the head, w2 enters behind it.
+    const after = [
+      { _tag: "CandidateEjected", at: 102_000, worker: "w0", iteration: 1, reason: "test-failed", rebuilding: 1 },
+      { _tag: "MergeResult", at: 102_000, worker: "w0", iteration: 1, outcome: "test-failed", sha: "c0", branch: "b", files: [] },
+      { _tag: "CandidateBuilt", at: 102_001, worker: "w1", iteration: 1, position: 1, onto: "m0", head: "h1", outcome: "built", sha: "c1b", rebuild: 1 },
+      { _tag: "CandidateBuilt", at: 102_002, worker: "w2", iteration: 1, position: 2, onto: "c1b", head: "h2", outcome: "built", sha: "c2", rebuild: 0 }
+    ] satisfies ReadonlyArray<Event.Event>
+    const rebuilt = after.reduce(ProgressView.step, testing)
+    assert.strictEqual(ProgressView.render(rebuilt, 103_000, 120).at(-1), "merge queue: testing w1 > w2; 0 waiting; 0 merged")
+    assert.deepStrictEqual(after.map((e) => ProgressView.plainLine(e, 0)), [
+      "[1:42] w0 ejected from the merge queue: test-failed; 1 behind it rebuilt",
+      "[1:42] w0 merge: test-failed c0",
+      "[1:42] w1 candidate 1 rebuilt (1) on m0: built c1b",
+      "[1:42] w2 candidate 2 on c1b: built c2"
+    ])
+  })
+
   it("plain lines: one per event that matters, timed from the start", () => {
     const lines = events.map((e) => ProgressView.plainLine(e, 0)).filter((l) => l !== undefined)
     assert.deepStrictEqual(lines, [

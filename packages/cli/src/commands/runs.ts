@@ -13,12 +13,12 @@ import { UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import * as RunSwarm from "../RunSwarm.ts"
 import * as Session from "../Session.ts"
-import { fallbackAgent, positive, runFlags, workerFlags, workersFromFlags } from "./shared.ts"
+import { fallbackAgent, positive, runFlags, withSpeculation, workerFlags, workersFromFlags } from "./shared.ts"
 
 const cwd = () => process.cwd()
 
-/** `oompa swarm --detach`: the same command in a process of its own, output to a log file. */
-const detach = (configArg: Option.Option<string>) =>
+/** `oompa swarm --detach`: the same command, flags included, in a process of its own, output to a log file. */
+const detach = (configArg: Option.Option<string>, flags: { readonly dryRun: boolean; readonly keepWorktrees: boolean; readonly speculation: Option.Option<number> }) =>
   Effect.gen(function*() {
     const root = yield* Session.repoRoot(cwd())
     const path = yield* Path.Path
@@ -26,7 +26,14 @@ const detach = (configArg: Option.Option<string>) =>
     yield* Effect.sync(() => fs.mkdirSync(logDir, { recursive: true }))
     const log = path.join(logDir, "detached.log")
     const out = fs.openSync(log, "a")
-    const args = [process.argv[1]!, "swarm", ...Option.toArray(configArg)]
+    const args = [
+      process.argv[1]!,
+      "swarm",
+      ...Option.toArray(configArg),
+      ...(flags.dryRun ? ["--dry-run"] : []),
+      ...(flags.keepWorktrees ? ["--keep-worktrees"] : []),
+      ...Option.toArray(flags.speculation).flatMap((k) => ["--speculation", String(k)])
+    ]
     const child = spawn(process.execPath, args, { cwd: cwd(), detached: true, stdio: ["ignore", out, out], env: process.env })
     child.unref()
     yield* Output.lines([`oompa swarm running in the background (pid ${child.pid}); output: ${path.relative(cwd(), log)}`, "stop it with: oompa stop"])
@@ -36,15 +43,18 @@ export const swarm = Command.make("swarm", {
   config: Argument.String("config").pipe(Argument.withDescription("The swarm's oompa.json (default: ./oompa.json, then the repository's)"), Argument.optional),
   detach: Flag.Boolean("detach").pipe(Flag.withDefault(false), Flag.withDescription("Run in the background")),
   ...runFlags
-}, ({ config, detach: background, dryRun, keepWorktrees }) =>
+}, ({ config, detach: background, dryRun, keepWorktrees, speculation }) =>
   background
-    ? detach(config)
-    : Effect.flatMap(Session.fromConfigFile(cwd(), Option.getOrUndefined(config)), (session) =>
-      RunSwarm.execute(session, { mode: "swarm", dryRun, keepWorktrees }))).pipe(
+    ? detach(config, { dryRun, keepWorktrees, speculation })
+    : Session.fromConfigFile(cwd(), Option.getOrUndefined(config)).pipe(
+      Effect.flatMap((session) => withSpeculation(session, speculation)),
+      Effect.flatMap((session) => RunSwarm.execute(session, { mode: "swarm", dryRun, keepWorktrees }))
+    )).pipe(
   Command.withDescription("Run the swarm of oompa.json: workers, reviewer, merge queue"),
   Command.withExamples([
     { command: "oompa swarm", description: "Run ./oompa.json" },
-    { command: "oompa swarm team.json --dry-run", description: "Everything but the merge" }
+    { command: "oompa swarm team.json --dry-run", description: "Everything but the merge" },
+    { command: "oompa swarm --speculation 4", description: "Test four approved changes at once, each on top of the ones ahead of it" }
   ])
 )
 
@@ -88,7 +98,7 @@ const sessionFor = (flags: {
 
 export const run = Command.make("run", { ...workerFlags, ...runFlags }, (flags) =>
   Effect.gen(function*() {
-    const session = yield* sessionFor(flags, "executor", 10)
+    const session = yield* withSpeculation(yield* sessionFor(flags, "executor", 10), flags.speculation)
     const tasks = yield* taskList(session.repoRoot)
     return yield* RunSwarm.execute(session, { mode: "run", tasks, dryRun: flags.dryRun, keepWorktrees: flags.keepWorktrees })
   })).pipe(
@@ -103,7 +113,7 @@ export const loop = Command.make("loop", {
 }, (flags) =>
   Effect.gen(function*() {
     const iterations = Option.isSome(flags.times) ? Option.some(yield* positive(flags.times.value, "N")) : flags.iterations
-    const session = yield* sessionFor({ ...flags, iterations }, "worker", 10)
+    const session = yield* withSpeculation(yield* sessionFor({ ...flags, iterations }, "worker", 10), flags.speculation)
     return yield* RunSwarm.execute(session, { mode: "loop", dryRun: flags.dryRun, keepWorktrees: flags.keepWorktrees })
   })).pipe(
   Command.withDescription("Run workers for N iterations each, without a task list"),
@@ -128,7 +138,7 @@ export const prompt = Command.make("prompt", {
 }, (flags) =>
   Effect.gen(function*() {
     if (flags.text.trim() === "") return yield* new UsageError({ message: "prompt: the text is empty" })
-    const session = yield* sessionFor({ ...flags, workers: flags.workers.length === 0 ? [] : flags.workers }, "executor", 3)
+    const session = yield* withSpeculation(yield* sessionFor({ ...flags, workers: flags.workers.length === 0 ? [] : flags.workers }, "executor", 3), flags.speculation)
     const single = { ...session, config: { ...session.config, workers: session.config.workers.slice(0, 1) } }
     const id = Ids.TaskId.make(promptTaskId(flags.text))
     const summary = flags.text.split("\n", 1)[0]!.slice(0, 200)

@@ -5,15 +5,31 @@
  */
 import { Effect, Option, Result } from "effect"
 import { Flag } from "effect/cli"
-import { AgentSpec, type Ids, type SwarmConfig } from "@oompa/core"
+import { AgentSpec, type Ids, SwarmConfig } from "@oompa/core"
 import { UsageError } from "../Errors.ts"
+import type * as Session from "../Session.ts"
 import { parseWorkers } from "../WorkersFlag.ts"
 
 /** Flags of every command that runs agents (SPEC F10). */
 export const runFlags = {
   dryRun: Flag.Boolean("dry-run").pipe(Flag.withDefault(false), Flag.withDescription("Everything but the merge: approved work stays on its branch")),
-  keepWorktrees: Flag.Boolean("keep-worktrees").pipe(Flag.withDefault(false), Flag.withDescription("Keep worktrees and branches after the run"))
+  keepWorktrees: Flag.Boolean("keep-worktrees").pipe(Flag.withDefault(false), Flag.withDescription("Keep worktrees and branches after the run")),
+  speculation: Flag.Int("speculation").pipe(
+    Flag.optional,
+    Flag.withDescription("Approved changes the merge queue tests at once, each on top of the ones ahead of it (merge.speculation; 1: one at a time)")
+  )
 }
+
+/** The session with `--speculation` in place of `merge.speculation`, when given. */
+export const withSpeculation = (session: Session.Session, speculation: Option.Option<number>): Effect.Effect<Session.Session, UsageError> =>
+  Effect.gen(function*() {
+    if (Option.isNone(speculation)) return session
+    const k = speculation.value
+    if (!Number.isSafeInteger(k) || k < 1 || k > SwarmConfig.speculationMax) {
+      return yield* new UsageError({ message: `--speculation: expected an integer from 1 to ${SwarmConfig.speculationMax}, got ${k}` })
+    }
+    return { ...session, config: { ...session.config, merge: { ...session.config.merge, speculation: k } } }
+  })
 
 /** Flags that choose workers without a config file. */
 export const workerFlags = {

@@ -14,7 +14,7 @@
 import { Result, Schema } from "effect"
 import { type AgentSpec, harnesses as harnessNames, parseModelString } from "./AgentSpec.ts"
 import { keyKindAnnotation } from "./ConfigProblems.ts"
-import { defaults, MergeStrategy, OnConflict, Role } from "./SwarmConfig.ts"
+import { defaults, MergeStrategy, OnConflict, Role, speculationMax } from "./SwarmConfig.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Field types. Each carries an `expected` label because error messages read "expected <label>,
@@ -97,9 +97,6 @@ const PolicyFile = Schema.Struct({
   max_files: Schema.optionalKey(NonNegativeInt.annotate({ description: "Most files a change may touch." })),
   allow_binary: Schema.optionalKey(Schema.Boolean.annotate({ description: "Whether a change may add binary files." }))
 }).annotate({ description: "Policy gate (SPEC F7), checked before review and on the merge result." })
-
-/** Most candidates tested at once: each holds a worktree and a running test command. */
-export const speculationMax = 32
 
 const MergeFile = Schema.Struct({
   strategy: Schema.optionalKey(MergeStrategy.annotate({

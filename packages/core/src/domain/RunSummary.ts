@@ -86,6 +86,11 @@ export const RunSummary = Schema.Struct({
   })),
   /** Waits for usage or rate limits: how many, and how long in all. */
   rateLimits: Schema.optionalKey(Schema.Struct({ waits: Schema.Int, waitedMs: Schema.Finite })),
+  /**
+   * The speculative merge queue (issue 19), when it tested more than one candidate at once or
+   * rebuilt one: the most candidates at once, candidates ejected, and rebuilds after an ejection.
+   */
+  speculation: Schema.optionalKey(Schema.Struct({ deepest: Schema.Int, ejected: Schema.Int, rebuilds: Schema.Int })),
   warnings: Schema.Array(Schema.String)
 })
 export type RunSummary = typeof RunSummary.Type
@@ -143,6 +148,9 @@ export const summarize = (runId: string, events: ReadonlyArray<Event>): RunSumma
   // The first move names who it was noticed after; the range runs to where the last one left main.
   const moves = events.filter(is("MainMovedOutside"))
   const moved = moves[0] === undefined ? undefined : { ...moves[0], to: moves[moves.length - 1]!.to }
+  const built = events.filter(is("CandidateBuilt"))
+  const deepest = built.reduce((most, e) => Math.max(most, e.position), 0)
+  const rebuilds = built.filter((e) => e.rebuild > 0).length
   return {
     runId,
     ...(started === undefined ? {} : { branch: started.branch, startedAt: started.at }),
@@ -179,6 +187,7 @@ export const summarize = (runId: string, events: ReadonlyArray<Event>): RunSumma
     ...(finished?.budget === undefined ? {} : { budget: finished.budget }),
     ...(moved === undefined ? {} : { mainMoved: { from: moved.from, to: moved.to, ...(moved.worker === undefined ? {} : { worker: moved.worker }), ...(moved.iteration === undefined ? {} : { iteration: moved.iteration }) } }),
     ...(limited.length === 0 ? {} : { rateLimits: { waits: limited.length, waitedMs: limited.reduce((sum, e) => sum + e.waitMs, 0) } }),
+    ...(deepest <= 1 && rebuilds === 0 ? {} : { speculation: { deepest, ejected: events.filter(is("CandidateEjected")).length, rebuilds } }),
     warnings: events.filter(is("Warning")).map((e) => e.message)
   }
 }

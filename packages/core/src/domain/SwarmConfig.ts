@@ -85,6 +85,15 @@ export const OnConflict = Schema.Literals(["abort", "agent"])
 export type OnConflict = typeof OnConflict.Type
 
 /**
+ * Most candidates the merge queue tests at once (`merge.speculation`): each holds a worktree and a
+ * running test command.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const speculationMax = 32
+
+/**
  * @category models
  * @since 0.1.0
  */

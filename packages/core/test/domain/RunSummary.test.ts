@@ -67,6 +67,23 @@ describe("RunSummary", () => {
     assert.deepStrictEqual([finished.outcome, finished.durationMs, finished.budget], ["failed", 1_000, "max_agent_calls"])
   })
 
+  it("counts what the speculative merge queue did: the most candidates at once, ejections and rebuilds", () => {
+    const candidate = (worker: string, position: number, rebuild: number): Event =>
+      ({ _tag: "CandidateBuilt", at: 1_300, worker, iteration: 1, position, onto: "m", head: "h", outcome: "built", sha: "s", rebuild })
+    const speculative = summarize("1a2b3c4d", [
+      ...events,
+      candidate("w0", 1, 0),
+      candidate("w1", 2, 0),
+      candidate("w2", 3, 0),
+      { _tag: "CandidateEjected", at: 1_400, worker: "w0", iteration: 1, reason: "test-failed", rebuilding: 2 },
+      candidate("w1", 1, 1),
+      candidate("w2", 2, 1)
+    ])
+    assert.deepStrictEqual(speculative.speculation, { deepest: 3, ejected: 1, rebuilds: 2 })
+    // One candidate at a time and nothing rebuilt: nothing to say.
+    assert.isUndefined(summarize("1a2b3c4d", [...events, candidate("w0", 1, 0)]).speculation)
+  })
+
   it("a running run is died unless it is the live run; a finished one stays as it was", () => {
     const running = summarize("1a2b3c4d", events)
     assert.strictEqual(withLiveness(running, "1a2b3c4d").outcome, "running")
