@@ -122,6 +122,8 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
   const pipeline: Array<Candidate> = []
   const inFlight = new Map<string, Entry>()
   const merged = new Map<string, MergeOutcome>()
+  /** Submissions queued and not yet told their outcome. */
+  let undecided = 0
   /** The head being decided: out of the pipeline, not yet told its outcome. */
   let deciding: Candidate | undefined
   const services = yield* Effect.context<EventSink | CommandRunner>()
@@ -210,6 +212,7 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
   const finish = Effect.fnUntraced(function*(candidate: Candidate, exit: Exit.Exit<MergeOutcome, GitError | CommandError>) {
     const { entry } = candidate
     inFlight.delete(entry.key)
+    undecided--
     if (Exit.isSuccess(exit)) {
       if (exit.value._tag === "Merged") merged.set(entry.key, exit.value)
       yield* emitNow((at) => ({ ...resultEvent(entry.submission, exit.value, at), behind: pipeline.length }))
@@ -318,7 +321,8 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
       return undefined
     })
     if (known !== undefined) return "done" in known ? yield* Deferred.await(known.done) : known
-    const position = waiting.length + pipeline.length + 1
+    // Every submission not yet decided, this one included (some may still be on their way to the coordinator).
+    const position = ++undecided
     yield* emitNow((at) => ({ _tag: "MergeQueued", at, worker: submission.worker, iteration: submission.iteration, position }))
     yield* Queue.offer(mailbox, { _tag: "Submitted", entry })
     return yield* Deferred.await(done)
