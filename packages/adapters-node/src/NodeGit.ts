@@ -137,6 +137,8 @@ export const make = (
   return Git.Git.of({
     targetBranch: repo.targetBranch,
     mainHead: Heads.mainHead(repo),
+    refreshMain: Heads.mainHead(repo),
+    target: "local",
     acquireWorkspace: Workspaces.acquireWorkspace(repo, records),
     resetWorkspace: (workspace, branch, base) => guarded(Workspaces.resetWorkspace(repo, records, files, warn)(workspace, branch, base)),
     removeWorkspace: Workspaces.removeWorkspace(repo, records),

@@ -175,6 +175,8 @@ export const plainLine = (event: Event.Event, startedMs: number | undefined): st
       return `${t} budget ${event.budget} spent (${event.scope})`
     case "RateLimited":
       return `${t} ${event.worker} ${event.call} by ${event.agent}: usage or rate limit; retry ${event.retry} in ${Math.round(event.waitMs / 1000)} s (${event.source === "retry-after" ? "the wait it named" : "back-off"})`
+    case "TargetMoved":
+      return `${t} someone pushed to the remote's branch: ${event.from.slice(0, 10)} -> ${event.to.slice(0, 10)}; the merge queue builds on it`
     case "MainMovedOutside":
       return `${t} main moved outside the merge queue: ${event.from.slice(0, 10)} -> ${event.to.slice(0, 10)}${event.worker === undefined ? "" : ` (noticed after ${event.worker} iteration ${event.iteration})`}`
     case "Warning":

@@ -13,12 +13,15 @@ import { UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import * as RunSwarm from "../RunSwarm.ts"
 import * as Session from "../Session.ts"
-import { fallbackAgent, positive, runFlags, withSpeculation, workerFlags, workersFromFlags } from "./shared.ts"
+import { fallbackAgent, positive, runFlags, withRunFlags, workerFlags, workersFromFlags } from "./shared.ts"
 
 const cwd = () => process.cwd()
 
 /** `oompa swarm --detach`: the same command, flags included, in a process of its own, output to a log file. */
-const detach = (configArg: Option.Option<string>, flags: { readonly dryRun: boolean; readonly keepWorktrees: boolean; readonly speculation: Option.Option<number> }) =>
+const detach = (
+  configArg: Option.Option<string>,
+  flags: { readonly dryRun: boolean; readonly keepWorktrees: boolean; readonly speculation: Option.Option<number>; readonly remote: Option.Option<string> }
+) =>
   Effect.gen(function*() {
     const root = yield* Session.repoRoot(cwd())
     const path = yield* Path.Path
@@ -32,7 +35,8 @@ const detach = (configArg: Option.Option<string>, flags: { readonly dryRun: bool
       ...Option.toArray(configArg),
       ...(flags.dryRun ? ["--dry-run"] : []),
       ...(flags.keepWorktrees ? ["--keep-worktrees"] : []),
-      ...Option.toArray(flags.speculation).flatMap((k) => ["--speculation", String(k)])
+      ...Option.toArray(flags.speculation).flatMap((k) => ["--speculation", String(k)]),
+      ...Option.toArray(flags.remote).flatMap((remote) => ["--remote", remote])
     ]
     const child = spawn(process.execPath, args, { cwd: cwd(), detached: true, stdio: ["ignore", out, out], env: process.env })
     child.unref()
@@ -43,11 +47,11 @@ export const swarm = Command.make("swarm", {
   config: Argument.String("config").pipe(Argument.withDescription("The swarm's oompa.json (default: ./oompa.json, then the repository's)"), Argument.optional),
   detach: Flag.Boolean("detach").pipe(Flag.withDefault(false), Flag.withDescription("Run in the background")),
   ...runFlags
-}, ({ config, detach: background, dryRun, keepWorktrees, speculation }) =>
+}, ({ config, detach: background, dryRun, keepWorktrees, remote, speculation }) =>
   background
-    ? detach(config, { dryRun, keepWorktrees, speculation })
+    ? detach(config, { dryRun, keepWorktrees, speculation, remote })
     : Session.fromConfigFile(cwd(), Option.getOrUndefined(config)).pipe(
-      Effect.flatMap((session) => withSpeculation(session, speculation)),
+      Effect.flatMap((session) => withRunFlags(session, { speculation, remote })),
       Effect.flatMap((session) => RunSwarm.execute(session, { mode: "swarm", dryRun, keepWorktrees }))
     )).pipe(
   Command.withDescription("Run the swarm of oompa.json: workers, reviewer, merge queue"),
@@ -98,7 +102,7 @@ const sessionFor = (flags: {
 
 export const run = Command.make("run", { ...workerFlags, ...runFlags }, (flags) =>
   Effect.gen(function*() {
-    const session = yield* withSpeculation(yield* sessionFor(flags, "executor", 10), flags.speculation)
+    const session = yield* withRunFlags(yield* sessionFor(flags, "executor", 10), flags)
     const tasks = yield* taskList(session.repoRoot)
     return yield* RunSwarm.execute(session, { mode: "run", tasks, dryRun: flags.dryRun, keepWorktrees: flags.keepWorktrees })
   })).pipe(
@@ -113,7 +117,7 @@ export const loop = Command.make("loop", {
 }, (flags) =>
   Effect.gen(function*() {
     const iterations = Option.isSome(flags.times) ? Option.some(yield* positive(flags.times.value, "N")) : flags.iterations
-    const session = yield* withSpeculation(yield* sessionFor({ ...flags, iterations }, "worker", 10), flags.speculation)
+    const session = yield* withRunFlags(yield* sessionFor({ ...flags, iterations }, "worker", 10), flags)
     return yield* RunSwarm.execute(session, { mode: "loop", dryRun: flags.dryRun, keepWorktrees: flags.keepWorktrees })
   })).pipe(
   Command.withDescription("Run workers for N iterations each, without a task list"),
@@ -138,7 +142,7 @@ export const prompt = Command.make("prompt", {
 }, (flags) =>
   Effect.gen(function*() {
     if (flags.text.trim() === "") return yield* new UsageError({ message: "prompt: the text is empty" })
-    const session = yield* withSpeculation(yield* sessionFor({ ...flags, workers: flags.workers.length === 0 ? [] : flags.workers }, "executor", 3), flags.speculation)
+    const session = yield* withRunFlags(yield* sessionFor({ ...flags, workers: flags.workers.length === 0 ? [] : flags.workers }, "executor", 3), flags)
     const single = { ...session, config: { ...session.config, workers: session.config.workers.slice(0, 1) } }
     const id = Ids.TaskId.make(promptTaskId(flags.text))
     const summary = flags.text.split("\n", 1)[0]!.slice(0, 200)

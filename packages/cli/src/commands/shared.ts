@@ -17,8 +17,25 @@ export const runFlags = {
   speculation: Flag.Int("speculation").pipe(
     Flag.optional,
     Flag.withDescription("Approved changes the merge queue tests at once, each on top of the ones ahead of it (merge.speculation; 1: one at a time)")
+  ),
+  remote: Flag.String("remote").pipe(
+    Flag.optional,
+    Flag.withDescription("Land on this git remote's branch (a name such as origin, or a URL) with git push --force-with-lease, never overwriting a teammate's push (target.mode push)")
   )
 }
+
+/** The session with the run flags that change its config: `--speculation`, `--remote`. */
+export const withRunFlags = (
+  session: Session.Session,
+  flags: { readonly speculation: Option.Option<number>; readonly remote: Option.Option<string> }
+): Effect.Effect<Session.Session, UsageError> =>
+  Effect.gen(function*() {
+    const speculated = yield* withSpeculation(session, flags.speculation)
+    if (Option.isNone(flags.remote)) return speculated
+    const remote = flags.remote.value.trim()
+    if (remote === "" || remote.startsWith("-")) return yield* new UsageError({ message: `--remote: expected a git remote's name or URL, got ${JSON.stringify(flags.remote.value)}` })
+    return { ...speculated, config: { ...speculated.config, target: { remote, mode: "push" as const } } }
+  })
 
 /** The session with `--speculation` in place of `merge.speculation`, when given. */
 export const withSpeculation = (session: Session.Session, speculation: Option.Option<number>): Effect.Effect<Session.Session, UsageError> =>

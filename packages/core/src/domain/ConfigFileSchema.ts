@@ -98,6 +98,15 @@ const PolicyFile = Schema.Struct({
   allow_binary: Schema.optionalKey(Schema.Boolean.annotate({ description: "Whether a change may add binary files." }))
 }).annotate({ description: "Policy gate (SPEC F7), checked before review and on the merge result." })
 
+const TargetFile = Schema.Struct({
+  mode: Schema.optionalKey(Schema.Literals(["local", "push"]).annotate({
+    description: "local: land on this repository's branch. push: land on the remote's branch with git push --force-with-lease (a teammate's push is never overwritten; the candidate is rebuilt on it); the local branch follows.",
+    default: "local"
+  })),
+  remote: Schema.optionalKey(NonEmpty.annotate({ description: "The git remote (a name such as origin, or a URL) that mode push lands on." })),
+  branch: Schema.optionalKey(NonEmpty.annotate({ description: "The target branch, as the top-level branch (give one or the other)." }))
+}).annotate({ description: "Where approved work lands (issue 20)." })
+
 const MergeFile = Schema.Struct({
   strategy: Schema.optionalKey(MergeStrategy.annotate({
     description: "How approved work lands on the target branch.",
@@ -316,6 +325,7 @@ export const ConfigFile = Schema.Struct({
   branch: Schema.optionalKey(NonEmpty.annotate({
     description: "Target branch. Absent: main if it exists, else master (never taken from HEAD)."
   })),
+  target: Schema.optionalKey(TargetFile),
   policy: Schema.optionalKey(PolicyFile),
   merge: Schema.optionalKey(MergeFile),
   test_command: Schema.optionalKey(NonEmpty.annotate({

@@ -21,6 +21,7 @@ import {
   type ReviewerConfig,
   type Role,
   type SwarmConfig,
+  type TargetConfig,
   type WorkerConfig
 } from "./SwarmConfig.ts"
 
@@ -106,15 +107,31 @@ const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]
  * @category decoding
  * @since 0.1.0
  */
+/** `target` and `branch` as one: the branch named once, a remote exactly when mode is push. */
+const targetOf = (file: ConfigFile): Normalize<{ readonly branch: string | undefined; readonly target: TargetConfig | undefined }> => {
+  const target = file.target
+  if (target?.branch !== undefined && file.branch !== undefined && target.branch !== file.branch) {
+    return Result.fail({ path: "target.branch", message: `names ${JSON.stringify(target.branch)} but branch names ${JSON.stringify(file.branch)}: give the target branch once` })
+  }
+  const branch = target?.branch ?? file.branch
+  if (target?.mode === "push") {
+    if (target.remote === undefined) return Result.fail({ path: "target.remote", message: "is missing: mode push lands on a git remote (origin, or a URL)" })
+    return Result.succeed({ branch, target: { remote: target.remote, mode: "push" } })
+  }
+  if (target?.remote !== undefined) return Result.fail({ path: "target.mode", message: `is ${JSON.stringify(target.mode ?? "local")}, but target.remote is given: set mode to "push" to land on the remote` })
+  return Result.succeed({ branch, target: undefined })
+}
+
 export const normalize = (file: ConfigFile): Result.Result<SwarmConfig, ConfigProblem> =>
-  Result.flatMap(expandWorkers(file), (workers) =>
+  Result.flatMap(Result.flatMap(expandWorkers(file), (workers) => Result.map(targetOf(file), (target) => ({ workers, ...target }))), ({ branch, target, workers }) =>
     Result.flatMap(reviewersOf(file), (reviewers) =>
       Result.map(plannerOf(file), (planner): SwarmConfig => ({
         workers,
         reviewers,
         review: file.review ?? true,
         ...optional("planner", planner),
-        ...optional("branch", file.branch),
+        ...optional("branch", branch),
+        ...optional("target", target),
         policy: file.policy ?? {},
         merge: {
           strategy: file.merge?.strategy ?? defaults.merge.strategy,
@@ -198,6 +215,7 @@ export const encodeConfigFile = (config: SwarmConfig): ConfigFile => ({
     ...optional("max_pending", unlessDefault(config.planner.max_pending, defaults.max_pending))
   }),
   ...optional("branch", config.branch),
+  ...optional("target", config.target),
   ...optional("policy", nonEmpty(config.policy)),
   ...optional("merge", encodeDefaults(config.merge, defaults.merge)),
   ...optional("test_command", config.test_command),

@@ -232,6 +232,12 @@ export const Event = Schema.TaggedUnion({
     worker: Schema.optionalKey(Schema.String),
     iteration: Schema.optionalKey(Schema.Finite)
   },
+  /**
+   * A remote target (`target.mode: "push"`) moved from where the merge queue last saw it to `to`:
+   * someone else pushed. The queue lands on top of it; every candidate is merged again onto it and
+   * retested, and nothing of theirs is overwritten.
+   */
+  TargetMoved: { at: Schema.Finite, from: Schema.String, to: Schema.String },
   /** An agent call hit a usage or rate limit and waits `waitMs` before retry number `retry`. */
   RateLimited: {
     at: Schema.Finite,

@@ -85,6 +85,19 @@ export const OnConflict = Schema.Literals(["abort", "agent"])
 export type OnConflict = typeof OnConflict.Type
 
 /**
+ * Where approved work lands when not on a local branch (issue 20).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const TargetConfig = Schema.Struct({
+  /** A git remote's name (`origin`) or URL. */
+  remote: Schema.NonEmptyString,
+  mode: Schema.Literal("push")
+})
+export type TargetConfig = typeof TargetConfig.Type
+
+/**
  * Most candidates the merge queue tests at once (`merge.speculation`): each holds a worktree and a
  * running test command.
  *
@@ -178,6 +191,11 @@ export const SwarmConfig = Schema.Struct({
   planner: Schema.optionalKey(PlannerConfig),
   /** Absent: `main` if it exists, else `master` (decided by the Git layer, never taken from HEAD). */
   branch: Schema.optionalKey(Schema.NonEmptyString),
+  /**
+   * Absent: work lands on the local `branch`. `push`: on that branch of the git remote `remote`,
+   * by `git push --force-with-lease` (issue 20); the local branch follows.
+   */
+  target: Schema.optionalKey(TargetConfig),
   policy: Policy,
   merge: MergeConfig,
   test_command: Schema.optionalKey(Schema.NonEmptyString),

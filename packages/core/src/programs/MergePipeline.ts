@@ -97,6 +97,10 @@ export interface Main {
   readonly check: Effect.Effect<MainCheck, GitError>
   /** The compare-and-swap from `lastSeen`, under the same lock as `check`; `lastSeen` follows. */
   readonly swap: (next: string, landed: ReadonlyArray<string>, retired: string | undefined) => Effect.Effect<boolean, GitError>
+  /** Whether a lost swap means someone else moved the target, to build on (a remote target), rather than a move to halt on. */
+  readonly follows: boolean
+  /** Asks the target where it is now, `lastSeen` following: whether it moved; or a foreign move of the ref it is kept in. */
+  readonly refresh: Effect.Effect<{ readonly _tag: "Refreshed"; readonly moved: boolean } | Extract<MainCheck, { readonly _tag: "Moved" }>, GitError>
 }
 
 /**
@@ -257,6 +261,15 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
     const swapped = yield* Effect.exit(main.swap(build.sha, submission.task === undefined ? [] : [submission.task], submission.retireBranch === true ? submission.branch : undefined))
     if (Exit.isFailure(swapped)) return yield* eject(head, "error", Exit.failCause(swapped.cause))
     if (swapped.value) return yield* finish(head, Exit.succeed({ _tag: "Merged", sha: build.sha, previous, ...timed(testMs) }))
+    if (main.follows) {
+      const moved = yield* Effect.exit(main.refresh)
+      if (Exit.isFailure(moved)) return yield* eject(head, "error", Exit.failCause(moved.cause))
+      if (moved.value._tag === "Moved") return yield* eject(head, "main-moved", Exit.succeed({ _tag: "MainMoved", move: moved.value.move, ...timed(testMs) }))
+      if (!moved.value.moved) return yield* Effect.die(new Error(`assertion failed: the push from ${previous} was refused with the remote at ${previous}`))
+      // Someone pushed: the head goes back first in line, and every candidate is merged onto their push and tested again.
+      pipeline.unshift(head)
+      return yield* rebuildFrom(0)
+    }
     const after = yield* Effect.exit(main.check)
     if (Exit.isFailure(after)) return yield* eject(head, "error", Exit.failCause(after.cause))
     if (after.value._tag === "Unchanged") return yield* Effect.die(new Error(`assertion failed: the compare-and-swap from ${previous} failed with main at ${previous}`))

@@ -181,12 +181,25 @@ export const make = (options: Options) =>
   Effect.gen(function*() {
     const sink = yield* EventSink
     const git = yield* Git
-    const main: MainState = { lastSeen: yield* git.mainHead, halted: yield* Ref.make(Option.none<ForeignMove>()), lock: yield* Semaphore.make(1) }
+    // A remote target is fetched first: the queue starts from where it really is.
+    const main: MainState = { lastSeen: yield* git.refreshMain, halted: yield* Ref.make(Option.none<ForeignMove>()), lock: yield* Semaphore.make(1) }
     const withServices = <A, E>(effect: Effect.Effect<A, E, Git | EventSink>) => effect.pipe(Effect.provideService(Git, git), Effect.provideService(EventSink, sink))
     const checkMain = (noticedBy?: { readonly worker: string; readonly iteration: number }) => withServices(main.lock.withPermit(check(main, noticedBy)))
     const pipeline = yield* MergePipeline.make(options, {
       lastSeen: () => main.lastSeen,
       check: checkMain(),
+      follows: git.target === "remote",
+      // A remote target moved by someone else's push is followed, never overwritten.
+      // The oompa-only ref it is fetched into is checked first: a move of it is an agent's, reported, not fetched over.
+      refresh: withServices(main.lock.withPermit(Effect.gen(function*() {
+        const checked = yield* check(main)
+        if (checked._tag === "Moved") return checked
+        const from = main.lastSeen
+        const to = yield* git.refreshMain
+        main.lastSeen = to
+        if (to !== from) yield* emitNow((at) => ({ _tag: "TargetMoved", at, from, to }))
+        return { _tag: "Refreshed", moved: to !== from } as const
+      }))),
       // From the value the queue last saw, under the lock `checkMain` takes: no check sees main half-moved.
       swap: (next, landed, retired) =>
         main.lock.withPermit(Effect.gen(function*() {

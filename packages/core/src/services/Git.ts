@@ -135,8 +135,22 @@ export interface SetupOutputs {
 export class Git extends Context.Service<Git, {
   /** The branch merges land on (SPEC F1: configured, else `main`, else `master`). */
   readonly targetBranch: string
-  /** The commit the target branch points to now. */
+  /**
+   * The commit the target branch points to now; for a remote target (`target.mode: "push"`), as
+   * last fetched by `refreshMain` or moved by `compareAndSwapMain` (a ref only oompa writes).
+   */
   readonly mainHead: Effect.Effect<string, GitError>
+  /**
+   * The target's head, asked again: a remote target is fetched (a teammate's push shows here);
+   * a local one is read, as `mainHead`.
+   */
+  readonly refreshMain: Effect.Effect<string, GitError>
+  /**
+   * Where the target lives: `local` (a branch of this repository, moved only by the merge queue,
+   * any other move halts it) or `remote` (a branch others push to as well: a move is followed,
+   * and the queue rebuilds on it).
+   */
+  readonly target: "local" | "remote"
   /** The worker's workspace, created on first use and reused afterwards. */
   readonly acquireWorkspace: (worker: WorkerId) => Effect.Effect<Workspace, GitError>
   /** Discards everything in the workspace and checks out a new branch `branch` at `base`. */

@@ -74,6 +74,7 @@ const plannedDependencies = (options: AgentModelOptions, before: ReadonlyArray<s
  */
 export const script = (options: AgentModelOptions): ScriptedAgent.Script => {
   const { checker, parameters: p, prng, repo, switches, timeoutMs } = options
+  const teammate = { pushes: 0 }
   return (request, files) => {
     const f = p.faults
     const faulty = (probability: number) => switches.faults && prng.chance(probability)
@@ -85,6 +86,13 @@ export const script = (options: AgentModelOptions): ScriptedAgent.Script => {
       const sha = repo.commitWithParents([repo.mainHead()], `${request.worker} ${request.iteration}: moved main itself`, repo.workspaceHeadAt(request.cwd))
       checker.foreignMove(sha)
       repo.setBranch(repo.targetBranch, sha)
+    }
+    // A teammate pushes to a remote target (not a fault of oompa's: the queue must build on it, never overwrite it).
+    // Drawn only for a remote target, so the draws of every other seed stay what they were.
+    if (repo.remote !== undefined && faulty(p.teammatePush)) {
+      const n = ++teammate.pushes
+      const file = prng.chance(0.3) ? "shared.txt" : `teammate/${n}.txt`
+      checker.teammatePushed(repo.pushAsTeammate({ [file]: `teammate push ${n}\n` }, `teammate: push ${n}`))
     }
     if (request.call === "review") {
       if (faulty(f.garbage)) return { answer: "¯\\_(ツ)_/¯ interesting change, not sure", delayMs }

@@ -15,7 +15,8 @@
  * - I2 no approved work is lost: merged, or kept on a branch
  * - I3 a task is held by at most one worker; none is left in `current/`
  * - I4 main only moves forward, from where it is, through commits the queue computed; no more
- *   candidates in flight than the queue's depth (`merge.speculation`)
+ *   candidates in flight than the queue's depth (`merge.speculation`); with a remote target, from
+ *   where the remote really is: a teammate's push is never overwritten (issue 20)
  * - I5 review attempts never exceed the bound
  * - I6 the run terminates within bounded simulated time (checked by the simulation loop)
  * - I7 the same seed gives the same trace (checked by running twice)
@@ -80,6 +81,8 @@ export class InvariantChecker {
   /** The candidates built and not yet decided, by `worker#iteration`, to the head each merges. */
   private readonly candidates = new Map<string, string>()
   private main: string
+  /** A remote target's head as it really is (teammates' pushes included); `undefined` for a local target. */
+  private target: string | undefined
   private readonly repo: MemoryRepo
   private readonly queue: MemoryTaskQueueState
   private readonly policy: PolicyGate
@@ -102,6 +105,7 @@ export class InvariantChecker {
     this.testGate = options.testGate
     this.speculation = options.speculation
     this.main = options.repo.mainHead()
+    this.target = options.repo.remote?.head
     this.onMain = new Set(options.repo.reachableFrom([this.main]))
   }
 
@@ -123,6 +127,20 @@ export class InvariantChecker {
     this.onMain.add(sha)
     this.main = sha
     this.unreported = sha
+  }
+
+  /** A teammate pushed `sha` to the remote target: the queue may build on it, and must never overwrite it. */
+  teammatePushed(sha: string): void {
+    this.target = sha
+    this.onMain.add(sha)
+  }
+
+  /** The queue fetched the remote target: oompa's ref of it now holds `head`, where the remote is. */
+  refreshed(head: string): void {
+    // A local target's is a read: a move of it is judged as any other.
+    if (this.target === undefined) return
+    if (head !== this.target) this.fail("I4", `a fetch of the remote target gave ${head.slice(0, 12)}, but it is at ${this.target?.slice(0, 12) ?? "no remote"}`)
+    this.main = head
   }
 
   /** The orchestrator died: a move it had not noticed yet is the next run's starting point. */
@@ -222,7 +240,12 @@ export class InvariantChecker {
    * on top of another that never did.
    */
   mainMoved(previous: string, sha: string): void {
-    if (previous !== this.main) this.fail("I4", `merge ${sha.slice(0, 12)} moved main from ${previous.slice(0, 12)}, not from its head ${this.main.slice(0, 12)}`)
+    const head = this.target ?? this.main
+    if (previous !== head) {
+      this.fail("I4", this.target === undefined
+        ? `merge ${sha.slice(0, 12)} moved main from ${previous.slice(0, 12)}, not from its head ${head.slice(0, 12)}`
+        : `merge ${sha.slice(0, 12)} was pushed over the remote's head ${head.slice(0, 12)} from ${previous.slice(0, 12)}: a teammate's push is lost`)
+    }
     if (this.foreign.has(previous) && (this.unreported === previous || this.reportedThisRun.has(previous))) this.fail("I1", `merge ${sha.slice(0, 12)} landed on ${previous.slice(0, 12)}, where an agent had moved main outside the merge queue`)
     const chain: Array<string> = []
     for (let next: string | undefined = sha; next !== previous; next = this.repo.commit(next).parents[0]) {
@@ -234,7 +257,13 @@ export class InvariantChecker {
     }
     for (const landed of chain.reverse()) this.checkLanded(sha, landed)
     this.checkHistory(sha)
-    this.main = sha
+    if (this.target !== undefined) {
+      this.target = sha
+      // oompa's ref of a remote target follows only from where oompa left it: an agent's move of it stays, to be reported.
+      if (this.repo.mainHead() === sha) this.main = sha
+    } else {
+      this.main = sha
+    }
   }
 
   /** One commit main's move to `sha` put on its first-parent chain: reviewed, tested, within the policy, a task once. */
@@ -289,7 +318,8 @@ export class InvariantChecker {
     this.candidates.clear()
     // Work is kept when some merge main went through came from it or a descendant (landed), or a
     // branch holds it: everything reachable from those merged heads and from the branches.
-    const onMain = this.repo.reachableFrom([this.main])
+    // With a remote target, what landed is on the remote, whatever an agent did to oompa's ref of it.
+    const onMain = this.repo.reachableFrom(this.target === undefined ? [this.main] : [this.main, this.target])
     const landedFrom = [...this.mergedFrom].filter(([result]) => onMain.has(result)).map(([, from]) => from)
     const kept = this.repo.reachableFrom([...landedFrom, ...this.repo.listBranches("oompa/").map((b) => b.sha)])
     for (const [head, outcome] of this.submissions) {

@@ -75,6 +75,10 @@ export interface Parameters {
   readonly dependencies: Dependencies
   /** The merge queue's depth (`merge.speculation`): 1 in some seeds, up to 4 in the others. */
   readonly speculation: number
+  /** The target is a remote others push to (`target.mode: "push"`, issue 20). */
+  readonly remote: boolean
+  /** With a remote target: the chance that a teammate pushes to it during an agent call. */
+  readonly teammatePush: number
 }
 
 /** Whether the variant breaks the merge queue's pipeline: its seeds test more than one candidate at once. */
@@ -131,7 +135,9 @@ export const drawParameters = (
     faults: drawFaults(prng),
     dependencies: drawDependencies(prng),
     // Drawn last, so every earlier draw of a seed stays what it was; the pipeline's variants need a pipeline.
-    speculation: Math.max(prng.pick([1, 1, 2, 3, 4] as const), breaksPipeline(options.variant) ? 2 : 1)
+    speculation: Math.max(prng.pick([1, 1, 2, 3, 4] as const), breaksPipeline(options.variant) ? 2 : 1),
+    remote: prng.chance(0.3) || options.variant === "push-without-lease",
+    teammatePush: prng.next() * 0.15
   }
 }
 
@@ -159,7 +165,8 @@ export const swarmConfig = (p: Parameters): SwarmConfig =>
     max_task_attempts: p.taskAttemptsMax,
     max_wait_for_tasks: 120,
     timeouts: { propose: 120, review: 120, test: 120, setup: 60, teardown: 60 },
-    ...(p.testGate ? { test_command: "npm test" } : {})
+    ...(p.testGate ? { test_command: "npm test" } : {}),
+    ...(p.remote ? { target: { remote: "origin", mode: "push" as const } } : {})
   })
 
 /**

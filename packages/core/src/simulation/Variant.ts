@@ -42,6 +42,7 @@ export type Variant =
   | "lands-past-ejected-candidate"
   | "reuses-stale-test"
   | "lands-redelivery-twice"
+  | "push-without-lease"
 
 /**
  * Every broken variant, with what it breaks: `oompa sim --variant` lists them.
@@ -62,7 +63,8 @@ export const variants: { readonly [V in Variant]: string } = {
   "blocked-never-settled": "a task whose dependency failed, is unknown or closes a cycle stays in pending/, waiting for ever",
   "lands-past-ejected-candidate": "with speculation, the candidates behind one that failed its test are not rebuilt: they land with the failed change under them",
   "reuses-stale-test": "with speculation, a rebuilt candidate takes the result of the test its previous build ran, on a tree it no longer is",
-  "lands-redelivery-twice": "the merge queue does not know a submission delivered twice (at-least-once delivery), and lands it twice"
+  "lands-redelivery-twice": "the merge queue does not know a submission delivered twice (at-least-once delivery), and lands it twice",
+  "push-without-lease": "a remote target is pushed to with --force, not --force-with-lease: a teammate's push in between is overwritten"
 }
 
 /**
@@ -111,12 +113,22 @@ export const compareAndSwapMain = (
   repo: MemoryGit.MemoryRepo,
   base: Git["Service"]
 ): Git["Service"]["compareAndSwapMain"] =>
-(expected, next, landed) =>
-  variant !== "swap-without-old-value" ? base.compareAndSwapMain(expected, next, landed) : Effect.sync(() => {
+(expected, next, landed) => {
+  if (variant === "push-without-lease" && repo.remote !== undefined) {
+    const remote = repo.remote
+    return Effect.sync(() => {
+      remote.head = next
+      repo.setBranch(repo.targetBranch, next)
+      for (const task of landed ?? []) repo.forgeMarker(task, next)
+      return true
+    })
+  }
+  return variant !== "swap-without-old-value" ? base.compareAndSwapMain(expected, next, landed) : Effect.sync(() => {
     repo.setBranch(repo.targetBranch, next)
     for (const task of landed ?? []) repo.forgeMarker(task, next)
     return true
   })
+}
 
 /**
  * A workspace commit: under `merge-skips-queue`, every commit also lands on main at once, unreviewed.

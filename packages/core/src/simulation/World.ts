@@ -108,6 +108,7 @@ export const make = (options: WorldOptions): World => {
       }
     }
   })
+  if (p.remote) world.repo.useRemote()
   checker = new InvariantChecker({
     repo: world.repo,
     queue: world.queue,
@@ -167,6 +168,7 @@ const gitOf = (repo: MemoryGit.MemoryRepo, checker: InvariantChecker, variant: V
       ),
     compareAndSwapMain: (expected, next, landed) =>
       Effect.tap(compareAndSwapMain(expected, next, landed), (moved) => Effect.sync(() => moved && checker.mainMoved(expected, next))),
+    refreshMain: Effect.tap(base.refreshMain, (head) => Effect.sync(() => checker.refreshed(head))),
     commitAll: Variant.commitAll(variant, repo, base)
   }
 }

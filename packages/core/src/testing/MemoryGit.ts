@@ -59,6 +59,8 @@ export const make = (repo: MemoryRepo): Context.Service.Shape<typeof Git> =>
   Git.of({
     targetBranch: repo.targetBranch,
     mainHead: attempt(() => repo.mainHead()),
+    refreshMain: attempt(() => repo.refreshMain()),
+    target: repo.remote === undefined ? "local" : "remote",
     acquireWorkspace: (worker) => attempt(() => repo.acquireWorkspace(worker)),
     resetWorkspace: (workspace, branch, base) => attempt(() => repo.resetWorkspace(workspace, branch, base)),
     removeWorkspace: (workspace) => attempt(() => repo.removeWorkspace(workspace)),

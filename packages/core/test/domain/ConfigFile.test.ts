@@ -201,6 +201,23 @@ describe("decoding: the two dialects", () => {
     )
   })
 
+  it("target: a remote exactly when mode is push, the branch named once, merge.speculation from 1 to 32", () => {
+    const pushed = decodeOk({ workers: [{ model: "a" }], target: { mode: "push", remote: "origin", branch: "trunk" }, merge: { speculation: 4 } })
+    assert.deepStrictEqual([pushed.target, pushed.branch, pushed.merge.speculation], [{ remote: "origin", mode: "push" }, "trunk", 4])
+    assert.isUndefined(decodeOk({ workers: [{ model: "a" }], target: { mode: "local" } }).target)
+    assert.strictEqual(decodeErr({ workers: [{ model: "a" }], target: { mode: "push" } }).message, `${fileName}: target.remote: is missing: mode push lands on a git remote (origin, or a URL)`)
+    assert.strictEqual(
+      decodeErr({ workers: [{ model: "a" }], target: { remote: "origin" } }).message,
+      `${fileName}: target.mode: is "local", but target.remote is given: set mode to "push" to land on the remote`
+    )
+    assert.strictEqual(
+      decodeErr({ workers: [{ model: "a" }], branch: "main", target: { mode: "push", remote: "origin", branch: "trunk" } }).message,
+      `${fileName}: target.branch: names "trunk" but branch names "main": give the target branch once`
+    )
+    assert.include(decodeErr({ workers: [{ model: "a" }], merge: { speculation: 0 } }).message, "merge.speculation")
+    assert.include(decodeErr({ workers: [{ model: "a" }], merge: { speculation: 33 } }).message, "merge.speculation")
+  })
+
   it("review: false turns review off; absent means on", () => {
     assert.isFalse(decodeOk({ workers: [{ model: "a" }], review: false }).review)
     assert.isTrue(decodeOk({ workers: [{ model: "a" }] }).review)
@@ -437,14 +454,14 @@ describe("properties over generated files", () => {
 /** The keys SPEC F1 allows at each place of the file. */
 const validKeys = {
   top: [
-    "$schema", "workers", "review_model", "review_models", "reviewer", "review", "planner", "branch", "policy", "merge",
+    "$schema", "workers", "review_model", "review_models", "reviewer", "review", "planner", "branch", "target", "policy", "merge",
     "test_command", "setup_command", "teardown_command", "worktree", "timeouts", "rate_limit", "max_review_attempts", "max_task_attempts", "max_merge_retries",
     "max_parallel", "max_wait_for_tasks", "wait_between", "tasks_dir", "worktrees_dir", "harnesses", "budget", "pricing"
   ],
   worker: ["model", "iterations", "max_cycle", "count", "prompt", "role", "can_plan", "wait_between", "budget"],
   planner: ["model", "prompt", "max_pending"],
   policy: ["allow", "deny", "max_lines_added", "max_lines_deleted", "max_files", "allow_binary"],
-  merge: ["strategy", "on_conflict"],
+  merge: ["strategy", "on_conflict", "speculation"],
   timeouts: ["propose", "review", "test", "setup", "teardown"],
   budget: ["max_agent_calls", "max_wall_seconds", "max_cost_usd"],
   harnesses: [...harnessNames]

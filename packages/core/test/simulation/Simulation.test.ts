@@ -79,7 +79,8 @@ describe("Simulation", () => {
     ["blocked-never-settled", "I10", "liveness"],
     ["lands-past-ejected-candidate", "I1"],
     ["reuses-stale-test", "I1"],
-    ["lands-redelivery-twice", "I8"]
+    ["lands-redelivery-twice", "I8"],
+    ["push-without-lease", "I4"]
   ]
   for (const [variant, invariant, kind] of brokenVariants) {
     it(`finds a seed that breaks ${invariant} when ${variant}, within 500 seeds`, async () => {

@@ -187,9 +187,34 @@ export class MemoryRepo {
 
   // ---- the Git service, synchronously ------------------------------------------------------------
 
-  /** The commit the target branch points to. */
+  /** The commit the target branch points to (for a remote target: as last fetched). */
   mainHead(): string {
     return this.branches.get(this.targetBranch) ?? failWith("mainHead", `target branch ${this.targetBranch} is missing`, "missing-object")
+  }
+
+  /**
+   * A remote target (`target.mode: "push"`): where the target branch really is. Teammates push to
+   * it (`pushAsTeammate`); the local target branch is what oompa last fetched or landed.
+   */
+  remote: { head: string } | undefined
+
+  /** Makes the target remote, at the current main. */
+  useRemote(): void {
+    this.remote = { head: this.mainHead() }
+  }
+
+  /** The target's head, fetched: a remote one is copied to the local branch. */
+  refreshMain(): string {
+    if (this.remote !== undefined) this.moveBranch(this.targetBranch, this.remote.head)
+    return this.mainHead()
+  }
+
+  /** A teammate pushes a commit writing `files` on top of the remote's head; returns it. */
+  pushAsTeammate(files: Readonly<Record<string, FileContent>>, message: string): string {
+    const remote = this.remote ?? failWith("pushAsTeammate", "the target is not remote")
+    const tree = deriveTree(this.node(remote.head, "pushAsTeammate").tree, new Map(Object.entries(files)))
+    remote.head = this.graph.add(tree, [remote.head], message)
+    return remote.head
   }
 
   /** Creates the workspace detached at the current main (as `git worktree add --detach`), or returns it. */
@@ -320,11 +345,15 @@ export class MemoryRepo {
     if (!this.isAncestor(expected, next, operation)) {
       throw new Error(`MemoryGit.compareAndSwapMain: ${next} does not descend from ${expected}; main only moves forward`)
     }
-    if (this.mainHead() !== expected) {
+    // A remote target is compared where it really is (`--force-with-lease`); the local branch follows.
+    if ((this.remote?.head ?? this.mainHead()) !== expected) {
       this.counts.casFailures++
       return false
     }
-    this.moveBranch(this.targetBranch, next)
+    // The local branch follows a remote landing only from where oompa left it (an agent's move of it stays, to be reported).
+    const follows = this.remote === undefined || this.mainHead() === expected
+    if (this.remote !== undefined) this.remote.head = next
+    if (follows) this.moveBranch(this.targetBranch, next)
     for (const task of landed) this.markers.set(task, next)
     if (retired !== undefined) this.deleteBranch(retired)
     this.counts.casSuccesses++
