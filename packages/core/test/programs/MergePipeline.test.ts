@@ -144,6 +144,36 @@ describe("MergePipeline", () => {
       assert.isTrue(repo.treeOf(repo.mainHead()).has("c.txt"))
     })))
 
+  it("with a remote target, a teammate's push during the tests is built on, never overwritten: the candidates are rebuilt onto it and retested", () =>
+    inSimulatedTime(Effect.gen(function*() {
+      const repo = newRepo()
+      repo.useRemote()
+      const submissions = prepare(repo, [{ files: { "a.txt": "a\n" } }, { files: { "b.txt": "b\n" } }])
+      let teammate: string | undefined
+      const commands = new ScriptedCommands.ScriptedCommandsState(repo, {
+        test: () => {
+          // While the first candidates are under test, a teammate pushes to the remote.
+          teammate ??= repo.pushAsTeammate({ "teammate.txt": "theirs\n" }, "teammate: a push")
+          return { passed: true, delayMs: 1000 }
+        }
+      })
+      const log = new CollectingEventSink.EventLog()
+      const outcomes = yield* Effect.scoped(Effect.gen(function*() {
+        const queue = yield* MergeQueue.make({ strategy: "no-ff", policy: PolicyGate.make({}, "tasks"), testCommand: "t", testTimeoutMs: 60_000, dryRun: false, speculation: 2 })
+        return yield* Effect.forEach(submissions, (s) => queue.submit(s), { concurrency: "unbounded" })
+      })).pipe(Effect.provide(Layer.mergeAll(MemoryGit.layer(repo), ScriptedCommands.layer(commands), CollectingEventSink.layer(log))))
+      assert.deepStrictEqual(outcomes.map((o) => o._tag), ["Merged", "Merged"])
+      assert.strictEqual(outcomes[0]!._tag === "Merged" && outcomes[0]!.previous, teammate, "the first landed on the teammate's push")
+      assert.isTrue(repo.isAncestor(teammate!, repo.remote!.head), "the teammate's push is on the remote")
+      assert.strictEqual(repo.remote!.head, repo.mainHead(), "the local branch followed")
+      const files = repo.treeOf(repo.remote!.head)
+      assert.deepStrictEqual(["a.txt", "b.txt", "teammate.txt"].map((f) => files.has(f)), [true, true, true])
+      assert.deepStrictEqual(log.events.filter((e) => e._tag === "TargetMoved").map((e) => e._tag === "TargetMoved" && e.to), [teammate])
+      // Both were tested on the old head, then both rebuilt on the push and tested again.
+      assert.strictEqual(commands.tested.length, 4)
+      assert.deepStrictEqual(log.events.filter((e) => e._tag === "CandidateBuilt").map((e) => e._tag === "CandidateBuilt" && [e.iteration, e.position, e.rebuild]), [[1, 1, 0], [2, 2, 0], [1, 1, 1], [2, 2, 1]])
+    })))
+
   it("lands a submission delivered twice once: the copy gets the outcome of the one that was queued", () =>
     inSimulatedTime(Effect.gen(function*() {
       const repo = newRepo()
