@@ -94,6 +94,9 @@ export const step = (previous: ProgressState, event: Event.Event): ProgressState
       }
     case "RateLimited":
       return update(state, event.worker, event.at, { state: `rate limit ${Math.round(event.waitMs / 1000)} s` })
+    case "CandidateEjected":
+      // An error ends the submission without a MergeResult: it leaves the pipeline here.
+      return event.reason === "error" ? { ...state, pipeline: state.pipeline.filter((w) => w !== event.worker) } : state
     case "MergeResult":
       return {
         ...update(state, event.worker, event.at, { state: event.outcome }),

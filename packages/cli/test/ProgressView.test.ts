@@ -46,6 +46,9 @@ describe("ProgressView", () => {
       { _tag: "CandidateBuilt", at: 102_001, worker: "w1", iteration: 1, position: 1, onto: "m0", head: "h1", outcome: "built", sha: "c1b", rebuild: 1 },
       { _tag: "CandidateBuilt", at: 102_002, worker: "w2", iteration: 1, position: 2, onto: "c1b", head: "h2", outcome: "built", sha: "c2", rebuild: 0 }
     ] satisfies ReadonlyArray<Event.Event>
+    // An error ends a submission with no MergeResult: it leaves the pipeline all the same.
+    const failed = ProgressView.step(testing, { _tag: "CandidateEjected", at: 101_500, worker: "w0", iteration: 1, reason: "error", rebuilding: 1 })
+    assert.strictEqual(ProgressView.render(failed, 101_600, 120).at(-1), "merge queue: testing w1; 1 waiting; 0 merged")
     const rebuilt = after.reduce(ProgressView.step, testing)
     assert.strictEqual(ProgressView.render(rebuilt, 103_000, 120).at(-1), "merge queue: testing w1 > w2; 0 waiting; 0 merged")
     assert.deepStrictEqual(after.map((e) => ProgressView.plainLine(e, 0)), [

@@ -13,7 +13,7 @@ import { UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import * as RunSwarm from "../RunSwarm.ts"
 import * as Session from "../Session.ts"
-import { fallbackAgent, positive, runFlags, withRunFlags, workerFlags, workersFromFlags } from "./shared.ts"
+import { fallbackAgent, positive, runFlags, validateRunFlags, withRunFlags, workerFlags, workersFromFlags } from "./shared.ts"
 
 const cwd = () => process.cwd()
 
@@ -49,7 +49,8 @@ export const swarm = Command.make("swarm", {
   ...runFlags
 }, ({ config, detach: background, dryRun, keepWorktrees, remote, speculation }) =>
   background
-    ? detach(config, { dryRun, keepWorktrees, speculation, remote })
+    // The flags are checked here, where an error can still be shown, before the run goes to the background.
+    ? Effect.andThen(validateRunFlags({ speculation, remote }), detach(config, { dryRun, keepWorktrees, speculation, remote }))
     : Session.fromConfigFile(cwd(), Option.getOrUndefined(config)).pipe(
       Effect.flatMap((session) => withRunFlags(session, { speculation, remote })),
       Effect.flatMap((session) => RunSwarm.execute(session, { mode: "swarm", dryRun, keepWorktrees }))

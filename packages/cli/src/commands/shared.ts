@@ -24,28 +24,37 @@ export const runFlags = {
   )
 }
 
+/** `--speculation` and `--remote` checked alone (before `--detach` leaves the terminal). */
+export const validateRunFlags = (flags: { readonly speculation: Option.Option<number>; readonly remote: Option.Option<string> }): Effect.Effect<void, UsageError> =>
+  Effect.gen(function*() {
+    if (Option.isSome(flags.speculation)) {
+      const k = flags.speculation.value
+      if (!Number.isSafeInteger(k) || k < 1 || k > SwarmConfig.speculationMax) {
+        return yield* new UsageError({ message: `--speculation: expected an integer from 1 to ${SwarmConfig.speculationMax}, got ${k}` })
+      }
+    }
+    if (Option.isSome(flags.remote)) {
+      const remote = flags.remote.value.trim()
+      if (remote === "" || remote.startsWith("-")) return yield* new UsageError({ message: `--remote: expected a git remote's name or URL, got ${JSON.stringify(flags.remote.value)}` })
+    }
+  })
+
 /** The session with the run flags that change its config: `--speculation`, `--remote`. */
 export const withRunFlags = (
   session: Session.Session,
   flags: { readonly speculation: Option.Option<number>; readonly remote: Option.Option<string> }
 ): Effect.Effect<Session.Session, UsageError> =>
   Effect.gen(function*() {
-    const speculated = yield* withSpeculation(session, flags.speculation)
-    if (Option.isNone(flags.remote)) return speculated
-    const remote = flags.remote.value.trim()
-    if (remote === "" || remote.startsWith("-")) return yield* new UsageError({ message: `--remote: expected a git remote's name or URL, got ${JSON.stringify(flags.remote.value)}` })
-    return { ...speculated, config: { ...speculated.config, target: { remote, mode: "push" as const } } }
-  })
-
-/** The session with `--speculation` in place of `merge.speculation`, when given. */
-export const withSpeculation = (session: Session.Session, speculation: Option.Option<number>): Effect.Effect<Session.Session, UsageError> =>
-  Effect.gen(function*() {
-    if (Option.isNone(speculation)) return session
-    const k = speculation.value
-    if (!Number.isSafeInteger(k) || k < 1 || k > SwarmConfig.speculationMax) {
-      return yield* new UsageError({ message: `--speculation: expected an integer from 1 to ${SwarmConfig.speculationMax}, got ${k}` })
+    yield* validateRunFlags(flags)
+    const config = session.config
+    return {
+      ...session,
+      config: {
+        ...config,
+        ...(Option.isNone(flags.speculation) ? {} : { merge: { ...config.merge, speculation: flags.speculation.value } }),
+        ...(Option.isNone(flags.remote) ? {} : { target: { remote: flags.remote.value.trim(), mode: "push" as const } })
+      }
     }
-    return { ...session, config: { ...session.config, merge: { ...session.config.merge, speculation: k } } }
   })
 
 /** Flags that choose workers without a config file. */

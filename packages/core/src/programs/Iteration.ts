@@ -135,7 +135,7 @@ const attempt = Effect.fnUntraced(function*(n: number, claim: Claim.Claim | unde
       yield* Ref.set(done, { inputs: left, reusable: outputs.reusable })
     }
   }
-  const steps: Steps = { n, task: claim?.task, claim, watch, branch, base: yield* Ref.make(base), loop }
+  const steps: Steps = { n, task: claim?.task, claim, watch, branch, base: yield* Ref.make(base), loop, submitted: { count: 0 } }
   const proposal = yield* propose(steps)
   if (proposal._tag === "Stopped") return proposal.report
   return yield* reviewAndMerge(steps, proposal.sessionId, proposal.done)

@@ -93,6 +93,8 @@ export interface Steps {
   readonly base: Ref.Ref<string>
   /** The review loop's state, where the approved commit is; the branch's finalizer reads it. */
   readonly loop: Ref.Ref<ReviewLoop.State>
+  /** Submissions to the merge queue so far: each is known to it by its number (a copy delivered late gets its outcome). */
+  readonly submitted: { count: number }
 }
 
 /**
@@ -277,6 +279,7 @@ export const submit = Effect.fnUntraced(function*(steps: Steps, state: ReviewLoo
   const submission: Submission = {
     worker: worker.id,
     iteration: steps.n,
+    number: ++steps.submitted.count,
     branch: steps.branch,
     base: yield* Ref.get(steps.base),
     head,

@@ -109,7 +109,7 @@ export interface Main {
  * @category models
  * @since 0.1.0
  */
-export const keyOf = (submission: Submission): string => `${submission.worker}\u0000${submission.iteration}\u0000${submission.head}`
+export const keyOf = (submission: Submission): string => `${submission.worker}\u0000${submission.iteration}\u0000${submission.number ?? 1}\u0000${submission.head}`
 
 /**
  * Starts the pipeline's coordinator in `scope`; returns how to submit to it.
@@ -125,7 +125,8 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
   const waiting: Array<Entry> = []
   const pipeline: Array<Candidate> = []
   const inFlight = new Map<string, Entry>()
-  const merged = new Map<string, MergeOutcome>()
+  /** Every outcome given, by key: a copy delivered after its submission was decided gets it. */
+  const decided = new Map<string, MergeOutcome>()
   /** Submissions queued and not yet told their outcome. */
   let undecided = 0
   /** The head being decided: out of the pipeline, not yet told its outcome. */
@@ -218,7 +219,7 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
     inFlight.delete(entry.key)
     undecided--
     if (Exit.isSuccess(exit)) {
-      if (exit.value._tag === "Merged") merged.set(entry.key, exit.value)
+      decided.set(entry.key, exit.value)
       yield* emitNow((at) => ({ ...resultEvent(entry.submission, exit.value, at), behind: pipeline.length }))
     }
     yield* Deferred.done(entry.done, exit)
@@ -312,12 +313,14 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
       (entry) => Deferred.failCause(entry.done, cause),
       { discard: true }
     )
-  yield* Effect.forkIn(
+  const coordinator = yield* Effect.forkIn(
     Effect.forever(Effect.flatMap(Queue.take(mailbox), receive)).pipe(
       Effect.tapCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.void : failAll(cause))
     ),
     scope
   )
+  // It never ends but by a defect or the run's end: a submission waiting on it then ends with it.
+  const coordinatorEnded = Effect.flatMap(Fiber.join(coordinator), () => Effect.never)
 
   const submit = Effect.fnUntraced(function*(submission: Submission) {
     const queuedAtMs = yield* Clock.currentTimeMillis
@@ -326,19 +329,19 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
     // Read and recorded in one step: two copies delivered at once are still one entry.
     const known = yield* Effect.sync(() => {
       if (broken.has("lands-redelivery-twice")) return undefined
-      const landed = merged.get(entry.key)
-      if (landed !== undefined) return landed
+      const outcome = decided.get(entry.key)
+      if (outcome !== undefined) return outcome
       const queued = inFlight.get(entry.key)
       if (queued !== undefined) return queued
       inFlight.set(entry.key, entry)
       return undefined
     })
-    if (known !== undefined) return "done" in known ? yield* Deferred.await(known.done) : known
+    if (known !== undefined) return "done" in known ? yield* Effect.raceFirst(Deferred.await(known.done), coordinatorEnded) : known
     // Every submission not yet decided, this one included (some may still be on their way to the coordinator).
     const position = ++undecided
     yield* emitNow((at) => ({ _tag: "MergeQueued", at, worker: submission.worker, iteration: submission.iteration, position }))
     yield* Queue.offer(mailbox, { _tag: "Submitted", entry })
-    return yield* Deferred.await(done)
+    return yield* Effect.raceFirst(Deferred.await(done), coordinatorEnded)
   }, Effect.provideContext(services))
   return { submit }
 })

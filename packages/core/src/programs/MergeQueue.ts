@@ -38,6 +38,12 @@ import type * as PolicyGate from "./PolicyGate.ts"
 export interface Submission {
   readonly worker: string
   readonly iteration: number
+  /**
+   * Which submission of the iteration this is (1, 2, … after a failed test or a conflict): with
+   * worker and iteration, what the queue knows it by, so a copy delivered again — at once or after
+   * it was decided — gets the one outcome, and only a new submission is merged again. Default 1.
+   */
+  readonly number?: number | undefined
   readonly branch: string
   /** The main the approved change starts from (see `Git.MergeRequest.base`). */
   readonly base: string
@@ -203,6 +209,8 @@ export const make = (options: Options) =>
       // From the value the queue last saw, under the lock `checkMain` takes: no check sees main half-moved.
       swap: (next, landed, retired) =>
         main.lock.withPermit(Effect.gen(function*() {
+          // A halted queue lands nothing more, even where main was put back since.
+          if (Option.isSome(yield* Ref.get(main.halted))) return false
           if (!(yield* git.compareAndSwapMain(main.lastSeen, next, landed, retired))) return false
           main.lastSeen = next
           return true

@@ -82,6 +82,7 @@ export const make = (options: WorldOptions): World => {
   root.fork()
   const deliveryPrng = root.fork()
   let checker: InvariantChecker | undefined
+  const verdicts = new Map<string, boolean>()
   const world = TestSwarm.makeWorld({
     files: { "README.md": "# simulated\n", "shared.txt": "one\ntwo\nthree\nfour\n" },
     tasks,
@@ -102,7 +103,8 @@ export const make = (options: WorldOptions): World => {
       test: (_tree, sha) => {
         const digest = world.repo.treeDigest(sha)
         const passed = !(switches.faults && treeFails(digest, p))
-        checker!.testVerdicts.set(sha, passed)
+        // The checker learns it when the test ends (`layerOf`): an interrupted test passed nothing.
+        verdicts.set(sha, passed)
         // Some trees test longer than others: a candidate's test may end before the one ahead of it.
         return { passed, output: passed ? "ok" : "1 failing test", delayMs: testDelayMs + (digest % testDelayMs) }
       }
@@ -120,7 +122,7 @@ export const make = (options: WorldOptions): World => {
   world.agent.script = AgentModel.script({ parameters: p, prng: agentPrng, switches, repo: world.repo, checker, timeoutMs: config.timeouts.propose * 1000 })
   // At-least-once delivery to the merge queue, as across machines: now and then a submission twice.
   const delivery = { copies: () => switches.faults && deliveryPrng.chance(redeliveryRate) ? 2 : 1 }
-  return { world, checker, switches, trace, counts, runLogs: new Map(), log, time: new DiscreteTime(), layer: layerOf(world, checker, variant, delivery) }
+  return { world, checker, switches, trace, counts, runLogs: new Map(), log, time: new DiscreteTime(), layer: layerOf(world, checker, variant, delivery, verdicts) }
 }
 
 /** How long a simulated test runs at least; at most twice that. */
@@ -141,13 +143,20 @@ const layerOf = (
   world: TestSwarm.World,
   checker: InvariantChecker,
   variant: Variant.Variant | undefined,
-  delivery: (typeof MergeQueue.Delivery)["Service"]
+  delivery: (typeof MergeQueue.Delivery)["Service"],
+  verdicts: ReadonlyMap<string, boolean>
 ): Layer.Layer<Swarm.Services> => {
+  const commands = Variant.commandRunner(variant, world.commands)
   const services = Layer.mergeAll(
     Layer.succeed(Git, gitOf(world.repo, checker, variant)),
     Layer.succeed(TaskQueue, Variant.taskQueue(variant, world.queue)),
     Layer.succeed(Agent, Variant.agent(variant, world.agent)),
-    Layer.succeed(CommandRunner, Variant.commandRunner(variant, world.commands)),
+    Layer.succeed(CommandRunner, {
+      ...commands,
+      // What the test model said, recorded once the test ended — whatever a broken runner reported.
+      inCommit: (sha, command, timeoutMs) =>
+        Effect.tap(commands.inCommit(sha, command, timeoutMs), () => Effect.sync(() => checker.testVerdicts.set(sha, verdicts.get(sha) ?? false)))
+    }),
     Layer.succeed(MergeQueue.Delivery, delivery),
     Layer.succeed(MergePipeline.Broken, Variant.brokenPipeline(variant))
   )

@@ -210,6 +210,66 @@ describe("MergePipeline", () => {
     })
   }
 
+  for (const k of [1, 2]) {
+    it(`a halted queue lands nothing more, even once main was put back (k = ${k})`, () =>
+      inSimulatedTime(Effect.gen(function*() {
+        const repo = newRepo()
+        const submissions = prepare(repo, [{ files: { "a.txt": "a\n" } }, { files: { "b.txt": "b\n" } }])
+        const start = repo.mainHead()
+        const commands = new ScriptedCommands.ScriptedCommandsState(repo, { test: () => ({ passed: true, delayMs: 1000 }) })
+        const outcomes = yield* Effect.scoped(Effect.gen(function*() {
+          const queue = yield* MergeQueue.make({ strategy: "no-ff", policy: PolicyGate.make({}, "tasks"), testCommand: "t", testTimeoutMs: 60_000, dryRun: false, speculation: k })
+          const noticing = Effect.gen(function*() {
+            yield* Effect.sleep(500)
+            // Someone moves main while the first is under test, an agent's call ends and notices, then main is put back.
+            repo.setBranch("main", repo.commitWithParents([start], "outside", start))
+            assert.strictEqual((yield* queue.checkMain({ worker: "w9", iteration: 1 }))._tag, "Moved")
+            repo.setBranch("main", start)
+          })
+          const [landed] = yield* Effect.all([Effect.forEach(submissions, (s) => queue.submit(s), { concurrency: "unbounded" }), noticing], { concurrency: "unbounded" })
+          return landed
+        })).pipe(Effect.provide(Layer.mergeAll(MemoryGit.layer(repo), ScriptedCommands.layer(commands), CollectingEventSink.layer(new CollectingEventSink.EventLog()))))
+        assert.deepStrictEqual(outcomes.map((o) => o._tag), ["MainMoved", "MainMoved"])
+        assert.strictEqual(repo.mainHead(), start)
+      })))
+  }
+
+  it("a copy delivered after its submission was decided gets that outcome, and is not tested again", () =>
+    inSimulatedTime(Effect.gen(function*() {
+      const repo = newRepo()
+      const [first, second] = prepare(repo, [{ files: { "a.txt": "a\n" } }, { files: { "b.txt": "b\n" } }])
+      const commands = new ScriptedCommands.ScriptedCommandsState(repo, { test: (tree) => ({ passed: !tree.has("a.txt"), delayMs: 10 }) })
+      const outcomes = yield* Effect.scoped(Effect.gen(function*() {
+        const queue = yield* MergeQueue.make({ strategy: "no-ff", policy: PolicyGate.make({}, "tasks"), testCommand: "t", testTimeoutMs: 60_000, dryRun: false, speculation: 2 })
+        const decided = yield* Effect.all([queue.submit(first!), queue.submit(second!)], { concurrency: "unbounded" })
+        const testsBefore = commands.tested.length
+        const late = yield* queue.submit(first!)
+        assert.strictEqual(commands.tested.length, testsBefore, "the late copy ran no test")
+        // The worker's own next submission (its fix) is a new one: merged and tested again.
+        const resubmitted = yield* queue.submit({ ...first!, number: 2 })
+        return [...decided, late, resubmitted]
+      })).pipe(Effect.provide(Layer.mergeAll(MemoryGit.layer(repo), ScriptedCommands.layer(commands), CollectingEventSink.layer(new CollectingEventSink.EventLog()))))
+      assert.deepStrictEqual(outcomes.map((o) => o._tag), ["TestFailed", "Merged", "TestFailed", "TestFailed"])
+      assert.strictEqual(outcomes[2], outcomes[0])
+    })))
+
+  it("a submission made after the queue died of a defect fails too, instead of waiting for ever", () =>
+    inSimulatedTime(Effect.gen(function*() {
+      const repo = newRepo()
+      const [first, second] = prepare(repo, [{ files: { "a.txt": "a\n" } }, { files: { "b.txt": "b\n" } }])
+      const commands = new ScriptedCommands.ScriptedCommandsState(repo, { test: () => ({ passed: true, delayMs: 10 }) })
+      const exits = yield* Effect.scoped(Effect.gen(function*() {
+        const queue = yield* MergeQueue.make({ strategy: "no-ff", policy: PolicyGate.make({}, "tasks"), testCommand: "t", testTimeoutMs: 60_000, dryRun: false, speculation: 1 })
+        const dead = yield* Effect.exit(queue.submit(first!))
+        return [dead, yield* Effect.exit(queue.submit(second!))]
+      })).pipe(Effect.provide(Layer.mergeAll(
+        Layer.succeed(Git, { ...MemoryGit.make(repo), compareAndSwapMain: () => Effect.succeed(false) }),
+        ScriptedCommands.layer(commands),
+        CollectingEventSink.layer(new CollectingEventSink.EventLog())
+      )))
+      assert.isTrue(exits.every(Exit.isFailure))
+    })))
+
   it("fails every waiting submission with a defect of the pipeline, instead of leaving them waiting", () =>
     inSimulatedTime(Effect.gen(function*() {
       const repo = newRepo()
