@@ -30,13 +30,25 @@ import * as RunLock from "./RunLock.ts"
 import * as RunPaths from "./RunPaths.ts"
 
 /**
- * The git layer recovery and the read commands use: the repository's, under no run.
+ * The git layer recovery and the read commands use: the repository's, under no run. With `remote`
+ * (what `repair` asks for) a remote target (`target.mode: "push"`) is fetched first, its branch and
+ * merged markers, so what a dead run pushed but never recorded locally counts as landed; an
+ * unreachable remote then fails it. Without, main is the local branch (no network).
  *
  * @category layers
  * @since 0.1.0
  */
-export const gitLayer = (project: Project.Project): Layer.Layer<Git.Git, Errors.GitError, ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path> =>
-  NodeGit.layer({ repoRoot: project.repoRoot, worktreesDir: project.config.worktrees_dir, branch: project.config.branch, runId: "cleanup" })
+export const gitLayer = (
+  project: Project.Project,
+  options: { readonly remote?: boolean } = {}
+): Layer.Layer<Git.Git, Errors.GitError, ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path> =>
+  NodeGit.layer({
+    repoRoot: project.repoRoot,
+    worktreesDir: project.config.worktrees_dir,
+    branch: project.config.branch,
+    runId: "cleanup",
+    remote: options.remote === true ? project.config.target?.remote : undefined
+  })
 
 /**
  * Kills the process groups of agents whose oompa process is gone (their records), then every other
@@ -157,8 +169,7 @@ export const repair = (project: Project.Project): Effect.Effect<
   Effect.gen(function*() {
     const lines = (yield* killOrphanAgents(project.paths.runsDir, project.repoRoot)).map((k) => `killed ${k}`)
     // After the kill: no test command of a dead run runs in a gate any more.
-    const gates = yield* NodeCommandRunner.removeLeftoverGates({ repoRoot: project.repoRoot, worktreesDir: project.config.worktrees_dir, branch: project.config.branch })
-    lines.push(...gates.map((path) => `removed test worktree ${path}`))
+    lines.push(...yield* NodeCommandRunner.removeLeftoverGates({ repoRoot: project.repoRoot, worktreesDir: project.config.worktrees_dir, branch: project.config.branch }))
     const repaired = yield* Effect.gen(function*() {
       const git = yield* Git.Git
       const files = yield* Effect.context<FileSystem.FileSystem>()
@@ -184,7 +195,8 @@ export const repair = (project: Project.Project): Effect.Effect<
         })
       ]
     }).pipe(
-      Effect.provide([gitLayer(project), FsTaskQueue.layer(project.paths.tasksDir), EventSink.EventSink.layerNoop])
+      // With the remote target fetched: a push a dead run made before its bookkeeping counts as landed.
+      Effect.provide([gitLayer(project, { remote: true }), FsTaskQueue.layer(project.paths.tasksDir), EventSink.EventSink.layerNoop])
     )
     return [...lines, ...repaired]
   })

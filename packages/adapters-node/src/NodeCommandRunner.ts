@@ -32,6 +32,7 @@
 import { CommandRunner, Errors } from "@oompa/core"
 import { Clock, Duration, Effect, Fiber, Layer, Option, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
+import * as nodeFs from "node:fs"
 import * as GitCommand from "./internal/gitCommand.ts"
 import * as GitRepo from "./internal/gitRepo.ts"
 import * as ProcessOwner from "./ProcessOwner.ts"
@@ -217,12 +218,32 @@ const prepareGate = (repo: GitRepo.Repo, cleanIgnored: boolean) =>
     return path
   })
 
+/** Gives the owner write access to every folder under `path` (never through a symlink), so that its entries can be removed. */
+const makeWritable = (path: string): void => {
+  const walk = (folder: string): void => {
+    let entries: Array<nodeFs.Dirent>
+    try {
+      const stat = nodeFs.lstatSync(folder)
+      if (!stat.isDirectory()) return
+      if ((stat.mode & 0o700) !== 0o700) nodeFs.chmodSync(folder, stat.mode | 0o700)
+      entries = nodeFs.readdirSync(folder, { withFileTypes: true })
+    } catch {
+      // Not there, or not ours: the removal that follows says what went wrong.
+      return
+    }
+    for (const entry of entries) if (entry.isDirectory()) walk(`${folder}/${entry.name}`)
+  }
+  walk(path)
+}
+
 /**
  * Removes the gate at `path`: `worktree remove` when it is a worktree of the repository, else its
  * folder (if any) and the registration left without it (`worktree prune`).
  */
 const removeGate = (repo: GitRepo.Repo, path: string) =>
   GitRepo.withWorktreeRegistry(repo, Effect.gen(function*() {
+    // A test may leave read-only folders (a module cache, a fixture): made writable so they can go.
+    yield* Effect.sync(() => makeWritable(path))
     if ((yield* GitRepo.adminDirOf(repo, path)) !== undefined) return yield* GitRepo.removeWorktree(repo, "removeTestGate", path)
     yield* repo.fs.remove(path, { recursive: true, force: true }).pipe(
       Effect.mapError((error) => GitRepo.gitError("removeTestGate", "failed", error.message))
@@ -297,8 +318,12 @@ export const removeLeftoverGates = Effect.fn("NodeCommandRunner.removeLeftoverGa
   if (!(yield* repo.fs.exists(repo.worktreesDir).pipe(Effect.mapError(failed)))) return []
   const names = yield* repo.fs.readDirectory(repo.worktreesDir).pipe(Effect.mapError(failed))
   const leftovers = names.filter(isGateName).sort().map((name) => `${repo.worktreesDir}/${name}`)
-  yield* Effect.forEach(leftovers, (path) => removeGate(repo, path), { discard: true })
-  return leftovers
+  // Best effort: a gate that cannot go (a test left read-only files) is reported, and never stops a run or a cleanup.
+  return yield* Effect.forEach(leftovers, (path) =>
+    removeGate(repo, path).pipe(
+      Effect.as(`removed test worktree ${path}`),
+      Effect.catchTag("GitError", (error) => Effect.succeed(`could not remove test worktree ${path}: ${error.message.split("\n")[0]}`))
+    ))
 })
 
 /**

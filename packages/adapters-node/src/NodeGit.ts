@@ -31,9 +31,10 @@
  *
  * Called by the core's programs through the `Git` service; built by `layer`. The operations live in
  * `internal/`: workspaces (`gitWorkspaces`), what oompa records of them and the refs it writes
- * (`gitHeads`), commits and diffs (`gitCommits`), merges and the move of main (`gitLanding`), task
- * files (`gitTaskFiles`) and the guard on the repository's config (`gitConfigGuard`). Every failure
- * is a `GitError` whose `reason` says why (`internal/gitCommand.ts` reads it from git's stderr).
+ * (`gitHeads`), commits and diffs (`gitCommits`), merges and the move of main (`gitLanding`), the
+ * remote target main is pushed to with `Options.remote` (`gitRemote`), task files (`gitTaskFiles`)
+ * and the guard on the repository's config (`gitConfigGuard`). Every failure is a `GitError` whose
+ * `reason` says why (`internal/gitCommand.ts` reads it from git's stderr).
  *
  * @since 0.1.0
  */
@@ -45,6 +46,7 @@ import * as Commits from "./internal/gitCommits.ts"
 import * as ConfigGuard from "./internal/gitConfigGuard.ts"
 import * as Heads from "./internal/gitHeads.ts"
 import * as Landing from "./internal/gitLanding.ts"
+import * as GitRemote from "./internal/gitRemote.ts"
 import * as GitRepo from "./internal/gitRepo.ts"
 import * as TaskFiles from "./internal/gitTaskFiles.ts"
 import * as Workspaces from "./internal/gitWorkspaces.ts"
@@ -69,7 +71,32 @@ export interface Options {
   readonly onWarning?: ((line: string) => Effect.Effect<void>) | undefined
   /** The ignored files every worktree gets (`worktree.copy`/`link`, resolved by `SwarmRun`). */
   readonly worktreeFiles?: WorktreeFiles.WorktreeFiles | undefined
+  /**
+   * Land on the target branch of this git remote (a remote's name or a URL; `target.mode: "push"`,
+   * issue 20) instead of the local branch, which then follows (see `internal/gitRemote.ts`).
+   */
+  readonly remote?: string | undefined
+  /** How a remote call that failed on the network is retried; default `remoteRetryDefault`. */
+  readonly remoteRetry?: GitRemote.RetryPolicy | undefined
 }
+
+/**
+ * How a fetch or push to the remote target that failed on the network is retried by default: 4
+ * more attempts, after 0.5, 1, 2 and 4 s. A refused login is never retried.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const remoteRetryDefault: GitRemote.RetryPolicy = GitRemote.defaultRetry
+
+/**
+ * The ref oompa fetches the remote target's branch into (`mainHead` of a remote target); only
+ * oompa writes it.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const remoteTrackingRef: (branch: string) => string = GitRemote.trackingRef
 
 /**
  * One worker's worktree as `listWorkspaces` finds it under `worktreesDir` (`oompa worktrees --json`
@@ -120,7 +147,8 @@ export const newTasksFolder = TaskFiles.newTasksFolder
 export const mergedMarkerRef: (task: string) => string = Landing.mergedMarkerRef
 
 /**
- * The `Git` service over an opened repository.
+ * The `Git` service over an opened repository; with `remote` (an opened remote target), main is the
+ * remote's branch and the local one follows.
  *
  * @category constructors
  * @since 0.1.0
@@ -129,16 +157,24 @@ export const make = (
   repo: GitRepo.Repo,
   warn: (line: string) => Effect.Effect<void>,
   swaps: Semaphore.Semaphore,
-  files: WorktreeFiles.WorktreeFiles = WorktreeFiles.none
+  files: WorktreeFiles.WorktreeFiles = WorktreeFiles.none,
+  remote?: GitRemote.Remote
 ): Git.Git["Service"] => {
   const records: Heads.Records = new Map()
   const guard = ConfigGuard.makeGuard(repo)
   const guarded = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | Errors.GitError> => Effect.andThen(ConfigGuard.guardConfig(repo, guard, warn), effect)
+  const localSwap = Landing.compareAndSwapMain(repo, warn, swaps, records)
+  const remoteSwap = remote?.compareAndSwapMain({
+    follow: (from, next, retired) => localSwap(from, next, [], retired),
+    retire: Heads.deleteBranch(repo, records),
+    warn
+  })
   return Git.Git.of({
     targetBranch: repo.targetBranch,
-    mainHead: Heads.mainHead(repo),
-    refreshMain: Heads.mainHead(repo),
-    target: "local",
+    mainHead: remote?.mainHead ?? Heads.mainHead(repo),
+    // A fetch runs what the config names (credential helpers, an SSH command): guarded as merges are.
+    refreshMain: remote === undefined ? Heads.mainHead(repo) : guarded(remote.refreshMain),
+    target: remote === undefined ? "local" : "remote",
     acquireWorkspace: Workspaces.acquireWorkspace(repo, records),
     resetWorkspace: (workspace, branch, base) => guarded(Workspaces.resetWorkspace(repo, records, files, warn)(workspace, branch, base)),
     removeWorkspace: Workspaces.removeWorkspace(repo, records),
@@ -151,7 +187,7 @@ export const make = (
     diffText: Commits.diffText(repo),
     // Merges may run merge drivers; the swap syncs the user's checkout (smudge filters).
     merge: (request) => guarded(Landing.merge(repo)(request)),
-    compareAndSwapMain: (expected, next, landed, retired) => guarded(Landing.compareAndSwapMain(repo, warn, swaps, records)(expected, next, landed, retired)),
+    compareAndSwapMain: (expected, next, landed = [], retired) => guarded(remoteSwap === undefined ? localSwap(expected, next, landed, retired) : remoteSwap(expected, next, landed, retired)),
     mergedMarkers: Landing.mergedMarkers(repo),
     mergeIntoWorkspace: (workspace, onto) => guarded(Landing.mergeIntoWorkspace(repo, records)(workspace, onto)),
     takeNewTaskFiles: TaskFiles.takeNewTaskFiles(repo),
@@ -167,7 +203,9 @@ export const make = (
 /**
  * Provides `Git` on the repository at `options.repoRoot`. Opening it picks the target branch (SPEC
  * F1), creates the worktrees folder, adds `.oompa/` and `.oompa-new-tasks/` to `.git/info/exclude`,
- * and finishes a checkout sync a crashed run left behind (SPEC F14). Needs `ChildProcessSpawner`,
+ * and finishes a checkout sync a crashed run left behind (SPEC F14). With `options.remote` it then
+ * fetches the remote's branch and merged markers: an unreachable remote, a refused login or a branch
+ * the remote lacks fail it with a `GitError` of operation `remote`. Needs `ChildProcessSpawner`,
  * `FileSystem` and `Path` (all in `@effect/platform-node`'s `NodeServices.layer`).
  *
  * @category layers
@@ -178,5 +216,6 @@ export const layer = (options: Options) =>
     const repo = yield* GitRepo.open(options)
     const warn = options.onWarning ?? ((line: string) => Console.error(line))
     yield* Effect.forEach(yield* CheckoutSync.recover(repo), warn)
-    return make(repo, warn, yield* Semaphore.make(1), options.worktreeFiles)
+    const remote = options.remote === undefined ? undefined : yield* GitRemote.open(repo, options.remote, options.remoteRetry)
+    return make(repo, warn, yield* Semaphore.make(1), options.worktreeFiles, remote)
   }))

@@ -72,6 +72,8 @@ export const layer = (options: Options): Layer.Layer<
       repoRoot: options.repoRoot,
       worktreesDir: options.config.worktrees_dir,
       branch: options.config.branch,
+      // A remote target (`target.mode: "push"`): main is the remote's branch, the local one follows.
+      remote: options.config.target?.remote,
       runId: options.runId,
       worktreeFiles: options.worktreeFiles,
       onWarning: (line) => Effect.flatMap(Clock.currentTimeMillis, (at) => sink.emit({ _tag: "Warning", at, message: line.replace(/^warning:\s*/, "") }))

@@ -16,14 +16,15 @@ import * as RunPaths from "./RunPaths.ts"
 /**
  * Why a run could not start, or a command could not open the repository: not a repository, a
  * missing or invalid oompa.json, an agent CLI that cannot run (preflight), another live run holding
- * the lock, or the repository's layers failing to open (no main branch, unwritable folders). The
- * CLI exits 2 on it; nothing was claimed or created.
+ * the lock, the repository's layers failing to open (no main branch, unwritable folders), or a
+ * remote target that cannot be reached, refuses the login or lacks the branch (`remote`). The CLI
+ * exits 2 on it; nothing was claimed or created.
  *
  * @category errors
  * @since 0.1.0
  */
 export class SetupError extends Schema.TaggedError<SetupError>()("SetupError", {
-  reason: Schema.Literals(["repository", "config", "preflight", "lock", "layers"]),
+  reason: Schema.Literals(["repository", "config", "preflight", "lock", "layers", "remote"]),
   message: Schema.String
 }) {}
 

@@ -6,7 +6,9 @@
  *    `Pricing`) — both skipped when the host brings its own agent — and every prompt file it names
  *    is there;
  * 2. the repository's run lock (one run at a time; a dead holder's lock is taken over);
- * 3. recovery of whatever dead runs left (`DiskRecovery`: agents, claims, worktrees, branches);
+ * 3. recovery of whatever dead runs left (`DiskRecovery`: agents, claims, worktrees, branches); a
+ *    remote target (`target.mode: "push"`) is fetched first, and one that cannot be reached or
+ *    refuses the login stops the run here (`SetupError` `remote`), before anything is claimed;
  * 4. the run log `.oompa/runs/<id>/events.jsonl`, beside the host's own event sinks;
  * 5. the swarm (`Swarm.run`, or `RunTasks.run` for a fixed task list), and its typed report.
  *
@@ -171,6 +173,16 @@ const runIdOf = (given: string | undefined): Effect.Effect<Ids.RunId, Project.Se
     ? Effect.succeed(given)
     : Effect.fail(new Project.SetupError({ reason: "config", message: `runId: ${JSON.stringify(given)} is not a run id (8 hex characters)` }))
 
+/**
+ * A failure to open the repository's layers, as the setup error it is (no main branch, unwritable
+ * folders); a remote target (`target.mode: "push"`) that cannot be reached, refuses the login or
+ * lacks the branch is reason `remote`, with git's (redacted) message.
+ */
+const layersError = (e: { readonly _tag: string; readonly message: string }): Project.SetupError =>
+  e._tag === "GitError" && "operation" in e && e.operation === "remote"
+    ? new Project.SetupError({ reason: "remote", message: `${e.message}\nnothing was claimed` })
+    : new Project.SetupError({ reason: "layers", message: e.message })
+
 const agentLayerOf = (agent: Options["agent"]): NodeServices.Options["agent"] =>
   typeof agent === "function" ? Agent.layerFunction(agent) : agent
 
@@ -240,7 +252,8 @@ export const runProject = (
     )
     if (lock.takeover !== undefined) notice(`warning: ${lock.takeover}`)
     // Holding the lock, whatever a dead run left is ours to repair before this run starts (SPEC F14).
-    const repaired = yield* DiskRecovery.repair(project).pipe(Effect.mapError((e) => new Project.SetupError({ reason: "layers", message: e.message })))
+    // A remote target is fetched here first: unreachable, or a refused login, stops the run (exit 2).
+    const repaired = yield* DiskRecovery.repair(project).pipe(Effect.mapError(layersError))
     for (const line of repaired) notice(`recovered: ${line}`)
     const agent = agentLayerOf(options.agent)
     const worktreeFiles = yield* WorktreeFiles.resolve(project.repoRoot, project.config.worktree).pipe(
@@ -257,7 +270,7 @@ export const runProject = (
       sinks: [...(options.sinks ?? []), ...(options.onEvent === undefined ? [] : [callbackSink(options.onEvent, hostFailed, runId)])],
       ...(options.env === undefined ? {} : { env: options.env }),
       ...(agent === undefined ? {} : { agent })
-    })).pipe(Effect.mapError((e) => new Project.SetupError({ reason: "layers", message: e.message })))
+    })).pipe(Effect.mapError(layersError))
     const ports = project.config.workers.length * project.config.worktree.ports_per_worker
     if (WorktreeEnvironment.defaultPortBase + ports - 1 > 65_535) {
       return yield* new Project.SetupError({
