@@ -17,7 +17,7 @@
  * @since 0.1.0
  */
 import * as WorktreeEnvironment from "../domain/WorktreeEnvironment.ts"
-import { Effect, Option, Ref } from "effect"
+import { Effect, Exit, Option, Ref } from "effect"
 import type { PromptName } from "../domain/DefaultPrompts.ts"
 import { zeroTimings } from "../domain/Event.ts"
 import { iterationBranch } from "../domain/Ids.ts"
@@ -114,9 +114,18 @@ const attempt = Effect.fnUntraced(function*(n: number, claim: Claim.Claim | unde
   const loop = yield* Ref.make(ReviewLoop.initial({ reviewAttemptsMax: config.max_review_attempts, conflictRetriesMax: config.max_merge_retries }))
   yield* Effect.acquireRelease(
     watch.time("git", git.resetWorkspace(workspace, branch, base)),
-    // A branch holding approved-but-unmerged work is never deleted (SPEC F5, F14).
-    () => Effect.flatMap(Ref.get(loop), (state) =>
-      keepBranches || state.approved !== undefined ? Effect.void : Effect.ignore(git.deleteBranch(branch)))
+    // A branch holding approved-but-unmerged work is never deleted (SPEC F5, F14); interrupted, the run says it kept it.
+    (_, exit) => Effect.flatMap(Ref.get(loop), (state) => {
+      if (state.approved === undefined) return keepBranches ? Effect.void : Effect.ignore(git.deleteBranch(branch))
+      if (!Exit.hasInterrupts(exit)) return Effect.void
+      const approved = state.approved
+      return emitNow((at) => ({
+        _tag: "Warning",
+        at,
+        worker: worker.id,
+        message: `${worker.id} iteration ${n} was interrupted before its approved commit ${approved.slice(0, 12)} was merged: branch ${branch} kept (oompa cleanup says how to merge it)`
+      }))
+    })
   )
   yield* emitNow((at) => ({ _tag: "IterationStarted", at, worker: worker.id, iteration: n, branch, base }))
   if (config.setup_command !== undefined) {

@@ -443,6 +443,9 @@ describe("Interruption", () => {
       assert.strictEqual(world.repo.mainHistory.length, 1)
       assert.deepStrictEqual(world.repo.listBranches("oompa/").map((b) => b.name), ["oompa/0000000d/w0-1"])
       assert.deepStrictEqual(world.queue.list("pending").map((t) => String(t.id)), ["a"])
+      // The run's log says so, so the summary printed on the way out does too.
+      const warnings = world.events.ofTag("Warning").map((w) => w.message)
+      assert.isTrue(warnings.some((w) => w.includes("w0 iteration 1 was interrupted before its approved commit") && w.includes("branch oompa/0000000d/w0-1 kept")), warnings.join("\n"))
     }))
 })
 
