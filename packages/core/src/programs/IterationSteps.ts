@@ -287,7 +287,11 @@ export const submit = Effect.fnUntraced(function*(steps: Steps, state: ReviewLoo
     task: steps.task?.id,
     retireBranch: !keepBranches
   }
-  const copies = Math.max(1, (yield* Delivery).copies(submission))
+  const delivery = yield* Delivery
+  const copies = Math.max(1, delivery.copies(submission))
+  const lateMs = delivery.lateMs(submission)
+  // Redelivered later by the transport, on its own: nobody waits for it, and the queue must know it.
+  if (lateMs !== undefined) yield* Effect.forkDetach(Effect.andThen(Effect.sleep(lateMs), Effect.exit(mergeQueue.submit(submission))))
   // Every copy gets the one outcome the queue decided for the submission.
   const outcome = (yield* Effect.all(Array.from({ length: copies }, () => mergeQueue.submit(submission)), { concurrency: "unbounded" }))[0]!
   steps.watch.timings.mergeWait += outcome.waitedMs

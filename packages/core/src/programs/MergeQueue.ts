@@ -159,8 +159,13 @@ export class MergeQueue extends Context.Service<MergeQueue, {
  * @category references
  * @since 0.1.0
  */
-export const Delivery = Context.Reference<{ readonly copies: (submission: Submission) => number }>("@oompa/core/programs/MergeQueue/Delivery", {
-  defaultValue: () => ({ copies: () => 1 })
+export const Delivery = Context.Reference<{
+  /** Copies delivered at once. */
+  readonly copies: (submission: Submission) => number
+  /** A copy delivered again this long after (ms), whatever became of the first; `undefined`: none. */
+  readonly lateMs: (submission: Submission) => number | undefined
+}>("@oompa/core/programs/MergeQueue/Delivery", {
+  defaultValue: () => ({ copies: () => 1, lateMs: () => undefined })
 })
 
 /**

@@ -121,7 +121,11 @@ export const make = (options: WorldOptions): World => {
   })
   world.agent.script = AgentModel.script({ parameters: p, prng: agentPrng, switches, repo: world.repo, checker, timeoutMs: config.timeouts.propose * 1000 })
   // At-least-once delivery to the merge queue, as across machines: now and then a submission twice.
-  const delivery = { copies: () => switches.faults && deliveryPrng.chance(redeliveryRate) ? 2 : 1 }
+  const delivery = {
+    copies: () => switches.faults && deliveryPrng.chance(redeliveryRate) ? 2 : 1,
+    // Sometimes a copy comes again long after, when its submission was long decided.
+    lateMs: () => switches.faults && deliveryPrng.chance(redeliveryRate) ? deliveryPrng.int(1, 60) * 1000 : undefined
+  }
   return { world, checker, switches, trace, counts, runLogs: new Map(), log, time: new DiscreteTime(), layer: layerOf(world, checker, variant, delivery, verdicts) }
 }
 
