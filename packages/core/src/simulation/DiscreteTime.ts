@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { type Clock, Duration, Effect, Scheduler } from "effect"
+import { Clock, Duration, Effect, type Exit, Scheduler } from "effect"
 
 interface Timer {
   readonly at: number
@@ -191,4 +191,22 @@ export class DiscreteTime {
   private dropCancelled(): void {
     while (this.timers.peek()?.cancelled === true) this.timers.pop()
   }
+}
+
+/**
+ * Runs `effect` in a fresh discrete time until it ends: every fiber runs until all wait, then the
+ * clock jumps to the next timer. Its exit (`undefined`: it stalled, every fiber waiting on nothing)
+ * and the simulated time it took.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const runToEnd = <A, E>(effect: Effect.Effect<A, E>): { readonly exit: Exit.Exit<A, E> | undefined; readonly elapsedMs: number } => {
+  const time = new DiscreteTime()
+  const fiber = Effect.runFork(
+    effect.pipe(Effect.provideService(Clock.Clock, time.clock), Effect.provideService(Scheduler.Scheduler, time.scheduler)),
+    { scheduler: time.scheduler }
+  )
+  while (time.settle() && fiber.pollUnsafe() === undefined && time.advance());
+  return { exit: fiber.pollUnsafe(), elapsedMs: time.now }
 }

@@ -8,14 +8,14 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Exit, Layer, Scheduler } from "effect"
+import { Effect, Exit, Layer } from "effect"
 import type { WorkerId } from "../domain/Ids.ts"
 import * as MergeQueue from "../programs/MergeQueue.ts"
 import * as PolicyGate from "../programs/PolicyGate.ts"
 import * as CollectingEventSink from "../testing/CollectingEventSink.ts"
 import * as MemoryGit from "../testing/MemoryGit.ts"
 import * as ScriptedCommands from "../testing/ScriptedCommands.ts"
-import { DiscreteTime } from "./DiscreteTime.ts"
+import { runToEnd } from "./DiscreteTime.ts"
 
 /**
  * @category models
@@ -104,23 +104,17 @@ export const measure = (options: CapacityOptions): Capacity => {
     ScriptedCommands.layer(commands),
     CollectingEventSink.layer(new CollectingEventSink.EventLog(undefined, { retain: false }))
   )))
-  const time = new DiscreteTime()
-  const fiber = Effect.runFork(
-    program.pipe(Effect.provideService(Clock.Clock, time.clock), Effect.provideService(Scheduler.Scheduler, time.scheduler)),
-    { scheduler: time.scheduler }
-  )
-  while (time.settle() && fiber.pollUnsafe() === undefined && time.advance());
-  const exit = fiber.pollUnsafe()
+  const { elapsedMs, exit } = runToEnd(program)
   if (exit === undefined || Exit.isFailure(exit)) throw new Error(`the merge queue did not finish its ${options.changes} changes: ${exit === undefined ? "it stalled" : String(exit.cause)}`)
   const landed = exit.value.filter((outcome) => outcome._tag === "Merged").length
   const ejected = exit.value.filter((outcome) => outcome._tag === "TestFailed").length
-  const testTimes = time.now / testMs
+  const testTimes = elapsedMs / testMs
   return {
     decided: exit.value.length,
     landed,
     ejected,
     tests: commands.tested.length,
-    simulatedMs: time.now,
+    simulatedMs: elapsedMs,
     decidedPerTest: exit.value.length / testTimes,
     landedPerTest: landed / testTimes,
     observedFailShare: ejected / exit.value.length

@@ -6,14 +6,14 @@
  * candidates, measured in simulated time (TestClock).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Exit, Layer, Scheduler } from "effect"
+import { Clock, Effect, Exit, Layer } from "effect"
 import * as fc from "fast-check"
 import type { WorkerId } from "../../src/domain/Ids.ts"
 import type { MergeStrategy } from "../../src/domain/SwarmConfig.ts"
 import * as MergeQueue from "../../src/programs/MergeQueue.ts"
 import * as PolicyGate from "../../src/programs/PolicyGate.ts"
 import { Git } from "../../src/services/Git.ts"
-import { DiscreteTime } from "../../src/simulation/DiscreteTime.ts"
+import { runToEnd } from "../../src/simulation/DiscreteTime.ts"
 import * as MergeCapacity from "../../src/simulation/MergeCapacity.ts"
 import * as CollectingEventSink from "../../src/testing/CollectingEventSink.ts"
 import * as MemoryGit from "../../src/testing/MemoryGit.ts"
@@ -46,15 +46,9 @@ const prepare = (repo: MemoryGit.MemoryRepo, changes: ReadonlyArray<Change>): Re
   })
 }
 
-/** Runs `effect` in the simulator's discrete time to its end: every fiber runs until all wait, then the clock jumps. */
+/** Runs `effect` in the simulator's discrete time to its end; its value. */
 const inSimulatedTime = <A, E>(effect: Effect.Effect<A, E>): A => {
-  const time = new DiscreteTime()
-  const fiber = Effect.runFork(
-    effect.pipe(Effect.provideService(Clock.Clock, time.clock), Effect.provideService(Scheduler.Scheduler, time.scheduler)),
-    { scheduler: time.scheduler }
-  )
-  while (time.settle() && fiber.pollUnsafe() === undefined && time.advance());
-  const exit = fiber.pollUnsafe()
+  const { exit } = runToEnd(effect)
   if (exit === undefined) throw new Error("the program stalled")
   if (Exit.isFailure(exit)) throw new Error(String(exit.cause))
   return exit.value
