@@ -24,7 +24,7 @@ import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { cleanupAll, ensureBundle, environment, git, leftovers, oompa, oompaAsync, runIds, type Scratch, scratchRepo, show, tasksIn, waitFor } from "../cli/helpers.ts"
-import { checkoutState, gitCommandsOf, isAlive, landedTasks, sleep, waitDead } from "./support.ts"
+import { checkoutState, gitCommandsOf, isAlive, landedTasks, type LoggedEvent, loggedEvents, sleep, waitDead } from "./support.ts"
 
 afterAll(cleanupAll)
 
@@ -81,18 +81,8 @@ const gates = (scratch: Scratch) => ({
 const oompaBranches = (scratch: Scratch): Array<string> =>
   git(scratch.repo, "branch", "--list", "--format=%(refname:short)", "oompa/*").split("\n").filter((b) => b !== "").sort()
 
-interface Event {
-  readonly _tag: string
-  readonly [key: string]: unknown
-}
-
-/** Every event of every run's events.jsonl (`.oompa/runs/<id>/events.jsonl`), a torn last line skipped. */
-const events = (scratch: Scratch): Array<Event> =>
-  runIds(scratch).flatMap((id) => {
-    const file = path.join(scratch.repo, ".oompa/runs", id, "events.jsonl")
-    if (!fs.existsSync(file)) return []
-    return fs.readFileSync(file, "utf8").split("\n").slice(0, -1).map((line) => JSON.parse(line) as Event)
-  })
+const events = loggedEvents
+type Event = LoggedEvent
 
 /** Whether the test command's rule fails on `commit`'s tree: a file under src/ holds FAIL (`git grep` exits 0 on a match). */
 const failsRule = (repo: string, commit: string): boolean => {

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { ensureBundle, environment, fakeCalls, git, type Scratch } from "../cli/helpers.ts"
+import { ensureBundle, environment, fakeCalls, git, runIds, type Scratch } from "../cli/helpers.ts"
 
 /** Whether the process exists and is not a zombie waiting for a reaper. */
 export const isAlive = (pid: number): boolean => {
@@ -154,3 +154,17 @@ export const oompaMeasured = (scratch: Scratch, args: ReadonlyArray<string>, env
       done({ status, signal, stdout, stderr, ms: Date.now() - started, ...measured })
     }))
 }
+
+/** An event of a run's log, as the end-to-end tests read it (untyped beyond its tag). */
+export interface LoggedEvent {
+  readonly _tag: string
+  readonly [key: string]: unknown
+}
+
+/** Every event of every run's events.jsonl (`.oompa/runs/<id>/events.jsonl`), a torn last line skipped. */
+export const loggedEvents = (scratch: Scratch): Array<LoggedEvent> =>
+  runIds(scratch).flatMap((id) => {
+    const file = path.join(scratch.repo, ".oompa/runs", id, "events.jsonl")
+    if (!fs.existsSync(file)) return []
+    return fs.readFileSync(file, "utf8").split("\n").slice(0, -1).map((line) => JSON.parse(line) as LoggedEvent)
+  })
