@@ -349,6 +349,7 @@ const mergeMessage = Effect.fnUntraced(function*(steps: Steps) {
     `Oompa-Run: ${runId}`,
     `Oompa-Task: ${task?.id ?? "none"}`,
     `Oompa-Worker: ${worker.id}`,
+    `Oompa-Iteration: ${steps.n}`,
     `Oompa-Verdict: ${config.review ? "approved" : "auto-approved"}`
   ].join("\n")
 })

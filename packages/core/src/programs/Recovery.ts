@@ -230,9 +230,12 @@ export const run = Effect.fn("Recovery.run")(function*(options: {
           (yield* git.isAncestor(work.approved, branch.sha).pipe(Effect.orElseSucceed(() => false)))
         ? work.approved
         : branch.sha
-      if (!(yield* git.isAncestor(approved, main))) {
+      const landed = work.task === undefined ? undefined : merged.get(work.task)
+      // Landed as a commit oompa wrote of it (never the approved commit itself): the landing's
+      // trailers name this very iteration when a crash cut its bookkeeping short.
+      const landedHere = landed !== undefined && landedBy((yield* git.readCommit(landed)).message, branch.name)
+      if (!landedHere && !(yield* git.isAncestor(approved, main))) {
         if (approved !== branch.sha) yield* git.setBranch(branch.name, approved)
-        const landed = work.task === undefined ? undefined : merged.get(work.task)
         kept.push({
           branch: branch.name,
           ...(work.task === undefined ? {} : { task: work.task }),
@@ -246,6 +249,20 @@ export const run = Effect.fn("Recovery.run")(function*(options: {
   }
   return { returned, completed, workspacesRemoved: workspaces.map((w) => w.path), branchesDeleted: deleted, branchesKept: kept } satisfies RecoveryReport
 })
+
+/**
+ * Whether the merge commit with `message` landed the work of iteration branch `branch`: its
+ * `Oompa-Run`, `Oompa-Worker` and `Oompa-Iteration` trailers (the last of each) name it.
+ *
+ * @category parsing
+ * @since 0.1.0
+ */
+export const landedBy = (message: string, branch: string): boolean => {
+  const named = parseIterationBranch(branch)
+  if (named === undefined) return false
+  const trailer = (key: string) => [...message.matchAll(new RegExp(`^${key}: (\\S+)$`, "gm"))].at(-1)?.[1]
+  return trailer("Oompa-Run") === named.runId && trailer("Oompa-Worker") === named.worker && trailer("Oompa-Iteration") === String(named.iteration)
+}
 
 /** The approved work the branch's run log records, each log read once. */
 const approvedWorkOf = Effect.fnUntraced(function*(

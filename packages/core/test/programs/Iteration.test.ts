@@ -300,7 +300,7 @@ describe("Iteration", () => {
       const world = TestSwarm.makeWorld({ tasks: [task("a")], script: ownFile })
       yield* swarm(world, makeSwarmConfig({ workers: [worker("w0")] }), { runId: "1234abcd" })
       const message = world.repo.commit(world.repo.mainHead()).message
-      for (const trailer of ["Oompa-Run: 1234abcd", "Oompa-Task: a", "Oompa-Worker: w0", "Oompa-Verdict: approved"]) {
+      for (const trailer of ["Oompa-Run: 1234abcd", "Oompa-Task: a", "Oompa-Worker: w0", "Oompa-Iteration: 1", "Oompa-Verdict: approved"]) {
         assert.include(message, trailer)
       }
       assert.strictEqual(world.queue.list("complete")[0]!.merged_sha, world.repo.mainHead())

@@ -134,6 +134,29 @@ describe("Recovery", () => {
       )
       assert.deepStrictEqual(report.branchesKept, [{ branch: "oompa/dead0004/w1-1", task: "t1", landedSince: landed }])
     }))
+
+  it.effect("a branch whose own landing a crash cut short of its bookkeeping is deleted, not kept: the landing's trailers name its iteration", () =>
+    Effect.gen(function*() {
+      const world = TestSwarm.makeWorld()
+      const { repo } = world
+      const base = repo.mainHead()
+      const ws = repo.acquireWorkspace("w1" as WorkerId)
+      repo.resetWorkspace(ws, "oompa/dead0005/w1-2", base)
+      repo.writeFile(ws.path, "a.txt", "the work\n")
+      const approved = repo.commitAll(ws, "w1: t1")!
+      // The queue landed a commit it wrote of the approved tree (not the approved commit), then the run died.
+      const landed = repo.commitWithParents([base], "oompa: t1 (t1)\n\nOompa-Run: dead0005\nOompa-Task: t1\nOompa-Worker: w1\nOompa-Iteration: 2", approved)
+      assert.isTrue(repo.compareAndSwapMain(base, landed))
+      const log = [started("w1", "oompa/dead0005/w1-2", 2), claimed("w1", "t1", 2), committed("w1", approved, 2), verdict("w1", "approved", 2)]
+      const report = yield* Recovery.run({ maxTaskAttempts: 3, runLog: (runId) => Effect.succeed(runId === "dead0005" ? log : []) }).pipe(
+        Effect.provide(TestSwarm.layer(world))
+      )
+      assert.deepStrictEqual(report.branchesKept, [])
+      assert.deepStrictEqual(report.branchesDeleted, ["oompa/dead0005/w1-2"])
+      // Another iteration's landing of the same task does not count as this one's.
+      assert.isFalse(Recovery.landedBy("Oompa-Run: dead0005\nOompa-Task: t1\nOompa-Worker: w1\nOompa-Iteration: 3", "oompa/dead0005/w1-2"))
+      assert.isFalse(Recovery.landedBy("Oompa-Run: dead0005\nOompa-Task: t1\nOompa-Worker: w1", "oompa/dead0005/w1-2"))
+    }))
 })
 
 describe("approvedWork (recovery's reading of a dead run's log)", () => {
