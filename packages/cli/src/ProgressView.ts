@@ -96,7 +96,7 @@ export const step = (previous: ProgressState, event: Event.Event): ProgressState
       return update(state, event.worker, event.at, { state: `rate limit ${Math.round(event.waitMs / 1000)} s` })
     case "CandidateEjected":
       // An error ends the submission without a MergeResult: it leaves the pipeline here.
-      return event.reason === "error" ? { ...state, pipeline: state.pipeline.filter((w) => w !== event.worker) } : state
+      return event.reason === "error" || event.reason === "withdrawn" ? { ...state, pipeline: state.pipeline.filter((w) => w !== event.worker) } : state
     case "MergeResult":
       return {
         ...update(state, event.worker, event.at, { state: event.outcome }),

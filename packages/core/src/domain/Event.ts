@@ -178,7 +178,8 @@ export const Event = Schema.TaggedUnion({
     at: Schema.Finite,
     worker: Schema.String,
     iteration: Schema.Finite,
-    reason: Schema.Literals(["conflict", "test-failed", "policy-failed", "main-moved", "error"]),
+    /** `withdrawn`: its submitter was interrupted (Ctrl-C) before it landed; it never will. */
+    reason: Schema.Literals(["conflict", "test-failed", "policy-failed", "main-moved", "error", "withdrawn"]),
     rebuilding: Schema.Finite
   },
   TestResult: {

@@ -59,6 +59,10 @@ export interface Entry {
   readonly key: string
   readonly queuedAtMs: number
   readonly done: Deferred.Deferred<MergeOutcome, GitError | CommandError>
+  /** Its submitter was interrupted (Ctrl-C): it must not land any more, its claim is being given back. */
+  withdrawn: boolean
+  /** Its compare-and-swap has begun: a submitter interrupted now waits for the answer. */
+  landing: boolean
 }
 
 /** What building a candidate found. */
@@ -127,6 +131,8 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
   const inFlight = new Map<string, Entry>()
   /** Every outcome given, by key: a copy delivered after its submission was decided gets it. */
   const decided = new Map<string, MergeOutcome>()
+  /** Submissions withdrawn by their interrupted submitters: a copy delivered later does not bring them back. */
+  const withdrawnKeys = new Set<string>()
   /** Submissions queued and not yet told their outcome. */
   let undecided = 0
   /** The head being decided: out of the pipeline, not yet told its outcome. */
@@ -225,6 +231,23 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
     yield* Deferred.done(entry.done, exit)
   })
 
+  /** An entry that leaves without an outcome anyone waits for. */
+  const forget = (entry: Entry) => {
+    inFlight.delete(entry.key)
+    withdrawnKeys.add(entry.key)
+    undecided--
+  }
+
+  /** The head of a withdrawn submission leaves the pipeline, unlanded; those behind were built on it. */
+  const withdrawn = Effect.fnUntraced(function*(head: Candidate) {
+    const rebuilding = chainAfter(head) === head.onto ? 0 : pipeline.length
+    const { submission } = head.entry
+    yield* emitNow((at) => ({ _tag: "CandidateEjected", at, worker: submission.worker, iteration: submission.iteration, reason: "withdrawn", rebuilding }))
+    forget(head.entry)
+    yield* Deferred.interrupt(head.entry.done)
+    if (rebuilding > 0) yield* rebuildFrom(0)
+  })
+
   const eject = Effect.fnUntraced(function*(candidate: Candidate, reason: "conflict" | "test-failed" | "policy-failed" | "main-moved" | "error", exit: Exit.Exit<MergeOutcome, GitError | CommandError>) {
     // Those behind were built on it only if it was going to land.
     const rebuilding = chainAfter(candidate) === candidate.onto || broken.has("lands-past-ejected-candidate") ? 0 : pipeline.length
@@ -258,6 +281,9 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
     }
     if (options.dryRun) return yield* finish(head, Exit.succeed({ _tag: "DryRun", sha: build.sha, previous: head.onto, ...timed(testMs) }))
     const { submission } = head.entry
+    // Its submitter is gone and has given its task back (or is doing so): landing it now would merge a task left in pending/.
+    if (head.entry.withdrawn) return yield* withdrawn(head)
+    head.entry.landing = true
     const previous = main.lastSeen()
     const swapped = yield* Effect.exit(main.swap(build.sha, submission.task === undefined ? [] : [submission.task], submission.retireBranch === true ? submission.branch : undefined))
     if (Exit.isFailure(swapped)) return yield* eject(head, "error", Exit.failCause(swapped.cause))
@@ -283,7 +309,11 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
   /** Fills the pipeline and decides its head, until the head waits for its test. */
   const advance = Effect.fnUntraced(function*() {
     for (;;) {
-      while (pipeline.length < depth && waiting.length > 0) yield* enter(waiting.shift()!)
+      while (pipeline.length < depth && waiting.length > 0) {
+        const entry = waiting.shift()!
+        if (entry.withdrawn) forget(entry)
+        else yield* enter(entry)
+      }
       assertChain()
       const head = pipeline[0]
       if (head === undefined || !decidable(head)) return
@@ -322,13 +352,30 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
   // It never ends but by a defect or the run's end: a submission waiting on it then ends with it.
   const coordinatorEnded = Effect.flatMap(Fiber.join(coordinator), () => Effect.never)
 
+  /**
+   * The outcome, unless the coordinator ends first. Interrupted (Ctrl-C), the submission is withdrawn
+   * — or, when its landing has begun, its answer is awaited, so the claim settles by what main holds.
+   */
+  const awaitOutcome = (entry: Entry) =>
+    Effect.raceFirst(Deferred.await(entry.done), coordinatorEnded).pipe(
+      Effect.onInterrupt(() =>
+        Effect.suspend(() => {
+          if (!entry.landing) {
+            entry.withdrawn = true
+            return Effect.void
+          }
+          return Effect.asVoid(Effect.exit(Effect.raceFirst(Deferred.await(entry.done), coordinatorEnded)))
+        }))
+    )
+
   const submit = Effect.fnUntraced(function*(submission: Submission) {
     const queuedAtMs = yield* Clock.currentTimeMillis
     const done = yield* Deferred.make<MergeOutcome, GitError | CommandError>()
-    const entry: Entry = { submission, key: keyOf(submission), queuedAtMs, done }
+    const entry: Entry = { submission, key: keyOf(submission), queuedAtMs, done, withdrawn: false, landing: false }
     // Read and recorded in one step: two copies delivered at once are still one entry.
     const known = yield* Effect.sync(() => {
       if (broken.has("lands-redelivery-twice")) return undefined
+      if (withdrawnKeys.has(entry.key)) return "withdrawn" as const
       const outcome = decided.get(entry.key)
       if (outcome !== undefined) return outcome
       const queued = inFlight.get(entry.key)
@@ -336,12 +383,13 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
       inFlight.set(entry.key, entry)
       return undefined
     })
-    if (known !== undefined) return "done" in known ? yield* Effect.raceFirst(Deferred.await(known.done), coordinatorEnded) : known
+    if (known === "withdrawn") return yield* Effect.interrupt
+    if (known !== undefined) return "done" in known ? yield* awaitOutcome(known) : known
     // Every submission not yet decided, this one included (some may still be on their way to the coordinator).
     const position = ++undecided
     yield* emitNow((at) => ({ _tag: "MergeQueued", at, worker: submission.worker, iteration: submission.iteration, position }))
     yield* Queue.offer(mailbox, { _tag: "Submitted", entry })
-    return yield* Effect.raceFirst(Deferred.await(done), coordinatorEnded)
+    return yield* awaitOutcome(entry)
   }, Effect.provideContext(services))
   return { submit }
 })

@@ -191,7 +191,7 @@ export class InvariantChecker {
         return
       case "CandidateEjected":
         // An error ends a submission without a result: it is out of the pipeline all the same.
-        if (event.reason === "error") this.candidates.delete(`${event.worker}#${event.iteration}`)
+        if (event.reason === "error" || event.reason === "withdrawn") this.candidates.delete(`${event.worker}#${event.iteration}`)
         return
       case "MergeResult":
         return this.mergeEnded(event)

@@ -6,7 +6,7 @@
  * candidates, measured in simulated time (TestClock).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Exit, Layer } from "effect"
+import { Clock, Effect, Exit, Fiber, Layer } from "effect"
 import * as fc from "fast-check"
 import type { WorkerId } from "../../src/domain/Ids.ts"
 import type { MergeStrategy } from "../../src/domain/SwarmConfig.ts"
@@ -227,6 +227,33 @@ describe("MergePipeline", () => {
         assert.strictEqual(repo.mainHead(), start)
       })))
   }
+
+  it("a submission whose submitter is interrupted (Ctrl-C) while it is under test never lands, and those behind it are rebuilt without it", () =>
+    inSimulatedTime(Effect.gen(function*() {
+      const repo = newRepo()
+      const [first, second] = prepare(repo, [{ files: { "a.txt": "a\n" } }, { files: { "b.txt": "b\n" } }])
+      const start = repo.mainHead()
+      const commands = new ScriptedCommands.ScriptedCommandsState(repo, { test: () => ({ passed: true, delayMs: 1000 }) })
+      const log = new CollectingEventSink.EventLog()
+      const [late, second_] = yield* Effect.scoped(Effect.gen(function*() {
+        const queue = yield* MergeQueue.make({ strategy: "no-ff", policy: PolicyGate.make({}, "tasks"), testCommand: "t", testTimeoutMs: 60_000, dryRun: false, speculation: 2 })
+        const interrupted = yield* Effect.forkChild(queue.submit(first!))
+        const other = yield* Effect.forkChild(queue.submit(second!))
+        yield* Effect.sleep(500)
+        // The first one's worker is interrupted while both are under test, and gives its task back.
+        yield* Fiber.interrupt(interrupted)
+        const outcome = yield* Fiber.join(other)
+        // Delivered again later, the withdrawn submission stays withdrawn.
+        const again = yield* Effect.exit(queue.submit(first!))
+        return [again, outcome] as const
+      })).pipe(Effect.provide(Layer.mergeAll(MemoryGit.layer(repo), ScriptedCommands.layer(commands), CollectingEventSink.layer(log))))
+      assert.strictEqual(second_._tag, "Merged")
+      assert.isTrue(Exit.isFailure(late))
+      const tree = repo.treeOf(repo.mainHead())
+      assert.deepStrictEqual([tree.has("a.txt"), tree.has("b.txt")], [false, true])
+      assert.strictEqual(repo.commit(repo.mainHead()).parents[0], start, "the second landed on main, not on the withdrawn one")
+      assert.deepStrictEqual(log.events.flatMap((e) => e._tag === "CandidateEjected" ? [[e.iteration, e.reason, e.rebuilding]] : []), [[1, "withdrawn", 1]])
+    })))
 
   it("a copy delivered after its submission was decided gets that outcome, and is not tested again", () =>
     inSimulatedTime(Effect.gen(function*() {
