@@ -16,6 +16,7 @@ import * as FsPrompts from "./FsPrompts.ts"
 import * as FsTaskQueue from "./FsTaskQueue.ts"
 import * as JsonlEventLog from "./JsonlEventLog.ts"
 import * as NodeAgent from "./NodeAgent.ts"
+import * as PushCredentials from "./internal/pushCredentials.ts"
 import * as NodeCommandRunner from "./NodeCommandRunner.ts"
 import * as NodeGit from "./NodeGit.ts"
 import * as ProcessOwner from "./ProcessOwner.ts"
@@ -78,6 +79,7 @@ export const layer = (options: Options): Layer.Layer<
       worktreeFiles: options.worktreeFiles,
       onWarning: (line) => Effect.flatMap(Clock.currentTimeMillis, (at) => sink.emit({ _tag: "Warning", at, message: line.replace(/^warning:\s*/, "") }))
     }))))
+  const agentEnvironment = (env: Readonly<Record<string, string | undefined>>, remote: boolean) => remote ? PushCredentials.withoutPushCredentials(env) : env
   return Layer.mergeAll(
     git,
     NodeCommandRunner.layer({ repoRoot: options.repoRoot, worktreesDir: options.config.worktrees_dir, branch: options.config.branch }),
@@ -101,8 +103,9 @@ export const layer = (options: Options): Layer.Layer<
             waitMs,
             source
           })),
-      // Marked with this process and the repository, so recovery finds them even without a record (SPEC F14).
-      env: { ...(options.env ?? process.env), ...ProcessOwner.variables(options.repoRoot) }
+      // Marked with this process and the repository, so recovery finds them even without a record (SPEC F14);
+      // landing on a remote, without git's ways to push to it (an agent's own push would pass for a teammate's).
+      env: agentEnvironment({ ...(options.env ?? process.env), ...ProcessOwner.variables(options.repoRoot) }, options.config.target !== undefined)
     })))),
     FsTaskQueue.layer(paths.tasksDir),
     FsPrompts.layer(options.configDir)
