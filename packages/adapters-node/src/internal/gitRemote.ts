@@ -255,6 +255,8 @@ export const open = Effect.fn("GitRemote.open")(function*(repo: GitRepo.Repo, re
         // Not into the tracking ref: until `refreshMain`, the queue's view of main stays where it left it.
         yield* fetch(probeRef(branch), false)
         const now = yield* readRef(probeRef(branch))
+        // Read once: the probe leaves nothing behind.
+        yield* repo.git.ok("compareAndSwapMain", { cwd: repo.root, args: ["update-ref", "-d", probeRef(branch), now] })
         // Our own push landed before (its answer was lost), perhaps with a teammate's on top: no second landing.
         if (now !== next && !(yield* GitRepo.isAncestor(repo, next, now))) return false
       }
