@@ -238,22 +238,24 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
     undecided--
   }
 
-  /** The head of a withdrawn submission leaves the pipeline, unlanded; those behind were built on it. */
-  const withdrawn = Effect.fnUntraced(function*(head: Candidate) {
-    const rebuilding = chainAfter(head) === head.onto ? 0 : pipeline.length
-    const { submission } = head.entry
-    yield* emitNow((at) => ({ _tag: "CandidateEjected", at, worker: submission.worker, iteration: submission.iteration, reason: "withdrawn", rebuilding }))
-    forget(head.entry)
-    yield* Deferred.interrupt(head.entry.done)
-    if (rebuilding > 0) yield* rebuildFrom(0)
-  })
-
-  const eject = Effect.fnUntraced(function*(candidate: Candidate, reason: "conflict" | "test-failed" | "policy-failed" | "main-moved" | "error", exit: Exit.Exit<MergeOutcome, GitError | CommandError>) {
-    // Those behind were built on it only if it was going to land.
+  /**
+   * The head leaves the pipeline without landing, told `exit` — or, withdrawn, told nothing: its
+   * submitter is gone. Those behind were built on it only if it was going to land.
+   */
+  const eject = Effect.fnUntraced(function*(
+    candidate: Candidate,
+    reason: "conflict" | "test-failed" | "policy-failed" | "main-moved" | "error" | "withdrawn",
+    exit: Exit.Exit<MergeOutcome, GitError | CommandError> | undefined
+  ) {
     const rebuilding = chainAfter(candidate) === candidate.onto || broken.has("lands-past-ejected-candidate") ? 0 : pipeline.length
     const { submission } = candidate.entry
     yield* emitNow((at) => ({ _tag: "CandidateEjected", at, worker: submission.worker, iteration: submission.iteration, reason, rebuilding }))
-    yield* finish(candidate, exit)
+    if (exit !== undefined) {
+      yield* finish(candidate, exit)
+    } else {
+      forget(candidate.entry)
+      yield* Deferred.interrupt(candidate.entry.done)
+    }
     if (rebuilding > 0) yield* rebuildFrom(0)
   })
 
@@ -282,7 +284,7 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
     if (options.dryRun) return yield* finish(head, Exit.succeed({ _tag: "DryRun", sha: build.sha, previous: head.onto, ...timed(testMs) }))
     const { submission } = head.entry
     // Its submitter is gone and has given its task back (or is doing so): landing it now would merge a task left in pending/.
-    if (head.entry.withdrawn) return yield* withdrawn(head)
+    if (head.entry.withdrawn) return yield* eject(head, "withdrawn", undefined)
     head.entry.landing = true
     const previous = main.lastSeen()
     const swapped = yield* Effect.exit(main.swap(build.sha, submission.task === undefined ? [] : [submission.task], submission.retireBranch === true ? submission.branch : undefined))
@@ -293,7 +295,10 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
       if (Exit.isFailure(moved)) return yield* eject(head, "error", Exit.failCause(moved.cause))
       if (moved.value._tag === "Moved") return yield* eject(head, "main-moved", Exit.succeed({ _tag: "MainMoved", move: moved.value.move, ...timed(testMs) }))
       if (!moved.value.moved) return yield* Effect.die(new Error(`assertion failed: the push from ${previous} was refused with the remote at ${previous}`))
-      // Someone pushed: the head goes back first in line, and every candidate is merged onto their push and tested again.
+      // Someone pushed: the head goes back first in line (unless its submitter is gone), and every candidate is
+      // merged onto their push and tested again — no longer landing, so an interrupted submitter need not wait for it.
+      head.entry.landing = false
+      if (head.entry.withdrawn) return yield* eject(head, "withdrawn", undefined)
       pipeline.unshift(head)
       return yield* rebuildFrom(0)
     }
@@ -360,11 +365,8 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
     Effect.raceFirst(Deferred.await(entry.done), coordinatorEnded).pipe(
       Effect.onInterrupt(() =>
         Effect.suspend(() => {
-          if (!entry.landing) {
-            entry.withdrawn = true
-            return Effect.void
-          }
-          return Effect.asVoid(Effect.exit(Effect.raceFirst(Deferred.await(entry.done), coordinatorEnded)))
+          entry.withdrawn = true
+          return entry.landing ? Effect.asVoid(Effect.exit(Effect.raceFirst(Deferred.await(entry.done), coordinatorEnded))) : Effect.void
         }))
     )
 

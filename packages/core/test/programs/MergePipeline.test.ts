@@ -255,6 +255,36 @@ describe("MergePipeline", () => {
       assert.deepStrictEqual(log.events.flatMap((e) => e._tag === "CandidateEjected" ? [[e.iteration, e.reason, e.rebuilding]] : []), [[1, "withdrawn", 1]])
     })))
 
+  it("with a remote target, a submitter interrupted while its push is refused (a teammate pushed) withdraws it: no rebuild, no retest, no wait for one", () =>
+    inSimulatedTime(Effect.gen(function*() {
+      const repo = newRepo()
+      repo.useRemote()
+      const [first] = prepare(repo, [{ files: { "a.txt": "a\n" } }])
+      const commands = new ScriptedCommands.ScriptedCommandsState(repo, { test: () => ({ passed: true, delayMs: 1000 }) })
+      const log = new CollectingEventSink.EventLog()
+      const base = MemoryGit.make(repo)
+      // The push takes time; a teammate's push lands while it is on its way, so it is refused.
+      const git = {
+        ...base,
+        compareAndSwapMain: (expected: string, next: string, landed?: ReadonlyArray<string>, retired?: string) =>
+          Effect.andThen(
+            Effect.andThen(Effect.sleep(100), Effect.sync(() => repo.pushAsTeammate({ "teammate.txt": "theirs\n" }, "teammate"))),
+            base.compareAndSwapMain(expected, next, landed, retired)
+          )
+      }
+      yield* Effect.scoped(Effect.gen(function*() {
+        const queue = yield* MergeQueue.make({ strategy: "no-ff", policy: PolicyGate.make({}, "tasks"), testCommand: "t", testTimeoutMs: 60_000, dryRun: false, speculation: 1 })
+        const submitter = yield* Effect.forkChild(queue.submit(first!))
+        yield* Effect.sleep(1050)
+        // Ctrl-C while the push is on its way: the submitter waits for its answer, which is a refusal.
+        yield* Fiber.interrupt(submitter)
+        assert.isTrue(yield* Clock.currentTimeMillis.pipe(Effect.map((now) => now < 1000 + 1000)), "the interruption did not wait for a retest")
+      })).pipe(Effect.provide(Layer.mergeAll(Layer.succeed(Git, git), ScriptedCommands.layer(commands), CollectingEventSink.layer(log))))
+      assert.strictEqual(commands.tested.length, 1, "not retested")
+      assert.isFalse(repo.treeOf(repo.remote!.head).has("a.txt"))
+      assert.deepStrictEqual(log.events.flatMap((e) => e._tag === "CandidateEjected" ? [e.reason] : []), ["withdrawn"])
+    })))
+
   it("a copy delivered after its submission was decided gets that outcome, and is not tested again", () =>
     inSimulatedTime(Effect.gen(function*() {
       const repo = newRepo()
