@@ -296,6 +296,13 @@ describe("NodeGit: commits and diffs", () => {
         yield* commitOrFail(workspace, "w0: more")
         assert.include(fs.readFileSync(configFile, "utf8"), "Someone Else")
         assert.strictEqual(warnings.length, 1)
+        // A remote pointed elsewhere (where a remote target's next run would fetch from and push to) is put back.
+        cli(workspace.path, ["config", "remote.origin.url", "git://attacker.example/repo.git"])
+        fs.writeFileSync(path.join(workspace.path, "c.txt"), "c\n")
+        yield* commitOrFail(workspace, "w0: and more")
+        assert.notInclude(fs.readFileSync(configFile, "utf8"), "attacker.example")
+        assert.include(fs.readFileSync(configFile, "utf8"), "Someone Else")
+        assert.strictEqual(warnings.length, 2)
       }).pipe((effect) => withGit(temp, effect, { onWarning: (line) => Effect.sync(() => void warnings.push(line)) }))
     }))
 
