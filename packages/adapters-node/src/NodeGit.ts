@@ -189,6 +189,11 @@ export const make = (
     merge: (request) => guarded(Landing.merge(repo)(request)),
     compareAndSwapMain: (expected, next, landed = [], retired) => guarded(remoteSwap === undefined ? localSwap(expected, next, landed, retired) : remoteSwap(expected, next, landed, retired)),
     mergedMarkers: Landing.mergedMarkers(repo),
+    // A push runs what the config names (credential helpers, an SSH command), as a fetch does.
+    publishBranch: (name, sha) =>
+      remote === undefined
+        ? Effect.fail(GitRepo.gitError("publishBranch", "failed", `cannot publish ${name}: the target is this repository's ${repo.targetBranch}, not a remote`))
+        : guarded(remote.publishBranch(name, sha)),
     mergeIntoWorkspace: (workspace, onto) => guarded(Landing.mergeIntoWorkspace(repo, records)(workspace, onto)),
     takeNewTaskFiles: TaskFiles.takeNewTaskFiles(repo),
     setBranch: Heads.setBranch(repo, records),

@@ -61,6 +61,7 @@ export interface Remote {
   readonly mainHead: Effect.Effect<string, Errors.GitError>
   readonly refreshMain: Effect.Effect<string, Errors.GitError>
   readonly compareAndSwapMain: (local: LocalLanding) => (expected: string, next: string, landed: ReadonlyArray<string>, retired: string | undefined) => Effect.Effect<boolean, Errors.GitError>
+  readonly publishBranch: (name: string, sha: string | undefined) => Effect.Effect<void, Errors.GitError>
 }
 
 /** Where the remote's branch is fetched to: oompa's view of the target's head. */
@@ -264,7 +265,23 @@ export const open = Effect.fn("GitRemote.open")(function*(repo: GitRepo.Repo, re
       return true
     }))
 
+  /**
+   * Points the remote's branch `name` at `sha`, whatever it held (a branch only oompa pushes to:
+   * `oompa/<task>` of a pull request), or deletes it (`sha` undefined; a missing one is no error).
+   */
+  const publishBranch = (name: string, sha: string | undefined) =>
+    Effect.gen(function*() {
+      const ref = `refs/heads/${name}`
+      const output = yield* networkCall("push", [
+        "push", "--porcelain", "--no-follow-tags", "--no-signed", "--recurse-submodules=no", "--", urls.push,
+        sha === undefined ? `:${ref}` : `+${sha}:${ref}`
+      ])
+      if (output.exitCode === 0) return
+      if (sha === undefined && /remote ref does not exist/.test(output.stderr)) return
+      return yield* error(`git push of ${name} to the remote ${shown} exited with ${output.exitCode}: ${gitMessage(output)}`)
+    })
+
   yield* remoteLock.withPermit(fetch(tracking, true))
   yield* mainHead
-  return { mainHead, refreshMain, compareAndSwapMain } satisfies Remote
+  return { mainHead, refreshMain, compareAndSwapMain, publishBranch } satisfies Remote
 })

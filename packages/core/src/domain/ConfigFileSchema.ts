@@ -98,12 +98,21 @@ const PolicyFile = Schema.Struct({
   allow_binary: Schema.optionalKey(Schema.Boolean.annotate({ description: "Whether a change may add binary files." }))
 }).annotate({ description: "Policy gate (SPEC F7), checked before review and on the merge result." })
 
+const GitHubFile = Schema.Struct({
+  owner: NonEmpty.annotate({ description: "The repository's owner (user or organization)." }),
+  repo: NonEmpty.annotate({ description: "The repository's name." }),
+  api_url: Schema.optionalKey(NonEmpty.annotate({ description: "The REST API's URL, for GitHub Enterprise Server (https://HOST/api/v3).", default: "https://api.github.com" }))
+}).annotate({ description: "The GitHub repository pull requests are opened on (token from GITHUB_TOKEN, else gh auth token)." })
+
 const TargetFile = Schema.Struct({
-  mode: Schema.optionalKey(Schema.Literals(["local", "push"]).annotate({
-    description: "local: land on this repository's branch. push: land on the remote's branch with git push --force-with-lease (a teammate's push is never overwritten; the candidate is rebuilt on it); the local branch follows.",
+  mode: Schema.optionalKey(Schema.Literals(["local", "push", "pr"]).annotate({
+    description: "local: land on this repository's branch. push: land on the remote's branch with git push --force-with-lease (a teammate's push is never overwritten; the candidate is rebuilt on it); the local branch follows. pr: push each approved task to a branch oompa/<task> of the remote and open a GitHub pull request; failing checks and requested changes go back to the worker, a merged pull request completes the task.",
     default: "local"
   })),
-  remote: Schema.optionalKey(NonEmpty.annotate({ description: "The git remote (a name such as origin, or a URL) that mode push lands on." })),
+  remote: Schema.optionalKey(NonEmpty.annotate({ description: "The git remote (a name such as origin, or a URL) that mode push lands on, or mode pr pushes branches to (default origin)." })),
+  github: Schema.optionalKey(GitHubFile),
+  auto_merge: Schema.optionalKey(Schema.Boolean.annotate({ description: "Mode pr: merge through GitHub's API once the checks pass and the reviews allow; otherwise a person merges.", default: false })),
+  poll_seconds: Schema.optionalKey(PositiveNumber.annotate({ description: "Mode pr: how often an open pull request is asked about (conditional requests: an unchanged answer does not count against the rate limit).", default: 30 })),
   branch: Schema.optionalKey(NonEmpty.annotate({ description: "The target branch, as the top-level branch (give one or the other)." }))
 }).annotate({ description: "Where approved work lands (issue 20)." })
 

@@ -107,7 +107,10 @@ const optional = <K extends string, V>(key: K, value: V | undefined): { [P in K]
  * @category decoding
  * @since 0.1.0
  */
-/** `target` and `branch` as one: the branch named once, a remote exactly when mode is push. */
+/** How often an open pull request is asked about by default (seconds). */
+const defaultPollSeconds = 30
+
+/** `target` and `branch` as one: the branch named once, a remote exactly when mode is push or pr. */
 const targetOf = (file: ConfigFile): Normalize<{ readonly branch: string | undefined; readonly target: TargetConfig | undefined }> => {
   const target = file.target
   if (target?.branch !== undefined && file.branch !== undefined && target.branch !== file.branch) {
@@ -117,6 +120,22 @@ const targetOf = (file: ConfigFile): Normalize<{ readonly branch: string | undef
   if (target?.mode === "push") {
     if (target.remote === undefined) return Result.fail({ path: "target.remote", message: "is missing: mode push lands on a git remote (origin, or a URL)" })
     return Result.succeed({ branch, target: { remote: target.remote, mode: "push" } })
+  }
+  if (target?.mode === "pr") {
+    if (target.github === undefined) return Result.fail({ path: "target.github", message: "is missing: mode pr opens pull requests on a GitHub repository ({\"owner\": …, \"repo\": …})" })
+    return Result.succeed({
+      branch,
+      target: {
+        remote: target.remote ?? "origin",
+        mode: "pr",
+        github: target.github,
+        auto_merge: target.auto_merge ?? false,
+        poll_seconds: target.poll_seconds ?? defaultPollSeconds
+      }
+    })
+  }
+  for (const key of ["github", "auto_merge", "poll_seconds"] as const) {
+    if (target?.[key] !== undefined) return Result.fail({ path: `target.${key}`, message: `is given, but target.mode is ${JSON.stringify(target.mode ?? "local")}: it applies to mode "pr" only` })
   }
   if (target?.remote !== undefined) return Result.fail({ path: "target.mode", message: `is ${JSON.stringify(target.mode ?? "local")}, but target.remote is given: set mode to "push" to land on the remote` })
   return Result.succeed({ branch, target: undefined })

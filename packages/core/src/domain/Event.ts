@@ -58,6 +58,7 @@ export const addTimings = (a: PhaseTimings, b: PhaseTimings): PhaseTimings => ({
  *   work is kept on its branch) and no attempt is counted.
  * - `unavailable`: an agent cannot run at all in this run (not logged in, binary gone); the run
  *   stops and no attempt is counted.
+ * - `closed`: its pull request was closed without being merged (`target.mode: "pr"`); the task fails.
  *
  * @category models
  * @since 0.1.0
@@ -72,7 +73,8 @@ export const IterationOutcome = Schema.Literals([
   "budget",
   "dry-run",
   "main-moved",
-  "unavailable"
+  "unavailable",
+  "closed"
 ])
 export type IterationOutcome = typeof IterationOutcome.Type
 
@@ -197,7 +199,12 @@ export const Event = Schema.TaggedUnion({
     at: Schema.Finite,
     worker: Schema.String,
     iteration: Schema.Finite,
-    outcome: Schema.Literals(["merged", "conflict", "test-failed", "policy-failed", "dry-run", "main-moved"]),
+    /**
+     * `changes-requested`: a reviewer on the pull request asked for changes (`target.mode: "pr"`);
+     * `closed`: the pull request was closed without being merged. For a pull request, `test-failed`
+     * means its checks failed, and `merged` that the host merged it.
+     */
+    outcome: Schema.Literals(["merged", "conflict", "test-failed", "policy-failed", "dry-run", "main-moved", "changes-requested", "closed"]),
     sha: Schema.optionalKey(Schema.String),
     previous: Schema.optionalKey(Schema.String),
     branch: Schema.String,
@@ -239,6 +246,20 @@ export const Event = Schema.TaggedUnion({
    * retested, and nothing of theirs is overwritten.
    */
   TargetMoved: { at: Schema.Finite, from: Schema.String, to: Schema.String },
+  /**
+   * Approved work was pushed to the remote's branch `branch` at `head` and is (still) pull request
+   * `number` (`target.mode: "pr"`): opened now, or updated with the fix of a later submission.
+   */
+  PullRequestOpened: {
+    at: Schema.Finite,
+    worker: Schema.String,
+    iteration: Schema.Finite,
+    task: Schema.optionalKey(Schema.String),
+    number: Schema.Finite,
+    url: Schema.String,
+    branch: Schema.String,
+    head: Schema.String
+  },
   /** An agent call hit a usage or rate limit and waits `waitMs` before retry number `retry`. */
   RateLimited: {
     at: Schema.Finite,

@@ -85,17 +85,49 @@ export const OnConflict = Schema.Literals(["abort", "agent"])
 export type OnConflict = typeof OnConflict.Type
 
 /**
+ * A GitHub repository, and the API that serves it (`api_url`: GitHub Enterprise, or a test's server).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const GitHubRepository = Schema.Struct({
+  owner: Schema.NonEmptyString,
+  repo: Schema.NonEmptyString,
+  api_url: Schema.optionalKey(Schema.NonEmptyString)
+})
+
+/**
  * Where approved work lands when not on a local branch (issue 20).
  *
  * @category models
  * @since 0.1.0
  */
-export const TargetConfig = Schema.Struct({
-  /** A git remote's name (`origin`) or URL. */
-  remote: Schema.NonEmptyString,
-  mode: Schema.Literal("push")
-})
+export const TargetConfig = Schema.Union([
+  Schema.Struct({
+    /** A git remote's name (`origin`) or URL. */
+    remote: Schema.NonEmptyString,
+    mode: Schema.Literal("push")
+  }),
+  Schema.Struct({
+    /** The git remote approved work is pushed to as a branch (`oompa/<task>`). */
+    remote: Schema.NonEmptyString,
+    mode: Schema.Literal("pr"),
+    github: GitHubRepository,
+    /** Merge through the host's API once its checks pass and its reviews allow. */
+    auto_merge: Schema.Boolean,
+    /** How often an open pull request is asked about (seconds). */
+    poll_seconds: Schema.Finite.check(Schema.isGreaterThan(0))
+  })
+])
 export type TargetConfig = typeof TargetConfig.Type
+
+/**
+ * Where pull requests are opened (`target.github`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type GitHubRepository = typeof GitHubRepository.Type
 
 /**
  * Most candidates the merge queue tests at once (`merge.speculation`): each holds a worktree and a

@@ -128,7 +128,9 @@ export const settle = Effect.fnUntraced(function*(claim: Claim, report: {
   // Attempts count what the work did, not what stopped the run around it.
   const countAttempt = report.outcome !== "budget" && report.outcome !== "dry-run" && report.outcome !== "main-moved" && report.outcome !== "unavailable"
   const feedback = report.detail ?? ""
-  const to = yield* queue.release(task.id, { feedback, countAttempt, maxAttempts: config.max_task_attempts })
+  // A closed pull request is a person's decision, not an attempt to try again.
+  const maxAttempts = report.outcome === "closed" ? 1 : config.max_task_attempts
+  const to = yield* queue.release(task.id, { feedback, countAttempt, maxAttempts })
   yield* emitNow((at) => ({
     _tag: "TaskMoved",
     at,

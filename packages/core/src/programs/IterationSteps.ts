@@ -11,6 +11,7 @@ import { formatModelString } from "../domain/AgentSpec.ts"
 import type { AgentCallKind, IterationOutcome, Phase } from "../domain/Event.ts"
 import type { PromptName } from "../domain/DefaultPrompts.ts"
 import { visibleLine } from "../domain/Prompt.ts"
+import { dataBlock } from "../domain/VisibleText.ts"
 import * as RunSummary from "../domain/RunSummary.ts"
 import type { Task } from "../domain/Task.ts"
 import { emitNow } from "../services/EventSink.ts"
@@ -285,7 +286,8 @@ export const submit = Effect.fnUntraced(function*(steps: Steps, state: ReviewLoo
     head,
     message: yield* mergeMessage(steps),
     task: steps.task?.id,
-    retireBranch: !keepBranches
+    retireBranch: !keepBranches,
+    ...(config.target?.mode === "pr" ? { description: pullRequestBody(steps, state, worker.id, config.review) } : {})
   }
   const delivery = yield* Delivery
   const copies = Math.max(1, delivery.copies(submission))
@@ -311,6 +313,12 @@ export const submit = Effect.fnUntraced(function*(steps: Steps, state: ReviewLoo
       return observed({ _tag: "MergePolicyFailed", violations: outcome.violations })
     case "Conflict":
       return observed({ _tag: "MergeConflict", files: outcome.files, agentResolves: config.merge.on_conflict === "agent" })
+    case "ChangesRequested":
+      return observed({ _tag: "ChangesRequested", feedback: outcome.feedback })
+    case "Closed":
+      // Somebody decided against it: the work is not resubmitted, and the task fails with the reason.
+      yield* Ref.update(steps.loop, ReviewLoop.landed)
+      return stop("closed", outcome.reason)
   }
 })
 
@@ -335,6 +343,22 @@ export const movedDuringCall = Effect.fnUntraced(function*(steps: Steps) {
   const checked = yield* mergeQueue.checkMain({ worker: worker.id, iteration: steps.n })
   return checked._tag === "Moved" ? ended("main-moved", mainMovedDetail(checked.move)) : undefined
 })
+
+/**
+ * What a pull request says of the work: the task (fenced: it is text an agent may have written, and
+ * must not mention people or render as markup), who did it, the review and the policy.
+ */
+const pullRequestBody = (steps: Steps, state: ReviewLoop.State, worker: string, reviewed: boolean): string => {
+  const task = steps.task
+  return [
+    ...(task === undefined ? [] : [`Task \`${task.id}\`:`, "", dataBlock([task.summary, ...(task.description === undefined ? [] : ["", task.description])].join("\n")), ""]),
+    `- Worker: ${worker}, iteration ${steps.n}`,
+    `- Review: ${reviewed ? `approved by oompa's reviewer (${state.attempts} review attempt${state.attempts === 1 ? "" : "s"})` : "review is off in this run (auto-approved)"}`,
+    "- Policy: passed (checked on the change and again on this commit)",
+    "",
+    "Failing checks and requested changes go back to the agent; the fix is pushed here."
+  ].join("\n")
+}
 
 /** The merge commit's message, with SPEC F6's trailers so recovery can tell which tasks landed. */
 const mergeMessage = Effect.fnUntraced(function*(steps: Steps) {

@@ -182,7 +182,7 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
     }))
     if (result._tag !== "Built" || options.testCommand === undefined) return
     const generation = candidate.generation
-    const test = runTest(submission, result.sha, options.testCommand, options.testTimeoutMs, position).pipe(
+    const test = testCandidate(submission, result.sha, options.testCommand, options.testTimeoutMs, position).pipe(
       Effect.exit,
       Effect.flatMap((exit) => Queue.offer(mailbox, { _tag: "Tested", candidate, generation, exit })),
       Effect.asVoid,
@@ -396,7 +396,13 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
   return { submit }
 })
 
-const runTest = Effect.fnUntraced(function*(submission: Submission, sha: string, command: string, timeoutMs: number, position: number) {
+/**
+ * Runs the test command on the candidate `sha` and records the result (`TestResult`).
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const testCandidate = Effect.fnUntraced(function*(submission: Submission, sha: string, command: string, timeoutMs: number, position: number) {
   const runner = yield* CommandRunner
   const result = yield* runner.inCommit(sha, command, timeoutMs).pipe(
     Effect.timeoutOrElse({

@@ -23,7 +23,7 @@
 import { Context, Effect, Option, Ref, Semaphore } from "effect"
 import type { Event } from "../domain/Event.ts"
 import type { MergeStrategy } from "../domain/SwarmConfig.ts"
-import type { CommandError, GitError } from "../services/Errors.ts"
+import type { CommandError, GitError, PullRequestError } from "../services/Errors.ts"
 import { emitNow, EventSink } from "../services/EventSink.ts"
 import * as MergePipeline from "./MergePipeline.ts"
 import { Git } from "../services/Git.ts"
@@ -52,6 +52,8 @@ export interface Submission {
   readonly message: string
   /** The task it does: its merged marker moves with main. */
   readonly task?: string | undefined
+  /** What a pull request says of the work (markdown: the task, the review, the policy); the message otherwise. */
+  readonly description?: string | undefined
   /** Whether `branch` goes once its work landed (in the same transaction), as it would after the iteration. */
   readonly retireBranch?: boolean | undefined
 }
@@ -96,6 +98,10 @@ export type MergeOutcome = Timed & (
   /** Everything but the landing (`--dry-run`): `sha` would have moved main from `previous`. */
   | { readonly _tag: "DryRun"; readonly sha: string; readonly previous: string }
   | { readonly _tag: "MainMoved"; readonly move: ForeignMove }
+  /** A reviewer on the pull request of `sha` asked for changes (`target.mode: "pr"`); `feedback` is what they wrote. */
+  | { readonly _tag: "ChangesRequested"; readonly sha: string; readonly feedback: string }
+  /** The pull request was closed without being merged (`target.mode: "pr"`). */
+  | { readonly _tag: "Closed"; readonly sha: string; readonly reason: string }
 )
 
 /**
@@ -130,6 +136,10 @@ export const resultEvent = (submission: Submission, outcome: MergeOutcome, at: n
       return { ...base, outcome: "dry-run", files: [], sha: outcome.sha, previous: outcome.previous }
     case "MainMoved":
       return { ...base, outcome: "main-moved", files: [], sha: outcome.move.to, previous: outcome.move.from }
+    case "ChangesRequested":
+      return { ...base, outcome: "changes-requested", files: [], sha: outcome.sha }
+    case "Closed":
+      return { ...base, outcome: "closed", files: [], sha: outcome.sha }
   }
 }
 
@@ -141,7 +151,7 @@ export const resultEvent = (submission: Submission, outcome: MergeOutcome, at: n
  */
 export class MergeQueue extends Context.Service<MergeQueue, {
   /** Queues the submission and waits for its outcome. */
-  readonly submit: (submission: Submission) => Effect.Effect<MergeOutcome, GitError | CommandError>
+  readonly submit: (submission: Submission) => Effect.Effect<MergeOutcome, GitError | CommandError | PullRequestError>
   /**
    * Whether main is still where the queue last left it. A move found here halts the queue and is
    * reported once, naming `noticedBy` (whose agent call just ended) when given.

@@ -50,6 +50,8 @@ export type Observation =
   | { readonly _tag: "TestFailed"; readonly output: string }
   | { readonly _tag: "MergePolicyFailed"; readonly violations: ReadonlyArray<string> }
   | { readonly _tag: "MergeConflict"; readonly files: ReadonlyArray<string>; readonly agentResolves: boolean }
+  /** A reviewer on the pull request asked for changes (`target.mode: "pr"`). */
+  | { readonly _tag: "ChangesRequested"; readonly feedback: string }
 
 /**
  * What the iteration does next.
@@ -126,6 +128,12 @@ export const step = (state: State, observation: Observation): readonly [State, S
       return fixOrExhaust({ ...state, approved: state.conflicted }, `The tests failed on the merge of your change onto main:\n${observation.output}`)
     case "MergePolicyFailed":
       return fixOrExhaust({ ...state, approved: state.conflicted }, policyFeedback(observation.violations))
+    // As a failed test: the fix's own review is what counts, so `max_review_attempts` bounds the round trips.
+    case "ChangesRequested":
+      return fixOrExhaust(
+        { ...state, approved: state.conflicted },
+        `A reviewer of the pull request asked for changes:\n${observation.feedback}`
+      )
     case "MergeConflict": {
       // Approved work that conflicts stays kept: reported if the loop gives up, resolved and merged otherwise.
       const conflicted = { ...state, conflicted: state.approved }

@@ -15,9 +15,11 @@ import type { CommandRunner } from "../services/CommandRunner.ts"
 import type { GitError } from "../services/Errors.ts"
 import type { EventSink } from "../services/EventSink.ts"
 import type { Git, Workspace } from "../services/Git.ts"
+import { PullRequests } from "../services/PullRequests.ts"
 import * as BudgetTracker from "./BudgetTracker.ts"
 import * as MergeQueue from "./MergeQueue.ts"
 import * as PolicyGate from "./PolicyGate.ts"
+import * as PullRequestLanding from "./PullRequestLanding.ts"
 
 /**
  * What the run is: `swarm`, `run`, `loop` or `prompt` (shown to agents in the context header).
@@ -166,14 +168,22 @@ export const layer = (config: SwarmConfig, options: RunOptions): Layer.Layer<Run
       prompts: { cache: makePromptCache() }
     })
     const budget = yield* BudgetTracker.make(config.budget)
-    const queue = yield* MergeQueue.make({
+    const landing = {
       strategy: config.merge.strategy,
       policy,
       testCommand: config.test_command,
       testTimeoutMs: config.timeouts.test * 1000,
       dryRun,
       speculation: config.merge.speculation
-    })
+    }
+    const target = config.target
+    const queue = target?.mode === "pr"
+      ? yield* Effect.flatMap(Effect.serviceOption(PullRequests), (pullRequests) =>
+        Option.isNone(pullRequests)
+          // The host building the run provides it from `target.github` (`@oompa/adapters-node`'s GitHubPullRequests).
+          ? Effect.die(new Error("target.mode is \"pr\", but the run was given no PullRequests service"))
+          : Effect.provideService(PullRequestLanding.make({ ...landing, autoMerge: target.auto_merge, pollMs: target.poll_seconds * 1000 }), PullRequests, pullRequests.value))
+      : yield* MergeQueue.make(landing)
     return Context.make(CurrentRun, run).pipe(
       Context.add(RunState, state),
       Context.add(BudgetTracker.BudgetTracker, budget),

@@ -101,3 +101,35 @@ export class CommandError extends Schema.TaggedError<CommandError>()("CommandErr
   command: Schema.String,
   message: Schema.String
 }) {}
+
+/**
+ * Why a call to the code host (GitHub) failed, for callers to match on:
+ *
+ * - `auth`: the token is missing, wrong or lacks access (401, or 403/404 on the repository itself);
+ * - `unreachable`: the host did not answer, after the retries;
+ * - `refused`: the host understood and said no (422 and the like), with its message;
+ * - `failed`: any other answer we cannot use.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const PullRequestErrorReason = Schema.Literals(["auth", "unreachable", "refused", "failed"])
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type PullRequestErrorReason = typeof PullRequestErrorReason.Type
+
+/**
+ * Raised by the `PullRequests` boundary when the code host cannot do what was asked. Rate limits and
+ * network faults are waited out and retried inside the boundary; this is what remains.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class PullRequestError extends Schema.TaggedError<PullRequestError>()("PullRequestError", {
+  operation: Schema.String,
+  reason: PullRequestErrorReason,
+  message: Schema.String
+}) {}

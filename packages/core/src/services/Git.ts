@@ -196,6 +196,12 @@ export class Git extends Context.Service<Git, {
    */
   readonly compareAndSwapMain: (expected: string, next: string, landed?: ReadonlyArray<string>, retired?: string) => Effect.Effect<boolean, GitError>
   /**
+   * Points the remote target's branch `name` at `sha` whatever it held, or deletes it (`sha`
+   * undefined): the branch of a pull request (`target.mode: "pr"`), which only oompa pushes to.
+   * Fails for a local target.
+   */
+  readonly publishBranch: (name: string, sha: string | undefined) => Effect.Effect<void, GitError>
+  /**
    * The merged markers (`refs/oompa/merged/<task>`): task → the commit that landed it, as recorded.
    * A marker is a ref any process with access to the repository can write: check it against main.
    */

@@ -50,7 +50,7 @@ export interface Violation {
 }
 
 /** What happened to one submission to the merge queue. */
-type SubmissionOutcome = "in-flight" | "merged" | "conflict" | "test-failed" | "policy-failed" | "dry-run" | "main-moved"
+type SubmissionOutcome = "in-flight" | Extract<Event, { _tag: "MergeResult" }>["outcome"]
 
 /**
  * The checker: fed by the world (`recordApproval`, `recordTest`, `mergeStarted`) and by events.

@@ -74,6 +74,7 @@ export const make = (repo: MemoryRepo): Context.Service.Shape<typeof Git> =>
     merge: (request) => attempt(() => repo.merge(request)),
     compareAndSwapMain: (expected, next, landed, retired) => attempt(() => repo.compareAndSwapMain(expected, next, landed, retired)),
     mergedMarkers: attempt(() => repo.mergedMarkers()),
+    publishBranch: (name, sha) => attempt(() => repo.publishBranch(name, sha)),
     mergeIntoWorkspace: (workspace, onto) => attempt(() => repo.mergeIntoWorkspace(workspace, onto)),
     takeNewTaskFiles: (workspace) => attempt(() => repo.takeNewTaskFiles(workspace)),
     setBranch: (name, sha) => attempt(() => repo.setBranch(name, sha)),

@@ -196,11 +196,21 @@ export class MemoryRepo {
    * A remote target (`target.mode: "push"`): where the target branch really is. Teammates push to
    * it (`pushAsTeammate`); the local target branch is what oompa last fetched or landed.
    */
-  remote: { head: string } | undefined
+  remote: { head: string; readonly branches: Map<string, string> } | undefined
 
   /** Makes the target remote, at the current main. */
   useRemote(): void {
-    this.remote = { head: this.mainHead() }
+    this.remote = { head: this.mainHead(), branches: new Map() }
+  }
+
+  /** Points the remote's branch `name` at `sha` (or deletes it), as a forced push would. */
+  publishBranch(name: string, sha: string | undefined): void {
+    const remote = this.remote ?? failWith("publishBranch", `cannot publish ${name}: the target is not remote`)
+    if (sha === undefined) remote.branches.delete(name)
+    else {
+      this.node(sha, "publishBranch")
+      remote.branches.set(name, sha)
+    }
   }
 
   /** The target's head, fetched: a remote one is copied to the local branch. */
