@@ -21,12 +21,13 @@
  * @since 0.1.0
  */
 import { NodeServices as PlatformNode } from "@effect/platform-node"
-import { Cause, Deferred, Effect, Exit, type FileSystem, Layer, type Path, Result, Schema } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, type FileSystem, Layer, type Path, Result, Schema } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import { Agent, ConfigFile, type Event, EventSink, Ids, RunTasks, Swarm, type SwarmConfig, type Task, WorktreeEnvironment } from "@oompa/core"
 import { randomBytes } from "node:crypto"
 import * as DiskRecovery from "./DiskRecovery.ts"
 import * as FsPrompts from "./FsPrompts.ts"
+import * as GitHubPullRequests from "./GitHubPullRequests.ts"
 import * as HarnessCheck from "./HarnessCheck.ts"
 import * as Pricing from "./Pricing.ts"
 import * as NodeServices from "./NodeServices.ts"
@@ -183,6 +184,21 @@ const layersError = (e: { readonly _tag: string; readonly message: string }): Pr
     ? new Project.SetupError({ reason: "remote", message: `${e.message}\nnothing was claimed` })
     : new Project.SetupError({ reason: "layers", message: e.message })
 
+/**
+ * The code host of a run landing through pull requests (`target.mode: "pr"`): GitHub, with the token
+ * `GITHUB_TOKEN`, `GH_TOKEN` or `gh auth token` gives; nothing for any other target. A token that is
+ * missing or cannot see the repository, or a host that cannot be reached, is reason `remote`.
+ */
+const pullRequestsOf = (config: SwarmConfig.SwarmConfig, env: Readonly<Record<string, string | undefined>>) => {
+  const target = config.target
+  if (target?.mode !== "pr") return Effect.succeed(Context.empty())
+  return GitHubPullRequests.resolveToken(env).pipe(
+    Effect.flatMap((token) =>
+      Layer.build(GitHubPullRequests.layer({ owner: target.github.owner, repo: target.github.repo, token, apiUrl: target.github.api_url }))),
+    Effect.mapError((e) => new Project.SetupError({ reason: "remote", message: `target.github (${target.github.owner}/${target.github.repo}): ${e.message}\nnothing was claimed` }))
+  )
+}
+
 const agentLayerOf = (agent: Options["agent"]): NodeServices.Options["agent"] =>
   typeof agent === "function" ? Agent.layerFunction(agent) : agent
 
@@ -255,6 +271,8 @@ export const runProject = (
     // A remote target is fetched here first: unreachable, or a refused login, stops the run (exit 2).
     const repaired = yield* DiskRecovery.repair(project).pipe(Effect.mapError(layersError))
     for (const line of repaired) notice(`recovered: ${line}`)
+    // Pull requests need the host: a token that cannot see the repository stops the run here (exit 2).
+    const pullRequests = yield* pullRequestsOf(project.config, options.env ?? process.env)
     const agent = agentLayerOf(options.agent)
     const worktreeFiles = yield* WorktreeFiles.resolve(project.repoRoot, project.config.worktree).pipe(
       Effect.mapError((e) => new Project.SetupError({ reason: "config", message: e.message }))
@@ -289,6 +307,7 @@ export const runProject = (
       : RunTasks.run(project.config, options.tasks, swarmOptions)
     const report = yield* program.pipe(
       Effect.provide(services),
+      Effect.provide(pullRequests),
       Effect.mapError((e) => new RunError({ runId, message: `run ${runId} stopped: ${e._tag}: ${e.message}` })),
       // The loser is interrupted, and its finalizers (claims, worktrees) run before this returns.
       Effect.raceFirst(Deferred.await(hostFailed))

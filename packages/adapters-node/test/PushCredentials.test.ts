@@ -34,4 +34,12 @@ describe("withoutPushCredentials", () => {
       fs.rmSync(repo, { recursive: true, force: true })
     }
   })
+
+  it("GitHub's tokens are gone and the GitHub CLI finds no login: an agent cannot merge its own pull request", () => {
+    const base = { PATH: "/usr/bin:/bin", GITHUB_TOKEN: "ghp_secret", GH_TOKEN: "gho_secret", GH_ENTERPRISE_TOKEN: "x", GITHUB_ENTERPRISE_TOKEN: "y", HOME: os.homedir() }
+    const stripped = withoutPushCredentials(base)
+    for (const name of ["GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"]) assert.isUndefined(stripped[name], name)
+    assert.isFalse(fs.existsSync(stripped["GH_CONFIG_DIR"]!), "the GitHub CLI's config folder is one that does not exist")
+    assert.strictEqual(stripped["HOME"], os.homedir())
+  })
 })
