@@ -178,6 +178,8 @@ export const plainLine = (event: Event.Event, startedMs: number | undefined): st
       return `${t} budget ${event.budget} spent (${event.scope})`
     case "RateLimited":
       return `${t} ${event.worker} ${event.call} by ${event.agent}: usage or rate limit; retry ${event.retry} in ${Math.round(event.waitMs / 1000)} s (${event.source === "retry-after" ? "the wait it named" : "back-off"})`
+    case "PullRequestOpened":
+      return `${t} ${event.worker} pull request #${event.number}${event.task === undefined ? "" : ` (${event.task})`} at ${event.head.slice(0, 10)}: ${event.url}`
     case "TargetMoved":
       return `${t} someone pushed to the remote's branch: ${event.from.slice(0, 10)} -> ${event.to.slice(0, 10)}; the merge queue builds on it`
     case "MainMovedOutside":

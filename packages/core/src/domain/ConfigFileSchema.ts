@@ -372,6 +372,12 @@ export const ConfigFile = Schema.Struct({
     description: "Task folder, relative to the repository's top level.",
     default: defaults.tasks_dir
   })),
+  tasks: Schema.optionalKey(Schema.Struct({
+    github: Schema.Struct({
+      ...GitHubFile.fields,
+      label: Schema.optionalKey(NonEmpty.annotate({ description: "The label that makes an issue a task.", default: "oompa" }))
+    }).annotate({ description: "Take tasks from this GitHub repository's open issues with the label (token from GITHUB_TOKEN, else gh auth token); a claim is atomic on GitHub, so two runs never take one issue." })
+  }).annotate({ description: "Where tasks come from instead of tasks_dir (issue 20)." })),
   worktrees_dir: Schema.optionalKey(NonEmpty.annotate({ description: "Where worker worktrees are created." })),
   harnesses: Schema.optionalKey(HarnessesFile),
   budget: Schema.optionalKey(BudgetFile),

@@ -117,6 +117,11 @@ const targetOf = (file: ConfigFile): Normalize<{ readonly branch: string | undef
     return Result.fail({ path: "target.branch", message: `names ${JSON.stringify(target.branch)} but branch names ${JSON.stringify(file.branch)}: give the target branch once` })
   }
   const branch = target?.branch ?? file.branch
+  for (const key of ["github", "auto_merge", "poll_seconds"] as const) {
+    if (target?.mode !== "pr" && target?.[key] !== undefined) {
+      return Result.fail({ path: `target.${key}`, message: `is given, but target.mode is ${JSON.stringify(target.mode ?? "local")}: it applies to mode "pr" only` })
+    }
+  }
   if (target?.mode === "push") {
     if (target.remote === undefined) return Result.fail({ path: "target.remote", message: "is missing: mode push lands on a git remote (origin, or a URL)" })
     return Result.succeed({ branch, target: { remote: target.remote, mode: "push" } })
@@ -133,9 +138,6 @@ const targetOf = (file: ConfigFile): Normalize<{ readonly branch: string | undef
         poll_seconds: target.poll_seconds ?? defaultPollSeconds
       }
     })
-  }
-  for (const key of ["github", "auto_merge", "poll_seconds"] as const) {
-    if (target?.[key] !== undefined) return Result.fail({ path: `target.${key}`, message: `is given, but target.mode is ${JSON.stringify(target.mode ?? "local")}: it applies to mode "pr" only` })
   }
   if (target?.remote !== undefined) return Result.fail({ path: "target.mode", message: `is ${JSON.stringify(target.mode ?? "local")}, but target.remote is given: set mode to "push" to land on the remote` })
   return Result.succeed({ branch, target: undefined })
@@ -169,6 +171,7 @@ export const normalize = (file: ConfigFile): Result.Result<SwarmConfig, ConfigPr
         ...optional("max_parallel", file.max_parallel),
         max_wait_for_tasks: file.max_wait_for_tasks ?? defaults.max_wait_for_tasks,
         tasks_dir: file.tasks_dir ?? defaults.tasks_dir,
+        ...optional("tasks", file.tasks === undefined ? undefined : { github: { ...file.tasks.github, label: file.tasks.github.label ?? "oompa" } }),
         ...optional("worktrees_dir", file.worktrees_dir),
         harnesses: harnessesOf(file),
         budget: file.budget ?? {},
@@ -254,6 +257,7 @@ export const encodeConfigFile = (config: SwarmConfig): ConfigFile => ({
   ...optional("max_parallel", config.max_parallel),
   ...optional("max_wait_for_tasks", unlessDefault(config.max_wait_for_tasks, defaults.max_wait_for_tasks)),
   ...optional("tasks_dir", unlessDefault(config.tasks_dir, defaults.tasks_dir)),
+  ...optional("tasks", config.tasks),
   ...optional("worktrees_dir", config.worktrees_dir),
   ...optional("harnesses", nonEmpty(config.harnesses)),
   ...optional("budget", nonEmpty(config.budget)),

@@ -244,6 +244,8 @@ export const SwarmConfig = Schema.Struct({
   max_parallel: Schema.optionalKey(PositiveInt),
   max_wait_for_tasks: Seconds,
   tasks_dir: Schema.NonEmptyString,
+  /** Tasks from GitHub Issues instead of `tasks_dir` (issue 20): the issues carrying `label`. */
+  tasks: Schema.optionalKey(Schema.Struct({ github: Schema.Struct({ ...GitHubRepository.fields, label: Schema.NonEmptyString }) })),
   worktrees_dir: Schema.optionalKey(Schema.NonEmptyString),
   harnesses: Schema.Record(Schema.String, HarnessOverride),
   budget: Budget,

@@ -218,6 +218,24 @@ describe("decoding: the two dialects", () => {
     assert.include(decodeErr({ workers: [{ model: "a" }], merge: { speculation: 33 } }).message, "merge.speculation")
   })
 
+  it("target mode pr: a GitHub repository, origin by default, merged by a person unless auto_merge; tasks from GitHub Issues", () => {
+    const github = { owner: "acme", repo: "app" }
+    const pr = decodeOk({ workers: [{ model: "a" }], target: { mode: "pr", github } })
+    assert.deepStrictEqual(pr.target, { remote: "origin", mode: "pr", github, auto_merge: false, poll_seconds: 30 })
+    const custom = decodeOk({ workers: [{ model: "a" }], target: { mode: "pr", remote: "upstream", github: { ...github, api_url: "https://ghe.example/api/v3" }, auto_merge: true, poll_seconds: 5 } })
+    assert.deepStrictEqual(custom.target, { remote: "upstream", mode: "pr", github: { ...github, api_url: "https://ghe.example/api/v3" }, auto_merge: true, poll_seconds: 5 })
+    assert.strictEqual(decodeErr({ workers: [{ model: "a" }], target: { mode: "pr" } }).message, `${fileName}: target.github: is missing: mode pr opens pull requests on a GitHub repository ({"owner": …, "repo": …})`)
+    assert.strictEqual(
+      decodeErr({ workers: [{ model: "a" }], target: { mode: "push", remote: "origin", auto_merge: true } }).message,
+      `${fileName}: target.auto_merge: is given, but target.mode is "push": it applies to mode "pr" only`
+    )
+    assert.include(decodeErr({ workers: [{ model: "a" }], target: { mode: "pr", github, poll_seconds: 0 } }).message, "target.poll_seconds")
+    assert.include(decodeErr({ workers: [{ model: "a" }], target: { mode: "pr", github: { owner: "acme" } } }).message, "target.github.repo")
+    assert.deepStrictEqual(decodeOk({ workers: [{ model: "a" }], tasks: { github } }).tasks, { github: { ...github, label: "oompa" } })
+    assert.deepStrictEqual(decodeOk({ workers: [{ model: "a" }], tasks: { github: { ...github, label: "agents" } } }).tasks, { github: { ...github, label: "agents" } })
+    assert.include(decodeErr({ workers: [{ model: "a" }], tasks: { github: { ...github, labels: "x" } } }).message, "tasks.github")
+  })
+
   it("review: false turns review off; absent means on", () => {
     assert.isFalse(decodeOk({ workers: [{ model: "a" }], review: false }).review)
     assert.isTrue(decodeOk({ workers: [{ model: "a" }] }).review)
@@ -456,7 +474,7 @@ const validKeys = {
   top: [
     "$schema", "workers", "review_model", "review_models", "reviewer", "review", "planner", "branch", "target", "policy", "merge",
     "test_command", "setup_command", "teardown_command", "worktree", "timeouts", "rate_limit", "max_review_attempts", "max_task_attempts", "max_merge_retries",
-    "max_parallel", "max_wait_for_tasks", "wait_between", "tasks_dir", "worktrees_dir", "harnesses", "budget", "pricing"
+    "max_parallel", "max_wait_for_tasks", "wait_between", "tasks_dir", "tasks", "worktrees_dir", "harnesses", "budget", "pricing"
   ],
   worker: ["model", "iterations", "max_cycle", "count", "prompt", "role", "can_plan", "wait_between", "budget"],
   planner: ["model", "prompt", "max_pending"],
