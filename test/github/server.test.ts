@@ -2,8 +2,8 @@
  * The scripted GitHub (server.ts) driven by a real `@octokit/rest` client (`baseUrl` the server), so
  * the fake is shown to speak what octokit expects: pull requests over a real bare repository (create,
  * find, a new head noticed, mergeability, merges that move the base branch, conflicts), check runs
- * and commit statuses, reviews, ETags and 304, the rate limit, injected 5xx, auth, issues, and
- * `git/refs` (create-only, the atomic claim two machines race for).
+ * and commit statuses, reviews, ETags and 304, the rate limit, injected 5xx, auth, issues (pull
+ * requests among them), and `git/refs` (create-only, the atomic claim two machines race for).
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Octokit } from "@octokit/rest"
@@ -261,7 +261,8 @@ describe("scripted GitHub through octokit", () => {
     assert.deepStrictEqual(ready.map((i) => i.number), [idea, bug])
     const both = (await octokit.rest.issues.listForRepo({ owner, repo, labels: "bug,ready" })).data
     assert.deepStrictEqual(both.map((i) => [i.number, i.title, i.body, i.state, i.labels.map((l) => (typeof l === "string" ? l : l.name))]), [[bug, "Crash", "boom", "open", ["bug", "ready"]]])
-    assert.deepStrictEqual((await octokit.paginate(octokit.rest.issues.listForRepo, { owner, repo, per_page: 2 })).map((i) => i.number), [chore, idea, bug])
+    const everything = await octokit.paginate(octokit.rest.issues.listForRepo, { owner, repo, per_page: 2 }) // pull requests too, as on GitHub
+    assert.deepStrictEqual(everything.filter((i) => i.pull_request === undefined).map((i) => i.number), [chore, idea, bug])
 
     const comment = await octokit.rest.issues.createComment({ owner, repo, issue_number: bug, body: "on it" })
     assert.deepStrictEqual([comment.status, comment.data.body], [201, "on it"])
@@ -282,6 +283,26 @@ describe("scripted GitHub through octokit", () => {
     assert.strictEqual((await octokit.rest.issues.get({ owner, repo, issue_number: bug })).data.state, "closed")
     await octokit.rest.issues.update({ owner, repo, issue_number: bug, state: "open", labels: ["bug"] })
     assert.deepStrictEqual([server.issue(owner, repo, bug).state, server.issue(owner, repo, bug).stateReason, server.issue(owner, repo, bug).labels], ["open", "reopened", ["bug"]])
+  })
+
+  it("creates issues; lists pull requests among the issues (with pull_request), labelled through the issues API; comments by others", async () => {
+    const created = await octokit.rest.issues.create({ owner, repo, title: "New", body: "from the API", labels: ["queue"] })
+    assert.deepStrictEqual([created.status, created.data.title, created.data.body, created.data.state, created.data.labels.map((l) => (typeof l === "string" ? l : l.name))], [201, "New", "from the API", "open", ["queue"]])
+    assert.deepStrictEqual(server.issue(owner, repo, created.data.number).labels, ["queue"])
+    assert.strictEqual((await failure(octokit.request(`POST /repos/${owner}/${repo}/issues`, { body: "no title" }))).status, 422)
+    const pull = server.pulls(owner, repo).find((p) => p.state === "open") ?? assert.fail("no open pull request")
+    const labels = await octokit.rest.issues.addLabels({ owner, repo, issue_number: pull.number, labels: ["queue"] }) // a label no one created: GitHub creates it
+    assert.deepStrictEqual(labels.data.map((l) => l.name), ["queue"])
+    assert.deepStrictEqual((await octokit.rest.pulls.get({ owner, repo, pull_number: pull.number })).data.labels.map((l) => l.name), ["queue"])
+    const listed = (await octokit.rest.issues.listForRepo({ owner, repo, labels: "queue", state: "all" })).data
+    assert.deepStrictEqual(listed.map((i) => [i.number, i.pull_request === undefined]), [[created.data.number, true], [pull.number, false]].sort((a, b) => Number(b[0]) - Number(a[0])))
+    const asIssue = listed.find((i) => i.number === pull.number)!
+    assert.deepStrictEqual([asIssue.title, asIssue.state, asIssue.pull_request?.url], [pull.title, "open", `${server.url}/repos/${owner}/${repo}/pulls/${pull.number}`])
+    assert.deepStrictEqual((await octokit.rest.issues.removeLabel({ owner, repo, issue_number: pull.number, name: "queue" })).data, [])
+    server.addComment(owner, repo, created.data.number, { body: "drive-by", user: "stranger" })
+    await octokit.rest.issues.createComment({ owner, repo, issue_number: created.data.number, body: "mine" })
+    const comments = (await octokit.rest.issues.listComments({ owner, repo, issue_number: created.data.number })).data
+    assert.deepStrictEqual(comments.map((c) => [c.body, c.user?.login]), [["drive-by", "stranger"], ["mine", "oompa"]])
   })
 
   it("creates a ref only once (the atomic claim), reads and deletes it", async () => {

@@ -11,14 +11,16 @@
  * limit and its headers (403 once spent, refilled at the reset), a weak ETag on every 200 GET and a
  * free 304 when `if-none-match` matches, pagination (`per_page`, `page`, a `link` header), repos,
  * pulls (list/create/get/update/merge, reviews, review comments), `commits/{ref}/check-runs` and
- * `/status`, issues (list/get/update, comments, labels, assignees), `git/refs` (create, get, update,
- * delete), `/rate_limit`; the `head=owner:branch` filter (a bare branch name is silently ignored,
- * as on GitHub); list items without `merged`/`mergeable` (only the single GET has them); a pull
- * request closing when its head branch is deleted; numbers shared by issues and pull requests.
+ * `/status`, issues (list/create/get/update, comments, labels, assignees), `git/refs` (create, get,
+ * update, delete), `/rate_limit`; the `head=owner:branch` filter (a bare branch name is silently
+ * ignored, as on GitHub); list items without `merged`/`mergeable` (only the single GET has them); a
+ * pull request closing when its head branch is deleted; numbers shared by issues and pull requests;
+ * labels of pull requests (through the issues API's label routes) and pull requests in the issues
+ * list (with `pull_request`); labels created implicitly by adding them (there is no label registry).
  *
  * Not modelled: forks, drafts, webhooks, GraphQL, the secondary rate limit, branch protection
- * beyond "one approving review on the head" (no required checks, no stale-review dismissal), the
- * issues list including pull requests, `documentation_url` in error bodies, permission checks on
+ * beyond "one approving review on the head" (no required checks, no stale-review dismissal), users
+ * (every comment the API writes is by `oompa`), `documentation_url` in error bodies, permission checks on
  * assignees, a real rebase (`rebase` lands like `squash`). Requests are answered one at a time, in
  * the order their bodies arrive; nothing is persisted.
  */
@@ -53,6 +55,7 @@ export interface PullRecord {
   merged: boolean
   mergeCommitSha: string | null
   headSha: string /* last seen sha of the head branch */
+  labels: Array<string>
 }
 export interface IssueRecord { readonly number: number; title: string; body: string; state: "open" | "closed"; stateReason: string | null; labels: Array<string>; assignees: Array<string>; comments: Array<string> }
 export interface RequestRecord { readonly method: string; readonly path: string /* with query */; readonly status: number }
@@ -77,6 +80,7 @@ export interface ScriptedGitHub {
   exhaustRateLimit(resetInSeconds: number): void // remaining = 0 until reset
   failNext(count: number, status?: number): void // next `count` requests answer `status` (default 502) with a JSON message
   addIssue(owner: string, repo: string, issue: { readonly title: string; readonly body: string; readonly labels?: ReadonlyArray<string> }): number
+  addComment(owner: string, repo: string, number: number, comment: { readonly body: string; readonly user: string }): void // someone else comments
   /** A snapshot of the issue. */
   issue(owner: string, repo: string, number: number): IssueRecord
 }
@@ -157,6 +161,7 @@ export const startScriptedGitHub = async (options: { readonly token?: string; re
     const page = G.paginate(url, req, items)
     return { status: 200, body: page.items, headers: page.headers }
   }
+  const newIssue = (repo: G.Repo, title: string, body: string, labels: ReadonlyArray<string>) => G.addIssue(repo, newId(), title, body, labels)
   const openPullExists = (repo: G.Repo, head: string, base: string) => [...repo.pulls.values()].some(({ record: r }) => r.state === "open" && r.head === head && r.base === base)
 
   const pullsRoute = (repo: G.Repo, req: G.Req, endpoint: string, n: number): G.Reply | undefined => {
@@ -189,7 +194,7 @@ export const startScriptedGitHub = async (options: { readonly token?: string; re
         if (G.commitsAhead(repo.bare, baseSha, headSha) === 0) G.invalid("PullRequest", `No commits between ${base} and ${head}`)
         const number = repo.nextNumber++
         const created = G.now()
-        const record: PullRecord = { number, title, body: G.text(body, "body") ?? "", head, base, state: "open", merged: false, mergeCommitSha: null, headSha }
+        const record: PullRecord = { number, title, body: G.text(body, "body") ?? "", head, base, state: "open", merged: false, mergeCommitSha: null, headSha, labels: [] }
         const p: G.Pull = { record, id: newId(), createdAt: created, updatedAt: created, closedAt: null, mergedAt: null, seen: new Set(), reviews: [] }
         repo.pulls.set(number, p)
         refresh(repo, p)
@@ -243,9 +248,14 @@ export const startScriptedGitHub = async (options: { readonly token?: string; re
         const state = query.get("state") ?? "open"
         const labels = (query.get("labels") ?? "").split(",").map((l) => l.trim()).filter((l) => l !== "")
         const assignee = query.get("assignee")
-        const assigned = (r: IssueRecord) => assignee === null || (assignee === "*" ? r.assignees.length > 0 : assignee === "none" ? r.assignees.length === 0 : r.assignees.includes(assignee))
-        const matching = newestFirst(repo.issues.values()).filter(({ record: r }) => (state === "all" || r.state === state) && labels.every((l) => r.labels.includes(l)) && assigned(r))
-        return list(req, matching.map((i) => G.issueJson(url, repo, i)))
+        const assigned = (a: ReadonlyArray<string>) => assignee === null || (assignee === "*" ? a.length > 0 : assignee === "none" ? a.length === 0 : a.includes(assignee))
+        const matching = newestFirst<G.Issue | G.Pull>([...repo.issues.values(), ...repo.pulls.values()])
+          .filter(({ record: r }) => (state === "all" || r.state === state) && labels.every((l) => r.labels.includes(l)) && assigned("assignees" in r ? r.assignees : []))
+        return list(req, matching.map((i) => ("seen" in i ? G.pullIssueJson(url, repo, i) : G.issueJson(url, repo, i))))
+      }
+      case "POST issues": {
+        const title = G.text(body, "title") ?? G.missing("title")
+        return { status: 201, body: G.issueJson(url, repo, newIssue(repo, title, G.text(body, "body") ?? "", G.names(body, "labels") ?? [])) }
       }
       case "GET issues/{n}":
         return { status: 200, body: G.issueJson(url, repo, issue()) }
@@ -270,18 +280,17 @@ export const startScriptedGitHub = async (options: { readonly token?: string; re
         const i = issue()
         const comment = G.text(body, "body") ?? G.missing("body")
         const id = newId()
-        i.record.comments.push(comment)
-        i.commentIds.push(id)
+        i.record.comments.push(comment), i.commentIds.push(id), i.commentUsers.push("oompa")
         return reply(201, i, { id, body: comment, user: G.user("oompa"), html_url: `${url}/${repo.owner}/${repo.name}/issues/${n}#issuecomment-${id}`, created_at: G.now() })
       }
       case "GET issues/{n}/comments": {
         const i = issue()
-        return list(req, i.record.comments.map((comment, k) => ({ id: i.commentIds[k]!, body: comment, user: G.user("oompa") })))
+        return list(req, i.record.comments.map((comment, k) => ({ id: i.commentIds[k]!, body: comment, user: G.user(i.commentUsers[k] ?? "oompa") })))
       }
-      case "POST issues/{n}/labels": {
-        const i = issue()
+      case "POST issues/{n}/labels": { // a pull request's too
+        const i = repo.issues.get(n) ?? repo.pulls.get(n) ?? G.notFound()
         i.record.labels = G.unique([...i.record.labels, ...(G.names(body, "labels") ?? [])])
-        return reply(200, i, G.labelsJson(i.record.labels))
+        return (i.updatedAt = G.now()), { status: 200, body: G.labelsJson(i.record.labels) }
       }
       case "POST issues/{n}/assignees":
       case "DELETE issues/{n}/assignees": {
@@ -292,11 +301,11 @@ export const startScriptedGitHub = async (options: { readonly token?: string; re
       }
     }
     if (rest[0] === "issues" && rest[2] === "labels" && rest.length > 3 && method === "DELETE" && endpoint.startsWith("DELETE issues/{n}/")) {
-      const i = issue()
+      const i = repo.issues.get(n) ?? repo.pulls.get(n) ?? G.notFound()
       const name = rest.slice(3).join("/")
       if (!i.record.labels.includes(name)) G.fail(404, "Label does not exist")
       i.record.labels = i.record.labels.filter((l) => l !== name)
-      return reply(200, i, G.labelsJson(i.record.labels))
+      return (i.updatedAt = G.now()), { status: 200, body: G.labelsJson(i.record.labels) }
     }
     return undefined
   }
@@ -384,14 +393,6 @@ export const startScriptedGitHub = async (options: { readonly token?: string; re
   })
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 
-  const upsert = <A extends { input: I }, I>(map: Map<string, Array<A>>, sha: string, same: (a: A) => boolean, input: I, create: () => A, update: (a: A) => void) => {
-    const items = map.get(sha) ?? []
-    map.set(sha, items)
-    const found = items.find(same)
-    if (found === undefined) items.push(create())
-    else (found.input = input), update(found)
-  }
-
   return {
     url,
     token,
@@ -405,11 +406,11 @@ export const startScriptedGitHub = async (options: { readonly token?: string; re
       if (input.status === "completed" && input.conclusion === undefined) throw new Error(`scripted GitHub: check run ${input.name} is completed without a conclusion`)
       const completedAt = input.status === "completed" ? G.now() : null
       const create = () => ({ id: newId(), input, startedAt: G.now(), completedAt })
-      upsert(repoOf(owner, name).checks, sha, (run) => run.input.name === input.name, input, create, (run) => (run.completedAt = completedAt))
+      G.upsert(repoOf(owner, name).checks, sha, (run) => run.input.name === input.name, input, create, (run) => (run.completedAt = completedAt))
     },
     setStatus: (owner, name, sha, input) => {
       const create = () => ({ id: newId(), input, createdAt: G.now(), updatedAt: G.now() })
-      upsert(repoOf(owner, name).statuses, sha, (status) => status.input.context === input.context, input, create, (status) => (status.updatedAt = G.now()))
+      G.upsert(repoOf(owner, name).statuses, sha, (status) => status.input.context === input.context, input, create, (status) => (status.updatedAt = G.now()))
     },
     addReview: (owner, name, number, input) => {
       const id = newId()
@@ -434,12 +435,10 @@ export const startScriptedGitHub = async (options: { readonly token?: string; re
     requireApproval: (owner, name, on) => void (repoOf(owner, name).approvalRequired = on),
     exhaustRateLimit: (resetInSeconds) => void ((remaining = 0), (resetAt = Date.now() + resetInSeconds * 1000)),
     failNext: (count, status = 502) => void (failing = { count, status }),
-    addIssue: (owner, name, { title, body, labels }) => {
-      const repo = repoOf(owner, name)
-      const number = repo.nextNumber++
-      const record: IssueRecord = { number, title, body, state: "open", stateReason: null, labels: G.unique(labels ?? []), assignees: [], comments: [] }
-      repo.issues.set(number, { record, id: newId(), createdAt: G.now(), updatedAt: G.now(), closedAt: null, commentIds: [] })
-      return number
+    addIssue: (owner, name, { title, body, labels }) => newIssue(repoOf(owner, name), title, body, labels ?? []).record.number,
+    addComment: (owner, name, number, { body, user }) => {
+      const issue = repoOf(owner, name).issues.get(number) ?? G.fail(404, `scripted GitHub: no issue #${number} in ${owner}/${name}`)
+      issue.record.comments.push(body), issue.commentIds.push(newId()), issue.commentUsers.push(user)
     },
     issue: (owner, name, number) => {
       const issue = repoOf(owner, name).issues.get(number)

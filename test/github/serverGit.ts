@@ -111,7 +111,7 @@ export const isAncestor = (bare: string, ancestor: string, descendant: string): 
 
 export interface Review { readonly id: number; readonly input: ReviewInput; readonly submittedAt: string; readonly commentIds: ReadonlyArray<number> }
 export interface Pull { readonly record: PullRecord; readonly id: number; readonly createdAt: string; updatedAt: string; closedAt: string | null; mergedAt: string | null; readonly seen: Set<string>; readonly reviews: Array<Review> }
-export interface Issue { readonly record: IssueRecord; readonly id: number; readonly createdAt: string; updatedAt: string; closedAt: string | null; readonly commentIds: Array<number> }
+export interface Issue { readonly record: IssueRecord; readonly id: number; readonly createdAt: string; updatedAt: string; closedAt: string | null; readonly commentIds: Array<number>; readonly commentUsers: Array<string> }
 export interface CheckRun { readonly id: number; input: CheckRunInput; readonly startedAt: string; completedAt: string | null }
 export interface Status { readonly id: number; input: StatusInput; readonly createdAt: string; updatedAt: string }
 export interface Repo {
@@ -126,6 +126,22 @@ export interface Repo {
   readonly issues: Map<number, Issue>
   readonly checks: Map<string, Array<CheckRun>>
   readonly statuses: Map<string, Array<Status>>
+}
+
+/** Inserts `input` in `map`'s list for `sha`, or updates the item it is the `same` as. */
+export const upsert = <A extends { input: I }, I>(map: Map<string, Array<A>>, sha: string, same: (a: A) => boolean, input: I, create: () => A, update: (a: A) => void) => {
+  const items = map.get(sha) ?? []
+  map.set(sha, items)
+  const found = items.find(same)
+  if (found === undefined) items.push(create())
+  else (found.input = input), update(found)
+}
+
+/** A new open issue (numbered as the repository's next pull request or issue). */
+export const addIssue = (repo: Repo, id: number, title: string, body: string, labels: ReadonlyArray<string>): Issue => {
+  const record: IssueRecord = { number: repo.nextNumber++, title, body, state: "open", stateReason: null, labels: unique(labels), assignees: [], comments: [] }
+  const issue = { record, id, createdAt: now(), updatedAt: now(), closedAt: null, commentIds: [], commentUsers: [] }
+  return repo.issues.set(record.number, issue), issue
 }
 
 /** Whether some reviewer's latest deciding (not COMMENTED) review approves the current head. */
@@ -234,7 +250,7 @@ export const pullJson = (url: string, repo: Repo, pull: Pull, full: boolean) => 
     title: record.title,
     body: record.body,
     user: user("oompa"),
-    labels: [],
+    labels: labelsJson(record.labels),
     draft: false,
     created_at: pull.createdAt,
     updated_at: pull.updatedAt,
@@ -299,6 +315,15 @@ export const issueJson = (url: string, repo: Repo, issue: Issue) => {
     updated_at: issue.updatedAt,
     closed_at: issue.closedAt
   }
+}
+
+/** A pull request as the issues list gives it: an issue with `pull_request`. */
+export const pullIssueJson = (url: string, repo: Repo, pull: Pull) => {
+  const r = pull.record
+  const html = `${url}/${repo.owner}/${repo.name}/pull/${r.number}`
+  const pullRequest = { url: `${url}/repos/${repo.owner}/${repo.name}/pulls/${r.number}`, html_url: html, diff_url: `${html}.diff`, patch_url: `${html}.patch`, merged_at: pull.mergedAt }
+  const issue = { record: { ...r, stateReason: null, assignees: [], comments: [] }, id: pull.id, createdAt: pull.createdAt, updatedAt: pull.updatedAt, closedAt: pull.closedAt, commentIds: [], commentUsers: [] }
+  return { ...issueJson(url, repo, issue), html_url: html, pull_request: pullRequest }
 }
 
 const checkRunJson = (url: string, repo: Repo, sha: string, run: CheckRun) => ({

@@ -10,7 +10,7 @@
  */
 import { Clock, Effect, type FileSystem, Layer, type Path } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
-import { type Agent, AgentSpec, type Errors, EventSink, type Ids, type Swarm, type SwarmConfig } from "@oompa/core"
+import { type Agent, AgentSpec, type Errors, EventSink, type Ids, type Swarm, type SwarmConfig, type TaskQueue } from "@oompa/core"
 import type * as WorktreeFiles from "./internal/worktreeFiles.ts"
 import * as FsPrompts from "./FsPrompts.ts"
 import * as FsTaskQueue from "./FsTaskQueue.ts"
@@ -44,6 +44,8 @@ export interface Options {
    * demo agent; git, the test gate, the queue and the run log stay the real ones.
    */
   readonly agent?: Layer.Layer<Agent.Agent, never, ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path>
+  /** Replaces the folder queue (`FsTaskQueue` on `tasks_dir`), e.g. with `GitHubIssuesTaskQueue` for `tasks.github`. */
+  readonly taskQueue?: Layer.Layer<TaskQueue.TaskQueue, Errors.TaskQueueError>
 }
 
 /**
@@ -107,7 +109,7 @@ export const layer = (options: Options): Layer.Layer<
       // landing on a remote, without git's ways to push to it (an agent's own push would pass for a teammate's).
       env: agentEnvironment({ ...(options.env ?? process.env), ...ProcessOwner.variables(options.repoRoot) }, options.config.target !== undefined)
     })))),
-    FsTaskQueue.layer(paths.tasksDir),
+    options.taskQueue ?? FsTaskQueue.layer(paths.tasksDir),
     FsPrompts.layer(options.configDir)
   ).pipe(Layer.provideMerge(events))
 }

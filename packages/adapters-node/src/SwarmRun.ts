@@ -27,6 +27,7 @@ import { Agent, ConfigFile, type Event, EventSink, Ids, RunTasks, Swarm, type Sw
 import { randomBytes } from "node:crypto"
 import * as DiskRecovery from "./DiskRecovery.ts"
 import * as FsPrompts from "./FsPrompts.ts"
+import * as GitHubIssuesTaskQueue from "./GitHubIssuesTaskQueue.ts"
 import * as GitHubPullRequests from "./GitHubPullRequests.ts"
 import * as HarnessCheck from "./HarnessCheck.ts"
 import * as Pricing from "./Pricing.ts"
@@ -199,6 +200,25 @@ const pullRequestsOf = (config: SwarmConfig.SwarmConfig, env: Readonly<Record<st
   )
 }
 
+/**
+ * The task queue of a run that takes its tasks from GitHub Issues (`tasks.github`), built here so a
+ * token GitHub refuses stops the run as a setup error (reason `remote`); `undefined`: the folder queue.
+ */
+const issuesQueueOf = (config: SwarmConfig.SwarmConfig, runId: string, env: Readonly<Record<string, string | undefined>>) => {
+  const github = config.tasks?.github
+  if (github === undefined) return Effect.succeed(undefined)
+  const setupError = (message: string) => new Project.SetupError({ reason: "remote", message: `tasks.github (${github.owner}/${github.repo}): ${message}\nnothing was claimed` })
+  return GitHubPullRequests.resolveToken(env).pipe(
+    Effect.mapError((e) => setupError(e.message)),
+    Effect.flatMap((token) =>
+      Effect.mapError(
+        Layer.build(GitHubIssuesTaskQueue.layer({ owner: github.owner, repo: github.repo, token, apiUrl: github.api_url, label: github.label, runId })),
+        (e) => setupError(e.message)
+      )),
+    Effect.map((context) => Layer.succeedContext(context))
+  )
+}
+
 const agentLayerOf = (agent: Options["agent"]): NodeServices.Options["agent"] =>
   typeof agent === "function" ? Agent.layerFunction(agent) : agent
 
@@ -271,8 +291,9 @@ export const runProject = (
     // A remote target is fetched here first: unreachable, or a refused login, stops the run (exit 2).
     const repaired = yield* DiskRecovery.repair(project).pipe(Effect.mapError(layersError))
     for (const line of repaired) notice(`recovered: ${line}`)
-    // Pull requests need the host: a token that cannot see the repository stops the run here (exit 2).
+    // Pull requests and GitHub's issues need the host: a token that cannot see the repository stops the run here (exit 2).
     const pullRequests = yield* pullRequestsOf(project.config, options.env ?? process.env)
+    const taskQueue = yield* issuesQueueOf(project.config, runId, options.env ?? process.env)
     const agent = agentLayerOf(options.agent)
     const worktreeFiles = yield* WorktreeFiles.resolve(project.repoRoot, project.config.worktree).pipe(
       Effect.mapError((e) => new Project.SetupError({ reason: "config", message: e.message }))
@@ -287,7 +308,8 @@ export const runProject = (
       worktreeFiles,
       sinks: [...(options.sinks ?? []), ...(options.onEvent === undefined ? [] : [callbackSink(options.onEvent, hostFailed, runId)])],
       ...(options.env === undefined ? {} : { env: options.env }),
-      ...(agent === undefined ? {} : { agent })
+      ...(agent === undefined ? {} : { agent }),
+      ...(taskQueue === undefined ? {} : { taskQueue })
     })).pipe(Effect.mapError(layersError))
     const ports = project.config.workers.length * project.config.worktree.ports_per_worker
     if (WorktreeEnvironment.defaultPortBase + ports - 1 > 65_535) {

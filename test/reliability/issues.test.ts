@@ -1,0 +1,111 @@
+/**
+ * Tasks from GitHub Issues end to end (issue 20, "Tasks from GitHub Issues" and its "What must be
+ * shown"): two oompa runs — two machines, each with its own clone — take their tasks from the same
+ * repository's issues labelled `oompa`, served by the scripted GitHub REST server on loopback
+ * (`test/github/server.ts`), and race for them. A claim is a ref created on the host
+ * (`refs/oompa/claims/issue-<n>`: 201 for the winner, 422 for everyone else), so every issue is
+ * worked on by one run only: one "claimed" comment, one agent proposal, one merge, closed as
+ * completed with the merge's sha; an issue without the label is left alone; no claim is left.
+ * A token GitHub refuses stops the run before anything is claimed (exit 2).
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { cleanupAll, fakeCalls, git, oompaAsync, type Scratch, scratchRepo, show } from "../cli/helpers.ts"
+import { type ScriptedGitHub, startScriptedGitHub } from "../github/server.ts"
+
+const owner = "acme"
+const workers = [{ model: "claude:opus", role: "executor", count: 2, iterations: 8 }]
+const reviewer = "codex:gpt-5-codex"
+
+let server: ScriptedGitHub
+let base = ""
+
+beforeAll(async () => {
+  server = await startScriptedGitHub({ token: "ghs_issues_token_0123456789" })
+  base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "oompa-e2e-issues-")))
+})
+
+afterAll(async () => {
+  await server.close()
+  cleanupAll()
+  if (base !== "") fs.rmSync(base, { recursive: true, force: true })
+})
+
+/** A machine: a repository of its own whose tasks are the issues of `acme/<name>`. */
+const machine = (name: string) =>
+  scratchRepo({ config: { workers, review_model: reviewer, tasks: { github: { owner, repo: name, api_url: server.url } }, max_wait_for_tasks: 5 } })
+
+const run = async (scratch: Scratch, env: Readonly<Record<string, string | undefined>>) => {
+  const started = oompaAsync(scratch, ["swarm"], { env })
+  const timer = setTimeout(() => started.child.kill("SIGKILL"), 90_000)
+  const result = await started.exited
+  clearTimeout(timer)
+  return result
+}
+
+const isOnMain = (repo: string, sha: string): boolean => {
+  try {
+    git(repo, "merge-base", "--is-ancestor", sha, "main")
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe("tasks from GitHub Issues", () => {
+  it("two runs racing for the same issues: each issue claimed, worked on and closed by one of them", async () => {
+    const name = "queue"
+    const first = machine(name)
+    const second = machine(name)
+    const bare = path.join(base, `${name}.git`)
+    git(base, "clone", "-q", "--bare", first.repo, bare)
+    server.addRepo(owner, name, { bare })
+    const numbers = Array.from({ length: 6 }, (_, i) => server.addIssue(owner, name, { title: `Write the file of issue ${i + 1}`, body: `Issue ${i + 1}'s work.`, labels: ["oompa"] }))
+    const unlabelled = server.addIssue(owner, name, { title: "A question, not a task", body: "?" })
+    const env = { GITHUB_TOKEN: server.token, E2E_DELAY_MS: "300" }
+
+    const [a, b] = await Promise.all([run(first, env), run(second, env)])
+    assert.strictEqual(a.status, 0, show(a))
+    assert.strictEqual(b.status, 0, show(b))
+
+    const proposals = [...fakeCalls(first), ...fakeCalls(second)].filter((c) => c.kind === "propose").map((c) => c.task).sort()
+    assert.deepStrictEqual(proposals, numbers.map((n) => `issue-${n}`).sort(), "each issue proposed once, by one machine")
+    assert.isAbove(fakeCalls(first).filter((c) => c.kind === "propose").length, 0, "the first machine took some")
+    assert.isAbove(fakeCalls(second).filter((c) => c.kind === "propose").length, 0, "the second machine took some")
+    for (const n of numbers) {
+      const issue = server.issue(owner, name, n)
+      const context = `issue ${n}: ${JSON.stringify(issue)}`
+      assert.strictEqual(issue.state, "closed", context)
+      assert.strictEqual(issue.stateReason, "completed", context)
+      assert.strictEqual(issue.comments.filter((c) => /claimed this issue/.test(c)).length, 1, context)
+      const merged = issue.comments.filter((c) => /^Merged by oompa run/.test(c))
+      assert.strictEqual(merged.length, 1, context)
+      assert.notInclude(issue.labels, "oompa:claimed", context)
+      // The sha it names is on the main of the machine that did it, and only there.
+      const sha = /([0-9a-f]{40})/.exec(merged[0]!)![1]!
+      const on = [first, second].filter((m) => isOnMain(m.repo, sha))
+      assert.strictEqual(on.length, 1, context)
+      assert.strictEqual(git(on[0]!.repo, "show", `main:src/issue-${n}.txt`).length > 0, true)
+    }
+    const left = server.issue(owner, name, unlabelled)
+    assert.deepStrictEqual([left.state, left.comments, left.labels], ["open", [], []])
+    assert.strictEqual(git(bare, "for-each-ref", "refs/oompa/claims/"), "", "no claim is left")
+  }, 120_000)
+
+  it("a token GitHub refuses stops the run before anything is claimed: exit 2, the repository named", async () => {
+    const name = "refused"
+    const scratch = machine(name)
+    const bare = path.join(base, `${name}.git`)
+    git(base, "clone", "-q", "--bare", scratch.repo, bare)
+    server.addRepo(owner, name, { bare })
+    const n = server.addIssue(owner, name, { title: "Work", body: "", labels: ["oompa"] })
+    const result = await run(scratch, { GITHUB_TOKEN: "ghp_not_the_token" })
+    assert.strictEqual(result.status, 2, show(result))
+    assert.include(result.stderr, "tasks.github (acme/refused)")
+    assert.notInclude(result.stderr, "ghp_not_the_token")
+    assert.deepStrictEqual(server.issue(owner, name, n).comments, [])
+    assert.deepStrictEqual(fakeCalls(scratch), [])
+  }, 60_000)
+})
