@@ -132,6 +132,40 @@ describe("pull-request mode against a scripted GitHub", () => {
     assert.isAbove(server.requests.filter((r) => r.status === 304).length, 0)
   }, 120_000)
 
+  it("kill -9 while two pull requests wait on people: the next run finds them by their branches; one merged meanwhile completes at once, the other is watched until it is merged; no agent is asked again", async () => {
+    const name = "killed"
+    const { scratch, bare } = project(name, ["a", "b"])
+    const withPeople: Array<number> = []
+    server.onNewHead((_owner, repo, pull) => {
+      if (repo === name) withPeople.push(pull.number)
+    })
+    const env = { GITHUB_TOKEN: server.token, E2E_SAVE_PROMPTS: "1" }
+    const config = JSON.parse(fs.readFileSync(path.join(scratch.repo, "oompa.json"), "utf8"))
+    fs.writeFileSync(path.join(scratch.repo, "oompa.json"), JSON.stringify({ ...config, target: { ...config.target, auto_merge: false } }))
+    const first = oompaAsync(scratch, ["swarm"], { env })
+    const deadline = Date.now() + 60_000
+    while (withPeople.length < 2 && Date.now() < deadline && first.child.exitCode === null) await new Promise((done) => setTimeout(done, 50))
+    assert.strictEqual(withPeople.length, 2, "both pull requests were opened")
+    first.child.kill("SIGKILL")
+    await first.exited
+    const proposals = fakeCalls(scratch).filter((c) => c.kind === "propose").length
+    assert.strictEqual(proposals, 2)
+
+    // While no run watches, a person merges a's pull request; b's is merged a little after the next run starts.
+    const [pullA, pullB] = [...server.pulls(owner, name)].sort((x, y) => x.head.localeCompare(y.head))
+    server.mergePull(owner, name, pullA!.number)
+    setTimeout(() => server.mergePull(owner, name, pullB!.number), 1500)
+    const result = await run(scratch, env)
+    assert.strictEqual(result.status, 0, show(result))
+    assert.deepStrictEqual(tasksIn(scratch, "complete"), ["a", "b"], show(result))
+    assert.strictEqual(fakeCalls(scratch).filter((c) => c.kind === "propose").length, proposals, "no agent was asked again")
+    assert.strictEqual(server.pulls(owner, name).length, 2, "no second pull request")
+    assert.strictEqual(git(bare, "show", "main:src/a.txt"), "a: written by claude")
+    assert.strictEqual(git(bare, "show", "main:src/b.txt"), "b: written by claude")
+    const resumed = loggedEvents(scratch).filter((e) => e["_tag"] === "PullRequestOpened").map((e) => e["number"])
+    assert.strictEqual(resumed.filter((n) => n === pullB!.number).length, 2, "b's pull request was found again and watched")
+  }, 120_000)
+
   it("a token GitHub refuses stops the run before anything is claimed: exit 2, the repository named, the token not printed", async () => {
     const { scratch } = project("refused", ["a"])
     const token = "ghp_wrong_token_4242424242"

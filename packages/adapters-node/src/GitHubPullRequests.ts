@@ -78,6 +78,8 @@ const Pull = Schema.Struct({
   /** Only in the answer for one pull request (not in lists). */
   merged: Schema.optional(Schema.Boolean),
   merge_commit_sha: Text,
+  /** In lists too: whether (and when) it was merged. */
+  merged_at: Text,
   head: Schema.Struct({ sha: Schema.String })
 })
 type Pull = typeof Pull.Type
@@ -308,7 +310,19 @@ export const make = Effect.fn("GitHubPullRequests.make")(function*(options: Opti
     )
   })
 
-  return PullRequests.PullRequests.of({ open, state, merge })
+  // Newest first (GitHub's order); the first 100 of the branch's pull requests are enough to find its latest.
+  const find = (branch: string, base: string) =>
+    Effect.map(
+      get("find", "GET /repos/{owner}/{repo}/pulls", Schema.Array(Pull), { state: "all", head: `${owner}:${branch}`, base, per_page: 100 }),
+      (pulls) => {
+        const pull = pulls.find((p) => p.state === "open" || p.merged_at != null)
+        if (pull === undefined) return undefined
+        const merged = pull.merged_at == null ? undefined : pull.merge_commit_sha ?? undefined
+        return { ...asPullRequest(pull), head: pull.head.sha, merged }
+      }
+    )
+
+  return PullRequests.PullRequests.of({ open, find, state, merge })
 })
 
 /**

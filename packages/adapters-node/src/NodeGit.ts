@@ -194,6 +194,10 @@ export const make = (
       remote === undefined
         ? Effect.fail(GitRepo.gitError("publishBranch", "failed", `cannot publish ${name}: the target is this repository's ${repo.targetBranch}, not a remote`))
         : guarded(remote.publishBranch(name, sha)),
+    fetchBranch: (name) =>
+      remote === undefined
+        ? Effect.fail(GitRepo.gitError("fetchBranch", "failed", `cannot fetch ${name}: the target is this repository's ${repo.targetBranch}, not a remote`))
+        : guarded(remote.fetchBranch(name)),
     mergeIntoWorkspace: (workspace, onto) => guarded(Landing.mergeIntoWorkspace(repo, records)(workspace, onto)),
     takeNewTaskFiles: TaskFiles.takeNewTaskFiles(repo),
     setBranch: Heads.setBranch(repo, records),

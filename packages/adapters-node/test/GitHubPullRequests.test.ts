@@ -235,6 +235,23 @@ describe("GitHubPullRequests.merge and the end states", () => {
       server.closePull(owner, repo, number)
       assert.deepStrictEqual(yield* pulls.state(number, head), { _tag: "Closed" })
     }))
+
+  it.effect("find: the branch's latest pull request that is open or merged, passing over one closed unmerged", () =>
+    Effect.gen(function*() {
+      const { server, pulls, push } = yield* fixture()
+      assert.isUndefined(yield* pulls.find("oompa/t1", "main"))
+      push("oompa/t1", "b.txt", "b\n")
+      const first = yield* pulls.open(draft("oompa/t1"))
+      server.closePull(owner, repo, first.number)
+      assert.isUndefined(yield* pulls.find("oompa/t1", "main"), "a closed pull request is not work to resume")
+      const head = push("oompa/t1", "b.txt", "b, again\n")
+      const second = yield* pulls.open(draft("oompa/t1"))
+      assert.notStrictEqual(second.number, first.number)
+      assert.deepStrictEqual(yield* pulls.find("oompa/t1", "main"), { ...second, head, merged: undefined })
+      const sha = server.mergePull(owner, repo, second.number)
+      assert.deepStrictEqual(yield* pulls.find("oompa/t1", "main"), { ...second, head, merged: sha })
+      assert.isUndefined(yield* pulls.find("oompa/t2", "main"))
+    }))
 })
 
 describe("GitHubPullRequests: faults", () => {

@@ -62,6 +62,7 @@ export interface Remote {
   readonly refreshMain: Effect.Effect<string, Errors.GitError>
   readonly compareAndSwapMain: (local: LocalLanding) => (expected: string, next: string, landed: ReadonlyArray<string>, retired: string | undefined) => Effect.Effect<boolean, Errors.GitError>
   readonly publishBranch: (name: string, sha: string | undefined) => Effect.Effect<void, Errors.GitError>
+  readonly fetchBranch: (name: string) => Effect.Effect<string | undefined, Errors.GitError>
 }
 
 /** Where the remote's branch is fetched to: oompa's view of the target's head. */
@@ -281,7 +282,25 @@ export const open = Effect.fn("GitRemote.open")(function*(repo: GitRepo.Repo, re
       return yield* error(`git push of ${name} to the remote ${shown} exited with ${output.exitCode}: ${gitMessage(output)}`)
     })
 
+  /** Fetches the remote's branch `name` (its commits come with it); its commit, or undefined when it has none. */
+  const fetchBranch = (name: string) =>
+    Effect.gen(function*() {
+      const local = `refs/oompa/fetched/${name}`
+      const output = yield* networkCall("fetch", [
+        "fetch", "--quiet", "--no-tags", "--no-prune", "--no-recurse-submodules", "--no-write-fetch-head", "--", urls.fetch,
+        `+refs/heads/${name}:${local}`
+      ])
+      if (output.exitCode !== 0) {
+        if (missingBranch.test(output.stderr)) return undefined
+        return yield* error(`git fetch of ${name} from the remote ${shown} exited with ${output.exitCode}: ${gitMessage(output)}`)
+      }
+      const sha = yield* readRef(local)
+      // Read once: the commits stay, the ref does not.
+      yield* repo.git.ok("fetchBranch", { cwd: repo.root, args: ["update-ref", "-d", local, sha] })
+      return sha
+    })
+
   yield* remoteLock.withPermit(fetch(tracking, true))
   yield* mainHead
-  return { mainHead, refreshMain, compareAndSwapMain, publishBranch } satisfies Remote
+  return { mainHead, refreshMain, compareAndSwapMain, publishBranch, fetchBranch } satisfies Remote
 })

@@ -29,7 +29,7 @@ import * as AgentCall from "./AgentCall.ts"
 import * as Claim from "./Claim.ts"
 import { type Ended, ended, type IterationReport, type Stopwatch, type Steps } from "./IterationSteps.ts"
 import * as IterationSteps from "./IterationSteps.ts"
-import { MergeQueue } from "./MergeQueue.ts"
+import { MergeQueue, type Resumed } from "./MergeQueue.ts"
 import * as NewTasks from "./NewTasks.ts"
 import * as PromptInputs from "./PromptInputs.ts"
 import * as ReviewLoop from "./ReviewLoop.ts"
@@ -145,6 +145,10 @@ const attempt = Effect.fnUntraced(function*(n: number, claim: Claim.Claim | unde
     }
   }
   const steps: Steps = { n, task: claim?.task, claim, watch, branch, base: yield* Ref.make(base), loop, submitted: { count: 0 } }
+  if (claim !== undefined && mergeQueue.resume !== undefined) {
+    const resumed = yield* mergeQueue.resume({ worker: worker.id, iteration: n, task: claim.task.id, branch })
+    if (resumed !== undefined) return yield* resumeFrom(steps, resumed)
+  }
   const proposal = yield* propose(steps)
   if (proposal._tag === "Stopped") return proposal.report
   return yield* reviewAndMerge(steps, proposal.sessionId, proposal.done)
@@ -194,11 +198,32 @@ const propose = Effect.fnUntraced(function*(steps: Steps) {
   return { _tag: "Proposed", sessionId: call.result.sessionId, done: call.done } satisfies Proposal
 })
 
-/** Drives `ReviewLoop` from the first commit to its end, performing each step. */
-const reviewAndMerge = Effect.fnUntraced(function*(steps: Steps, sessionId: string | undefined, done: boolean) {
+/**
+ * Goes on from work an earlier run left waiting on people (`MergeQueue.resume`): its outcome is
+ * taken as this iteration's own submission's would be; feedback to act on is acted on in a
+ * workspace at the commit the pull request holds, built on the main it was built on, and the fix
+ * goes through review and into the same pull request. Its approval counts as one review.
+ */
+const resumeFrom = Effect.fnUntraced(function*(steps: Steps, resumed: Resumed) {
+  const git = yield* Git
+  const { workspace } = yield* CurrentWorker
+  if (steps.claim !== undefined) steps.claim.submitted = true
+  yield* Ref.update(steps.loop, (state) => ({ ...state, attempts: 1 }))
+  const performed = yield* IterationSteps.afterOutcome(steps, resumed.outcome)
+  if (performed._tag === "Stop") return { ...performed.report, reviews: 1 } satisfies Ended
+  yield* steps.watch.time("git", git.resetWorkspace(workspace, steps.branch, resumed.head))
+  yield* Ref.set(steps.base, resumed.base)
+  return yield* reviewAndMerge(steps, undefined, false, performed.observation)
+})
+
+/**
+ * Drives `ReviewLoop` from the first commit (or from `first`, an observation made before this
+ * iteration's loop began) to its end, performing each step.
+ */
+const reviewAndMerge = Effect.fnUntraced(function*(steps: Steps, sessionId: string | undefined, done: boolean, first?: ReviewLoop.Observation) {
   const { config } = yield* CurrentRun
   let session = sessionId
-  let [state, step] = ReviewLoop.step(yield* Ref.get(steps.loop), yield* IterationSteps.commit(steps, "propose"))
+  let [state, step] = ReviewLoop.step(yield* Ref.get(steps.loop), first ?? (yield* IterationSteps.commit(steps, "propose")))
   yield* Ref.set(steps.loop, state)
   // Bounded: every cycle ends, or spends a review attempt or a conflict retry (ReviewLoop's invariant).
   const stepsMax = 4 * (config.max_review_attempts + config.max_merge_retries) + 8

@@ -18,7 +18,7 @@ import { emitNow } from "../services/EventSink.ts"
 import { Git } from "../services/Git.ts"
 import * as AgentCall from "./AgentCall.ts"
 import type * as Claim from "./Claim.ts"
-import { Delivery, type ForeignMove, MergeQueue, type Submission } from "./MergeQueue.ts"
+import { Delivery, type ForeignMove, type MergeOutcome, MergeQueue, type Submission } from "./MergeQueue.ts"
 import * as NewTasks from "./NewTasks.ts"
 import * as PromptInputs from "./PromptInputs.ts"
 import * as ReviewLoop from "./ReviewLoop.ts"
@@ -296,6 +296,18 @@ export const submit = Effect.fnUntraced(function*(steps: Steps, state: ReviewLoo
   if (lateMs !== undefined) yield* Effect.forkDetach(Effect.andThen(Effect.sleep(lateMs), Effect.exit(mergeQueue.submit(submission))))
   // Every copy gets the one outcome the queue decided for the submission.
   const outcome = (yield* Effect.all(Array.from({ length: copies }, () => mergeQueue.submit(submission)), { concurrency: "unbounded" }))[0]!
+  return yield* afterOutcome(steps, outcome)
+})
+
+/**
+ * Where the merge queue's outcome takes the iteration: landed, stopped, or back into the loop (a
+ * failed test, a conflict, requested changes).
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const afterOutcome = Effect.fnUntraced(function*(steps: Steps, outcome: MergeOutcome) {
+  const { config } = yield* CurrentRun
   steps.watch.timings.mergeWait += outcome.waitedMs
   steps.watch.timings.test += outcome.testMs
   switch (outcome._tag) {

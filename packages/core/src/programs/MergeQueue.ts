@@ -159,7 +159,40 @@ export class MergeQueue extends Context.Service<MergeQueue, {
   readonly checkMain: (noticedBy?: { readonly worker: string; readonly iteration: number }) => Effect.Effect<MainCheck, GitError>
   /** The foreign move that halted the queue, if one did. */
   readonly halted: Effect.Effect<Option.Option<ForeignMove>>
+  /**
+   * Work an earlier run left waiting on people (`target.mode: "pr"`; absent otherwise): the task's
+   * open pull request, watched until it is decided, with the commit it holds and the main that
+   * commit stands on; `undefined` when the task has none.
+   */
+  readonly resume?: ((request: ResumeRequest) => Effect.Effect<Resumed | undefined, GitError | CommandError | PullRequestError>) | undefined
 }>()("@oompa/core/programs/MergeQueue") {}
+
+/**
+ * The iteration asking whether its task's work is already waiting (`MergeQueue.resume`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ResumeRequest {
+  readonly worker: string
+  readonly iteration: number
+  readonly task: string
+  /** The iteration's own branch (for the run log). */
+  readonly branch: string
+}
+
+/**
+ * Work found waiting and watched to its outcome: `head` is the commit the pull request holds, `base`
+ * the main it was built on (its first parent).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Resumed {
+  readonly head: string
+  readonly base: string
+  readonly outcome: MergeOutcome
+}
 
 /**
  * How a submission reaches the queue: once, on one machine. Delivery across machines is at least

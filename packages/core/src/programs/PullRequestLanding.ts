@@ -19,6 +19,11 @@
  *   rebuilds the commit on the new main and pushes it; any other (a required review, a required
  *   check) is waited out.
  *
+ * A run stopped while a pull request waits (Ctrl-C, `kill -9`) leaves it with people; the next
+ * claim of its task finds it again by its branch (`resume`): merged meanwhile, the task completes
+ * without an agent call; open, it is watched as above, and feedback is acted on from the commit it
+ * holds. A pull request closed without merging is passed over: the task is being tried again.
+ *
  * Submissions are watched concurrently (people take hours); local builds and tests take turns
  * within `speculation` at once. A submission delivered twice (the same worker, iteration and
  * number) gets the one outcome. Main is the host's: it is never pushed to, only followed, so the
@@ -35,9 +40,9 @@ import type { CommandRunner } from "../services/CommandRunner.ts"
 import { emitNow, type EventSink } from "../services/EventSink.ts"
 import type { CommandError, GitError, PullRequestError } from "../services/Errors.ts"
 import { Git } from "../services/Git.ts"
-import { type MergeMethod, PullRequests } from "../services/PullRequests.ts"
+import { type MergeMethod, type PullRequest, PullRequests } from "../services/PullRequests.ts"
 import { keyOf, testCandidate } from "./MergePipeline.ts"
-import { type MergeOutcome, MergeQueue, resultEvent, type Submission } from "./MergeQueue.ts"
+import { type MergeOutcome, MergeQueue, type Resumed, type ResumeRequest, resultEvent, type Submission } from "./MergeQueue.ts"
 import type * as PolicyGate from "./PolicyGate.ts"
 
 /**
@@ -95,6 +100,12 @@ export const make = (options: Options) =>
     const decided = new Map<string, Deferred.Deferred<MergeOutcome, GitError | CommandError | PullRequestError>>()
     const method = methodOf(options.strategy)
 
+    /** Deletes a merged pull request's branch from the remote; a failure to delete it loses nothing, and is said. */
+    const retireRemoteBranch = (worker: string, number: number, branch: string) =>
+      git.publishBranch(branch, undefined).pipe(
+        Effect.catchTag("GitError", (e) => emitNow((at) => ({ _tag: "Warning", at, worker, message: `pull request #${number} merged, but its branch ${branch} stays on the remote: ${e.message}` })))
+      )
+
     /** The approved tree as a commit onto the remote's main, through the policy and the test. */
     const build = (submission: Submission) =>
       builds.withPermit(Effect.gen(function*() {
@@ -138,20 +149,17 @@ export const make = (options: Options) =>
       return opened
     })
 
-    /** Watches the pull request of `sha` until it is decided. */
-    const watch = Effect.fnUntraced(function*(submission: Submission, built: { sha: string; onto: string }, startedMs: number) {
+    /** Watches the pull request `opened` of `sha` (built on `onto`) until it is decided. */
+    const watch = Effect.fnUntraced(function*(submission: Submission, built: { sha: string; onto: string }, first: PullRequest, startedMs: number) {
       let { onto, sha } = built
-      let opened = yield* publish(submission, sha)
+      let opened = first
       const timed = () => Effect.map(Clock.currentTimeMillis, (now) => ({ waitedMs: Math.max(0, now - startedMs), testMs: 0 }))
       while (true) {
         const state = yield* pullRequests.state(opened.number, sha)
         if (state._tag === "Merged") {
           yield* git.refreshMain
           if (submission.retireBranch === true) yield* git.deleteBranch(submission.branch)
-          // The pull request's branch has done its work; a failure to delete it loses nothing.
-          yield* git.publishBranch(branchOf(submission), undefined).pipe(
-            Effect.catchTag("GitError", (e) => emitNow((at) => ({ _tag: "Warning", at, worker: submission.worker, message: `pull request #${opened.number} merged, but its branch stays on the remote: ${e.message}` })))
-          )
+          yield* retireRemoteBranch(submission.worker, opened.number, branchOf(submission))
           return { _tag: "Merged", sha: state.sha, previous: onto, ...(yield* timed()) } satisfies MergeOutcome
         }
         if (state._tag === "Closed") {
@@ -183,7 +191,7 @@ export const make = (options: Options) =>
       Effect.gen(function*() {
         const startedMs = yield* Clock.currentTimeMillis
         const built = yield* build(submission)
-        const outcome = built._tag === "Decided" ? built.outcome : yield* watch(submission, built, startedMs)
+        const outcome = built._tag === "Decided" ? built.outcome : yield* watch(submission, built, yield* publish(submission, built.sha), startedMs)
         yield* emitNow((at) => resultEvent(submission, outcome, at))
         return outcome
       })
@@ -203,7 +211,33 @@ export const make = (options: Options) =>
         return yield* exit
       }).pipe(Effect.provideContext(services))
 
+    /** The task's open pull request, left by an earlier run, watched to its outcome. */
+    const resume = (request: ResumeRequest) =>
+      Effect.gen(function*() {
+        const branch = `oompa/${request.task}`
+        const found = yield* pullRequests.find(branch, git.targetBranch)
+        if (found === undefined) return undefined
+        if (found.merged !== undefined) {
+          // Merged while no run watched: the work is on main, the task is done.
+          const merged = found.merged
+          yield* git.refreshMain
+          yield* retireRemoteBranch(request.worker, found.number, branch)
+          return { head: found.head, base: found.head, outcome: { _tag: "Merged", sha: merged, previous: merged, waitedMs: 0, testMs: 0 } } satisfies Resumed
+        }
+        // Its branch as the host has it now (a push since the last look included); its commits come with it.
+        const head = (yield* git.fetchBranch(branch)) ?? found.head
+        const commit = yield* git.readCommit(head)
+        const base = commit.parents[0] ?? head
+        // As if this iteration had submitted it: a rebuild (main moved) writes the same message again.
+        const submission: Submission = { worker: request.worker, iteration: request.iteration, number: 0, branch: request.branch, base, head, message: commit.message, task: request.task }
+        yield* emitNow((at) => ({ _tag: "PullRequestOpened", at, worker: request.worker, iteration: request.iteration, task: request.task, number: found.number, url: found.url, branch, head }))
+        const outcome = yield* watch(submission, { sha: head, onto: base }, found, yield* Clock.currentTimeMillis)
+        yield* emitNow((at) => resultEvent(submission, outcome, at))
+        return { head, base, outcome } satisfies Resumed
+      }).pipe(Effect.provideContext(services))
+
     return MergeQueue.of({
+      resume,
       submit,
       checkMain: () => Effect.map(git.mainHead, (main) => ({ _tag: "Unchanged", main }) as const),
       halted: Effect.succeed(Option.none())

@@ -202,6 +202,11 @@ export class Git extends Context.Service<Git, {
    */
   readonly publishBranch: (name: string, sha: string | undefined) => Effect.Effect<void, GitError>
   /**
+   * Fetches the remote target's branch `name` with its commits; the commit it points to, or
+   * undefined when the remote has no such branch. Fails for a local target.
+   */
+  readonly fetchBranch: (name: string) => Effect.Effect<string | undefined, GitError>
+  /**
    * The merged markers (`refs/oompa/merged/<task>`): task → the commit that landed it, as recorded.
    * A marker is a ref any process with access to the repository can write: check it against main.
    */

@@ -45,6 +45,18 @@ export interface PullRequest {
 }
 
 /**
+ * A pull request found by its branch: its head, and whether it was merged.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface FoundPullRequest extends PullRequest {
+  readonly head: string
+  /** The commit the host put on the target branch, when it was merged. */
+  readonly merged: string | undefined
+}
+
+/**
  * The host's checks (check runs and commit statuses) of one commit. `Failed.report` says, for the
  * agent, which failed and what they printed.
  *
@@ -105,6 +117,13 @@ export class PullRequests extends Context.Service<PullRequests, {
    * title and body brought up to date): a task is never opened twice.
    */
   readonly open: (draft: PullRequestDraft) => Effect.Effect<PullRequest, PullRequestError>
+  /**
+   * The latest pull request of `branch` into `base` that is open or merged (one closed without
+   * merging is passed over: the task is being tried again), with the commit its branch held: how a
+   * run finds again the work an earlier run left with people (the branch is the task's,
+   * `oompa/<task>`, so this survives a `kill -9` at any point).
+   */
+  readonly find: (branch: string, base: string) => Effect.Effect<FoundPullRequest | undefined, PullRequestError>
   /** The pull request now, judging its checks and reviews on `head` only. */
   readonly state: (pullRequest: number, head: string) => Effect.Effect<PullRequestState, PullRequestError>
   /** Asks the host to merge, only if the pull request's head is still `head`. */

@@ -75,6 +75,7 @@ export const make = (repo: MemoryRepo): Context.Service.Shape<typeof Git> =>
     compareAndSwapMain: (expected, next, landed, retired) => attempt(() => repo.compareAndSwapMain(expected, next, landed, retired)),
     mergedMarkers: attempt(() => repo.mergedMarkers()),
     publishBranch: (name, sha) => attempt(() => repo.publishBranch(name, sha)),
+    fetchBranch: (name) => attempt(() => repo.fetchBranch(name)),
     mergeIntoWorkspace: (workspace, onto) => attempt(() => repo.mergeIntoWorkspace(workspace, onto)),
     takeNewTaskFiles: (workspace) => attempt(() => repo.takeNewTaskFiles(workspace)),
     setBranch: (name, sha) => attempt(() => repo.setBranch(name, sha)),

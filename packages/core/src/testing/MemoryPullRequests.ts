@@ -149,6 +149,11 @@ export const make = (host: MemoryHost): Context.Service.Shape<typeof PullRequest
         host.headOf(pull)
         return Effect.succeed({ number: pull.number, url: `https://host.test/pull/${pull.number}` })
       }),
+    find: (branch, base) =>
+      Effect.sync(() => {
+        const pull = [...host.pulls].reverse().find((p) => p.branch === branch && p.base === base && p.state !== "closed")
+        return pull === undefined ? undefined : { number: pull.number, url: `https://host.test/pull/${pull.number}`, head: host.headOf(pull), merged: pull.mergedSha }
+      }),
     state: (number, head) =>
       Effect.sync(() => {
         const pull = host.pull(number)

@@ -128,6 +128,37 @@ describe("PullRequestLanding", () => {
     assert.strictEqual(world.agent.callsOf("fix").length, 0)
   })
 
+  it("a run stopped while its pull request waits: the next run finds it by its branch and watches it, without asking the agent again", () => {
+    const { world, host } = setup(["a", "b"])
+    const config = makeSwarmConfig({ workers: [worker("w0", { iterations: 4 }), worker("w1", { iterations: 4 })], target: prTarget(false) })
+    // Nobody decides for a day: the run is stopped with both pull requests open.
+    const { exit } = runToEnd(Swarm.run(config, { runId: "0000pr01" }).pipe(
+      Effect.provide(Layer.merge(TestSwarm.layer(world), MemoryPullRequests.layer(host))),
+      Effect.timeout("1 day")
+    ))
+    assert.isTrue(exit !== undefined && Exit.isFailure(exit))
+    assert.deepStrictEqual(host.pulls.map((p) => [p.branch, p.state]), [["oompa/a", "open"], ["oompa/b", "open"]])
+    assert.deepStrictEqual(world.queue.list("pending").map((t) => t.id), ["a", "b"])
+    const proposals = world.agent.callsOf("propose").length
+    // Then a reviewer asks a's pull request for a change, and b's is merged by a person.
+    host.review(1, { user: "alice", state: "CHANGES_REQUESTED", commit: host.pulls[0]!.heads[0]!, body: "one more line, please" })
+    host.mergeNow(host.pulls[1]!)
+    host.onNewHead = (pull) => void host.mergeNow(pull)
+    const { report } = runSwarm(world, host, config)
+    const story = JSON.stringify(world.events.ofTag("IterationFinished").map((e) => [e.worker, e.iteration, e.task, e.outcome, e.detail]))
+    assert.strictEqual(report.merged, 2, story)
+    assert.deepStrictEqual(world.queue.list("complete").map((t) => t.id), ["a", "b"])
+    assert.strictEqual(world.agent.callsOf("propose").length, proposals, "no task was proposed again")
+    const fixes = world.agent.callsOf("fix")
+    assert.strictEqual(fixes.length, 1)
+    assert.include(fixes[0]!.request.prompt, "one more line, please")
+    // The fix went to the same pull request, on top of the work it held.
+    assert.strictEqual(host.pulls.length, 2)
+    assert.strictEqual(host.pulls[0]!.heads.length, 2)
+    assert.strictEqual(world.repo.treeOf(world.repo.remote!.head).get("src/a.txt"), "fix 1 for a\n")
+    assert.strictEqual(world.repo.treeOf(world.repo.remote!.head).get("src/b.txt"), "work for b\n")
+  })
+
   it("an automatic merge refused because main moved into a conflict goes back to the worker as a conflict", () => {
     const { world, host } = setup(["a"])
     host.onNewHead = (_pull, _sha, index) => {

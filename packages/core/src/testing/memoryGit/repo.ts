@@ -207,11 +207,12 @@ export class MemoryRepo {
   publishBranch(name: string, sha: string | undefined): void {
     const remote = this.remote ?? failWith("publishBranch", `cannot publish ${name}: the target is not remote`)
     if (sha === undefined) remote.branches.delete(name)
-    else {
-      this.node(sha, "publishBranch")
-      remote.branches.set(name, sha)
-    }
+    // A commit it does not have fails, as a push of an unknown object would.
+    else remote.branches.set(name, (this.node(sha, "publishBranch"), sha))
   }
+
+  /** The remote's branch `name`, fetched (one object store: nothing to copy). */
+  fetchBranch = (name: string): string | undefined => (this.remote ?? failWith("fetchBranch", `${name}: the target is not remote`)).branches.get(name)
 
   /** The target's head, fetched: a remote one is copied to the local branch. */
   refreshMain(): string {
