@@ -94,6 +94,50 @@ describe("tasks from GitHub Issues", () => {
     assert.strictEqual(git(bare, "for-each-ref", "refs/oompa/claims/"), "", "no claim is left")
   }, 120_000)
 
+  it("kill -9 with two issues claimed: oompa cleanup returns exactly those (not another machine's claim), and the next run does them", async () => {
+    const name = "crashy"
+    const scratch = machine(name)
+    const bare = path.join(base, `${name}.git`)
+    git(base, "clone", "-q", "--bare", scratch.repo, bare)
+    server.addRepo(owner, name, { bare })
+    const numbers = [1, 2, 3].map((i) => server.addIssue(owner, name, { title: `Issue ${i}`, body: "", labels: ["oompa"] }))
+    // Another machine's live run holds the third: its ref and label, as its claim made them.
+    const api = async (method: string, route: string, body: unknown) => {
+      const answer = await fetch(`${server.url}${route}`, { method, headers: { authorization: `token ${server.token}`, "content-type": "application/json" }, body: JSON.stringify(body) })
+      assert.isTrue(answer.ok, `${method} ${route}: ${answer.status}`)
+    }
+    const foreign = numbers[2]!
+    await api("POST", `/repos/${owner}/${name}/git/refs`, { ref: `refs/oompa/claims/issue-${foreign}`, sha: git(bare, "rev-parse", "main") })
+    await api("POST", `/repos/${owner}/${name}/issues/${foreign}/labels`, { labels: ["oompa:claimed"] })
+
+    const env = { GITHUB_TOKEN: server.token }
+    const first = oompaAsync(scratch, ["swarm"], { env: { ...env, E2E_DELAY_MS: "60000" } })
+    const claimed = () => numbers.slice(0, 2).every((n) => server.issue(owner, name, n).labels.includes("oompa:claimed")) && fs.readdirSync(path.join(scratch.repo, ".oompa/claims")).length === 2
+    const deadline = Date.now() + 30_000
+    while (!(fs.existsSync(path.join(scratch.repo, ".oompa/claims")) && claimed()) && Date.now() < deadline) await new Promise((done) => setTimeout(done, 50))
+    assert.isTrue(claimed(), "both free issues were claimed")
+    first.child.kill("SIGKILL")
+    await first.exited
+
+    const cleanup = await new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {
+      const started = oompaAsync(scratch, ["cleanup"], { env })
+      void started.exited.then(done)
+    })
+    assert.strictEqual(cleanup.status, 0, show({ ...cleanup, signal: null }))
+    for (const n of numbers.slice(0, 2)) {
+      assert.include(cleanup.stdout, `task issue-${n}: current/ -> pending/`)
+      assert.notInclude(server.issue(owner, name, n).labels, "oompa:claimed")
+    }
+    assert.deepStrictEqual(fs.readdirSync(path.join(scratch.repo, ".oompa/claims")), [])
+    assert.include(server.issue(owner, name, foreign).labels, "oompa:claimed", "another machine's claim is not ours to return")
+    assert.strictEqual(git(bare, "for-each-ref", "--format=%(refname)", "refs/oompa/claims/"), `refs/oompa/claims/issue-${foreign}`)
+
+    const result = await run(scratch, env)
+    assert.strictEqual(result.status, 0, show(result))
+    for (const n of numbers.slice(0, 2)) assert.strictEqual(server.issue(owner, name, n).state, "closed")
+    assert.strictEqual(server.issue(owner, name, foreign).state, "open")
+  }, 120_000)
+
   it("a token GitHub refuses stops the run before anything is claimed: exit 2, the repository named", async () => {
     const name = "refused"
     const scratch = machine(name)

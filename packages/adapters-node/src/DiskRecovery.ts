@@ -15,11 +15,12 @@
  *
  * @since 0.1.0
  */
-import { Effect, FileSystem, type Layer, Path, Result, Schedule, Schema } from "effect"
-import { type Errors, EventSink, Git, Recovery } from "@oompa/core"
+import { Effect, FileSystem, Layer, Path, Result, Schedule, Schema } from "effect"
+import { Errors, EventSink, Git, Recovery, TaskQueue } from "@oompa/core"
 import type { ChildProcessSpawner } from "effect/process"
 import * as nodeFs from "node:fs"
 import * as FsTaskQueue from "./FsTaskQueue.ts"
+import * as GitHubIssuesQueue from "./internal/githubIssuesQueue.ts"
 import * as JsonlEventLog from "./JsonlEventLog.ts"
 import * as NodeAgent from "./NodeAgent.ts"
 import * as NodeCommandRunner from "./NodeCommandRunner.ts"
@@ -49,6 +50,17 @@ export const gitLayer = (
     runId: "cleanup",
     remote: options.remote === true ? project.config.target?.remote : undefined
   })
+
+/**
+ * The queue recovery returns claims to: the task folders, or — for tasks from GitHub Issues, a queue
+ * other machines share — only the claims this repository's runs wrote down (`claimJournal.ts`).
+ */
+const taskQueueLayer = (project: Project.Project): Layer.Layer<TaskQueue.TaskQueue, Errors.TaskQueueError, FileSystem.FileSystem | Path.Path> =>
+  project.config.tasks?.github === undefined
+    ? FsTaskQueue.layer(project.paths.tasksDir)
+    : Layer.effect(TaskQueue.TaskQueue, GitHubIssuesQueue.forRecovery(project, process.env).pipe(
+      Effect.mapError((e) => new Errors.TaskQueueError({ operation: "recover", message: e.message }))
+    ))
 
 /**
  * Kills the process groups of agents whose oompa process is gone (their records), then every other
@@ -196,7 +208,7 @@ export const repair = (project: Project.Project): Effect.Effect<
       ]
     }).pipe(
       // With the remote target fetched: a push a dead run made before its bookkeeping counts as landed.
-      Effect.provide([gitLayer(project, { remote: true }), FsTaskQueue.layer(project.paths.tasksDir), EventSink.EventSink.layerNoop])
+      Effect.provide([gitLayer(project, { remote: true }), taskQueueLayer(project), EventSink.EventSink.layerNoop])
     )
     return [...lines, ...repaired]
   })

@@ -88,6 +88,15 @@ export const runDir = (paths: RunPaths, runId: Ids.RunId): string => {
 export const eventsPath = (paths: RunPaths, runId: Ids.RunId): string => NodePath.join(runDir(paths, runId), RepoLayout.runLogFile)
 
 /**
+ * `.oompa/claims/`: one empty file per task this repository's runs hold in a queue shared with
+ * other machines (`tasks.github`), so recovery returns only those (`internal/claimJournal.ts`).
+ *
+ * @category paths
+ * @since 0.1.0
+ */
+export const claimsDir = (paths: RunPaths): string => NodePath.join(paths.oompaDir, "claims")
+
+/**
  * `.oompa/runs/index.json`, the run index `JsonlEventLog.readHistory` keeps (each run's start, or
  * why its log cannot be read, as of the log's last change): a cache, rebuilt from the logs.
  *

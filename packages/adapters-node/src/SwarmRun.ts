@@ -23,11 +23,11 @@
 import { NodeServices as PlatformNode } from "@effect/platform-node"
 import { Cause, Context, Deferred, Effect, Exit, type FileSystem, Layer, type Path, Result, Schema } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
-import { Agent, ConfigFile, type Event, EventSink, Ids, RunTasks, Swarm, type SwarmConfig, type Task, WorktreeEnvironment } from "@oompa/core"
+import { Agent, ConfigFile, type Event, EventSink, Ids, RunTasks, Swarm, type SwarmConfig, type Task, TaskQueue, WorktreeEnvironment } from "@oompa/core"
 import { randomBytes } from "node:crypto"
 import * as DiskRecovery from "./DiskRecovery.ts"
 import * as FsPrompts from "./FsPrompts.ts"
-import * as GitHubIssuesTaskQueue from "./GitHubIssuesTaskQueue.ts"
+import * as GitHubIssuesQueue from "./internal/githubIssuesQueue.ts"
 import * as GitHubPullRequests from "./GitHubPullRequests.ts"
 import * as HarnessCheck from "./HarnessCheck.ts"
 import * as Pricing from "./Pricing.ts"
@@ -204,20 +204,8 @@ const pullRequestsOf = (config: SwarmConfig.SwarmConfig, env: Readonly<Record<st
  * The task queue of a run that takes its tasks from GitHub Issues (`tasks.github`), built here so a
  * token GitHub refuses stops the run as a setup error (reason `remote`); `undefined`: the folder queue.
  */
-const issuesQueueOf = (config: SwarmConfig.SwarmConfig, runId: string, env: Readonly<Record<string, string | undefined>>) => {
-  const github = config.tasks?.github
-  if (github === undefined) return Effect.succeed(undefined)
-  const setupError = (message: string) => new Project.SetupError({ reason: "remote", message: `tasks.github (${github.owner}/${github.repo}): ${message}\nnothing was claimed` })
-  return GitHubPullRequests.resolveToken(env).pipe(
-    Effect.mapError((e) => setupError(e.message)),
-    Effect.flatMap((token) =>
-      Effect.mapError(
-        Layer.build(GitHubIssuesTaskQueue.layer({ owner: github.owner, repo: github.repo, token, apiUrl: github.api_url, label: github.label, runId })),
-        (e) => setupError(e.message)
-      )),
-    Effect.map((context) => Layer.succeedContext(context))
-  )
-}
+const issuesQueueOf = (project: Project.Project, runId: string, env: Readonly<Record<string, string | undefined>>) =>
+  Effect.map(GitHubIssuesQueue.open(project, runId, env), (queue) => queue === undefined ? undefined : Layer.succeed(TaskQueue.TaskQueue, queue))
 
 const agentLayerOf = (agent: Options["agent"]): NodeServices.Options["agent"] =>
   typeof agent === "function" ? Agent.layerFunction(agent) : agent
@@ -293,7 +281,7 @@ export const runProject = (
     for (const line of repaired) notice(`recovered: ${line}`)
     // Pull requests and GitHub's issues need the host: a token that cannot see the repository stops the run here (exit 2).
     const pullRequests = yield* pullRequestsOf(project.config, options.env ?? process.env)
-    const taskQueue = yield* issuesQueueOf(project.config, runId, options.env ?? process.env)
+    const taskQueue = yield* issuesQueueOf(project, runId, options.env ?? process.env)
     const agent = agentLayerOf(options.agent)
     const worktreeFiles = yield* WorktreeFiles.resolve(project.repoRoot, project.config.worktree).pipe(
       Effect.mapError((e) => new Project.SetupError({ reason: "config", message: e.message }))
