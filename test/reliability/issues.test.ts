@@ -123,7 +123,7 @@ describe("tasks from GitHub Issues", () => {
       const started = oompaAsync(scratch, ["cleanup"], { env })
       void started.exited.then(done)
     })
-    assert.strictEqual(cleanup.status, 0, show({ ...cleanup, signal: null }))
+    assert.strictEqual(cleanup.status, 0, show(cleanup))
     for (const n of numbers.slice(0, 2)) {
       assert.include(cleanup.stdout, `task issue-${n}: current/ -> pending/`)
       assert.notInclude(server.issue(owner, name, n).labels, "oompa:claimed")
