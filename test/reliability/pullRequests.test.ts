@@ -154,8 +154,16 @@ describe("pull-request mode against a scripted GitHub", () => {
     // While no run watches, a person merges a's pull request; b's is merged a little after the next run starts.
     const [pullA, pullB] = [...server.pulls(owner, name)].sort((x, y) => x.head.localeCompare(y.head))
     server.mergePull(owner, name, pullA!.number)
-    setTimeout(() => server.mergePull(owner, name, pullB!.number), 1500)
+    // b's is merged by a person once the next run is seen watching it (asking GitHub about it).
+    const seen = server.requests.length
+    const watching = setInterval(() => {
+      if (server.requests.slice(seen).some((r) => r.method === "GET" && r.path.startsWith(`/repos/${owner}/${name}/pulls/${pullB!.number}`))) {
+        clearInterval(watching)
+        server.mergePull(owner, name, pullB!.number)
+      }
+    }, 20)
     const result = await run(scratch, env)
+    clearInterval(watching)
     assert.strictEqual(result.status, 0, show(result))
     assert.deepStrictEqual(tasksIn(scratch, "complete"), ["a", "b"], show(result))
     assert.strictEqual(fakeCalls(scratch).filter((c) => c.kind === "propose").length, proposals, "no agent was asked again")

@@ -10,8 +10,8 @@
  *   two.
  * - `state` judges the commit it is asked about, not the pull request's head: check runs and
  *   commit statuses of that commit, and the reviews given on it (per reviewer, the latest approval
- *   or change request decides). A commit without any check or status has passed: a repository
- *   without CI, where the host's branch protection still decides the merge.
+ *   or change request decides). A commit without any check or status is pending with nobody named
+ *   (CI reports a while after a push); `PullRequestLanding` decides how long that may last.
  * - `merge` asks GitHub to merge only if the head is still the one given; what GitHub refuses
  *   (405, 409, 422) is a `NotMergeable` answer in its words.
  * - Everything GitHub says is hostile text bound for an agent's prompt: bodies, names and messages
@@ -214,7 +214,7 @@ export const make = Effect.fn("GitHubPullRequests.make")(function*(options: Opti
     )
   })
 
-  /** The checks of `head`: failed as soon as one failed, else pending while one runs, else passed. */
+  /** The checks of `head`: failed as soon as one failed, else pending while one runs (or none reported yet), else passed. */
   const checks = Effect.fn("GitHubPullRequests.checks")(function*(head: string) {
     const ref = { ref: head }
     // The first 100 check runs and statuses only: no further pages are read.
@@ -249,7 +249,10 @@ export const make = Effect.fn("GitHubPullRequests.make")(function*(options: Opti
     if (failed.length > 0) {
       return { _tag: "Failed", report: cut(failed.join("\n\n"), feedbackLimit, "the pull request's checks have the rest") } satisfies PullRequests.Checks
     }
-    if (waitingFor.length > 0) return { _tag: "Pending", waitingFor } satisfies PullRequests.Checks
+    // Nothing reported at all is pending with nobody named: CI creates its checks a while after a push.
+    if (waitingFor.length > 0 || (runs.check_runs.length === 0 && combined.statuses.length === 0)) {
+      return { _tag: "Pending", waitingFor } satisfies PullRequests.Checks
+    }
     return { _tag: "Passed" } satisfies PullRequests.Checks
   })
 

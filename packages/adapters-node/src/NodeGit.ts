@@ -146,6 +146,9 @@ export const newTasksFolder = TaskFiles.newTasksFolder
  */
 export const mergedMarkerRef: (task: string) => string = Landing.mergedMarkerRef
 
+/** Where the commit pushed as a task's pull request is recorded (`Git.pullRequestHead`). */
+const pullRequestRef = (task: string): string => `refs/oompa/pull/${task}`
+
 /**
  * The `Git` service over an opened repository; with `remote` (an opened remote target), main is the
  * remote's branch and the local one follows.
@@ -194,6 +197,12 @@ export const make = (
       remote === undefined
         ? Effect.fail(GitRepo.gitError("publishBranch", "failed", `cannot publish ${name}: the target is this repository's ${repo.targetBranch}, not a remote`))
         : guarded(remote.publishBranch(name, sha)),
+    pullRequestHead: (task) => GitRepo.resolveRef(repo.commonDir, pullRequestRef(task)),
+    recordPullRequestHead: (task, sha) =>
+      Effect.asVoid(repo.git.ok("recordPullRequestHead", {
+        cwd: repo.root,
+        args: ["update-ref", "--no-deref", "-m", `oompa ${repo.runId}: pull request`, ...(sha === undefined ? ["-d", pullRequestRef(task)] : [pullRequestRef(task), sha])]
+      })),
     fetchBranch: (name) =>
       remote === undefined
         ? Effect.fail(GitRepo.gitError("fetchBranch", "failed", `cannot fetch ${name}: the target is this repository's ${repo.targetBranch}, not a remote`))

@@ -97,7 +97,7 @@ describe("GitHubPullRequests.state: checks", () => {
       const { number } = yield* pulls.open(draft("oompa/t1"))
 
       const bare = yield* pulls.state(number, head)
-      assert.deepStrictEqual(bare, { _tag: "Open", head, checks: { _tag: "Passed" }, changesRequested: undefined, approved: false }, "no CI at all: passed")
+      assert.deepStrictEqual(bare, { _tag: "Open", head, checks: { _tag: "Pending", waitingFor: [] }, changesRequested: undefined, approved: false }, "no check reported yet: pending, nobody named")
 
       server.setCheckRun(owner, repo, head, { name: "build", status: "in_progress" })
       server.setStatus(owner, repo, head, { context: "ci/lint", state: "pending" })
@@ -173,7 +173,7 @@ describe("GitHubPullRequests.state: reviews", () => {
       server.addReview(owner, repo, number, { user: "bob", state: "APPROVED", body: "", commitId: old })
       const head = push("oompa/t1", "b.txt", "b2\n")
       const state = yield* pulls.state(number, head)
-      assert.deepStrictEqual(state, { _tag: "Open", head, checks: { _tag: "Passed" }, changesRequested: undefined, approved: false })
+      assert.deepStrictEqual(state, { _tag: "Open", head, checks: { _tag: "Pending", waitingFor: [] }, changesRequested: undefined, approved: false })
       const before = yield* pulls.state(number, old)
       assert.deepStrictEqual(before._tag === "Open" && [before.head, before.approved, before.changesRequested], [head, false, "alice requested changes:\nNo."])
     }))
@@ -207,7 +207,7 @@ describe("GitHubPullRequests.state: reviews", () => {
       server.addReview(owner, repo, number, { user: "alice", state: "APPROVED", body: "Now yes.", commitId: head })
       server.addReview(owner, repo, number, { user: "alice", state: "COMMENTED", body: "by the way", commitId: head })
       const state = yield* pulls.state(number, head)
-      assert.deepStrictEqual(state, { _tag: "Open", head, checks: { _tag: "Passed" }, changesRequested: undefined, approved: true })
+      assert.deepStrictEqual(state, { _tag: "Open", head, checks: { _tag: "Pending", waitingFor: [] }, changesRequested: undefined, approved: true })
     }))
 })
 

@@ -34,13 +34,13 @@
  *
  * @since 0.1.0
  */
-import { Clock, Deferred, Effect, Option, Semaphore } from "effect"
+import { Cause, Clock, Deferred, Effect, Exit, Option, Semaphore } from "effect"
 import type { MergeStrategy } from "../domain/SwarmConfig.ts"
 import type { CommandRunner } from "../services/CommandRunner.ts"
 import { emitNow, type EventSink } from "../services/EventSink.ts"
 import type { CommandError, GitError, PullRequestError } from "../services/Errors.ts"
 import { Git } from "../services/Git.ts"
-import { type MergeMethod, type PullRequest, PullRequests } from "../services/PullRequests.ts"
+import { type MergeMethod, type PullRequest, PullRequests, type PullRequestState } from "../services/PullRequests.ts"
 import { keyOf, testCandidate } from "./MergePipeline.ts"
 import { type MergeOutcome, MergeQueue, type Resumed, type ResumeRequest, resultEvent, type Submission } from "./MergeQueue.ts"
 import type * as PolicyGate from "./PolicyGate.ts"
@@ -63,13 +63,13 @@ export interface Options {
 }
 
 /**
- * The remote branch a submission's pull request is made from: one per task.
+ * The remote branch a submission's pull request is made from: one per task (`oompa/<task>`); work
+ * without a task keeps its iteration's branch, which names the run.
  *
  * @category naming
  * @since 0.1.0
  */
-export const branchOf = (submission: Submission): string =>
-  `oompa/${submission.task ?? `${submission.worker}-${submission.iteration}`}`
+export const branchOf = (submission: Submission): string => submission.task === undefined ? submission.branch : `oompa/${submission.task}`
 
 /**
  * How the host merges, after the strategy oompa already applied to the pushed commit: a squashed
@@ -125,10 +125,11 @@ export const make = (options: Options) =>
         return { _tag: "Built", sha: attempt.sha, onto } satisfies Built
       }))
 
-    /** Pushes the built commit and opens (or updates) the task's pull request. */
+    /** Pushes the built commit, records it as the task's, and opens (or updates) the task's pull request. */
     const publish = Effect.fnUntraced(function*(submission: Submission, sha: string) {
       const branch = branchOf(submission)
       yield* git.publishBranch(branch, sha)
+      if (submission.task !== undefined) yield* git.recordPullRequestHead(submission.task, sha)
       const opened = yield* pullRequests.open({
         branch,
         base: git.targetBranch,
@@ -149,37 +150,62 @@ export const make = (options: Options) =>
       return opened
     })
 
+    /** The pull request's state; a host that does not answer (after the client's retries) is waited out, saying so. */
+    const look = (submission: Submission, number: number, sha: string): Effect.Effect<PullRequestState, PullRequestError, EventSink> =>
+      pullRequests.state(number, sha).pipe(
+        Effect.catchTag("PullRequestError", (e) =>
+          e.reason !== "unreachable" ? Effect.fail(e) : emitNow((at) => ({ _tag: "Warning", at, worker: submission.worker, message: `pull request #${number}: ${e.message}; asking again in ${Math.round(options.pollMs / 1000)} s` })).pipe(
+            Effect.andThen(Effect.sleep(options.pollMs)),
+            Effect.andThen(Effect.suspend(() => look(submission, number, sha)))
+          ))
+      )
+
     /** Watches the pull request `opened` of `sha` (built on `onto`) until it is decided. */
     const watch = Effect.fnUntraced(function*(submission: Submission, built: { sha: string; onto: string }, first: PullRequest, startedMs: number) {
       let { onto, sha } = built
       let opened = first
+      // CI creates its checks a while after a push: a commit with none waits two looks for them before it counts as having none.
+      let pushedMs = yield* Clock.currentTimeMillis
+      // Once the host said it merged, nothing more is asked of it until a look shows it merged.
+      let mergedByUs = false
       const timed = () => Effect.map(Clock.currentTimeMillis, (now) => ({ waitedMs: Math.max(0, now - startedMs), testMs: 0 }))
+      const forget = submission.task === undefined ? Effect.void : git.recordPullRequestHead(submission.task, undefined)
       while (true) {
-        const state = yield* pullRequests.state(opened.number, sha)
+        const state = yield* look(submission, opened.number, sha)
         if (state._tag === "Merged") {
           yield* git.refreshMain
           if (submission.retireBranch === true) yield* git.deleteBranch(submission.branch)
           yield* retireRemoteBranch(submission.worker, opened.number, branchOf(submission))
+          yield* forget
           return { _tag: "Merged", sha: state.sha, previous: onto, ...(yield* timed()) } satisfies MergeOutcome
         }
         if (state._tag === "Closed") {
+          yield* forget
           return { _tag: "Closed", sha, reason: `pull request #${opened.number} (${opened.url}) was closed without being merged`, ...(yield* timed()) } satisfies MergeOutcome
         }
-        if (state.checks._tag === "Failed") {
+        if (!mergedByUs && state.checks._tag === "Failed") {
           return { _tag: "TestFailed", sha, output: `The checks of pull request #${opened.number} failed:\n${state.checks.report}`, ...(yield* timed()) } satisfies MergeOutcome
         }
-        if (state.changesRequested !== undefined) {
+        if (!mergedByUs && state.changesRequested !== undefined) {
           return { _tag: "ChangesRequested", sha, feedback: state.changesRequested, ...(yield* timed()) } satisfies MergeOutcome
         }
-        if (options.autoMerge && state.checks._tag === "Passed" && state.head === sha) {
+        const now = yield* Clock.currentTimeMillis
+        const noChecks = state.checks._tag === "Pending" && state.checks.waitingFor.length === 0 && now - pushedMs >= 2 * options.pollMs
+        if (!mergedByUs && options.autoMerge && (state.checks._tag === "Passed" || noChecks) && state.head === sha) {
           const answer = yield* pullRequests.merge(opened.number, sha, method)
-          if (answer._tag === "Merged") continue // the next look finds it merged, with the host's commit
-          // Refused: if main moved on, the work is built again on it (a conflict goes back to the worker).
+          if (answer._tag === "Merged") {
+            mergedByUs = true
+            continue
+          }
+          // Refused. Merged after all (an answer lost and the request sent again)? The next look says so.
+          if ((yield* look(submission, opened.number, sha))._tag === "Merged") continue
+          // Main moved on: the work is built again on it (a conflict goes back to the worker); else the refusal is waited out.
           if ((yield* git.refreshMain) !== onto) {
             const rebuilt = yield* build(submission)
             if (rebuilt._tag === "Decided") return rebuilt.outcome
             ;({ onto, sha } = rebuilt)
             opened = yield* publish(submission, sha)
+            pushedMs = yield* Clock.currentTimeMillis
             continue
           }
         }
@@ -196,44 +222,58 @@ export const make = (options: Options) =>
         return outcome
       })
 
-    const submit = (submission: Submission) =>
-      Effect.gen(function*() {
+    type Decided = Deferred.Deferred<MergeOutcome, GitError | CommandError | PullRequestError>
+    const submit = (submission: Submission): Effect.Effect<MergeOutcome, GitError | CommandError | PullRequestError> =>
+      Effect.suspend(() => {
         const key = keyOf(submission)
         const known = decided.get(key)
-        if (known !== undefined) return yield* Deferred.await(known)
-        const deferred = yield* Deferred.make<MergeOutcome, GitError | CommandError | PullRequestError>()
-        decided.set(key, deferred)
-        // Whoever delivered it first decides it; a copy delivered again waits for that outcome.
-        const exit = yield* Effect.exit(decide(submission))
-        yield* Deferred.done(deferred, exit)
-        // An interrupted submitter leaves nothing decided: a copy delivered later starts again.
-        if (exit._tag === "Failure" && exit.cause.reasons.some((r) => r._tag === "Interrupt")) decided.delete(key)
-        return yield* exit
+        // A copy delivered again waits for the first one's outcome; if its submitter was interrupted, the copy decides.
+        if (known !== undefined) {
+          return Deferred.await(known).pipe(Effect.catchCause((cause) => Cause.hasInterruptsOnly(cause) ? submit(submission) : Effect.failCause(cause)))
+        }
+        return Effect.flatMap(Deferred.make<MergeOutcome, GitError | CommandError | PullRequestError>(), (deferred: Decided) => {
+          decided.set(key, deferred)
+          return decide(submission).pipe(
+            Effect.onExit((exit) =>
+              Effect.suspend(() => {
+                // An interrupted submitter leaves nothing decided: a copy delivered later starts again.
+                if (Exit.hasInterrupts(exit)) decided.delete(key)
+                return Deferred.done(deferred, exit)
+              }))
+          )
+        })
       }).pipe(Effect.provideContext(services))
 
-    /** The task's open pull request, left by an earlier run, watched to its outcome. */
+    /**
+     * The task's pull request, left by an earlier run, taken up again only if it holds the commit
+     * this repository recorded pushing: a head pushed by anyone else was never reviewed, and a
+     * merged pull request of an earlier claim (a reopened issue) is not this claim's work.
+     */
     const resume = (request: ResumeRequest) =>
       Effect.gen(function*() {
         const branch = `oompa/${request.task}`
+        const recorded = yield* git.pullRequestHead(request.task)
+        if (recorded === undefined) return undefined
         const found = yield* pullRequests.find(branch, git.targetBranch)
-        if (found === undefined) return undefined
+        if (found === undefined || found.head !== recorded) return undefined
         if (found.merged !== undefined) {
           // Merged while no run watched: the work is on main, the task is done.
           const merged = found.merged
           yield* git.refreshMain
           yield* retireRemoteBranch(request.worker, found.number, branch)
+          yield* git.recordPullRequestHead(request.task, undefined)
           return { head: found.head, base: found.head, outcome: { _tag: "Merged", sha: merged, previous: merged, waitedMs: 0, testMs: 0 } } satisfies Resumed
         }
-        // Its branch as the host has it now (a push since the last look included); its commits come with it.
-        const head = (yield* git.fetchBranch(branch)) ?? found.head
-        const commit = yield* git.readCommit(head)
-        const base = commit.parents[0] ?? head
+        // The branch as the host has it now, with its commits: still the one recorded, or nothing is taken up.
+        if ((yield* git.fetchBranch(branch)) !== recorded) return undefined
+        const commit = yield* git.readCommit(recorded)
+        const base = commit.parents[0] ?? recorded
         // As if this iteration had submitted it: a rebuild (main moved) writes the same message again.
-        const submission: Submission = { worker: request.worker, iteration: request.iteration, number: 0, branch: request.branch, base, head, message: commit.message, task: request.task }
-        yield* emitNow((at) => ({ _tag: "PullRequestOpened", at, worker: request.worker, iteration: request.iteration, task: request.task, number: found.number, url: found.url, branch, head }))
-        const outcome = yield* watch(submission, { sha: head, onto: base }, found, yield* Clock.currentTimeMillis)
+        const submission: Submission = { worker: request.worker, iteration: request.iteration, number: 0, branch: request.branch, base, head: recorded, message: commit.message, task: request.task }
+        yield* emitNow((at) => ({ _tag: "PullRequestOpened", at, worker: request.worker, iteration: request.iteration, task: request.task, number: found.number, url: found.url, branch, head: recorded }))
+        const outcome = yield* watch(submission, { sha: recorded, onto: base }, found, yield* Clock.currentTimeMillis)
         yield* emitNow((at) => resultEvent(submission, outcome, at))
-        return { head, base, outcome } satisfies Resumed
+        return { head: recorded, base, outcome } satisfies Resumed
       }).pipe(Effect.provideContext(services))
 
     return MergeQueue.of({

@@ -202,6 +202,13 @@ export class Git extends Context.Service<Git, {
    */
   readonly publishBranch: (name: string, sha: string | undefined) => Effect.Effect<void, GitError>
   /**
+   * The commit oompa last pushed as `task`'s pull request (`target.mode: "pr"`), as recorded in
+   * this repository, or undefined: what a later run may take up again without a review.
+   */
+  readonly pullRequestHead: (task: string) => Effect.Effect<string | undefined, GitError>
+  /** Records (or, with undefined, forgets) the commit pushed as `task`'s pull request. */
+  readonly recordPullRequestHead: (task: string, sha: string | undefined) => Effect.Effect<void, GitError>
+  /**
    * Fetches the remote target's branch `name` with its commits; the commit it points to, or
    * undefined when the remote has no such branch. Fails for a local target.
    */

@@ -58,7 +58,8 @@ export interface FoundPullRequest extends PullRequest {
 
 /**
  * The host's checks (check runs and commit statuses) of one commit. `Failed.report` says, for the
- * agent, which failed and what they printed.
+ * agent, which failed and what they printed; `Pending` with nobody in `waitingFor`: none reported
+ * yet (CI creates its checks a while after a push; a repository without CI never does).
  *
  * @category models
  * @since 0.1.0

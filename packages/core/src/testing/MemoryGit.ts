@@ -34,7 +34,7 @@
  * @since 0.1.0
  */
 import type { Context } from "effect"
-import { Layer, Option } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { Git } from "../services/Git.ts"
 import { attempt } from "./memoryGit/failure.ts"
 import type { MemoryRepo } from "./memoryGit/repo.ts"
@@ -76,6 +76,8 @@ export const make = (repo: MemoryRepo): Context.Service.Shape<typeof Git> =>
     mergedMarkers: attempt(() => repo.mergedMarkers()),
     publishBranch: (name, sha) => attempt(() => repo.publishBranch(name, sha)),
     fetchBranch: (name) => attempt(() => repo.fetchBranch(name)),
+    pullRequestHead: (task) => Effect.sync(() => repo.pullRequestHeads.get(task)),
+    recordPullRequestHead: (task, sha) => Effect.sync(() => void (sha === undefined ? repo.pullRequestHeads.delete(task) : repo.pullRequestHeads.set(task, sha))),
     mergeIntoWorkspace: (workspace, onto) => attempt(() => repo.mergeIntoWorkspace(workspace, onto)),
     takeNewTaskFiles: (workspace) => attempt(() => repo.takeNewTaskFiles(workspace)),
     setBranch: (name, sha) => attempt(() => repo.setBranch(name, sha)),

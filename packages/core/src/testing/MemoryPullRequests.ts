@@ -168,7 +168,7 @@ export const make = (host: MemoryHost): Context.Service.Shape<typeof PullRequest
         return {
           _tag: "Open",
           head: now,
-          checks: host.checks.get(head) ?? { _tag: "Passed" },
+          checks: host.checks.get(head) ?? { _tag: "Pending", waitingFor: [] },
           changesRequested: asked.length === 0 ? undefined : asked.map((r) => `${r.user} requested changes:\n${r.body}`).join("\n\n"),
           approved: asked.length === 0 && decisions.some((r) => r.state === "APPROVED")
         } as const

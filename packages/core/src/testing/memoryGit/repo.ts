@@ -42,6 +42,7 @@ export class MemoryRepo {
   private readonly graph = new CommitGraph()
   private readonly branches = new Map<string, string>()
   private readonly markers = new Map<string, string>()
+  readonly pullRequestHeads = new Map<string, string>() // the commit pushed as each task's pull request
   private readonly workspaces = new Map<string, Ws.WorkspaceState>()
   private readonly history: Array<string> = []
   private counts = { casSuccesses: 0, casFailures: 0, targetMovesBySetBranch: 0, merges: 0, mergeConflicts: 0 }
