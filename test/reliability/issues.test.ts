@@ -6,7 +6,8 @@
  * (`refs/oompa/claims/issue-<n>`: 201 for the winner, 422 for everyone else), so every issue is
  * worked on by one run only: one "claimed" comment, one agent proposal, one merge, closed as
  * completed with the merge's sha; an issue without the label is left alone; no claim is left.
- * A token GitHub refuses stops the run before anything is claimed (exit 2).
+ * A token GitHub refuses stops the run before anything is claimed (exit 2). The test command (code
+ * agents wrote) runs without GitHub's token.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as fs from "node:fs"
@@ -35,7 +36,16 @@ afterAll(async () => {
 
 /** A machine: a repository of its own whose tasks are the issues of `acme/<name>`. */
 const machine = (name: string) =>
-  scratchRepo({ config: { workers, review_model: reviewer, tasks: { github: { owner, repo: name, api_url: server.url } }, max_wait_for_tasks: 5 } })
+  scratchRepo({
+    config: {
+      workers,
+      review_model: reviewer,
+      tasks: { github: { owner, repo: name, api_url: server.url } },
+      max_wait_for_tasks: 5,
+      // Code an agent wrote runs here: it must not get the token that moves issues.
+      test_command: "test -z \"$GITHUB_TOKEN$GH_TOKEN\" && test \"$GH_CONFIG_DIR\" != \"\""
+    }
+  })
 
 const run = async (scratch: Scratch, env: Readonly<Record<string, string | undefined>>) => {
   const started = oompaAsync(scratch, ["swarm"], { env })

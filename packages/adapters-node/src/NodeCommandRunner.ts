@@ -54,6 +54,11 @@ export interface Options {
   readonly outputBytesMax?: number | undefined
   /** Also remove ignored files from the gate worktree before each test; default false. */
   readonly cleanIgnored?: boolean | undefined
+  /**
+   * What the commands' environment leaves out of this process's: `withoutGitHubTokens` when the
+   * run uses GitHub (a test or setup command runs code an agent wrote); default nothing.
+   */
+  readonly environment?: ((env: Readonly<Record<string, string | undefined>>) => Record<string, string | undefined>) | undefined
 }
 
 /**
@@ -261,7 +266,7 @@ const removeGate = (repo: GitRepo.Repo, path: string) =>
 export const make = Effect.fn("NodeCommandRunner.make")(function*(repo: GitRepo.Repo, options: Options) {
   const spawner = yield* ChildProcessSpawner.ChildProcessSpawner
   // Only a test command gets a gate number (this process may itself run in an outer oompa's gate).
-  const { [gateVariable]: _outerGate, ...inherited } = process.env
+  const { [gateVariable]: _outerGate, ...inherited } = options.environment === undefined ? process.env : options.environment(process.env)
   const settings: RunSettings = {
     // Marked with this process and the repository: a test or setup command left running by a run
     // killed with `kill -9` is found and killed by recovery (SPEC F14; it has no record of its own).

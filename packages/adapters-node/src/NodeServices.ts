@@ -81,10 +81,18 @@ export const layer = (options: Options): Layer.Layer<
       worktreeFiles: options.worktreeFiles,
       onWarning: (line) => Effect.flatMap(Clock.currentTimeMillis, (at) => sink.emit({ _tag: "Warning", at, message: line.replace(/^warning:\s*/, "") }))
     }))))
-  const agentEnvironment = (env: Readonly<Record<string, string | undefined>>, remote: boolean) => remote ? PushCredentials.withoutPushCredentials(env) : env
+  // Landing on a remote, agents get no way to push; with GitHub in the run, neither they nor test and setup commands get its tokens.
+  const usesGitHub = options.config.target?.mode === "pr" || options.config.tasks?.github !== undefined
+  const agentEnvironment = (env: Readonly<Record<string, string | undefined>>) =>
+    options.config.target !== undefined ? PushCredentials.withoutPushCredentials(env) : usesGitHub ? PushCredentials.withoutGitHubTokens(env) : env
   return Layer.mergeAll(
     git,
-    NodeCommandRunner.layer({ repoRoot: options.repoRoot, worktreesDir: options.config.worktrees_dir, branch: options.config.branch }),
+    NodeCommandRunner.layer({
+      repoRoot: options.repoRoot,
+      worktreesDir: options.config.worktrees_dir,
+      branch: options.config.branch,
+      environment: usesGitHub ? PushCredentials.withoutGitHubTokens : undefined
+    }),
     options.agent ?? Layer.unwrap(EventSink.EventSink.use((sink) => Effect.succeed(NodeAgent.layer({
       runDir: RunPaths.runDir(paths, options.runId),
       harnesses: options.config.harnesses,
@@ -107,7 +115,7 @@ export const layer = (options: Options): Layer.Layer<
           })),
       // Marked with this process and the repository, so recovery finds them even without a record (SPEC F14);
       // landing on a remote, without git's ways to push to it (an agent's own push would pass for a teammate's).
-      env: agentEnvironment({ ...(options.env ?? process.env), ...ProcessOwner.variables(options.repoRoot) }, options.config.target !== undefined)
+      env: agentEnvironment({ ...(options.env ?? process.env), ...ProcessOwner.variables(options.repoRoot) })
     })))),
     options.taskQueue ?? FsTaskQueue.layer(paths.tasksDir),
     FsPrompts.layer(options.configDir)

@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { withoutPushCredentials } from "../src/internal/pushCredentials.ts"
+import { withoutGitHubTokens, withoutPushCredentials } from "../src/internal/pushCredentials.ts"
 
 const credentialFill = (cwd: string, env: Readonly<Record<string, string | undefined>>) =>
   spawnSync("git", ["credential", "fill"], { cwd, env: env as NodeJS.ProcessEnv, input: "protocol=https\nhost=git.example.com\n\n", encoding: "utf8" })
@@ -41,5 +41,11 @@ describe("withoutPushCredentials", () => {
     for (const name of ["GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"]) assert.isUndefined(stripped[name], name)
     assert.isFalse(fs.existsSync(stripped["GH_CONFIG_DIR"]!), "the GitHub CLI's config folder is one that does not exist")
     assert.strictEqual(stripped["HOME"], os.homedir())
+  })
+
+  it("withoutGitHubTokens (tasks from GitHub, landing locally; test and setup commands): the tokens go, git's own ways stay", () => {
+    const stripped = withoutGitHubTokens({ GITHUB_TOKEN: "ghp_secret", GH_TOKEN: "gho_secret", SSH_AUTH_SOCK: "/tmp/agent.sock", PATH: "/usr/bin" })
+    assert.deepStrictEqual([stripped["GITHUB_TOKEN"], stripped["GH_TOKEN"], stripped["SSH_AUTH_SOCK"], stripped["PATH"]], [undefined, undefined, "/tmp/agent.sock", "/usr/bin"])
+    assert.isFalse(fs.existsSync(stripped["GH_CONFIG_DIR"]!))
   })
 })

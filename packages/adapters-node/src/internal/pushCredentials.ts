@@ -19,10 +19,25 @@
  * which an agent could push, approve or merge its own pull request through the API (`target.mode:
  * "pr"`).
  */
-const authenticationVariables = [
-  "SSH_AUTH_SOCK", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_SSH", "GIT_SSH_COMMAND",
-  "GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"
-] as const
+const authenticationVariables = ["SSH_AUTH_SOCK", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_SSH", "GIT_SSH_COMMAND"] as const
+
+/** GitHub's tokens, with which code could act on the repository's pull requests and issues. */
+const gitHubTokens = ["GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"] as const
+
+/**
+ * `env` without GitHub's tokens and the GitHub CLI's login: what agents, test and setup commands
+ * get when the run uses GitHub (`target.mode: "pr"`, `tasks.github`). With them, code an agent
+ * wrote could approve or merge its own pull request, or write an issue's feedback as oompa.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const withoutGitHubTokens = (env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> => {
+  const out: Record<string, string | undefined> = { ...env }
+  for (const name of gitHubTokens) delete out[name]
+  out["GH_CONFIG_DIR"] = noGitHubCliConfig
+  return out
+}
 
 /** Where the GitHub CLI of an agent looks for its login: nowhere (`gh auth token` finds none). */
 const noGitHubCliConfig = "/nonexistent/oompa-agent-gh-config"
@@ -37,10 +52,9 @@ const keylessSsh = "ssh -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityFile=/
  * @since 0.1.0
  */
 export const withoutPushCredentials = (env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> => {
-  const out: Record<string, string | undefined> = { ...env }
+  const out = withoutGitHubTokens(env)
   for (const name of authenticationVariables) delete out[name]
   out["GIT_TERMINAL_PROMPT"] = "0"
-  out["GH_CONFIG_DIR"] = noGitHubCliConfig
   // Appended to whatever `GIT_CONFIG_*` pairs the user set: later pairs win, an empty helper resets the list.
   const count = Number(out["GIT_CONFIG_COUNT"] ?? 0)
   const first = Number.isSafeInteger(count) && count >= 0 ? count : 0
