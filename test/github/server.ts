@@ -44,6 +44,7 @@ export interface ReviewInput {
   readonly body: string
   readonly commitId: string
   readonly comments?: ReadonlyArray<{ readonly path: string; readonly line: number; readonly body: string }>
+  readonly association?: "OWNER" | "MEMBER" | "COLLABORATOR" | "CONTRIBUTOR" | "FIRST_TIME_CONTRIBUTOR" | "NONE" // GitHub's author_association; default COLLABORATOR
 }
 export interface PullRecord {
   readonly number: number

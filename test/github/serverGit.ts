@@ -274,6 +274,7 @@ export const reviewJson = (url: string, repo: Repo, pull: Pull, review: Review) 
   body: review.input.body,
   state: review.input.state,
   commit_id: review.input.commitId,
+  author_association: review.input.association ?? "COLLABORATOR",
   submitted_at: review.submittedAt,
   html_url: `${url}/${repo.owner}/${repo.name}/pull/${pull.record.number}#pullrequestreview-${review.id}`
 })

@@ -108,8 +108,15 @@ const Reviews = Schema.Array(Schema.Struct({
   user: Schema.optional(Schema.NullOr(Schema.Struct({ login: Schema.String }))),
   state: Schema.String,
   body: Text,
-  commit_id: Text
+  commit_id: Text,
+  author_association: Text
 }))
+
+/**
+ * Whose reviews count: people with a say in the repository. On a public repository anyone may
+ * request changes; a stranger's review would be instructions to the agent and spend its attempts.
+ */
+const reviewerAssociations: ReadonlySet<string> = new Set(["OWNER", "MEMBER", "COLLABORATOR"])
 
 const ReviewComments = Schema.Array(Schema.Struct({
   pull_request_review_id: Count,
@@ -264,7 +271,7 @@ export const make = Effect.fn("GitHubPullRequests.make")(function*(options: Opti
     // Listed oldest first: the last decision of each reviewer on this commit stands.
     const decisions = new Map<string, (typeof given)[number]>()
     for (const review of given) {
-      if (review.commit_id !== head || review.user == null) continue
+      if (review.commit_id !== head || review.user == null || !reviewerAssociations.has(review.author_association ?? "")) continue
       if (review.state === "APPROVED" || review.state === "CHANGES_REQUESTED") decisions.set(review.user.login, review)
     }
     const requested = [...decisions.values()].filter((review) => review.state === "CHANGES_REQUESTED")
