@@ -42,21 +42,17 @@ import type { CommandError, GitError, PullRequestError } from "../services/Error
 import { Git } from "../services/Git.ts"
 import { type MergeMethod, type PullRequest, PullRequests, type PullRequestState } from "../services/PullRequests.ts"
 import { keyOf, testCandidate } from "./MergePipeline.ts"
-import { type MergeOutcome, MergeQueue, type Resumed, type ResumeRequest, resultEvent, type Submission } from "./MergeQueue.ts"
-import type * as PolicyGate from "./PolicyGate.ts"
+import { type MergeOutcome, MergeQueue, type Options as MergeQueueOptions, type Resumed, type ResumeRequest, resultEvent, type Submission } from "./MergeQueue.ts"
 
 /**
+ * The local queue's options (`speculation`: how many submissions are built and tested locally at
+ * once), and how pull requests are watched.
+ *
  * @category models
  * @since 0.1.0
  */
-export interface Options {
-  readonly strategy: MergeStrategy
-  readonly policy: PolicyGate.PolicyGate
-  readonly testCommand: string | undefined
-  readonly testTimeoutMs: number
-  readonly dryRun: boolean
-  /** How many submissions are built and tested locally at once; default 1. */
-  readonly speculation?: number | undefined
+export interface Options extends MergeQueueOptions {
+  /** Merge through the host once its checks passed and no reviewer asks for changes. */
   readonly autoMerge: boolean
   /** How long between two looks at an open pull request. */
   readonly pollMs: number
