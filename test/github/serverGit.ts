@@ -385,6 +385,7 @@ export const commitsRoute = (url: string, repo: Repo, req: Req, rest: ReadonlyAr
 /** `POST git/refs`, `GET git/ref/{ref}`, `PATCH git/refs/{ref}` (`force`), `DELETE git/refs/{ref}`. */
 export const gitRefsRoute = (url: string, repo: Repo, req: Req, rest: ReadonlyArray<string>): Reply | undefined => {
   const { method, body } = req
+  if (rest[0] === "git" && rest[1] === "commits") return gitCommitsRoute(url, repo, req, rest)
   if (rest[0] !== "git" || (rest[1] !== "ref" && rest[1] !== "refs")) return undefined
   if (rest[1] === "refs" && rest.length === 2 && method === "POST") {
     const ref = text(body, "ref") ?? missing("ref")
@@ -408,5 +409,21 @@ export const gitRefsRoute = (url: string, repo: Repo, req: Req, rest: ReadonlyAr
     if (!updateRef(repo.bare, ref, next, sha)) fail(422, "Reference cannot be updated")
     return { status: 200, body: refJson(url, repo, ref, next, type) }
   }
+  return undefined
+}
+
+/** `POST git/commits` (`message`, `tree`, `parents`) and `GET git/commits/{sha}`. */
+const gitCommitsRoute = (url: string, repo: Repo, req: Req, rest: ReadonlyArray<string>): Reply | undefined => {
+  const json = (sha: string) => {
+    const [tree, ...parents] = mustGit(repo.bare, ["show", "-s", "--format=%T %P", sha]).trim().split(/\s+/)
+    return { sha, url: `${url}/repos/${repo.owner}/${repo.name}/git/commits/${sha}`, tree: { sha: tree }, parents: parents.filter((p) => p !== "").map((p) => ({ sha: p })) }
+  }
+  if (rest.length === 2 && req.method === "POST") {
+    const tree = text(req.body, "tree") ?? missing("tree")
+    const parents = names(req.body, "parents") ?? []
+    if (objectType(repo.bare, tree) !== "tree" || parents.some((p) => objectType(repo.bare, p) !== "commit")) fail(422, "Tree SHA does not exist")
+    return { status: 201, body: json(commitTree(repo.bare, tree, parents, text(req.body, "message") ?? missing("message"))) }
+  }
+  if (rest.length === 3 && req.method === "GET") return objectType(repo.bare, rest[2]!) === "commit" ? { status: 200, body: json(rest[2]!) } : notFound()
   return undefined
 }

@@ -31,9 +31,11 @@
  *
  * **Claims are atomic on the host**, across processes and machines: a claim creates the ref
  * `refs/oompa/claims/issue-<n>` (`POST /repos/{o}/{r}/git/refs`, which GitHub refuses with 422
- * "Reference already exists" when it exists) pointing at the head of the default branch, read once
- * when the queue is made (a repository without a commit cannot be a queue). Of several claimers
- * only one creates it; the others try the next pending issue, and answer `None` when none is left.
+ * "Reference already exists" when it exists) pointing at a commit this attempt made for it (the
+ * default branch's tree on its head, read once when the queue is made; a repository without a
+ * commit cannot be a queue). Of several claimers only one creates it; the others try the next
+ * pending issue, and answer `None` when none is left. A 422 on a ref that points at our own commit
+ * is ours: the client sent the request again after GitHub created the ref and its answer was lost.
  * The winner then reads the issue again: one that is no longer pending (another run completed or
  * failed it after this claim's list was read, and deleted its ref) has the new ref deleted and is
  * skipped. The winner labels the issue `oompa:claimed` and comments
@@ -75,8 +77,11 @@
  */
 import { Errors, Ids, Prompt, Task as TaskModule, TaskQueue as TaskQueueModule } from "@oompa/core"
 import { type Duration, Effect, Layer, Option, Schema } from "effect"
+import { randomBytes } from "node:crypto"
 import * as GitHubClient from "./internal/githubClient.ts"
-import { attemptsOf, Comment, Created, GitRef, type Issue, Issue as IssueSchema, labelNames, Repository } from "./internal/githubIssues.ts"
+import { attemptsLabelPrefix, attemptsOf, claimedLabel, Comment, Created, failedLabel, feedbackMarker, feedbackOf, GitCommit, GitRef, type Issue, Issue as IssueSchema, idOf, labelNames, numberOf, Repository, statusOf, taskOf } from "./internal/githubIssues.ts"
+
+export { attemptsLabelPrefix, claimedLabel, failedLabel, feedbackMarker } from "./internal/githubIssues.ts"
 
 type Task = TaskModule.Task
 type TaskStatus = TaskModule.TaskStatus
@@ -108,37 +113,9 @@ export interface Options {
  */
 export const defaultLabel = "oompa"
 
-/**
- * The label of an issue a run holds (`current`).
- *
- * @category constants
- * @since 0.1.0
- */
-export const claimedLabel = "oompa:claimed"
 
-/**
- * The label of an issue whose attempts are spent (`failed`).
- *
- * @category constants
- * @since 0.1.0
- */
-export const failedLabel = "oompa:failed"
 
-/**
- * What the label counting an issue's attempts starts with (`oompa:attempts-2`).
- *
- * @category constants
- * @since 0.1.0
- */
-export const attemptsLabelPrefix = "oompa:attempts-"
 
-/**
- * What a comment carrying feedback for the next attempt starts with.
- *
- * @category constants
- * @since 0.1.0
- */
-export const feedbackMarker = "<!-- oompa:feedback -->"
 
 /**
  * The ref a claim of `id` creates (`refs/oompa/claims/issue-<n>`).
@@ -157,38 +134,6 @@ export const claimRef = (id: string): string => `refs/oompa/claims/${id}`
 export const pagesMax = 10
 
 const perPage = 100
-
-/** The folder an issue is in, or undefined (a pull request, a label gone, closed as not planned). */
-const statusOf = (issue: Issue, label: string): TaskStatus | undefined => {
-  if (issue.pull_request !== undefined) return undefined
-  const labels = labelNames(issue)
-  if (!labels.includes(label)) return undefined
-  if (labels.includes(failedLabel)) return "failed"
-  if (issue.state === "open") return labels.includes(claimedLabel) ? "current" : "pending"
-  return issue.state_reason == null || issue.state_reason === "completed" ? "complete" : undefined
-}
-
-const idOf = (number: number): string => `issue-${number}`
-
-/** The issue number of a task id, or undefined for an id this queue never hands out. */
-const numberOf = (id: string): number | undefined => {
-  const match = /^issue-([1-9]\d{0,15})$/.exec(id)
-  return match === null ? undefined : Number(match[1])
-}
-
-const taskOf = (issue: Issue): Task => {
-  const title = Prompt.visibleLine(issue.title)
-  const body = issue.body == null ? "" : Prompt.visibleText(issue.body)
-  return {
-    id: Ids.TaskId.make(idOf(issue.number)),
-    summary: title.trim() === "" ? `issue #${issue.number}` : title,
-    ...(body.trim() === "" ? {} : { description: body }),
-    attempts: attemptsOf(labelNames(issue))
-  }
-}
-
-/** What a feedback comment says, without the marker and the line break after it. */
-const feedbackOf = (body: string): string => body.slice(feedbackMarker.length).replace(/^[ \t]*\r?\n/, "")
 
 /**
  * Makes the queue: loads the client, reads the repository's default branch and its head (the commit
@@ -269,6 +214,8 @@ export const make = Effect.fn("GitHubIssuesTaskQueue.make")(function*(options: O
     Effect.flatMap((answer) => read("connect", undefined, "GET /repos/{owner}/{repo}/git/ref/{ref}", GitRef)(answer.data)),
     Effect.map((ref) => ref.object.sha)
   )
+  // Each claim points its ref at a commit of its own (this tree, on `head`): a claimer knows its ref when it sees it.
+  const tree = yield* get("connect", undefined, "GET /repos/{owner}/{repo}/git/commits/{commit_sha}", GitCommit, { commit_sha: head }).pipe(Effect.map((c) => c.tree.sha))
 
   /** Every issue with the label, pull requests included (up to `pagesMax` pages), by number. */
   const issues = (operation: string) =>
@@ -312,13 +259,30 @@ export const make = Effect.fn("GitHubIssuesTaskQueue.make")(function*(options: O
   /** The feedback each claim of this queue handed out, by task: a release that repeats it comments nothing. */
   const handedOut = new Map<string, string>()
 
-  /** Creates the claim ref of `id`: whether this process won it. */
+  /**
+   * Creates the claim ref of `id`, pointing at a commit only this attempt made: whether this process
+   * won it. A ref that exists already is ours when it points at our commit — our own request whose
+   * answer was lost and that the client sent again — and someone else's otherwise.
+   */
   const createRef = (id: string) =>
-    request("claim", "POST /repos/{owner}/{repo}/git/refs", { ref: claimRef(id), sha: head }).pipe(
-      Effect.as(true),
-      Effect.catchTag("Refused", (e) => e.status === 422 && /already exists/i.test(e.message) ? Effect.succeed(false) : Effect.fail(e)),
-      Effect.mapError(toQueueError("claim", id))
-    )
+    Effect.gen(function*() {
+      const message = `oompa: claim of ${id} by run ${options.runId} (${randomBytes(8).toString("hex")})`
+      const ours = (yield* get("claim", id, "POST /repos/{owner}/{repo}/git/commits", GitCommit, { message, tree, parents: [head] })).sha
+      const created = yield* request("claim", "POST /repos/{owner}/{repo}/git/refs", { ref: claimRef(id), sha: ours }).pipe(
+        Effect.as(true),
+        Effect.catchTag("Refused", (e) => e.status === 422 && /already exists/i.test(e.message) ? Effect.succeed(false) : Effect.fail(e)),
+        Effect.mapError(toQueueError("claim", id))
+      )
+      if (created) return true
+      // Gone again already (its holder let it go): not ours either way.
+      const route = "GET /repos/{owner}/{repo}/git/ref/{ref}"
+      const holder = yield* request("claim", route, { ref: claimRef(id).slice("refs/".length) }).pipe(
+        Effect.flatMap((answer) => Effect.map(read("claim", id, route, GitRef)(answer.data), (ref) => ref.object.sha)),
+        Effect.catchTag("Refused", (e) => e.status === 404 ? Effect.succeed(undefined) : Effect.fail(e)),
+        Effect.mapError((e) => e._tag === "TaskQueueError" ? e : toQueueError("claim", id)(e))
+      )
+      return holder === ours
+    })
 
   /** The latest feedback comment on issue `number` written by `login`, if any. */
   const latestFeedback = (id: string, number: number, login: string | undefined) =>

@@ -47,9 +47,10 @@ const fixture = Effect.gen(function*() {
 
 /**
  * A proxy in front of the scripted GitHub: `before` runs ahead of each request and may answer it
- * with a status of its own (an injected failure) instead of forwarding it.
+ * with a status of its own (an injected failure) instead of forwarding it; `loseAnswer` forwards a
+ * request and then answers 502 (GitHub did it, the client never heard).
  */
-const proxy = (target: string, before: (method: string, url: string) => Promise<number | undefined>) =>
+const proxy = (target: string, before: (method: string, url: string) => Promise<number | undefined>, loseAnswer: (method: string, url: string) => boolean = () => false) =>
   Effect.acquireRelease(
     Effect.promise(() =>
       new Promise<http.Server>((done) => {
@@ -68,6 +69,8 @@ const proxy = (target: string, before: (method: string, url: string) => Promise<
             }
             const answer = await fetch(`${target}${url}`, { method, headers, ...(chunks.length === 0 ? {} : { body: Buffer.concat(chunks) }) })
             const body = Buffer.from(await answer.arrayBuffer())
+            // Done, but the answer is lost on the way back: the client sees a server error.
+            if (loseAnswer(method, url)) return void response.writeHead(502, { "content-type": "application/json" }).end(JSON.stringify({ message: "Bad Gateway" }))
             const answered: Record<string, string> = {}
             answer.headers.forEach((value, name) => void (answered[name] = value))
             response.writeHead(answer.status, answered).end(body)
@@ -83,6 +86,21 @@ const idsOf = (tasks: ReadonlyArray<{ readonly id: string }>) => tasks.map((t) =
 const claimedId = (claimed: Option.Option<{ readonly id: string }>) => Option.isSome(claimed) ? claimed.value.id : undefined
 
 describe("GitHubIssuesTaskQueue.claim", () => {
+  it.live("a claim whose ref GitHub created but whose answer was lost is still this queue's (the retry's 422 is its own ref)", () =>
+    Effect.gen(function*() {
+      const { server, options, addTask, issueOf } = yield* fixture
+      const n = addTask("Work")
+      let lost = 0
+      const apiUrl = yield* proxy(server.url, async () => undefined, (method, url) => method === "POST" && url.includes("/git/refs") && lost++ === 0)
+      const queue = yield* GitHubIssuesTaskQueue.make({ ...options, apiUrl, retry: { times: 2, base: "1 millis" } })
+      assert.strictEqual(claimedId(yield* queue.claim), `issue-${n}`)
+      assert.strictEqual(lost, 2, "the first answer was lost and the request sent again")
+      assert.deepStrictEqual(issueOf(n).labels, ["oompa", "oompa:claimed"])
+      // Another queue still cannot have it.
+      const other = yield* GitHubIssuesTaskQueue.make({ ...options, runId: "0000beef" })
+      assert.isTrue(Option.isNone(yield* other.claim))
+    }))
+
   it.effect("claims the labelled open issues in number order, then answers None", () =>
     Effect.gen(function*() {
       const { server, queue, addTask } = yield* fixture
@@ -101,15 +119,20 @@ describe("GitHubIssuesTaskQueue.claim", () => {
       assert.deepStrictEqual(yield* queue.settleBlocked, [])
     }))
 
-  it.effect("a claimed issue is in current/, labelled and commented, its claim ref on main's head", () =>
+  it.effect("a claimed issue is in current/, labelled and commented, its claim ref on a commit of its own on main's head", () =>
     Effect.gen(function*() {
-      const { queue, addTask, ref, mainHead, issueOf } = yield* fixture
+      const { bare, queue, addTask, ref, mainHead, issueOf } = yield* fixture
       const n = addTask("Add a feature", "Details\nhere.")
       const claimed = yield* queue.claim
       assert.deepStrictEqual(claimed, Option.some({ id: Ids.TaskId.make(`issue-${n}`), summary: "Add a feature", description: "Details\nhere.", attempts: 0 }))
       assert.deepStrictEqual(issueOf(n).labels, ["oompa", "oompa:claimed"])
       assert.deepStrictEqual(issueOf(n).comments, [`oompa run ${runId} claimed this issue.`])
-      assert.strictEqual(ref(`refs/oompa/claims/issue-${n}`), mainHead)
+      // A commit of this claim's own, on main's head: its creator knows it for its own.
+      const claim = ref(`refs/oompa/claims/issue-${n}`) ?? assert.fail("no claim ref")
+      assert.notStrictEqual(claim, mainHead)
+      assert.strictEqual(git(bare, ["rev-parse", `${claim}^`]).trim(), mainHead)
+      assert.strictEqual(git(bare, ["rev-parse", `${claim}^{tree}`]).trim(), git(bare, ["rev-parse", `${mainHead}^{tree}`]).trim())
+      assert.match(git(bare, ["log", "-1", "--format=%s", claim]), new RegExp(`^oompa: claim of issue-${n} by run `))
       assert.deepStrictEqual(idsOf(yield* queue.list("current")), [`issue-${n}`])
       assert.deepStrictEqual(yield* queue.list("pending"), [])
       assert.deepStrictEqual(yield* queue.list("invalid"), [])
