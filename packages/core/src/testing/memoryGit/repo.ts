@@ -204,11 +204,10 @@ export class MemoryRepo {
     this.remote = { head: this.mainHead(), branches: new Map() }
   }
 
-  /** Points the remote's branch `name` at `sha` (or deletes it), as a forced push would. */
+  /** Points the remote's branch `name` at `sha` (or deletes it), as a forced push would (of a commit it has). */
   publishBranch(name: string, sha: string | undefined): void {
     const remote = this.remote ?? failWith("publishBranch", `cannot publish ${name}: the target is not remote`)
     if (sha === undefined) remote.branches.delete(name)
-    // A commit it does not have fails, as a push of an unknown object would.
     else remote.branches.set(name, (this.node(sha, "publishBranch"), sha))
   }
 
