@@ -55,10 +55,10 @@ export const gitLayer = (
  * The queue recovery returns claims to: the task folders, or — for tasks from GitHub Issues, a queue
  * other machines share — only the claims this repository's runs wrote down (`claimJournal.ts`).
  */
-const taskQueueLayer = (project: Project.Project): Layer.Layer<TaskQueue.TaskQueue, Errors.TaskQueueError, FileSystem.FileSystem | Path.Path> =>
+const taskQueueLayer = (project: Project.Project, env: Readonly<Record<string, string | undefined>>): Layer.Layer<TaskQueue.TaskQueue, Errors.TaskQueueError, FileSystem.FileSystem | Path.Path> =>
   project.config.tasks?.github === undefined
     ? FsTaskQueue.layer(project.paths.tasksDir)
-    : Layer.effect(TaskQueue.TaskQueue, GitHubIssuesQueue.forRecovery(project, process.env).pipe(
+    : Layer.effect(TaskQueue.TaskQueue, GitHubIssuesQueue.forRecovery(project, env).pipe(
       Effect.mapError((e) => new Errors.TaskQueueError({ operation: "recover", message: e.message }))
     ))
 
@@ -169,11 +169,13 @@ const ownProcessGroup = (): number | undefined => {
 /**
  * Repairs what dead runs left (SPEC F14), with core's `Recovery` program over the Node layers. The
  * caller holds the run lock, so nothing here belongs to a live run. Returns what it did, as lines.
+ * `env` gives the GitHub token when claims of a GitHub issues queue are to be returned (as the
+ * run's own `env` does).
  *
  * @category programs
  * @since 0.1.0
  */
-export const repair = (project: Project.Project): Effect.Effect<
+export const repair = (project: Project.Project, env: Readonly<Record<string, string | undefined>> = process.env): Effect.Effect<
   ReadonlyArray<string>,
   Errors.GitError | Errors.TaskQueueError,
   ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path
@@ -208,7 +210,7 @@ export const repair = (project: Project.Project): Effect.Effect<
       ]
     }).pipe(
       // With the remote target fetched: a push a dead run made before its bookkeeping counts as landed.
-      Effect.provide([gitLayer(project, { remote: true }), taskQueueLayer(project), EventSink.EventSink.layerNoop])
+      Effect.provide([gitLayer(project, { remote: true }), taskQueueLayer(project, env), EventSink.EventSink.layerNoop])
     )
     return [...lines, ...repaired]
   })

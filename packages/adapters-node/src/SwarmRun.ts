@@ -277,7 +277,7 @@ export const runProject = (
     if (lock.takeover !== undefined) notice(`warning: ${lock.takeover}`)
     // Holding the lock, whatever a dead run left is ours to repair before this run starts (SPEC F14).
     // A remote target is fetched here first: unreachable, or a refused login, stops the run (exit 2).
-    const repaired = yield* DiskRecovery.repair(project).pipe(Effect.mapError(layersError))
+    const repaired = yield* DiskRecovery.repair(project, options.env ?? process.env).pipe(Effect.mapError(layersError))
     for (const line of repaired) notice(`recovered: ${line}`)
     // Pull requests and GitHub's issues need the host: a token that cannot see the repository stops the run here (exit 2).
     const pullRequests = yield* pullRequestsOf(project.config, options.env ?? process.env)
