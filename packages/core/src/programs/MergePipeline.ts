@@ -30,6 +30,7 @@ import { emitNow, type EventSink } from "../services/EventSink.ts"
 import { Git } from "../services/Git.ts"
 import type { ForeignMove, MainCheck, MergeOutcome, Options, Submission } from "./MergeQueue.ts"
 import { resultEvent } from "./MergeQueue.ts"
+import { landingOnMain } from "./Recovery.ts"
 
 /**
  * Deliberately broken pipelines, for the simulation's variants only (`Variant`): oompa itself never
@@ -38,7 +39,7 @@ import { resultEvent } from "./MergeQueue.ts"
  * @category models
  * @since 0.1.0
  */
-export type BrokenPipeline = "lands-past-ejected-candidate" | "reuses-stale-test" | "lands-redelivery-twice"
+export type BrokenPipeline = "lands-past-ejected-candidate" | "reuses-stale-test" | "lands-redelivery-twice" | "lands-twice-after-failover"
 
 /**
  * @category references
@@ -295,6 +296,10 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
       if (Exit.isFailure(moved)) return yield* eject(head, "error", Exit.failCause(moved.cause))
       if (moved.value._tag === "Moved") return yield* eject(head, "main-moved", Exit.succeed({ _tag: "MainMoved", move: moved.value.move, ...timed(testMs) }))
       if (!moved.value.moved) return yield* Effect.die(new Error(`assertion failed: the push from ${previous} was refused with the remote at ${previous}`))
+      // The push that beat ours may have been this very work, landed by a queue that was thought dead.
+      const landed = yield* Effect.exit(landedAlready(submission))
+      if (Exit.isFailure(landed)) return yield* eject(head, "error", Exit.failCause(landed.cause))
+      if (landed.value !== undefined) return yield* finish(head, Exit.succeed({ ...landed.value, ...timed(testMs) }))
       // Someone pushed: the head goes back first in line (unless its submitter is gone), and every candidate is
       // merged onto their push and tested again — no longer landing, so an interrupted submitter need not wait for it.
       head.entry.landing = false
@@ -370,7 +375,20 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
         }))
     )
 
+  /** A copy of work main already holds (a cluster's failover) is answered with that landing, not landed again. */
+  const landedAlready = (submission: Submission) =>
+    !options.landsOnce || submission.task === undefined || broken.has("lands-twice-after-failover")
+      ? Effect.succeed(undefined)
+      : Effect.map(landingOnMain(submission.task, submission.branch, main.lastSeen()), (landed): MergeOutcome | undefined =>
+        landed === undefined ? undefined : { _tag: "Merged", ...landed, waitedMs: 0, testMs: 0 }).pipe(Effect.provideService(Git, git))
+
   const submit = Effect.fnUntraced(function*(submission: Submission) {
+    const landed = yield* landedAlready(submission)
+    if (landed !== undefined) {
+      decided.set(keyOf(submission), landed)
+      yield* emitNow((at) => resultEvent(submission, landed, at))
+      return landed
+    }
     const queuedAtMs = yield* Clock.currentTimeMillis
     const done = yield* Deferred.make<MergeOutcome, GitError | CommandError>()
     const entry: Entry = { submission, key: keyOf(submission), queuedAtMs, done, withdrawn: false, landing: false }

@@ -223,6 +223,13 @@ export interface Options {
   readonly dryRun: boolean
   /** How many candidates are built and tested at once (`merge.speculation`); default 1. */
   readonly speculation?: number | undefined
+  /**
+   * Whether each submission of a task first looks on main for its own landing (the task's merged
+   * marker, naming its iteration): a copy of work already landed is answered `Merged` and never
+   * landed again. Default: on for a remote target, where another machine's queue may have landed
+   * it (a cluster's failover); a local target has one queue, which remembers.
+   */
+  readonly landsOnce?: boolean | undefined
 }
 
 /**
@@ -239,7 +246,7 @@ export const make = (options: Options) =>
     const main: MainState = { lastSeen: yield* git.refreshMain, halted: yield* Ref.make(Option.none<ForeignMove>()), lock: yield* Semaphore.make(1) }
     const withServices = <A, E>(effect: Effect.Effect<A, E, Git | EventSink>) => effect.pipe(Effect.provideService(Git, git), Effect.provideService(EventSink, sink))
     const checkMain = (noticedBy?: { readonly worker: string; readonly iteration: number }) => withServices(main.lock.withPermit(check(main, noticedBy)))
-    const pipeline = yield* MergePipeline.make(options, {
+    const pipeline = yield* MergePipeline.make({ ...options, landsOnce: options.landsOnce ?? git.target === "remote" }, {
       lastSeen: () => main.lastSeen,
       check: checkMain(),
       follows: git.target === "remote",

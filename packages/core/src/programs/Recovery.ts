@@ -264,6 +264,24 @@ export const landedBy = (message: string, branch: string): boolean => {
   return trailer("Oompa-Run") === named.runId && trailer("Oompa-Worker") === named.worker && trailer("Oompa-Iteration") === String(named.iteration)
 }
 
+/**
+ * Where main at `main` already holds the landing of iteration branch `branch`'s work on `task`: the
+ * task's merged marker is on main and its trailers name that iteration. A merge queue started after
+ * another died (a cluster's failover) meets copies of what that one landed: this, not memory, keeps
+ * them from landing twice. A task landed by another iteration (a reopened task) is not this one.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const landingOnMain = Effect.fnUntraced(function*(task: string, branch: string, main: string) {
+  const git = yield* Git
+  const marker = (yield* git.mergedMarkers).get(task)
+  if (marker === undefined || !(yield* git.isAncestor(marker, main))) return undefined
+  const commit = yield* git.readCommit(marker)
+  if (!landedBy(commit.message, branch)) return undefined
+  return { sha: marker, previous: commit.parents[0] ?? marker }
+})
+
 /** The approved work the branch's run log records, each log read once. */
 const approvedWorkOf = Effect.fnUntraced(function*(
   branch: string,

@@ -10,6 +10,7 @@ import { Clock, Effect, Exit, Fiber, Layer } from "effect"
 import * as fc from "fast-check"
 import type { WorkerId } from "../../src/domain/Ids.ts"
 import type { MergeStrategy } from "../../src/domain/SwarmConfig.ts"
+import * as MergePipeline from "../../src/programs/MergePipeline.ts"
 import * as MergeQueue from "../../src/programs/MergeQueue.ts"
 import * as PolicyGate from "../../src/programs/PolicyGate.ts"
 import { Git } from "../../src/services/Git.ts"
@@ -337,4 +338,48 @@ describe("MergePipeline", () => {
       )))
       assert.isTrue(exits.every(Exit.isFailure), "every submission failed")
     })))
+
+  describe("a queue started after another died (a cluster's failover) meets copies of what that one landed", () => {
+    /** A landing by queue A, then copies of it and a new iteration's work for the same task, given to queue B. */
+    const failover = (broken: ReadonlySet<MergePipeline.BrokenPipeline>) =>
+      inSimulatedTime(Effect.gen(function*() {
+        const repo = newRepo()
+        repo.useRemote()
+        const [first, again] = prepare(repo, [{ files: { "a.txt": "a\n" } }, { files: { "b.txt": "b, the task reopened\n" } }]).map((s, i) => ({
+          ...s,
+          task: "t0",
+          branch: `oompa/0badc0de/w0-${i + 1}`,
+          message: `oompa: t0\n\nOompa-Run: 0badc0de\nOompa-Task: t0\nOompa-Worker: w0\nOompa-Iteration: ${i + 1}`
+        }))
+        const commands = new ScriptedCommands.ScriptedCommandsState(repo, { test: () => ({ passed: true, delayMs: 10 }) })
+        const log = new CollectingEventSink.EventLog()
+        const options = { strategy: "no-ff", policy: PolicyGate.make({}, "tasks"), testCommand: "t", testTimeoutMs: 60_000, dryRun: false } as const
+        const services = Layer.mergeAll(MemoryGit.layer(repo), ScriptedCommands.layer(commands), CollectingEventSink.layer(log), Layer.succeed(MergePipeline.Broken, broken))
+        const landed = yield* Effect.scoped(Effect.flatMap(MergeQueue.make(options), (a) => a.submit(first!))).pipe(Effect.provide(services))
+        const mainAfterA = repo.remote!.head
+        const testsAfterA = commands.tested.length
+        // Queue A is gone with what it remembered; B starts from the remote, and gets the copy twice, at once.
+        const [copy, copyAgain] = yield* Effect.scoped(Effect.flatMap(MergeQueue.make(options), (b) =>
+          Effect.all([b.submit(first!), b.submit(first!)], { concurrency: "unbounded" }))).pipe(Effect.provide(services))
+        const copies = { copy, copyAgain, mainAfterCopies: repo.remote!.head, testedForCopies: commands.tested.length - testsAfterA }
+        const reopened = yield* Effect.scoped(Effect.flatMap(MergeQueue.make(options), (c) => c.submit(again!))).pipe(Effect.provide(services))
+        return { landed, mainAfterA, ...copies, reopened, mainAtEnd: repo.remote!.head }
+      }))
+
+    it("a copy is answered with the landing main holds, by the task's merged marker and its trailers, and nothing moves or is tested", () => {
+      const run = failover(new Set())
+      assert.strictEqual(run.landed._tag, "Merged")
+      assert.deepStrictEqual([run.copy, run.copyAgain].map((o) => o._tag === "Merged" && o.sha), [run.mainAfterA, run.mainAfterA])
+      assert.strictEqual(run.mainAfterCopies, run.mainAfterA, "main did not move for the copies")
+      assert.strictEqual(run.testedForCopies, 0)
+      // Another iteration's work for the same task (a task reopened) is not taken for the landed one.
+      assert.strictEqual(run.reopened._tag, "Merged")
+      assert.notStrictEqual(run.mainAtEnd, run.mainAfterA)
+    })
+
+    it("without that look (the variant lands-twice-after-failover), the copy lands a second time", () => {
+      const run = failover(new Set(["lands-twice-after-failover"]))
+      assert.notStrictEqual(run.mainAfterCopies, run.mainAfterA, "the broken queue moved main for a copy")
+    })
+  })
 })
