@@ -18,11 +18,11 @@ import { emitNow } from "../services/EventSink.ts"
 import { Git } from "../services/Git.ts"
 import * as AgentCall from "./AgentCall.ts"
 import type * as Claim from "./Claim.ts"
-import { Delivery, type ForeignMove, type MergeOutcome, MergeQueue, type Submission } from "./MergeQueue.ts"
+import { Delivery, type ForeignMove, make as makeMergeQueue, type MergeOutcome, MergeQueue, type Submission } from "./MergeQueue.ts"
 import * as NewTasks from "./NewTasks.ts"
 import * as PromptInputs from "./PromptInputs.ts"
 import * as ReviewLoop from "./ReviewLoop.ts"
-import { CurrentRun, CurrentWorker } from "./RunServices.ts"
+import { CurrentRun, CurrentWorker, landingOf } from "./RunServices.ts"
 
 /**
  * What one iteration did.
@@ -296,6 +296,14 @@ export const submit = Effect.fnUntraced(function*(steps: Steps, state: ReviewLoo
   if (lateMs !== undefined) yield* Effect.forkDetach(Effect.andThen(Effect.sleep(lateMs), Effect.exit(mergeQueue.submit(submission))))
   // Every copy gets the one outcome the queue decided for the submission.
   const outcome = (yield* Effect.all(Array.from({ length: copies }, () => mergeQueue.submit(submission)), { concurrency: "unbounded" }))[0]!
+  const failoverMs = outcome._tag === "Merged" ? delivery.failover?.afterMs(submission) : undefined
+  // Landed, its answer lost with the queue's runner: the copy reaches the queue of the runner that took over.
+  if (failoverMs !== undefined) {
+    const { config, policy, dryRun } = yield* CurrentRun
+    const successor = Effect.scoped(Effect.flatMap(makeMergeQueue(landingOf(config, policy, dryRun)), (queue) => queue.submit(submission)))
+    const git = delivery.failover?.git ?? (yield* Git)
+    yield* Effect.forkDetach(Effect.andThen(Effect.sleep(failoverMs), Effect.exit(Effect.provideService(successor, Git, git))))
+  }
   return yield* afterOutcome(steps, outcome)
 })
 

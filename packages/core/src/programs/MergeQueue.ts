@@ -207,6 +207,16 @@ export const Delivery = Context.Reference<{
   readonly copies: (submission: Submission) => number
   /** A copy delivered again this long after (ms), whatever became of the first; `undefined`: none. */
   readonly lateMs: (submission: Submission) => number | undefined
+  /**
+   * Copies of landed submissions delivered again to a queue started after the first one died — a
+   * cluster's failover, the answer lost with the runner — which remembers nothing. Absent: never.
+   */
+  readonly failover?: {
+    /** The copy comes this long after (ms); `undefined`: no copy. */
+    readonly afterMs: (submission: Submission) => number | undefined
+    /** The target as the runner that took over sees it (its own clone); default: the run's `Git`. */
+    readonly git?: Git["Service"] | undefined
+  } | undefined
 }>("@oompa/core/programs/MergeQueue/Delivery", {
   defaultValue: () => ({ copies: () => 1, lateMs: () => undefined })
 })

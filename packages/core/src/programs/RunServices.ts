@@ -134,6 +134,21 @@ export interface SetupDone {
 }
 
 /**
+ * How the run's merge queue lands: its options from the configuration.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const landingOf = (config: SwarmConfig, policy: PolicyGate.PolicyGate, dryRun: boolean): MergeQueue.Options => ({
+  strategy: config.merge.strategy,
+  policy,
+  testCommand: config.test_command,
+  testTimeoutMs: config.timeouts.test * 1000,
+  dryRun,
+  speculation: config.merge.speculation
+})
+
+/**
  * Every run-scoped service.
  *
  * @category models
@@ -143,11 +158,17 @@ export type RunServices = CurrentRun | RunState | MergeQueue.MergeQueue | Budget
 
 /**
  * The run's services, built when the run starts: the merge queue's fiber lives as long as the layer.
+ * `mergeQueue` replaces the run's own queue with one that lands elsewhere (a cluster's, on another
+ * runner).
  *
  * @category layers
  * @since 0.1.0
  */
-export const layer = (config: SwarmConfig, options: RunOptions): Layer.Layer<RunServices, GitError, Git | EventSink | CommandRunner> =>
+export const layer = (
+  config: SwarmConfig,
+  options: RunOptions,
+  mergeQueue?: MergeQueue.MergeQueue["Service"]
+): Layer.Layer<RunServices, GitError, Git | EventSink | CommandRunner> =>
   Layer.effectContext(Effect.gen(function*() {
     const policy = PolicyGate.make(config.policy, config.tasks_dir)
     const dryRun = options.dryRun ?? false
@@ -168,16 +189,9 @@ export const layer = (config: SwarmConfig, options: RunOptions): Layer.Layer<Run
       prompts: { cache: makePromptCache() }
     })
     const budget = yield* BudgetTracker.make(config.budget)
-    const landing = {
-      strategy: config.merge.strategy,
-      policy,
-      testCommand: config.test_command,
-      testTimeoutMs: config.timeouts.test * 1000,
-      dryRun,
-      speculation: config.merge.speculation
-    }
+    const landing = landingOf(config, policy, dryRun)
     const target = config.target
-    const queue = target?.mode === "pr"
+    const queue = mergeQueue !== undefined ? mergeQueue : target?.mode === "pr"
       ? yield* Effect.flatMap(Effect.serviceOption(PullRequests), (pullRequests) =>
         Option.isNone(pullRequests)
           // The host building the run provides it from `target.github` (`@oompa/adapters-node`'s GitHubPullRequests).

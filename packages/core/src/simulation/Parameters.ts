@@ -136,7 +136,7 @@ export const drawParameters = (
     dependencies: drawDependencies(prng),
     // Drawn last, so every earlier draw of a seed stays what it was; the pipeline's variants need a pipeline.
     speculation: Math.max(prng.pick([1, 1, 2, 3, 4] as const), breaksPipeline(options.variant) ? 2 : 1),
-    remote: prng.chance(0.3) || options.variant === "push-without-lease",
+    remote: prng.chance(0.3) || options.variant === "push-without-lease" || options.variant === "lands-twice-after-failover",
     teammatePush: prng.next() * 0.15
   }
 }

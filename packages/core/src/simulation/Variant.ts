@@ -43,6 +43,7 @@ export type Variant =
   | "reuses-stale-test"
   | "lands-redelivery-twice"
   | "push-without-lease"
+  | "lands-twice-after-failover"
 
 /**
  * Every broken variant, with what it breaks: `oompa sim --variant` lists them.
@@ -64,7 +65,8 @@ export const variants: { readonly [V in Variant]: string } = {
   "lands-past-ejected-candidate": "with speculation, the candidates behind one that failed its test are not rebuilt: they land with the failed change under them",
   "reuses-stale-test": "with speculation, a rebuilt candidate takes the result of the test its previous build ran, on a tree it no longer is",
   "lands-redelivery-twice": "the merge queue does not know a submission delivered twice (at-least-once delivery), and lands it twice",
-  "push-without-lease": "a remote target is pushed to with --force, not --force-with-lease: a teammate's push in between is overwritten"
+  "push-without-lease": "a remote target is pushed to with --force, not --force-with-lease: a teammate's push in between is overwritten",
+  "lands-twice-after-failover": "a merge queue started after another died (a cluster's failover) does not look on main for the landing of a copy it is given, and lands it again"
 }
 
 /**
@@ -78,6 +80,7 @@ export const brokenPipeline = (variant: Variant | undefined): ReadonlySet<MergeP
     case "lands-past-ejected-candidate":
     case "reuses-stale-test":
     case "lands-redelivery-twice":
+    case "lands-twice-after-failover":
       return new Set([variant])
     default:
       return new Set()

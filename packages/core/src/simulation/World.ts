@@ -124,7 +124,14 @@ export const make = (options: WorldOptions): World => {
   const delivery = {
     copies: () => switches.faults && deliveryPrng.chance(redeliveryRate) ? 2 : 1,
     // Sometimes a copy comes again long after, when its submission was long decided.
-    lateMs: () => switches.faults && deliveryPrng.chance(redeliveryRate) ? deliveryPrng.int(1, 60) * 1000 : undefined
+    lateMs: () => switches.faults && deliveryPrng.chance(redeliveryRate) ? deliveryPrng.int(1, 60) * 1000 : undefined,
+    // Landing on a remote (a cluster's hub), a landed submission's answer is sometimes lost with the
+    // queue's runner, and its copy reaches the queue of the runner that took over (issue 21).
+    failover: p.remote ? {
+      afterMs: () => switches.faults && deliveryPrng.chance(redeliveryRate) ? deliveryPrng.int(1, 10) * 1000 : undefined,
+      // That runner reads the remote through its own clone, which no agent of this one can touch.
+      git: successorGit(world.repo, checker, variant)
+    } : undefined
   }
   return { world, checker, switches, trace, counts, runLogs: new Map(), log, time: new DiscreteTime(), layer: layerOf(world, checker, variant, delivery, verdicts) }
 }
@@ -165,6 +172,17 @@ const layerOf = (
     Layer.succeed(MergePipeline.Broken, Variant.brokenPipeline(variant))
   )
   return Layer.provideMerge(services, TestSwarm.layer(world))
+}
+
+/**
+ * The remote as a queue on another runner sees it: its main is the remote's head, read without
+ * fetching into this clone's ref of it (the simulation has one repository for every runner; a
+ * fetch here would write over an agent's move of that ref before this run's queue reported it).
+ */
+const successorGit = (repo: MemoryGit.MemoryRepo, checker: InvariantChecker, variant: Variant.Variant | undefined): Git["Service"] => {
+  const git = gitOf(repo, checker, variant)
+  const remoteHead = Effect.sync(() => repo.remote!.head)
+  return { ...git, mainHead: remoteHead, refreshMain: remoteHead }
 }
 
 /** `Git` over the repository, telling the checker of every merge the queue computes and every move of main. */

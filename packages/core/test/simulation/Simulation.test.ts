@@ -80,7 +80,8 @@ describe("Simulation", () => {
     ["lands-past-ejected-candidate", "I1"],
     ["reuses-stale-test", "I1"],
     ["lands-redelivery-twice", "I8"],
-    ["push-without-lease", "I4"]
+    ["push-without-lease", "I4"],
+    ["lands-twice-after-failover", "I8"]
   ]
   for (const [variant, invariant, kind] of brokenVariants) {
     it(`finds a seed that breaks ${invariant} when ${variant}, within 500 seeds`, async () => {
