@@ -24,63 +24,30 @@
  *   agent called, no lock left.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { cleanupAll, fakeCalls, git, leftovers, oompa, oompaAsync, runIds, type Scratch, scratchRepo, show, tasksIn } from "../cli/helpers.ts"
+import { freePort, type GitDaemon, startGitDaemon } from "./gitDaemon.ts"
 import { calledPids, checkoutState, fsck, gitCommandsOf, landedTasks, type LoggedEvent, loggedEvents, sleep, waitDead } from "./support.ts"
 
-const gitDaemon = "/usr/lib/git-core/git-daemon"
 const workers = [{ model: "claude:opus", role: "executor", count: 3, iterations: 10 }]
 const reviewer = "codex:gpt-5-codex"
 const target = { mode: "push", remote: "origin" }
 
 let base = ""
 let port = 0
-let daemon: ChildProcess | undefined
-let daemonLog = ""
-
-/** A port nothing listens on (bound, then closed). */
-const freePort = () =>
-  new Promise<number>((done, fail) => {
-    const server = net.createServer()
-    server.once("error", fail)
-    server.listen(0, "127.0.0.1", () => {
-      const { port: free } = server.address() as net.AddressInfo
-      server.close(() => done(free))
-    })
-  })
-
-const accepts = (at: number) =>
-  new Promise<boolean>((done) => {
-    const socket = net.connect(at, "127.0.0.1")
-    socket.once("connect", () => (socket.destroy(), done(true)))
-    socket.once("error", () => done(false))
-  })
+let daemon: GitDaemon | undefined
 
 beforeAll(async () => {
-  base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "oompa-e2e-daemon-")))
-  port = await freePort()
-  // HOME in the served folder: neither the daemon nor the hooks it runs read the user's git config.
-  const child = spawn(gitDaemon, ["--reuseaddr", "--listen=127.0.0.1", `--port=${port}`, `--base-path=${base}`, "--export-all", "--enable=receive-pack", "--informative-errors", base], {
-    env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: base, GIT_CONFIG_NOSYSTEM: "1", LANG: "C" },
-    stdio: ["ignore", "ignore", "pipe"]
-  })
-  daemon = child
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (daemonLog += chunk))
-  const deadline = Date.now() + 10_000
-  while (!(await accepts(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`git daemon did not start on port ${port}:\n${daemonLog}`)
-    await sleep(25)
-  }
+  daemon = await startGitDaemon()
+  base = daemon.base
+  port = daemon.port
 })
 
 afterAll(() => {
-  daemon?.kill("SIGKILL")
+  daemon?.stop()
   cleanupAll()
-  if (base !== "") fs.rmSync(base, { recursive: true, force: true })
 })
 
 /** A bare repository `<name>.git` served by the daemon, made from the scratch repository's main, and added to it as `origin`. */

@@ -7,6 +7,7 @@
 import { Effect } from "effect"
 import { CliError, Command } from "effect/cli"
 import * as Output from "./Output.ts"
+import * as cluster from "./commands/cluster.ts"
 import * as demo from "./commands/demo.ts"
 import * as init from "./commands/init.ts"
 import * as inspect from "./commands/inspect.ts"
@@ -34,6 +35,7 @@ const commands = [
   maintenance.worktrees,
   maintenance.cleanup,
   simulation.sim,
+  cluster.command,
   demo.demo
 ] as const
 

@@ -12,6 +12,7 @@ import * as fs from "node:fs"
 import { UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import * as RunSwarm from "../RunSwarm.ts"
+import * as Cluster from "./cluster.ts"
 import * as Session from "../Session.ts"
 import { fallbackAgent, positive, runFlags, validateRunFlags, withRunFlags, workerFlags, workersFromFlags } from "./shared.ts"
 
@@ -46,9 +47,12 @@ const detach = (
 export const swarm = Command.make("swarm", {
   config: Argument.String("config").pipe(Argument.withDescription("The swarm's oompa.json (default: ./oompa.json, then the repository's)"), Argument.optional),
   detach: Flag.Boolean("detach").pipe(Flag.withDefault(false), Flag.withDescription("Run in the background")),
+  cluster: Flag.String("cluster").pipe(Flag.optional, Flag.withDescription("Run on a cluster's runners: its PostgreSQL URL (see oompa cluster)")),
   ...runFlags
-}, ({ config, detach: background, dryRun, keepWorktrees, remote, speculation }) =>
-  background
+}, ({ cluster, config, detach: background, dryRun, keepWorktrees, remote, speculation }) =>
+  Option.isSome(cluster)
+    ? Effect.flatMap(Cluster.runSwarm(cluster.value), (code) => code === 0 ? Effect.void : Effect.fail(new UsageError({ message: "some tasks did not complete" })))
+    : background
     // The flags are checked here, where an error can still be shown, before the run goes to the background.
     ? Effect.andThen(validateRunFlags({ speculation, remote }), detach(config, { dryRun, keepWorktrees, speculation, remote }))
     : Session.fromConfigFile(cwd(), Option.getOrUndefined(config)).pipe(

@@ -1,0 +1,172 @@
+/**
+ * A swarm run over a cluster of runners (issue 21): `oompa swarm --cluster <postgres url>`. The
+ * driver records the run (its oompa.json) and imports the folder queue's pending tasks into the
+ * run's queue in PostgreSQL, then drives each worker slot as `Worker.run` does on one machine: it
+ * sends iteration after iteration to the slot's `Worker` entity — whichever runner holds it runs it
+ * — and stops the worker for the same reasons (iterations used up, `__DONE__`, three errors in a
+ * row, nothing left to claim). It needs no runner of its own: it joins as a client.
+ *
+ * @since 0.1.0
+ */
+import { NodeClusterSocket } from "@effect/platform-node"
+import { Clock, Effect, type FileSystem, Layer, type Path, Schedule } from "effect"
+import type { Sharding } from "effect/cluster"
+import type { SqlClient } from "effect/sql/SqlClient"
+import { type SwarmConfig, TaskQueue } from "@oompa/core"
+import * as fs from "node:fs"
+import * as FsTaskQueue from "../FsTaskQueue.ts"
+import * as Project from "../Project.ts"
+import * as SwarmRun from "../SwarmRun.ts"
+import * as ClusterTaskQueue from "./ClusterTaskQueue.ts"
+import { database, shardingConfig } from "./ClusterRunner.ts"
+import { type IterationSummary, Worker, workerEntityId } from "./Protocol.ts"
+import * as RunTable from "./RunTable.ts"
+
+/** Errors in a row that stop a worker, as on one machine. */
+const errorsInRowMax = 3
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** The cluster's PostgreSQL URL. */
+  readonly db: string
+  /** A folder of the repository whose oompa.json and tasks the run takes (default: the current folder). */
+  readonly cwd?: string
+  /** The run's id (default: fresh). */
+  readonly runId?: string
+  /** Called with a line for each iteration and each worker's end. */
+  readonly onLine?: (line: string) => void
+}
+
+/**
+ * What the run came to.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ClusterReport {
+  readonly runId: string
+  readonly iterations: ReadonlyArray<IterationSummary & { readonly worker: string; readonly iteration: number }>
+  /** The run's tasks by where they ended. */
+  readonly tasks: { readonly complete: number; readonly failed: number; readonly pending: number; readonly current: number }
+  readonly durationMs: number
+}
+
+/** What one machine's swarm does that a cluster's does not yet: refused with the field named. */
+const unsupported = (config: SwarmConfig.SwarmConfig): string | undefined =>
+  config.planner !== undefined ? "planner" :
+    config.target !== undefined ? "target (a cluster lands on its runners' hub)" :
+      config.tasks?.github !== undefined ? "tasks.github" :
+        config.workers.some((w) => w.role === "planner") ? "workers[].role \"planner\"" : undefined
+
+/**
+ * Runs the swarm of the oompa.json in `cwd` on the cluster, to its end.
+ *
+ * @category programs
+ * @since 0.1.0
+ */
+export const run = (options: Options): Effect.Effect<ClusterReport, Project.SetupError, Sharding.Sharding | SqlClient | Platform> =>
+  Effect.gen(function*() {
+    const line = options.onLine ?? (() => {})
+    const project = yield* SwarmRun.projectOf({ cwd: options.cwd ?? process.cwd() })
+    const refused = unsupported(project.config)
+    if (refused !== undefined) {
+      return yield* new Project.SetupError({ reason: "config", message: `${project.configFile ?? "oompa.json"}: ${refused} is not supported with --cluster yet` })
+    }
+    const configText = project.configFile === undefined ? JSON.stringify(project.config) : fs.readFileSync(project.configFile, "utf8")
+    const runId = options.runId ?? SwarmRun.newRunId()
+    const startedMs = yield* Clock.currentTimeMillis
+    yield* RunTable.insert(runId, configText)
+    const pending = yield* Effect.provide(
+      Effect.flatMap(TaskQueue.TaskQueue, (queue) => queue.list("pending")),
+      FsTaskQueue.layer(project.paths.tasksDir)
+    )
+    const imported = yield* ClusterTaskQueue.importTasks(runId, pending)
+    line(`run ${runId}: ${imported} task(s) imported into the cluster's queue; ${project.config.workers.length} worker(s)`)
+    const watcher = yield* ClusterTaskQueue.make({ queue: runId, claimedBy: `${runId}/driver` })
+    const client = yield* Worker.client
+    const iterations: Array<ClusterReport["iterations"][number]> = []
+
+    /** Whether a task may still become ready: one is ready, or a held one may yet complete. */
+    const waitForTasks = Effect.gen(function*() {
+      const waitMs = project.config.max_wait_for_tasks * 1000
+      const started = yield* Clock.currentTimeMillis
+      for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
+        if ((yield* watcher.ready).length > 0) return true
+        const held = (yield* watcher.list("current")).length > 0 && (yield* watcher.list("pending")).length > 0
+        if (!held || (yield* Clock.currentTimeMillis) - started >= waitMs) return false
+        yield* Effect.sleep(delay)
+      }
+    })
+
+    const driveWorker = (worker: SwarmConfig.WorkerConfig) =>
+      Effect.gen(function*() {
+        const slot = client(workerEntityId(runId, worker.id))
+        let n = 0
+        let step = 0
+        let errorsInRow = 0
+        let reason = "iterations"
+        while (n < worker.iterations) {
+          step++
+          const summary = yield* slot.RunIteration({ run: runId, worker: worker.id, iteration: n + 1, step }).pipe(
+            // The cluster's own hiccups (a mailbox full, a shard moving) are waited out; the message is the same.
+            Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 120 })
+          )
+          if (summary.outcome === "nothing-to-claim") {
+            line(`${worker.id} #${n + 1} nothing-to-claim on ${summary.runner}`)
+            if (!(yield* waitForTasks)) {
+              reason = "no-tasks"
+              break
+            }
+            continue
+          }
+          n++
+          iterations.push({ ...summary, worker: worker.id, iteration: n })
+          line(`${worker.id} #${n} ${summary.outcome}${summary.task === undefined ? "" : ` ${summary.task}`} on ${summary.runner}${summary.detail === undefined || summary.outcome === "merged" ? "" : `: ${summary.detail.split("\n")[0]}`}`)
+          if (summary.outcome === "budget" || summary.outcome === "main-moved" || summary.outcome === "unavailable") {
+            reason = summary.outcome
+            break
+          }
+          if (summary.setupFailed) {
+            reason = "setup-failed"
+            break
+          }
+          errorsInRow = summary.outcome === "error" ? errorsInRow + 1 : 0
+          if (errorsInRow >= errorsInRowMax) {
+            reason = "errors"
+            break
+          }
+          if (summary.done) {
+            reason = "done"
+            break
+          }
+          if (worker.wait_between > 0 && n < worker.iterations) yield* Effect.sleep(worker.wait_between * 1000)
+        }
+        yield* Effect.ignore(slot.EndWorker({ run: runId, worker: worker.id }))
+        line(`${worker.id} finished: ${reason} after ${n} iteration(s)`)
+      })
+
+    yield* Effect.forEach(project.config.workers, driveWorker, { concurrency: "unbounded", discard: true })
+    yield* RunTable.finish(runId)
+    const count = (status: "complete" | "failed" | "pending" | "current") => Effect.map(watcher.list(status), (tasks) => tasks.length)
+    const tasks = { complete: yield* count("complete"), failed: yield* count("failed"), pending: yield* count("pending"), current: yield* count("current") }
+    line(`run ${runId} finished: ${tasks.complete} complete, ${tasks.failed} failed, ${tasks.pending} pending, ${tasks.current} held`)
+    return { runId, iterations, tasks, durationMs: (yield* Clock.currentTimeMillis) - startedMs } satisfies ClusterReport
+  }).pipe(
+    // The cluster's own failures (its database, a message that could not be delivered) end the run, named.
+    Effect.mapError((e) => e._tag === "SetupError" ? e : new Project.SetupError({ reason: "remote", message: `the cluster: ${"message" in e && typeof e.message === "string" && e.message !== "" ? e.message : e._tag}` }))
+  )
+
+/**
+ * The driver's cluster: a client of the runners (it holds no shard), over the cluster's PostgreSQL.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (db: string) =>
+  NodeClusterSocket.layer({ storage: "sql", clientOnly: true, shardingConfig: shardingConfig() }).pipe(Layer.provideMerge(database(db)))
+
+/** Needed from the platform. */
+export type Platform = FileSystem.FileSystem | Path.Path

@@ -1,0 +1,74 @@
+/**
+ * The runs of a cluster, in PostgreSQL (issue 21): `oompa swarm --cluster` writes a run's
+ * oompa.json there when it starts the run, and each runner reads it on the run's first message,
+ * so every runner runs the configuration the run was started with, not its own clone's.
+ *
+ * Internal: used by `ClusterRunner` and `ClusterSwarm`.
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
+import * as Project from "../Project.ts"
+
+/** A run as the table has it. */
+export interface RunRow {
+  readonly runId: string
+  /** The oompa.json text the run was started with. */
+  readonly config: string
+  readonly startedAt: Date
+  readonly finishedAt: Date | null
+}
+
+const failed = (what: string) => (cause: { readonly message: string }) =>
+  new Project.SetupError({ reason: "remote", message: `the cluster's database: ${what}: ${cause.message}` })
+
+/** Creates the table unless it exists; concurrent creators wait for each other (an advisory lock). */
+export const ensure = Effect.gen(function*() {
+  const sql = yield* SqlClient
+  yield* sql.withTransaction(Effect.gen(function*() {
+    yield* sql`SELECT pg_advisory_xact_lock(hashtext('oompa_runs'))`
+    yield* sql`CREATE TABLE IF NOT EXISTS oompa_runs (
+      run_id text PRIMARY KEY,
+      config text NOT NULL,
+      started_at timestamptz NOT NULL DEFAULT now(),
+      finished_at timestamptz
+    )`
+  }))
+}).pipe(Effect.mapError(failed("creating oompa_runs")))
+
+/** Records a new run. */
+export const insert = (runId: string, config: string) =>
+  Effect.gen(function*() {
+    yield* ensure
+    const sql = yield* SqlClient
+    yield* sql`INSERT INTO oompa_runs (run_id, config) VALUES (${runId}, ${config})`.pipe(Effect.mapError(failed(`recording run ${runId}`)))
+  })
+
+/** Marks the run finished. */
+export const finish = (runId: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient
+    yield* sql`UPDATE oompa_runs SET finished_at = now() WHERE run_id = ${runId}`.pipe(Effect.mapError(failed(`finishing run ${runId}`)))
+  })
+
+/** The run `runId`; a run the table does not have fails. */
+export const read = (runId: string) =>
+  Effect.gen(function*() {
+    yield* ensure
+    const sql = yield* SqlClient
+    const rows = yield* sql<{ run_id: string; config: string; started_at: Date; finished_at: Date | null }>`
+      SELECT run_id, config, started_at, finished_at FROM oompa_runs WHERE run_id = ${runId}`.pipe(Effect.mapError(failed(`reading run ${runId}`)))
+    const row = rows[0]
+    if (row === undefined) return yield* Effect.fail(new Project.SetupError({ reason: "remote", message: `the cluster's database has no run ${runId}` }))
+    return { runId: row.run_id, config: row.config, startedAt: row.started_at, finishedAt: row.finished_at } satisfies RunRow
+  })
+
+/** Every run, newest first. */
+export const list = Effect.gen(function*() {
+  yield* ensure
+  const sql = yield* SqlClient
+  const rows = yield* sql<{ run_id: string; config: string; started_at: Date; finished_at: Date | null }>`
+    SELECT run_id, config, started_at, finished_at FROM oompa_runs ORDER BY started_at DESC`.pipe(Effect.mapError(failed("listing runs")))
+  return rows.map((row): RunRow => ({ runId: row.run_id, config: row.config, startedAt: row.started_at, finishedAt: row.finished_at }))
+})

@@ -1,0 +1,104 @@
+/**
+ * One swarm over many machines (issue 21): `oompa cluster runner` joins a machine to a cluster,
+ * `oompa cluster swarm` (also `oompa swarm --cluster`) runs this repository's swarm on it, and
+ * `oompa cluster postgres` starts a private PostgreSQL for trying it on one machine. The cluster's
+ * code and its database client load only here (`@oompa/adapters-node/cluster`).
+ *
+ * @since 0.1.0
+ */
+import { Effect, type FileSystem, Layer, Option, type Path } from "effect"
+import { Command, Flag } from "effect/cli"
+import { RepoLayout } from "@oompa/core"
+import * as os from "node:os"
+import * as path from "node:path"
+import { UsageError } from "../Errors.ts"
+import * as Output from "../Output.ts"
+
+const cluster = () => Effect.promise(() => import("@oompa/adapters-node/cluster"))
+
+const dbFlag = Flag.String("db").pipe(Flag.withDescription("The cluster's PostgreSQL: postgres://user@host:port/database"))
+
+/** A postgres URL, checked before anything connects (an error names the flag, never a password). */
+const checkDb = (flag: string, value: string) =>
+  Effect.gen(function*() {
+    let url: URL
+    try {
+      url = new URL(value)
+    } catch {
+      return yield* new UsageError({ message: `${flag}: expected a PostgreSQL URL (postgres://user@host:port/database)` })
+    }
+    if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+      return yield* new UsageError({ message: `${flag}: expected a postgres:// URL, got the scheme ${url.protocol}` })
+    }
+    return value
+  })
+
+const portOf = (flag: string, value: number) =>
+  value >= 1 && value <= 65_535 ? Effect.succeed(value) : Effect.fail(new UsageError({ message: `${flag}: expected a port from 1 to 65535, got ${value}` }))
+
+/** Setup failures of the cluster (the hub, the database) are usage errors: exit 2, the cause named. */
+const asUsage = <A, R>(effect: Effect.Effect<A, { readonly message: string }, R>) => Effect.mapError(effect, (e) => new UsageError({ message: e.message }))
+
+export const runner = Command.make("runner", {
+  hub: Flag.String("hub").pipe(Flag.withDescription("The hub repository every runner fetches from and lands on (a URL git can push to)")),
+  db: dbFlag,
+  dir: Flag.String("dir").pipe(Flag.optional, Flag.withDescription("This runner's clone of the hub (default: ~/.oompa/runners/<port>)")),
+  host: Flag.String("host").pipe(Flag.withDefault("127.0.0.1"), Flag.withDescription("The address other runners reach this one at")),
+  port: Flag.Int("port").pipe(Flag.withDefault(34_431), Flag.withDescription("The port this runner listens on for other runners")),
+  slots: Flag.Int("slots").pipe(Flag.optional, Flag.withDescription("Iterations this runner runs at once (default: as many as the worker slots it holds)"))
+}, (flags) =>
+  Effect.gen(function*() {
+    const db = yield* checkDb("--db", flags.db)
+    const port = yield* portOf("--port", flags.port)
+    if (Option.isSome(flags.slots) && flags.slots.value < 1) return yield* new UsageError({ message: `--slots: expected at least 1, got ${flags.slots.value}` })
+    const dir = path.resolve(Option.getOrElse(flags.dir, () => path.join(os.homedir(), RepoLayout.stateFolder, "runners", String(port))))
+    const { ClusterRunner } = yield* cluster()
+    yield* Output.lines([`runner ${flags.host}:${port}: hub ${flags.hub}, clone ${dir}`])
+    yield* asUsage(ClusterRunner.ensureClone(flags.hub, dir))
+    yield* Layer.launch(ClusterRunner.layer({ hub: flags.hub, db, dir, host: flags.host, port, ...(Option.isSome(flags.slots) ? { slots: flags.slots.value } : {}) })).pipe(
+      Effect.catchCause((cause) => Effect.fail(new UsageError({ message: `runner ${flags.host}:${port} stopped: ${String(cause).split("\n")[0]}` })))
+    )
+  })).pipe(
+  Command.withDescription("Join this machine to a cluster: run the iterations and merge queues the cluster gives it"),
+  Command.withExamples([{ command: "oompa cluster runner --hub ssh://git@host/repo.git --db postgres://oompa@db/oompa", description: "One runner per machine" }])
+)
+
+/** Runs this repository's swarm on the cluster at `db`; exit 0 when every task completed. */
+export const runSwarm = (dbValue: string): Effect.Effect<number, UsageError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function*() {
+    const db = yield* checkDb("--cluster", dbValue)
+    const { ClusterSwarm } = yield* cluster()
+    const report = yield* asUsage(ClusterSwarm.run({ db, onLine: (line) => process.stdout.write(`${line}\n`) }).pipe(
+      Effect.provide(ClusterSwarm.layer(db))
+    ))
+    return report.tasks.failed === 0 && report.tasks.current === 0 ? 0 : 1
+  })
+
+export const swarm = Command.make("swarm", { db: dbFlag }, ({ db }) =>
+  Effect.flatMap(runSwarm(db), (code) => code === 0 ? Effect.void : Effect.fail(new UsageError({ message: "some tasks did not complete" })))).pipe(
+  Command.withDescription("Run this repository's swarm (oompa.json, tasks/pending) on a cluster's runners"),
+  Command.withExamples([{ command: "oompa cluster swarm --db postgres://oompa@db/oompa", description: "The same as oompa swarm --cluster" }])
+)
+
+export const postgres = Command.make("postgres", {
+  dir: Flag.String("dir").pipe(Flag.optional, Flag.withDescription("Keep its data in this folder (default: a temporary one, removed at the end)")),
+  port: Flag.Int("port").pipe(Flag.optional, Flag.withDescription("Listen on this port of 127.0.0.1 (default: a free one from 15432)"))
+}, (flags) =>
+  Effect.scoped(Effect.gen(function*() {
+    const { LocalPostgres } = yield* cluster()
+    const port = Option.isSome(flags.port) ? yield* portOf("--port", flags.port.value) : undefined
+    const server = yield* asUsage(LocalPostgres.start({
+      ...(Option.isSome(flags.dir) ? { dataDir: path.resolve(flags.dir.value) } : {}),
+      ...(port === undefined ? {} : { port })
+    }))
+    yield* Output.lines([server.url, "(Ctrl-C stops it)"])
+    return yield* Effect.never
+  }))).pipe(
+  Command.withDescription("Start a private PostgreSQL on 127.0.0.1 for a cluster on one machine (Debian's postgresql package)"),
+  Command.withExamples([{ command: "oompa cluster postgres", description: "Prints its URL, runs until Ctrl-C" }])
+)
+
+export const command = Command.make("cluster").pipe(
+  Command.withDescription("One swarm over many machines: runners, a hub repository, PostgreSQL"),
+  Command.withSubcommands([runner, swarm, postgres])
+)

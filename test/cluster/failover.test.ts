@@ -1,0 +1,115 @@
+/**
+ * One swarm over three runners, and the loss of one (issue 21, "What must be shown"): the built CLI
+ * as three `oompa cluster runner` processes on loopback, a hub served by `git daemon`, a private
+ * PostgreSQL (Debian's, started by the test), and `oompa swarm --cluster` driving six executors of
+ * fixed-latency fake agents over 30 tasks. Once a third of them merged, the runner that ran the
+ * latest iteration is killed with SIGKILL.
+ *
+ * What must hold: every task is merged exactly once (its trailer once on the hub's first-parent
+ * chain, its marker on main), the hub passes `git fsck`, the run's queue holds no claim, the
+ * surviving runners leave no worktree, and the slots of the dead runner moved to the others. The
+ * failover time — from the kill to the first iteration answered for a slot the dead runner held —
+ * is printed (goal ≤ 10 s), not asserted: no wall-clock limit in a test.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { Effect, Exit, Scope } from "effect"
+import { LocalPostgres } from "@oompa/adapters-node/cluster"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { cleanupAll, git, oompaAsync, scratchRepo } from "../cli/helpers.ts"
+import { freePort, type GitDaemon, startGitDaemon } from "../reliability/gitDaemon.ts"
+import { fsck, landedTasks, sleep } from "../reliability/support.ts"
+
+let daemon: GitDaemon | undefined
+let scope: Scope.Closeable | undefined
+let db = ""
+
+beforeAll(async () => {
+  daemon = await startGitDaemon()
+  scope = Effect.runSync(Scope.make())
+  const server = await Effect.runPromise(Scope.provide(LocalPostgres.start(), scope))
+  db = server.url
+}, 60_000)
+
+afterAll(async () => {
+  if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
+  daemon?.stop()
+  cleanupAll()
+})
+
+/** A line of the driver: `<worker> #<n> <outcome> [<task>] on <runner>`. */
+const iterationLine = /^(\S+) #(\d+) (\S+)(?: (\S+))? on (\S+)/
+
+describe("a swarm on three runners (Effect Cluster, PostgreSQL, a git hub)", () => {
+  it("one runner killed with kill -9 mid-run: every task merged exactly once, the hub clean, no claim or worktree left", async () => {
+    const ids = Array.from({ length: 30 }, (_, i) => `t${String(i + 1).padStart(2, "0")}`)
+    const scratch = scratchRepo({
+      config: { workers: [{ model: "claude:opus", role: "executor", count: 6, iterations: 20 }], review_model: "codex:gpt-5-codex" },
+      pending: ids.map((id) => ({ id, summary: `Write src/${id}.txt` }))
+    })
+    const hub = path.join(daemon!.base, "hub.git")
+    git(daemon!.base, "clone", "-q", "--bare", scratch.repo, hub)
+    const initial = git(hub, "rev-parse", "main")
+    const env = { E2E_DELAY_MS: "1500" }
+    const runners = await Promise.all([0, 1, 2].map(async (i) => {
+      const port = await freePort()
+      const dir = path.join(scratch.root, `runner-${i}`)
+      const process = oompaAsync(scratch, ["cluster", "runner", "--hub", daemon!.url("hub"), "--db", db, "--dir", dir, "--port", String(port)], { env })
+      return { name: `127.0.0.1:${port}`, dir, process }
+    }))
+    const driver = oompaAsync(scratch, ["swarm", "--cluster", db], { env })
+    const lastRunnerOf = new Map<string, string>()
+    let victim: (typeof runners)[number] | undefined
+    let victimSlots = new Set<string>()
+    let killedAt = 0
+    let failoverMs: number | undefined
+    let merged = 0
+    const onLine = (line: string) => {
+      const match = iterationLine.exec(line)
+      if (match === null) return
+      const [, worker, , outcome, , runner] = match as unknown as [string, string, string, string, string | undefined, string]
+      if (victim !== undefined && victimSlots.has(worker) && runner !== victim.name) failoverMs ??= Date.now() - killedAt
+      lastRunnerOf.set(worker, runner)
+      if (outcome === "merged") merged++
+      if (victim === undefined && merged >= ids.length / 3) {
+        victim = runners.find((r) => r.name === runner)
+        victimSlots = new Set([...lastRunnerOf].filter(([, at]) => at === runner).map(([slot]) => slot))
+        victim?.process.child.kill("SIGKILL")
+        killedAt = Date.now()
+      }
+    }
+    let buffer = ""
+    driver.child.stdout!.on("data", (chunk: string) => {
+      buffer += chunk
+      for (let end = buffer.indexOf("\n"); end >= 0; end = buffer.indexOf("\n")) {
+        onLine(buffer.slice(0, end))
+        buffer = buffer.slice(end + 1)
+      }
+    })
+    const result = await driver.exited
+    const survivors = runners.filter((r) => r !== victim)
+    for (const runner of survivors) runner.process.child.kill("SIGTERM")
+    const stopped = await Promise.all(runners.map((r) => r.process.exited))
+    const context = [
+      `driver (exit ${result.status}):`, result.stdout, result.stderr,
+      ...runners.map((r, i) => `--- runner ${r.name}${r === victim ? " (killed)" : ""}:\n${stopped[i]!.stdout}\n${stopped[i]!.stderr.slice(-3000)}`)
+    ].join("\n")
+    console.log(`cluster failover: ${failoverMs === undefined ? "no slot of the killed runner ran again" : `${(failoverMs / 1000).toFixed(1)} s`} from kill -9 to the first iteration of a moved slot (goal <= 10 s); ${victimSlots.size} slot(s) moved`)
+    assert.isDefined(victim, context)
+    assert.strictEqual(result.status, 0, context)
+    assert.isDefined(failoverMs, `a slot of the killed runner ran again on another\n${context}`)
+    // Exactly once each, on the hub's first-parent chain, with its marker on main.
+    assert.deepStrictEqual([...landedTasks(hub).entries()].sort(), ids.map((id) => [id, 1]), context)
+    assert.strictEqual(git(hub, "rev-list", "--first-parent", "--count", `${initial}..main`), String(ids.length), context)
+    for (const id of ids) git(hub, "merge-base", "--is-ancestor", `refs/oompa/merged/${id}`, "main")
+    const checked = fsck(hub)
+    assert.isTrue(checked.ok, checked.output)
+    assert.match(result.stdout, new RegExp(`finished: ${ids.length} complete, 0 failed, 0 pending, 0 held`), context)
+    // The survivors stopped cleanly and left no worktree; the dead runner's disk is as it died.
+    for (const runner of survivors) {
+      assert.strictEqual(git(runner.dir, "worktree", "list").split("\n").length, 1, `${runner.name}: ${git(runner.dir, "worktree", "list")}`)
+    }
+    assert.isFalse(fs.existsSync(path.join(scratch.root, "worktrees")) && fs.readdirSync(path.join(scratch.root, "worktrees")).length > 0, context)
+    scratch.cleanup()
+  }, 300_000)
+})
