@@ -18,6 +18,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { fixedLatencyAgent, gitEnvironment } from "./fixtures.ts"
 
 const callMs = 1500
 const slots = 4
@@ -28,28 +29,10 @@ const goal = 2.4
 const settleMs = 8000
 const cli = path.resolve("packages/cli/dist/oompa.mjs")
 
-const gitEnv = {
-  GIT_CONFIG_GLOBAL: "/dev/null",
-  GIT_CONFIG_NOSYSTEM: "1",
-  GIT_AUTHOR_NAME: "bench",
-  GIT_AUTHOR_EMAIL: "bench@localhost",
-  GIT_COMMITTER_NAME: "bench",
-  GIT_COMMITTER_EMAIL: "bench@localhost"
-}
-const env = { ...process.env, ...gitEnv }
+const env = { ...process.env, ...gitEnvironment }
 const scratch = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "oompa-cluster-bench-")))
 const git = (cwd: string, ...args: Array<string>) => execFileSync("git", args, { cwd, encoding: "utf8", env })
-
-/** The agent: `callMs` per call; the proposer adds a file named by its process id, the reviewer approves. */
-const agentScript = path.join(scratch, "agent.sh")
-fs.writeFileSync(agentScript, `#!/bin/sh
-prompt=$(cat)
-sleep ${callMs / 1000}
-case "$prompt" in
-  *"VERDICT: APPROVED"*) echo "Looks right."; echo "VERDICT: APPROVED" ;;
-  *) mkdir -p src && echo "work of $$" > "src/work-$$.txt" && echo "Added src/work-$$.txt." ;;
-esac
-`, { mode: 0o755 })
+const agentScript = fixedLatencyAgent(scratch, callMs)
 
 const freePort = () =>
   new Promise<number>((done, fail) => {

@@ -29,6 +29,7 @@ import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { fixedLatencyAgent, gitEnvironment } from "./fixtures.ts"
 
 const quick = process.argv.includes("--quick")
 const only = process.argv.indexOf("--workers")
@@ -40,28 +41,13 @@ const goals = { speedUpShare: 0.8, cpuMsPerIteration: 30, gitPerIteration: 8 }
 // (12.8, start and end included) measured on 2026-12-03 (issue 17).
 const quickFloors = { speedUpAt8: 1.5, gitPerIteration: 26 }
 
-Object.assign(process.env, {
-  GIT_CONFIG_GLOBAL: "/dev/null",
-  GIT_CONFIG_NOSYSTEM: "1",
-  GIT_AUTHOR_NAME: "bench",
-  GIT_AUTHOR_EMAIL: "bench@localhost",
-  GIT_COMMITTER_NAME: "bench",
-  GIT_COMMITTER_EMAIL: "bench@localhost"
-})
+Object.assign(process.env, gitEnvironment)
 
 const scratch = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "oompa-parallel-")))
 const realGit = execFileSync("sh", ["-c", "command -v git"], { encoding: "utf8" }).trim()
 
 /** The agent: 300 ms per call; the proposer adds a file named by its process id, the reviewer approves. */
-const agentScript = path.join(scratch, "agent.sh")
-fs.writeFileSync(agentScript, `#!/bin/sh
-prompt=$(cat)
-sleep ${callMs / 1000}
-case "$prompt" in
-  *"VERDICT: APPROVED"*) echo "Looks right."; echo "VERDICT: APPROVED" ;;
-  *) mkdir -p src && echo "work of $$" > "src/work-$$.txt" && echo "Added src/work-$$.txt." ;;
-esac
-`, { mode: 0o755 })
+const agentScript = fixedLatencyAgent(scratch, callMs)
 
 /** A `git` that appends its subcommand to a log, then runs the real one. */
 const shimDir = path.join(scratch, "shim")

@@ -30,6 +30,7 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { gitEnvironment } from "./fixtures.ts"
 
 const simulated = { failShares: [0.05, 0.1, 0.3], depths: [1, 2, 4, 8], changes: 400, goal: 0.95 }
 const real = { tasks: 40, workers: 8, testSeconds: 2, callMs: 100, depths: [1, 4] as const, goalRatio: 3 }
@@ -68,14 +69,7 @@ for (const p of simulated.failShares) {
 
 // ---- 2. Real swarm --------------------------------------------------------------------------------
 
-Object.assign(process.env, {
-  GIT_CONFIG_GLOBAL: "/dev/null",
-  GIT_CONFIG_NOSYSTEM: "1",
-  GIT_AUTHOR_NAME: "bench",
-  GIT_AUTHOR_EMAIL: "bench@localhost",
-  GIT_COMMITTER_NAME: "bench",
-  GIT_COMMITTER_EMAIL: "bench@localhost"
-})
+Object.assign(process.env, gitEnvironment)
 
 const scratch = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "oompa-speculation-")))
 const git = (cwd: string, ...args: Array<string>) => execFileSync("git", args, { cwd, encoding: "utf8" })

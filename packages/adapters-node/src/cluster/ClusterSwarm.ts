@@ -124,6 +124,7 @@ export const run = (options: Options): Effect.Effect<ClusterReport, Project.Setu
           }
           n++
           iterations.push({ ...summary, worker: worker.id, iteration: n })
+          yield* RunTable.recordWorker(runId, worker.id, summary.runner, n, summary.outcome)
           line(`${worker.id} #${n} ${summary.outcome}${summary.task === undefined ? "" : ` ${summary.task}`} on ${summary.runner}${summary.detail === undefined || summary.outcome === "merged" ? "" : `: ${summary.detail.split("\n")[0]}`}`)
           if (summary.outcome === "budget" || summary.outcome === "main-moved" || summary.outcome === "unavailable") {
             reason = summary.outcome

@@ -34,6 +34,16 @@ export const ensure = Effect.gen(function*() {
       started_at timestamptz NOT NULL DEFAULT now(),
       finished_at timestamptz
     )`
+    // Where each worker slot last ran, as the driver heard it: what `oompa cluster status` shows.
+    yield* sql`CREATE TABLE IF NOT EXISTS oompa_run_workers (
+      run_id text NOT NULL,
+      worker text NOT NULL,
+      runner text NOT NULL,
+      iterations integer NOT NULL,
+      last_outcome text NOT NULL,
+      updated_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (run_id, worker)
+    )`
   }))
 }).pipe(Effect.mapError(failed("creating oompa_runs")))
 
@@ -62,6 +72,34 @@ export const read = (runId: string) =>
     const row = rows[0]
     if (row === undefined) return yield* Effect.fail(new Project.SetupError({ reason: "remote", message: `the cluster's database has no run ${runId}` }))
     return { runId: row.run_id, config: row.config, startedAt: row.started_at, finishedAt: row.finished_at } satisfies RunRow
+  })
+
+/** Records where `worker` of `runId` last ran, and what came of it. */
+export const recordWorker = (runId: string, worker: string, runner: string, iterations: number, outcome: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient
+    yield* sql`INSERT INTO oompa_run_workers (run_id, worker, runner, iterations, last_outcome) VALUES (${runId}, ${worker}, ${runner}, ${iterations}, ${outcome})
+      ON CONFLICT (run_id, worker) DO UPDATE SET runner = EXCLUDED.runner, iterations = EXCLUDED.iterations, last_outcome = EXCLUDED.last_outcome, updated_at = now()`.pipe(
+      Effect.mapError(failed(`recording worker ${worker} of run ${runId}`))
+    )
+  })
+
+/** A worker slot of a run, as last heard. */
+export interface WorkerRow {
+  readonly worker: string
+  readonly runner: string
+  readonly iterations: number
+  readonly lastOutcome: string
+}
+
+/** The worker slots of `runId`, by name. */
+export const workers = (runId: string) =>
+  Effect.gen(function*() {
+    yield* ensure
+    const sql = yield* SqlClient
+    const rows = yield* sql<{ worker: string; runner: string; iterations: number; last_outcome: string }>`
+      SELECT worker, runner, iterations, last_outcome FROM oompa_run_workers WHERE run_id = ${runId} ORDER BY worker`.pipe(Effect.mapError(failed(`reading run ${runId}'s workers`)))
+    return rows.map((row): WorkerRow => ({ worker: row.worker, runner: row.runner, iterations: row.iterations, lastOutcome: row.last_outcome }))
   })
 
 /** Every run, newest first. */

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 export * as ClusterRunner from "./ClusterRunner.ts"
+export * as ClusterStatus from "./ClusterStatus.ts"
 export * as ClusterSwarm from "./ClusterSwarm.ts"
 export * as ClusterTaskQueue from "./ClusterTaskQueue.ts"
 export * as LocalPostgres from "./LocalPostgres.ts"

@@ -98,7 +98,18 @@ export const postgres = Command.make("postgres", {
   Command.withExamples([{ command: "oompa cluster postgres", description: "Prints its URL, runs until Ctrl-C" }])
 )
 
+export const status = Command.make("status", { db: dbFlag }, ({ db }) =>
+  Effect.gen(function*() {
+    const url = yield* checkDb("--db", db)
+    const { ClusterRunner, ClusterStatus } = yield* cluster()
+    const status = yield* asUsage(ClusterStatus.read().pipe(Effect.provide(ClusterRunner.database(url))))
+    yield* Output.lines(ClusterStatus.lines(status))
+  })).pipe(
+  Command.withDescription("Show a cluster's runners, its latest runs and where each worker of the newest ran"),
+  Command.withExamples([{ command: "oompa cluster status --db postgres://oompa@db/oompa", description: "Runners, runs, workers" }])
+)
+
 export const command = Command.make("cluster").pipe(
   Command.withDescription("One swarm over many machines: runners, a hub repository, PostgreSQL"),
-  Command.withSubcommands([runner, swarm, postgres])
+  Command.withSubcommands([runner, swarm, status, postgres])
 )
