@@ -116,6 +116,25 @@ describe("NodeGit with a remote target: landing", () => {
       }).pipe(Effect.provide(remoteGit(temp)))
     }))
 
+  it.live("a worktree being added meanwhile (git's placeholder HEAD, the null id) fails a fetch for a moment: it is waited out, not reported", () =>
+    Effect.gen(function*() {
+      const { remote, temp } = yield* withRemote
+      yield* Effect.gen(function*() {
+        const git = yield* Git.Git
+        const teammate = commitOnBranch(remote, "main", { "theirs.txt": "theirs\n" }, "a teammate's push")
+        // What `git worktree add` leaves between writing its administrative folder and checking out.
+        const admin = path.join(temp.repo, ".git", "worktrees", "being-added")
+        fs.mkdirSync(admin, { recursive: true })
+        fs.writeFileSync(path.join(admin, "HEAD"), `${"0".repeat(40)}\n`)
+        fs.writeFileSync(path.join(admin, "gitdir"), `${path.join(temp.dir, "being-added", ".git")}\n`)
+        fs.writeFileSync(path.join(admin, "commondir"), "../..\n")
+        assert.match(gitStatus(temp.repo, ["fetch", "-q", "origin"]).stderr, /bad object worktrees\/being-added\/HEAD/, "git itself fails while the placeholder is there")
+        // The add completes a moment later.
+        setTimeout(() => fs.writeFileSync(path.join(admin, "HEAD"), `${teammate}\n`), 300)
+        assert.strictEqual(yield* git.refreshMain, teammate)
+      }).pipe(Effect.provide(remoteGit(temp, { remoteRetry: { times: 4, base: "200 millis" } })))
+    }))
+
   it.live("local commits the remote lacks keep the local branch where it is (one warning), the remote still lands", () =>
     Effect.gen(function*() {
       const { remote, temp } = yield* withRemote

@@ -16,7 +16,7 @@ import { NodeClusterSocket } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
 import { Cause, Context, type Duration, Effect, Exit, Layer, Option, Redacted, Semaphore } from "effect"
 import { RunnerAddress } from "effect/cluster"
-import { Git, Iteration, RunServices } from "@oompa/core"
+import { Git, Iteration, Recovery, RunServices } from "@oompa/core"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import { promisify } from "node:util"
@@ -128,6 +128,12 @@ const queueHandlers = MergeQueueEntity.toLayer(Effect.gen(function*() {
       Effect.gen(function*() {
         const theRun = yield* runs.runOf(payload.run)
         const git = Context.get(theRun.context, Git.Git)
+        const { task, branch } = payload.submission
+        // A copy of a submission a dead runner's queue landed: answered from main, whatever became of its candidate branch.
+        if (task !== undefined) {
+          const landed = yield* Recovery.landingOnMain(task, branch, yield* git.refreshMain).pipe(Effect.provideService(Git.Git, git))
+          if (landed !== undefined) return { _tag: "Merged" as const, ...landed, waitedMs: 0, testMs: 0 }
+        }
         // The approved commit comes by the hub, exactly: a branch moved since is not what was reviewed.
         const fetched = yield* git.fetchBranch(payload.candidate)
         if (fetched !== payload.submission.head) {

@@ -86,8 +86,16 @@ const missingBranch = /couldn't find remote ref/i
 class Transient extends Data.TaggedError("Transient")<{ readonly stderr: string }> {}
 
 /** Whether an output (exit 128, git's `die`) is a network fault. */
+/**
+ * A worktree being added meanwhile: `git worktree add` writes a placeholder HEAD (the null object id)
+ * before its checkout, and a fetch's connectivity check, which walks every worktree's HEAD, fails on
+ * it. Seen with a cluster runner adding a worker's worktree while its merge queue fetched; it passes.
+ */
+const worktreeBeingAdded = /bad object worktrees\/[^\s/]+\/HEAD/
+
 const isTransport = (output: GitCommand.Output): boolean =>
-  output.exitCode === 128 && !authFailure.test(output.stderr) && !/returned error: 4\d\d/.test(output.stderr) && transportFailure.test(output.stderr)
+  (output.exitCode !== 0 && worktreeBeingAdded.test(output.stderr)) ||
+  (output.exitCode === 128 && !authFailure.test(output.stderr) && !/returned error: 4\d\d/.test(output.stderr) && transportFailure.test(output.stderr))
 
 /** One porcelain line of `git push`: its flag (`!` rejected) and summary, by destination ref. */
 interface PushedRef {
