@@ -16,7 +16,7 @@ import { Effect, Exit, Scope } from "effect"
 import { LocalPostgres } from "@oompa/adapters-node/cluster"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { cleanupAll, git, oompa, oompaAsync, scratchRepo, show } from "../cli/helpers.ts"
+import { cleanupAll, git, oompa, oompaAsync, readTask, scratchRepo, show, tasksIn } from "../cli/helpers.ts"
 import { freePort, type GitDaemon, startGitDaemon } from "../reliability/gitDaemon.ts"
 import { fsck, landedTasks, sleep } from "../reliability/support.ts"
 
@@ -125,7 +125,11 @@ describe("a swarm on three runners (Effect Cluster, PostgreSQL, a git hub)", () 
     for (const id of ids) git(hub, "merge-base", "--is-ancestor", `refs/oompa/merged/${id}`, "main")
     const checked = fsck(hub)
     assert.isTrue(checked.ok, checked.output)
-    assert.match(result.stdout, new RegExp(`finished: ${ids.length} complete, 0 failed, 0 pending, 0 held`), context)
+    assert.match(result.stdout, new RegExp(`finished: ${ids.length} complete, 0 failed, 0 pending, 0 held \\(${ids.length} task file`), context)
+    // The folder queue says what became of its tasks, as after a run on one machine.
+    assert.deepStrictEqual(tasksIn(scratch, "complete"), ids, context)
+    assert.deepStrictEqual(tasksIn(scratch, "pending"), [], context)
+    for (const id of ids) assert.strictEqual(readTask(scratch, "complete", id)["merged_sha"] !== undefined, true, `${id}: its merge sha`)
     // The survivors stopped cleanly and left no worktree; the dead runner's disk is as it died.
     for (const runner of survivors) {
       assert.strictEqual(git(runner.dir, "worktree", "list").split("\n").length, 1, `${runner.name}: ${git(runner.dir, "worktree", "list")}`)

@@ -18,6 +18,7 @@ import * as FsTaskQueue from "../FsTaskQueue.ts"
 import * as Project from "../Project.ts"
 import * as SwarmRun from "../SwarmRun.ts"
 import * as ClusterTaskQueue from "./ClusterTaskQueue.ts"
+import * as FolderResults from "./folderResults.ts"
 import { database, shardingConfig } from "./ClusterRunner.ts"
 import { type IterationSummary, Worker, workerEntityId } from "./Protocol.ts"
 import * as RunTable from "./RunTable.ts"
@@ -83,6 +84,7 @@ export const run = (options: Options): Effect.Effect<ClusterReport, Project.Setu
       Effect.flatMap(TaskQueue.TaskQueue, (queue) => queue.list("pending")),
       FsTaskQueue.layer(project.paths.tasksDir)
     )
+    const files = yield* FolderResults.pendingFiles(project.paths.tasksDir, pending.map((task) => task.id))
     const imported = yield* ClusterTaskQueue.importTasks(runId, pending)
     line(`run ${runId}: ${imported} task(s) imported into the cluster's queue; ${project.config.workers.length} worker(s)`)
     const watcher = yield* ClusterTaskQueue.make({ queue: runId, claimedBy: `${runId}/driver` })
@@ -153,7 +155,9 @@ export const run = (options: Options): Effect.Effect<ClusterReport, Project.Setu
     yield* RunTable.finish(runId)
     const count = (status: "complete" | "failed" | "pending" | "current") => Effect.map(watcher.list(status), (tasks) => tasks.length)
     const tasks = { complete: yield* count("complete"), failed: yield* count("failed"), pending: yield* count("pending"), current: yield* count("current") }
-    line(`run ${runId} finished: ${tasks.complete} complete, ${tasks.failed} failed, ${tasks.pending} pending, ${tasks.current} held`)
+    // The folder the tasks came from says what became of them, as after a run on one machine.
+    const moved = yield* FolderResults.writeBack(project.paths.tasksDir, files, { complete: yield* watcher.list("complete"), failed: yield* watcher.list("failed") })
+    line(`run ${runId} finished: ${tasks.complete} complete, ${tasks.failed} failed, ${tasks.pending} pending, ${tasks.current} held (${moved} task file(s) moved out of pending/)`)
     return { runId, iterations, tasks, durationMs: (yield* Clock.currentTimeMillis) - startedMs } satisfies ClusterReport
   }).pipe(
     // The cluster's own failures (its database, a message that could not be delivered) end the run, named.
