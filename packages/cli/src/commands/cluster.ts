@@ -6,13 +6,17 @@
  *
  * @since 0.1.0
  */
-import { Effect, type FileSystem, Layer, Option, type Path } from "effect"
+import { Deferred, Effect, type FileSystem, Layer, Option, type Path } from "effect"
 import { Command, Flag } from "effect/cli"
 import { RepoLayout } from "@oompa/core"
+import { spawn, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
+import * as Session from "../Session.ts"
 
 const cluster = () => Effect.promise(() => import("@oompa/adapters-node/cluster"))
 
@@ -31,6 +35,17 @@ const checkDb = (flag: string, value: string) =>
       return yield* new UsageError({ message: `${flag}: expected a postgres:// URL, got the scheme ${url.protocol}` })
     }
     return value
+  })
+
+/** A port of 127.0.0.1 nothing listens on now. */
+const freePort = () =>
+  new Promise<number>((done, fail) => {
+    const server = net.createServer()
+    server.once("error", fail)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => done(port))
+    })
   })
 
 const portOf = (flag: string, value: number) =>
@@ -109,7 +124,65 @@ export const status = Command.make("status", { db: dbFlag }, ({ db }) =>
   Command.withExamples([{ command: "oompa cluster status --db postgres://oompa@db/oompa", description: "Runners, runs, workers" }])
 )
 
+/** A runner process of this same CLI; ended with its scope (SIGTERM: it releases its worktrees). */
+const runnerProcess = (args: ReadonlyArray<string>, onExit: (code: number | null) => void) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const child = spawn(process.execPath, [process.argv[1]!, "cluster", "runner", ...args], { stdio: ["ignore", "ignore", "inherit"] })
+      child.on("exit", onExit)
+      return child
+    }),
+    (child) =>
+      Effect.promise(() =>
+        new Promise<void>((done) => {
+          if (child.exitCode !== null || child.signalCode !== null) return done()
+          child.once("exit", () => done())
+          child.kill("SIGTERM")
+        }))
+  )
+
+export const dev = Command.make("dev", {
+  runners: Flag.Int("runners").pipe(Flag.withDefault(3), Flag.withDescription("How many runner processes to start on this machine")),
+  slots: Flag.Int("slots").pipe(Flag.optional, Flag.withDescription("Iterations each runner runs at once"))
+}, (flags) =>
+  Effect.scoped(Effect.gen(function*() {
+    if (flags.runners < 1 || flags.runners > 32) return yield* new UsageError({ message: `--runners: expected 1 to 32, got ${flags.runners}` })
+    if (Option.isSome(flags.slots) && flags.slots.value < 1) return yield* new UsageError({ message: `--slots: expected at least 1, got ${flags.slots.value}` })
+    const root = yield* Session.repoRoot(process.cwd())
+    const { LocalPostgres } = yield* cluster()
+    const server = yield* asUsage(LocalPostgres.start())
+    // The hub: a bare copy of this repository, beside oompa's other state; kept between starts.
+    const state = path.join(root, RepoLayout.stateFolder, "cluster")
+    const hub = path.join(state, "hub.git")
+    if (!fs.existsSync(hub)) {
+      fs.mkdirSync(state, { recursive: true })
+      const cloned = spawnSync("git", ["clone", "--quiet", "--bare", "--no-tags", "--", root, hub], { encoding: "utf8" })
+      if (cloned.status !== 0) return yield* new UsageError({ message: `cannot make the hub ${hub} from ${root}: ${cloned.stderr.trim()}` })
+    }
+    const stopped = yield* Deferred.make<string>()
+    for (let i = 0; i < flags.runners; i++) {
+      const port = yield* Effect.promise(() => freePort())
+      yield* runnerProcess([
+        "--hub", hub, "--db", server.url, "--dir", path.join(state, `runner-${i}`), "--port", String(port),
+        ...(Option.isSome(flags.slots) ? ["--slots", String(flags.slots.value)] : [])
+      ], (code) => Effect.runFork(Deferred.succeed(stopped, `runner ${i} (port ${port}) exited with ${code}`)))
+    }
+    yield* Output.lines([
+      `PostgreSQL: ${server.url}`,
+      `hub: ${hub}`,
+      `${flags.runners} runner(s) started; run a swarm from this repository with:`,
+      `  oompa swarm --cluster ${server.url}`,
+      `then bring its work home: git pull ${hub} main`,
+      "(Ctrl-C stops the runners and PostgreSQL)"
+    ])
+    const why = yield* Deferred.await(stopped)
+    return yield* new UsageError({ message: why })
+  }))).pipe(
+  Command.withDescription("A cluster on this machine: a private PostgreSQL, a hub copied from this repository, N runner processes"),
+  Command.withExamples([{ command: "oompa cluster dev --runners 3", description: "Then, in another terminal: oompa swarm --cluster <the printed URL>" }])
+)
+
 export const command = Command.make("cluster").pipe(
   Command.withDescription("One swarm over many machines: runners, a hub repository, PostgreSQL"),
-  Command.withSubcommands([runner, swarm, status, postgres])
+  Command.withSubcommands([runner, swarm, status, postgres, dev])
 )
