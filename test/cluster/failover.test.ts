@@ -15,6 +15,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import { LocalPostgres } from "@oompa/adapters-node/cluster"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as path from "node:path"
 import { cleanupAll, git, oompa, oompaAsync, readTask, scratchRepo, show, tasksIn } from "../cli/helpers.ts"
 import { freePort, type GitDaemon, startGitDaemon } from "../reliability/gitDaemon.ts"
@@ -142,6 +143,39 @@ describe("a swarm on three runners (Effect Cluster, PostgreSQL, a git hub)", () 
     for (let w = 0; w < 6; w++) assert.match(status.stdout, new RegExp(`^  w${w} +on 127\\.0\\.0\\.1:\\d+ +\\d+ iteration`, "m"), show(status))
     scratch.cleanup()
   }, 300_000)
+
+  it("oompa cluster dev: PostgreSQL, a hub copied from the repository and a runner on this machine; a swarm runs on it; Ctrl-C stops them all", async () => {
+    const ids = ["t1", "t2", "t3"]
+    const scratch = scratchRepo({
+      config: { workers: [{ model: "claude:opus", role: "executor", count: 2, iterations: 5 }], review_model: "codex:gpt-5-codex", max_wait_for_tasks: 0 },
+      pending: ids.map((id) => ({ id, summary: `Write src/${id}.txt` }))
+    })
+    const dev = oompaAsync(scratch, ["cluster", "dev", "--runners", "1"])
+    let printed = ""
+    const url = await new Promise<string>((done) => dev.child.stdout!.on("data", (chunk: string) => {
+      printed += chunk
+      const found = /^PostgreSQL: (\S+)$/m.exec(printed)
+      if (found !== null && printed.includes("Ctrl-C")) done(found[1]!)
+    }))
+    await sleep(settleMs)
+    const run = await oompaAsync(scratch, ["swarm", "--cluster", url]).exited
+    dev.child.kill("SIGINT")
+    const ended = await dev.exited
+    const context = `${run.stdout}\n${run.stderr}\n--- dev:\n${ended.stdout}\n${ended.stderr}`
+    assert.strictEqual(run.status, 0, context)
+    assert.deepStrictEqual(tasksIn(scratch, "complete"), ids, context)
+    const hub = path.join(scratch.repo, ".oompa", "cluster", "hub.git")
+    assert.deepStrictEqual([...landedTasks(hub).entries()].sort(), ids.map((id) => [id, 1]), context)
+    assert.strictEqual(ended.status, 130, context)
+    // Its PostgreSQL went with it.
+    const port = Number(new URL(url).port)
+    assert.isFalse(await new Promise<boolean>((done) => {
+      const socket = net.connect(port, "127.0.0.1")
+      socket.once("connect", () => (socket.destroy(), done(true)))
+      socket.once("error", () => done(false))
+    }), `PostgreSQL still listens on ${port}\n${context}`)
+    scratch.cleanup()
+  }, 120_000)
 
   it("bad flags are refused with exit 2, the flag named, before anything connects", () => {
     const scratch = scratchRepo({ config: { workers: [{ model: "claude:opus", role: "executor", count: 1, iterations: 1 }] } })
