@@ -286,6 +286,10 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
     const { submission } = head.entry
     // Its submitter is gone and has given its task back (or is doing so): landing it now would merge a task left in pending/.
     if (head.entry.withdrawn) return yield* eject(head, "withdrawn", undefined)
+    // Another copy of this iteration's work (its message delivered again, redone) may have landed meanwhile.
+    const landedMeanwhile = yield* Effect.exit(landedAlready(submission))
+    if (Exit.isFailure(landedMeanwhile)) return yield* eject(head, "error", Exit.failCause(landedMeanwhile.cause))
+    if (landedMeanwhile.value !== undefined) return yield* finish(head, Exit.succeed({ ...landedMeanwhile.value, ...timed(testMs) }))
     head.entry.landing = true
     const previous = main.lastSeen()
     const swapped = yield* Effect.exit(main.swap(build.sha, submission.task === undefined ? [] : [submission.task], submission.retireBranch === true ? submission.branch : undefined))

@@ -377,6 +377,32 @@ describe("MergePipeline", () => {
       assert.notStrictEqual(run.mainAtEnd, run.mainAfterA)
     })
 
+    it("an iteration redone after its runner died submits other work for the same task while the first is still queued: one lands, both are answered with it", () => {
+      const run = inSimulatedTime(Effect.gen(function*() {
+        const repo = newRepo()
+        repo.useRemote()
+        const [first, redone] = prepare(repo, [{ files: { "a.txt": "a\n" } }, { files: { "b.txt": "b, redone\n" } }]).map((s) => ({
+          ...s,
+          worker: "w0",
+          iteration: 5,
+          task: "t0",
+          branch: "oompa/0badc0de/w0-5",
+          message: "oompa: t0\n\nOompa-Run: 0badc0de\nOompa-Task: t0\nOompa-Worker: w0\nOompa-Iteration: 5"
+        }))
+        const commands = new ScriptedCommands.ScriptedCommandsState(repo, { test: () => ({ passed: true, delayMs: 10 }) })
+        const log = new CollectingEventSink.EventLog()
+        const start = repo.remote!.head
+        const outcomes = yield* Effect.scoped(Effect.flatMap(
+          MergeQueue.make({ strategy: "no-ff", policy: PolicyGate.make({}, "tasks"), testCommand: "t", testTimeoutMs: 60_000, dryRun: false }),
+          (queue) => Effect.all([queue.submit(first!), queue.submit(redone!)], { concurrency: "unbounded" })
+        )).pipe(Effect.provide(Layer.mergeAll(MemoryGit.layer(repo), ScriptedCommands.layer(commands), CollectingEventSink.layer(log))))
+        return { outcomes, landings: repo.commit(repo.remote!.head).parents[0] === start ? 1 : 2 }
+      }))
+      assert.deepStrictEqual(run.outcomes.map((o) => o._tag), ["Merged", "Merged"])
+      assert.strictEqual(run.outcomes[1]!._tag === "Merged" && run.outcomes[1]!.sha, run.outcomes[0]!._tag === "Merged" && run.outcomes[0]!.sha)
+      assert.strictEqual(run.landings, 1, "main moved once")
+    })
+
     it("without that look (the variant lands-twice-after-failover), the copy lands a second time", () => {
       const run = failover(new Set(["lands-twice-after-failover"]))
       assert.notStrictEqual(run.mainAfterCopies, run.mainAfterA, "the broken queue moved main for a copy")
