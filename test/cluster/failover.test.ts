@@ -184,18 +184,24 @@ describe("a swarm on three runners (Effect Cluster, PostgreSQL, a git hub)", () 
       [["cluster", "runner", "--hub", "/nowhere.git", "--db", "mysql://x@h/d"], /--db: expected a postgres:\/\/ URL/],
       [["cluster", "runner", "--hub", "/nowhere.git", "--db", db, "--port", "70000"], /--port: expected a port from 1 to 65535/],
       [["cluster", "runner", "--hub", "/nowhere.git", "--db", db, "--slots", "0"], /--slots: expected at least 1/],
-      [["swarm", "--cluster", "http://example.com"], /--cluster: expected a postgres:\/\/ URL/]
+      [["swarm", "--cluster", "http://example.com"], /--cluster: expected a postgres:\/\/ URL/],
+      // What --cluster does not take yet is refused, not ignored: a --dry-run that lands would be a surprise.
+      [["swarm", "other.json", "--dry-run", "--cluster", db], /--cluster does not take a config file argument .*, --dry-run yet/],
+      // A database out of reach: exit 2, the flag named, its password never printed.
+      [["swarm", "--cluster", "postgres://u:hunter2@127.0.0.1:1/d"], /^oompa: --cluster: .*connect/m],
+      [["cluster", "status", "--db", "postgres://u:hunter2@127.0.0.1:1/d"], /^oompa: --db: .*connect/m]
     ]
     for (const [args, message] of cases) {
       const result = oompa(scratch, args)
       assert.strictEqual(result.status, 2, show(result))
       assert.match(result.stderr, message, show(result))
+      assert.notInclude(result.stdout + result.stderr, "hunter2", show(result))
     }
     // A hub that cannot be cloned: named, exit 2, the password of the database URL never printed.
-    const noHub = oompa(scratch, ["cluster", "runner", "--hub", path.join(scratch.root, "missing.git"), "--db", "postgres://u:hunter2@127.0.0.1:1/d", "--dir", path.join(scratch.root, "r")])
+    const noHub = oompa(scratch, ["cluster", "runner", "--hub", "https://user:s3kret@127.0.0.1:1/missing.git", "--db", "postgres://u:hunter2@127.0.0.1:1/d", "--dir", path.join(scratch.root, "r")])
     assert.strictEqual(noHub.status, 2, show(noHub))
     assert.match(noHub.stderr, /cannot clone the hub/, show(noHub))
-    assert.notInclude(noHub.stdout + noHub.stderr, "hunter2", show(noHub))
+    for (const secret of ["hunter2", "s3kret"]) assert.notInclude(noHub.stdout + noHub.stderr, secret, show(noHub))
     scratch.cleanup()
   }, 60_000)
 })

@@ -16,11 +16,12 @@ import { NodeClusterSocket } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
 import { Cause, Context, type Duration, Effect, Exit, Layer, Option, Redacted, Semaphore } from "effect"
 import { RunnerAddress } from "effect/cluster"
-import { Git, Iteration, Recovery, RunServices } from "@oompa/core"
+import { Git, Iteration, Recovery, RunServices, TaskQueue } from "@oompa/core"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import { promisify } from "node:util"
 import type * as NodeServices from "../NodeServices.ts"
+import * as GitRemote from "../internal/gitRemote.ts"
 import * as Project from "../Project.ts"
 import * as ClusterTaskQueue from "./ClusterTaskQueue.ts"
 import { MergeQueueEntity, SubmitFailed, Worker } from "./Protocol.ts"
@@ -65,6 +66,9 @@ export const shardingConfig = (expiration: Duration.Input = "5 seconds") => ({
 /** The PostgreSQL client of a cluster's URL. */
 export const database = (url: string) => PgClient.layer({ url: Redacted.make(url) })
 
+/** The hub's URL as it may be shown: a password or token in it masked. */
+export const shownHub = (hub: string): string => GitRemote.redact(hub)
+
 /** Clones the hub into `dir` on the first start; later starts use the clone (NodeGit fetches the hub). */
 export const ensureClone = (hub: string, dir: string): Effect.Effect<void, Project.SetupError> =>
   Effect.tryPromise({
@@ -73,7 +77,7 @@ export const ensureClone = (hub: string, dir: string): Effect.Effect<void, Proje
       fs.mkdirSync(dir, { recursive: true })
       await run("git", ["clone", "--quiet", "--no-tags", "--", hub, dir], { env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } })
     },
-    catch: (cause) => new Project.SetupError({ reason: "remote", message: `cannot clone the hub ${hub} into ${dir}: ${String((cause as { stderr?: string }).stderr ?? cause).trim()}` })
+    catch: (cause) => new Project.SetupError({ reason: "remote", message: GitRemote.redact(`cannot clone the hub ${hub} into ${dir}: ${String((cause as { stderr?: string }).stderr ?? cause).trim()}`) })
   })
 
 /** The runner's runs, and its slots: built once per runner (an entity's handlers are built once per entity). */
@@ -81,6 +85,21 @@ class Runs extends Context.Service<Runs, RunnerRuns.RunnerRuns & { readonly slot
 
 /** A failure as one line for the run log and the driver. */
 const describe = (cause: Cause.Cause<unknown>): string => Cause.pretty(cause).split("\n")[0] ?? "failed"
+
+/**
+ * The task queue of one iteration: claims keyed by its message, so a copy of the message takes the
+ * task back. Interrupted while its submission is with the queue (the runner stopping, its shard
+ * moving), it does not give the task back: the queue, which Effect Cluster does not interrupt, may
+ * still land it; the message, delivered again, takes the task back and finds the landing on main.
+ */
+const iterationQueue = (run: RunnerRuns.RunnerRun, payload: { readonly run: string; readonly worker: string; readonly iteration: number; readonly step: number }) =>
+  Layer.effect(TaskQueue.TaskQueue, Effect.map(
+    ClusterTaskQueue.make({ queue: payload.run, claimedBy: `${payload.run}/${payload.worker}/${payload.step}`, takesBackHeld: true }),
+    (queue) => ({
+      ...queue,
+      release: (id, options) => run.submitting.has(`${payload.worker}/${payload.iteration}`) ? Effect.succeed("pending" as const) : queue.release(id, options)
+    })
+  ))
 
 const workerHandlers = (runner: string) =>
   Worker.toLayer(Effect.gen(function*() {
@@ -91,12 +110,14 @@ const workerHandlers = (runner: string) =>
           const exit = yield* Effect.exit(runs.slots.withPermits(1)(Effect.gen(function*() {
             const theRun = yield* runs.runOf(payload.run)
             const worker = yield* runs.workerOf(theRun, payload.worker)
+            // A copy of a message interrupted here before: this delivery settles the claim itself.
+            theRun.submitting.delete(`${payload.worker}/${payload.iteration}`)
             // This runner's view of main follows the hub before each iteration: other runners land there.
-            yield* Context.get(theRun.context, Git.Git).refreshMain
+            yield* theRun.followHub
             return yield* Iteration.run(payload.iteration).pipe(
               Effect.provideService(RunServices.CurrentWorker, worker),
               // Claimed under the message's key: a copy of this message after a failover takes the same task again.
-              Effect.provide(ClusterTaskQueue.layer({ queue: payload.run, claimedBy: `${payload.run}/${payload.worker}/${payload.step}`, takesBackHeld: true })),
+              Effect.provide(iterationQueue(theRun, payload)),
               Effect.provideContext(theRun.context)
             )
           })))
@@ -128,10 +149,12 @@ const queueHandlers = MergeQueueEntity.toLayer(Effect.gen(function*() {
       Effect.gen(function*() {
         const theRun = yield* runs.runOf(payload.run)
         const git = Context.get(theRun.context, Git.Git)
+        const queue = yield* theRun.localQueue
         const { task, branch } = payload.submission
-        // A copy of a submission a dead runner's queue landed: answered from main, whatever became of its candidate branch.
+        // A copy of a submission a dead runner's queue landed: answered from main (as this queue, which
+        // fetched it when it started, sees it), whatever became of its candidate branch.
         if (task !== undefined) {
-          const landed = yield* Recovery.landingOnMain(task, branch, yield* git.refreshMain).pipe(Effect.provideService(Git.Git, git))
+          const landed = yield* Recovery.landingOnMain(task, branch, yield* git.mainHead).pipe(Effect.provideService(Git.Git, git))
           if (landed !== undefined) return { _tag: "Merged" as const, ...landed, waitedMs: 0, testMs: 0 }
         }
         // The approved commit comes by the hub, exactly: a branch moved since is not what was reviewed.
@@ -139,7 +162,6 @@ const queueHandlers = MergeQueueEntity.toLayer(Effect.gen(function*() {
         if (fetched !== payload.submission.head) {
           return yield* new SubmitFailed({ message: `the hub's ${payload.candidate} is at ${fetched ?? "nothing"}, not at the approved ${payload.submission.head}` })
         }
-        const queue = yield* theRun.localQueue
         return yield* queue.submit(payload.submission)
       }).pipe(
         Effect.catch((error) => Effect.fail(error._tag === "SubmitFailed" ? error : new SubmitFailed({ message: error.message })))

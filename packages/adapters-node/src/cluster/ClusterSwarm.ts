@@ -155,6 +155,11 @@ export const run = (options: Options): Effect.Effect<ClusterReport, Project.Setu
     yield* RunTable.finish(runId)
     const count = (status: "complete" | "failed" | "pending" | "current") => Effect.map(watcher.list(status), (tasks) => tasks.length)
     const tasks = { complete: yield* count("complete"), failed: yield* count("failed"), pending: yield* count("pending"), current: yield* count("current") }
+    // Every worker has ended: a task still held is an orphan (its runner died, or could not record its
+    // outcome); it goes back to pending/ with why, counted above so the run says it did not finish it.
+    for (const task of yield* watcher.list("current")) {
+      yield* watcher.release(task.id, { feedback: `run ${runId} ended with this task held (its runner died, or could not record the outcome): check main before redoing it`, countAttempt: false, maxAttempts: project.config.max_task_attempts })
+    }
     // The folder the tasks came from says what became of them, as after a run on one machine.
     const moved = yield* FolderResults.writeBack(project.paths.tasksDir, files, { complete: yield* watcher.list("complete"), failed: yield* watcher.list("failed") })
     line(`run ${runId} finished: ${tasks.complete} complete, ${tasks.failed} failed, ${tasks.pending} pending, ${tasks.current} held (${moved} task file(s) moved out of pending/)`)

@@ -48,6 +48,10 @@ export interface RunnerRun {
   readonly workers: Map<string, RunServices.CurrentWorker["Service"]>
   /** The run's merge queue, once this runner holds its entity. */
   readonly localQueue: Effect.Effect<MergeQueue.MergeQueue["Service"], Errors.GitError>
+  /** Main as this runner's workers should see it now (see `make`). */
+  readonly followHub: Effect.Effect<string, Errors.GitError>
+  /** The iterations (`worker/iteration`) whose submission is with the run's queue now, unanswered. */
+  readonly submitting: Set<string>
 }
 
 /**
@@ -123,25 +127,33 @@ export const make = (options: Options, scope: Scope.Scope): Effect.Effect<Runner
         ...(options.agent === undefined ? {} : { agent: options.agent }),
         taskQueue: Layer.provide(options.taskQueue(runId, options.runner), Layer.succeedContext(services))
       }), scope).pipe(Effect.mapError((e) => new Project.SetupError({ reason: "layers", message: e.message })))
-      const remote = remoteQueue(runId, Context.get(base, Git.Git))
+      const git = Context.get(base, Git.Git)
+      const held = { queue: undefined as MergeQueue.MergeQueue["Service"] | undefined }
+      // Where this runner's workers see main. Fetching moves the ref the run's queue checks main
+      // against: where the queue is held, a teammate's push fetched by a worker would look like a
+      // foreign move and halt it, so workers there see main as the queue does (it follows pushes).
+      const followHub = Effect.suspend(() => held.queue !== undefined ? git.mainHead : git.refreshMain)
+      const submitting = new Set<string>()
+      const remote = remoteQueue(runId, git, followHub, submitting)
       const run = yield* Layer.buildWithScope(Layer.provide(RunServices.layer(config, { runId, mode: "swarm" }, remote), Layer.succeedContext(base)), scope).pipe(
         Effect.mapError((e) => new Project.SetupError({ reason: "layers", message: e.message }))
       )
       const context = Context.merge(base, run) as RunContext
-      // Built when this runner first holds the run's queue entity; a later holder builds its own from the hub.
-      const queue = yield* Effect.cached(
-        Effect.flatMap(Scope.fork(scope), (queueScope) =>
-          MergeQueue.make({
-            strategy: config.merge.strategy,
-            policy: Context.get(run, RunServices.CurrentRun).policy,
-            testCommand: config.test_command,
-            testTimeoutMs: config.timeouts.test * 1000,
-            dryRun: false,
-            speculation: config.merge.speculation,
-            landsOnce: true
-          }).pipe(Effect.provideContext(base), Scope.provide(queueScope)))
-      )
-      return { runId, config, context, workers: new Map(), localQueue: queue } satisfies RunnerRun
+      // Built when this runner first holds the run's queue entity (a later holder builds its own from
+      // the hub); a build that failed (the hub out of reach) is tried again by the next submission.
+      const building = yield* Semaphore.make(1)
+      const queue = building.withPermits(1)(Effect.suspend(() =>
+        held.queue !== undefined ? Effect.succeed(held.queue) : Effect.gen(function*() {
+          const queueScope = yield* Scope.fork(scope)
+          const made = yield* MergeQueue.make({ ...RunServices.landingOf(config, Context.get(run, RunServices.CurrentRun).policy, false), landsOnce: true }).pipe(
+            Effect.provideContext(base),
+            Scope.provide(queueScope),
+            Effect.onError(() => Scope.close(queueScope, Exit.void))
+          )
+          held.queue = made
+          return made
+        })))
+      return { runId, config, context, workers: new Map(), localQueue: queue, followHub, submitting } satisfies RunnerRun
     }).pipe(Effect.provideContext(services))
 
   const runOf = (runId: string): Effect.Effect<RunnerRun, Project.SetupError> =>
@@ -154,9 +166,9 @@ export const make = (options: Options, scope: Scope.Scope): Effect.Effect<Runner
         return [created, true] as const
       }))
       if (mine) {
-        const exit = yield* Effect.exit(build(runId))
-        if (Exit.isFailure(exit)) runs.delete(runId)
-        yield* Deferred.done(deferred, exit)
+        // However the build ends (an interruption included), those waiting for it hear, and a failed one is forgotten.
+        yield* build(runId).pipe(Effect.onExit((exit) =>
+          Effect.andThen(Effect.sync(() => Exit.isFailure(exit) && runs.delete(runId)), Deferred.done(deferred, exit))))
       }
       return yield* Deferred.await(deferred)
     })
@@ -208,7 +220,7 @@ export const make = (options: Options, scope: Scope.Scope): Effect.Effect<Runner
    * The run's merge queue as its workers on this runner see it: the approved commit goes to the hub,
    * the submission to the run's `MergeQueue` entity, wherever it is held.
    */
-  function remoteQueue(runId: string, git: Git.Git["Service"]): MergeQueue.MergeQueue["Service"] {
+  function remoteQueue(runId: string, git: Git.Git["Service"], followHub: Effect.Effect<string, Errors.GitError>, submitting: Set<string>): MergeQueue.MergeQueue["Service"] {
     return {
       submit: (submission) =>
         Effect.gen(function*() {
@@ -216,11 +228,15 @@ export const make = (options: Options, scope: Scope.Scope): Effect.Effect<Runner
           yield* git.publishBranch(branch, submission.head)
           const client = (yield* MergeQueueEntity.client)(runId)
           const { retireBranch: _, ...sent } = submission
+          const key = `${submission.worker}/${submission.iteration}`
+          submitting.add(key)
           const outcome = yield* client.Submit({ run: runId, candidate: branch, submission: sent }).pipe(
-            Effect.mapError((e) => GitRepo.gitError("remote", "failed", `the run's merge queue could not decide ${submission.branch}: ${e._tag === "SubmitFailed" ? e.message : e._tag}`))
+            Effect.mapError((e) => GitRepo.gitError("remote", "failed", `the run's merge queue could not decide ${submission.branch}: ${e._tag === "SubmitFailed" ? e.message : e._tag}`)),
+            // Interrupted, the key stays: the iteration's claim is then not given back (`ClusterRunner`).
+            Effect.onExit((exit) => Exit.hasInterrupts(exit) ? Effect.void : Effect.sync(() => submitting.delete(key)))
           )
           // This runner's view of main follows the landing; the candidate branch has served.
-          yield* git.refreshMain
+          yield* followHub
           yield* Effect.ignore(git.publishBranch(branch, undefined))
           return outcome as MergeQueue.MergeOutcome
         }).pipe(Effect.provideContext(services)),
@@ -231,7 +247,7 @@ export const make = (options: Options, scope: Scope.Scope): Effect.Effect<Runner
       // the message): if that runner's submission landed before it died, the task is done, not redone.
       resume: (request) =>
         Effect.gen(function*() {
-          const landed = yield* Recovery.landingOnMain(request.task, request.branch, yield* git.refreshMain)
+          const landed = yield* Recovery.landingOnMain(request.task, request.branch, yield* followHub)
           if (landed === undefined) return undefined
           return { head: landed.sha, base: landed.previous, outcome: { _tag: "Merged", ...landed, waitedMs: 0, testMs: 0 } } satisfies MergeQueue.Resumed
         }).pipe(Effect.provideService(Git.Git, git))

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Effect, type FileSystem, Layer, Option, type Path } from "effect"
+import { Cause, Deferred, Effect, type FileSystem, Layer, Option, type Path } from "effect"
 import { Command, Flag } from "effect/cli"
 import { RepoLayout } from "@oompa/core"
 import { spawn, spawnSync } from "node:child_process"
@@ -14,7 +14,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { UsageError } from "../Errors.ts"
+import { RunFailed, UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import * as Session from "../Session.ts"
 
@@ -51,6 +51,13 @@ const freePort = () =>
 const portOf = (flag: string, value: number) =>
   value >= 1 && value <= 65_535 ? Effect.succeed(value) : Effect.fail(new UsageError({ message: `${flag}: expected a port from 1 to 65535, got ${value}` }))
 
+/** A failure or defect of the cluster's setup as a usage error naming `flag`; an interruption stays one. */
+const namedBy = (flag: string) => (cause: Cause.Cause<unknown>) => {
+  if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+  const error = Cause.squash(cause)
+  return Effect.fail(new UsageError({ message: `${flag}: ${error instanceof Error || (typeof error === "object" && error !== null && "message" in error) ? (error as { message: string }).message : String(error)}` }))
+}
+
 /** Setup failures of the cluster (the hub, the database) are usage errors: exit 2, the cause named. */
 const asUsage = <A, R>(effect: Effect.Effect<A, { readonly message: string }, R>) => Effect.mapError(effect, (e) => new UsageError({ message: e.message }))
 
@@ -68,29 +75,35 @@ export const runner = Command.make("runner", {
     if (Option.isSome(flags.slots) && flags.slots.value < 1) return yield* new UsageError({ message: `--slots: expected at least 1, got ${flags.slots.value}` })
     const dir = path.resolve(Option.getOrElse(flags.dir, () => path.join(os.homedir(), RepoLayout.stateFolder, "runners", String(port))))
     const { ClusterRunner } = yield* cluster()
-    yield* Output.lines([`runner ${flags.host}:${port}: hub ${flags.hub}, clone ${dir}`])
+    yield* Output.lines([`runner ${flags.host}:${port}: hub ${ClusterRunner.shownHub(flags.hub)}, clone ${dir}`])
     yield* asUsage(ClusterRunner.ensureClone(flags.hub, dir))
     yield* Layer.launch(ClusterRunner.layer({ hub: flags.hub, db, dir, host: flags.host, port, ...(Option.isSome(flags.slots) ? { slots: flags.slots.value } : {}) })).pipe(
-      Effect.catchCause((cause) => Effect.fail(new UsageError({ message: `runner ${flags.host}:${port} stopped: ${String(cause).split("\n")[0]}` })))
+      Effect.catchCause(namedBy(`runner ${flags.host}:${port} stopped (--db or --hub)`))
     )
   })).pipe(
   Command.withDescription("Join this machine to a cluster: run the iterations and merge queues the cluster gives it"),
   Command.withExamples([{ command: "oompa cluster runner --hub ssh://git@host/repo.git --db postgres://oompa@db/oompa", description: "One runner per machine" }])
 )
 
-/** Runs this repository's swarm on the cluster at `db`; exit 0 when every task completed. */
-export const runSwarm = (dbValue: string): Effect.Effect<number, UsageError, FileSystem.FileSystem | Path.Path> =>
+/**
+ * Runs this repository's swarm on the cluster at `db` (the flag `flag`): exit 1 when a task failed
+ * or is left held, 2 when the cluster cannot be reached or the configuration is refused.
+ */
+export const runSwarm = (dbValue: string, flag = "--cluster"): Effect.Effect<void, UsageError | RunFailed, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function*() {
-    const db = yield* checkDb("--cluster", dbValue)
+    const db = yield* checkDb(flag, dbValue)
     const { ClusterSwarm } = yield* cluster()
-    const report = yield* asUsage(ClusterSwarm.run({ db, onLine: (line) => process.stdout.write(`${line}\n`) }).pipe(
-      Effect.provide(ClusterSwarm.layer(db))
-    ))
-    return report.tasks.failed === 0 && report.tasks.current === 0 ? 0 : 1
+    const report = yield* ClusterSwarm.run({ db, onLine: (line) => process.stdout.write(`${line}\n`) }).pipe(
+      Effect.provide(ClusterSwarm.layer(db)),
+      // The database out of reach fails the layer with a defect: a setup failure all the same, named by its flag.
+      Effect.catchCause(namedBy(flag))
+    )
+    if (report.tasks.failed > 0 || report.tasks.current > 0) {
+      return yield* new RunFailed({ message: `run ${report.runId}: ${report.tasks.failed} task(s) failed, ${report.tasks.current} left held` })
+    }
   })
 
-export const swarm = Command.make("swarm", { db: dbFlag }, ({ db }) =>
-  Effect.flatMap(runSwarm(db), (code) => code === 0 ? Effect.void : Effect.fail(new UsageError({ message: "some tasks did not complete" })))).pipe(
+export const swarm = Command.make("swarm", { db: dbFlag }, ({ db }) => runSwarm(db, "--db")).pipe(
   Command.withDescription("Run this repository's swarm (oompa.json, tasks/pending) on a cluster's runners"),
   Command.withExamples([{ command: "oompa cluster swarm --db postgres://oompa@db/oompa", description: "The same as oompa swarm --cluster" }])
 )
@@ -117,7 +130,10 @@ export const status = Command.make("status", { db: dbFlag }, ({ db }) =>
   Effect.gen(function*() {
     const url = yield* checkDb("--db", db)
     const { ClusterRunner, ClusterStatus } = yield* cluster()
-    const status = yield* asUsage(ClusterStatus.read().pipe(Effect.provide(ClusterRunner.database(url))))
+    const status = yield* ClusterStatus.read().pipe(
+      Effect.provide(ClusterRunner.database(url)),
+      Effect.catchCause(namedBy("--db"))
+    )
     yield* Output.lines(ClusterStatus.lines(status))
   })).pipe(
   Command.withDescription("Show a cluster's runners, its latest runs and where each worker of the newest ran"),

@@ -44,6 +44,26 @@ const detach = (
     yield* Output.lines([`oompa swarm running in the background (pid ${child.pid}); output: ${path.relative(cwd(), log)}`, "stop it with: oompa stop"])
   })
 
+/** What `--cluster` does not take yet: refused, named, rather than silently ignored (a `--dry-run` that lands). */
+const clusterRefuses = (flags: {
+  readonly config: Option.Option<string>
+  readonly background: boolean
+  readonly dryRun: boolean
+  readonly keepWorktrees: boolean
+  readonly remote: Option.Option<string>
+  readonly speculation: Option.Option<number>
+}) => {
+  const given = [
+    ...(Option.isSome(flags.config) ? ["a config file argument (the cluster runs ./oompa.json)"] : []),
+    ...(flags.background ? ["--detach"] : []),
+    ...(flags.dryRun ? ["--dry-run"] : []),
+    ...(flags.keepWorktrees ? ["--keep-worktrees"] : []),
+    ...(Option.isSome(flags.remote) ? ["--remote"] : []),
+    ...(Option.isSome(flags.speculation) ? ["--speculation"] : [])
+  ]
+  return given.length === 0 ? Effect.void : Effect.fail(new UsageError({ message: `--cluster does not take ${given.join(", ")} yet` }))
+}
+
 export const swarm = Command.make("swarm", {
   config: Argument.String("config").pipe(Argument.withDescription("The swarm's oompa.json (default: ./oompa.json, then the repository's)"), Argument.optional),
   detach: Flag.Boolean("detach").pipe(Flag.withDefault(false), Flag.withDescription("Run in the background")),
@@ -51,7 +71,7 @@ export const swarm = Command.make("swarm", {
   ...runFlags
 }, ({ cluster, config, detach: background, dryRun, keepWorktrees, remote, speculation }) =>
   Option.isSome(cluster)
-    ? Effect.flatMap(Cluster.runSwarm(cluster.value), (code) => code === 0 ? Effect.void : Effect.fail(new UsageError({ message: "some tasks did not complete" })))
+    ? Effect.andThen(clusterRefuses({ config, background, dryRun, keepWorktrees, remote, speculation }), Cluster.runSwarm(cluster.value))
     : background
     // The flags are checked here, where an error can still be shown, before the run goes to the background.
     ? Effect.andThen(validateRunFlags({ speculation, remote }), detach(config, { dryRun, keepWorktrees, speculation, remote }))
