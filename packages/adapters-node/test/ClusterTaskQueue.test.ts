@@ -424,6 +424,10 @@ layer(Live, { excludeTestServices: true, timeout: "60 seconds" })("ClusterTaskQu
       assert.deepStrictEqual([record!.name, record!.content], ["a.json", `${JSON.stringify({ id: "a", summary: 7 }, null, 2)}\n`])
       assert.include(record!.reason, "is not a task")
       assert.deepStrictEqual((yield* queue.list("pending")).map((t) => t.id), ["c"])
+      // A row whose body names another task: set aside too, never handed out under the other id.
+      yield* sql`UPDATE oompa_tasks SET body = '{"id": "b", "summary": "not c"}'::json WHERE queue = ${name} AND id = 'c'`
+      assert.strictEqual(idOf(yield* queue.claim), "none")
+      assert.include((yield* ClusterTaskQueue.readInvalid(name))[1]!.reason, `the row of task c in queue ${name} holds task "b"`)
       // Elsewhere a broken row is an error naming it, not a task dropped in silence.
       yield* sql`UPDATE oompa_tasks SET body = '{}'::json WHERE queue = ${name} AND id = 'b'`
       const error = yield* Effect.flip(queue.list("current"))

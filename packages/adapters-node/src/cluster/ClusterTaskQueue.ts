@@ -138,9 +138,9 @@ const transact = <A>(sql: Sql, operation: string, task: string | undefined, effe
 /** A row's body as a task; a body that is not one fails with the reason. */
 const taskOfRow = (operation: string, queue: string, id: string, body: unknown) =>
   Effect.suspend(() => decodeTask(body)).pipe(
-    Effect.mapError((e) => queueError(operation, id, `the row of task ${id} in queue ${queue} is not a task: ${e.message}`))
+    Effect.mapError((e) => queueError(operation, id, `the row of task ${id} in queue ${queue} is not a task: ${e.message}`)),
+    Effect.filterOrFail((task) => task.id === id, (task) => queueError(operation, id, `the row of task ${id} in queue ${queue} holds task ${JSON.stringify(task.id)} (moves would act on that row)`))
   )
-
 /**
  * Creates the tables when missing, under an advisory lock. Queues are made per worker iteration:
  * once the last table exists (all are made in one transaction), nothing is locked.
