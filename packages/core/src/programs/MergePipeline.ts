@@ -286,7 +286,8 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
     const { submission } = head.entry
     // Its submitter is gone and has given its task back (or is doing so): landing it now would merge a task left in pending/.
     if (head.entry.withdrawn) return yield* eject(head, "withdrawn", undefined)
-    // Another copy of this iteration's work (its message delivered again, redone) may have landed meanwhile.
+    // Another copy of this iteration's work (its message delivered again, redone; or landed by a queue
+    // thought dead, whose push beat ours and sent this head back here) may have landed meanwhile.
     const landedMeanwhile = yield* Effect.exit(landedAlready(submission))
     if (Exit.isFailure(landedMeanwhile)) return yield* eject(head, "error", Exit.failCause(landedMeanwhile.cause))
     if (landedMeanwhile.value !== undefined) return yield* finish(head, Exit.succeed({ ...landedMeanwhile.value, ...timed(testMs) }))
@@ -300,10 +301,6 @@ export const make = Effect.fnUntraced(function*(options: Options, main: Main, sc
       if (Exit.isFailure(moved)) return yield* eject(head, "error", Exit.failCause(moved.cause))
       if (moved.value._tag === "Moved") return yield* eject(head, "main-moved", Exit.succeed({ _tag: "MainMoved", move: moved.value.move, ...timed(testMs) }))
       if (!moved.value.moved) return yield* Effect.die(new Error(`assertion failed: the push from ${previous} was refused with the remote at ${previous}`))
-      // The push that beat ours may have been this very work, landed by a queue that was thought dead.
-      const landed = yield* Effect.exit(landedAlready(submission))
-      if (Exit.isFailure(landed)) return yield* eject(head, "error", Exit.failCause(landed.cause))
-      if (landed.value !== undefined) return yield* finish(head, Exit.succeed({ ...landed.value, ...timed(testMs) }))
       // Someone pushed: the head goes back first in line (unless its submitter is gone), and every candidate is
       // merged onto their push and tested again — no longer landing, so an interrupted submitter need not wait for it.
       head.entry.landing = false
