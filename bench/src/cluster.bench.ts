@@ -12,10 +12,9 @@
  * Run: `npm run bench`, or `node --conditions=@oompa/source bench/src/cluster.bench.ts`.
  */
 import { Effect, Exit, Scope } from "effect"
-import { LocalPostgres } from "@oompa/adapters-node/cluster"
+import { ClusterRunner, LocalPostgres } from "@oompa/adapters-node/cluster"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fixedLatencyAgent, gitEnvironment } from "./fixtures.ts"
@@ -33,16 +32,6 @@ const env = { ...process.env, ...gitEnvironment }
 const scratch = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "oompa-cluster-bench-")))
 const git = (cwd: string, ...args: Array<string>) => execFileSync("git", args, { cwd, encoding: "utf8", env })
 const agentScript = fixedLatencyAgent(scratch, callMs)
-
-const freePort = () =>
-  new Promise<number>((done, fail) => {
-    const server = net.createServer()
-    server.once("error", fail)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => done(port))
-    })
-  })
 
 /** The user's repository (oompa.json, `tasks` pending tasks) and its hub, a bare clone. */
 const project = (name: string) => {
@@ -74,7 +63,7 @@ const measure = async (db: string, count: number): Promise<{ readonly seconds: n
   try {
     const listening: Array<Promise<void>> = []
     for (let i = 0; i < count; i++) {
-      const port = await freePort()
+      const port = await Effect.runPromise(ClusterRunner.freePort)
       const runner = spawn(process.execPath, [cli, "cluster", "runner", "--hub", hub, "--db", db, "--dir", path.join(scratch, `run-${count}-runner-${i}`), "--port", String(port), "--slots", String(slots)], { env, stdio: ["ignore", "pipe", "inherit"] })
       runners.push(runner)
       listening.push(new Promise((done) => runner.stdout!.setEncoding("utf8").on("data", (chunk: string) => chunk.includes("Listening on") && done())))

@@ -22,6 +22,7 @@ import * as fs from "node:fs"
 import { promisify } from "node:util"
 import type * as NodeServices from "../NodeServices.ts"
 import * as GitRemote from "../internal/gitRemote.ts"
+import * as PortRange from "../internal/portRange.ts"
 import * as Project from "../Project.ts"
 import * as ClusterTaskQueue from "./ClusterTaskQueue.ts"
 import { MergeQueueEntity, SubmitFailed, Worker } from "./Protocol.ts"
@@ -65,6 +66,9 @@ export const shardingConfig = (expiration: Duration.Input = "5 seconds") => ({
 
 /** The PostgreSQL client of a cluster's URL. */
 export const database = (url: string) => PgClient.layer({ url: Redacted.make(url) })
+
+/** A free port of 127.0.0.1 for a runner on this machine (`oompa cluster dev`, the benchmark). */
+export const freePort = PortRange.anyFreePort
 
 /** The hub's URL as it may be shown: a password or token in it masked. */
 export const shownHub = (hub: string): string => GitRemote.redact(hub)

@@ -32,3 +32,14 @@ export const findFreeBlock = (count: number, start: number): Effect.Effect<numbe
     }
     return start
   })
+
+/** A port of 127.0.0.1 nothing listens on now, chosen by the system (two calls rarely agree). */
+export const anyFreePort: Effect.Effect<number> = Effect.promise(() =>
+  new Promise<number>((done, fail) => {
+    const server = net.createServer()
+    server.once("error", fail)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => done(port))
+    })
+  }))

@@ -11,7 +11,6 @@ import { Command, Flag } from "effect/cli"
 import { RepoLayout } from "@oompa/core"
 import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { RunFailed, UsageError } from "../Errors.ts"
@@ -35,17 +34,6 @@ const checkDb = (flag: string, value: string) =>
       return yield* new UsageError({ message: `${flag}: expected a postgres:// URL, got the scheme ${url.protocol}` })
     }
     return value
-  })
-
-/** A port of 127.0.0.1 nothing listens on now. */
-const freePort = () =>
-  new Promise<number>((done, fail) => {
-    const server = net.createServer()
-    server.once("error", fail)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => done(port))
-    })
   })
 
 const portOf = (flag: string, value: number) =>
@@ -165,7 +153,7 @@ export const dev = Command.make("dev", {
     if (flags.runners < 1 || flags.runners > 32) return yield* new UsageError({ message: `--runners: expected 1 to 32, got ${flags.runners}` })
     if (Option.isSome(flags.slots) && flags.slots.value < 1) return yield* new UsageError({ message: `--slots: expected at least 1, got ${flags.slots.value}` })
     const root = yield* Session.repoRoot(process.cwd())
-    const { LocalPostgres } = yield* cluster()
+    const { ClusterRunner, LocalPostgres } = yield* cluster()
     const server = yield* asUsage(LocalPostgres.start())
     // The hub: a bare copy of this repository, beside oompa's other state; kept between starts.
     const state = path.join(root, RepoLayout.stateFolder, "cluster")
@@ -177,7 +165,7 @@ export const dev = Command.make("dev", {
     }
     const stopped = yield* Deferred.make<string>()
     for (let i = 0; i < flags.runners; i++) {
-      const port = yield* Effect.promise(() => freePort())
+      const port = yield* ClusterRunner.freePort
       yield* runnerProcess([
         "--hub", hub, "--db", server.url, "--dir", path.join(state, `runner-${i}`), "--port", String(port),
         ...(Option.isSome(flags.slots) ? ["--slots", String(flags.slots.value)] : [])
