@@ -149,6 +149,36 @@ describe("a swarm on three runners (Effect Cluster, PostgreSQL, a git hub)", () 
     for (const runner of runners.filter((r) => r !== victim)) assert.match(status.stdout, new RegExp(`${runner.name.replace(/\./g, "\\.")} +healthy`), show(status))
     assert.match(status.stdout, /0 pending, 0 current, 30 complete, 0 failed/, show(status))
     for (let w = 0; w < 6; w++) assert.match(status.stdout, new RegExp(`^  w${w} +on 127\\.0\\.0\\.1:\\d+ +\\d+ iteration`, "m"), show(status))
+    // The run's merged log, copied into the checkout it was started from: every runner's events and
+    // the driver's, so oompa status and oompa view tell the run as they tell one on one machine.
+    const events = fs.readFileSync(path.join(scratch.repo, ".oompa", "runs", runId!, "events.jsonl"), "utf8").trim().split("\n")
+      .map((line) => JSON.parse(line) as { _tag: string; worker?: string; iteration?: number; task?: string; to?: string })
+    assert.strictEqual(events[0]?._tag, "SwarmStarted", context)
+    assert.strictEqual(events[events.length - 1]?._tag, "SwarmFinished", context)
+    // Each iteration the driver heard of is in it once; an iteration finished on the killed runner
+    // whose answer died with it was delivered again and ran again: it alone may show twice.
+    const heard = result.stdout.split("\n").flatMap((l) => {
+      const match = iterationLine.exec(l)
+      return match === null || match[3] === "nothing-to-claim" ? [] : [`${match[1]}#${match[2]}`]
+    })
+    const logged = events.filter((e) => e._tag === "IterationFinished").map((e) => `${e.worker}#${e.iteration}`)
+    assert.deepStrictEqual([...new Set(logged)].sort(), [...heard].sort(), context)
+    const twice = logged.filter((key, i) => logged.indexOf(key) !== i)
+    const victimLog = path.join(victim!.dir, ".oompa", "runs", runId!, "events.jsonl")
+    const victimFinished = new Set((fs.existsSync(victimLog) ? fs.readFileSync(victimLog, "utf8").trim().split("\n") : []).map((line) => JSON.parse(line) as { _tag: string; worker?: string; iteration?: number })
+      .filter((e) => e._tag === "IterationFinished").map((e) => `${e.worker}#${e.iteration}`))
+    assert.isTrue(twice.every((key) => victimFinished.has(key)), `logged twice: ${twice.join(", ")}; finished on the killed runner: ${[...victimFinished].join(", ")}`)
+    assert.deepStrictEqual([...new Set(events.filter((e) => e._tag === "TaskMoved" && e.to === "complete").map((e) => e.task))].sort(), ids, context)
+    const local = oompa(scratch, ["status", "--cluster", db])
+    assert.strictEqual(local.status, 0, show(local))
+    assert.match(local.stdout, new RegExp(`^run ${runId}: ok on main`, "m"), show(local))
+    // Each landing once, whichever runner reported it, and however many times.
+    assert.match(local.stdout, new RegExp(`^  ${ids.length} merged, 0 rejected, 0 failed`, "m"), show(local))
+    assert.match(local.stdout, /^  w0 +executor/m, show(local))
+    assert.match(local.stdout, new RegExp(`^workers of ${runId}:`, "m"), show(local))
+    const view = oompa(scratch, ["view", runId!])
+    assert.strictEqual(view.status, 0, show(view))
+    assert.match(view.stdout, /merged/, show(view))
     scratch.cleanup()
   }, 300_000)
 

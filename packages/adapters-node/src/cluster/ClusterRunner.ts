@@ -16,7 +16,7 @@ import { NodeClusterSocket } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
 import { Cause, Context, type Duration, Effect, Exit, Layer, Option, Redacted, Semaphore } from "effect"
 import { RunnerAddress } from "effect/cluster"
-import { Git, Iteration, Recovery, RunServices, TaskQueue } from "@oompa/core"
+import { EventSink, Git, Iteration, MergeQueue, Recovery, RunServices, TaskQueue } from "@oompa/core"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import { promisify } from "node:util"
@@ -159,7 +159,12 @@ const queueHandlers = MergeQueueEntity.toLayer(Effect.gen(function*() {
         // fetched it when it started, sees it), whatever became of its candidate branch.
         if (task !== undefined) {
           const landed = yield* Recovery.landingOnMain(task, branch, yield* git.mainHead).pipe(Effect.provideService(Git.Git, git))
-          if (landed !== undefined) return { _tag: "Merged" as const, ...landed, waitedMs: 0, testMs: 0 }
+          if (landed !== undefined) {
+            const outcome: MergeQueue.MergeOutcome = { _tag: "Merged", ...landed, waitedMs: 0, testMs: 0 }
+            // The dead queue may have landed it without saying so: the run's log says it (counted once, by its commit).
+            yield* EventSink.emitNow((at) => MergeQueue.resultEvent(payload.submission, outcome, at)).pipe(Effect.provideContext(theRun.context))
+            return outcome
+          }
         }
         // The approved commit comes by the hub, exactly: a branch moved since is not what was reviewed.
         const fetched = yield* git.fetchBranch(payload.candidate)

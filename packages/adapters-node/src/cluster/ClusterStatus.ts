@@ -22,7 +22,9 @@ export interface ClusterStatus {
     readonly finishedAt: Date | null
     readonly tasks: Readonly<Record<string, number>>
   }>
-  /** The worker slots of the newest run, and the runner each last ran on. */
+  /** The run whose worker slots `workers` lists: the one asked for, or the newest. */
+  readonly workersOf: string | undefined
+  /** The worker slots of that run, and the runner each last ran on. */
   readonly workers: ReadonlyArray<RunTable.WorkerRow>
 }
 
@@ -30,12 +32,12 @@ const failed = (what: string) => (cause: { readonly message: string }) =>
   new Project.SetupError({ reason: "remote", message: `the cluster's database: ${what}: ${cause.message}` })
 
 /**
- * Reads the cluster's status; `runs` of the newest runs.
+ * Reads the cluster's status: the `runs` newest runs (5), and the worker slots of `run` (default: the newest).
  *
  * @category programs
  * @since 0.1.0
  */
-export const read = (runs = 5): Effect.Effect<ClusterStatus, Project.SetupError, SqlClient> =>
+export const read = (options: { readonly runs?: number; readonly run?: string } = {}): Effect.Effect<ClusterStatus, Project.SetupError, SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient
     // The runners' table is Effect Cluster's, created by the first runner: none yet, none to show.
@@ -44,7 +46,8 @@ export const read = (runs = 5): Effect.Effect<ClusterStatus, Project.SetupError,
       ? yield* sql<{ address: string; healthy: boolean; last_heartbeat: Date }>`
           SELECT address, healthy, last_heartbeat FROM cluster_runners ORDER BY address`.pipe(Effect.mapError(failed("reading runners")))
       : []
-    const listed = (yield* RunTable.list).slice(0, runs)
+    const all = yield* RunTable.list
+    const listed = all.slice(0, options.runs ?? 5)
     const [hasTasks] = yield* sql<{ present: boolean }>`SELECT to_regclass('oompa_tasks') IS NOT NULL AS present`.pipe(Effect.mapError(failed("looking for tasks")))
     const withTasks = yield* Effect.forEach(listed, (run) =>
       Effect.gen(function*() {
@@ -55,11 +58,13 @@ export const read = (runs = 5): Effect.Effect<ClusterStatus, Project.SetupError,
           : []
         return { runId: run.runId, startedAt: run.startedAt, finishedAt: run.finishedAt, tasks: Object.fromEntries(counts.map((c) => [c.status, c.n])) }
       }))
-    const newest = listed[0]
+    // A run the cluster does not have (one of this machine's own) has no worker slots there.
+    const workersOf = options.run ?? listed[0]?.runId
     return {
       runners: runners.map((r) => ({ address: r.address, healthy: r.healthy, lastHeartbeat: r.last_heartbeat })),
       runs: withTasks,
-      workers: newest === undefined ? [] : yield* RunTable.workers(newest.runId)
+      workersOf,
+      workers: workersOf === undefined || !all.some((r) => r.runId === workersOf) ? [] : yield* RunTable.workers(workersOf)
     } satisfies ClusterStatus
   })
 
@@ -77,8 +82,8 @@ export const lines = (status: ClusterStatus): ReadonlyArray<string> => [
     const tasks = ["pending", "current", "complete", "failed"].map((s) => `${r.tasks[s] ?? 0} ${s}`).join(", ")
     return `  ${r.runId} ${r.finishedAt === null ? "running " : "finished"} ${r.startedAt.toISOString()}  ${tasks}`
   }),
-  ...(status.workers.length === 0 ? [] : [
-    `workers of ${status.runs[0]?.runId}:`,
+  ...(status.workersOf === undefined ? [] : status.workers.length === 0 ? [`workers of ${status.workersOf}: none on this cluster`] : [
+    `workers of ${status.workersOf}:`,
     ...status.workers.map((w) => `  ${w.worker.padEnd(12)} on ${w.runner.padEnd(22)} ${w.iterations} iteration(s), last ${w.lastOutcome}`)
   ])
 ]

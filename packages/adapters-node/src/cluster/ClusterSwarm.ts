@@ -9,14 +9,18 @@
  * @since 0.1.0
  */
 import { NodeClusterSocket } from "@effect/platform-node"
-import { Clock, Effect, type FileSystem, Layer, type Path, Schedule } from "effect"
+import { Clock, Deferred, Effect, Fiber, type FileSystem, Layer, type Path, Schedule } from "effect"
 import type { Sharding } from "effect/cluster"
 import type { SqlClient } from "effect/sql/SqlClient"
-import { type SwarmConfig, TaskQueue } from "@oompa/core"
+import { AgentSpec, type Event, type SwarmConfig, TaskQueue } from "@oompa/core"
 import * as fs from "node:fs"
 import * as FsTaskQueue from "../FsTaskQueue.ts"
+import * as JsonlEventLog from "../JsonlEventLog.ts"
 import * as Project from "../Project.ts"
+import * as RunLock from "../RunLock.ts"
+import * as RunPaths from "../RunPaths.ts"
 import * as SwarmRun from "../SwarmRun.ts"
+import * as ClusterEventLog from "./ClusterEventLog.ts"
 import * as ClusterTaskQueue from "./ClusterTaskQueue.ts"
 import * as FolderResults from "./folderResults.ts"
 import { database, shardingConfig } from "./ClusterRunner.ts"
@@ -49,6 +53,10 @@ export interface Options {
  */
 export interface ClusterReport {
   readonly runId: string
+  /** As on one machine: \`failed\` when a task failed or is left held, a worker stopped on errors or main moved. */
+  readonly outcome: Event.SwarmOutcome
+  /** The run's merged log, copied into the checkout the run was started from. */
+  readonly eventsPath: string
   readonly iterations: ReadonlyArray<IterationSummary & { readonly worker: string; readonly iteration: number }>
   /** The run's tasks by where they ended. */
   readonly tasks: { readonly complete: number; readonly failed: number; readonly pending: number; readonly current: number }
@@ -69,7 +77,7 @@ const unsupported = (config: SwarmConfig.SwarmConfig): string | undefined =>
  * @since 0.1.0
  */
 export const run = (options: Options): Effect.Effect<ClusterReport, Project.SetupError, Sharding.Sharding | SqlClient | Platform> =>
-  Effect.gen(function*() {
+  Effect.scoped(Effect.gen(function*() {
     const line = options.onLine ?? (() => {})
     const project = yield* SwarmRun.projectOf({ cwd: options.cwd ?? process.cwd() })
     const refused = unsupported(project.config)
@@ -78,8 +86,26 @@ export const run = (options: Options): Effect.Effect<ClusterReport, Project.Setu
     }
     const configText = project.configFile === undefined ? JSON.stringify(project.config) : fs.readFileSync(project.configFile, "utf8")
     const runId = options.runId ?? SwarmRun.newRunId()
+    // The checkout's tasks are this run's until it ends: a run on one machine must not claim them meanwhile.
+    const lock = yield* RunLock.acquire(project.paths.lockPath, runId).pipe(Effect.mapError((e) => new Project.SetupError({ reason: "lock", message: e.message })))
+    if (lock.takeover !== undefined) line(`warning: ${lock.takeover}`)
     const startedMs = yield* Clock.currentTimeMillis
     yield* RunTable.insert(runId, configText)
+    yield* ClusterEventLog.ensure
+    const emit = (event: Event.Event) => ClusterEventLog.append(runId, ClusterEventLog.driver, event)
+    const eventsPath = RunPaths.eventsPath(project.paths, runId as never)
+    const follower = yield* followLog(runId, eventsPath)
+    yield* emit({
+      _tag: "SwarmStarted",
+      at: startedMs,
+      runId,
+      // The hub's main: the driver does not read the hub, its runners do (their IterationStarted names the base).
+      branch: project.config.branch ?? "main",
+      base: "",
+      workers: project.config.workers.map((w) => ({ id: w.id, role: w.role, agent: AgentSpec.formatModelString(w.agent), iterations: w.iterations })),
+      review: project.config.review,
+      dryRun: false
+    })
     const pending = yield* Effect.provide(
       Effect.flatMap(TaskQueue.TaskQueue, (queue) => queue.list("pending")),
       FsTaskQueue.layer(project.paths.tasksDir)
@@ -90,6 +116,7 @@ export const run = (options: Options): Effect.Effect<ClusterReport, Project.Setu
     const watcher = yield* ClusterTaskQueue.make({ queue: runId, claimedBy: `${runId}/driver` })
     const client = yield* Worker.client
     const iterations: Array<ClusterReport["iterations"][number]> = []
+    const reasons: Array<Event.WorkerStopReason> = []
 
     /** Whether a task may still become ready: one is ready, or a held one may yet complete. */
     const waitForTasks = Effect.gen(function*() {
@@ -109,7 +136,8 @@ export const run = (options: Options): Effect.Effect<ClusterReport, Project.Setu
         let n = 0
         let step = 0
         let errorsInRow = 0
-        let reason = "iterations"
+        let reason: Event.WorkerStopReason = "iterations"
+        yield* emit({ _tag: "WorkerStarted", at: yield* Clock.currentTimeMillis, worker: worker.id, role: worker.role, iterations: worker.iterations })
         while (n < worker.iterations) {
           step++
           const summary = yield* slot.RunIteration({ run: runId, worker: worker.id, iteration: n + 1, step }).pipe(
@@ -148,10 +176,20 @@ export const run = (options: Options): Effect.Effect<ClusterReport, Project.Setu
           if (worker.wait_between > 0 && n < worker.iterations) yield* Effect.sleep(worker.wait_between * 1000)
         }
         yield* Effect.ignore(slot.EndWorker({ run: runId, worker: worker.id }))
+        yield* emit({ _tag: "WorkerFinished", at: yield* Clock.currentTimeMillis, worker: worker.id, reason, iterations: n })
+        reasons.push(reason)
         line(`${worker.id} finished: ${reason} after ${n} iteration(s)`)
-      })
+      }).pipe(Effect.onInterrupt(() =>
+        Effect.flatMap(Clock.currentTimeMillis, (at) => emit({ _tag: "WorkerFinished", at, worker: worker.id, reason: "interrupted", iterations: 0 }))))
 
-    yield* Effect.forEach(project.config.workers, driveWorker, { concurrency: "unbounded", discard: true })
+    yield* Effect.forEach(project.config.workers, driveWorker, { concurrency: "unbounded", discard: true }).pipe(
+      Effect.onInterrupt(() =>
+        Effect.flatMap(Clock.currentTimeMillis, (at) =>
+          Effect.andThen(
+            emit({ _tag: "SwarmFinished", at, outcome: "interrupted", durationMs: at - startedMs, merged: 0, rejected: 0, failed: 0 }),
+            follower.finish
+          )))
+    )
     yield* RunTable.finish(runId)
     const count = (status: "complete" | "failed" | "pending" | "current") => Effect.map(watcher.list(status), (tasks) => tasks.length)
     const tasks = { complete: yield* count("complete"), failed: yield* count("failed"), pending: yield* count("pending"), current: yield* count("current") }
@@ -162,12 +200,62 @@ export const run = (options: Options): Effect.Effect<ClusterReport, Project.Setu
     }
     // The folder the tasks came from says what became of them, as after a run on one machine.
     const moved = yield* FolderResults.writeBack(project.paths.tasksDir, files, { complete: yield* watcher.list("complete"), failed: yield* watcher.list("failed") })
+    const merged = iterations.filter((i) => i.outcome === "merged").length
+    const outcome: Event.SwarmOutcome = reasons.includes("unavailable") ? "unavailable" :
+      tasks.failed > 0 || tasks.current > 0 || reasons.includes("errors") || reasons.includes("main-moved") || (iterations.length > 0 && merged === 0) ? "failed" : "ok"
+    const finishedMs = yield* Clock.currentTimeMillis
+    yield* emit({
+      _tag: "SwarmFinished",
+      at: finishedMs,
+      outcome,
+      durationMs: finishedMs - startedMs,
+      merged,
+      rejected: iterations.filter((i) => i.outcome === "rejected" || i.outcome === "exhausted").length,
+      failed: tasks.failed
+    })
+    yield* follower.finish
     line(`run ${runId} finished: ${tasks.complete} complete, ${tasks.failed} failed, ${tasks.pending} pending, ${tasks.current} held (${moved} task file(s) moved out of pending/)`)
-    return { runId, iterations, tasks, durationMs: (yield* Clock.currentTimeMillis) - startedMs } satisfies ClusterReport
-  }).pipe(
+    return { runId, outcome, eventsPath, iterations, tasks, durationMs: finishedMs - startedMs } satisfies ClusterReport
+  })).pipe(
     // The cluster's own failures (its database, a message that could not be delivered) end the run, named.
     Effect.mapError((e) => e._tag === "SetupError" ? e : new Project.SetupError({ reason: "remote", message: `the cluster: ${"message" in e && typeof e.message === "string" && e.message !== "" ? e.message : e._tag}` }))
   )
+
+/**
+ * Copies the run's merged log into `eventsPath` as it grows, every half second; `finish` copies the
+ * rest once every writer has stopped.
+ */
+const followLog = (runId: string, eventsPath: string) =>
+  Effect.gen(function*() {
+    const local = yield* JsonlEventLog.make(eventsPath).pipe(Effect.mapError((e) => new Project.SetupError({ reason: "layers", message: e.message })))
+    let cursor = ClusterEventLog.start
+    const copy = (settled: boolean) =>
+      Effect.gen(function*() {
+        for (;;) {
+          const page = yield* ClusterEventLog.readAfter(runId, cursor, { settled })
+          yield* Effect.forEach(page.events, (logged) => local.emit(logged.event), { discard: true })
+          cursor = page.cursor
+          if (page.events.length === 0) return
+        }
+      })
+    const stop = yield* Deferred.make<void>()
+    const fiber = yield* Effect.forkScoped(Effect.gen(function*() {
+      for (;;) {
+        yield* copy(true)
+        if (yield* Deferred.isDone(stop)) return
+        yield* Effect.raceFirst(Effect.sleep("500 millis"), Deferred.await(stop))
+      }
+    }))
+    const finish = Effect.gen(function*() {
+      yield* Deferred.succeed(stop, undefined)
+      yield* Fiber.join(fiber)
+      // Every writer has finished (the runners replied, the driver's own writes are committed): what
+      // the settled reads held back is read now, after everything they read.
+      yield* copy(true)
+      yield* copy(false)
+    })
+    return { finish }
+  })
 
 /**
  * The driver's cluster: a client of the runners (it holds no shard), over the cluster's PostgreSQL.

@@ -31,6 +31,7 @@ import {
 import * as GitRepo from "../internal/gitRepo.ts"
 import * as NodeServices from "../NodeServices.ts"
 import * as Project from "../Project.ts"
+import * as ClusterEventLog from "./ClusterEventLog.ts"
 import { candidateBranch, MergeQueueEntity } from "./Protocol.ts"
 import * as RunTable from "./RunTable.ts"
 
@@ -118,11 +119,15 @@ export const make = (options: Options, scope: Scope.Scope): Effect.Effect<Runner
       )
       const config = forHub(decoded, options.hub)
       const project = yield* Project.fromConfig(options.repoRoot, config)
+      yield* ClusterEventLog.ensure
+      // The run's events go to this runner's own log and to the run's merged log in PostgreSQL.
+      const merged = Layer.succeed(EventSink.EventSink, yield* ClusterEventLog.make(runId, options.runner))
       const base = yield* Layer.buildWithScope(NodeServices.layer({
         repoRoot: project.repoRoot,
         config,
         configDir: project.configDir,
         runId: runId as Ids.RunId,
+        sinks: [merged],
         ...(options.env === undefined ? {} : { env: options.env }),
         ...(options.agent === undefined ? {} : { agent: options.agent }),
         taskQueue: Layer.provide(options.taskQueue(runId, options.runner), Layer.succeedContext(services))
@@ -134,7 +139,7 @@ export const make = (options: Options, scope: Scope.Scope): Effect.Effect<Runner
       // foreign move and halt it, so workers there see main as the queue does (it follows pushes).
       const followHub = Effect.suspend(() => held.queue !== undefined ? git.mainHead : git.refreshMain)
       const submitting = new Set<string>()
-      const remote = remoteQueue(runId, git, followHub, submitting)
+      const remote = remoteQueue(runId, git, base, followHub, submitting)
       const run = yield* Layer.buildWithScope(Layer.provide(RunServices.layer(config, { runId, mode: "swarm" }, remote), Layer.succeedContext(base)), scope).pipe(
         Effect.mapError((e) => new Project.SetupError({ reason: "layers", message: e.message }))
       )
@@ -220,7 +225,7 @@ export const make = (options: Options, scope: Scope.Scope): Effect.Effect<Runner
    * The run's merge queue as its workers on this runner see it: the approved commit goes to the hub,
    * the submission to the run's `MergeQueue` entity, wherever it is held.
    */
-  function remoteQueue(runId: string, git: Git.Git["Service"], followHub: Effect.Effect<string, Errors.GitError>, submitting: Set<string>): MergeQueue.MergeQueue["Service"] {
+  function remoteQueue(runId: string, git: Git.Git["Service"], events: Context.Context<EventSink.EventSink>, followHub: Effect.Effect<string, Errors.GitError>, submitting: Set<string>): MergeQueue.MergeQueue["Service"] {
     return {
       submit: (submission) =>
         Effect.gen(function*() {
@@ -249,8 +254,13 @@ export const make = (options: Options, scope: Scope.Scope): Effect.Effect<Runner
         Effect.gen(function*() {
           const landed = yield* Recovery.landingOnMain(request.task, request.branch, yield* followHub)
           if (landed === undefined) return undefined
-          return { head: landed.sha, base: landed.previous, outcome: { _tag: "Merged", ...landed, waitedMs: 0, testMs: 0 } } satisfies MergeQueue.Resumed
-        }).pipe(Effect.provideService(Git.Git, git))
+          const outcome: MergeQueue.MergeOutcome = { _tag: "Merged", ...landed, waitedMs: 0, testMs: 0 }
+          // The dead runner's queue may have died before saying it landed: the run's log says it here
+          // (a second report of the same landing names the same commit, and is counted once).
+          const submission = { worker: request.worker, iteration: request.iteration, number: 0, branch: request.branch, base: landed.previous, head: landed.sha, message: "", task: request.task }
+          yield* EventSink.emitNow((at) => MergeQueue.resultEvent(submission, outcome, at))
+          return { head: landed.sha, base: landed.previous, outcome } satisfies MergeQueue.Resumed
+        }).pipe(Effect.provideService(Git.Git, git), Effect.provideService(EventSink.EventSink, Context.get(events, EventSink.EventSink)))
     }
   }
 

@@ -86,8 +86,10 @@ export const runSwarm = (dbValue: string, flag = "--cluster"): Effect.Effect<voi
       // The database out of reach fails the layer with a defect: a setup failure all the same, named by its flag.
       Effect.catchCause(namedBy(flag))
     )
-    if (report.tasks.failed > 0 || report.tasks.current > 0) {
-      return yield* new RunFailed({ message: `run ${report.runId}: ${report.tasks.failed} task(s) failed, ${report.tasks.current} left held` })
+    yield* Output.lines([`run log: ${path.relative(process.cwd(), report.eventsPath)} (oompa status, oompa view ${report.runId})`])
+    if (report.outcome === "unavailable") return yield* new UsageError({ message: `run ${report.runId} stopped: an agent cannot run on a runner (oompa view ${report.runId} says which)` })
+    if (report.outcome !== "ok") {
+      return yield* new RunFailed({ message: `run ${report.runId}: ${report.tasks.failed} task(s) failed, ${report.tasks.current} left held${report.tasks.failed + report.tasks.current === 0 ? " (oompa status says why it failed)" : ""}` })
     }
   })
 
@@ -114,16 +116,20 @@ export const postgres = Command.make("postgres", {
   Command.withExamples([{ command: "oompa cluster postgres", description: "Prints its URL, runs until Ctrl-C" }])
 )
 
-export const status = Command.make("status", { db: dbFlag }, ({ db }) =>
+/** The cluster's status as lines (the workers of `runId`, or of its newest run), read from `db` given by `flag`. */
+export const statusLines = (flag: string, db: string, runId?: string) =>
   Effect.gen(function*() {
-    const url = yield* checkDb("--db", db)
+    const url = yield* checkDb(flag, db)
     const { ClusterRunner, ClusterStatus } = yield* cluster()
-    const status = yield* ClusterStatus.read().pipe(
+    const status = yield* ClusterStatus.read({ ...(runId === undefined ? {} : { run: runId }) }).pipe(
       Effect.provide(ClusterRunner.database(url)),
-      Effect.catchCause(namedBy("--db"))
+      Effect.catchCause(namedBy(flag))
     )
-    yield* Output.lines(ClusterStatus.lines(status))
-  })).pipe(
+    return ClusterStatus.lines(status)
+  })
+
+export const status = Command.make("status", { db: dbFlag }, ({ db }) =>
+  Effect.flatMap(statusLines("--db", db), Output.lines)).pipe(
   Command.withDescription("Show a cluster's runners, its latest runs and where each worker of the newest ran"),
   Command.withExamples([{ command: "oompa cluster status --db postgres://oompa@db/oompa", description: "Runners, runs, workers" }])
 )

@@ -15,6 +15,7 @@ import { FsTaskQueue, HarnessCheck, JsonlEventLog, RunLock, RunPaths } from "@oo
 import { execFileSync } from "node:child_process"
 import { NothingUsable, UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
+import * as Cluster from "./cluster.ts"
 import * as ProgressView from "../ProgressView.ts"
 import * as RunHistory from "../RunHistory.ts"
 import * as Session from "../Session.ts"
@@ -136,22 +137,28 @@ const runById = (session: Session.Session, runId: Option.Option<string>) =>
 /**
  * `oompa status` in-process: the latest run's summary (or `run`'s), printed as lines or `--json`.
  */
-export const statusProgram = (options: { readonly json: boolean; readonly run: Option.Option<string> }) =>
+export const statusProgram = (options: { readonly json: boolean; readonly run: Option.Option<string>; readonly cluster?: Option.Option<string> }) =>
   Effect.gen(function*() {
+    const cluster = options.cluster ?? Option.none()
+    if (options.json && Option.isSome(cluster)) return yield* new UsageError({ message: "--json: not with --cluster yet (oompa cluster status shows the cluster)" })
     const session = yield* currentSession
     const summary = yield* runById(session, options.run)
     if (options.json) return yield* Output.json(RunSummary.RunSummary, summary)
     yield* Output.lines(RunHistory.summaryLines(summary))
+    // A cluster run: its runners, and where each of its worker slots ran.
+    if (Option.isSome(cluster)) yield* Output.lines(yield* Cluster.statusLines("--cluster", cluster.value, summary.runId))
   })
 
 export const status = Command.make("status", {
   json: Output.jsonFlag("the summary (RunSummary)"),
-  run: Flag.String("run").pipe(Flag.optional, Flag.withDescription("A run id (default: the latest run)"))
+  run: Flag.String("run").pipe(Flag.optional, Flag.withDescription("A run id (default: the latest run)")),
+  cluster: Flag.String("cluster").pipe(Flag.optional, Flag.withDescription("A cluster run: also show its runners and where each worker ran (the cluster's PostgreSQL URL)"))
 }, statusProgram).pipe(
   Command.withDescription("Summarise the latest run (or --run ID) from its log"),
   Command.withExamples([
     { command: "oompa status", description: "The latest run" },
-    { command: "oompa status --json --run 1a2b3c4d", description: "Run 1a2b3c4d as JSON (RunSummary of @oompa/core)" }
+    { command: "oompa status --json --run 1a2b3c4d", description: "Run 1a2b3c4d as JSON (RunSummary of @oompa/core)" },
+    { command: "oompa status --cluster postgres://oompa@db/oompa", description: "The latest run, with the cluster's runners and where each worker ran" }
   ])
 )
 

@@ -166,7 +166,9 @@ export const summarize = (runId: string, events: ReadonlyArray<Event>): RunSumma
         ...(reason === undefined ? {} : { stopped: reason })
       }
     }),
-    merged: events.filter((e) => e._tag === "MergeResult" && e.outcome === "merged").length,
+    // Landings, not reports of them: a copy of work main already holds (a cluster's redelivered
+    // iteration) is answered with that landing's commit, and is the same landing.
+    merged: new Set(events.filter(is("MergeResult")).filter((e) => e.outcome === "merged").map((e, i) => e.sha ?? `unnamed ${i}`)).size,
     rejected: iterations.filter((i) => i.outcome === "rejected" || i.outcome === "exhausted").length,
     failedTasks: events.filter((e) => e._tag === "TaskMoved" && e.to === "failed").length,
     failed: events.filter(is("TaskMoved")).filter((e) => e.to === "failed").map((e) => ({ task: e.task, reason: e.reason ?? "no reason recorded" })),

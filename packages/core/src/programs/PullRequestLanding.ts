@@ -258,7 +258,11 @@ export const make = (options: Options) =>
           yield* git.refreshMain
           yield* retireRemoteBranch(request.worker, found.number, branch)
           yield* git.recordPullRequestHead(request.task, undefined)
-          return { head: found.head, base: found.head, outcome: { _tag: "Merged", sha: merged, previous: merged, waitedMs: 0, testMs: 0 } } satisfies Resumed
+          const outcome: MergeOutcome = { _tag: "Merged", sha: merged, previous: merged, waitedMs: 0, testMs: 0 }
+          // This run completes the task: its log says the work landed, as for a merge it watched.
+          const submission: Submission = { worker: request.worker, iteration: request.iteration, number: 0, branch: request.branch, base: found.head, head: found.head, message: "", task: request.task }
+          yield* emitNow((at) => resultEvent(submission, outcome, at))
+          return { head: found.head, base: found.head, outcome } satisfies Resumed
         }
         // The branch as the host has it now, with its commits: still the one recorded, or nothing is taken up.
         if ((yield* git.fetchBranch(branch)) !== recorded) return undefined

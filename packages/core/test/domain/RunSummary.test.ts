@@ -67,6 +67,14 @@ describe("RunSummary", () => {
     assert.deepStrictEqual([finished.outcome, finished.durationMs, finished.budget], ["failed", 1_000, "max_agent_calls"])
   })
 
+  it("counts landings, not reports of them: a second report of a landing (a cluster's redelivered iteration) names the same commit", () => {
+    const again = { _tag: "MergeResult", at: 1_900, worker: "w0", iteration: 1, outcome: "merged", sha: "f00", branch: "oompa/1a2b3c4d/w0-1", files: [] } as const
+    const other = { ...again, iteration: 2, sha: "ba5" }
+    assert.strictEqual(summarize("1a2b3c4d", events).merged, 1)
+    assert.strictEqual(summarize("1a2b3c4d", [...events, again]).merged, 1)
+    assert.strictEqual(summarize("1a2b3c4d", [...events, again, other]).merged, 2)
+  })
+
   it("counts what the speculative merge queue did: the most candidates at once, ejections and rebuilds", () => {
     const candidate = (worker: string, position: number, rebuild: number): Event =>
       ({ _tag: "CandidateBuilt", at: 1_300, worker, iteration: 1, position, onto: "m", head: "h", outcome: "built", sha: "s", rebuild })
