@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import { NodeClusterSocket } from "@effect/platform-node"
-import { Clock, Deferred, Effect, Fiber, type FileSystem, Layer, type Path, Schedule } from "effect"
+import { Clock, Deferred, Effect, Fiber, type FileSystem, Layer, Option, type Path, Schedule } from "effect"
 import type { Sharding } from "effect/cluster"
 import type { SqlClient } from "effect/sql/SqlClient"
 import { AgentSpec, type Event, type SwarmConfig, TaskQueue } from "@oompa/core"
@@ -20,6 +20,7 @@ import * as Project from "../Project.ts"
 import * as RunLock from "../RunLock.ts"
 import * as RunPaths from "../RunPaths.ts"
 import * as SwarmRun from "../SwarmRun.ts"
+import * as ClusterBudget from "./ClusterBudget.ts"
 import * as ClusterEventLog from "./ClusterEventLog.ts"
 import * as ClusterTaskQueue from "./ClusterTaskQueue.ts"
 import * as FolderResults from "./folderResults.ts"
@@ -92,6 +93,7 @@ export const run = (options: Options): Effect.Effect<ClusterReport, Project.Setu
     const startedMs = yield* Clock.currentTimeMillis
     yield* RunTable.insert(runId, configText)
     yield* ClusterEventLog.ensure
+    yield* ClusterBudget.ensure
     const emit = (event: Event.Event) => ClusterEventLog.append(runId, ClusterEventLog.driver, event)
     const eventsPath = RunPaths.eventsPath(project.paths, runId as never)
     const follower = yield* followLog(runId, eventsPath)
@@ -191,6 +193,8 @@ export const run = (options: Options): Effect.Effect<ClusterReport, Project.Setu
           )))
     )
     yield* RunTable.finish(runId)
+    // The run's own limit, counted over every runner, if that is what stopped it.
+    const budget = reasons.includes("budget") ? yield* ClusterBudget.runSpent(runId, project.config.budget) : Option.none()
     const count = (status: "complete" | "failed" | "pending" | "current") => Effect.map(watcher.list(status), (tasks) => tasks.length)
     const tasks = { complete: yield* count("complete"), failed: yield* count("failed"), pending: yield* count("pending"), current: yield* count("current") }
     // Every worker has ended: a task still held is an orphan (its runner died, or could not record its
@@ -211,7 +215,8 @@ export const run = (options: Options): Effect.Effect<ClusterReport, Project.Setu
       durationMs: finishedMs - startedMs,
       merged,
       rejected: iterations.filter((i) => i.outcome === "rejected" || i.outcome === "exhausted").length,
-      failed: tasks.failed
+      failed: tasks.failed,
+      ...(Option.isSome(budget) ? { budget: budget.value } : {})
     })
     yield* follower.finish
     line(`run ${runId} finished: ${tasks.complete} complete, ${tasks.failed} failed, ${tasks.pending} pending, ${tasks.current} held (${moved} task file(s) moved out of pending/)`)

@@ -31,6 +31,7 @@ import {
 import * as GitRepo from "../internal/gitRepo.ts"
 import * as NodeServices from "../NodeServices.ts"
 import * as Project from "../Project.ts"
+import * as ClusterBudget from "./ClusterBudget.ts"
 import * as ClusterEventLog from "./ClusterEventLog.ts"
 import { candidateBranch, MergeQueueEntity } from "./Protocol.ts"
 import * as RunTable from "./RunTable.ts"
@@ -120,6 +121,7 @@ export const make = (options: Options, scope: Scope.Scope): Effect.Effect<Runner
       const config = forHub(decoded, options.hub)
       const project = yield* Project.fromConfig(options.repoRoot, config)
       yield* ClusterEventLog.ensure
+      yield* ClusterBudget.ensure
       // The run's events go to this runner's own log and to the run's merged log in PostgreSQL.
       const merged = Layer.succeed(EventSink.EventSink, yield* ClusterEventLog.make(runId, options.runner))
       const base = yield* Layer.buildWithScope(NodeServices.layer({
@@ -140,7 +142,11 @@ export const make = (options: Options, scope: Scope.Scope): Effect.Effect<Runner
       const followHub = Effect.suspend(() => held.queue !== undefined ? git.mainHead : git.refreshMain)
       const submitting = new Set<string>()
       const remote = remoteQueue(runId, git, base, followHub, submitting)
-      const run = yield* Layer.buildWithScope(Layer.provide(RunServices.layer(config, { runId, mode: "swarm" }, remote), Layer.succeedContext(base)), scope).pipe(
+      const run = yield* Layer.buildWithScope(Layer.provide(RunServices.layer(config, { runId, mode: "swarm" }, {
+        mergeQueue: remote,
+        // The run's budget counts every runner's calls.
+        budget: (local) => Effect.provideContext(ClusterBudget.make(runId, config, local), services)
+      }), Layer.succeedContext(base)), scope).pipe(
         Effect.mapError((e) => new Project.SetupError({ reason: "layers", message: e.message }))
       )
       const context = Context.merge(base, run) as RunContext

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+export * as ClusterBudget from "./ClusterBudget.ts"
 export * as ClusterEventLog from "./ClusterEventLog.ts"
 export * as ClusterRunner from "./ClusterRunner.ts"
 export * as ClusterStatus from "./ClusterStatus.ts"

@@ -11,7 +11,13 @@
 import { Clock, Context, Effect, Option } from "effect"
 import type { Budget, BudgetName } from "../domain/Budget.ts"
 
-interface Spend {
+/**
+ * What was spent: agent calls and dollars.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Spend {
   readonly calls: number
   readonly costUsd: number
 }
@@ -49,7 +55,13 @@ export class BudgetTracker extends Context.Service<BudgetTracker, {
 
 const zero: Spend = { calls: 0, costUsd: 0 }
 
-const exceeded = (budget: Budget, spend: Spend, elapsedSeconds: number): Option.Option<BudgetName> => {
+/**
+ * The first limit of `budget` that `spend` and `elapsedSeconds` reach, if any: calls, then dollars, then time.
+ *
+ * @category checks
+ * @since 0.1.0
+ */
+export const exceeded = (budget: Budget, spend: Spend, elapsedSeconds: number): Option.Option<BudgetName> => {
   if (budget.max_agent_calls !== undefined && spend.calls >= budget.max_agent_calls) return Option.some("max_agent_calls")
   if (budget.max_cost_usd !== undefined && spend.costUsd >= budget.max_cost_usd) return Option.some("max_cost_usd")
   if (budget.max_wall_seconds !== undefined && elapsedSeconds >= budget.max_wall_seconds) return Option.some("max_wall_seconds")

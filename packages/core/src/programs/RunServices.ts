@@ -158,8 +158,9 @@ export type RunServices = CurrentRun | RunState | MergeQueue.MergeQueue | Budget
 
 /**
  * The run's services, built when the run starts: the merge queue's fiber lives as long as the layer.
- * `mergeQueue` replaces the run's own queue with one that lands elsewhere (a cluster's, on another
- * runner).
+ * `shared` replaces what a cluster's runners share: `mergeQueue`, the run's own queue with one that
+ * lands elsewhere (on another runner); `budget`, the run's tracker with one that counts every
+ * runner's calls (`make` is given this run's own tracker, for what it keeps locally).
  *
  * @category layers
  * @since 0.1.0
@@ -167,7 +168,10 @@ export type RunServices = CurrentRun | RunState | MergeQueue.MergeQueue | Budget
 export const layer = (
   config: SwarmConfig,
   options: RunOptions,
-  mergeQueue?: MergeQueue.MergeQueue["Service"]
+  shared: {
+    readonly mergeQueue?: MergeQueue.MergeQueue["Service"]
+    readonly budget?: (local: BudgetTracker.BudgetTracker["Service"]) => Effect.Effect<BudgetTracker.BudgetTracker["Service"]>
+  } = {}
 ): Layer.Layer<RunServices, GitError, Git | EventSink | CommandRunner> =>
   Layer.effectContext(Effect.gen(function*() {
     const policy = PolicyGate.make(config.policy, config.tasks_dir)
@@ -188,9 +192,11 @@ export const layer = (
       dependentsFailed: yield* Ref.make(0),
       prompts: { cache: makePromptCache() }
     })
-    const budget = yield* BudgetTracker.make(config.budget)
+    const local = yield* BudgetTracker.make(config.budget)
+    const budget = shared.budget === undefined ? local : yield* shared.budget(local)
     const landing = landingOf(config, policy, dryRun)
     const target = config.target
+    const mergeQueue = shared.mergeQueue
     const queue = mergeQueue !== undefined ? mergeQueue : target?.mode === "pr"
       ? yield* Effect.flatMap(Effect.serviceOption(PullRequests), (pullRequests) =>
         Option.isNone(pullRequests)
