@@ -156,9 +156,10 @@ const queueHandlers = MergeQueueEntity.toLayer(Effect.gen(function*() {
         const queue = yield* theRun.localQueue
         const { task, branch } = payload.submission
         // A copy of a submission a dead runner's queue landed: answered from main (as this queue, which
-        // fetched it when it started, sees it), whatever became of its candidate branch.
+        // fetched it when it started, sees it; never a ref an agent could have moved), whatever became
+        // of its candidate branch.
         if (task !== undefined) {
-          const landed = yield* Recovery.landingOnMain(task, branch, yield* git.mainHead).pipe(Effect.provideService(Git.Git, git))
+          const landed = yield* Recovery.landingOnMain(task, branch, yield* theRun.followHub).pipe(Effect.provideService(Git.Git, git))
           if (landed !== undefined) {
             const outcome: MergeQueue.MergeOutcome = { _tag: "Merged", ...landed, waitedMs: 0, testMs: 0 }
             // The dead queue may have landed it without saying so: the run's log says it (counted once, by its commit).

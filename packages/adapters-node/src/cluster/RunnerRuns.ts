@@ -139,7 +139,13 @@ export const make = (options: Options, scope: Scope.Scope): Effect.Effect<Runner
       // Where this runner's workers see main. Fetching moves the ref the run's queue checks main
       // against: where the queue is held, a teammate's push fetched by a worker would look like a
       // foreign move and halt it, so workers there see main as the queue does (it follows pushes).
-      const followHub = Effect.suspend(() => held.queue !== undefined ? git.mainHead : git.refreshMain)
+      // Never the ref alone: an agent of this runner can write it, and what is found landed on main
+      // completes tasks (`Recovery.landingOnMain`). A ref the queue did not move halts the queue,
+      // and main is where the queue last put it.
+      const followHub = Effect.suspend(() =>
+        held.queue !== undefined
+          ? Effect.map(held.queue.checkMain(), (check) => check._tag === "Unchanged" ? check.main : check.move.from)
+          : git.refreshMain)
       const submitting = new Set<string>()
       const remote = remoteQueue(runId, git, base, followHub, submitting)
       const run = yield* Layer.buildWithScope(Layer.provide(RunServices.layer(config, { runId, mode: "swarm" }, {

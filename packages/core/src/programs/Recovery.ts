@@ -264,11 +264,37 @@ export const landedBy = (message: string, branch: string): boolean => {
   return trailer("Oompa-Run") === named.runId && trailer("Oompa-Worker") === named.worker && trailer("Oompa-Iteration") === String(named.iteration)
 }
 
+/** How far back along main's first parents a landing is looked for: far more landings than a run makes. */
+const firstParentsMax = 10_000
+
+/**
+ * Whether `commit` is `main` or one of its first-parent ancestors: a commit main itself moved to,
+ * not one merged in from an agent's branch.
+ */
+const onFirstParentChain = Effect.fnUntraced(function*(commit: string, main: string) {
+  const git = yield* Git
+  let at = main
+  for (let i = 0; i < firstParentsMax; i++) {
+    if (at === commit) return true
+    const parent = (yield* git.readCommit(at)).parents[0]
+    if (parent === undefined) return false
+    at = parent
+  }
+  return false
+})
+
 /**
  * Where main at `main` already holds the landing of iteration branch `branch`'s work on `task`: the
- * task's merged marker is on main and its trailers name that iteration. A merge queue started after
- * another died (a cluster's failover) meets copies of what that one landed: this, not memory, keeps
- * them from landing twice. A task landed by another iteration (a reopened task) is not this one.
+ * task's merged marker is on main's first-parent chain and its trailers name that iteration. A
+ * merge queue started after another died (a cluster's failover) meets copies of what that one
+ * landed: this, not memory, keeps them from landing twice. A task landed by another iteration (a
+ * reopened task) is not this one.
+ *
+ * The marker is a local ref an agent could point anywhere, so it proves nothing by itself: only a
+ * commit main moved to carries trailers the merge queue wrote. An agent's own commit, landed inside
+ * its work, may carry any trailers (naming another iteration, to have that one's work taken as
+ * landed and never landed); it is on main, but never on its first-parent chain. `main` must come
+ * from where agents cannot write (the hub as fetched, the queue's own record), never a local ref.
  *
  * @category programs
  * @since 0.1.0
@@ -278,7 +304,7 @@ export const landingOnMain = Effect.fnUntraced(function*(task: string, branch: s
   const marker = (yield* git.mergedMarkers).get(task)
   if (marker === undefined || !(yield* git.isAncestor(marker, main))) return undefined
   const commit = yield* git.readCommit(marker)
-  if (!landedBy(commit.message, branch)) return undefined
+  if (!landedBy(commit.message, branch) || !(yield* onFirstParentChain(marker, main))) return undefined
   return { sha: marker, previous: commit.parents[0] ?? marker }
 })
 

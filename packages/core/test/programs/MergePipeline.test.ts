@@ -403,6 +403,29 @@ describe("MergePipeline", () => {
       assert.strictEqual(run.landings, 1, "main moved once")
     })
 
+    it("a marker an agent pointed at its own commit on main, whose trailers name another iteration, is not taken for that iteration's landing", () => {
+      const run = inSimulatedTime(Effect.gen(function*() {
+        const repo = newRepo()
+        repo.useRemote()
+        const [mine, theirs] = prepare(repo, [{ files: { "a.txt": "a\n" } }, { files: { "b.txt": "b\n" } }])
+        // The hostile agent's commit carries the trailers of w1's iteration 7 on task t9; its work
+        // landed, reviewed for its diff, merged with its history as git merges it (the merge's second parent).
+        const forged = repo.commitWithParents([mine!.head], "agent\n\nOompa-Run: 0badc0de\nOompa-Task: t9\nOompa-Worker: w1\nOompa-Iteration: 7")
+        repo.remote!.head = repo.commitWithParents([mine!.base, forged], "oompa: t0\n\nOompa-Run: 0badc0de\nOompa-Task: t0\nOompa-Worker: w0\nOompa-Iteration: 1", forged)
+        const commands = new ScriptedCommands.ScriptedCommandsState(repo, { test: () => ({ passed: true, delayMs: 10 }) })
+        const options = { strategy: "no-ff", policy: PolicyGate.make({}, "tasks"), testCommand: "t", testTimeoutMs: 60_000, dryRun: false, landsOnce: true } as const
+        const services = Layer.mergeAll(MemoryGit.layer(repo), ScriptedCommands.layer(commands), CollectingEventSink.layer(new CollectingEventSink.EventLog()))
+        repo.forgeMarker("t9", forged)
+        const before = repo.remote!.head
+        const victim = { ...theirs!, worker: "w1", iteration: 7, task: "t9", branch: "oompa/0badc0de/w1-7", message: "oompa: t9\n\nOompa-Run: 0badc0de\nOompa-Task: t9\nOompa-Worker: w1\nOompa-Iteration: 7" }
+        const outcome = yield* Effect.scoped(Effect.flatMap(MergeQueue.make(options), (b) => b.submit(victim))).pipe(Effect.provide(services))
+        return { outcome, forged, before, after: repo.remote!.head }
+      }))
+      assert.strictEqual(run.outcome._tag, "Merged")
+      assert.notStrictEqual(run.outcome._tag === "Merged" && run.outcome.sha, run.forged, "answered with the agent's commit")
+      assert.notStrictEqual(run.after, run.before, "w1's work landed")
+    })
+
     it("without that look (the variant lands-twice-after-failover), the copy lands a second time", () => {
       const run = failover(new Set(["lands-twice-after-failover"]))
       assert.notStrictEqual(run.mainAfterCopies, run.mainAfterA, "the broken queue moved main for a copy")
