@@ -13,7 +13,7 @@
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
-import { LocalPostgres } from "@oompa/adapters-node/cluster"
+import { ClusterRunner, LocalPostgres } from "@oompa/adapters-node/cluster"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
@@ -109,7 +109,7 @@ describe("a swarm on three runners (Effect Cluster, PostgreSQL, a git hub)", () 
     // Failover proper: from the kill to the start of a moved slot's first iteration on another runner (its run log).
     const runId = /^run (\w+):/m.exec(result.stdout)?.[1]
     const restarts = survivors.flatMap((runner) => {
-      const log = path.join(runner.dir, ".oompa", "runs", runId ?? "-", "events.jsonl")
+      const log = path.join(ClusterRunner.runCloneOf(runner.dir, runId ?? "-"), ".oompa", "runs", runId ?? "-", "events.jsonl")
       if (!fs.existsSync(log)) return []
       return fs.readFileSync(log, "utf8").split("\n").filter((line) => line !== "").map((line) => JSON.parse(line) as { _tag: string; at: number; worker?: string })
         .filter((event) => event._tag === "IterationStarted" && victimSlots.has(event.worker ?? "") && event.at >= killedAt).map((event) => event.at - killedAt)
@@ -131,17 +131,21 @@ describe("a swarm on three runners (Effect Cluster, PostgreSQL, a git hub)", () 
     assert.deepStrictEqual(tasksIn(scratch, "complete"), ids, context)
     assert.deepStrictEqual(tasksIn(scratch, "pending"), [], context)
     for (const id of ids) assert.strictEqual(readTask(scratch, "complete", id)["merged_sha"] !== undefined, true, `${id}: its merge sha`)
-    // The survivors stopped cleanly and left no worktree; the dead runner's disk is as it died.
+    // The survivors stopped cleanly and left no worktree; the dead runner's disk is as it died. Each
+    // runner ran the run in a clone of its own.
     for (const runner of survivors) {
-      assert.strictEqual(git(runner.dir, "worktree", "list").split("\n").length, 1, `${runner.name}: ${git(runner.dir, "worktree", "list")}`)
+      const clone = ClusterRunner.runCloneOf(runner.dir, runId!)
+      assert.strictEqual(git(clone, "worktree", "list").split("\n").length, 1, `${runner.name}: ${git(clone, "worktree", "list")}`)
     }
-    // Nor a worktree folder: runners keep theirs under HOME's cache, one folder per clone.
+    // Nor a worktree folder: runners keep theirs under HOME's cache, one folder per clone; a folder
+    // left there is the killed runner's (its .git names its clone).
     const worktreesRoot = path.join(scratch.home, ".cache", "oompa", "worktrees")
     const folders = fs.existsSync(worktreesRoot) ? fs.readdirSync(worktreesRoot) : []
     assert.isAbove(folders.length, 0, `the runners' worktrees are where this test looks: ${worktreesRoot}`)
-    for (const runner of survivors) {
-      for (const folder of folders.filter((f) => f.startsWith(`${path.basename(runner.dir)}-`))) {
-        assert.deepStrictEqual(fs.readdirSync(path.join(worktreesRoot, folder)), [], `${runner.name}: ${folder}`)
+    for (const folder of folders) {
+      for (const left of fs.readdirSync(path.join(worktreesRoot, folder))) {
+        const link = fs.readFileSync(path.join(worktreesRoot, folder, left, ".git"), "utf8")
+        assert.include(link, ClusterRunner.runCloneOf(victim!.dir, runId!), `a worktree left by a runner that stopped cleanly: ${folder}/${left}: ${link}`)
       }
     }
     // The cluster's own view, taken while the survivors still ran.
@@ -164,7 +168,7 @@ describe("a swarm on three runners (Effect Cluster, PostgreSQL, a git hub)", () 
     const logged = events.filter((e) => e._tag === "IterationFinished").map((e) => `${e.worker}#${e.iteration}`)
     assert.deepStrictEqual([...new Set(logged)].sort(), [...heard].sort(), context)
     const twice = logged.filter((key, i) => logged.indexOf(key) !== i)
-    const victimLog = path.join(victim!.dir, ".oompa", "runs", runId!, "events.jsonl")
+    const victimLog = path.join(ClusterRunner.runCloneOf(victim!.dir, runId!), ".oompa", "runs", runId!, "events.jsonl")
     const victimFinished = new Set((fs.existsSync(victimLog) ? fs.readFileSync(victimLog, "utf8").trim().split("\n") : []).map((line) => JSON.parse(line) as { _tag: string; worker?: string; iteration?: number })
       .filter((e) => e._tag === "IterationFinished").map((e) => `${e.worker}#${e.iteration}`))
     assert.isTrue(twice.every((key) => victimFinished.has(key)), `logged twice: ${twice.join(", ")}; finished on the killed runner: ${[...victimFinished].join(", ")}`)
@@ -182,12 +186,13 @@ describe("a swarm on three runners (Effect Cluster, PostgreSQL, a git hub)", () 
     scratch.cleanup()
   }, 300_000)
 
-  it("oompa cluster dev: PostgreSQL, a hub copied from the repository and a runner on this machine; a swarm runs on it; Ctrl-C stops them all", async () => {
+  it("oompa cluster dev: PostgreSQL, a hub copied from the repository and a runner on this machine; two swarms from two checkouts run on it at once; Ctrl-C stops them all", async () => {
     const ids = ["t1", "t2", "t3"]
-    const scratch = scratchRepo({
-      config: { workers: [{ model: "claude:opus", role: "executor", count: 2, iterations: 5 }], review_model: "codex:gpt-5-codex", max_wait_for_tasks: 0 },
-      pending: ids.map((id) => ({ id, summary: `Write src/${id}.txt` }))
-    })
+    const otherIds = ["t4", "t5", "t6"]
+    const config = { workers: [{ model: "claude:opus", role: "executor", count: 2, iterations: 5 }], review_model: "codex:gpt-5-codex", max_wait_for_tasks: 0 }
+    const scratch = scratchRepo({ config, pending: ids.map((id) => ({ id, summary: `Write src/${id}.txt` })) })
+    // A teammate's checkout driving the same cluster: its workers are named w0 and w1 too.
+    const teammate = scratchRepo({ config, pending: otherIds.map((id) => ({ id, summary: `Write src/${id}.txt` })) })
     const dev = oompaAsync(scratch, ["cluster", "dev", "--runners", "1"])
     let printed = ""
     const url = await new Promise<string>((done) => dev.child.stdout!.on("data", (chunk: string) => {
@@ -196,14 +201,16 @@ describe("a swarm on three runners (Effect Cluster, PostgreSQL, a git hub)", () 
       if (found !== null && printed.includes("Ctrl-C")) done(found[1]!)
     }))
     await sleep(settleMs)
-    const run = await oompaAsync(scratch, ["swarm", "--cluster", url]).exited
+    const [run, other] = await Promise.all([oompaAsync(scratch, ["swarm", "--cluster", url]).exited, oompaAsync(teammate, ["swarm", "--cluster", url]).exited])
     dev.child.kill("SIGINT")
     const ended = await dev.exited
-    const context = `${run.stdout}\n${run.stderr}\n--- dev:\n${ended.stdout}\n${ended.stderr}`
+    const context = `${run.stdout}\n${run.stderr}\n--- the teammate's:\n${other.stdout}\n${other.stderr}\n--- dev:\n${ended.stdout}\n${ended.stderr}`
     assert.strictEqual(run.status, 0, context)
+    assert.strictEqual(other.status, 0, context)
     assert.deepStrictEqual(tasksIn(scratch, "complete"), ids, context)
+    assert.deepStrictEqual(tasksIn(teammate, "complete"), otherIds, context)
     const hub = path.join(scratch.repo, ".oompa", "cluster", "hub.git")
-    assert.deepStrictEqual([...landedTasks(hub).entries()].sort(), ids.map((id) => [id, 1]), context)
+    assert.deepStrictEqual([...landedTasks(hub).entries()].sort(), [...ids, ...otherIds].map((id) => [id, 1]), context)
     assert.strictEqual(ended.status, 130, context)
     // Its PostgreSQL went with it.
     const port = Number(new URL(url).port)
@@ -213,6 +220,7 @@ describe("a swarm on three runners (Effect Cluster, PostgreSQL, a git hub)", () 
       socket.once("error", () => done(false))
     }), `PostgreSQL still listens on ${port}\n${context}`)
     scratch.cleanup()
+    teammate.cleanup()
   }, 120_000)
 
   it("bad flags are refused with exit 2, the flag named, before anything connects", () => {

@@ -27,6 +27,8 @@ import * as Project from "../Project.ts"
 import * as ClusterTaskQueue from "./ClusterTaskQueue.ts"
 import { MergeQueueEntity, SubmitFailed, Worker } from "./Protocol.ts"
 import * as RunnerRuns from "./RunnerRuns.ts"
+import * as RunClones from "./runClones.ts"
+import * as RunTable from "./RunTable.ts"
 
 const run = promisify(execFile)
 
@@ -83,6 +85,15 @@ export const ensureClone = (hub: string, dir: string): Effect.Effect<void, Proje
     },
     catch: (cause) => new Project.SetupError({ reason: "remote", message: GitRemote.redact(`cannot clone the hub ${hub} into ${dir}: ${String((cause as { stderr?: string }).stderr ?? cause).trim()}`) })
   })
+
+/**
+ * Where a runner whose clone of the hub is `dir` runs run `runId`: a clone of its own, with the
+ * runner's log of the run at `.oompa/runs/<run>/events.jsonl`.
+ *
+ * @category paths
+ * @since 0.1.0
+ */
+export const runCloneOf: (dir: string, runId: string) => string = RunClones.cloneOf
 
 /** The runner's runs, and its slots: built once per runner (an entity's handlers are built once per entity). */
 class Runs extends Context.Service<Runs, RunnerRuns.RunnerRuns & { readonly slots: Semaphore.Semaphore }>()("@oompa/adapters-node/cluster/ClusterRunner/Runs") {}
@@ -190,6 +201,12 @@ export const layer = (options: Options) => {
   const runner = `${host}:${options.port}`
   const runsLayer = Layer.effect(Runs, Effect.gen(function*() {
     yield* ensureClone(options.hub, options.dir)
+    // The clones of runs that are over go (with what a killed runner left in them); unreadable runs keep theirs.
+    const known = yield* Effect.option(RunTable.list)
+    if (known._tag === "Some") {
+      const open = new Set(known.value.filter((r) => r.finishedAt === null).map((r) => r.runId))
+      yield* RunClones.removeFinished(options.dir, (runId) => Effect.succeed(!open.has(runId)))
+    }
     const slots = yield* Semaphore.make(options.slots ?? Number.MAX_SAFE_INTEGER)
     const runs = yield* RunnerRuns.make({
       hub: options.hub,

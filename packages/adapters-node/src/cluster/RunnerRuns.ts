@@ -1,6 +1,6 @@
 /**
  * What one runner knows of each run it takes part in (issue 21): the run's services on this
- * runner — its clone of the hub as the repository, the run's task queue in PostgreSQL, its own run
+ * runner — its own clone of the hub as the repository (`runClones`), the run's task queue in PostgreSQL, its own run
  * log — built on the first message of the run and kept until the runner stops; the worktrees of
  * the worker slots it holds; and, when it holds the run's `MergeQueue` entity, the queue itself.
  *
@@ -34,6 +34,7 @@ import * as Project from "../Project.ts"
 import * as ClusterBudget from "./ClusterBudget.ts"
 import * as ClusterEventLog from "./ClusterEventLog.ts"
 import { candidateBranch, MergeQueueEntity } from "./Protocol.ts"
+import * as RunClones from "./runClones.ts"
 import * as RunTable from "./RunTable.ts"
 
 /** The services a run's programs need on this runner. */
@@ -63,7 +64,7 @@ export interface RunnerRun {
 export interface Options {
   /** The hub every runner fetches from and lands on (a URL). */
   readonly hub: string
-  /** This runner's clone of the hub. */
+  /** This runner's clone of the hub: each run gets a clone of it (`runClones`). */
   readonly repoRoot: string
   /** This runner's name (`host:port`): task claims and run logs say which runner it was. */
   readonly runner: string
@@ -119,7 +120,9 @@ export const make = (options: Options, scope: Scope.Scope): Effect.Effect<Runner
         Effect.mapError((e) => new Project.SetupError({ reason: "config", message: e.message }))
       )
       const config = forHub(decoded, options.hub)
-      const project = yield* Project.fromConfig(options.repoRoot, config)
+      // The run's own clone: another run's landings must not move the refs this one's queue checks.
+      const repoRoot = yield* RunClones.ensure(options.repoRoot, runId)
+      const project = yield* Project.fromConfig(repoRoot, config)
       yield* ClusterEventLog.ensure
       yield* ClusterBudget.ensure
       // The run's events go to this runner's own log and to the run's merged log in PostgreSQL.
