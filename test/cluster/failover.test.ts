@@ -193,7 +193,10 @@ describe("a swarm on three runners (Effect Cluster, PostgreSQL, a git hub)", () 
     const scratch = scratchRepo({ config, pending: ids.map((id) => ({ id, summary: `Write src/${id}.txt` })) })
     // A teammate's checkout driving the same cluster: its workers are named w0 and w1 too.
     const teammate = scratchRepo({ config, pending: otherIds.map((id) => ({ id, summary: `Write src/${id}.txt` })) })
-    const dev = oompaAsync(scratch, ["cluster", "dev", "--runners", "1"])
+    // A teammate who stops their run with Ctrl-C: 6 tasks, agents slow enough to be caught mid-iteration.
+    const stopIds = ["t7", "t8", "t9", "ta", "tb", "tc"]
+    const stopper = scratchRepo({ config, pending: stopIds.map((id) => ({ id, summary: `Write src/${id}.txt` })) })
+    const dev = oompaAsync(scratch, ["cluster", "dev", "--runners", "1"], { env: { E2E_DELAY_MS: "1000" } })
     let printed = ""
     const url = await new Promise<string>((done) => dev.child.stdout!.on("data", (chunk: string) => {
       printed += chunk
@@ -202,6 +205,17 @@ describe("a swarm on three runners (Effect Cluster, PostgreSQL, a git hub)", () 
     }))
     await sleep(settleMs)
     const [run, other] = await Promise.all([oompaAsync(scratch, ["swarm", "--cluster", url]).exited, oompaAsync(teammate, ["swarm", "--cluster", url]).exited])
+    // Ctrl-C once the first task merged: no new iteration is sent, the one in flight is waited for,
+    // and the run ends as any run does, its folder saying what became of each task.
+    const stopping = oompaAsync(stopper, ["swarm", "--cluster", url])
+    let seen = ""
+    stopping.child.stdout!.on("data", (chunk: string) => {
+      const before = seen
+      seen += chunk
+      if (!/^w\d #1 merged/m.test(before) && /^w\d #1 merged/m.test(seen)) stopping.child.kill("SIGINT")
+    })
+    const stopped = await stopping.exited
+    await sleep(2000)
     dev.child.kill("SIGINT")
     const ended = await dev.exited
     const context = `${run.stdout}\n${run.stderr}\n--- the teammate's:\n${other.stdout}\n${other.stderr}\n--- dev:\n${ended.stdout}\n${ended.stderr}`
@@ -210,7 +224,20 @@ describe("a swarm on three runners (Effect Cluster, PostgreSQL, a git hub)", () 
     assert.deepStrictEqual(tasksIn(scratch, "complete"), ids, context)
     assert.deepStrictEqual(tasksIn(teammate, "complete"), otherIds, context)
     const hub = path.join(scratch.repo, ".oompa", "cluster", "hub.git")
-    assert.deepStrictEqual([...landedTasks(hub).entries()].sort(), [...ids, ...otherIds].map((id) => [id, 1]), context)
+    const stoppedContext = `${stopped.stdout}\n${stopped.stderr}\n${context}`
+    assert.strictEqual(stopped.status, 130, stoppedContext)
+    assert.match(stopped.stdout, /stopping; waiting for the iterations the runners are running/, stoppedContext)
+    const completed = tasksIn(stopper, "complete")
+    assert.isAbove(completed.length, 0, stoppedContext)
+    assert.isBelow(completed.length, stopIds.length, stoppedContext)
+    assert.deepStrictEqual([...completed, ...tasksIn(stopper, "pending")].sort(), stopIds, stoppedContext)
+    const stopRun = /^run (\w+):/m.exec(stopped.stdout)![1]!
+    const stopLog = fs.readFileSync(path.join(stopper.repo, ".oompa", "runs", stopRun, "events.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { _tag: string; outcome?: string })
+    assert.deepStrictEqual([stopLog.at(-1)?._tag, stopLog.at(-1)?.outcome], ["SwarmFinished", "interrupted"], stoppedContext)
+    // Nothing of that run landed after it ended: what landed is what its folder says completed.
+    const landed = landedTasks(hub)
+    assert.deepStrictEqual(stopIds.filter((id) => landed.has(id)), completed, stoppedContext)
+    assert.deepStrictEqual([...landed.entries()].filter(([id]) => !stopIds.includes(id)).sort(), [...ids, ...otherIds].map((id) => [id, 1]), context)
     assert.strictEqual(ended.status, 130, context)
     // Its PostgreSQL went with it.
     const port = Number(new URL(url).port)
@@ -221,6 +248,7 @@ describe("a swarm on three runners (Effect Cluster, PostgreSQL, a git hub)", () 
     }), `PostgreSQL still listens on ${port}\n${context}`)
     scratch.cleanup()
     teammate.cleanup()
+    stopper.cleanup()
   }, 120_000)
 
   it("bad flags are refused with exit 2, the flag named, before anything connects", () => {

@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import { NodeClusterSocket } from "@effect/platform-node"
-import { Clock, Deferred, Effect, Fiber, type FileSystem, Layer, Option, type Path, Schedule } from "effect"
+import { Cause, Clock, Deferred, Effect, Fiber, type FileSystem, Layer, Option, type Path, Schedule } from "effect"
 import type { Sharding } from "effect/cluster"
 import type { SqlClient } from "effect/sql/SqlClient"
 import { AgentSpec, type Event, type SwarmConfig, TaskQueue } from "@oompa/core"
@@ -120,6 +120,12 @@ export const run = (options: Options): Effect.Effect<ClusterReport, Project.Setu
     const iterations: Array<ClusterReport["iterations"][number]> = []
     const reasons: Array<Event.WorkerStopReason> = []
 
+    // Asked to stop (Ctrl-C): no new iteration is sent, the ones on the runners are waited for.
+    const stopping = yield* Deferred.make<void>()
+    const stopRequested = Deferred.isDone(stopping)
+    /** Sleeps `ms`, or less when the run is asked to stop. */
+    const pause = (ms: number) => Effect.raceFirst(Effect.sleep(ms), Deferred.await(stopping))
+
     /** Whether a task may still become ready: one is ready, or a held one may yet complete. */
     const waitForTasks = Effect.gen(function*() {
       const waitMs = project.config.max_wait_for_tasks * 1000
@@ -127,8 +133,8 @@ export const run = (options: Options): Effect.Effect<ClusterReport, Project.Setu
       for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
         if ((yield* watcher.ready).length > 0) return true
         const held = (yield* watcher.list("current")).length > 0 && (yield* watcher.list("pending")).length > 0
-        if (!held || (yield* Clock.currentTimeMillis) - started >= waitMs) return false
-        yield* Effect.sleep(delay)
+        if (!held || (yield* Clock.currentTimeMillis) - started >= waitMs || (yield* stopRequested)) return false
+        yield* pause(delay)
       }
     })
 
@@ -141,6 +147,10 @@ export const run = (options: Options): Effect.Effect<ClusterReport, Project.Setu
         let reason: Event.WorkerStopReason = "iterations"
         yield* emit({ _tag: "WorkerStarted", at: yield* Clock.currentTimeMillis, worker: worker.id, role: worker.role, iterations: worker.iterations })
         while (n < worker.iterations) {
+          if (yield* stopRequested) {
+            reason = "interrupted"
+            break
+          }
           step++
           const summary = yield* slot.RunIteration({ run: runId, worker: worker.id, iteration: n + 1, step }).pipe(
             // The cluster's own hiccups (a mailbox full, a shard moving) are waited out; the message is the same.
@@ -175,52 +185,62 @@ export const run = (options: Options): Effect.Effect<ClusterReport, Project.Setu
             reason = "done"
             break
           }
-          if (worker.wait_between > 0 && n < worker.iterations) yield* Effect.sleep(worker.wait_between * 1000)
+          if (worker.wait_between > 0 && n < worker.iterations) yield* pause(worker.wait_between * 1000)
         }
         yield* Effect.ignore(slot.EndWorker({ run: runId, worker: worker.id }))
         yield* emit({ _tag: "WorkerFinished", at: yield* Clock.currentTimeMillis, worker: worker.id, reason, iterations: n })
         reasons.push(reason)
         line(`${worker.id} finished: ${reason} after ${n} iteration(s)`)
-      }).pipe(Effect.onInterrupt(() =>
-        Effect.flatMap(Clock.currentTimeMillis, (at) => emit({ _tag: "WorkerFinished", at, worker: worker.id, reason: "interrupted", iterations: 0 }))))
+      })
 
-    yield* Effect.forEach(project.config.workers, driveWorker, { concurrency: "unbounded", discard: true }).pipe(
-      Effect.onInterrupt(() =>
-        Effect.flatMap(Clock.currentTimeMillis, (at) =>
-          Effect.andThen(
-            emit({ _tag: "SwarmFinished", at, outcome: "interrupted", durationMs: at - startedMs, merged: 0, rejected: 0, failed: 0 }),
-            follower.finish
-          )))
-    )
-    yield* RunTable.finish(runId)
-    // The run's own limit, counted over every runner, if that is what stopped it.
-    const budget = reasons.includes("budget") ? yield* ClusterBudget.runSpent(runId, project.config.budget) : Option.none()
-    const count = (status: "complete" | "failed" | "pending" | "current") => Effect.map(watcher.list(status), (tasks) => tasks.length)
-    const tasks = { complete: yield* count("complete"), failed: yield* count("failed"), pending: yield* count("pending"), current: yield* count("current") }
-    // Every worker has ended: a task still held is an orphan (its runner died, or could not record its
-    // outcome); it goes back to pending/ with why, counted above so the run says it did not finish it.
-    for (const task of yield* watcher.list("current")) {
-      yield* watcher.release(task.id, { feedback: `run ${runId} ended with this task held (its runner died, or could not record the outcome): check main before redoing it`, countAttempt: false, maxAttempts: project.config.max_task_attempts })
-    }
-    // The folder the tasks came from says what became of them, as after a run on one machine.
-    const moved = yield* FolderResults.writeBack(project.paths.tasksDir, files, { complete: yield* watcher.list("complete"), failed: yield* watcher.list("failed") })
-    const merged = iterations.filter((i) => i.outcome === "merged").length
-    const outcome: Event.SwarmOutcome = reasons.includes("unavailable") ? "unavailable" :
-      tasks.failed > 0 || tasks.current > 0 || reasons.includes("errors") || reasons.includes("main-moved") || (iterations.length > 0 && merged === 0) ? "failed" : "ok"
-    const finishedMs = yield* Clock.currentTimeMillis
-    yield* emit({
-      _tag: "SwarmFinished",
-      at: finishedMs,
-      outcome,
-      durationMs: finishedMs - startedMs,
-      merged,
-      rejected: iterations.filter((i) => i.outcome === "rejected" || i.outcome === "exhausted").length,
-      failed: tasks.failed,
-      ...(Option.isSome(budget) ? { budget: budget.value } : {})
-    })
-    yield* follower.finish
-    line(`run ${runId} finished: ${tasks.complete} complete, ${tasks.failed} failed, ${tasks.pending} pending, ${tasks.current} held (${moved} task file(s) moved out of pending/)`)
-    return { runId, outcome, eventsPath, iterations, tasks, durationMs: finishedMs - startedMs } satisfies ClusterReport
+    // Ctrl-C asks the run to stop: the iterations the runners are running are waited for (a persisted
+    // message runs to its end wherever it is), then the run ends as any run does: held tasks go back,
+    // the folder says what became of each. A second Ctrl-C leaves at once (the CLI exits).
+    /** The run's end, whether it ran out or was asked to stop. */
+    const finish = (interrupted: boolean) =>
+      Effect.gen(function*() {
+      yield* RunTable.finish(runId)
+      // The run's own limit, counted over every runner, if that is what stopped it.
+      const budget = reasons.includes("budget") ? yield* ClusterBudget.runSpent(runId, project.config.budget) : Option.none()
+      const count = (status: "complete" | "failed" | "pending" | "current") => Effect.map(watcher.list(status), (tasks) => tasks.length)
+      const tasks = { complete: yield* count("complete"), failed: yield* count("failed"), pending: yield* count("pending"), current: yield* count("current") }
+      // Every worker has ended: a task still held is an orphan (its runner died, or could not record its
+      // outcome); it goes back to pending/ with why, counted above so the run says it did not finish it.
+      for (const task of yield* watcher.list("current")) {
+        yield* watcher.release(task.id, { feedback: `run ${runId} ended with this task held (its runner died, or could not record the outcome): check main before redoing it`, countAttempt: false, maxAttempts: project.config.max_task_attempts })
+      }
+      // The folder the tasks came from says what became of them, as after a run on one machine.
+      const moved = yield* FolderResults.writeBack(project.paths.tasksDir, files, { complete: yield* watcher.list("complete"), failed: yield* watcher.list("failed") })
+      const merged = iterations.filter((i) => i.outcome === "merged").length
+      const outcome: Event.SwarmOutcome = interrupted ? "interrupted" : reasons.includes("unavailable") ? "unavailable" :
+        tasks.failed > 0 || tasks.current > 0 || reasons.includes("errors") || reasons.includes("main-moved") || (iterations.length > 0 && merged === 0) ? "failed" : "ok"
+      const finishedMs = yield* Clock.currentTimeMillis
+      yield* emit({
+        _tag: "SwarmFinished",
+        at: finishedMs,
+        outcome,
+        durationMs: finishedMs - startedMs,
+        merged,
+        rejected: iterations.filter((i) => i.outcome === "rejected" || i.outcome === "exhausted").length,
+        failed: tasks.failed,
+        ...(Option.isSome(budget) ? { budget: budget.value } : {})
+      })
+      yield* follower.finish
+      line(`run ${runId} finished: ${tasks.complete} complete, ${tasks.failed} failed, ${tasks.pending} pending, ${tasks.current} held (${moved} task file(s) moved out of pending/)`)
+      return { runId, outcome, eventsPath, iterations, tasks, durationMs: finishedMs - startedMs } satisfies ClusterReport
+      })
+
+    return yield* Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        const driving = yield* Effect.forkChild(Effect.forEach(project.config.workers, driveWorker, { concurrency: "unbounded", discard: true }))
+        const exit = yield* Effect.exit(restore(Fiber.join(driving)))
+        if (exit._tag === "Success") return yield* finish(false)
+        if (!Cause.hasInterruptsOnly(exit.cause)) return yield* Effect.failCause(exit.cause)
+        yield* Deferred.succeed(stopping, undefined)
+        line(`run ${runId}: stopping; waiting for the iterations the runners are running (Ctrl-C again leaves them running)`)
+        yield* Fiber.join(driving)
+        return yield* finish(true)
+      }))
   })).pipe(
     // The cluster's own failures (its database, a message that could not be delivered) end the run, named.
     Effect.mapError((e) => e._tag === "SetupError" ? e : new Project.SetupError({ reason: "remote", message: `the cluster: ${"message" in e && typeof e.message === "string" && e.message !== "" ? e.message : e._tag}` }))
