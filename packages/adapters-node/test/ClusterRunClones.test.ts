@@ -10,6 +10,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as RunClones from "../src/cluster/runClones.ts"
+import * as GitRepo from "../src/internal/gitRepo.ts"
 
 const git = (cwd: string, ...args: ReadonlyArray<string>) =>
   execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd, encoding: "utf8" }).trim()
@@ -32,12 +33,22 @@ describe("a runner's clone per run", () => {
       fs.writeFileSync(path.join(done, "b.txt"), "b\n")
       assert.strictEqual(yield* RunClones.ensure(runner, "0000dead"), done)
       assert.isTrue(fs.existsSync(path.join(done, "b.txt")))
-      // A worktree a killed runner left, outside the clone (as runners keep them).
-      const left = path.join(root, "worktrees", "w0")
+      // A worktree a killed runner left, where runners keep them (the clone's default worktrees folder).
+      const env = { XDG_CACHE_HOME: path.join(root, "cache") }
+      const left = path.join(GitRepo.defaultWorktreesDir(done, env), "w0")
       git(done, "worktree", "add", "-q", "--detach", left)
-      yield* RunClones.removeFinished(runner, (runId) => Effect.succeed(runId === "0000dead"))
+      // An agent sharing the clone's .git registers a "worktree" at a folder it wants gone.
+      const precious = path.join(root, "precious")
+      fs.mkdirSync(precious)
+      fs.writeFileSync(path.join(precious, "keep.txt"), "keep\n")
+      fs.mkdirSync(path.join(done, ".git", "worktrees", "evil"), { recursive: true })
+      fs.writeFileSync(path.join(done, ".git", "worktrees", "evil", "gitdir"), `${path.join(precious, ".git")}\n`)
+      fs.writeFileSync(path.join(done, ".git", "worktrees", "evil", "HEAD"), `${git(done, "rev-parse", "HEAD")}\n`)
+      assert.include(git(done, "worktree", "list"), precious)
+      yield* RunClones.removeFinished(runner, (runId) => Effect.succeed(runId === "0000dead"), env)
       assert.isFalse(fs.existsSync(done))
       assert.isFalse(fs.existsSync(left))
+      assert.isTrue(fs.existsSync(path.join(precious, "keep.txt")), "a folder the clone's git named, not oompa's, is left alone")
       assert.isTrue(fs.existsSync(path.join(going, ".git")))
       // A clone cut short is made again.
       fs.rmSync(path.join(going, ".git"), { recursive: true })

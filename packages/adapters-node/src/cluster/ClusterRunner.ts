@@ -205,7 +205,7 @@ export const layer = (options: Options) => {
     const known = yield* Effect.option(RunTable.list)
     if (known._tag === "Some") {
       const open = new Set(known.value.filter((r) => r.finishedAt === null).map((r) => r.runId))
-      yield* RunClones.removeFinished(options.dir, (runId) => Effect.succeed(!open.has(runId)))
+      yield* RunClones.removeFinished(options.dir, (runId) => Effect.succeed(!open.has(runId)), options.env ?? process.env)
     }
     const slots = yield* Semaphore.make(options.slots ?? Number.MAX_SAFE_INTEGER)
     const runs = yield* RunnerRuns.make({

@@ -7,7 +7,7 @@
  * (`<runner dir>/.oompa/cluster-runs/<run>/.oompa/runs/<run>/events.jsonl`).
  *
  * A clone stays after its run (the runner's log of it is there); the runner's next start removes
- * the clones of finished runs, with any worktree a killed runner left.
+ * the clones of finished runs, with the folder of worktrees a killed runner left.
  *
  * Internal: used by `RunnerRuns` and `ClusterRunner`.
  *
@@ -19,6 +19,7 @@ import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { promisify } from "node:util"
+import * as GitRepo from "../internal/gitRepo.ts"
 import * as Project from "../Project.ts"
 
 const run = promisify(execFile)
@@ -45,21 +46,19 @@ export const ensure = (runnerDir: string, runId: string): Effect.Effect<string, 
   })
 
 /**
- * Removes the clones of runs `finished` says are over, and the worktrees each still has (a runner
- * killed mid-run leaves them). What cannot be removed stays, for the next start.
+ * Removes the clones of runs `finished` says are over, and the folder of worktrees each has (a
+ * runner killed mid-run leaves worktrees there). Only the two folders oompa made are removed: never
+ * a path the clone's git names, which an agent sharing its `.git` could point anywhere.
  */
-export const removeFinished = (runnerDir: string, finished: (runId: string) => Effect.Effect<boolean>) =>
+export const removeFinished = (runnerDir: string, finished: (runId: string) => Effect.Effect<boolean>, env: Readonly<Record<string, string | undefined>> = process.env) =>
   Effect.gen(function*() {
     const names = fs.existsSync(folder(runnerDir)) ? fs.readdirSync(folder(runnerDir)) : []
     for (const runId of names) {
       if (!(yield* finished(runId))) continue
       const clone = cloneOf(runnerDir, runId)
-      yield* Effect.promise(async () => {
-        const listed = await run("git", ["worktree", "list", "--porcelain"], { cwd: clone }).then((r) => r.stdout, () => "")
-        const worktrees = listed.split("\n").filter((line) => line.startsWith("worktree ")).map((line) => line.slice("worktree ".length)).slice(1)
-        for (const worktree of worktrees) {
-          await run("git", ["worktree", "remove", "--force", "--force", worktree], { cwd: clone }).catch(() => fs.rmSync(worktree, { recursive: true, force: true }))
-        }
+      yield* Effect.sync(() => {
+        // Where the run's worktrees are: the default folder of its clone (a cluster run has no `worktrees_dir`).
+        fs.rmSync(GitRepo.defaultWorktreesDir(fs.realpathSync(clone), env), { recursive: true, force: true })
         fs.rmSync(clone, { recursive: true, force: true })
       })
     }
