@@ -66,7 +66,7 @@ layer(Live, { timeout: 120_000 })("ClusterEventLog (PostgreSQL)", (it) => {
         const slow = yield* Effect.gen(function*() {
           const sql = yield* SqlClient
           yield* sql.withTransaction(Effect.gen(function*() {
-            yield* sql`INSERT INTO oompa_events (run_id, runner, event) VALUES ('run-3', 'slow', ${JSON.stringify(warning("first, committed last"))}::json)`
+            yield* sql`INSERT INTO oompa_events (run_id, runner, key, event) VALUES ('run-3', 'slow', 'slow-1', ${JSON.stringify(warning("first, committed last"))}::json)`
             yield* Deferred.succeed(inserted, undefined)
             yield* Deferred.await(commit)
           }))
@@ -95,7 +95,7 @@ layer(Live, { timeout: 120_000 })("ClusterEventLog (PostgreSQL)", (it) => {
         const sql = yield* SqlClient
         const writer = yield* ClusterEventLog.make("run-4", "runner-a")
         yield* writer.emit(warning("before"))
-        yield* sql`INSERT INTO oompa_events (run_id, runner, event) VALUES ('run-4', 'newer-oompa', ${JSON.stringify({ _tag: "FromTheFuture", at: 1 })}::json)`
+        yield* sql`INSERT INTO oompa_events (run_id, runner, key, event) VALUES ('run-4', 'newer-oompa', 'newer-1', ${JSON.stringify({ _tag: "FromTheFuture", at: 1 })}::json)`
         yield* writer.emit(warning("after"))
         const read = messages(yield* ClusterEventLog.readAll("run-4"))
         assert.strictEqual(read.length, 3)

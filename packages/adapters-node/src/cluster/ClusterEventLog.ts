@@ -21,6 +21,7 @@
 import { Event as EventModule, EventSink, SchemaProblems } from "@oompa/core"
 import { Clock, Effect, Layer, Result, Schema, Schedule } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
+import { randomUUID } from "node:crypto"
 import * as Project from "../Project.ts"
 
 type Event = EventModule.Event
@@ -56,6 +57,7 @@ export const ensure = Effect.gen(function*() {
       tx xid8 NOT NULL DEFAULT pg_current_xact_id(),
       run_id text NOT NULL,
       runner text NOT NULL,
+      key text NOT NULL UNIQUE,
       event json NOT NULL
     )`
     yield* sql`CREATE INDEX IF NOT EXISTS oompa_events_by_run ON oompa_events (run_id, tx, id)`
@@ -76,7 +78,9 @@ export const append = (runId: string, runner: string, event: Event): Effect.Effe
   Effect.gen(function*() {
     const sql = yield* SqlClient
     const text = JSON.stringify(encodeEvent(event))
-    yield* sql`INSERT INTO oompa_events (run_id, runner, event) VALUES (${runId}, ${runner}, ${text}::json)`.pipe(
+    // Tried again after a lost answer (its commit may have happened), the row is not written twice.
+    const key = randomUUID()
+    yield* sql`INSERT INTO oompa_events (run_id, runner, key, event) VALUES (${runId}, ${runner}, ${key}, ${text}::json) ON CONFLICT (key) DO NOTHING`.pipe(
       Effect.retry({ times: 6, schedule: Schedule.exponential("100 millis") }),
       Effect.catch((e) => Effect.logWarning(`run ${runId}: a ${event._tag} event of ${runner} is missing from the merged run log (the runner's own log has it): ${e.message}`))
     )

@@ -225,7 +225,8 @@ export const run = (options: Options): Effect.Effect<ClusterReport, Project.Setu
         failed: tasks.failed,
         ...(Option.isSome(budget) ? { budget: budget.value } : {})
       })
-      yield* follower.finish
+      const unfinishedLog = yield* follower.finish
+      if (unfinishedLog !== undefined) line(`warning: ${unfinishedLog}`)
       line(`run ${runId} finished: ${tasks.complete} complete, ${tasks.failed} failed, ${tasks.pending} pending, ${tasks.current} held (${moved} task file(s) moved out of pending/)`)
       return { runId, outcome, eventsPath, iterations, tasks, durationMs: finishedMs - startedMs } satisfies ClusterReport
       })
@@ -266,18 +267,22 @@ const followLog = (runId: string, eventsPath: string) =>
     const stop = yield* Deferred.make<void>()
     const fiber = yield* Effect.forkScoped(Effect.gen(function*() {
       for (;;) {
-        yield* copy(true)
+        // A read that failed (the database out of reach a moment) moved nothing: the next one reads it again.
+        yield* Effect.exit(copy(true))
         if (yield* Deferred.isDone(stop)) return
         yield* Effect.raceFirst(Effect.sleep("500 millis"), Deferred.await(stop))
       }
     }))
+    /**
+     * The rest of the log, once every writer has finished (the runners replied, the driver's own
+     * writes are committed): what the settled reads held back is read after everything they read.
+     * What cannot be read even after retries is said, not thrown: the run itself is over.
+     */
     const finish = Effect.gen(function*() {
       yield* Deferred.succeed(stop, undefined)
       yield* Fiber.join(fiber)
-      // Every writer has finished (the runners replied, the driver's own writes are committed): what
-      // the settled reads held back is read now, after everything they read.
-      yield* copy(true)
-      yield* copy(false)
+      const rest = yield* Effect.exit(Effect.andThen(copy(true), copy(false)).pipe(Effect.retry({ times: 6, schedule: Schedule.exponential("100 millis") })))
+      return rest._tag === "Success" ? undefined : `${eventsPath} misses the run's last events (the cluster's database has them in oompa_events): ${Cause.squash(rest.cause)}`
     })
     return { finish }
   })

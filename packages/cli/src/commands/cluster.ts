@@ -87,6 +87,8 @@ export const runSwarm = (dbValue: string, flag = "--cluster"): Effect.Effect<voi
       Effect.catchCause(namedBy(flag))
     )
     yield* Output.lines([`run log: ${path.relative(process.cwd(), report.eventsPath)} (oompa status, oompa view ${report.runId})`])
+    // Stopped by Ctrl-C (after the iterations in flight ended): exit 130, as a run on one machine.
+    if (report.outcome === "interrupted") return yield* Effect.interrupt
     if (report.outcome === "unavailable") return yield* new UsageError({ message: `run ${report.runId} stopped: an agent cannot run on a runner (oompa view ${report.runId} says which)` })
     if (report.outcome !== "ok") {
       return yield* new RunFailed({ message: `run ${report.runId}: ${report.tasks.failed} task(s) failed, ${report.tasks.current} left held${report.tasks.failed + report.tasks.current === 0 ? " (oompa status says why it failed)" : ""}` })
