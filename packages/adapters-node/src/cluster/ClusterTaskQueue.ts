@@ -20,7 +20,7 @@
  *   claimed meanwhile is skipped, never handed out twice;
  * - every other move locks its row and checks its status: a second completion is a no-op;
  * - `settleBlocked` runs under a per-queue advisory lock, table creation under another;
- * - a transaction aborted for a deadlock or a serialization failure is run again.
+ * - a transaction aborted for a deadlock, a serialization failure or a lost connection is run again.
  *
  * `claimed_by` is for `releaseClaimsOf` and `takesBackHeld`. Errors are `TaskQueueError`s naming
  * the operation, the task and the server's words, any URL's password masked.
@@ -28,7 +28,7 @@
  * @since 0.1.0
  */
 import { Errors, Ids, Task as TaskModule, TaskDependencies, TaskQueue as TaskQueueModule } from "@oompa/core"
-import { Effect, Layer, Option, Schema } from "effect"
+import { Effect, Layer, Option, Schedule, Schema } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { isSqlError, type SqlError } from "effect/sql/SqlError"
 
@@ -51,12 +51,7 @@ export interface Options {
   readonly takesBackHeld?: boolean | undefined
 }
 
-/**
- * A record of `invalid/`: a task file that could not be read, or a task set aside, with the reason.
- *
- * @category models
- * @since 0.1.0
- */
+/** A record of `invalid/`: a task file that could not be read, or a task set aside, with the reason. @category models @since 0.1.0 */
 export interface InvalidRecord {
   readonly name: string
   readonly content: string
@@ -124,14 +119,18 @@ const sqlMessage = (error: SqlError): string => {
 const sqlFailed = (operation: string, task?: string, what = operation) => (error: SqlError) =>
   Effect.fail(queueError(operation, task, `${what} failed in PostgreSQL: ${sqlMessage(error)}`))
 
-/** Deadlocks and serialization failures abort a transaction that can simply be run again. */
-const isTransient = (error: unknown): boolean =>
-  isSqlError(error) && (error.reason._tag === "DeadlockError" || error.reason._tag === "SerializationError")
+/**
+ * A deadlock, a serialization failure or a lost connection (a restart, a blip) is tried again, 8
+ * times from 50 ms doubling (13 s): every move is safe to repeat, even when the lost answer was a
+ * commit's (a claim under a message's key takes its task back, a second completion is a no-op).
+ */
+const transientRetry = { times: 8, schedule: Schedule.exponential("50 millis"), while: (error: unknown) =>
+  isSqlError(error) && ["DeadlockError", "SerializationError", "ConnectionError"].includes(error.reason._tag) }
 
 /** Runs `effect` as one transaction, again after a transient abort; SQL failures become `TaskQueueError`s. */
 const transact = <A>(sql: Sql, operation: string, task: string | undefined, effect: Effect.Effect<A, Errors.TaskQueueError | SqlError>) =>
   sql.withTransaction(effect).pipe(
-    Effect.retry({ times: 5, while: isTransient }),
+    Effect.retry(transientRetry),
     Effect.catchTag("SqlError", sqlFailed(operation, task))
   )
 
@@ -154,7 +153,7 @@ const ensureSchema = (sql: Sql) =>
       for (const statement of schemaStatements) yield* sql.unsafe(statement)
     }))
   }).pipe(
-    Effect.retry({ times: 5, while: isTransient }),
+    Effect.retry(transientRetry),
     Effect.catchTag("SqlError", sqlFailed("open", undefined, "creating the queue's tables"))
   )
 
