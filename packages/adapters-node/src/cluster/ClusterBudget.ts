@@ -15,27 +15,23 @@ import { type Budget, BudgetTracker, type SwarmConfig } from "@oompa/core"
 import { Effect, Option, Schedule } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as Project from "../Project.ts"
+import * as Tables from "./tables.ts"
 
 type Tracker = BudgetTracker.BudgetTracker["Service"]
 
-const failed = (what: string) => (cause: { readonly message: string }) =>
-  new Project.SetupError({ reason: "remote", message: `the cluster's database: ${what}: ${cause.message}` })
+const failed = Tables.failed
 
-/** Creates the table unless it exists; concurrent creators wait for each other (an advisory lock). */
-export const ensure = Effect.gen(function*() {
-  const sql = yield* SqlClient
-  yield* sql.withTransaction(Effect.gen(function*() {
-    yield* sql`SELECT pg_advisory_xact_lock(hashtext('oompa_run_spend'))`
-    yield* sql`CREATE TABLE IF NOT EXISTS oompa_run_spend (
-      run_id text NOT NULL,
-      worker text NOT NULL,
-      calls integer NOT NULL DEFAULT 0,
-      cost_usd double precision NOT NULL DEFAULT 0,
-      started_at timestamptz NOT NULL DEFAULT now(),
-      PRIMARY KEY (run_id, worker)
-    )`
-  }))
-}).pipe(Effect.mapError(failed("creating oompa_run_spend")))
+/** Creates the table unless it exists. */
+export const ensure = Tables.ensure("oompa_run_spend", (sql) => [
+  sql`CREATE TABLE IF NOT EXISTS oompa_run_spend (
+    run_id text NOT NULL,
+    worker text NOT NULL,
+    calls integer NOT NULL DEFAULT 0,
+    cost_usd double precision NOT NULL DEFAULT 0,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run_id, worker)
+  )`
+])
 
 /**
  * A database that does not answer is tried for about six seconds; then the call dies, the cause

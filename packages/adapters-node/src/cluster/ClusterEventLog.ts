@@ -23,6 +23,7 @@ import { Clock, Effect, Layer, Result, Schema, Schedule } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { randomUUID } from "node:crypto"
 import * as Project from "../Project.ts"
+import * as Tables from "./tables.ts"
 
 type Event = EventModule.Event
 
@@ -44,25 +45,20 @@ export interface LoggedEvent {
   readonly event: Event
 }
 
-const failed = (what: string) => (cause: { readonly message: string }) =>
-  new Project.SetupError({ reason: "remote", message: `the cluster's database: ${what}: ${cause.message}` })
+const failed = Tables.failed
 
-/** Creates the table unless it exists; concurrent creators wait for each other (an advisory lock). */
-export const ensure = Effect.gen(function*() {
-  const sql = yield* SqlClient
-  yield* sql.withTransaction(Effect.gen(function*() {
-    yield* sql`SELECT pg_advisory_xact_lock(hashtext('oompa_events'))`
-    yield* sql`CREATE TABLE IF NOT EXISTS oompa_events (
-      id bigserial PRIMARY KEY,
-      tx xid8 NOT NULL DEFAULT pg_current_xact_id(),
-      run_id text NOT NULL,
-      runner text NOT NULL,
-      key text NOT NULL UNIQUE,
-      event json NOT NULL
-    )`
-    yield* sql`CREATE INDEX IF NOT EXISTS oompa_events_by_run ON oompa_events (run_id, tx, id)`
-  }))
-}).pipe(Effect.mapError(failed("creating oompa_events")))
+/** Creates the table unless it exists. */
+export const ensure = Tables.ensure("oompa_events", (sql) => [
+  sql`CREATE TABLE IF NOT EXISTS oompa_events (
+    id bigserial PRIMARY KEY,
+    tx xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    run_id text NOT NULL,
+    runner text NOT NULL,
+    key text NOT NULL UNIQUE,
+    event json NOT NULL
+  )`,
+  sql`CREATE INDEX IF NOT EXISTS oompa_events_by_run ON oompa_events (run_id, tx, id)`
+])
 
 const encodeEvent = Schema.encodeSync(EventModule.Event)
 const decodeEvent = Schema.decodeUnknownResult(EventModule.Event, { errors: "all" })

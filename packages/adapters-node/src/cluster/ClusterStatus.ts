@@ -9,6 +9,7 @@ import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as Project from "../Project.ts"
 import * as RunTable from "./RunTable.ts"
+import * as Tables from "./tables.ts"
 
 /**
  * @category models
@@ -28,8 +29,7 @@ export interface ClusterStatus {
   readonly workers: ReadonlyArray<RunTable.WorkerRow>
 }
 
-const failed = (what: string) => (cause: { readonly message: string }) =>
-  new Project.SetupError({ reason: "remote", message: `the cluster's database: ${what}: ${cause.message}` })
+const failed = Tables.failed
 
 /**
  * Reads the cluster's status: the `runs` newest runs (5), and the worker slots of `run` (default: the newest).

@@ -10,6 +10,7 @@
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as Project from "../Project.ts"
+import * as Tables from "./tables.ts"
 
 /** A run as the table has it. */
 export interface RunRow {
@@ -20,32 +21,27 @@ export interface RunRow {
   readonly finishedAt: Date | null
 }
 
-const failed = (what: string) => (cause: { readonly message: string }) =>
-  new Project.SetupError({ reason: "remote", message: `the cluster's database: ${what}: ${cause.message}` })
+const failed = Tables.failed
 
-/** Creates the table unless it exists; concurrent creators wait for each other (an advisory lock). */
-export const ensure = Effect.gen(function*() {
-  const sql = yield* SqlClient
-  yield* sql.withTransaction(Effect.gen(function*() {
-    yield* sql`SELECT pg_advisory_xact_lock(hashtext('oompa_runs'))`
-    yield* sql`CREATE TABLE IF NOT EXISTS oompa_runs (
-      run_id text PRIMARY KEY,
-      config text NOT NULL,
-      started_at timestamptz NOT NULL DEFAULT now(),
-      finished_at timestamptz
-    )`
-    // Where each worker slot last ran, as the driver heard it: what `oompa cluster status` shows.
-    yield* sql`CREATE TABLE IF NOT EXISTS oompa_run_workers (
-      run_id text NOT NULL,
-      worker text NOT NULL,
-      runner text NOT NULL,
-      iterations integer NOT NULL,
-      last_outcome text NOT NULL,
-      updated_at timestamptz NOT NULL DEFAULT now(),
-      PRIMARY KEY (run_id, worker)
-    )`
-  }))
-}).pipe(Effect.mapError(failed("creating oompa_runs")))
+/** Creates the tables unless they exist. */
+export const ensure = Tables.ensure("oompa_runs", (sql) => [
+  sql`CREATE TABLE IF NOT EXISTS oompa_runs (
+    run_id text PRIMARY KEY,
+    config text NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz
+  )`,
+  // Where each worker slot last ran, as the driver heard it: what `oompa cluster status` shows.
+  sql`CREATE TABLE IF NOT EXISTS oompa_run_workers (
+    run_id text NOT NULL,
+    worker text NOT NULL,
+    runner text NOT NULL,
+    iterations integer NOT NULL,
+    last_outcome text NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run_id, worker)
+  )`
+])
 
 /** Records a new run. */
 export const insert = (runId: string, config: string) =>
