@@ -17,6 +17,7 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Git, Ids, SwarmConfig } from "@oompa/core"
 import { Effect, Layer, Option } from "effect"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as path from "node:path"
@@ -229,6 +230,36 @@ describe("NodeGit with a remote target: landing", () => {
     }))
 })
 
+describe("NodeGit with a remote target: main as the remote answers", () => {
+  it.effect("refreshMain answers the remote's head even when an agent rewrites the tracking ref right after the fetch", () =>
+    Effect.gen(function*() {
+      const { remote, temp } = yield* withRemote
+      // The agent's forgery: a commit on top of main, and a git that, as an agent looping
+      // `git update-ref` would, points the tracking ref at it the moment a fetch has written it.
+      const main = rev(temp.repo, "refs/heads/main")!
+      const forged = cli(temp.repo, ["commit-tree", "-p", main, "-m", "forged\n\nOompa-Task: t9", `${main}^{tree}`]).trim()
+      const shim = path.join(temp.dir, "shim")
+      fs.mkdirSync(shim)
+      const real = execFileSync("sh", ["-c", "command -v git"], { encoding: "utf8" }).trim()
+      fs.writeFileSync(path.join(shim, "git"), [
+        "#!/bin/sh",
+        `"${real}" "$@"`,
+        "code=$?",
+        `for a in "$@"; do case "$a" in *:${NodeGit.remoteTrackingRef("main")}) "${real}" update-ref ${NodeGit.remoteTrackingRef("main")} ${forged};; esac; done`,
+        "exit $code",
+        ""
+      ].join("\n"), { mode: 0o755 })
+      const path0 = process.env["PATH"]
+      process.env["PATH"] = `${shim}:${path0}`
+      const answered = yield* Effect.gen(function*() {
+        const git = yield* Git.Git
+        return yield* git.refreshMain
+      }).pipe(Effect.provide(remoteGit(temp)), Effect.ensuring(Effect.sync(() => (process.env["PATH"] = path0))))
+      assert.strictEqual(answered, rev(remote, "refs/heads/main"))
+      assert.notStrictEqual(answered, forged)
+    }))
+})
+
 /** An HTTP server on loopback that refuses every request with 401; counts the requests that carried no credentials. */
 const refusingServer = Effect.acquireRelease(
   Effect.callback<{ readonly port: number; readonly anonymous: () => number; readonly server: http.Server }>((resume) => {
@@ -260,7 +291,7 @@ describe("NodeGit with a remote target: failures", () => {
         const git = yield* Git.Git
         fs.renameSync(remote, `${remote}.gone`)
         const lost = yield* Effect.flip(git.refreshMain)
-        assert.include(lost.message, "cannot reach the remote origin (git fetch, 3 attempts)")
+        assert.include(lost.message, "cannot reach the remote origin (git ls-remote, 3 attempts)")
       }).pipe(Effect.provide(remoteGit(temp, { remoteRetry: retry })))
     }))
 

@@ -195,7 +195,34 @@ export const open = Effect.fn("GitRemote.open")(function*(repo: GitRepo.Repo, re
         : Effect.succeed(sha))
 
   const mainHead = readRef(tracking)
-  const refreshMain = remoteLock.withPermit(Effect.andThen(fetch(tracking, true), mainHead))
+
+  /** The remote's head of the branch as the remote answers (git's output), before any ref holds it. */
+  const remoteHead = Effect.gen(function*() {
+    const output = yield* networkCall("ls-remote", ["ls-remote", "--", urls.fetch, mainRef])
+    if (output.exitCode !== 0) return yield* error(`git ls-remote of the remote ${shown} exited with ${output.exitCode}: ${gitMessage(output)}`)
+    const sha = GitCommand.text(output.stdout).split("\n").map((line) => line.split("\t")).find(([, ref]) => ref === mainRef)?.[0]
+    return sha !== undefined && /^[0-9a-f]{40,64}$/.test(sha) ? sha : yield* error(`the remote ${shown} has no branch ${branch}`)
+  })
+
+  /**
+   * Fetches the remote's branch and answers its head as the remote gave it, not as the tracking ref
+   * reads afterwards: an agent sharing this repository's refs can rewrite that ref between the
+   * fetch and a read, and what main holds completes tasks (`Recovery.landingOnMain`). The ref is
+   * set to the answer; a later rewrite is a foreign move the queue's check halts on.
+   */
+  const refreshMain = remoteLock.withPermit(Effect.gen(function*() {
+    for (let attempt = 1; ; attempt++) {
+      const head = yield* remoteHead
+      yield* fetch(tracking, true)
+      // Fetched with it, unless the remote's branch was rewritten in between: then ask again.
+      const present = yield* repo.git.run("refreshMain", { cwd: repo.root, args: ["cat-file", "-e", `${head}^{commit}`] })
+      if (present.exitCode === 0) {
+        yield* repo.git.ok("refreshMain", { cwd: repo.root, args: ["update-ref", "-m", "oompa: the remote's head", tracking, head] })
+        return head
+      }
+      if (attempt >= 3) return yield* error(`the remote ${shown}'s ${branch} kept moving while fetched`)
+    }
+  }))
 
   /** Pushes main (and the markers of `landed`) with the lease on `expected`. */
   const push = (expected: string, next: string, landed: ReadonlyArray<string>) =>
