@@ -88,6 +88,14 @@ export const runDir = (paths: RunPaths, runId: Ids.RunId): string => {
 export const eventsPath = (paths: RunPaths, runId: Ids.RunId): string => NodePath.join(runDir(paths, runId), RepoLayout.runLogFile)
 
 /**
+ * `.oompa/runs/<id>/report.html`, where `oompa view <id> --html` writes the run's report.
+ *
+ * @category paths
+ * @since 0.1.0
+ */
+export const reportPath = (paths: RunPaths, runId: Ids.RunId): string => NodePath.join(runDir(paths, runId), RepoLayout.runReportFile)
+
+/**
  * `.oompa/claims/`: one empty file per task this repository's runs hold in a queue shared with
  * other machines (`tasks.github`), so recovery returns only those (`internal/claimJournal.ts`).
  *

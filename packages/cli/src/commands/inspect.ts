@@ -10,7 +10,7 @@
  */
 import { Effect, FileSystem, Option, Path, Runtime, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { type Errors, Ids, Policy, Prompt, RunSummary, type Task, TaskListing, type TaskQueue } from "@oompa/core"
+import { type Errors, Ids, Policy, Prompt, RunReport, RunSummary, type Task, TaskListing, type TaskQueue } from "@oompa/core"
 import { FsTaskQueue, HarnessCheck, JsonlEventLog, RunLock, RunPaths } from "@oompa/adapters-node"
 import { execFileSync } from "node:child_process"
 import { NothingUsable, UsageError } from "../Errors.ts"
@@ -194,10 +194,17 @@ export const list = Command.make("list", {
 
 export const view = Command.make("view", {
   run: Argument.String("run").pipe(Argument.withDescription("The run id")),
-  json: Output.jsonFlag("the summary and every event (RunSummary.RunView)")
-}, ({ json, run }) =>
+  json: Output.jsonFlag("the summary and every event (RunSummary.RunView)"),
+  html: Flag.String("html").pipe(
+    Flag.withOptionalValue(""),
+    Flag.optional,
+    Flag.withMetavar("file"),
+    Flag.withDescription("Write the run's report as one self-contained HTML page (timeline per worker, merge queue, tasks, verdicts, cost, phases, why each failed task failed); --html=FILE names the file, bare --html writes report.html beside the run's log")
+  )
+}, ({ html, json, run }) =>
   Effect.gen(function*() {
     if (!Ids.isRunId(run)) return yield* new UsageError({ message: `view: ${JSON.stringify(run)} is not a run id (8 hex characters; oompa list shows them)` })
+    if (json && Option.isSome(html)) return yield* new UsageError({ message: "view: --json and --html cannot be given together" })
     const session = yield* currentSession
     const fs = yield* FileSystem.FileSystem
     const file = RunPaths.eventsPath(session.paths, run)
@@ -208,13 +215,21 @@ export const view = Command.make("view", {
     const events = yield* JsonlEventLog.readEvents(file).pipe(Effect.mapError((e) => new UsageError({ message: `view: ${e.message.split("\n")[0]}` })))
     const summary = RunSummary.withLiveness(RunSummary.summarize(run, events), yield* liveRunId(session))
     if (json) return yield* Output.json(RunSummary.RunView, { summary, events })
+    if (Option.isSome(html)) {
+      const target = html.value === "" ? RunPaths.reportPath(session.paths, run) : html.value
+      const { writeReport } = yield* Effect.promise(() => import("../report/writeReport.ts"))
+      const written = yield* writeReport(target, RunReport.make(run, events), summary)
+      return yield* Output.lines([`report of run ${run}: ${written}`])
+    }
     const startedMs = events[0]?.at ?? 0
     yield* Output.lines([...events.flatMap((e) => Option.toArray(Option.fromUndefinedOr(ProgressView.plainLine(e, startedMs)))), "", ...RunHistory.summaryLines(summary)])
   })).pipe(
   Command.withDescription("Print a run's events and summary"),
   Command.withExamples([
     { command: "oompa view 1a2b3c4d", description: "Everything run 1a2b3c4d did" },
-    { command: "oompa view 1a2b3c4d --json", description: "Its summary and events as JSON (RunSummary.RunView of @oompa/core)" }
+    { command: "oompa view 1a2b3c4d --json", description: "Its summary and events as JSON (RunSummary.RunView of @oompa/core)" },
+    { command: "oompa view 1a2b3c4d --html", description: "Its report as a web page, beside its log (.oompa/runs/1a2b3c4d/report.html)" },
+    { command: "oompa view 1a2b3c4d --html=run.html", description: "The same report, written to run.html" }
   ])
 )
 

@@ -45,3 +45,6 @@ export const defaultTasksDir = "tasks"
  * @since 0.1.0
  */
 export const runLogFile = "events.jsonl"
+
+/** A run's HTML report, beside its log (`oompa view <run> --html`). @category constants @since 0.1.0 */
+export const runReportFile = "report.html"
