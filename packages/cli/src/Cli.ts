@@ -11,6 +11,7 @@ import * as cluster from "./commands/cluster.ts"
 import * as demo from "./commands/demo.ts"
 import * as init from "./commands/init.ts"
 import * as inspect from "./commands/inspect.ts"
+import { serve } from "./commands/serve.ts"
 import * as maintenance from "./commands/maintenance.ts"
 import * as simulation from "./commands/sim.ts"
 import * as runs from "./commands/runs.ts"
@@ -32,6 +33,7 @@ const commands = [
   inspect.context,
   inspect.check,
   inspect.stop,
+  serve,
   maintenance.worktrees,
   maintenance.cleanup,
   simulation.sim,

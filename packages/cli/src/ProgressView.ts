@@ -75,10 +75,14 @@ export const step = (previous: ProgressState, event: Event.Event): ProgressState
   switch (event._tag) {
     case "WorkerStarted":
       return update(state, event.worker, event.at, { state: "starting", iterations: event.iterations })
-    case "IterationStarted":
-      return update(state, event.worker, event.at, { state: "proposing", iteration: event.iteration, task: undefined })
+    case "IterationStarted": {
+      // A task is claimed before its iteration starts: the claim of this iteration stays.
+      const claimed = state.rows.get(event.worker)
+      const task = claimed?.iteration === event.iteration ? claimed.task : undefined
+      return update(state, event.worker, event.at, { state: "proposing", iteration: event.iteration, task })
+    }
     case "TaskClaimed":
-      return update(state, event.worker, event.at, { task: event.task })
+      return update(state, event.worker, event.at, { task: event.task, iteration: event.iteration })
     case "AgentFinished":
       // Events mark the end of a step, so the row shows the step that starts next.
       return event.call === "review" ? state : update(state, event.worker, event.at, { state: event.timedOut || event.exitCode !== 0 ? "agent failed" : "reviewing" })

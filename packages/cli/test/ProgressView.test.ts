@@ -8,8 +8,9 @@ import * as ProgressView from "../src/ProgressView.ts"
 const events: ReadonlyArray<Event.Event> = [
   { _tag: "SwarmStarted", at: 0, runId: "abcd1234", branch: "main", base: "b0", workers: [{ id: "w0", role: "executor", agent: "claude:opus", iterations: 3 }], review: true, dryRun: false },
   { _tag: "WorkerStarted", at: 0, worker: "w0", role: "executor", iterations: 3 },
-  { _tag: "IterationStarted", at: 1000, worker: "w0", iteration: 1, branch: "oompa/abcd1234/w0-1", base: "b0" },
+  // As a worker does: the claim, then the iteration's start.
   { _tag: "TaskClaimed", at: 1000, worker: "w0", iteration: 1, task: "add-login" },
+  { _tag: "IterationStarted", at: 1000, worker: "w0", iteration: 1, branch: "oompa/abcd1234/w0-1", base: "b0" },
   { _tag: "AgentFinished", at: 61_000, worker: "w0", iteration: 1, call: "propose", agent: "claude:opus", exitCode: 0, durationMs: 60_000, timedOut: false },
   { _tag: "VerdictGiven", at: 90_000, worker: "w0", iteration: 1, attempt: 1, verdict: "needs-changes", clear: true, feedback: "- tests", reviewer: "codex:" }
 ]
@@ -63,8 +64,8 @@ describe("ProgressView", () => {
     const lines = events.map((e) => ProgressView.plainLine(e, 0)).filter((l) => l !== undefined)
     assert.deepStrictEqual(lines, [
       "[0:00] run abcd1234 on main: 1 worker",
-      "[0:01] w0 iteration 1 started on oompa/abcd1234/w0-1",
       "[0:01] w0 claimed add-login",
+      "[0:01] w0 iteration 1 started on oompa/abcd1234/w0-1",
       "[1:01] w0 propose by claude:opus: exit 0 in 60.0 s",
       "[1:30] w0 review 1: needs-changes"
     ])

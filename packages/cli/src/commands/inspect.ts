@@ -90,7 +90,7 @@ export const requeue = Command.make("requeue", {
 )
 
 /** The run whose process holds the lock and is alive (or cannot be checked: another host). */
-const liveRunId = (session: Session.Session) =>
+export const liveRunId = (session: Session.Session) =>
   Effect.map(
     RunLock.inspect(session.paths.lockPath).pipe(Effect.orElseSucceed((): RunLock.LockStatus => ({ _tag: "Free" }))),
     (lock) => lock._tag === "Held" && lock.alive !== false ? lock.holder.runId : undefined
@@ -104,7 +104,7 @@ const warnSkipped = (history: JsonlEventLog.History<unknown>) =>
  * The runs `select` names, newest first, each with its liveness. `readHistory` reads only the logs
  * that changed since the last call, and only the selected runs' summaries (issue 17).
  */
-const runs = (session: Session.Session, select: JsonlEventLog.HistorySelection) =>
+export const runs = (session: Session.Session, select: JsonlEventLog.HistorySelection) =>
   Effect.gen(function*() {
     const live = yield* liveRunId(session)
     const history = yield* JsonlEventLog.readHistory(session.paths, { select, liveRunId: live })
@@ -317,9 +317,12 @@ export const check = Command.make("check", {
   ])
 )
 
-export const stop = Command.make("stop", {}, () =>
+/**
+ * Sends Ctrl-C to the run holding this repository's lock and answers what it did (`oompa stop`, and
+ * the dashboard's stop button).
+ */
+export const stopRunning = (session: Session.Session) =>
   Effect.gen(function*() {
-    const session = yield* currentSession
     const lock = yield* RunLock.inspect(session.paths.lockPath).pipe(Effect.mapError((e) => new UsageError({ message: e.message })))
     if (lock._tag !== "Held" || lock.alive === false) return yield* new UsageError({ message: "stop: no oompa run is running in this repository" })
     if (!RunLock.stoppable(lock.holder)) {
@@ -330,7 +333,13 @@ export const stop = Command.make("stop", {}, () =>
       })
     }
     yield* Effect.sync(() => process.kill(lock.holder.pid, "SIGINT"))
-    yield* Output.lines([`sent Ctrl-C to run ${lock.holder.runId} (pid ${lock.holder.pid}); it finishes its current step, returns its claims and exits`])
+    return `sent Ctrl-C to run ${lock.holder.runId} (pid ${lock.holder.pid}); it finishes its current step, returns its claims and exits`
+  })
+
+export const stop = Command.make("stop", {}, () =>
+  Effect.gen(function*() {
+    const session = yield* currentSession
+    yield* Output.lines([yield* stopRunning(session)])
   })).pipe(
   Command.withDescription("Stop the swarm running in this repository, like Ctrl-C"),
   Command.withExamples([{ command: "oompa stop", description: "Graceful stop of a detached swarm" }])

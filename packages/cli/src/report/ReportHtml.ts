@@ -194,8 +194,8 @@ const data = (report: RunReport.RunReport) => ({
  *
  * @since 0.1.0
  */
-export const body = (report: RunReport.RunReport): string =>
-  `${header(report)}<section id="timeline"><h2>Timeline</h2>${legend()}${timeline(report)}<div id="detail" hidden></div></section>` +
+export const body = (report: RunReport.RunReport, now?: ReadonlyArray<string>): string =>
+  `${header(report)}${now === undefined ? "" : `<section id="now"><h2>Now</h2><pre class="now">${escape(now.join("\n"))}</pre></section>`}<section id="timeline"><h2>Timeline</h2>${legend()}${timeline(report)}<div id="detail" hidden></div></section>` +
   `${failedTasks(report)}${tasksTable(report)}${workersTable(report)}${eventsSection(report)}` +
   `<script type="application/json" id="oompa-data">${scriptJson(data(report))}</script>`
 
@@ -203,15 +203,16 @@ export const body = (report: RunReport.RunReport): string =>
 export const scriptHash = `sha256-${createHash("sha256").update(reportScript).digest("base64")}`
 
 /**
- * The whole page. `live`: the dashboard's paths for updates (Server-Sent Events) and stopping.
+ * The whole page. `live`: the dashboard's paths for updates (Server-Sent Events) and stopping,
+ * and what each worker and the merge queue are doing now (the terminal's progress lines).
  *
  * @since 0.1.0
  */
-export const page = (report: RunReport.RunReport, live?: { readonly updates: string; readonly stop: string }): string =>
+export const page = (report: RunReport.RunReport, live?: { readonly updates: string; readonly stop: string; readonly now: ReadonlyArray<string> }): string =>
   `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
   `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src '${scriptHash}'; connect-src 'self'; form-action 'none'; base-uri 'none'">` +
   `<meta name="generator" content="oompa">` +
   `<title>oompa run ${escape(report.summary.runId)}: ${escape(report.summary.outcome)}</title><style>${reportStyle}</style></head>` +
   `<body${live === undefined ? "" : ` data-updates="${escape(live.updates)}" data-stop="${escape(live.stop)}"`}>` +
   `${live === undefined ? "" : `<div id="live"><span id="live-state">live</span> <input id="stop-token" type="password" placeholder="stop token (printed by oompa serve)" aria-label="stop token" autocomplete="off"> <button id="stop" type="button">Stop the run</button> <span id="stop-answer"></span></div>`}` +
-  `<main id="report">${body(report)}</main><script>${reportScript}</script></body></html>`
+  `<main id="report">${body(report, live?.now)}</main><script>${reportScript}</script></body></html>`
