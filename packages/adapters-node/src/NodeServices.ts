@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import { Clock, Effect, type FileSystem, Layer, type Path } from "effect"
+import { FetchHttpClient } from "effect/http"
 import type { ChildProcessSpawner } from "effect/process"
 import { type Agent, AgentSpec, type Errors, EventSink, type Ids, type Swarm, type SwarmConfig, type TaskQueue } from "@oompa/core"
 import type * as WorktreeFiles from "./internal/worktreeFiles.ts"
@@ -19,6 +20,7 @@ import * as NodeAgent from "./NodeAgent.ts"
 import * as PushCredentials from "./internal/pushCredentials.ts"
 import * as NodeCommandRunner from "./NodeCommandRunner.ts"
 import * as NodeGit from "./NodeGit.ts"
+import * as Notifications from "./Notifications.ts"
 import * as ProcessOwner from "./ProcessOwner.ts"
 import * as RunPaths from "./RunPaths.ts"
 
@@ -69,7 +71,19 @@ export const layer = (options: Options): Layer.Layer<
   ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path
 > => {
   const paths = pathsOf(options)
-  const events = JsonlEventLog.layerTee(JsonlEventLog.layer(RunPaths.eventsPath(paths, options.runId)), ...(options.sinks ?? []))
+  const logged = JsonlEventLog.layerTee(JsonlEventLog.layer(RunPaths.eventsPath(paths, options.runId)), ...(options.sinks ?? []))
+  const notify = options.config.notify ?? []
+  // Notifications see every event after the log has it; a delivery that fails for good is a warning in the log.
+  const events = notify.length === 0 ? logged : Layer.effect(EventSink.EventSink, Effect.gen(function*() {
+    const log = yield* EventSink.EventSink
+    const notifier = yield* Notifications.make(notify, {
+      runId: options.runId,
+      repoRoot: options.repoRoot,
+      env: options.env ?? process.env,
+      warn: (message) => Effect.flatMap(Clock.currentTimeMillis, (at) => log.emit({ _tag: "Warning", at, message }))
+    })
+    return JsonlEventLog.tee([log, notifier])
+  })).pipe(Layer.provide(Layer.merge(logged, FetchHttpClient.layer)))
   const git = Layer.unwrap(EventSink.EventSink.use((sink) =>
     Effect.succeed(NodeGit.layer({
       repoRoot: options.repoRoot,

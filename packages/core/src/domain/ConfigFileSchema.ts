@@ -14,6 +14,7 @@
 import { Result, Schema } from "effect"
 import { type AgentSpec, harnesses as harnessNames, parseModelString } from "./AgentSpec.ts"
 import { keyKindAnnotation } from "./ConfigProblems.ts"
+import { defaultStalledAfterSeconds, everyNotification, NotifyOn, WebhookUrl } from "./NotifyTarget.ts"
 import { defaults, MergeStrategy, OnConflict, Role, speculationMax } from "./SwarmConfig.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -168,6 +169,18 @@ const RateLimitFile = Schema.Struct({
 }).annotate({
   description: "Retrying an agent call that hit a usage or rate limit: the wait the CLI names (retry-after, \"try again in 20s\") or a doubling back-off, never past the call's timeout."
 })
+
+const NotifyFile = Schema.Struct({
+  on: Schema.optionalKey(Schema.Array(NotifyOn).annotate({
+    description: "What to tell: merged (work landed), failed (a task moved to failed/), finished (the run ended), stalled (nothing ended or merged for stalled_after seconds).",
+    default: everyNotification
+  })),
+  command: Schema.optionalKey(NonEmpty.annotate({ description: "Run by `sh -c` in the repository with the notice as JSON on its standard input (a failure is retried, never stops the run)." })),
+  webhook: Schema.optionalKey(WebhookUrl.annotate({ description: "POSTed the notice as JSON (retried on failure, never stops the run)." })),
+  stalled_after: Schema.optionalKey(Seconds.annotate({ description: "Seconds without an iteration ending or a merge before `stalled` is told.", default: defaultStalledAfterSeconds }))
+}).annotate({ description: "Who is told of what: give exactly one of command and webhook." }).check(Schema.makeFilter((entry: { readonly command?: string; readonly webhook?: string }) =>
+  (entry.command === undefined) === (entry.webhook === undefined) ? "give exactly one of command and webhook" : undefined
+))
 
 const HarnessOverrideFile = Schema.Struct({
   command: Schema.optionalKey(NonEmpty.annotate({ description: "Binary (or, for harness command, the program) to run." })),
@@ -381,7 +394,8 @@ export const ConfigFile = Schema.Struct({
   worktrees_dir: Schema.optionalKey(NonEmpty.annotate({ description: "Where worker worktrees are created." })),
   harnesses: Schema.optionalKey(HarnessesFile),
   budget: Schema.optionalKey(BudgetFile),
-  pricing: Schema.optionalKey(PricingFile)
+  pricing: Schema.optionalKey(PricingFile),
+  notify: Schema.optionalKey(Schema.Array(NotifyFile).annotate({ description: "Commands and webhooks told when work merges, a task fails, the run finishes or stalls (issue 22)." }))
 }).annotate({
   // Before the check: annotations given after it would land on the check, not on the object.
   title: "oompa.json",

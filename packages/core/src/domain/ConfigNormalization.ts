@@ -14,6 +14,7 @@ import { type AgentSpec, formatModelString, parseModelString } from "./AgentSpec
 import { type ConfigFile, type ReviewerEntry, reviewerKeys, type WorkerEntry } from "./ConfigFileSchema.ts"
 import type { ConfigProblem } from "./ConfigProblems.ts"
 import { WorkerId } from "./Ids.ts"
+import { defaultStalledAfterSeconds, everyNotification } from "./NotifyTarget.ts"
 import {
   defaults,
   type HarnessOverride,
@@ -175,7 +176,12 @@ export const normalize = (file: ConfigFile): Result.Result<SwarmConfig, ConfigPr
         ...optional("worktrees_dir", file.worktrees_dir),
         harnesses: harnessesOf(file),
         budget: file.budget ?? {},
-        pricing: file.pricing ?? {}
+        pricing: file.pricing ?? {},
+        ...optional("notify", file.notify?.map((entry) => ({
+          ...entry,
+          on: entry.on ?? everyNotification,
+          stalled_after: entry.stalled_after ?? defaultStalledAfterSeconds
+        })))
       }))))
 
 // ---------------------------------------------------------------------------------------------
@@ -261,5 +267,6 @@ export const encodeConfigFile = (config: SwarmConfig): ConfigFile => ({
   ...optional("worktrees_dir", config.worktrees_dir),
   ...optional("harnesses", nonEmpty(config.harnesses)),
   ...optional("budget", nonEmpty(config.budget)),
-  ...optional("pricing", nonEmpty(config.pricing))
+  ...optional("pricing", nonEmpty(config.pricing)),
+  ...optional("notify", config.notify)
 })

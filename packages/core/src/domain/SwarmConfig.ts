@@ -10,6 +10,7 @@ import { Schema } from "effect"
 import { AgentSpec } from "./AgentSpec.ts"
 import { Budget } from "./Budget.ts"
 import { WorkerId } from "./Ids.ts"
+import { NotifyTarget } from "./NotifyTarget.ts"
 import { Policy } from "./Policy.ts"
 import { Pricing } from "./Pricing.ts"
 import { defaultTasksDir } from "./RepoLayout.ts"
@@ -250,7 +251,9 @@ export const SwarmConfig = Schema.Struct({
   harnesses: Schema.Record(Schema.String, HarnessOverride),
   budget: Budget,
   /** Prices of models the price table does not know, by model name (issue 18); empty: none. */
-  pricing: Pricing
+  pricing: Pricing,
+  /** Commands and webhooks told of merges, failed tasks, the end of the run and quiet spells (issue 22). */
+  notify: Schema.optionalKey(Schema.Array(NotifyTarget))
 })
 export type SwarmConfig = typeof SwarmConfig.Type
 

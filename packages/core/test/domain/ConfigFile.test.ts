@@ -236,6 +236,18 @@ describe("decoding: the two dialects", () => {
     assert.include(decodeErr({ workers: [{ model: "a" }], tasks: { github: { ...github, labels: "x" } } }).message, "tasks.github")
   })
 
+  it("notify: every notification by default and a 15-minute quiet spell; exactly one of command and webhook; a webhook is an http(s) URL", () => {
+    const config = decodeOk({ workers: [{ model: "a" }], notify: [{ webhook: "https://hooks.example.com/x" }, { on: ["failed"], command: "notify-send oompa", stalled_after: 60 }] })
+    assert.deepStrictEqual(config.notify, [
+      { webhook: "https://hooks.example.com/x", on: ["merged", "failed", "finished", "stalled"], stalled_after: 900 },
+      { on: ["failed"], command: "notify-send oompa", stalled_after: 60 }
+    ])
+    assert.include(decodeErr({ workers: [{ model: "a" }], notify: [{ command: "x", webhook: "https://a.example" }] }).message, `${fileName}: notify[0]: give exactly one of command and webhook`)
+    assert.include(decodeErr({ workers: [{ model: "a" }], notify: [{ on: ["merged"] }] }).message, "give exactly one of command and webhook")
+    assert.include(decodeErr({ workers: [{ model: "a" }], notify: [{ webhook: "ftp://a.example/x" }] }).message, `${fileName}: notify[0].webhook: expected an http:// or https:// URL`)
+    assert.include(decodeErr({ workers: [{ model: "a" }], notify: [{ webhook: "https://a.example", on: ["landed"] }] }).message, "notify[0].on[0]")
+  })
+
   it("review: false turns review off; absent means on", () => {
     assert.isFalse(decodeOk({ workers: [{ model: "a" }], review: false }).review)
     assert.isTrue(decodeOk({ workers: [{ model: "a" }] }).review)
@@ -417,7 +429,15 @@ const optionalTopLevel = fc.record({
     command: harnessOverride
   }, { requiredKeys: [] }),
   budget,
-  pricing: fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9./-]{0,10}$/), modelPrice, { maxKeys: 2 })
+  pricing: fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9./-]{0,10}$/), modelPrice, { maxKeys: 2 }),
+  notify: fc.array(fc.record({
+    on: fc.subarray(["merged", "failed", "finished", "stalled"]),
+    stalled_after: seconds,
+    target: fc.oneof(
+      fc.constantFrom("notify-send oompa", "cat >> notices.jsonl").map((command) => ({ command })),
+      fc.constantFrom("https://hooks.example.com/T0/B1/x", "http://127.0.0.1:9000/hook").map((webhook) => ({ webhook }))
+    )
+  }, { requiredKeys: ["target"] }).map(({ target, ...rest }) => ({ ...rest, ...target })), { maxLength: 2 })
 }, { requiredKeys: [] })
 
 /** A valid oompa.json, in either dialect or a mix of both. */
@@ -474,7 +494,7 @@ const validKeys = {
   top: [
     "$schema", "workers", "review_model", "review_models", "reviewer", "review", "planner", "branch", "target", "policy", "merge",
     "test_command", "setup_command", "teardown_command", "worktree", "timeouts", "rate_limit", "max_review_attempts", "max_task_attempts", "max_merge_retries",
-    "max_parallel", "max_wait_for_tasks", "wait_between", "tasks_dir", "tasks", "worktrees_dir", "harnesses", "budget", "pricing"
+    "max_parallel", "max_wait_for_tasks", "wait_between", "tasks_dir", "tasks", "worktrees_dir", "harnesses", "budget", "pricing", "notify"
   ],
   worker: ["model", "iterations", "max_cycle", "count", "prompt", "role", "can_plan", "wait_between", "budget"],
   planner: ["model", "prompt", "max_pending"],
