@@ -23,6 +23,7 @@ import * as NodeGit from "./NodeGit.ts"
 import * as Notifications from "./Notifications.ts"
 import * as ProcessOwner from "./ProcessOwner.ts"
 import * as RunPaths from "./RunPaths.ts"
+import * as Telemetry from "./Telemetry.ts"
 
 /**
  * @category models
@@ -46,6 +47,8 @@ export interface Options {
    * demo agent; git, the test gate, the queue and the run log stay the real ones.
    */
   readonly agent?: Layer.Layer<Agent.Agent, never, ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path>
+  /** An OTLP/HTTP endpoint the run's spans and metrics go to (`--otlp`, `OTEL_EXPORTER_OTLP_ENDPOINT`). */
+  readonly otlp?: string
   /** Replaces the folder queue (`FsTaskQueue` on `tasks_dir`), e.g. with `GitHubIssuesTaskQueue` for `tasks.github`. */
   readonly taskQueue?: Layer.Layer<TaskQueue.TaskQueue, Errors.TaskQueueError>
 }
@@ -74,7 +77,7 @@ export const layer = (options: Options): Layer.Layer<
   const logged = JsonlEventLog.layerTee(JsonlEventLog.layer(RunPaths.eventsPath(paths, options.runId)), ...(options.sinks ?? []))
   const notify = options.config.notify ?? []
   // Notifications see every event after the log has it; a delivery that fails for good is a warning in the log.
-  const events = notify.length === 0 ? logged : Layer.effect(EventSink.EventSink, Effect.gen(function*() {
+  const notified = notify.length === 0 ? logged : Layer.effect(EventSink.EventSink, Effect.gen(function*() {
     const log = yield* EventSink.EventSink
     const notifier = yield* Notifications.make(notify, {
       runId: options.runId,
@@ -84,6 +87,11 @@ export const layer = (options: Options): Layer.Layer<
     })
     return JsonlEventLog.tee([log, notifier])
   })).pipe(Layer.provide(Layer.merge(logged, FetchHttpClient.layer)))
+  // OpenTelemetry spans and metrics, made from the events (issue 22); flushed when the run's scope closes.
+  const events = options.otlp === undefined ? notified : Layer.effect(EventSink.EventSink, Effect.gen(function*() {
+    const inner = yield* EventSink.EventSink
+    return JsonlEventLog.tee([inner, yield* Telemetry.sink])
+  })).pipe(Layer.provide(Layer.merge(notified, Telemetry.layer(options.otlp, { runId: options.runId }))))
   const git = Layer.unwrap(EventSink.EventSink.use((sink) =>
     Effect.succeed(NodeGit.layer({
       repoRoot: options.repoRoot,

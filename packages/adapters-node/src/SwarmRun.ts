@@ -37,6 +37,7 @@ import * as RunLock from "./RunLock.ts"
 import * as PortRange from "./internal/portRange.ts"
 import * as WorktreeFiles from "./internal/worktreeFiles.ts"
 import * as RunPaths from "./RunPaths.ts"
+import * as Telemetry from "./Telemetry.ts"
 
 /**
  * The run stopped part-way on a failure of its own storage (the run log, the task folders, git):
@@ -118,6 +119,11 @@ export interface Options {
   readonly stopsOnSigint?: boolean
   /** The environment agents inherit (default: this process's). */
   readonly env?: Readonly<Record<string, string | undefined>>
+  /**
+   * An OTLP/HTTP endpoint (`http://collector:4318`) the run's spans and metrics go to (issue 22).
+   * Default: `OTEL_EXPORTER_OTLP_ENDPOINT` of `env`; neither: none.
+   */
+  readonly otlp?: string
 }
 
 /**
@@ -287,6 +293,13 @@ export const runProject = (
       Effect.mapError((e) => new Project.SetupError({ reason: "config", message: e.message }))
     )
     const hostFailed = yield* Deferred.make<never, RunError>()
+    const otlp = options.otlp ?? nonEmpty((options.env ?? process.env)["OTEL_EXPORTER_OTLP_ENDPOINT"])
+    if (otlp !== undefined && !Telemetry.isEndpoint(otlp)) {
+      return yield* new Project.SetupError({
+        reason: "config",
+        message: `${options.otlp === undefined ? "OTEL_EXPORTER_OTLP_ENDPOINT" : "otlp"}: expected an http:// or https:// URL, got ${JSON.stringify(otlp)}`
+      })
+    }
     // Failing to open the repository's layers is the user's setup (no main branch, unwritable folders).
     const services = yield* Layer.build(NodeServices.layer({
       repoRoot: project.repoRoot,
@@ -295,6 +308,7 @@ export const runProject = (
       runId,
       worktreeFiles,
       sinks: [...(options.sinks ?? []), ...(options.onEvent === undefined ? [] : [callbackSink(options.onEvent, hostFailed, runId)])],
+      ...(otlp === undefined ? {} : { otlp }),
       ...(options.env === undefined ? {} : { env: options.env }),
       ...(agent === undefined ? {} : { agent }),
       ...(taskQueue === undefined ? {} : { taskQueue })
@@ -393,3 +407,5 @@ export const runPromise = async (options: Options & { readonly signal?: AbortSig
   }
   throw Cause.squash(exit.cause)
 }
+
+const nonEmpty = (text: string | undefined): string | undefined => text === undefined || text.trim() === "" ? undefined : text.trim()

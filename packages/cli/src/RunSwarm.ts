@@ -29,6 +29,8 @@ export interface RunOptions {
   readonly keepWorktrees: boolean
   /** Replaces the real agent processes (`oompa demo`'s scripted agent); everything else stays real. */
   readonly agentLayer?: NodeServices.Options["agent"]
+  /** `--otlp`: where the run's spans and metrics go (else `OTEL_EXPORTER_OTLP_ENDPOINT`). */
+  readonly otlp?: string | undefined
 }
 
 /** `file` relative to the current folder when it lies inside it, else absolute (no `../../tmp/…`). */
@@ -50,6 +52,7 @@ export const execute = (session: Session, options: RunOptions): Effect.Effect<Sw
     dryRun: options.dryRun,
     keepWorktrees: options.keepWorktrees,
     ...(options.agentLayer === undefined ? {} : { agent: options.agentLayer }),
+    ...(options.otlp === undefined ? {} : { otlp: options.otlp }),
     sinks: [ProgressSink.layerStderr()],
     // FullCli.ts stops the run on SIGINT, so `oompa stop` may send it.
     stopsOnSigint: true,

@@ -21,7 +21,7 @@ const cwd = () => process.cwd()
 /** `oompa swarm --detach`: the same command, flags included, in a process of its own, output to a log file. */
 const detach = (
   configArg: Option.Option<string>,
-  flags: { readonly dryRun: boolean; readonly keepWorktrees: boolean; readonly speculation: Option.Option<number>; readonly remote: Option.Option<string> }
+  flags: { readonly dryRun: boolean; readonly keepWorktrees: boolean; readonly speculation: Option.Option<number>; readonly remote: Option.Option<string>; readonly otlp: Option.Option<string> }
 ) =>
   Effect.gen(function*() {
     const root = yield* Session.repoRoot(cwd())
@@ -37,7 +37,8 @@ const detach = (
       ...(flags.dryRun ? ["--dry-run"] : []),
       ...(flags.keepWorktrees ? ["--keep-worktrees"] : []),
       ...Option.toArray(flags.speculation).flatMap((k) => ["--speculation", String(k)]),
-      ...Option.toArray(flags.remote).flatMap((remote) => ["--remote", remote])
+      ...Option.toArray(flags.remote).flatMap((remote) => ["--remote", remote]),
+      ...Option.toArray(flags.otlp).flatMap((endpoint) => ["--otlp", endpoint])
     ]
     const child = spawn(process.execPath, args, { cwd: cwd(), detached: true, stdio: ["ignore", out, out], env: process.env })
     child.unref()
@@ -52,6 +53,7 @@ const clusterRefuses = (flags: {
   readonly keepWorktrees: boolean
   readonly remote: Option.Option<string>
   readonly speculation: Option.Option<number>
+  readonly otlp: Option.Option<string>
 }) => {
   const given = [
     ...(Option.isSome(flags.config) ? ["a config file argument (the cluster runs ./oompa.json)"] : []),
@@ -59,7 +61,8 @@ const clusterRefuses = (flags: {
     ...(flags.dryRun ? ["--dry-run"] : []),
     ...(flags.keepWorktrees ? ["--keep-worktrees"] : []),
     ...(Option.isSome(flags.remote) ? ["--remote"] : []),
-    ...(Option.isSome(flags.speculation) ? ["--speculation"] : [])
+    ...(Option.isSome(flags.speculation) ? ["--speculation"] : []),
+    ...(Option.isSome(flags.otlp) ? ["--otlp"] : [])
   ]
   return given.length === 0 ? Effect.void : Effect.fail(new UsageError({ message: `--cluster does not take ${given.join(", ")} yet` }))
 }
@@ -69,15 +72,15 @@ export const swarm = Command.make("swarm", {
   detach: Flag.Boolean("detach").pipe(Flag.withDefault(false), Flag.withDescription("Run in the background")),
   cluster: Flag.String("cluster").pipe(Flag.optional, Flag.withDescription("Run on a cluster's runners: its PostgreSQL URL (see oompa cluster)")),
   ...runFlags
-}, ({ cluster, config, detach: background, dryRun, keepWorktrees, remote, speculation }) =>
+}, ({ cluster, config, detach: background, dryRun, keepWorktrees, otlp, remote, speculation }) =>
   Option.isSome(cluster)
-    ? Effect.andThen(clusterRefuses({ config, background, dryRun, keepWorktrees, remote, speculation }), Cluster.runSwarm(cluster.value))
+    ? Effect.andThen(clusterRefuses({ config, background, dryRun, keepWorktrees, remote, speculation, otlp }), Cluster.runSwarm(cluster.value))
     : background
     // The flags are checked here, where an error can still be shown, before the run goes to the background.
-    ? Effect.andThen(validateRunFlags({ speculation, remote }), detach(config, { dryRun, keepWorktrees, speculation, remote }))
+    ? Effect.andThen(validateRunFlags({ speculation, remote, otlp }), detach(config, { dryRun, keepWorktrees, speculation, remote, otlp }))
     : Session.fromConfigFile(cwd(), Option.getOrUndefined(config)).pipe(
-      Effect.flatMap((session) => withRunFlags(session, { speculation, remote })),
-      Effect.flatMap((session) => RunSwarm.execute(session, { mode: "swarm", dryRun, keepWorktrees }))
+      Effect.flatMap((session) => withRunFlags(session, { speculation, remote, otlp })),
+      Effect.flatMap((session) => RunSwarm.execute(session, { mode: "swarm", dryRun, keepWorktrees, otlp: Option.getOrUndefined(otlp) }))
     )).pipe(
   Command.withDescription("Run the swarm of oompa.json: workers, reviewer, merge queue"),
   Command.withExamples([
@@ -129,7 +132,7 @@ export const run = Command.make("run", { ...workerFlags, ...runFlags }, (flags) 
   Effect.gen(function*() {
     const session = yield* withRunFlags(yield* sessionFor(flags, "executor", 10), flags)
     const tasks = yield* taskList(session.repoRoot)
-    return yield* RunSwarm.execute(session, { mode: "run", tasks, dryRun: flags.dryRun, keepWorktrees: flags.keepWorktrees })
+    return yield* RunSwarm.execute(session, { mode: "run", tasks, dryRun: flags.dryRun, keepWorktrees: flags.keepWorktrees, otlp: Option.getOrUndefined(flags.otlp) })
   })).pipe(
   Command.withDescription("Run the fixed task list (config/tasks.json or .edn), each task through review and merge, then exit"),
   Command.withExamples([{ command: "oompa run --workers 3 --harness claude", description: "Three claude executors over config/tasks.json" }])
@@ -143,7 +146,7 @@ export const loop = Command.make("loop", {
   Effect.gen(function*() {
     const iterations = Option.isSome(flags.times) ? Option.some(yield* positive(flags.times.value, "N")) : flags.iterations
     const session = yield* withRunFlags(yield* sessionFor({ ...flags, iterations }, "worker", 10), flags)
-    return yield* RunSwarm.execute(session, { mode: "loop", dryRun: flags.dryRun, keepWorktrees: flags.keepWorktrees })
+    return yield* RunSwarm.execute(session, { mode: "loop", dryRun: flags.dryRun, keepWorktrees: flags.keepWorktrees, otlp: Option.getOrUndefined(flags.otlp) })
   })).pipe(
   Command.withDescription("Run workers for N iterations each, without a task list"),
   Command.withExamples([
@@ -172,7 +175,7 @@ export const prompt = Command.make("prompt", {
     const id = Ids.TaskId.make(promptTaskId(flags.text))
     const summary = flags.text.split("\n", 1)[0]!.slice(0, 200)
     const task: Task.Task = { id, summary, description: flags.text }
-    return yield* RunSwarm.execute(single, { mode: "prompt", tasks: [task], dryRun: flags.dryRun, keepWorktrees: flags.keepWorktrees })
+    return yield* RunSwarm.execute(single, { mode: "prompt", tasks: [task], dryRun: flags.dryRun, keepWorktrees: flags.keepWorktrees, otlp: Option.getOrUndefined(flags.otlp) })
   })).pipe(
   Command.withDescription("Run one ad-hoc task through an agent, review and merge"),
   Command.withExamples([{ command: "oompa prompt \"Add a --verbose flag to the server\"", description: "One task, the first worker of oompa.json" }])

@@ -21,12 +21,19 @@ export const runFlags = {
   remote: Flag.String("remote").pipe(
     Flag.optional,
     Flag.withDescription("Land on this git remote's branch (a name such as origin, or a URL) with git push --force-with-lease, never overwriting a teammate's push (target.mode push)")
+  ),
+  otlp: Flag.String("otlp").pipe(
+    Flag.optional,
+    Flag.withDescription("Send the run's spans (run, worker, iteration, agent call, merge) and metrics to this OTLP/HTTP endpoint, e.g. http://localhost:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT)")
   )
 }
 
-/** `--speculation` and `--remote` checked alone (before `--detach` leaves the terminal). */
-export const validateRunFlags = (flags: { readonly speculation: Option.Option<number>; readonly remote: Option.Option<string> }): Effect.Effect<void, UsageError> =>
+/** `--speculation`, `--remote` and `--otlp` checked alone (before `--detach` leaves the terminal). */
+export const validateRunFlags = (flags: { readonly speculation: Option.Option<number>; readonly remote: Option.Option<string>; readonly otlp?: Option.Option<string> }): Effect.Effect<void, UsageError> =>
   Effect.gen(function*() {
+    if (flags.otlp !== undefined && Option.isSome(flags.otlp) && !/^https?:\/\/[^/\s]+/.test(flags.otlp.value)) {
+      return yield* new UsageError({ message: `--otlp: expected an OTLP/HTTP endpoint such as http://localhost:4318, got ${JSON.stringify(flags.otlp.value)}` })
+    }
     if (Option.isSome(flags.speculation)) {
       const k = flags.speculation.value
       if (!Number.isSafeInteger(k) || k < 1 || k > SwarmConfig.speculationMax) {
@@ -42,7 +49,7 @@ export const validateRunFlags = (flags: { readonly speculation: Option.Option<nu
 /** The session with the run flags that change its config: `--speculation`, `--remote`. */
 export const withRunFlags = (
   session: Session.Session,
-  flags: { readonly speculation: Option.Option<number>; readonly remote: Option.Option<string> }
+  flags: { readonly speculation: Option.Option<number>; readonly remote: Option.Option<string>; readonly otlp?: Option.Option<string> }
 ): Effect.Effect<Session.Session, UsageError> =>
   Effect.gen(function*() {
     yield* validateRunFlags(flags)
