@@ -44,6 +44,6 @@ export const watch = (page: Page) => {
 export const screenshot = async (page: Page, name: string): Promise<string> => {
   fs.mkdirSync(artifacts, { recursive: true })
   const file = path.join(artifacts, name)
-  await page.screenshot({ path: file, fullPage: true })
+  await page.screenshot({ path: file, fullPage: false })
   return file
 }

@@ -82,6 +82,9 @@ const indexPage = (runs: ReadonlyArray<RunSummary.RunSummary>) =>
     `<td>${escape(r.outcome)}</td><td>${r.merged}</td><td>${r.iterations}</td></tr>`).join("")}</tbody></table>`) +
   `</body></html>`
 
+/** How often an unchanged running log's page is sent again (for the "Now" clocks). */
+const refreshMs = 5_000
+
 /** `event: <name>` with one JSON line of data. */
 const sse = (name: string, data: unknown) => new TextEncoder().encode(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`)
 
@@ -91,14 +94,20 @@ const sse = (name: string, data: unknown) => new TextEncoder().encode(`event: ${
  */
 const updates = (options: DashboardOptions, runId: Ids.RunId) => {
   let lastSize = -1
+  let lastSent = 0
   const look = Effect.gen(function*() {
-    const events = (yield* eventsOf(options, runId)) ?? []
+    const fs = yield* FileSystem.FileSystem
+    const size = yield* fs.stat(RunPaths.eventsPath(options.session.paths, runId)).pipe(Effect.map((info) => Number(info.size)), Effect.orElseSucceed(() => -1))
     const live = yield* options.liveRunId
-    const { now, report } = reportOf(runId, events, live, Date.now())
+    const nowMs = Date.now()
+    // An unchanged log is read again only to move the clocks of "Now", every few seconds.
+    if (size === lastSize && live === runId && nowMs - lastSent < refreshMs) return []
+    lastSize = size
+    lastSent = nowMs
+    const events = (yield* eventsOf(options, runId)) ?? []
+    const { now, report } = reportOf(runId, events, live, nowMs)
     const ended = report.summary.outcome !== "running"
-    const changed = events.length !== lastSize
-    lastSize = events.length
-    return [...(changed || !ended ? [sse("report", ReportHtml.body(report, now))] : []), ...(ended ? [sse("finished", report.summary.outcome)] : [])]
+    return [sse("report", ReportHtml.body(report, now)), ...(ended ? [sse("finished", report.summary.outcome)] : [])]
   })
   const beats = Stream.fromSchedule(Schedule.spaced("15 seconds")).pipe(Stream.map(() => new TextEncoder().encode(": still here\n\n")))
   const looks = Stream.fromEffectSchedule(look, Schedule.spaced(`${options.pollMs} millis`)).pipe(
