@@ -27,7 +27,7 @@ svg.timeline{width:100%;height:auto;display:block;background:var(--panel);border
 .k-policy{fill:var(--policy);background:var(--policy)}.k-test-failed{fill:var(--test-failed);background:var(--test-failed)}.k-conflict{fill:var(--conflict);background:var(--conflict)}
 .k-error{fill:var(--error);background:var(--error)}.k-timeout{fill:var(--timeout);background:var(--timeout)}.k-other{fill:var(--other);background:var(--other)}
 .k-running{fill:var(--running);background:var(--running);opacity:.7}
-.test{fill:#7aa6e8;background:#7aa6e8}.t-failed{fill:var(--test-failed);background:var(--test-failed)}.t-passed{fill:#7aa6e8;background:#7aa6e8}
+.test{fill:#9fd3ad;background:#9fd3ad}.t-failed{fill:var(--test-failed);background:var(--test-failed)}.t-passed{fill:#9fd3ad;background:#9fd3ad}
 .merge{fill:var(--other);background:var(--other)}.m-merged{fill:var(--merged);background:var(--merged)}.m-conflict{fill:var(--conflict)}.m-test-failed{fill:var(--test-failed)}.m-policy-failed{fill:var(--policy)}
 #detail{position:relative;margin-top:10px;border:1px solid var(--line);border-radius:6px;padding:8px 14px;background:#fff}
 #detail .close{position:absolute;right:8px;top:8px}
