@@ -6,7 +6,7 @@
  * target is so slow that a thousand notices wait, newer ones are dropped and the end says so).
  * Each target has its own deliverer, so a dead webhook delays nobody else. A delivery is tried up
  * to five times with a doubling wait (`Schedule`), each try bounded to 10 s; one that still fails
- * becomes a warning in the run log (an answer such as 404, which another try cannot change, at once). When the run ends, what is queued gets 15 s more to go out.
+ * becomes a warning in the run log (an answer such as 404, which another try cannot change, at once). When the run ends, what is queued gets 5 s more to go out.
  *
  * A command runs by `sh -c` in the repository with the notice as JSON on its standard input and
  * `OOMPA_RUN`/`OOMPA_NOTIFICATION` set; a webhook gets it as the body of a POST.
@@ -26,11 +26,13 @@ export interface Options {
   readonly env: Readonly<Record<string, string | undefined>>
   /** Where a delivery that failed for good is reported (the run log's `Warning`). */
   readonly warn: (message: string) => Effect.Effect<void>
-  /** How long queued notices get once the run ends (default 15 s). */
+  /** How long queued notices get once the run ends (default 5 s). */
   readonly drainMs?: number
 }
 
 const attemptTimeout = Duration.seconds(10)
+// Long enough for a live webhook to take the last notices; short enough that a dead one barely delays the exit.
+const defaultDrainMs = 5_000
 const retries = { times: 4, schedule: Schedule.exponential(Duration.millis(500)) }
 const encodeNotice = Schema.encodeSync(Schema.fromJsonString(Notification.Notice))
 
@@ -130,14 +132,14 @@ export const make = Effect.fn("Notifications.make")(function*(targets: ReadonlyA
     if (stallWatch !== undefined) yield* Fiber.interrupt(stallWatch)
     for (const lane of lanes) yield* Queue.end(lane.queue)
     const drained = yield* Effect.forEach(lanes, (lane) => Fiber.await(lane.deliverer), { concurrency: "unbounded", discard: true }).pipe(
-      Effect.timeoutOption(Duration.millis(options.drainMs ?? 15_000))
+      Effect.timeoutOption(Duration.millis(options.drainMs ?? defaultDrainMs))
     )
     for (const lane of lanes) {
       const dropped = yield* Ref.get(lane.dropped)
       if (dropped > 0) yield* options.warn(`notify: ${describeTarget(lane.target)} was too slow: ${dropped} notices were dropped`)
       yield* Fiber.interrupt(lane.deliverer)
     }
-    if (Option.isNone(drained)) yield* options.warn(`notify: notices still unsent ${(options.drainMs ?? 15_000) / 1000} s after the run ended were dropped`)
+    if (Option.isNone(drained)) yield* options.warn(`notify: notices still unsent ${(options.drainMs ?? defaultDrainMs) / 1000} s after the run ended were dropped`)
   }))
 
   return EventSink.EventSink.of({
