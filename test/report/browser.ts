@@ -6,6 +6,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { afterAll, beforeAll } from "@effect/vitest"
 import { type Browser, chromium, type Page } from "playwright-core"
 
 export const chromiumPath = process.env["OOMPA_CHROMIUM"] ?? "/usr/bin/chromium"
@@ -46,4 +47,20 @@ export const screenshot = async (page: Page, name: string): Promise<string> => {
   const file = path.join(artifacts, name)
   await page.screenshot({ path: file, fullPage: false })
   return file
+}
+
+/** One browser for a test file: launched before its tests, closed (then `cleanup`) after them. */
+export const browserForFile = (cleanup: () => void): (() => Browser) => {
+  let browser: Browser | undefined
+  beforeAll(async () => {
+    browser = await launch()
+  }, 60_000)
+  afterAll(async () => {
+    await browser?.close()
+    cleanup()
+  })
+  return () => {
+    if (browser === undefined) throw new Error("the browser did not start: see beforeAll")
+    return browser
+  }
 }

@@ -6,21 +6,13 @@
  * with the token printed in the terminal the run stops (exit 130) and the page says so. It listens
  * on 127.0.0.1 only, and answers no request that names another host.
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import type { Browser } from "playwright-core"
 import { cleanupAll, oompa, oompaAsync, runIds, scratchRepo, show, waitFor } from "../cli/helpers.ts"
-import { launch, screenshot, watch } from "./browser.ts"
+import { browserForFile, screenshot, watch } from "./browser.ts"
 
-let browser: Browser | undefined
-beforeAll(async () => {
-  browser = await launch()
-}, 60_000)
-afterAll(async () => {
-  await browser?.close()
-  cleanupAll()
-})
+const browser = browserForFile(cleanupAll)
 
 /** A page of another site (another origin on loopback) that tries to stop the run. */
 const attacker = async (dashboard: string, token: string) => {
@@ -58,7 +50,7 @@ describe("oompa serve", () => {
         http.get(url, { headers: { host: `evil.example:${new URL(url).port}` } }, (res) => done(res.resume().statusCode)).on("error", fail))
       assert.strictEqual(rebound, 403)
 
-      const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } })
+      const page = await browser().newPage({ viewport: { width: 1280, height: 900 } })
       const seen = watch(page)
       await page.goto(`${url}runs/${runId}`)
       const barsAtFirst = await page.locator("svg.timeline rect.bar").count()
@@ -73,7 +65,7 @@ describe("oompa serve", () => {
 
       // Another site's page posting to /stop: a form, a no-cors fetch, and a fetch carrying the token.
       const evil = await attacker(url, token)
-      const other = await browser!.newPage()
+      const other = await browser().newPage()
       await other.goto(evil.url)
       await other.waitForURL(`${url}stop`, { timeout: 10_000 }).catch(() => undefined)
       const formAnswer = await other.content()

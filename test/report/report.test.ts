@@ -6,24 +6,16 @@
  * opens its iteration's details, the event log pages and filters, the page makes no request and
  * its console stays clean. A 10k-event report keeps its page small: 200 event rows at a time.
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { type Event, RunReport } from "@oompa/core"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
-import type { Browser } from "playwright-core"
 import * as ReportHtml from "../../packages/cli/src/report/ReportHtml.ts"
 import { cleanupAll, oompa, runIds, scratchRepo, show } from "../cli/helpers.ts"
-import { launch, screenshot, watch } from "./browser.ts"
+import { browserForFile, screenshot, watch } from "./browser.ts"
 
-let browser: Browser | undefined
-beforeAll(async () => {
-  browser = await launch()
-}, 60_000)
-afterAll(async () => {
-  await browser?.close()
-  cleanupAll()
-})
+const browser = browserForFile(cleanupAll)
 
 describe("the HTML report of a run", () => {
   it("opens from a file and shows every worker's lane, the merge queue, and the failed task's reason", async () => {
@@ -42,7 +34,7 @@ describe("the HTML report of a run", () => {
     const workers = (log[0] as Extract<Event.Event, { _tag: "SwarmStarted" }>).workers.map((w) => w.id)
     assert.strictEqual(workers.length, 3)
 
-    const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } })
+    const page = await browser().newPage({ viewport: { width: 1280, height: 900 } })
     const seen = watch(page)
     await page.goto(pathToFileURL(file).href)
     assert.deepStrictEqual(await page.locator("svg.timeline .lane[data-worker]").evaluateAll((gs) => gs.map((g) => g.getAttribute("data-worker"))), workers)
@@ -103,7 +95,7 @@ describe("the HTML report of a run", () => {
     }
     const file = path.join(fs.mkdtempSync(path.join(fs.realpathSync("/tmp"), "oompa-report-")), "big.html")
     fs.writeFileSync(file, ReportHtml.page(RunReport.make("0e0e0e0e", events)))
-    const page = await browser!.newPage()
+    const page = await browser().newPage()
     const seen = watch(page)
     const started = Date.now()
     await page.goto(pathToFileURL(file).href)
