@@ -9,7 +9,6 @@
  * @since 0.1.0
  */
 import { Clock, Effect, type FileSystem, Layer, type Path } from "effect"
-import { FetchHttpClient } from "effect/http"
 import type { ChildProcessSpawner } from "effect/process"
 import { type Agent, AgentSpec, type Errors, EventSink, type Ids, type Swarm, type SwarmConfig, type TaskQueue } from "@oompa/core"
 import type * as WorktreeFiles from "./internal/worktreeFiles.ts"
@@ -20,10 +19,8 @@ import * as NodeAgent from "./NodeAgent.ts"
 import * as PushCredentials from "./internal/pushCredentials.ts"
 import * as NodeCommandRunner from "./NodeCommandRunner.ts"
 import * as NodeGit from "./NodeGit.ts"
-import * as Notifications from "./Notifications.ts"
 import * as ProcessOwner from "./ProcessOwner.ts"
 import * as RunPaths from "./RunPaths.ts"
-import * as Telemetry from "./Telemetry.ts"
 
 /**
  * @category models
@@ -76,22 +73,11 @@ export const layer = (options: Options): Layer.Layer<
   const paths = pathsOf(options)
   const logged = JsonlEventLog.layerTee(JsonlEventLog.layer(RunPaths.eventsPath(paths, options.runId)), ...(options.sinks ?? []))
   const notify = options.config.notify ?? []
-  // Notifications see every event after the log has it; a delivery that fails for good is a warning in the log.
-  const notified = notify.length === 0 ? logged : Layer.effect(EventSink.EventSink, Effect.gen(function*() {
-    const log = yield* EventSink.EventSink
-    const notifier = yield* Notifications.make(notify, {
-      runId: options.runId,
-      repoRoot: options.repoRoot,
-      env: options.env ?? process.env,
-      warn: (message) => Effect.flatMap(Clock.currentTimeMillis, (at) => log.emit({ _tag: "Warning", at, message }))
-    })
-    return JsonlEventLog.tee([log, notifier])
-  })).pipe(Layer.provide(Layer.merge(logged, FetchHttpClient.layer)))
-  // OpenTelemetry spans and metrics, made from the events (issue 22); flushed when the run's scope closes.
-  const events = options.otlp === undefined ? notified : Layer.effect(EventSink.EventSink, Effect.gen(function*() {
-    const inner = yield* EventSink.EventSink
-    return JsonlEventLog.tee([inner, yield* Telemetry.sink])
-  })).pipe(Layer.provide(Layer.merge(notified, Telemetry.layer(options.otlp, { runId: options.runId }))))
+  // Loaded only by runs that use them: the HTTP client and the OTLP exporter weigh on every start.
+  const notified = notify.length === 0 ? logged : Layer.unwrap(Effect.promise(() => import("./Notifications.ts")).pipe(Effect.map((Notifications) =>
+    Notifications.layerAfter(logged, notify, { runId: options.runId, repoRoot: options.repoRoot, env: options.env ?? process.env }))))
+  const events = options.otlp === undefined ? notified : Layer.unwrap(Effect.promise(() => import("./Telemetry.ts")).pipe(Effect.map((Telemetry) =>
+    Telemetry.layerAfter(notified, options.otlp!, { runId: options.runId }))))
   const git = Layer.unwrap(EventSink.EventSink.use((sink) =>
     Effect.succeed(NodeGit.layer({
       repoRoot: options.repoRoot,

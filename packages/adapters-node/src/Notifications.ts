@@ -13,10 +13,11 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Duration, Effect, Fiber, Option, Queue, Ref, Schedule, Schema, Scope, Stream } from "effect"
-import { HttpClient, HttpClientRequest } from "effect/http"
+import { Cause, Clock, Duration, Effect, Fiber, Layer, Option, Queue, Ref, Schedule, Schema, Scope, Stream } from "effect"
+import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import { type Event, EventSink, Notification } from "@oompa/core"
+import * as JsonlEventLog from "./JsonlEventLog.ts"
 
 /** @category models @since 0.1.0 */
 export interface Options {
@@ -156,3 +157,24 @@ export const make = Effect.fn("Notifications.make")(function*(targets: ReadonlyA
       })
   })
 })
+
+/**
+ * The sink of `inner` (the run log and its companions) followed by the notifications of `targets`;
+ * a delivery that fails for good is a `Warning` sent to `inner`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerAfter = <E, R>(
+  inner: Layer.Layer<EventSink.EventSink, E, R>,
+  targets: ReadonlyArray<Notification.NotifyTarget>,
+  options: Omit<Options, "warn">
+) =>
+  Layer.effect(EventSink.EventSink, Effect.gen(function*() {
+    const log = yield* EventSink.EventSink
+    const notifier = yield* make(targets, {
+      ...options,
+      warn: (message) => Effect.flatMap(Clock.currentTimeMillis, (at) => log.emit({ _tag: "Warning", at, message }))
+    })
+    return JsonlEventLog.tee([log, notifier])
+  })).pipe(Layer.provide(Layer.merge(inner, FetchHttpClient.layer)))

@@ -20,7 +20,7 @@
  *
  * @since 0.1.0
  */
-import { NodeServices as PlatformNode } from "@effect/platform-node"
+import * as PlatformNode from "@effect/platform-node/NodeServices"
 import { Cause, Context, Deferred, Effect, Exit, type FileSystem, Layer, type Path, Result, Schema } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
 import { Agent, ConfigFile, type Event, EventSink, Ids, RunTasks, Swarm, type SwarmConfig, type Task, TaskQueue, WorktreeEnvironment } from "@oompa/core"
@@ -37,7 +37,6 @@ import * as RunLock from "./RunLock.ts"
 import * as PortRange from "./internal/portRange.ts"
 import * as WorktreeFiles from "./internal/worktreeFiles.ts"
 import * as RunPaths from "./RunPaths.ts"
-import * as Telemetry from "./Telemetry.ts"
 
 /**
  * The run stopped part-way on a failure of its own storage (the run log, the task folders, git):
@@ -294,7 +293,7 @@ export const runProject = (
     )
     const hostFailed = yield* Deferred.make<never, RunError>()
     const otlp = options.otlp ?? nonEmpty((options.env ?? process.env)["OTEL_EXPORTER_OTLP_ENDPOINT"])
-    if (otlp !== undefined && !Telemetry.isEndpoint(otlp)) {
+    if (otlp !== undefined && !/^https?:\/\/[^/\s]/.test(otlp)) {
       return yield* new Project.SetupError({
         reason: "config",
         message: `${options.otlp === undefined ? "OTEL_EXPORTER_OTLP_ENDPOINT" : "otlp"}: expected an http:// or https:// URL, got ${JSON.stringify(otlp)}`

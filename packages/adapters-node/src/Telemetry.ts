@@ -15,6 +15,7 @@ import { Context, Effect, Exit, Layer, Metric, Option, Tracer } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { Otlp } from "effect/observability"
 import { AgentSpec, type Event, EventSink } from "@oompa/core"
+import * as JsonlEventLog from "./JsonlEventLog.ts"
 
 /** The OTLP layer: JSON over HTTP to `endpoint` (`/v1/traces`, `/v1/metrics`, `/v1/logs` under it). */
 export const layer = (endpoint: string, options: { readonly runId: string; readonly version?: string } = { runId: "" }) =>
@@ -25,16 +26,6 @@ export const layer = (endpoint: string, options: { readonly runId: string; reado
     metricsExportInterval: "5 seconds",
     shutdownTimeout: "5 seconds"
   }).pipe(Layer.provide(FetchHttpClient.layer))
-
-/** Whether `text` is an OTLP/HTTP endpoint oompa can send to. */
-export const isEndpoint = (text: string): boolean => {
-  try {
-    const url = new URL(text)
-    return url.protocol === "http:" || url.protocol === "https:"
-  } catch {
-    return false
-  }
-}
 
 const iterations = Metric.counter("oompa.iterations", { description: "Iterations ended, by outcome" })
 const calls = Metric.counter("oompa.agent_calls", { description: "Agent calls, by kind and harness" })
@@ -149,3 +140,16 @@ export const sink = Effect.gen(function*() {
   }
   return EventSink.EventSink.of({ emit: (event) => Effect.provideContext(handle(event), services) })
 })
+
+/**
+ * The sink of `inner` followed by the run's spans and metrics, exported to `endpoint` and flushed
+ * when the layer's scope (the run's) closes.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerAfter = <E, R>(inner: Layer.Layer<EventSink.EventSink, E, R>, endpoint: string, options: { readonly runId: string }) =>
+  Layer.effect(EventSink.EventSink, Effect.gen(function*() {
+    const log = yield* EventSink.EventSink
+    return JsonlEventLog.tee([log, yield* sink])
+  })).pipe(Layer.provide(Layer.merge(inner, layer(endpoint, options))))

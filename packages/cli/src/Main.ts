@@ -7,7 +7,7 @@
  */
 import { Cause, Effect, Exit, Layer, Option, Runtime } from "effect"
 import { CliOutput, Command } from "effect/cli"
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { oompa, version } from "./Cli.ts"
 import type { CommandFailure } from "./Errors.ts"
 import * as Output from "./Output.ts"

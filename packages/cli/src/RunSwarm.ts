@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { NodeServices as PlatformNode } from "@effect/platform-node"
+import * as PlatformNode from "@effect/platform-node/NodeServices"
 import { Effect } from "effect"
 import { type Ids, RunSummary, type Swarm, type Task } from "@oompa/core"
 import { JsonlEventLog, type NodeServices, RunPaths, SwarmRun } from "@oompa/adapters-node"

@@ -12,7 +12,7 @@
  *
  * @since 0.1.0
  */
-import { NodeClusterSocket } from "@effect/platform-node"
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import { PgClient } from "@effect/sql-pg"
 import { Cause, Context, type Duration, Effect, Exit, Layer, Option, Redacted, Semaphore } from "effect"
 import { RunnerAddress } from "effect/cluster"

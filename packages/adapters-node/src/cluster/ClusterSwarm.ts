@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { NodeClusterSocket } from "@effect/platform-node"
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import { Cause, Clock, Deferred, Effect, Fiber, type FileSystem, Layer, Option, type Path, Schedule } from "effect"
 import type { Sharding } from "effect/cluster"
 import type { SqlClient } from "effect/sql/SqlClient"

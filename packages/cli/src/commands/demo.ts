@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import { NodeServices as PlatformNode } from "@effect/platform-node"
+import * as PlatformNode from "@effect/platform-node/NodeServices"
 import { Effect, Exit } from "effect"
 import { Command, Flag } from "effect/cli"
 import { ConfigFile, type Event, Ids, RepoLayout, type SwarmConfig } from "@oompa/core"

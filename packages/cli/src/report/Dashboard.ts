@@ -12,7 +12,8 @@
  *
  * @since 0.1.0
  */
-import { NodeHttpServer } from "@effect/platform-node"
+// The module itself, not the barrel: importing the barrel from here put the HTTP server in every start.
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Context, Effect, FileSystem, Layer, Option, Schedule, Stream } from "effect"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { Ids, RunReport, RunSummary } from "@oompa/core"
