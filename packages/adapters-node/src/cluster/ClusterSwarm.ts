@@ -69,6 +69,7 @@ const unsupported = (config: SwarmConfig.SwarmConfig): string | undefined =>
   config.planner !== undefined ? "planner" :
     config.target !== undefined ? "target (a cluster lands on its runners' hub)" :
       config.tasks?.github !== undefined ? "tasks.github" :
+        (config.notify ?? []).length > 0 ? "notify" :
         config.workers.some((w) => w.role === "planner") ? "workers[].role \"planner\"" : undefined
 
 /**
