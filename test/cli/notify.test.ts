@@ -32,7 +32,7 @@ const webhooks = async () => {
       if (url.pathname === "/good" && url.searchParams.get("secret") === "s3cr3t" && req.method === "POST" && req.headers["content-type"] === "application/json") {
         received.push(body)
         res.writeHead(204).end()
-      } else if (url.pathname === "/hanging") {
+      } else if (url.pathname.startsWith("/hanging/")) {
         hangingCalls++
         hanging.push(res)
       } else res.writeHead(404).end()
@@ -42,7 +42,7 @@ const webhooks = async () => {
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   return {
     good: `${base}/good?secret=s3cr3t`,
-    hanging: `${base}/hanging`,
+    hanging: `${base}/hanging/PATHSECRET?token=QUERYSECRET`,
     received,
     unanswered: () => hanging.filter((r) => !r.writableEnded).length,
     hangingCalls: () => hangingCalls,
@@ -64,10 +64,13 @@ describe("notify", () => {
           review_model: "codex:gpt-5-codex",
           max_task_attempts: 1,
           notify: [
-            { on: ["merged", "failed", "finished"], command: "cat >> \"$NOTICES\"" },
+            // A background job holding stderr open must not make a delivered notice count as failed (and be sent again).
+            { on: ["merged", "failed", "finished"], command: "cat >> \"$NOTICES\"; (sleep 3) &" },
             { webhook: "http://GOOD" },
             { on: ["stalled"], command: "cat >> \"$STALLED\"", stalled_after: 1 },
-            { on: ["merged", "finished"], webhook: "http://HANGING" }
+            { on: ["merged", "finished"], webhook: "http://HANGING" },
+            // A command that ignores SIGTERM and never ends: killed, and the run still exits.
+            { on: ["finished"], command: "trap '' TERM; sleep 1000 # --token CMDSECRET" }
           ]
         },
         pending: ["alpha", "bravo", "charlie", "doomed"].map((id) => ({ id, summary: `Write src/${id}.txt` }))
@@ -115,8 +118,9 @@ describe("notify", () => {
       // What never reached the dead webhook is in the run log, naming only its origin.
       const log = fs.readFileSync(path.join(scratch.repo, ".oompa/runs", runId!, "events.jsonl"), "utf8")
       const warnings = log.trim().split("\n").map((l) => JSON.parse(l) as Event.Event).filter((e) => e._tag === "Warning").map((e) => e.message)
-      assert.isTrue(warnings.some((w) => w.startsWith(`notify: webhook ${new URL(hooks.hanging).origin}`) || w.startsWith("notify: notices still unsent")), warnings.join("\n"))
-      assert.notInclude(log, "s3cr3t")
+      assert.isTrue(warnings.some((w) => w.startsWith(`notify: notify[3] (webhook ${new URL(hooks.hanging).origin})`) || w.startsWith("notify: notices still unsent")), warnings.join("\n"))
+      // Secrets in a webhook's URL or a command's text never reach the log.
+      for (const secret of ["s3cr3t", "PATHSECRET", "QUERYSECRET", "CMDSECRET"]) assert.notInclude(log, secret)
       assert.isAtLeast(hooks.hangingCalls(), 1)
     } finally {
       hooks.close()

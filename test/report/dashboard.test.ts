@@ -7,12 +7,19 @@
  * on 127.0.0.1 only, and answers no request that names another host.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import * as path from "node:path"
 import { cleanupAll, oompa, oompaAsync, runIds, scratchRepo, show, waitFor } from "../cli/helpers.ts"
 import { browserForFile, screenshot, watch } from "./browser.ts"
 
 const browser = browserForFile(cleanupAll)
+
+/** The status of a GET of `url` sent with the Host header `host`. */
+const statusFor = (url: string, host: string) =>
+  new Promise<number | undefined>((done, fail) => http.get(url, { headers: { host } }, (res) => done(res.resume().statusCode)).on("error", fail))
 
 /** A page of another site (another origin on loopback) that tries to stop the run. */
 const attacker = async (dashboard: string, token: string) => {
@@ -46,9 +53,7 @@ describe("oompa serve", () => {
       const [runId] = runIds(scratch)
 
       // Another host name for the same address (DNS rebinding) gets nothing.
-      const rebound = await new Promise<number | undefined>((done, fail) =>
-        http.get(url, { headers: { host: `evil.example:${new URL(url).port}` } }, (res) => done(res.resume().statusCode)).on("error", fail))
-      assert.strictEqual(rebound, 403)
+      assert.strictEqual(await statusFor(url, `evil.example:${new URL(url).port}`), 403)
 
       const page = await browser().newPage({ viewport: { width: 1280, height: 900 } })
       const seen = watch(page)
@@ -112,7 +117,30 @@ describe("oompa serve", () => {
     try {
       await waitFor("the dashboard's address", () => out.includes("stop token"), 30_000)
       assert.include(err, "listening on 0.0.0.0, not only this machine")
-      assert.match(out, /oompa dashboard: http:\/\/0\.0\.0\.0:\d+\//)
+      const port = /oompa dashboard: http:\/\/0\.0\.0\.0:(\d+)\//.exec(out)![1]!
+      // Browsers name the machine, not the wildcard: this machine's addresses are answered, others not.
+      assert.strictEqual(await statusFor(`http://127.0.0.1:${port}/`, `127.0.0.1:${port}`), 200)
+      assert.strictEqual(await statusFor(`http://127.0.0.1:${port}/`, `evil.example:${port}`), 403)
+    } finally {
+      serve.child.kill("SIGINT")
+      await serve.exited
+    }
+  })
+
+  it("a log that is not a regular file (a FIFO an agent planted) is no run, and blocks nothing", async () => {
+    const scratch = scratchRepo({ config: { workers: [{ model: "claude:opus", role: "executor" }] } })
+    const planted = path.join(scratch.repo, ".oompa/runs/0000f1f0")
+    fs.mkdirSync(planted, { recursive: true })
+    execFileSync("mkfifo", [path.join(planted, "events.jsonl")])
+    const serve = oompaAsync(scratch, ["serve", "--port", "0"])
+    let out = ""
+    serve.child.stdout!.on("data", (chunk: string) => (out += chunk))
+    try {
+      await waitFor("the dashboard's address", () => out.includes("stop token"), 30_000)
+      const url = /oompa dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out)![1]!
+      const host = new URL(url).host
+      for (let i = 0; i < 6; i++) assert.strictEqual(await statusFor(`${url}runs/0000f1f0`, host), 404)
+      assert.strictEqual(await statusFor(url, host), 200)
     } finally {
       serve.child.kill("SIGINT")
       await serve.exited

@@ -37,18 +37,24 @@ const defaultDrainMs = 5_000
 const retries = { times: 4, schedule: Schedule.exponential(Duration.millis(500)) }
 const encodeNotice = Schema.encodeSync(Schema.fromJsonString(Notification.Notice))
 
-/** Who a target is, for messages: its webhook's origin (never its path or query, which may hold a secret) or its command. */
-export const describeTarget = (target: Notification.NotifyTarget): string => {
-  if (target.webhook !== undefined) {
-    const url = new URL(target.webhook)
-    return `webhook ${url.origin}`
-  }
-  return `command ${JSON.stringify(target.command!.length > 60 ? `${target.command!.slice(0, 57)}...` : target.command)}`
-}
+/**
+ * Who a target is, for messages: its place in `notify` and, for a webhook, its origin. Never a
+ * webhook's path or query, nor a command's text: either may hold a secret (a token, a key).
+ */
+export const describeTarget = (target: Notification.NotifyTarget, index: number): string =>
+  target.webhook !== undefined ? `notify[${index}] (webhook ${new URL(target.webhook).origin})` : `notify[${index}] (a command)`
 
 /** `retry: false`: trying again cannot help (a webhook answered 404, say). */
 class DeliveryFailed extends Schema.TaggedError<DeliveryFailed>()("DeliveryFailed", { message: Schema.String, retry: Schema.Boolean }) {}
 
+/** Bytes of a failing command's stderr kept for its warning. */
+const stderrBytesMax = 4096
+
+/**
+ * Runs the command with the notice on its stdin. Its exit code decides; what it left running in
+ * the background (holding stderr open) does not make it wait. A command that outlives its try is
+ * sent SIGTERM, then SIGKILL a second later.
+ */
 const runCommand = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"], command: string, body: string, notice: Notification.Notice, options: Options) =>
   Effect.scoped(Effect.gen(function*() {
     const env = Object.fromEntries(Object.entries(options.env).filter((e): e is [string, string] => e[1] !== undefined))
@@ -58,13 +64,20 @@ const runCommand = (spawner: ChildProcessSpawner.ChildProcessSpawner["Service"],
       extendEnv: false,
       stdin: { stream: Stream.make(new TextEncoder().encode(`${body}\n`)) },
       stdout: "ignore",
-      stderr: "pipe"
+      stderr: "pipe",
+      forceKillAfter: Duration.seconds(1)
     }))
-    const stderr = yield* Effect.forkChild(Stream.mkString(Stream.decodeText(handle.stderr)), { startImmediately: true })
+    let said = ""
+    const reader = yield* Effect.forkChild(
+      Stream.runForEach(Stream.decodeText(handle.stderr), (text) => Effect.sync(() => void (said = `${said}${text}`.slice(-stderrBytesMax)))),
+      { startImmediately: true }
+    )
     const code = yield* handle.exitCode
-    const said = yield* Fiber.join(stderr).pipe(Effect.orElseSucceed(() => ""))
-    if (code !== 0) return yield* new DeliveryFailed({ retry: true, message: `exit ${code}${said.trim() === "" ? "" : `: ${said.trim().split("\n").slice(-1)[0]!.slice(0, 200)}`}` })
-  })).pipe(Effect.mapError((e) => e._tag === "DeliveryFailed" ? e : new DeliveryFailed({ retry: true, message: e.message })))
+    yield* Fiber.await(reader).pipe(Effect.timeoutOption(Duration.millis(100)))
+    yield* Fiber.interrupt(reader)
+    const last = said.trim().split("\n").slice(-1)[0]!.slice(0, 200)
+    if (code !== 0) return yield* new DeliveryFailed({ retry: true, message: `exit ${code}${last === "" ? "" : `: ${last}`}` })
+  })).pipe(Effect.mapError((e) => e._tag === "DeliveryFailed" ? e : new DeliveryFailed({ retry: true, message: `could not run sh -c (${e._tag})` })))
 
 const postWebhook = (client: HttpClient.HttpClient, url: string, body: string) =>
   client.execute(HttpClientRequest.post(url).pipe(HttpClientRequest.bodyText(body, "application/json"), HttpClientRequest.setHeader("user-agent", "oompa"))).pipe(
@@ -72,7 +85,8 @@ const postWebhook = (client: HttpClient.HttpClient, url: string, body: string) =
       response.status >= 200 && response.status < 300
         ? Effect.void
         : Effect.fail(new DeliveryFailed({ message: `answered ${response.status}`, retry: response.status >= 500 || response.status === 408 || response.status === 429 }))),
-    Effect.mapError((e) => e._tag === "DeliveryFailed" ? e : new DeliveryFailed({ retry: true, message: e.message.split("\n")[0]! })),
+    // Not the client's message: it names the whole URL.
+    Effect.mapError((e) => e._tag === "DeliveryFailed" ? e : new DeliveryFailed({ retry: true, message: `no answer (${e.reason._tag})` })),
     Effect.scoped
   )
 
@@ -88,7 +102,7 @@ export const make = Effect.fn("Notifications.make")(function*(targets: ReadonlyA
   const client = yield* HttpClient.HttpClient
   const scope = yield* Effect.scope
   const repository = options.repoRoot
-  const lanes = yield* Effect.forEach(targets, (target) =>
+  const lanes = yield* Effect.forEach(targets, (target, index) =>
     Effect.gen(function*() {
       const queue = yield* Queue.dropping<Notification.Notice, Cause.Done>(1000)
       const dropped = yield* Ref.make(0)
@@ -98,14 +112,14 @@ export const make = Effect.fn("Notifications.make")(function*(targets: ReadonlyA
         return once.pipe(
           Effect.timeoutOrElse({ duration: attemptTimeout, orElse: () => Effect.fail(new DeliveryFailed({ retry: true, message: `no answer in ${Duration.format(attemptTimeout)}` })) }),
           Effect.retry({ ...retries, while: (e) => e.retry }),
-          Effect.catch((e) => options.warn(`notify: ${describeTarget(target)} was not told of ${notice.notification}${e.retry ? " after 5 tries" : ""}: ${e.message}`))
+          Effect.catch((e) => options.warn(`notify: ${describeTarget(target, index)} was not told of ${notice.notification}${e.retry ? " after 5 tries" : ""}: ${e.message}`))
         )
       }
       const deliverer = yield* Effect.forever(Effect.flatMap(Queue.take(queue), deliver)).pipe(
         Effect.catchCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.interrupt : Effect.void),
         Effect.forkIn(scope)
       )
-      return { target, queue, dropped, deliverer }
+      return { target, index, queue, dropped, deliverer }
     }))
   const lastProgress = yield* Ref.make({ at: yield* Clock.currentTimeMillis, event: undefined as Event.Event | undefined, finished: false })
   const toldStalled = new Set<Notification.NotifyTarget>()
@@ -137,9 +151,10 @@ export const make = Effect.fn("Notifications.make")(function*(targets: ReadonlyA
     )
     for (const lane of lanes) {
       const dropped = yield* Ref.get(lane.dropped)
-      if (dropped > 0) yield* options.warn(`notify: ${describeTarget(lane.target)} was too slow: ${dropped} notices were dropped`)
-      yield* Fiber.interrupt(lane.deliverer)
+      if (dropped > 0) yield* options.warn(`notify: ${describeTarget(lane.target, lane.index)} was too slow: ${dropped} notices were dropped`)
     }
+    // A command being stopped takes at most its kill's grace; the bound is for what cannot be foreseen.
+    yield* Effect.forEach(lanes, (lane) => Fiber.interrupt(lane.deliverer), { concurrency: "unbounded", discard: true }).pipe(Effect.timeoutOption(Duration.seconds(3)))
     if (Option.isNone(drained)) yield* options.warn(`notify: notices still unsent ${(options.drainMs ?? defaultDrainMs) / 1000} s after the run ended were dropped`)
   }))
 

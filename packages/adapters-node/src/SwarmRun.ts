@@ -23,7 +23,7 @@
 import * as PlatformNode from "@effect/platform-node/NodeServices"
 import { Cause, Context, Deferred, Effect, Exit, type FileSystem, Layer, type Path, Result, Schema } from "effect"
 import type { ChildProcessSpawner } from "effect/process"
-import { Agent, ConfigFile, type Event, EventSink, Ids, RunTasks, Swarm, type SwarmConfig, type Task, TaskQueue, WorktreeEnvironment } from "@oompa/core"
+import { Agent, ConfigFile, type Event, EventSink, Ids, Notification, RunTasks, Swarm, type SwarmConfig, type Task, TaskQueue, WorktreeEnvironment } from "@oompa/core"
 import { randomBytes } from "node:crypto"
 import * as DiskRecovery from "./DiskRecovery.ts"
 import * as FsPrompts from "./FsPrompts.ts"
@@ -293,7 +293,7 @@ export const runProject = (
     )
     const hostFailed = yield* Deferred.make<never, RunError>()
     const otlp = options.otlp ?? nonEmpty((options.env ?? process.env)["OTEL_EXPORTER_OTLP_ENDPOINT"])
-    if (otlp !== undefined && !/^https?:\/\/[^/\s]/.test(otlp)) {
+    if (otlp !== undefined && !Notification.isWebUrl(otlp)) {
       return yield* new Project.SetupError({
         reason: "config",
         message: `${options.otlp === undefined ? "OTEL_EXPORTER_OTLP_ENDPOINT" : "otlp"}: expected an http:// or https:// URL, got ${JSON.stringify(otlp)}`
@@ -408,3 +408,4 @@ export const runPromise = async (options: Options & { readonly signal?: AbortSig
 }
 
 const nonEmpty = (text: string | undefined): string | undefined => text === undefined || text.trim() === "" ? undefined : text.trim()
+

@@ -33,7 +33,8 @@ const tokens = Metric.counter("oompa.tokens", { description: "Tokens of agent ca
 const cost = Metric.counter("oompa.cost_usd", { description: "Dollars of agent calls" })
 const merges = Metric.counter("oompa.merges", { description: "Merge results, by outcome" })
 
-const nanos = (ms: number): bigint => BigInt(Math.round(ms)) * 1_000_000n
+// A time no clock gives (a damaged log's 1e308) is drawn at 0 rather than thrown on by BigInt.
+const nanos = (ms: number): bigint => BigInt(Number.isFinite(ms) && Math.abs(ms) < 8.64e15 ? Math.round(ms) : 0) * 1_000_000n
 
 const harnessOf = (agent: string): { readonly harness: string; readonly model: string } => {
   const parsed = AgentSpec.parseModelString(agent)
@@ -84,6 +85,7 @@ export const sink = Effect.gen(function*() {
         start("run", "oompa.run", e.at, undefined, { "oompa.run_id": e.runId, "oompa.branch": e.branch, "oompa.workers": e.workers.length, "oompa.dry_run": e.dryRun })
         return Effect.void
       case "WorkerStarted":
+        end(`w/${e.worker}`, e.at, "started again")
         start(`w/${e.worker}`, "oompa.worker", e.at, run(), { "oompa.worker": e.worker, "oompa.role": e.role })
         return Effect.void
       case "TaskClaimed":
@@ -138,6 +140,11 @@ export const sink = Effect.gen(function*() {
         return Effect.void
     }
   }
+  // A run stopped before its SwarmFinished (Ctrl-C's own end, a failure) still ends every span.
+  yield* Effect.addFinalizer(() => Effect.clockWith((clock) => Effect.sync(() => {
+    const now = clock.currentTimeMillisUnsafe()
+    for (const key of [...open.keys()].reverse()) end(key, now, "the run stopped first")
+  })))
   return EventSink.EventSink.of({ emit: (event) => Effect.provideContext(handle(event), services) })
 })
 

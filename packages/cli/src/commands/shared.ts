@@ -5,7 +5,7 @@
  */
 import { Effect, Option, Result } from "effect"
 import { Flag } from "effect/cli"
-import { AgentSpec, type Ids, SwarmConfig } from "@oompa/core"
+import { AgentSpec, type Ids, Notification, SwarmConfig } from "@oompa/core"
 import { UsageError } from "../Errors.ts"
 import type * as Session from "../Session.ts"
 import { parseWorkers } from "../WorkersFlag.ts"
@@ -28,10 +28,11 @@ export const runFlags = {
   )
 }
 
+
 /** `--speculation`, `--remote` and `--otlp` checked alone (before `--detach` leaves the terminal). */
 export const validateRunFlags = (flags: { readonly speculation: Option.Option<number>; readonly remote: Option.Option<string>; readonly otlp?: Option.Option<string> }): Effect.Effect<void, UsageError> =>
   Effect.gen(function*() {
-    if (flags.otlp !== undefined && Option.isSome(flags.otlp) && !/^https?:\/\/[^/\s]+/.test(flags.otlp.value)) {
+    if (flags.otlp !== undefined && Option.isSome(flags.otlp) && !Notification.isWebUrl(flags.otlp.value)) {
       return yield* new UsageError({ message: `--otlp: expected an OTLP/HTTP endpoint such as http://localhost:4318, got ${JSON.stringify(flags.otlp.value)}` })
     }
     if (Option.isSome(flags.speculation)) {

@@ -19,8 +19,10 @@ import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "e
 import { Ids, RunReport, RunSummary } from "@oompa/core"
 import { JsonlEventLog, RunPaths } from "@oompa/adapters-node"
 import { randomBytes, timingSafeEqual } from "node:crypto"
+import { lstatSync } from "node:fs"
 import { createServer } from "node:http"
 import { isIP } from "node:net"
+import { hostname, networkInterfaces } from "node:os"
 import { UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import * as ProgressView from "../ProgressView.ts"
@@ -61,9 +63,21 @@ const sameToken = (given: string | undefined, token: string): boolean => {
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
-/** The run's events, or undefined when it has no readable log. */
-const eventsOf = (options: DashboardOptions, runId: Ids.RunId) =>
-  JsonlEventLog.readEvents(RunPaths.eventsPath(options.session.paths, runId)).pipe(Effect.option, Effect.map(Option.getOrUndefined))
+/** The largest log the dashboard reads: a damaged or planted file must not take its memory. */
+const logBytesMax = 256 * 1024 * 1024
+
+/**
+ * The run's events, or undefined when it has no readable log. Only a regular file is read (not a
+ * symlink: a FIFO or `/dev/zero` planted as the log would block the server or fill its memory).
+ */
+const eventsOf = (options: DashboardOptions, runId: Ids.RunId) => {
+  const file = RunPaths.eventsPath(options.session.paths, runId)
+  return Effect.try(() => lstatSync(file)).pipe(
+    Effect.orElseSucceed(() => undefined),
+    Effect.flatMap((info) => info !== undefined && info.isFile() && info.size <= logBytesMax ? Effect.option(JsonlEventLog.readEvents(file)) : Effect.succeedNone),
+    Effect.map(Option.getOrUndefined)
+  )
+}
 
 /** The report of a run as the dashboard shows it: liveness from the lock, and the progress lines. */
 const reportOf = (runId: string, events: ReadonlyArray<import("@oompa/core").Event.Event>, live: string | undefined, nowMs: number) => {
@@ -97,8 +111,7 @@ const updates = (options: DashboardOptions, runId: Ids.RunId) => {
   let lastSize = -1
   let lastSent = 0
   const look = Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const size = yield* fs.stat(RunPaths.eventsPath(options.session.paths, runId)).pipe(Effect.map((info) => Number(info.size)), Effect.orElseSucceed(() => -1))
+    const size = yield* Effect.try(() => lstatSync(RunPaths.eventsPath(options.session.paths, runId)).size).pipe(Effect.orElseSucceed(() => -1))
     const live = yield* options.liveRunId
     const nowMs = Date.now()
     // An unchanged log is read again only to move the clocks of "Now", every few seconds.
@@ -168,10 +181,19 @@ const routes = (options: DashboardOptions) => {
   )
 }
 
-/** The Host header values a browser sends for this address. */
+/**
+ * The Host header values a browser sends for this address: for a wildcard (`0.0.0.0`, `::`), this
+ * machine's own addresses and name; a browser leaves out port 80.
+ */
 const hostsFor = (host: string, port: number): ReadonlySet<string> => {
-  const names = ["127.0.0.1", "::1", "localhost"].includes(host) ? ["127.0.0.1", "localhost", "[::1]"] : [isIP(host) === 6 ? `[${host}]` : host]
-  return new Set(names.map((n) => `${n}:${port}`.toLowerCase()))
+  const bracket = (address: string) => isIP(address) === 6 ? `[${address}]` : address
+  const own = () => [...Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address)), hostname()]
+  const names = ["127.0.0.1", "::1", "localhost"].includes(host)
+    ? ["127.0.0.1", "localhost", "::1"]
+    : host === "0.0.0.0" || host === "::"
+    ? ["127.0.0.1", "localhost", "::1", ...own()]
+    : [host]
+  return new Set(names.flatMap((n) => [`${bracket(n)}:${port}`, ...(port === 80 ? [bracket(n)] : [])]).map((n) => n.toLowerCase()))
 }
 
 /**

@@ -50,7 +50,8 @@ const LANE = 22
 const LABEL = 120
 
 /** Where a time falls on the timeline's x axis. */
-const xOf = (report: RunReport.RunReport, ms: number) => LABEL + (report.span === 0 ? 0 : (ms / report.span) * (WIDTH - LABEL - 10))
+const xOf = (report: RunReport.RunReport, ms: number) =>
+  LABEL + (report.span === 0 ? 0 : (Math.min(report.span, Math.max(0, ms)) / report.span) * (WIDTH - LABEL - 10))
 
 const tickStep = (span: number): number => {
   const target = span / 8
@@ -61,7 +62,7 @@ const tickStep = (span: number): number => {
 const axis = (report: RunReport.RunReport, height: number): string => {
   const step = tickStep(report.span)
   const ticks: Array<string> = []
-  for (let t = 0; t <= report.span; t += step) {
+  for (let t = 0, n = 0; t <= report.span && n <= 40; t += step, n++) {
     const x = xOf(report, t).toFixed(1)
     ticks.push(`<line class="tick" x1="${x}" x2="${x}" y1="0" y2="${height}"/><text class="tick-label" x="${x}" y="${height + 12}">${escape(seconds(t))}</text>`)
   }

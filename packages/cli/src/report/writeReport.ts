@@ -6,6 +6,8 @@
  */
 import { Effect, FileSystem, Path } from "effect"
 import type { RunReport, RunSummary } from "@oompa/core"
+import { randomBytes } from "node:crypto"
+import { writeFile } from "node:fs/promises"
 import { UsageError } from "../Errors.ts"
 import * as ReportHtml from "./ReportHtml.ts"
 
@@ -21,12 +23,16 @@ export const writeReport = (target: string, report: RunReport.RunReport, summary
     const dir = path.dirname(file)
     const parent = yield* fs.stat(dir).pipe(Effect.option)
     if (parent._tag === "None" || parent.value.type !== "Directory") return yield* refuse(`no folder ${dir}`)
-    const temporary = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`)
+    // A name nobody can guess, created by this call alone (O_EXCL): whatever an agent planted in
+    // the runs folder (a symlink to ~/.bashrc at a predictable name) is never written through.
+    const temporary = path.join(dir, `.${path.basename(file)}.${randomBytes(8).toString("hex")}.tmp`)
     const html = ReportHtml.page({ ...report, summary })
-    yield* fs.writeFileString(temporary, html).pipe(
-      Effect.flatMap(() => fs.rename(temporary, file)),
-      Effect.onError(() => fs.remove(temporary).pipe(Effect.ignore)),
-      Effect.mapError((e) => refuse(e.message))
+    yield* Effect.tryPromise({
+      try: () => writeFile(temporary, html, { flag: "wx", mode: 0o644 }),
+      catch: (e) => refuse((e as Error).message)
+    }).pipe(
+      Effect.flatMap(() => fs.rename(temporary, file).pipe(Effect.mapError((e) => refuse(e.message)))),
+      Effect.onError(() => fs.remove(temporary).pipe(Effect.ignore))
     )
     return file
   })

@@ -10,7 +10,7 @@ import { Schema } from "effect"
 import { Event } from "./Event.ts"
 import { NotifyOn } from "./NotifyTarget.ts"
 
-export { defaultStalledAfterSeconds, everyNotification, NotifyOn, NotifyTarget, WebhookUrl } from "./NotifyTarget.ts"
+export { defaultStalledAfterSeconds, everyNotification, isWebUrl, NotifyOn, NotifyTarget, WebhookUrl } from "./NotifyTarget.ts"
 
 /**
  * What a command or webhook receives. `event` is the log's event behind it (`MergeResult`,

@@ -22,7 +22,13 @@ export const everyNotification: ReadonlyArray<NotifyOn> = ["merged", "failed", "
 /** @category constants @since 0.1.0 */
 export const defaultStalledAfterSeconds = 900
 
-const isWebUrl = (text: string): boolean => {
+/**
+ * Whether `text` parses as an http:// or https:// URL with a host (a webhook, an OTLP endpoint).
+ *
+ * @category predicates
+ * @since 0.1.0
+ */
+export const isWebUrl = (text: string): boolean => {
   try {
     const url = new URL(text)
     return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== ""

@@ -165,6 +165,15 @@ interface Builder {
 }
 
 const key = (worker: string, iteration: number) => `${worker}\u0000${iteration}`
+
+/**
+ * The longest run a report draws: a year. Times come from logs others wrote (runners' clocks, a
+ * damaged file), and a Schema-valid `at` of 1e308 must not make the timeline infinite.
+ */
+export const spanMaxMs = 366 * 24 * 3_600_000
+
+/** Milliseconds from the run's start, within the drawable span. */
+const offset = (b: { readonly startedAt: number }, at: number): number => Math.min(spanMaxMs, Math.max(0, at - b.startedAt))
 const short = (sha: string) => sha.slice(0, 10)
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 
@@ -174,7 +183,7 @@ const iterationOf = (b: Builder, worker: string, iteration: number, at: number):
   if (found !== undefined) return found
   // An iteration whose start the log does not hold (a cluster's redelivery, a log cut short).
   const made: MutableIteration = {
-    worker, iteration, start: at - b.startedAt, end: undefined, task: undefined, outcome: undefined, kind: "running",
+    worker, iteration, start: offset(b, at), end: undefined, task: undefined, outcome: undefined, kind: "running",
     detail: undefined, kept: undefined, timings: undefined, calls: [], reviews: [], policy: [], merge: undefined, started: false
   }
   b.open.set(k, made)
@@ -207,17 +216,23 @@ const kindOf = (it: MutableIteration, outcome: IterationOutcome): BarKind => {
  * was empty) is no iteration at all; any other ends there, without an outcome.
  */
 const endOpen = (b: Builder, at: number, which: (it: MutableIteration) => boolean, why: string) => {
-  for (const [k, it] of b.open) {
-    if (!which(it)) continue
-    b.open.delete(k)
+  for (const it of [...b.iterations]) {
+    if (it.end !== undefined || !which(it)) continue
     if (it.task === undefined && it.calls.length === 0) {
+      b.open.delete(key(it.worker, it.iteration))
       b.iterations.splice(b.iterations.indexOf(it), 1)
       continue
     }
-    it.end = at - b.startedAt
-    it.kind = "other"
-    it.detail = why
+    endIteration(b, it, at, why)
   }
+}
+
+/** An iteration that ended without its `IterationFinished`, for `why`. */
+const endIteration = (b: Builder, it: MutableIteration, at: number, why: string) => {
+  if (b.open.get(key(it.worker, it.iteration)) === it) b.open.delete(key(it.worker, it.iteration))
+  it.end = Math.max(it.start, offset(b, at))
+  it.kind = "other"
+  it.detail = why
 }
 
 /**
@@ -241,6 +256,10 @@ export const handlers: { readonly [K in Event["_tag"]]: (b: Builder, e: EventOf<
     iterationOf(b, e.worker, e.iteration, e.at).started = true
   },
   TaskClaimed: (b, e) => {
+    // A claim for an iteration already started is that iteration delivered again (a cluster's
+    // runner died under it): the first run ends here, and the claim opens the second.
+    const running = b.open.get(key(e.worker, e.iteration))
+    if (running?.started === true && running.task !== undefined) endIteration(b, running, e.at, "delivered again: run a second time")
     iterationOf(b, e.worker, e.iteration, e.at).task = e.task
     const task = taskOf(b, e.task)
     task.claims += 1
@@ -248,7 +267,7 @@ export const handlers: { readonly [K in Event["_tag"]]: (b: Builder, e: EventOf<
   },
   AgentFinished: (b, e) => {
     iterationOf(b, e.worker, e.iteration, e.at).calls.push({
-      call: e.call, agent: e.agent, end: e.at - b.startedAt, durationMs: e.durationMs, exitCode: e.exitCode, timedOut: e.timedOut,
+      call: e.call, agent: e.agent, end: offset(b, e.at), durationMs: e.durationMs, exitCode: e.exitCode, timedOut: e.timedOut,
       ...(e.tokens === undefined ? {} : { tokens: e.tokens }),
       ...(e.costUsd === undefined ? {} : { costUsd: e.costUsd }),
       ...(e.error === undefined ? {} : { error: e.error })
@@ -267,13 +286,13 @@ export const handlers: { readonly [K in Event["_tag"]]: (b: Builder, e: EventOf<
   CandidateEjected: (b, e) => void iterationOf(b, e.worker, e.iteration, e.at),
   TestResult: (b, e) => {
     iterationOf(b, e.worker, e.iteration, e.at)
-    const end = e.at - b.startedAt
+    const end = offset(b, e.at)
     b.tests.push({ worker: e.worker, iteration: e.iteration, start: Math.max(0, end - e.durationMs), end, what: "test", outcome: e.passed ? "passed" : "failed", sha: e.sha, position: e.position })
   },
   MergeResult: (b, e) => {
     const it = iterationOf(b, e.worker, e.iteration, e.at)
     it.merge = e.outcome
-    const at = e.at - b.startedAt
+    const at = offset(b, e.at)
     b.tests.push({ worker: e.worker, iteration: e.iteration, start: at, end: at, what: "merge", outcome: e.outcome, sha: e.sha, position: undefined })
   },
   TaskMoved: (b, e) => {
@@ -282,8 +301,10 @@ export const handlers: { readonly [K in Event["_tag"]]: (b: Builder, e: EventOf<
     if (e.to === "failed") task.reason = e.reason ?? "no reason recorded"
   },
   IterationFinished: (b, e) => {
+    // The same end logged twice (a redelivered report) is one end.
+    if (!b.open.has(key(e.worker, e.iteration)) && b.iterations.some((i) => i.worker === e.worker && i.iteration === e.iteration && i.end !== undefined)) return
     const it = iterationOf(b, e.worker, e.iteration, e.at)
-    it.end = e.at - b.startedAt
+    it.end = Math.max(it.start, offset(b, e.at))
     it.outcome = e.outcome
     it.detail = e.detail
     it.kept = e.kept
@@ -368,14 +389,15 @@ const placeRows = (spans: ReadonlyArray<Omit<MergeSpan, "row">>): ReadonlyArray<
  * @since 0.1.0
  */
 export const make = (runId: string, events: ReadonlyArray<Event>): RunReport => {
-  const startedAt = events[0]?.at ?? 0
+  // The run's start is its SwarmStarted (the driver's clock), else its first event.
+  const startedAt = (events.find((e) => e._tag === "SwarmStarted") ?? events[0])?.at ?? 0
   const b: Builder = { startedAt, workers: new Map(), open: new Map(), iterations: [], tests: [], tasks: new Map() }
   const counts: Partial<Record<Event["_tag"], number>> = {}
   const lines: Array<Line> = []
   for (const e of events) {
     ;(handlers[e._tag] as (b: Builder, e: Event) => void)(b, e)
     counts[e._tag] = (counts[e._tag] ?? 0) + 1
-    lines.push({ at: e.at - startedAt, tag: e._tag, worker: workerOfEvent(e), text: (describe[e._tag] as (e: Event) => string)(e) })
+    lines.push({ at: offset({ startedAt }, e.at), tag: e._tag, worker: workerOfEvent(e), text: (describe[e._tag] as (e: Event) => string)(e) })
   }
   const workers: Array<Worker> = [...b.workers].map(([id, w]) => {
     const iterations: Array<Iteration> = b.iterations.filter((i) => i.worker === id).map(({ started: _, ...it }) => it)
@@ -391,7 +413,8 @@ export const make = (runId: string, events: ReadonlyArray<Event>): RunReport => 
   return {
     summary: RunSummary.summarize(runId, events),
     startedAt,
-    span: Math.max(0, (events[events.length - 1]?.at ?? startedAt) - startedAt),
+    // The latest time logged, not the last line's: a runner's clock may run ahead of the driver's.
+    span: events.reduce((latest, e) => Math.max(latest, offset({ startedAt }, e.at)), 0),
     workers,
     merges: placeRows(b.tests),
     tasks,

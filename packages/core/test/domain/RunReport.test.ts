@@ -122,6 +122,31 @@ describe("RunReport", () => {
     ])
   })
 
+  it("an iteration delivered twice (a cluster's runner died under it) is two bars, both ended; a repeated end is one end", () => {
+    const claim = (at: number): Event => ({ _tag: "TaskClaimed", at: t0 + at, worker: "w0", iteration: 1, task: "T-1" })
+    const start = (at: number): Event => ({ _tag: "IterationStarted", at: t0 + at, worker: "w0", iteration: 1, branch: "b", base: "abc" })
+    const finish: Event = { _tag: "IterationFinished", at: t0 + 900, worker: "w0", iteration: 1, outcome: "merged", task: "T-1", reviews: 1, timings: timings(100) }
+    const report = RunReport.make("1a2b3c4d", [started, claim(10), start(11), claim(500), start(501), finish, finish,
+      { _tag: "SwarmFinished", at: t0 + 1_000, outcome: "ok", durationMs: 1_000, merged: 1, rejected: 0, failed: 0 }])
+    assert.deepStrictEqual(report.workers[0]!.iterations.map((i) => [i.start, i.end, i.kind]), [[10, 500, "other"], [500, 900, "merged"]])
+    const task = report.tasks.find((t) => t.id === "T-1")!
+    assert.deepStrictEqual([task.claims, task.attempts.length], [2, 1])
+  })
+
+  it("times no clock gives, or a runner's clock ahead of the driver's, stay within a drawable span", () => {
+    const report = RunReport.make("1a2b3c4d", [
+      started,
+      { _tag: "Warning", at: -1.7e308, message: "from the past" },
+      { _tag: "TaskClaimed", at: t0 + 60_000, worker: "w0", iteration: 1, task: "T-1" },
+      { _tag: "Warning", at: t0 + 10, message: "the driver's last word" },
+      { _tag: "Warning", at: 1.7e308, message: "from the future" }
+    ])
+    assert.strictEqual(report.span, RunReport.spanMaxMs)
+    assert.deepStrictEqual(report.lines.map((l) => l.at), [0, 0, 60_000, 10, RunReport.spanMaxMs])
+    const skewed = RunReport.make("1a2b3c4d", [started, { _tag: "TaskClaimed", at: t0 + 60_000, worker: "w0", iteration: 1, task: "T-1" }, { _tag: "Warning", at: t0 + 10, message: "x" }])
+    assert.strictEqual(skewed.span, 60_000)
+  })
+
   it.effect("every event type of the log's Schema is handled and has a line of its own", () =>
     Effect.gen(function*() {
       const tags = Object.keys(Event.cases) as ReadonlyArray<Event["_tag"]>
