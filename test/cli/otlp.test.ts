@@ -6,9 +6,11 @@
  * environment's `OTEL_EXPORTER_OTLP_ENDPOINT` works as the flag does; a bad endpoint is refused.
  */
 import { afterAll, assert, describe, it } from "@effect/vitest"
+import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { cleanupAll, oompa, oompaAsync, scratchRepo, show } from "./helpers.ts"
+import * as path from "node:path"
+import { cleanupAll, oompa, oompaAsync, runIds, scratchRepo, show } from "./helpers.ts"
 
 afterAll(cleanupAll)
 
@@ -105,6 +107,19 @@ describe("--otlp", () => {
       const run = await oompaAsync(scratch, ["swarm"], { env: { OTEL_EXPORTER_OTLP_ENDPOINT: otel.url } }).exited
       assert.strictEqual(run.status, 0, show(run))
       assert.strictEqual(otel.spans.filter((s) => s.name === "oompa.run").length, 1)
+      // A collector that is not there: the run goes on, and its log says so once.
+      const dead = await new Promise<number>((done) => {
+        const probe = http.createServer().listen(0, "127.0.0.1", () => {
+          const port = (probe.address() as AddressInfo).port
+          probe.close(() => done(port))
+        })
+      })
+      fs.writeFileSync(path.join(scratch.repo, "tasks/pending/bravo.json"), JSON.stringify({ id: "bravo", summary: "Write src/bravo.txt" }))
+      const unreached = await oompaAsync(scratch, ["swarm", "--otlp", `http://127.0.0.1:${dead}/`]).exited
+      assert.strictEqual(unreached.status, 0, show(unreached))
+      const warnings = runIds(scratch).flatMap((id) => fs.readFileSync(path.join(scratch.repo, ".oompa/runs", id, "events.jsonl"), "utf8").trim().split("\n"))
+        .map((l) => JSON.parse(l) as { _tag: string; message?: string }).filter((e) => e._tag === "Warning" && e.message!.startsWith("otlp:")).map((e) => e.message)
+      assert.deepStrictEqual(warnings, [`otlp: http://127.0.0.1:${dead} could not be reached (TransportError): this run's spans and metrics may not arrive`])
       const bad = oompa(scratch, ["swarm", "--otlp", "localhost:4318"])
       assert.strictEqual(bad.status, 2, show(bad))
       assert.include(bad.stderr, "--otlp: expected an OTLP/HTTP endpoint")

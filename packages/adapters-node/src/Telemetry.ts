@@ -11,8 +11,8 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Exit, Layer, Metric, Option, Tracer } from "effect"
-import { FetchHttpClient } from "effect/http"
+import { Clock, Context, Effect, Exit, Layer, Metric, Option, Tracer } from "effect"
+import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import { Otlp } from "effect/observability"
 import { AgentSpec, type Event, EventSink } from "@oompa/core"
 import * as JsonlEventLog from "./JsonlEventLog.ts"
@@ -158,5 +158,24 @@ export const sink = Effect.gen(function*() {
 export const layerAfter = <E, R>(inner: Layer.Layer<EventSink.EventSink, E, R>, endpoint: string, options: { readonly runId: string }) =>
   Layer.effect(EventSink.EventSink, Effect.gen(function*() {
     const log = yield* EventSink.EventSink
+    // The exporter drops what it cannot send without a word: a collector that does not answer at
+    // the start is said once, in the run log, without holding the run.
+    yield* Effect.forkScoped(probe(endpoint).pipe(Effect.flatMap((problem) =>
+      problem === undefined ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (at) =>
+        log.emit({ _tag: "Warning", at, message: `otlp: ${new URL(endpoint).origin} ${problem}: this run's spans and metrics may not arrive` })))))
     return JsonlEventLog.tee([log, yield* sink])
-  })).pipe(Layer.provide(Layer.merge(inner, layer(endpoint, options))))
+  })).pipe(Layer.provide(Layer.mergeAll(inner, layer(endpoint, options), FetchHttpClient.layer)))
+
+/** An empty export to `endpoint`: what is wrong with it, or undefined when it took it. */
+const probe = (endpoint: string) =>
+  Effect.flatMap(HttpClient.HttpClient, (client) =>
+    client.execute(HttpClientRequest.post(`${endpoint.replace(/\/+$/, "")}/v1/traces`).pipe(HttpClientRequest.bodyText(JSON.stringify({ resourceSpans: [] }), "application/json"))).pipe(
+      Effect.map((response): string | undefined => response.status >= 200 && response.status < 300 ? undefined : `answered ${response.status}`),
+      Effect.scoped,
+      Effect.timeoutOrElse({ duration: "5 seconds", orElse: () => Effect.succeed("did not answer in 5 s") }),
+      // Not the client's message: it names the whole URL, which may hold a key.
+      Effect.catch((e) => Effect.succeed(`could not be reached (${e.reason._tag})`))
+    )).pipe(
+    // The HTTP client traces its requests: the probe's would be a trace of its own in the export.
+    Effect.withTracerEnabled(false)
+  )

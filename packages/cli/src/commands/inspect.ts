@@ -194,6 +194,8 @@ export const list = Command.make("list", {
 
 export const view = Command.make("view", {
   run: Argument.String("run").pipe(Argument.withDescription("The run id")),
+  // `--html report.html` as well as `--html=report.html`: a flag's optional value never takes the next word.
+  file: Argument.String("file").pipe(Argument.optional, Argument.withDescription("With --html: the file to write")),
   json: Output.jsonFlag("the summary and every event (RunSummary.RunView)"),
   html: Flag.String("html").pipe(
     Flag.withOptionalValue(""),
@@ -201,10 +203,17 @@ export const view = Command.make("view", {
     Flag.withMetavar("file"),
     Flag.withDescription("Write the run's report as one self-contained HTML page (timeline per worker, merge queue, tasks, verdicts, cost, phases, why each failed task failed); --html=FILE names the file, bare --html writes report.html beside the run's log")
   )
-}, ({ html, json, run }) =>
+}, ({ file: fileArg, html: htmlFlag, json, run }) =>
   Effect.gen(function*() {
     if (!Ids.isRunId(run)) return yield* new UsageError({ message: `view: ${JSON.stringify(run)} is not a run id (8 hex characters; oompa list shows them)` })
-    if (json && Option.isSome(html)) return yield* new UsageError({ message: "view: --json and --html cannot be given together" })
+    if (json && Option.isSome(htmlFlag)) return yield* new UsageError({ message: "view: --json and --html cannot be given together" })
+    if (Option.isSome(fileArg) && Option.isNone(htmlFlag)) {
+      return yield* new UsageError({ message: `view: ${JSON.stringify(fileArg.value)}: a file is written only with --html (oompa view ${run} --html ${fileArg.value})` })
+    }
+    if (Option.isSome(fileArg) && Option.isSome(htmlFlag) && htmlFlag.value !== "") {
+      return yield* new UsageError({ message: `view: two files for --html: ${JSON.stringify(htmlFlag.value)} and ${JSON.stringify(fileArg.value)}` })
+    }
+    const html = Option.isSome(fileArg) ? Option.some(fileArg.value) : htmlFlag
     const session = yield* currentSession
     const fs = yield* FileSystem.FileSystem
     const file = RunPaths.eventsPath(session.paths, run)
@@ -229,7 +238,7 @@ export const view = Command.make("view", {
     { command: "oompa view 1a2b3c4d", description: "Everything run 1a2b3c4d did" },
     { command: "oompa view 1a2b3c4d --json", description: "Its summary and events as JSON (RunSummary.RunView of @oompa/core)" },
     { command: "oompa view 1a2b3c4d --html", description: "Its report as a web page, beside its log (.oompa/runs/1a2b3c4d/report.html)" },
-    { command: "oompa view 1a2b3c4d --html=run.html", description: "The same report, written to run.html" }
+    { command: "oompa view 1a2b3c4d --html run.html", description: "The same report, written to run.html" }
   ])
 )
 
