@@ -115,18 +115,18 @@ const updates = (options: DashboardOptions, runId: Ids.RunId) => {
     const live = yield* options.liveRunId
     const nowMs = Date.now()
     // An unchanged log is read again only to move the clocks of "Now", every few seconds.
-    if (size === lastSize && live === runId && nowMs - lastSent < refreshMs) return []
+    if (size === lastSize && live === runId && nowMs - lastSent < refreshMs) return { chunks: [], ended: false }
     lastSize = size
     lastSent = nowMs
     const events = (yield* eventsOf(options, runId)) ?? []
     const { now, report } = reportOf(runId, events, live, nowMs)
     const ended = report.summary.outcome !== "running"
-    return [sse("report", ReportHtml.body(report, now)), ...(ended ? [sse("finished", report.summary.outcome)] : [])]
+    return { chunks: [sse("report", ReportHtml.body(report, now)), ...(ended ? [sse("finished", report.summary.outcome)] : [])], ended }
   })
   const beats = Stream.fromSchedule(Schedule.spaced("15 seconds")).pipe(Stream.map(() => new TextEncoder().encode(": still here\n\n")))
   const looks = Stream.fromEffectSchedule(look, Schedule.spaced(`${options.pollMs} millis`)).pipe(
-    Stream.takeUntil((chunks) => chunks.length > 0 && new TextDecoder().decode(chunks[chunks.length - 1]!).startsWith("event: finished")),
-    Stream.flatMap((chunks) => Stream.fromIterable(chunks))
+    Stream.takeUntil((looked) => looked.ended),
+    Stream.flatMap((looked) => Stream.fromIterable(looked.chunks))
   )
   return Stream.merge(looks, beats, { haltStrategy: "left" })
 }

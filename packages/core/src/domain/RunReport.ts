@@ -242,7 +242,7 @@ const endIteration = (b: Builder, it: MutableIteration, at: number, why: string)
  * @category constructors
  * @since 0.1.0
  */
-export const handlers: { readonly [K in Event["_tag"]]: (b: Builder, e: EventOf<K>) => void } = {
+const handlers: { readonly [K in Event["_tag"]]: (b: Builder, e: EventOf<K>) => void } = {
   SwarmStarted: (b, e) => {
     for (const w of e.workers) b.workers.set(w.id, { role: w.role, agent: w.agent, stopped: undefined })
   },
