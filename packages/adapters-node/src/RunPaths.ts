@@ -96,6 +96,14 @@ export const eventsPath = (paths: RunPaths, runId: Ids.RunId): string => NodePat
 export const reportPath = (paths: RunPaths, runId: Ids.RunId): string => NodePath.join(runDir(paths, runId), RepoLayout.runReportFile)
 
 /**
+ * `.oompa/calibration.json`: what `oompa sim calibrate` fitted from the runs (`oompa sim plan` reads it).
+ *
+ * @category paths
+ * @since 0.1.0
+ */
+export const calibrationPath = (paths: RunPaths): string => NodePath.join(paths.oompaDir, RepoLayout.calibrationFile)
+
+/**
  * `.oompa/claims/`: one empty file per task this repository's runs hold in a queue shared with
  * other machines (`tasks.github`), so recovery returns only those (`internal/claimJournal.ts`).
  *

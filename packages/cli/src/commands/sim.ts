@@ -15,6 +15,7 @@ import { Simulation } from "@oompa/core/simulation"
 import { SimulationFailed, UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import * as Session from "../Session.ts"
+import { calibrate } from "./simCalibrate.ts"
 
 const variantNames = Object.keys(Simulation.variants) as ReadonlyArray<Simulation.Variant>
 
@@ -119,6 +120,8 @@ export const sim = Command.make("sim", {
     { command: "oompa sim --seeds 1000", description: "Seeds 1..1000 on every core; stops at the first failure and prints how to replay it" },
     { command: "oompa sim --seed 42 --json", description: "One seed, as a JSON summary" },
     { command: "oompa sim --seeds 200 --config oompa.json", description: "Your own swarm under faults" },
-    { command: "oompa sim --seeds 500 --variant reviewer-bypass", description: "A deliberately broken orchestrator: the checker finds a seed that breaks I1" }
-  ])
+    { command: "oompa sim --seeds 500 --variant reviewer-bypass", description: "A deliberately broken orchestrator: the checker finds a seed that breaks I1" },
+    { command: "oompa sim calibrate", description: "Fit your agents' latency, verdicts, errors and costs from your last runs" }
+  ]),
+  Command.withSubcommands([calibrate])
 )

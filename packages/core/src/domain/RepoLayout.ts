@@ -48,3 +48,6 @@ export const runLogFile = "events.jsonl"
 
 /** A run's HTML report, beside its log (`oompa view <run> --html`). @category constants @since 0.1.0 */
 export const runReportFile = "report.html"
+
+/** What `oompa sim calibrate` fitted from the runs, in `.oompa/` (`oompa sim plan` reads it). @category constants @since 0.1.0 */
+export const calibrationFile = "calibration.json"
