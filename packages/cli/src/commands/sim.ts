@@ -16,6 +16,7 @@ import { SimulationFailed, UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import * as Session from "../Session.ts"
 import { calibrate } from "./simCalibrate.ts"
+import { plan } from "./simPlan.ts"
 
 const variantNames = Object.keys(Simulation.variants) as ReadonlyArray<Simulation.Variant>
 
@@ -121,7 +122,8 @@ export const sim = Command.make("sim", {
     { command: "oompa sim --seed 42 --json", description: "One seed, as a JSON summary" },
     { command: "oompa sim --seeds 200 --config oompa.json", description: "Your own swarm under faults" },
     { command: "oompa sim --seeds 500 --variant reviewer-bypass", description: "A deliberately broken orchestrator: the checker finds a seed that breaks I1" },
-    { command: "oompa sim calibrate", description: "Fit your agents' latency, verdicts, errors and costs from your last runs" }
+    { command: "oompa sim calibrate", description: "Fit your agents' latency, verdicts, errors and costs from your last runs" },
+    { command: "oompa sim plan --workers 4,8,16 --speculation 1,4", description: "What each worker count and queue depth would give with those agents" }
   ]),
-  Command.withSubcommands([calibrate])
+  Command.withSubcommands([calibrate, plan])
 )

@@ -56,7 +56,8 @@ export const tableLines = (c: Calibration.Calibration): ReadonlyArray<string> =>
       (r.afterFix.count === 0 ? "" : `; after a fix (${r.afterFix.count}) ${shares(r.afterFix)}`) +
       (r.unclearRate > 0 ? `; unclear ${percent(r.unclearRate)}` : "")
     ]),
-    `iterations: ${percent(c.iterations.noChangeRate)} changed nothing, ${percent(c.iterations.policyRate)} stopped by the policy`,
+    `iterations: ${percent(c.iterations.noChangeRate)} changed nothing, ${percent(c.iterations.policyRate)} stopped by the policy; ` +
+    `oompa's own time p50 ${duration(at(c.iterations.overheadMs, 0.5))}, p90 ${duration(at(c.iterations.overheadMs, 0.9))}`,
     c.testGate.runs === 0
       ? "test gate: not run"
       : `test gate: ${Output.count(c.testGate.runs, "run")}, p50 ${duration(at(c.testGate.durationMs, 0.5))}, p90 ${duration(at(c.testGate.durationMs, 0.9))}, ${percent(c.testGate.failureRate)} failed`,

@@ -103,7 +103,12 @@ export const Calibration = Schema.Struct({
     /** Iterations whose proposal changed nothing. */
     noChangeRate: Rate,
     /** Iterations a policy violation stopped or sent back. */
-    policyRate: Rate
+    policyRate: Rate,
+    /**
+     * oompa's own time in an iteration: from its claim (or start) to its end, less its agent calls,
+     * its tests and its wait for the merge queue (git, the worktree's setup, prompts, the queue's own work).
+     */
+    overheadMs: Quantiles
   }),
   testGate: Schema.Struct({ runs: Count, durationMs: Quantiles, failureRate: Rate }),
   merges: Schema.Struct({ attempts: Count, conflictRate: Rate })
@@ -200,6 +205,7 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
   let iterations = 0
   let noChange = 0
   let policy = 0
+  const overheads: Array<number> = []
   const testDurations: Array<number> = []
   let testFailures = 0
   let mergeAttempts = 0
@@ -208,6 +214,10 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
   for (const run of runs) {
     const key = (worker: string, iteration: number) => `${worker}\u0000${iteration}`
     const claimedAt = new Map<string, number>()
+    const startedAt = new Map<string, number>()
+    // Agent calls and tests of each iteration, in ms: what is not oompa's own time.
+    const waited = new Map<string, number>()
+    const wait = (k: string, ms: number) => waited.set(k, (waited.get(k) ?? 0) + Math.max(0, ms))
     const policyIterations = new Set<string>()
     const claimToMerge: Array<number> = []
     // A submission delivered twice (across machines) reports its landing twice: counted once.
@@ -227,7 +237,11 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
         case "TaskClaimed":
           claimedAt.set(key(event.worker, event.iteration), event.at)
           break
+        case "IterationStarted":
+          startedAt.set(key(event.worker, event.iteration), event.at)
+          break
         case "AgentFinished": {
+          wait(key(event.worker, event.iteration), event.durationMs)
           const id = `${event.agent}\u0000${event.call}`
           const tally = calls.get(id) ?? { agent: event.agent, call: event.call, durations: [], calls: 0, errors: 0, timeouts: 0, tokenCalls: 0, input: 0, output: 0, costCalls: 0, cost: 0 }
           calls.set(id, tally)
@@ -269,6 +283,7 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
           policyIterations.add(key(event.worker, event.iteration))
           break
         case "TestResult":
+          wait(key(event.worker, event.iteration), event.durationMs)
           testDurations.push(Math.max(0, event.durationMs))
           if (!event.passed) testFailures++
           break
@@ -287,6 +302,11 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
           iterations++
           runIterations++
           if (event.outcome === "no-changes") noChange++
+          {
+            const k = key(event.worker, event.iteration)
+            const from = claimedAt.get(k) ?? startedAt.get(k)
+            if (from !== undefined) overheads.push(Math.max(0, event.at - from - (waited.get(k) ?? 0) - event.timings.mergeWait))
+          }
           if (policyIterations.has(key(event.worker, event.iteration))) policy++
           break
         default:
@@ -323,7 +343,7 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
       afterFix: verdictShares(r.afterFix),
       unclearRate: share(r.unclear, r.count)
     })),
-    iterations: { count: iterations, noChangeRate: share(noChange, iterations), policyRate: share(policy, iterations) },
+    iterations: { count: iterations, noChangeRate: share(noChange, iterations), policyRate: share(policy, iterations), overheadMs: quantilesOf(overheads) },
     testGate: { runs: testDurations.length, durationMs: quantilesOf(testDurations), failureRate: share(testFailures, testDurations.length) },
     merges: { attempts: mergeAttempts, conflictRate: share(conflicts, mergeAttempts) }
   }

@@ -23,6 +23,7 @@ import { CommandRunner } from "../services/CommandRunner.ts"
 import { Git } from "../services/Git.ts"
 import { TaskQueue } from "../services/TaskQueue.ts"
 import * as MemoryGit from "../testing/MemoryGit.ts"
+import type * as ScriptedCommands from "../testing/ScriptedCommands.ts"
 import * as TestSwarm from "../testing/TestSwarm.ts"
 import * as AgentModel from "./AgentModel.ts"
 import { DiscreteTime } from "./DiscreteTime.ts"
@@ -62,6 +63,8 @@ export interface WorldOptions {
   readonly variant: Variant.Variant | undefined
   /** Sees every event as it is emitted, after the checker. */
   readonly observe: ((event: Event) => void) | undefined
+  /** The test gate's model instead of the seed's (a plan's calibrated tests); its verdicts reach the checker the same way. */
+  readonly test?: ((repo: MemoryGit.MemoryRepo) => NonNullable<ScriptedCommands.CommandScripts["test"]>) | undefined
 }
 
 /**
@@ -83,6 +86,7 @@ export const make = (options: WorldOptions): World => {
   const deliveryPrng = root.fork()
   let checker: InvariantChecker | undefined
   const verdicts = new Map<string, boolean>()
+  let calibratedTest: NonNullable<ScriptedCommands.CommandScripts["test"]> | undefined
   const world = TestSwarm.makeWorld({
     files: { "README.md": "# simulated\n", "shared.txt": "one\ntwo\nthree\nfour\n" },
     tasks,
@@ -100,7 +104,12 @@ export const make = (options: WorldOptions): World => {
       // A pure function of the tree (issue 19): the same tree always gets the same verdict, whoever
       // builds it and on whatever chain, so a speculative queue's outcomes can be compared with a
       // one-at-a-time queue's; a deterministic fraction `testFail` of trees fails while faults are on.
-      test: (_tree, sha) => {
+      test: (tree, sha) => {
+        if (options.test !== undefined) {
+          const result = (calibratedTest ??= options.test(world.repo))(tree, sha)
+          verdicts.set(sha, result.passed)
+          return result
+        }
         const digest = world.repo.treeDigest(sha)
         const passed = !(switches.faults && treeFails(digest, p))
         // The checker learns it when the test ends (`layerOf`): an interrupted test passed nothing.
