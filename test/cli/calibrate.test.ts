@@ -56,7 +56,7 @@ describe("oompa sim calibrate", () => {
     assert.match(run.stdout, /^codex:gpt-5-codex\s+review\s+\d+ /m)
     assert.include(run.stdout, "reviewer codex:gpt-5-codex: first look")
     assert.include(run.stdout, `run ${runId}: 2 workers, 3 merged`)
-    assert.include(run.stdout, `wrote ${file}`)
+    assert.include(run.stdout, "wrote .oompa/calibration.json")
 
     const json = oompa(scratch, ["sim", "calibrate", "--json", "--out", "team.json"])
     assert.strictEqual(json.status, 0, show(json))

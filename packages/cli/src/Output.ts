@@ -13,6 +13,7 @@
 import { Console, Effect, Schema } from "effect"
 import { Flag, GlobalFlag } from "effect/cli"
 import { styleText } from "node:util"
+import * as NodePath from "node:path"
 
 /** The streams oompa writes to. */
 type Stream = NodeJS.WriteStream
@@ -167,3 +168,15 @@ export const progressTerminal = (): ProgressTerminal => ({
   write: (text) => void process.stderr.write(text),
   columns: () => process.stderr.columns || 100
 })
+
+/**
+ * A file as a message shows it: relative to the current folder when it is inside it, else absolute.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
+export const shownPath = (file: string): string => {
+  const relative = NodePath.relative(process.cwd(), file)
+  return relative === "" || relative.startsWith("..") || NodePath.isAbsolute(relative) ? file : relative
+}
+

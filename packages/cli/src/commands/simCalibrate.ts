@@ -116,7 +116,7 @@ export const calibrate = Command.make("calibrate", {
     const file = Option.isSome(out) ? path.resolve(out.value) : RunPaths.calibrationPath(session.paths)
     yield* writeWhole(file, `${JSON.stringify(Schema.encodeSync(Calibration.Calibration)(fitted), null, 2)}\n`)
     if (json) return yield* Output.json(Calibration.Calibration, fitted)
-    yield* Output.lines([...tableLines(fitted), "", `wrote ${file}`])
+    yield* Output.lines([...tableLines(fitted), "", `wrote ${Output.shownPath(file)}`])
   })).pipe(
   Command.withDescription("Fit latency, verdict, error, cost, test-gate and conflict figures from the latest runs, for oompa sim plan"),
   Command.withExamples([

@@ -64,7 +64,8 @@ export const tableLines = (result: Plan.PlanResult, budget: SwarmConfig.SwarmCon
     line(header),
     ...rows.map(line),
     "",
-    `each point: ${result.hours} h simulated, ${Output.count(result.points[0]?.seeds ?? 0, "seed")}, up to ${result.tasksPerWorker} tasks a worker; ranges are the lowest and highest seed's`,
+    `each point: ${Output.count(result.points[0]?.seeds ?? 0, "seed")}, each a run of ${result.tasksPerWorker} tasks a worker cut at ${result.hours} h simulated; ` +
+    "figures per hour of the run; ranges are the lowest and highest seed's",
     limits.length === 0
       ? "budget: none configured; best = most merges per hour"
       : `budget over ${result.hours} h: ${limits.join(", ")}; "over" exceeds it; best = most merges per hour within it`,
@@ -121,7 +122,7 @@ export const plan = Command.make("plan", {
     if (terminal.tty) yield* Output.errorLines([""])
     if (flags.json) return yield* Output.json(Plan.PlanResult, result)
     yield* Output.lines([
-      `plan of ${session.configFile ?? "the default swarm"} with ${file} (${Output.count(calibration.runs.length, "run")} calibrated)`,
+      `plan of ${session.configFile === undefined ? "the default swarm" : Output.shownPath(session.configFile)} with ${Output.shownPath(file)} (calibrated from ${Output.count(calibration.runs.length, "run")})`,
       "",
       ...tableLines(result, session.config.budget)
     ])

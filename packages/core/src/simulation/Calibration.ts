@@ -100,7 +100,7 @@ export const Calibration = Schema.Struct({
   reviewers: Schema.Array(Reviewer),
   iterations: Schema.Struct({
     count: Count,
-    /** Iterations whose proposal changed nothing. */
+    /** Of the iterations that proposed a change, those whose proposal changed nothing. */
     noChangeRate: Rate,
     /** Iterations a policy violation stopped or sent back. */
     policyRate: Rate,
@@ -204,6 +204,7 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
   const reviewers = new Map<string, { first: Verdicts; afterFix: Verdicts; unclear: number; count: number }>()
   let iterations = 0
   let noChange = 0
+  let proposals = 0
   let policy = 0
   const overheads: Array<number> = []
   const testDurations: Array<number> = []
@@ -219,6 +220,8 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
     const waited = new Map<string, number>()
     const wait = (k: string, ms: number) => waited.set(k, (waited.get(k) ?? 0) + Math.max(0, ms))
     const policyIterations = new Set<string>()
+    // Iterations that proposed a change: a planner's iteration changes nothing by design.
+    const proposed = new Set<string>()
     const claimToMerge: Array<number> = []
     // A submission delivered twice (across machines) reports its landing twice: counted once.
     const landed = new Set<string>()
@@ -242,6 +245,7 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
           break
         case "AgentFinished": {
           wait(key(event.worker, event.iteration), event.durationMs)
+          if (event.call === "propose") proposed.add(key(event.worker, event.iteration))
           const id = `${event.agent}\u0000${event.call}`
           const tally = calls.get(id) ?? { agent: event.agent, call: event.call, durations: [], calls: 0, errors: 0, timeouts: 0, tokenCalls: 0, input: 0, output: 0, costCalls: 0, cost: 0 }
           calls.set(id, tally)
@@ -301,7 +305,8 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
         case "IterationFinished":
           iterations++
           runIterations++
-          if (event.outcome === "no-changes") noChange++
+          if (proposed.has(key(event.worker, event.iteration))) proposals++
+          if (event.outcome === "no-changes" && proposed.has(key(event.worker, event.iteration))) noChange++
           {
             const k = key(event.worker, event.iteration)
             const from = claimedAt.get(k) ?? startedAt.get(k)
@@ -343,7 +348,7 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
       afterFix: verdictShares(r.afterFix),
       unclearRate: share(r.unclear, r.count)
     })),
-    iterations: { count: iterations, noChangeRate: share(noChange, iterations), policyRate: share(policy, iterations), overheadMs: quantilesOf(overheads) },
+    iterations: { count: iterations, noChangeRate: share(noChange, proposals), policyRate: share(policy, iterations), overheadMs: quantilesOf(overheads) },
     testGate: { runs: testDurations.length, durationMs: quantilesOf(testDurations), failureRate: share(testFailures, testDurations.length) },
     merges: { attempts: mergeAttempts, conflictRate: share(conflicts, mergeAttempts) }
   }
