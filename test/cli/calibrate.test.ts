@@ -8,6 +8,7 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
 import { Calibration } from "@oompa/core/simulation"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { cleanupAll, oompa, runIds, scratchRepo, show } from "./helpers.ts"
@@ -71,5 +72,11 @@ describe("oompa sim calibrate", () => {
       assert.strictEqual(fs.readFileSync(file, "utf8"), before)
     }
     assert.isFalse(fs.existsSync(path.join(scratch.repo, "missing")))
+    // A FIFO (or a device) at --out is refused, never replaced by a file.
+    execFileSync("mkfifo", [path.join(scratch.repo, "pipe")])
+    const fifo = oompa(scratch, ["sim", "calibrate", "--out", "pipe"])
+    assert.strictEqual(fifo.status, 2, show(fifo))
+    assert.include(fifo.stderr, "not a regular file")
+    assert.isTrue(fs.statSync(path.join(scratch.repo, "pipe")).isFIFO())
   }, 180_000)
 })

@@ -6,15 +6,14 @@
  *
  * @since 0.1.0
  */
-import { Effect, FileSystem, Option, Path, Schema } from "effect"
+import { Effect, Option, Path, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { JsonlEventLog, RunPaths } from "@oompa/adapters-node"
 import { Ids } from "@oompa/core"
 import { Calibration } from "@oompa/core/simulation"
-import { randomBytes } from "node:crypto"
-import { writeFile } from "node:fs/promises"
 import { UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
+import * as WholeFile from "../WholeFile.ts"
 import { currentSession, liveRunId } from "./inspect.ts"
 
 const defaultRuns = 10
@@ -61,30 +60,13 @@ export const tableLines = (c: Calibration.Calibration): ReadonlyArray<string> =>
     c.testGate.runs === 0
       ? "test gate: not run"
       : `test gate: ${Output.count(c.testGate.runs, "run")}, p50 ${duration(at(c.testGate.durationMs, 0.5))}, p90 ${duration(at(c.testGate.durationMs, 0.9))}, ${percent(c.testGate.failureRate)} failed`,
-    `merge queue: ${Output.count(c.merges.attempts, "merge")}, ${percent(c.merges.conflictRate)} conflicted`,
+    `merge queue: ${Output.count(c.merges.attempts, "merge")}, ${percent(c.merges.conflictRate)} conflicted` +
+    (c.merges.landingMs.length === 0 ? "" : `; its own time a landing p50 ${duration(at(c.merges.landingMs, 0.5))}, p90 ${duration(at(c.merges.landingMs, 0.9))}`),
     ...c.runs.map((r) =>
       `run ${r.runId}: ${Output.count(r.workers, "worker")}, ${r.merged} merged in ${duration(r.durationMs)}` +
       (r.claimToMergeMs.length === 0 ? "" : `, claim to merge p50 ${duration(at(r.claimToMergeMs, 0.5))}`))
   ]
 }
-
-/** Writes `text` to `file` through a fresh temporary beside it, renamed over it: whole or not at all. */
-const writeWhole = (file: string, text: string) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const refuse = (why: string) => new UsageError({ message: `sim calibrate: --out ${file}: ${why}` })
-    const info = yield* fs.stat(file).pipe(Effect.option)
-    if (Option.isSome(info) && info.value.type === "Directory") return yield* refuse("it is a directory")
-    const dir = path.dirname(file)
-    const parent = yield* fs.stat(dir).pipe(Effect.option)
-    if (Option.isNone(parent) || parent.value.type !== "Directory") return yield* refuse(`no folder ${dir}`)
-    const temporary = path.join(dir, `.${path.basename(file)}.${randomBytes(8).toString("hex")}.tmp`)
-    yield* Effect.tryPromise({ try: () => writeFile(temporary, text, { flag: "wx", mode: 0o644 }), catch: (e) => refuse((e as Error).message) }).pipe(
-      Effect.flatMap(() => fs.rename(temporary, file).pipe(Effect.mapError((e) => refuse(e.message)))),
-      Effect.onError(() => fs.remove(temporary).pipe(Effect.ignore))
-    )
-  })
 
 export const calibrate = Command.make("calibrate", {
   runs: Flag.Int("runs").pipe(Flag.withDefault(defaultRuns), Flag.withDescription(`How many of the latest finished runs to read (default ${defaultRuns})`)),
@@ -114,7 +96,7 @@ export const calibrate = Command.make("calibrate", {
       return yield* new UsageError({ message: `sim calibrate: no agent calls in the last ${Output.count(runs, "run")} of ${session.paths.runsDir} (run a swarm first)` })
     }
     const file = Option.isSome(out) ? path.resolve(out.value) : RunPaths.calibrationPath(session.paths)
-    yield* writeWhole(file, `${JSON.stringify(Schema.encodeSync(Calibration.Calibration)(fitted), null, 2)}\n`)
+    yield* WholeFile.write(file, `${JSON.stringify(Schema.encodeSync(Calibration.Calibration)(fitted), null, 2)}\n`, (why) => new UsageError({ message: `sim calibrate: --out ${file}: ${why}` }))
     if (json) return yield* Output.json(Calibration.Calibration, fitted)
     yield* Output.lines([...tableLines(fitted), "", `wrote ${Output.shownPath(file)}`])
   })).pipe(

@@ -42,8 +42,14 @@ const share = (n: number) => `${Math.round(n * 100)}%`
  * @since 0.1.0
  */
 export const tableLines = (result: Plan.PlanResult, budget: SwarmConfig.SwarmConfig["budget"]): ReadonlyArray<string> => {
+  const seeds = Math.max(0, ...result.points.map((p) => p.seeds + p.failures.length))
+  const ran = result.points.filter((p) => p.seeds > 0)
+  const lows = ran.map((p) => p.simulatedHours.low)
+  const highs = ran.map((p) => p.simulatedHours.high)
+  const hours = (h: number) => h >= 1 ? `${h.toFixed(1)} h` : `${(h * 60).toFixed(1)} min`
+  const spans = ran.length === 0 ? "-" : `${hours(Math.min(...lows))} to ${hours(Math.max(...highs))}`
   const rows = result.points.map((p) => [
-    p.best ? "best" : p.withinBudget ? "" : "over",
+    p.best ? "best" : p.seeds === 0 ? "failed" : p.withinBudget ? "" : "over",
     String(p.workers),
     String(p.speculation),
     range(p.mergesPerHour, count),
@@ -64,8 +70,8 @@ export const tableLines = (result: Plan.PlanResult, budget: SwarmConfig.SwarmCon
     line(header),
     ...rows.map(line),
     "",
-    `each point: ${Output.count(result.points[0]?.seeds ?? 0, "seed")}, each a run of ${result.tasksPerWorker} tasks a worker cut at ${result.hours} h simulated; ` +
-    "figures per hour of the run; ranges are the lowest and highest seed's",
+    `each point: ${Output.count(seeds, "seed")}, each a run of ${result.tasksPerWorker} tasks a worker, cut at ${result.hours} h simulated ` +
+    `(runs lasted ${spans}); figures per hour of the run, its end included; ranges are the lowest and highest seed's`,
     limits.length === 0
       ? "budget: none configured; best = most merges per hour"
       : `budget over ${result.hours} h: ${limits.join(", ")}; "over" exceeds it; best = most merges per hour within it`,
@@ -73,10 +79,18 @@ export const tableLines = (result: Plan.PlanResult, budget: SwarmConfig.SwarmCon
   ]
 }
 
-/** Reads and checks a calibration file: every problem names the file. */
+/** The largest calibration file read: a team's is a few KB. */
+const calibrationBytesMax = 16 * 1024 * 1024
+
+/** Reads and checks a calibration file: every problem names the file; only a regular file of sensible size is read (a FIFO would hang). */
 const readCalibration = (file: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
+    const info = yield* fs.stat(file).pipe(
+      Effect.mapError((e) => new UsageError({ message: `--calibration ${file}: cannot read it (${e.message}); oompa sim calibrate writes one` }))
+    )
+    if (info.type !== "File") return yield* new UsageError({ message: `--calibration ${file}: not a regular file (a ${info.type.toLowerCase()})` })
+    if (Number(info.size) > calibrationBytesMax) return yield* new UsageError({ message: `--calibration ${file}: ${info.size} bytes, more than a calibration holds (${calibrationBytesMax})` })
     const text = yield* fs.readFileString(file).pipe(
       Effect.mapError((e) => new UsageError({ message: `--calibration ${file}: cannot read it (${e.message}); oompa sim calibrate writes one` }))
     )
@@ -89,7 +103,7 @@ export const plan = Command.make("plan", {
   calibration: Flag.String("calibration").pipe(Flag.optional, Flag.withDescription("The calibration file (default .oompa/calibration.json, from oompa sim calibrate)")),
   workers: Flag.String("workers").pipe(Flag.withDefault("4,8,16"), Flag.withDescription("Worker counts to try, e.g. 4,8,16")),
   speculation: Flag.String("speculation").pipe(Flag.withDefault("1"), Flag.withDescription("Merge-queue depths (merge.speculation) to try, e.g. 1,4")),
-  hours: Flag.Finite("hours").pipe(Flag.withDefault(1), Flag.withDescription("Simulated hours per run (at most 24)")),
+  hours: Flag.Finite("hours").pipe(Flag.withDefault(1), Flag.withDescription("Simulated hours per run at most (up to 12)")),
   seeds: Flag.Int("seeds").pipe(Flag.withDefault(8), Flag.withDescription("Seeds per point")),
   config: Flag.String("config").pipe(Flag.optional, Flag.withDescription("The swarm to plan (default: this repository's oompa.json)")),
   json: Output.jsonFlag("the plan (Plan.PlanResult of @oompa/core/simulation)")
@@ -99,7 +113,7 @@ export const plan = Command.make("plan", {
     if (Result.isFailure(workers)) return yield* new UsageError({ message: workers.failure })
     const speculation = integerList("speculation", flags.speculation, 1, SwarmConfig.speculationMax)
     if (Result.isFailure(speculation)) return yield* new UsageError({ message: speculation.failure })
-    if (!(flags.hours > 0 && flags.hours <= 24)) return yield* new UsageError({ message: `--hours: expected a number of hours above 0 and at most 24, got ${flags.hours}` })
+    if (!(flags.hours > 0 && flags.hours <= Plan.hoursMax)) return yield* new UsageError({ message: `--hours: expected a number of hours above 0 and at most ${Plan.hoursMax}, got ${flags.hours}` })
     if (flags.seeds < 1 || flags.seeds > 1000) return yield* new UsageError({ message: `--seeds: expected an integer in 1..1000, got ${flags.seeds}` })
     const path = yield* Path.Path
     const session = yield* Session.fromConfigFile(process.cwd(), Option.getOrUndefined(flags.config))

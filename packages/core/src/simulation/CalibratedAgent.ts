@@ -88,7 +88,10 @@ export const script = (options: CalibratedOptions): ScriptedAgent.Script => {
     }
     if (prng.chance(calls.timeoutRate)) return { answer: "", delayMs: request.timeoutMs + timeoutMarginMs + 1000 }
     const overhead = request.call === "propose" ? Calibration.sample(c.iterations.overheadMs, prng.next()) : 0
-    const delayMs = Math.max(1, Math.round(Calibration.sample(calls.latencyMs, prng.next()) + overhead))
+    const latency = Calibration.sample(calls.latencyMs, prng.next())
+    // oompa's own time rides on the proposal (the in-memory git takes none), never into its timeout:
+    // only the calibrated share of calls times out.
+    const delayMs = Math.max(1, Math.round(Math.min(latency + overhead, Math.max(latency, request.timeoutMs - 1))))
     if (prng.chance(calls.errorRate)) return { answer: "", exitCode: 1, stderr: "calibrated agent error", delayMs, ...spent }
     if (request.call === "review") {
       const key = `${request.worker}/${request.iteration}`

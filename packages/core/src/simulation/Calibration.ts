@@ -18,6 +18,10 @@ import { AgentCallKind, type Event } from "../domain/Event.ts"
 export const quantileSteps = 20
 
 const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0, { expected: "a number ≥ 0" }))
+// Bounds a team's runs never reach, so that a hand-edited file cannot make a plan's sums overflow or its runs endless.
+const Milliseconds = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1e9 }, { expected: "milliseconds between 0 and 1e9 (11 days)" }))
+const Tokens = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1e9 }, { expected: "tokens between 0 and 1e9" }))
+const Dollars = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1e4 }, { expected: "dollars between 0 and 10000 a call" }))
 const Rate = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }, { expected: "a rate between 0 and 1" }))
 const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0, { expected: "a count ≥ 0" }))
 
@@ -28,7 +32,7 @@ const Count = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0, { expected: "a c
  * @category models
  * @since 0.1.0
  */
-export const Quantiles = Schema.Array(NonNegative).check(Schema.makeFilter((values: ReadonlyArray<number>) => {
+export const Quantiles = Schema.Array(Milliseconds).check(Schema.makeFilter((values: ReadonlyArray<number>) => {
   if (values.length !== 0 && values.length !== quantileSteps + 1) return `expected ${quantileSteps + 1} quantiles (0%, 5%, …, 100%) or none, got ${values.length}`
   for (let i = 1; i < values.length; i++) if (values[i]! < values[i - 1]!) return `quantiles must not decrease (${values[i - 1]} then ${values[i]})`
   return undefined
@@ -47,12 +51,12 @@ export const AgentCalls = Schema.Struct({
   calls: Count,
   /** Of the calls that did not time out. */
   latencyMs: Quantiles,
-  /** Calls that ended with an error (a non-zero exit, an unreadable answer), timeouts not counted. */
+  /** Of the calls that did not time out, those that ended with an error (a non-zero exit, an unreadable answer). */
   errorRate: Rate,
   timeoutRate: Rate,
   /** Means per call, over the calls that reported them. */
-  tokens: Schema.optionalKey(Schema.Struct({ input: NonNegative, output: NonNegative })),
-  costUsd: Schema.optionalKey(NonNegative)
+  tokens: Schema.optionalKey(Schema.Struct({ input: Tokens, output: Tokens })),
+  costUsd: Schema.optionalKey(Dollars)
 })
 export type AgentCalls = typeof AgentCalls.Type
 
@@ -100,18 +104,28 @@ export const Calibration = Schema.Struct({
   reviewers: Schema.Array(Reviewer),
   iterations: Schema.Struct({
     count: Count,
-    /** Of the iterations that proposed a change, those whose proposal changed nothing. */
+    /** Of the iterations whose proposal went through (no timeout, no error), those that changed nothing. */
     noChangeRate: Rate,
-    /** Iterations a policy violation stopped or sent back. */
+    /** Of the same, those a policy violation stopped or sent back. */
     policyRate: Rate,
     /**
-     * oompa's own time in an iteration: from its claim (or start) to its end, less its agent calls,
-     * its tests and its wait for the merge queue (git, the worktree's setup, prompts, the queue's own work).
+     * oompa's own time in an iteration: from its claim (or start) to its submission to the merge
+     * queue (or its end), less its agent calls meanwhile (git, the worktree's setup, prompts).
      */
     overheadMs: Quantiles
   }),
   testGate: Schema.Struct({ runs: Count, durationMs: Quantiles, failureRate: Rate }),
-  merges: Schema.Struct({ attempts: Count, conflictRate: Rate })
+  /** Merges computed (landed, conflicted, or failed a gate), once per iteration and outcome. */
+  merges: Schema.Struct({
+    attempts: Count,
+    conflictRate: Rate,
+    /**
+     * The merge queue's own time for a landing (merge, move of main, the checkout's sync): from
+     * when the queue could take it (its submission, or the landing before it) to its landing, less
+     * its tests.
+     */
+    landingMs: Quantiles
+  })
 })
 export type Calibration = typeof Calibration.Type
 
@@ -157,6 +171,8 @@ export const sample = (quantiles: Quantiles, u: number): number => {
 export const median = (quantiles: Quantiles): number | undefined => quantiles.length === 0 ? undefined : sample(quantiles, 0.5)
 
 const share = (part: number, whole: number): number => whole === 0 ? 0 : part / whole
+
+const mergeOutcomes: ReadonlySet<string> = new Set(["merged", "conflict", "test-failed", "policy-failed"])
 
 interface CallTally {
   readonly agent: string
@@ -204,12 +220,13 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
   const reviewers = new Map<string, { first: Verdicts; afterFix: Verdicts; unclear: number; count: number }>()
   let iterations = 0
   let noChange = 0
-  let proposals = 0
+  let proposalsOk = 0
   let policy = 0
   const overheads: Array<number> = []
   const testDurations: Array<number> = []
   let testFailures = 0
   let mergeAttempts = 0
+  const landings: Array<number> = []
   let conflicts = 0
   const runRows: Array<Calibration["runs"][number]> = []
   for (const run of runs) {
@@ -220,8 +237,13 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
     const waited = new Map<string, number>()
     const wait = (k: string, ms: number) => waited.set(k, (waited.get(k) ?? 0) + Math.max(0, ms))
     const policyIterations = new Set<string>()
-    // Iterations that proposed a change: a planner's iteration changes nothing by design.
-    const proposed = new Set<string>()
+    // Iterations that proposed a change (a planner's changes nothing by design), and those whose proposal went through.
+    const proposals = new Set<string>()
+    const proposedOk = new Set<string>()
+    const queuedAt = new Map<string, number>()
+    const testedMs = new Map<string, number>()
+    let previousLanding: number | undefined
+    const attempts = new Set<string>()
     const claimToMerge: Array<number> = []
     // A submission delivered twice (across machines) reports its landing twice: counted once.
     const landed = new Set<string>()
@@ -244,8 +266,14 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
           startedAt.set(key(event.worker, event.iteration), event.at)
           break
         case "AgentFinished": {
-          wait(key(event.worker, event.iteration), event.durationMs)
-          if (event.call === "propose") proposed.add(key(event.worker, event.iteration))
+          const k = key(event.worker, event.iteration)
+          // oompa's own time is counted up to the submission to the merge queue: what follows is the queue's.
+          if (!queuedAt.has(k)) wait(k, event.durationMs)
+          // The rates a simulated proposal draws after its call went through are fitted over such proposals.
+          if (event.call === "propose" && !proposals.has(k)) {
+            proposals.add(k)
+            if (!event.timedOut && event.exitCode === 0 && event.error === undefined) proposedOk.add(k)
+          }
           const id = `${event.agent}\u0000${event.call}`
           const tally = calls.get(id) ?? { agent: event.agent, call: event.call, durations: [], calls: 0, errors: 0, timeouts: 0, tokenCalls: 0, input: 0, output: 0, costCalls: 0, cost: 0 }
           calls.set(id, tally)
@@ -286,18 +314,30 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
         case "PolicyViolated":
           policyIterations.add(key(event.worker, event.iteration))
           break
+        case "MergeQueued":
+          if (!queuedAt.has(key(event.worker, event.iteration))) queuedAt.set(key(event.worker, event.iteration), event.at)
+          break
         case "TestResult":
-          wait(key(event.worker, event.iteration), event.durationMs)
+          testedMs.set(key(event.worker, event.iteration), (testedMs.get(key(event.worker, event.iteration)) ?? 0) + Math.max(0, event.durationMs))
           testDurations.push(Math.max(0, event.durationMs))
           if (!event.passed) testFailures++
           break
         case "MergeResult":
-          if (event.outcome === "dry-run") break
-          mergeAttempts++
-          if (event.outcome === "conflict") conflicts++
+          // A merge computed (landed, conflicted, or failed its gates), once per iteration and outcome: a redelivered copy says it again.
+          if (mergeOutcomes.has(event.outcome) && !attempts.has(`${key(event.worker, event.iteration)}\u0000${event.outcome}`)) {
+            attempts.add(`${key(event.worker, event.iteration)}\u0000${event.outcome}`)
+            mergeAttempts++
+            if (event.outcome === "conflict") conflicts++
+          }
           if (event.outcome === "merged" && !landed.has(key(event.worker, event.iteration))) {
             landed.add(key(event.worker, event.iteration))
             merged++
+            const submitted = queuedAt.get(key(event.worker, event.iteration))
+            if (submitted !== undefined) {
+              const from = Math.max(submitted, previousLanding ?? submitted)
+              landings.push(Math.max(0, event.at - from - (testedMs.get(key(event.worker, event.iteration)) ?? 0)))
+            }
+            previousLanding = event.at
             const claimed = claimedAt.get(key(event.worker, event.iteration))
             if (claimed !== undefined) claimToMerge.push(Math.max(0, event.at - claimed))
           }
@@ -305,14 +345,16 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
         case "IterationFinished":
           iterations++
           runIterations++
-          if (proposed.has(key(event.worker, event.iteration))) proposals++
-          if (event.outcome === "no-changes" && proposed.has(key(event.worker, event.iteration))) noChange++
           {
             const k = key(event.worker, event.iteration)
+            if (proposedOk.has(k)) {
+              proposalsOk++
+              if (event.outcome === "no-changes") noChange++
+              if (policyIterations.has(k)) policy++
+            }
             const from = claimedAt.get(k) ?? startedAt.get(k)
-            if (from !== undefined) overheads.push(Math.max(0, event.at - from - (waited.get(k) ?? 0) - event.timings.mergeWait))
+            if (from !== undefined) overheads.push(Math.max(0, (queuedAt.get(k) ?? event.at) - from - (waited.get(k) ?? 0)))
           }
-          if (policyIterations.has(key(event.worker, event.iteration))) policy++
           break
         default:
           break
@@ -337,7 +379,7 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
       call: t.call,
       calls: t.calls,
       latencyMs: quantilesOf(t.durations),
-      errorRate: share(t.errors, t.calls),
+      errorRate: share(t.errors, t.calls - t.timeouts),
       timeoutRate: share(t.timeouts, t.calls),
       ...(t.tokenCalls === 0 ? {} : { tokens: { input: t.input / t.tokenCalls, output: t.output / t.tokenCalls } }),
       ...(t.costCalls === 0 ? {} : { costUsd: t.cost / t.costCalls })
@@ -348,8 +390,8 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
       afterFix: verdictShares(r.afterFix),
       unclearRate: share(r.unclear, r.count)
     })),
-    iterations: { count: iterations, noChangeRate: share(noChange, proposals), policyRate: share(policy, iterations), overheadMs: quantilesOf(overheads) },
+    iterations: { count: iterations, noChangeRate: share(noChange, proposalsOk), policyRate: share(policy, proposalsOk), overheadMs: quantilesOf(overheads) },
     testGate: { runs: testDurations.length, durationMs: quantilesOf(testDurations), failureRate: share(testFailures, testDurations.length) },
-    merges: { attempts: mergeAttempts, conflictRate: share(conflicts, mergeAttempts) }
+    merges: { attempts: mergeAttempts, conflictRate: share(conflicts, mergeAttempts), landingMs: quantilesOf(landings) }
   }
 }

@@ -13,6 +13,7 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
+import { formatModelString } from "../domain/AgentSpec.ts"
 import type { Event } from "../domain/Event.ts"
 import type { SwarmConfig } from "../domain/SwarmConfig.ts"
 import type { Task } from "../domain/Task.ts"
@@ -47,10 +48,12 @@ export const PlanPoint = Schema.Struct({
   agentCallsPerHour: Interval,
   claimToMergeP50Ms: Interval,
   claimToMergeP95Ms: Interval,
-  /** Mean time a landed iteration waited for the merge queue. */
+  /** Mean time from a change's submission to the merge queue to its landing, its tests included. */
   mergeWaitMs: Interval,
   /** Share of the workers' time spent outside an iteration (waiting for a task). */
   idleShare: Interval,
+  /** Simulated hours a run lasted: its tasks done, or cut at the horizon. */
+  simulatedHours: Interval,
   /** Whether the horizon's cost and calls stay within the configured budget. */
   withinBudget: Schema.Boolean,
   best: Schema.Boolean,
@@ -80,7 +83,7 @@ export interface PlanOptions {
   readonly calibration: Calibration.Calibration
   readonly workers: ReadonlyArray<number>
   readonly speculation: ReadonlyArray<number>
-  /** Simulated hours per run (at most 24). */
+  /** Simulated hours per run (at most `hoursMax`). */
   readonly hours: number
   /** Seeds per point (seeds 1..N). */
   readonly seeds: number
@@ -103,10 +106,23 @@ interface Measured {
 
 const median = (q: Calibration.Quantiles) => q.length === 0 ? 0 : Calibration.sample(q, 0.5)
 
+/**
+ * The longest horizon: the simulator stops a run that has not ended in 24 h of simulated time, and
+ * a run needs room past its horizon to finish the calls the horizon cut.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const hoursMax = 12
+
 /** Tasks per worker the horizon needs at the calibrated median pace (3 to 40: enough to keep every worker busy). */
 export const tasksForHorizon = (calibration: Calibration.Calibration, config: SwarmConfig, hours: number): number => {
-  const pace = (call: "propose" | "review") => calibration.agents.filter((a) => a.call === call).map((a) => median(a.latencyMs))
-  const iterationMs = Math.max(1, (pace("propose")[0] ?? 0) + (config.review ? pace("review")[0] ?? 0 : 0) + median(calibration.iterations.overheadMs) +
+  // The swarm's own agents: its first worker proposes, its first reviewer (or that worker) reviews.
+  const worker = config.workers[0]
+  const proposer = worker === undefined ? "" : formatModelString(worker.agent)
+  const reviewer = config.reviewers[0] === undefined ? proposer : formatModelString(config.reviewers[0].agent)
+  const pace = (agent: string, call: "propose" | "review") => median(CalibratedAgent.callsOf(calibration, agent, call)?.latencyMs ?? [])
+  const iterationMs = Math.max(1, pace(proposer, "propose") + (config.review ? pace(reviewer, "review") : 0) + median(calibration.iterations.overheadMs) +
     (config.test_command === undefined ? 0 : median(calibration.testGate.durationMs)))
   return Math.min(40, Math.max(3, Math.ceil((hours * 3600_000 / iterationMs) * 1.1)))
 }
@@ -138,13 +154,15 @@ const runOnce = (options: PlanOptions, workers: number, speculation: number, tas
   const config = pointConfig(options.config, workers, speculation, taskCount, options.hours)
   const parameters = { ...Parameters.drawParameters(seed, { tasks: taskCount }), remote: false }
   const events: Array<Event> = []
+  const landingPrng = Prng.make(seed ^ 0x1a4d)
   const w = World.make({
     parameters,
     config,
     tasks,
     variant: undefined,
     observe: (event) => void events.push(event),
-    test: (repo) => CalibratedAgent.testScript(options.calibration, seed, repo)
+    test: (repo) => CalibratedAgent.testScript(options.calibration, seed, repo),
+    mergeDelayMs: () => Math.round(Calibration.sample(options.calibration.merges.landingMs, landingPrng.next()))
   })
   w.switches.faults = false
   const prng = Prng.make(seed ^ 0x9a1b)
@@ -172,6 +190,7 @@ const measure = (events: ReadonlyArray<Event>, workers: number, horizonMs: numbe
   const key = (worker: string, iteration: number) => `${worker}/${iteration}`
   const claimed = new Map<string, number>()
   const started = new Map<string, number>()
+  const queued = new Map<string, number>()
   const landed = new Set<string>()
   const claimToMerge: Array<number> = []
   const mergeWaits: Array<number> = []
@@ -187,6 +206,7 @@ const measure = (events: ReadonlyArray<Event>, workers: number, horizonMs: numbe
     last = Math.max(last, event.at)
     if (event._tag === "TaskClaimed") claimed.set(key(event.worker, event.iteration), event.at)
     else if (event._tag === "IterationStarted") started.set(key(event.worker, event.iteration), event.at)
+    else if (event._tag === "MergeQueued" && !queued.has(key(event.worker, event.iteration))) queued.set(key(event.worker, event.iteration), event.at)
     else if (event._tag === "AgentFinished") {
       calls++
       costUsd += event.costUsd ?? 0
@@ -194,13 +214,14 @@ const measure = (events: ReadonlyArray<Event>, workers: number, horizonMs: numbe
       landed.add(key(event.worker, event.iteration))
       const at = claimed.get(key(event.worker, event.iteration))
       if (at !== undefined) claimToMerge.push(event.at - at)
+      const submitted = queued.get(key(event.worker, event.iteration))
+      if (submitted !== undefined) mergeWaits.push(event.at - submitted)
     } else if (event._tag === "IterationFinished") {
       const k = key(event.worker, event.iteration)
       const from = claimed.get(k) ?? started.get(k)
       if (from !== undefined) busyMs += event.at - from
       claimed.delete(k)
       started.delete(k)
-      if (event.outcome === "merged") mergeWaits.push(event.timings.mergeWait)
     }
   }
   const spanMs = Math.max(1, Math.min(horizonMs, last - (start ?? 0)))
@@ -216,54 +237,66 @@ const interval = (values: ReadonlyArray<number>): Interval =>
 
 const quantile = (values: ReadonlyArray<number>, u: number) => Calibration.sample(Calibration.quantilesOf(values), u)
 
+/** One point's figures from its runs. */
+const pointOf = (options: PlanOptions, workers: number, speculation: number, runs: ReadonlyArray<Measured>, failures: ReadonlyArray<string>): PlanPoint => {
+  const perHour = (pick: (m: Measured) => number) => interval(runs.map((m) => pick(m) * 3600_000 / m.spanMs))
+  const costPerHour = perHour((m) => m.costUsd)
+  const agentCallsPerHour = perHour((m) => m.calls)
+  const budget = options.config.budget
+  const withinBudget = (budget.max_cost_usd === undefined || costPerHour.mean * options.hours <= budget.max_cost_usd) &&
+    (budget.max_agent_calls === undefined || agentCallsPerHour.mean * options.hours <= budget.max_agent_calls)
+  return {
+    workers,
+    speculation,
+    seeds: runs.length,
+    mergesPerHour: perHour((m) => m.merges),
+    costPerHour,
+    agentCallsPerHour,
+    claimToMergeP50Ms: interval(runs.filter((m) => m.claimToMerge.length > 0).map((m) => quantile(m.claimToMerge, 0.5))),
+    claimToMergeP95Ms: interval(runs.filter((m) => m.claimToMerge.length > 0).map((m) => quantile(m.claimToMerge, 0.95))),
+    mergeWaitMs: interval(runs.filter((m) => m.mergeWaits.length > 0).map((m) => m.mergeWaits.reduce((a, b) => a + b, 0) / m.mergeWaits.length)),
+    idleShare: interval(runs.map((m) => 1 - m.busyMs / (workers * m.spanMs))),
+    simulatedHours: interval(runs.map((m) => m.spanMs / 3600_000)),
+    withinBudget,
+    best: false,
+    failures
+  }
+}
+
+/** The grid's points, the best marked: most merges per hour within the budget, of points every seed of which ran. */
+const result = (options: PlanOptions, tasksPerWorker: number, points: ReadonlyArray<PlanPoint>): PlanResult => {
+  const best = points.filter((p) => p.withinBudget && p.failures.length === 0 && p.seeds > 0 && p.mergesPerHour.mean > 0).reduce<PlanPoint | undefined>((a, b) =>
+    a === undefined || b.mergesPerHour.mean > a.mergesPerHour.mean * 1.0001 ? b : a, undefined)
+  return { hours: options.hours, tasksPerWorker, points: points.map((p) => (p === best ? { ...p, best: true } : p)) }
+}
+
+/** Every (point, seed) of the grid, in order. */
+const grid = (options: PlanOptions) =>
+  options.workers.flatMap((workers) => options.speculation.map((speculation) => ({ workers, speculation })))
+
 /**
  * Simulates every point of the grid with seeds 1..`seeds`, and marks the best point within budget
- * (most merges per hour; then fewer workers, then a shallower queue).
+ * (most merges per hour; then fewer workers, then a shallower queue). In one go: `plan` is the
+ * same, interruptible between runs.
  *
  * @category programs
  * @since 0.1.0
  */
 export const planNow = (options: PlanOptions): PlanResult => {
   const tasksPerWorker = options.tasksPerWorker ?? tasksForHorizon(options.calibration, options.config, options.hours)
-  const total = options.workers.length * options.speculation.length * options.seeds
+  const total = grid(options).length * options.seeds
   let done = 0
-  const points: Array<PlanPoint> = []
-  for (const workers of options.workers) {
-    for (const speculation of options.speculation) {
-      const runs: Array<Measured> = []
-      const failures: Array<string> = []
-      for (let seed = 1; seed <= options.seeds; seed++) {
-        const result = runOnce(options, workers, speculation, tasksPerWorker, seed)
-        if (typeof result === "string") failures.push(result)
-        else runs.push(result)
-        options.onProgress?.(++done, total)
-      }
-      const perHour = (pick: (m: Measured) => number) => interval(runs.map((m) => pick(m) * 3600_000 / m.spanMs))
-      const costPerHour = perHour((m) => m.costUsd)
-      const agentCallsPerHour = perHour((m) => m.calls)
-      const budget = options.config.budget
-      const withinBudget = (budget.max_cost_usd === undefined || costPerHour.mean * options.hours <= budget.max_cost_usd) &&
-        (budget.max_agent_calls === undefined || agentCallsPerHour.mean * options.hours <= budget.max_agent_calls)
-      points.push({
-        workers,
-        speculation,
-        seeds: runs.length,
-        mergesPerHour: perHour((m) => m.merges),
-        costPerHour,
-        agentCallsPerHour,
-        claimToMergeP50Ms: interval(runs.filter((m) => m.claimToMerge.length > 0).map((m) => quantile(m.claimToMerge, 0.5))),
-        claimToMergeP95Ms: interval(runs.filter((m) => m.claimToMerge.length > 0).map((m) => quantile(m.claimToMerge, 0.95))),
-        mergeWaitMs: interval(runs.filter((m) => m.mergeWaits.length > 0).map((m) => m.mergeWaits.reduce((a, b) => a + b, 0) / m.mergeWaits.length)),
-        idleShare: interval(runs.map((m) => 1 - m.busyMs / (workers * m.spanMs))),
-        withinBudget: withinBudget && runs.length > 0,
-        best: false,
-        failures
-      })
+  return result(options, tasksPerWorker, grid(options).map(({ speculation, workers }) => {
+    const runs: Array<Measured> = []
+    const failures: Array<string> = []
+    for (let seed = 1; seed <= options.seeds; seed++) {
+      const measured = runOnce(options, workers, speculation, tasksPerWorker, seed)
+      if (typeof measured === "string") failures.push(measured)
+      else runs.push(measured)
+      options.onProgress?.(++done, total)
     }
-  }
-  const best = points.filter((p) => p.withinBudget && p.failures.length === 0).reduce<PlanPoint | undefined>((a, b) =>
-    a === undefined || b.mergesPerHour.mean > a.mergesPerHour.mean * 1.0001 ? b : a, undefined)
-  return { hours: options.hours, tasksPerWorker, points: points.map((p) => (p === best ? { ...p, best: true } : p)) }
+    return pointOf(options, workers, speculation, runs, failures)
+  }))
 }
 
 /**
@@ -278,15 +311,34 @@ export class UncalibratedCalls extends Schema.TaggedError<UncalibratedCalls>()("
 }) {}
 
 /**
- * `planNow` as an effect, refusing a calibration that cannot draw the swarm's calls.
+ * `planNow` as an effect that a Ctrl-C interrupts between two runs, refusing up front a
+ * calibration that cannot draw the swarm's calls.
  *
  * @category programs
  * @since 0.1.0
  */
 export const plan = (options: PlanOptions): Effect.Effect<PlanResult, UncalibratedCalls> =>
-  Effect.suspend(() => {
+  Effect.gen(function*() {
     const missing = CalibratedAgent.missingCalls(options.calibration, options.config)
-    return missing.length > 0
-      ? Effect.fail(new UncalibratedCalls({ calls: missing, message: `the calibration has no ${missing.join(" or ")} calls: calibrate from runs that made some` }))
-      : Effect.sync(() => planNow(options))
+    if (missing.length > 0) {
+      return yield* new UncalibratedCalls({ calls: missing, message: `the calibration has no ${missing.join(" or ")} calls: calibrate from runs that made some` })
+    }
+    const tasksPerWorker = options.tasksPerWorker ?? tasksForHorizon(options.calibration, options.config, options.hours)
+    const total = grid(options).length * options.seeds
+    let done = 0
+    const points: Array<PlanPoint> = []
+    for (const { speculation, workers } of grid(options)) {
+      const runs: Array<Measured> = []
+      const failures: Array<string> = []
+      for (let seed = 1; seed <= options.seeds; seed++) {
+        // One run at a time, yielding between runs: a Ctrl-C interrupts the plan within one run.
+        const measured = yield* Effect.sync(() => runOnce(options, workers, speculation, tasksPerWorker, seed))
+        if (typeof measured === "string") failures.push(measured)
+        else runs.push(measured)
+        options.onProgress?.(++done, total)
+        yield* Effect.yieldNow
+      }
+      points.push(pointOf(options, workers, speculation, runs, failures))
+    }
+    return result(options, tasksPerWorker, points)
   })

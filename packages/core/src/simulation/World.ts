@@ -63,6 +63,8 @@ export interface WorldOptions {
   readonly variant: Variant.Variant | undefined
   /** Sees every event as it is emitted, after the checker. */
   readonly observe: ((event: Event) => void) | undefined
+  /** How long each merge the queue computes takes (a plan's calibrated landings); none: no time. */
+  readonly mergeDelayMs?: (() => number) | undefined
   /** The test gate's model instead of the seed's (a plan's calibrated tests); its verdicts reach the checker the same way. */
   readonly test?: ((repo: MemoryGit.MemoryRepo) => NonNullable<ScriptedCommands.CommandScripts["test"]>) | undefined
 }
@@ -142,7 +144,7 @@ export const make = (options: WorldOptions): World => {
       git: successorGit(world.repo, checker, variant)
     } : undefined
   }
-  return { world, checker, switches, trace, counts, runLogs: new Map(), log, time: new DiscreteTime(), layer: layerOf(world, checker, variant, delivery, verdicts) }
+  return { world, checker, switches, trace, counts, runLogs: new Map(), log, time: new DiscreteTime(), layer: layerOf(world, checker, variant, delivery, verdicts, options.mergeDelayMs) }
 }
 
 /** How long a simulated test runs at least; at most twice that. */
@@ -164,11 +166,12 @@ const layerOf = (
   checker: InvariantChecker,
   variant: Variant.Variant | undefined,
   delivery: (typeof MergeQueue.Delivery)["Service"],
-  verdicts: ReadonlyMap<string, boolean>
+  verdicts: ReadonlyMap<string, boolean>,
+  mergeDelayMs: (() => number) | undefined
 ): Layer.Layer<Swarm.Services> => {
   const commands = Variant.commandRunner(variant, world.commands)
   const services = Layer.mergeAll(
-    Layer.succeed(Git, gitOf(world.repo, checker, variant)),
+    Layer.succeed(Git, gitOf(world.repo, checker, variant, mergeDelayMs)),
     Layer.succeed(TaskQueue, Variant.taskQueue(variant, world.queue)),
     Layer.succeed(Agent, Variant.agent(variant, world.agent)),
     Layer.succeed(CommandRunner, {
@@ -195,13 +198,15 @@ const successorGit = (repo: MemoryGit.MemoryRepo, checker: InvariantChecker, var
 }
 
 /** `Git` over the repository, telling the checker of every merge the queue computes and every move of main. */
-const gitOf = (repo: MemoryGit.MemoryRepo, checker: InvariantChecker, variant: Variant.Variant | undefined): Git["Service"] => {
+const gitOf = (repo: MemoryGit.MemoryRepo, checker: InvariantChecker, variant: Variant.Variant | undefined, mergeDelayMs?: () => number): Git["Service"] => {
   const base = MemoryGit.make(repo)
+  const delay = mergeDelayMs === undefined ? Effect.void : Effect.suspend(() => Effect.sleep(mergeDelayMs()))
   const compareAndSwapMain = Variant.compareAndSwapMain(variant, repo, base)
   return {
     ...base,
     merge: (request) =>
       Effect.sync(() => checker.mergeStarted(request.head)).pipe(
+        Effect.andThen(delay),
         Effect.andThen(base.merge(request)),
         Effect.map((result) => Variant.mergeResult(variant, repo, request, result)),
         Effect.tap((result) => Effect.sync(() => result._tag === "Merged" && checker.mergeComputed(request.head, result.sha)))

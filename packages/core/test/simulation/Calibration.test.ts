@@ -37,6 +37,7 @@ const log: ReadonlyArray<Event> = [
   call(32_100, "w0", 1, "fix", 20_000),
   call(36_100, "w0", 1, "review", 4_000),
   verdict(36_100, "w0", 1, 2, "approved"),
+  { _tag: "MergeQueued", at: 40_100, worker: "w0", iteration: 1, position: 1 },
   { _tag: "TestResult", at: 50_100, worker: "w0", iteration: 1, sha: "s1", passed: true, durationMs: 14_000, output: "" },
   merge(60_100, "w0", 1, "merged"),
   // Delivered twice: its landing is counted once.
@@ -57,6 +58,7 @@ const log: ReadonlyArray<Event> = [
   call(310_300, "w1", 2, "propose", 10_000),
   call(318_300, "w1", 2, "review", 8_000),
   verdict(318_300, "w1", 2, 1, "approved"),
+  { _tag: "MergeQueued", at: 319_300, worker: "w1", iteration: 2, position: 1 },
   { _tag: "TestResult", at: 324_300, worker: "w1", iteration: 2, sha: "s2", passed: false, durationMs: 6_000, output: "" },
   merge(330_000, "w1", 2, "conflict"),
   finished(330_000, "w1", 2, "conflict"),
@@ -72,7 +74,8 @@ describe("Calibration.fit", () => {
     assert.strictEqual(propose.calls, 4)
     assert.deepStrictEqual([propose.latencyMs[0], Calibration.median(propose.latencyMs), propose.latencyMs[20]], [10_000, 10_000, 30_000])
     assert.strictEqual(propose.timeoutRate, 0.25)
-    assert.strictEqual(propose.errorRate, 0.25)
+    // Of the three that did not time out, one erred.
+    assert.strictEqual(propose.errorRate, 1 / 3)
     assert.deepStrictEqual(propose.tokens, { input: 2000, output: 400 })
     assert.strictEqual(propose.costUsd, 0.02)
     const review = agent("claude:opus", "review")
@@ -92,14 +95,17 @@ describe("Calibration.fit", () => {
   })
 
   it("the iterations, the test gate and the merge queue; each run's landings and claim-to-landing time", () => {
-    // oompa's own time: claim to end, less calls and tests (w0 #1: 60 s − 36 s − 14 s; w1 #2: 29.7 s − 18 s − 6 s; the others none).
+    // Rates over the two proposals that went through (the timed-out one changed nothing, but that is its timeout's).
     const { overheadMs, ...rest } = fitted.iterations
-    assert.deepStrictEqual(rest, { count: 4, noChangeRate: 0.25, policyRate: 0 })
-    assert.deepStrictEqual([overheadMs[0], Calibration.median(overheadMs), overheadMs[20]], [0, 2_850, 10_000])
+    assert.deepStrictEqual(rest, { count: 4, noChangeRate: 0, policyRate: 0 })
+    // oompa's own time: claim to submission (or end), less the calls meanwhile (w0 #1: 40 s − 36 s; w1 #2: 19 s − 18 s; the others none).
+    assert.deepStrictEqual([overheadMs[0], Calibration.median(overheadMs), overheadMs[20]], [0, 500, 4_000])
     assert.strictEqual(fitted.testGate.runs, 2)
     assert.strictEqual(fitted.testGate.failureRate, 0.5)
     assert.deepStrictEqual([fitted.testGate.durationMs[0], fitted.testGate.durationMs[20]], [6_000, 14_000])
-    assert.deepStrictEqual(fitted.merges, { attempts: 3, conflictRate: 1 / 3 })
+    // The landing delivered twice is one merge.
+    // The queue's own time for the landing: submitted at 40.1 s, landed at 60.1 s, 14 s of it its test.
+    assert.deepStrictEqual(fitted.merges, { attempts: 2, conflictRate: 0.5, landingMs: Array.from({ length: 21 }, () => 6_000) })
     const [run] = fitted.runs
     assert.deepStrictEqual({ ...run!, claimToMergeMs: Calibration.median(run!.claimToMergeMs) }, {
       runId: "aaaaaaaa", workers: 2, durationMs: 331_000, iterations: 4, merged: 1, claimToMergeMs: 60_000
@@ -130,6 +136,8 @@ describe("Calibration.fit", () => {
     assert.include(failure({ ...encoded, agents: [{ ...encoded.agents[0], latencyMs: reversed }] }), "must not decrease")
     assert.include(failure({ ...encoded, agents: [{ ...encoded.agents[0], latencyMs: [1, 2, 3] }] }), "expected 21 quantiles")
     assert.include(failure({ ...encoded, version: 2 }), "version")
+    // Values no run gives, which would overflow a plan's sums: refused.
+    assert.include(failure({ ...encoded, agents: [{ ...encoded.agents[0], costUsd: 1e308 }] }), "dollars between 0 and 10000")
   })
 })
 

@@ -27,7 +27,7 @@ const calibration = (overrides: Partial<Calibration.Calibration> = {}): Calibrat
   reviewers: [{ reviewer: "claude:opus", first: { count: 10, approved: 1, needsChanges: 0, rejected: 0 }, afterFix: none, unclearRate: 0 }],
   iterations: { count: 10, noChangeRate: 0, policyRate: 0, overheadMs: flat(0) },
   testGate: { runs: 0, durationMs: [], failureRate: 0 },
-  merges: { attempts: 10, conflictRate: 0 },
+  merges: { attempts: 10, conflictRate: 0, landingMs: [] },
   ...overrides
 })
 
@@ -55,6 +55,13 @@ describe("Plan", () => {
     // 15 s an iteration, half of them rejected: 120 merges an hour, give or take the draws.
     assert.closeTo(point!.mergesPerHour.mean, 120, 20)
     assert.strictEqual(point!.claimToMergeP50Ms.mean, 15_000)
+  })
+
+  it("a landing the queue takes 30 s over caps a one-deep queue at 120 an hour, whatever the workers", () => {
+    const slowLandings = calibration({ merges: { attempts: 10, conflictRate: 0, landingMs: flat(30_000) } })
+    const [four] = Plan.planNow({ config: swarm, calibration: slowLandings, workers: [4], speculation: [1], hours: 1, seeds: 1 }).points
+    assert.isAtMost(four!.mergesPerHour.mean, 121)
+    assert.isAbove(four!.mergesPerHour.mean, 100)
   })
 
   it("when tests are the bottleneck, a deeper merge queue lands more", () => {
