@@ -13,7 +13,7 @@ import { ConfigFile, Event } from "@oompa/core"
 import { Calibration, Plan, Simulation } from "@oompa/core/simulation"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { cleanupAll, oompa, runIds, scratchRepo, show } from "./helpers.ts"
+import { cleanupAll, oompa, oompaAsync, runIds, scratchRepo, show } from "./helpers.ts"
 
 afterAll(cleanupAll)
 
@@ -91,6 +91,15 @@ describe("oompa sim plan", () => {
       assert.strictEqual(refused.status, 2, show(refused))
       assert.include(refused.stderr, names)
     }
+    // Ctrl-C stops a long plan within a run: exit 130.
+    const long = oompaAsync(first.scratch, ["sim", "plan", "--workers", "16", "--seeds", "500"])
+    await new Promise((done) => setTimeout(done, 2_000))
+    const signalled = Date.now()
+    long.child.kill("SIGINT")
+    const stopped = await long.exited
+    assert.strictEqual(stopped.status, 130, stopped.stdout + stopped.stderr)
+    assert.isBelow(Date.now() - signalled, 10_000)
+
     fs.writeFileSync(path.join(first.scratch.repo, "bad.json"), JSON.stringify({ ...calibration, merges: { attempts: 1, conflictRate: 3 } }))
     const damaged = oompa(first.scratch, ["sim", "plan", "--calibration", "bad.json"])
     assert.strictEqual(damaged.status, 2, show(damaged))

@@ -81,6 +81,25 @@ describe("Plan", () => {
     assert.deepStrictEqual(result.points.map((p) => [p.workers, p.withinBudget, p.best]), [[1, true, false], [2, true, true], [4, false, false]])
   })
 
+  it("the tasks a run needs are paced by the swarm's own agents, not any agent the runs happened to use", () => {
+    const withStranger = calibration({
+      agents: [...calibration().agents, { agent: "aaa:slow", call: "propose", calls: 1, latencyMs: flat(1_800_000), errorRate: 0, timeoutRate: 0 }]
+    })
+    assert.strictEqual(Plan.tasksForHorizon(withStranger, swarm, 1), Plan.tasksForHorizon(calibration(), swarm, 1))
+    assert.strictEqual(Plan.tasksForHorizon(calibration(), swarm, 1), 40)
+  })
+
+  it("oompa's own time never pushes a proposal into its timeout", () => {
+    // 100 s proposals and 40 s of own time, against a 120 s proposal timeout: all land.
+    const slow = calibration({
+      agents: [{ ...calibration().agents[0]!, latencyMs: flat(100_000) }, calibration().agents[1]!],
+      iterations: { count: 10, noChangeRate: 0, policyRate: 0, overheadMs: flat(40_000) }
+    })
+    const config: SwarmConfig = { ...swarm, timeouts: { ...swarm.timeouts, propose: 120 } }
+    const [point] = Plan.planNow({ config, calibration: slow, workers: [1], speculation: [1], hours: 1, seeds: 1 }).points
+    assert.isAbove(point!.mergesPerHour.mean, 20)
+  })
+
   it("a calibration without reviews cannot plan a reviewed swarm: refused, naming the calls", async () => {
     const noReviews = calibration({ agents: calibration().agents.filter((a) => a.call !== "review") })
     const exit = await Effect.runPromiseExit(Plan.plan({ config: swarm, calibration: noReviews, workers: [1], speculation: [1], hours: 1, seeds: 1 }))
