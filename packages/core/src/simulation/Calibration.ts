@@ -172,7 +172,9 @@ export const median = (quantiles: Quantiles): number | undefined => quantiles.le
 
 const share = (part: number, whole: number): number => whole === 0 ? 0 : part / whole
 
-const mergeOutcomes: ReadonlySet<string> = new Set(["merged", "conflict", "test-failed", "policy-failed"])
+/** A merge the queue computed: it landed, conflicted, or failed a gate. */
+const isMergeAttempt = (outcome: string): boolean =>
+  outcome === "merged" || outcome === "conflict" || outcome === "test-failed" || outcome === "policy-failed"
 
 interface CallTally {
   readonly agent: string
@@ -324,7 +326,7 @@ export const fit = (runs: ReadonlyArray<RunLog>): Calibration => {
           break
         case "MergeResult":
           // A merge computed (landed, conflicted, or failed its gates), once per iteration and outcome: a redelivered copy says it again.
-          if (mergeOutcomes.has(event.outcome) && !attempts.has(`${key(event.worker, event.iteration)}\u0000${event.outcome}`)) {
+          if (isMergeAttempt(event.outcome) && !attempts.has(`${key(event.worker, event.iteration)}\u0000${event.outcome}`)) {
             attempts.add(`${key(event.worker, event.iteration)}\u0000${event.outcome}`)
             mergeAttempts++
             if (event.outcome === "conflict") conflicts++
