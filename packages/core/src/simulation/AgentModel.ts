@@ -45,8 +45,13 @@ export interface AgentModelOptions {
   readonly timeoutMs: number
 }
 
-/** Rewrites a file with conflict markers into one holding both sides, as an agent resolving it would. */
-const resolveMarkers = (text: string): string =>
+/**
+ * Rewrites a file with conflict markers into one holding both sides, as an agent resolving it would.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const resolveMarkers = (text: string): string =>
   text.split("\n").filter((line) => !/^(<<<<<<<|=======|>>>>>>>)/.test(line)).join("\n")
 
 /**

@@ -18,6 +18,7 @@ import type * as MemoryGit from "../testing/MemoryGit.ts"
 import type * as ScriptedAgent from "../testing/ScriptedAgent.ts"
 import type * as ScriptedCommands from "../testing/ScriptedCommands.ts"
 import { timeoutMarginMs } from "../programs/AgentCall.ts"
+import { resolveMarkers } from "./AgentModel.ts"
 import * as Calibration from "./Calibration.ts"
 import type { InvariantChecker } from "./Invariants.ts"
 import type * as Prng from "./Prng.ts"
@@ -111,7 +112,7 @@ export const script = (options: CalibratedOptions): ScriptedAgent.Script => {
     if (request.call === "resolve-conflict") {
       for (const file of files.list()) {
         const text = files.read(file)
-        if (typeof text === "string" && text.includes("<<<<<<<")) changes.set(file, text.split("\n").filter((line) => !/^(<<<<<<<|=======|>>>>>>>)/.test(line)).join("\n"))
+        if (typeof text === "string" && text.includes("<<<<<<<")) changes.set(file, resolveMarkers(text))
       }
       return { answer: "resolved", delayMs, edits: changes, ...spent }
     }
