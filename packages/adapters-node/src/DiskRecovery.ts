@@ -41,14 +41,15 @@ import * as RunPaths from "./RunPaths.ts"
  */
 export const gitLayer = (
   project: Project.Project,
-  options: { readonly remote?: boolean } = {}
+  options: { readonly remote?: boolean; readonly discovered?: NodeGit.Discovery | undefined } = {}
 ): Layer.Layer<Git.Git, Errors.GitError, ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path> =>
   NodeGit.layer({
     repoRoot: project.repoRoot,
     worktreesDir: project.config.worktrees_dir,
     branch: project.config.branch,
     runId: "cleanup",
-    remote: options.remote === true ? project.config.target?.remote : undefined
+    remote: options.remote === true ? project.config.target?.remote : undefined,
+    discovered: options.discovered
   })
 
 /**
@@ -170,12 +171,17 @@ const ownProcessGroup = (): number | undefined => {
  * Repairs what dead runs left (SPEC F14), with core's `Recovery` program over the Node layers. The
  * caller holds the run lock, so nothing here belongs to a live run. Returns what it did, as lines.
  * `env` gives the GitHub token when claims of a GitHub issues queue are to be returned (as the
- * run's own `env` does).
+ * run's own `env` does); `discovered`, what git said about the repository earlier in the run
+ * (`NodeGit.discover`), spares asking again.
  *
  * @category programs
  * @since 0.1.0
  */
-export const repair = (project: Project.Project, env: Readonly<Record<string, string | undefined>> = process.env): Effect.Effect<
+export const repair = (
+  project: Project.Project,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  discovered?: NodeGit.Discovery
+): Effect.Effect<
   ReadonlyArray<string>,
   Errors.GitError | Errors.TaskQueueError,
   ChildProcessSpawner.ChildProcessSpawner | FileSystem.FileSystem | Path.Path
@@ -183,7 +189,7 @@ export const repair = (project: Project.Project, env: Readonly<Record<string, st
   Effect.gen(function*() {
     const lines = (yield* killOrphanAgents(project.paths.runsDir, project.repoRoot)).map((k) => `killed ${k}`)
     // After the kill: no test command of a dead run runs in a gate any more.
-    lines.push(...yield* NodeCommandRunner.removeLeftoverGates({ repoRoot: project.repoRoot, worktreesDir: project.config.worktrees_dir, branch: project.config.branch }))
+    lines.push(...yield* NodeCommandRunner.removeLeftoverGates({ repoRoot: project.repoRoot, worktreesDir: project.config.worktrees_dir, branch: project.config.branch, discovered }))
     const repaired = yield* Effect.gen(function*() {
       const git = yield* Git.Git
       const files = yield* Effect.context<FileSystem.FileSystem>()
@@ -210,7 +216,7 @@ export const repair = (project: Project.Project, env: Readonly<Record<string, st
       ]
     }).pipe(
       // With the remote target fetched: a push a dead run made before its bookkeeping counts as landed.
-      Effect.provide([gitLayer(project, { remote: true }), taskQueueLayer(project, env), EventSink.EventSink.layerNoop])
+      Effect.provide([gitLayer(project, { remote: true, discovered }), taskQueueLayer(project, env), EventSink.EventSink.layerNoop])
     )
     return [...lines, ...repaired]
   })

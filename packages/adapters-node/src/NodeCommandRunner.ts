@@ -35,6 +35,7 @@ import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import * as nodeFs from "node:fs"
 import * as GitCommand from "./internal/gitCommand.ts"
 import * as GitRepo from "./internal/gitRepo.ts"
+import type * as NodeGit from "./NodeGit.ts"
 import * as ProcessOwner from "./ProcessOwner.ts"
 
 /**
@@ -59,6 +60,11 @@ export interface Options {
    * run uses GitHub (a test or setup command runs code an agent wrote); default nothing.
    */
   readonly environment?: ((env: Readonly<Record<string, string | undefined>>) => Record<string, string | undefined>) | undefined
+  /**
+   * What git said about the repository earlier in the run (`NodeGit.discover`), so that opening it
+   * again spawns no git; default: asked anew.
+   */
+  readonly discovered?: NodeGit.Discovery | undefined
 }
 
 /**
@@ -316,8 +322,8 @@ export const make = Effect.fn("NodeCommandRunner.make")(function*(repo: GitRepo.
  * @category programs
  * @since 0.1.0
  */
-export const removeLeftoverGates = Effect.fn("NodeCommandRunner.removeLeftoverGates")(function*(options: Pick<Options, "repoRoot" | "worktreesDir" | "branch">) {
-  const repo = yield* GitRepo.open({ repoRoot: options.repoRoot, worktreesDir: options.worktreesDir, branch: options.branch, runId: "cleanup", exclude: false })
+export const removeLeftoverGates = Effect.fn("NodeCommandRunner.removeLeftoverGates")(function*(options: Pick<Options, "repoRoot" | "worktreesDir" | "branch" | "discovered">) {
+  const repo = yield* GitRepo.open({ repoRoot: options.repoRoot, worktreesDir: options.worktreesDir, branch: options.branch, runId: "cleanup", exclude: false, discovered: options.discovered })
   const failed = (error: { readonly message: string }) => GitRepo.gitError("removeTestGate", "failed", error.message)
   // No worktrees folder yet: no run ever made a gate.
   if (!(yield* repo.fs.exists(repo.worktreesDir).pipe(Effect.mapError(failed)))) return []
@@ -340,6 +346,6 @@ export const removeLeftoverGates = Effect.fn("NodeCommandRunner.removeLeftoverGa
  */
 export const layer = (options: Options) =>
   Layer.effect(CommandRunner.CommandRunner, Effect.flatMap(
-    GitRepo.open({ repoRoot: options.repoRoot, worktreesDir: options.worktreesDir, branch: options.branch, runId: "runner", exclude: false }),
+    GitRepo.open({ repoRoot: options.repoRoot, worktreesDir: options.worktreesDir, branch: options.branch, runId: "runner", exclude: false, discovered: options.discovered }),
     (repo) => make(repo, options)
   ))

@@ -78,7 +78,32 @@ export interface Options {
   readonly remote?: string | undefined
   /** How a remote call that failed on the network is retried; default `remoteRetryDefault`. */
   readonly remoteRetry?: GitRemote.RetryPolicy | undefined
+  /**
+   * What git said about the repository earlier in the run ({@link discover}), so that opening it
+   * again spawns no git; default: asked anew.
+   */
+  readonly discovered?: Discovery | undefined
 }
+
+/**
+ * What git says about a repository when a run opens it: its top level and common dir, the
+ * environment of every git call, who commits. Taken once by {@link discover} and given to each layer
+ * that opens the repository in one run (`Options.discovered`).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Discovery = GitRepo.Discovery
+
+/**
+ * Asks git about the repository at `repoRoot` (its main worktree or any folder inside it): one
+ * `rev-parse` and one `git var -l` when it names an author, else one more. Fails with a `GitError`
+ * of operation `open` for no repository, a bare one, or a git that cannot run.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const discover: (repoRoot: string) => Effect.Effect<Discovery, Errors.GitError> = GitRepo.discover
 
 /**
  * How a fetch or push to the remote target that failed on the network is retried by default: 4

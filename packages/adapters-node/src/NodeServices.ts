@@ -48,6 +48,8 @@ export interface Options {
   readonly otlp?: string
   /** Replaces the folder queue (`FsTaskQueue` on `tasks_dir`), e.g. with `GitHubIssuesTaskQueue` for `tasks.github`. */
   readonly taskQueue?: Layer.Layer<TaskQueue.TaskQueue, Errors.TaskQueueError>
+  /** What git said about the repository earlier in the run (`NodeGit.discover`): opening it again spawns no git. */
+  readonly discovered?: NodeGit.Discovery
 }
 
 /**
@@ -87,6 +89,7 @@ export const layer = (options: Options): Layer.Layer<
       remote: options.config.target?.remote,
       runId: options.runId,
       worktreeFiles: options.worktreeFiles,
+      discovered: options.discovered,
       onWarning: (line) => Effect.flatMap(Clock.currentTimeMillis, (at) => sink.emit({ _tag: "Warning", at, message: line.replace(/^warning:\s*/, "") }))
     }))))
   // Landing on a remote, agents get no way to push; with GitHub in the run, neither they nor test and setup commands get its tokens.
@@ -99,6 +102,7 @@ export const layer = (options: Options): Layer.Layer<
       repoRoot: options.repoRoot,
       worktreesDir: options.config.worktrees_dir,
       branch: options.config.branch,
+      discovered: options.discovered,
       environment: usesGitHub ? PushCredentials.withoutGitHubTokens : undefined
     }),
     options.agent ?? Layer.unwrap(EventSink.EventSink.use((sink) => Effect.succeed(NodeAgent.layer({

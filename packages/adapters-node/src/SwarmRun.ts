@@ -30,6 +30,7 @@ import * as FsPrompts from "./FsPrompts.ts"
 import * as GitHubIssuesQueue from "./internal/githubIssuesQueue.ts"
 import * as GitHubPullRequests from "./GitHubPullRequests.ts"
 import * as HarnessCheck from "./HarnessCheck.ts"
+import * as NodeGit from "./NodeGit.ts"
 import * as Pricing from "./Pricing.ts"
 import * as NodeServices from "./NodeServices.ts"
 import * as Project from "./Project.ts"
@@ -282,7 +283,9 @@ export const runProject = (
     if (lock.takeover !== undefined) notice(`warning: ${lock.takeover}`)
     // Holding the lock, whatever a dead run left is ours to repair before this run starts (SPEC F14).
     // A remote target is fetched here first: unreachable, or a refused login, stops the run (exit 2).
-    const repaired = yield* DiskRecovery.repair(project, options.env ?? process.env).pipe(Effect.mapError(layersError))
+    // Asked once: recovery, the git layer and the test gate's runner each open the repository.
+    const discovered = yield* NodeGit.discover(project.repoRoot).pipe(Effect.mapError(layersError))
+    const repaired = yield* DiskRecovery.repair(project, options.env ?? process.env, discovered).pipe(Effect.mapError(layersError))
     for (const line of repaired) notice(`recovered: ${line}`)
     // Pull requests and GitHub's issues need the host: a token that cannot see the repository stops the run here (exit 2).
     const pullRequests = yield* pullRequestsOf(project.config, options.env ?? process.env)
@@ -306,6 +309,7 @@ export const runProject = (
       configDir: project.configDir,
       runId,
       worktreeFiles,
+      discovered,
       sinks: [...(options.sinks ?? []), ...(options.onEvent === undefined ? [] : [callbackSink(options.onEvent, hostFailed, runId)])],
       ...(otlp === undefined ? {} : { otlp }),
       ...(options.env === undefined ? {} : { env: options.env }),

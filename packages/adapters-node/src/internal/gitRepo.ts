@@ -21,6 +21,7 @@ import { Effect, FileSystem, Path, Semaphore } from "effect"
 import { createHash } from "node:crypto"
 import * as nodeFs from "node:fs"
 import * as os from "node:os"
+import * as nodePath from "node:path"
 import * as ProcessOwner from "../ProcessOwner.ts"
 import * as GitCommand from "./gitCommand.ts"
 import * as GitObjects from "./gitObjects.ts"
@@ -62,6 +63,8 @@ export interface OpenOptions {
   readonly runId: string
   /** Add oompa's lines to `.git/info/exclude` (default true; the test gate's runner needs none). */
   readonly exclude?: boolean | undefined
+  /** What git said about the repository earlier in the run (see {@link discover}); asked anew when absent. */
+  readonly discovered?: Discovery | undefined
 }
 
 /** A `GitError` of `operation`, for `reason` (see `Errors.GitErrorReason`). */
@@ -119,25 +122,73 @@ export const excludeLines: ReadonlyArray<string> = [`/${RepoLayout.stateFolder}/
 // Opening a repository
 // ---------------------------------------------------------------------------------------------------
 
-/** The repository's top level and common dir, and whether its config names an author. */
-const discover = Effect.fn("GitRepo.discover")(function*(git: GitCommand.Git, repoRoot: string) {
+/**
+ * What git says about a repository when a run opens it: where it is, the environment every git call
+ * gets, and who commits. Asked once per run ({@link discover}) and shared by the layers that open
+ * the repository (recovery, the git layer, the test gate's runner): each asking anew cost four git
+ * processes (issue 17).
+ */
+export interface Discovery {
+  /** The folder it was asked for, resolved: {@link open} asks again for any other. */
+  readonly asked: string
+  readonly root: string
+  readonly commonDir: string
+  readonly git: GitCommand.Git
+  readonly identity: GitObjects.CommitIdentity | undefined
+}
+
+// Real paths: git writes them into worktrees' links, and those are compared with these.
+const real = (path: string) => attempt("open", () => nodeFs.promises.realpath(path))
+
+/**
+ * The repository's top level and common dir. From its main worktree (where oompa runs) one
+ * `rev-parse` says both; from a linked worktree, a bare repository or no repository, git is asked
+ * the long way, which also says why it cannot be used.
+ */
+const locate = Effect.fn("GitRepo.locate")(function*(git: GitCommand.Git, repoRoot: string) {
+  const quick = yield* git.run("open", {
+    cwd: repoRoot,
+    args: ["rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir", "--is-bare-repository", "--show-toplevel"]
+  })
+  if (quick.exitCode === 0) {
+    const [gitDir = "", commonDir = "", bare = "", top = ""] = GitCommand.text(quick.stdout).split("\n")
+    if (bare === "false" && gitDir === commonDir && top !== "") return { root: yield* real(top), commonDir: yield* real(commonDir) }
+  }
   const revParse = yield* git.ok("open", { cwd: repoRoot, args: ["rev-parse", "--path-format=absolute", "--git-common-dir", "--is-bare-repository"] })
   const [commonDir = "", bare = ""] = GitCommand.text(revParse.stdout).split("\n")
   if (bare.trim() === "true") return yield* gitError("open", "failed", `${repoRoot} is a bare repository; oompa needs a checkout`)
   const list = yield* git.ok("open", { cwd: repoRoot, args: ["worktree", "list", "--porcelain", "-z"] })
   const first = GitParse.nulFields(GitCommand.text(list.stdout))[0] ?? ""
   if (!first.startsWith("worktree ")) return yield* gitError("open", "unreadable", `git worktree list printed no main worktree`)
-  const config = yield* git.ok("open", { cwd: repoRoot, args: ["config", "--get-regexp", "^user\\.(name|email)$"] }, [0, 1])
-  const identity = GitCommand.text(config.stdout)
-  // Real paths: git writes them into worktrees' links, and those are compared with these.
-  const real = (path: string) =>
-    attempt("open", () => nodeFs.promises.realpath(path))
-  return {
-    root: yield* real(first.slice("worktree ".length)),
-    commonDir: yield* real(commonDir.trim()),
-    hasName: /^user\.name /m.test(identity),
-    hasEmail: /^user\.email /m.test(identity)
-  }
+  return { root: yield* real(first.slice("worktree ".length)), commonDir: yield* real(commonDir.trim()) }
+})
+
+const identityVariables = ["GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"] as const
+
+/**
+ * Asks git about the repository at `repoRoot` (see {@link Discovery}). One `git var -l` says both
+ * whether the config names an author and who commits; only where the fallback identity fills in
+ * what neither the config nor the environment names is git asked again, under it.
+ */
+export const discover = Effect.fn("GitRepo.discover")(function*(repoRoot: string) {
+  const asked = nodePath.resolve(repoRoot)
+  const probe = GitCommand.make(GitCommand.environment(process.env, { name: true, email: true }))
+  const found = yield* locate(probe, asked)
+  const answer = yield* probe.run("open", { cwd: found.root, args: ["var", "-l"] })
+  const values = answer.exitCode === 0 ? GitObjects.varValues(GitCommand.text(answer.stdout)) : undefined
+  const configured = values !== undefined
+    ? { name: values.has("user.name"), email: values.has("user.email") }
+    : yield* Effect.map(
+      probe.ok("open", { cwd: asked, args: ["config", "--get-regexp", "^user\\.(name|email)$"] }, [0, 1]),
+      (output) => ({ name: /^user\.name /m.test(GitCommand.text(output.stdout)), email: /^user\.email /m.test(GitCommand.text(output.stdout)) })
+    )
+  // Marked like every process a run starts (ProcessOwner): recovery finds a dead run's git commands
+  // still finishing as orphans, and waits for them before it repairs what they write.
+  const git = GitCommand.make(GitCommand.environment({ ...process.env, ...ProcessOwner.variables(found.root) }, configured))
+  // The fallback identity (for what neither the config nor the environment names) changes git's answer.
+  const sameIdentity = identityVariables.every((name) => probe.env[name] === git.env[name])
+  const identity = values !== undefined && sameIdentity ? GitObjects.identityOf(git, values) : yield* GitObjects.commitIdentity(git, found.root)
+  return { asked, root: found.root, commonDir: found.commonDir, git, identity } satisfies Discovery
 })
 
 /** The target branch (SPEC F1): the configured one, else `main`, else `master`; never taken from HEAD. */
@@ -181,13 +232,8 @@ const ensureExcluded = Effect.fn("GitRepo.ensureExcluded")(function*(fs: FileSys
 export const open = Effect.fn("GitRepo.open")(function*(options: OpenOptions) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
-  const probe = GitCommand.make(GitCommand.environment(process.env, { name: true, email: true }))
-  const found = yield* discover(probe, path.resolve(options.repoRoot))
-  // Marked like every process a run starts (ProcessOwner): recovery finds a dead run's git commands
-  // still finishing as orphans, and waits for them before it repairs what they write.
-  const git = GitCommand.make(
-    GitCommand.environment({ ...process.env, ...ProcessOwner.variables(found.root) }, { name: found.hasName, email: found.hasEmail })
-  )
+  const given = options.discovered
+  const found = given !== undefined && given.asked === path.resolve(options.repoRoot) ? given : yield* discover(options.repoRoot)
   const targetBranch = yield* chooseBranch(found.commonDir, options.branch)
   const wanted = options.worktreesDir === undefined ? defaultWorktreesDir(found.root) : path.resolve(found.root, options.worktreesDir)
   const worktreesDir = yield* Effect.flatMap(fs.makeDirectory(wanted, { recursive: true }), () => fs.realPath(wanted)).pipe(
@@ -198,8 +244,21 @@ export const open = Effect.fn("GitRepo.open")(function*(options: OpenOptions) {
       Effect.mapError((error) => gitError("open", "failed", `cannot update ${found.commonDir}/info/exclude: ${error.message}`))
     )
   }
-  const identity = yield* GitObjects.commitIdentity(git, found.root)
-  return { git, fs, path, root: found.root, commonDir: found.commonDir, worktreesDir, targetBranch, runId: options.runId, diffs: new Map(), patches: new Map(), trees: new Map(), mainChain: MainChain.empty(), identity } satisfies Repo
+  return {
+    git: found.git,
+    fs,
+    path,
+    root: found.root,
+    commonDir: found.commonDir,
+    worktreesDir,
+    targetBranch,
+    runId: options.runId,
+    diffs: new Map(),
+    patches: new Map(),
+    trees: new Map(),
+    mainChain: MainChain.empty(),
+    identity: found.identity
+  } satisfies Repo
 })
 
 // ---------------------------------------------------------------------------------------------------
