@@ -188,8 +188,10 @@ export const repair = (
 > =>
   Effect.gen(function*() {
     const lines = (yield* killOrphanAgents(project.paths.runsDir, project.repoRoot)).map((k) => `killed ${k}`)
+    // The gate sweep and the git layer both open the repository: git is asked about it once.
+    const repository = discovered ?? (yield* NodeGit.discover(project.repoRoot))
     // After the kill: no test command of a dead run runs in a gate any more.
-    lines.push(...yield* NodeCommandRunner.removeLeftoverGates({ repoRoot: project.repoRoot, worktreesDir: project.config.worktrees_dir, branch: project.config.branch, discovered }))
+    lines.push(...yield* NodeCommandRunner.removeLeftoverGates({ repoRoot: project.repoRoot, worktreesDir: project.config.worktrees_dir, branch: project.config.branch, discovered: repository }))
     const repaired = yield* Effect.gen(function*() {
       const git = yield* Git.Git
       const files = yield* Effect.context<FileSystem.FileSystem>()
@@ -216,7 +218,7 @@ export const repair = (
       ]
     }).pipe(
       // With the remote target fetched: a push a dead run made before its bookkeeping counts as landed.
-      Effect.provide([gitLayer(project, { remote: true, discovered }), taskQueueLayer(project, env), EventSink.EventSink.layerNoop])
+      Effect.provide([gitLayer(project, { remote: true, discovered: repository }), taskQueueLayer(project, env), EventSink.EventSink.layerNoop])
     )
     return [...lines, ...repaired]
   })
