@@ -196,8 +196,9 @@ try {
     .map(([sub, n]) => `${sub} ${(n / counted.iterations).toFixed(2)}`).join(", ")}`)
   if (quick && perIteration > quickFloors.gitPerIteration) failed = true
   if (!quick) {
-    // The CLI as users run it (the bundle, not these sources), 64 workers: its peak RSS.
-    const bundle = path.resolve(import.meta.dirname, "../../packages/cli/dist/oompa.mjs")
+    // The CLI as users run it (the bin, executed as a shell runs it: it starts Node with the
+    // options it chooses; the bundle, not these sources), 64 workers: its peak RSS.
+    const bin = path.resolve(import.meta.dirname, "../../packages/cli/bin/oompa.mjs")
     const probe = path.resolve(import.meta.dirname, "../../test/reliability/fixtures/report-max-rss.mjs")
     const repo = repository("repo-rss", 64)
     fs.writeFileSync(path.join(repo, "oompa.json"), JSON.stringify({
@@ -207,9 +208,9 @@ try {
       max_wait_for_tasks: 0
     }))
     const report = path.join(scratch, "max-rss.json")
-    const run = spawnSync(process.execPath, ["--import", probe, bundle, "swarm"], {
+    const run = spawnSync(bin, ["swarm"], {
       cwd: repo,
-      env: { ...process.env, OOMPA_TEST_MAX_RSS_FILE: report, HOME: scratch },
+      env: { ...process.env, NODE_OPTIONS: `--import ${probe}`, PATH: `${path.dirname(process.execPath)}:${process.env["PATH"] ?? ""}`, OOMPA_TEST_MAX_RSS_FILE: report, HOME: scratch },
       encoding: "utf8"
     })
     if (run.status !== 0) throw new Error(`oompa swarm with 64 workers exited ${run.status}:\n${run.stderr.slice(-2000)}`)

@@ -203,6 +203,17 @@ describe("the packed packages, installed outside the workspace", () => {
     assert.include(unknown.stderr, "--frobnicate")
   })
 
+  it("the installed bin starts the commands that orchestrate workers with a small young generation, the others with Node's default", () => {
+    const probe = path.join(project, "argv-probe.mjs")
+    fs.writeFileSync(probe, "process.on('exit', () => process.stderr.write(`execArgv=${JSON.stringify(process.execArgv)}\\n`))\n")
+    const execArgvOf = (args: ReadonlyArray<string>) => {
+      const result = spawnSync(path.join(project, "node_modules/.bin/oompa"), args, { cwd: project, env: { ...env, NODE_OPTIONS: `--import ${probe}` }, encoding: "utf8" })
+      return /execArgv=(.*)/.exec(result.stderr)?.[1] ?? `no probe line: ${result.stderr}`
+    }
+    for (const command of ["swarm", "run", "loop", "cluster"]) assert.strictEqual(execArgvOf([command, "--help"]), "[\"--max-semi-space-size=2\"]", command)
+    for (const command of ["status", "sim", "--version"]) assert.strictEqual(execArgvOf([command, ...(command.startsWith("-") ? [] : ["--help"])]), "[]", command)
+  })
+
   it("CommonJS code can require the libraries (Node 22's require of ES modules)", () => {
     fs.writeFileSync(path.join(project, "legacy.cjs"), "const core = require('@oompa/core')\nconst node = require('@oompa/adapters-node')\nconsole.log(typeof core.Swarm.run, typeof node.runSwarm)\n")
     const out = run(process.execPath, ["legacy.cjs"], project, env)
