@@ -8,12 +8,14 @@
  * repository exits 2 naming the holder, and `oompa stop` interrupts the first (exit 130).
  */
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import {
   cleanupAll,
+  ensureBundle,
+  environment,
   fakeCalls,
   git,
   leftovers,
@@ -261,6 +263,28 @@ describe("oompa swarm", () => {
     } finally {
       first.child.kill("SIGKILL")
     }
+  })
+
+  it("swarm --detach runs the same swarm in a process of its own, with the Node options the bin chose, its output in .oompa/detached.log", async () => {
+    const scratch = scratchRepo({
+      config: { workers: [{ model: "claude:opus", role: "executor", count: 1, iterations: 2 }], review_model: "codex:gpt-5-codex" },
+      pending: [{ id: "task-a", summary: "Write src/task-a.txt" }]
+    })
+    const started = spawnSync(process.execPath, ["--max-semi-space-size=2", ensureBundle(), "swarm", "--detach"], {
+      cwd: scratch.repo,
+      env: environment(scratch, { E2E_DELAY_MS: "1500" }),
+      encoding: "utf8"
+    })
+    assert.strictEqual(started.status, 0, show(started))
+    const pid = Number(/\(pid (\d+)\)/.exec(started.stdout)?.[1])
+    assert.isTrue(Number.isInteger(pid), started.stdout)
+    // The agent takes 1.5 s: the background run is still there to look at.
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
+    assert.deepStrictEqual(argv.slice(1, 2), ["--max-semi-space-size=2"])
+    assert.includeMembers(argv, ["swarm"])
+    await waitFor("the detached swarm to land its task and end", () => tasksIn(scratch, "complete").includes("task-a") && !isAlive(pid), 60_000)
+    assert.strictEqual(git(scratch.repo, "show", "main:src/task-a.txt"), "task-a: written by claude")
+    assert.include(fs.readFileSync(path.join(scratch.repo, ".oompa/detached.log"), "utf8"), "task-a")
   })
 
   it("oompa stop refuses a run embedded in another program (its lock says SIGINT would kill the host) and signals nothing", () => {

@@ -16,6 +16,7 @@ import * as path from "node:path"
 import { RunFailed, UsageError } from "../Errors.ts"
 import * as Output from "../Output.ts"
 import * as Session from "../Session.ts"
+import { orchestratorNodeOptions } from "./shared.ts"
 
 const cluster = () => Effect.promise(() => import("@oompa/adapters-node/cluster"))
 
@@ -140,7 +141,7 @@ export const status = Command.make("status", { db: dbFlag }, ({ db }) =>
 const runnerProcess = (args: ReadonlyArray<string>, onExit: (code: number | null) => void) =>
   Effect.acquireRelease(
     Effect.sync(() => {
-      const child = spawn(process.execPath, [process.argv[1]!, "cluster", "runner", ...args], { stdio: ["ignore", "ignore", "inherit"] })
+      const child = spawn(process.execPath, [...orchestratorNodeOptions(), process.argv[1]!, "cluster", "runner", ...args], { stdio: ["ignore", "ignore", "inherit"] })
       child.on("exit", onExit)
       return child
     }),

@@ -14,7 +14,7 @@ import * as Output from "../Output.ts"
 import * as RunSwarm from "../RunSwarm.ts"
 import * as Cluster from "./cluster.ts"
 import * as Session from "../Session.ts"
-import { fallbackAgent, positive, runFlags, validateRunFlags, withRunFlags, workerFlags, workersFromFlags } from "./shared.ts"
+import { fallbackAgent, orchestratorNodeOptions, positive, runFlags, validateRunFlags, withRunFlags, workerFlags, workersFromFlags } from "./shared.ts"
 
 const cwd = () => process.cwd()
 
@@ -31,6 +31,7 @@ const detach = (
     const log = path.join(logDir, "detached.log")
     const out = fs.openSync(log, "a")
     const args = [
+      ...orchestratorNodeOptions(),
       process.argv[1]!,
       "swarm",
       ...Option.toArray(configArg),

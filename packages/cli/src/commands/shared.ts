@@ -1,5 +1,5 @@
 /**
- * Flags and helpers shared by the commands that run agents (`swarm`, `run`, `loop`, `prompt`).
+ * Flags and helpers shared by the commands that run agents (`swarm`, `run`, `loop`, `prompt`, `cluster`).
  *
  * @since 0.1.0
  */
@@ -106,3 +106,10 @@ export const workersFromFlags = (
 /** A positive count from the command line. */
 export const positive = (value: number, flag: string) =>
   Number.isSafeInteger(value) && value > 0 ? Effect.succeed(value) : Effect.fail(new UsageError({ message: `${flag}: expected a positive integer, got ${value}` }))
+
+/**
+ * The Node options a command started the same way again (`swarm --detach`, `cluster dev`'s
+ * runners) keeps: the young generation the bin chose for orchestrating commands
+ * (bin/oompa.mjs). Not the rest (an `--inspect` port would clash).
+ */
+export const orchestratorNodeOptions = (): ReadonlyArray<string> => process.execArgv.filter((option) => option.startsWith("--max-semi-space-size"))
