@@ -195,6 +195,20 @@ try {
   console.log(`  by subcommand, per iteration: ${[...bySubcommand].sort((a, b) => b[1] - a[1])
     .map(([sub, n]) => `${sub} ${(n / counted.iterations).toFixed(2)}`).join(", ")}`)
   if (quick && perIteration > quickFloors.gitPerIteration) failed = true
+  {
+    // One worker: every landing finds main where its iteration started (no merge-tree, no second
+    // policy diff). The run's start (up to the first reset) and end (removing the worktree) apart.
+    fs.rmSync(gitLog, { force: true })
+    process.env["PATH"] = `${shimDir}:${path_}`
+    const alone = await swarm(1).finally(() => (process.env["PATH"] = path_))
+    const log = fs.readFileSync(gitLog, "utf8").trim().split("\n")
+    const first = log.indexOf("checkout")
+    const last = log.lastIndexOf("read-tree")
+    const steady = log.slice(first, last + 1)
+    console.log(`git processes, one worker (main never moved under an iteration): ${(steady.length / alone.iterations).toFixed(1)} per iteration ` +
+      `without the run's start (${first}: ${log.slice(0, first).join(", ")}) and end (${log.length - last - 1}: ${log.slice(last + 1).join(", ")}); ` +
+      `an iteration: ${steady.slice(0, steady.indexOf("read-tree") + 1).join(", ")}`)
+  }
   if (!quick) {
     // The CLI as users run it (the bin, executed as a shell runs it: it starts Node with the
     // options it chooses; the bundle, not these sources), 64 workers: its peak RSS.
