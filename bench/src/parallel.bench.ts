@@ -224,7 +224,7 @@ try {
     const report = path.join(scratch, "max-rss.json")
     const run = spawnSync(bin, ["swarm"], {
       cwd: repo,
-      env: { ...process.env, NODE_OPTIONS: `--import ${probe}`, PATH: `${path.dirname(process.execPath)}:${process.env["PATH"] ?? ""}`, OOMPA_TEST_MAX_RSS_FILE: report, HOME: scratch },
+      env: { ...process.env, NODE_OPTIONS: `--import "${probe}"`, PATH: `${path.dirname(process.execPath)}:${process.env["PATH"] ?? ""}`, OOMPA_TEST_MAX_RSS_FILE: report, HOME: scratch },
       encoding: "utf8"
     })
     if (run.status !== 0) throw new Error(`oompa swarm with 64 workers exited ${run.status}:\n${run.stderr.slice(-2000)}`)

@@ -278,11 +278,15 @@ describe("oompa swarm", () => {
     assert.strictEqual(started.status, 0, show(started))
     const pid = Number(/\(pid (\d+)\)/.exec(started.stdout)?.[1])
     assert.isTrue(Number.isInteger(pid), started.stdout)
-    // The agent takes 1.5 s: the background run is still there to look at.
-    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
-    assert.deepStrictEqual(argv.slice(1, 2), ["--max-semi-space-size=2"])
-    assert.includeMembers(argv, ["swarm"])
-    await waitFor("the detached swarm to land its task and end", () => tasksIn(scratch, "complete").includes("task-a") && !isAlive(pid), 60_000)
+    try {
+      // The agent takes 1.5 s: the background run is still there to look at.
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
+      assert.deepStrictEqual(argv.slice(1, 2), ["--max-semi-space-size=2"])
+      assert.includeMembers(argv, ["swarm"])
+      await waitFor("the detached swarm to land its task and end", () => tasksIn(scratch, "complete").includes("task-a") && !isAlive(pid), 60_000)
+    } finally {
+      if (isAlive(pid)) process.kill(pid, "SIGKILL")
+    }
     assert.strictEqual(git(scratch.repo, "show", "main:src/task-a.txt"), "task-a: written by claude")
     assert.include(fs.readFileSync(path.join(scratch.repo, ".oompa/detached.log"), "utf8"), "task-a")
   })

@@ -207,10 +207,11 @@ describe("the packed packages, installed outside the workspace", () => {
     const probe = path.join(project, "argv-probe.mjs")
     fs.writeFileSync(probe, "process.on('exit', () => process.stderr.write(`execArgv=${JSON.stringify(process.execArgv)}\\n`))\n")
     const execArgvOf = (args: ReadonlyArray<string>) => {
-      const result = spawnSync(path.join(project, "node_modules/.bin/oompa"), args, { cwd: project, env: { ...env, NODE_OPTIONS: `--import ${probe}` }, encoding: "utf8" })
+      const result = spawnSync(path.join(project, "node_modules/.bin/oompa"), args, { cwd: project, env: { ...env, NODE_OPTIONS: `--import "${probe}"` }, encoding: "utf8" })
       return /execArgv=(.*)/.exec(result.stderr)?.[1] ?? `no probe line: ${result.stderr}`
     }
     for (const command of ["swarm", "run", "loop", "cluster"]) assert.strictEqual(execArgvOf([command, "--help"]), "[\"--max-semi-space-size=2\"]", command)
+    assert.strictEqual(execArgvOf(["--no-color", "swarm", "--help"]), "[\"--max-semi-space-size=2\"]", "--no-color swarm")
     for (const command of ["status", "sim", "--version"]) assert.strictEqual(execArgvOf([command, ...(command.startsWith("-") ? [] : ["--help"])]), "[]", command)
   })
 

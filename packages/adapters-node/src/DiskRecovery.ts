@@ -171,8 +171,9 @@ const ownProcessGroup = (): number | undefined => {
  * Repairs what dead runs left (SPEC F14), with core's `Recovery` program over the Node layers. The
  * caller holds the run lock, so nothing here belongs to a live run. Returns what it did, as lines.
  * `env` gives the GitHub token when claims of a GitHub issues queue are to be returned (as the
- * run's own `env` does); `discovered`, what git said about the repository earlier in the run
- * (`NodeGit.discover`), spares asking again.
+ * run's own `env` does). `discovery` is how git is asked about the repository (default
+ * `NodeGit.discover`), after the orphans are killed: a run passes a cached one, so that its own
+ * layers do not ask again.
  *
  * @category programs
  * @since 0.1.0
@@ -180,7 +181,7 @@ const ownProcessGroup = (): number | undefined => {
 export const repair = (
   project: Project.Project,
   env: Readonly<Record<string, string | undefined>> = process.env,
-  discovered?: NodeGit.Discovery
+  discovery: Effect.Effect<NodeGit.Discovery, Errors.GitError> = NodeGit.discover(project.repoRoot)
 ): Effect.Effect<
   ReadonlyArray<string>,
   Errors.GitError | Errors.TaskQueueError,
@@ -188,8 +189,9 @@ export const repair = (
 > =>
   Effect.gen(function*() {
     const lines = (yield* killOrphanAgents(project.paths.runsDir, project.repoRoot)).map((k) => `killed ${k}`)
-    // The gate sweep and the git layer both open the repository: git is asked about it once.
-    const repository = discovered ?? (yield* NodeGit.discover(project.repoRoot))
+    // After the kill: a repository git cannot open leaves no dead run's agent running. The gate
+    // sweep and the git layer both open it: git is asked about it once.
+    const repository = yield* discovery
     // After the kill: no test command of a dead run runs in a gate any more.
     lines.push(...yield* NodeCommandRunner.removeLeftoverGates({ repoRoot: project.repoRoot, worktreesDir: project.config.worktrees_dir, branch: project.config.branch, discovered: repository }))
     const repaired = yield* Effect.gen(function*() {

@@ -284,8 +284,8 @@ export const runProject = (
     // Holding the lock, whatever a dead run left is ours to repair before this run starts (SPEC F14).
     // A remote target is fetched here first: unreachable, or a refused login, stops the run (exit 2).
     // Asked once: recovery, the git layer and the test gate's runner each open the repository.
-    const discovered = yield* NodeGit.discover(project.repoRoot).pipe(Effect.mapError(layersError))
-    const repaired = yield* DiskRecovery.repair(project, options.env ?? process.env, discovered).pipe(Effect.mapError(layersError))
+    const discovery = yield* Effect.cached(NodeGit.discover(project.repoRoot))
+    const repaired = yield* DiskRecovery.repair(project, options.env ?? process.env, discovery).pipe(Effect.mapError(layersError))
     for (const line of repaired) notice(`recovered: ${line}`)
     // Pull requests and GitHub's issues need the host: a token that cannot see the repository stops the run here (exit 2).
     const pullRequests = yield* pullRequestsOf(project.config, options.env ?? process.env)
@@ -309,7 +309,7 @@ export const runProject = (
       configDir: project.configDir,
       runId,
       worktreeFiles,
-      discovered,
+      discovered: yield* discovery.pipe(Effect.mapError(layersError)),
       sinks: [...(options.sinks ?? []), ...(options.onEvent === undefined ? [] : [callbackSink(options.onEvent, hostFailed, runId)])],
       ...(otlp === undefined ? {} : { otlp }),
       ...(options.env === undefined ? {} : { env: options.env }),

@@ -1,6 +1,6 @@
 /**
  * Goal: a run asks git about its repository once (`NodeGit.discover`): where it is and who commits,
- * in two git processes from the main worktree; recovery, the git layer and the test gate's runner
+ * in three git processes from the main worktree; recovery, the git layer and the test gate's runner
  * then open it without spawning git for that again (issue 17: four openings cost sixteen). The
  * shortcut must give what asking the long way gave: the main worktree's top level from a subfolder
  * or a linked worktree, a bare repository refused, and the identity `git var` prints under the
@@ -61,13 +61,13 @@ const withoutIdentity = <A, E, R>(effect: Effect.Effect<A, E, R>, env: Readonly<
   })
 
 describe("NodeGit.discover: the repository asked about once per run", () => {
-  it.live("two git processes from the main worktree; the git layer and the test gate's runner opened with it spawn no git to open", () =>
+  it.live("three git processes from the main worktree; the git layer and the test gate's runner opened with it spawn no git to open", () =>
     Effect.gen(function*() {
       const temp = yield* gitdir({ "a.txt": "a\n" })
       git(temp.repo, ["config", "user.name", "Ada Lovelace"])
       git(temp.repo, ["config", "user.email", "ada@example.com"])
       const asked = yield* counted(temp, NodeGit.discover(temp.repo))
-      assert.deepStrictEqual(asked.calls, ["rev-parse", "var"])
+      assert.deepStrictEqual(asked.calls, ["rev-parse", "config", "var"])
       const discovered = asked.value
       assert.strictEqual(discovered.root, fs.realpathSync(temp.repo))
       assert.strictEqual(discovered.commonDir, fs.realpathSync(path.join(temp.repo, ".git")))
@@ -82,7 +82,7 @@ describe("NodeGit.discover: the repository asked about once per run", () => {
       const again = yield* counted(temp, Git.Git.use((g) => Effect.succeed(g.targetBranch)).pipe(Effect.provide(
         NodeGit.layer({ repoRoot: temp.repo, worktreesDir: temp.worktrees, runId: "0badc0de" }).pipe(Layer.provide(NodeServices.layer))
       )))
-      assert.deepStrictEqual(again.calls.filter((c) => ["rev-parse", "var"].includes(c)), ["rev-parse", "var"])
+      assert.deepStrictEqual(again.calls.filter((c) => ["rev-parse", "config", "var"].includes(c)), ["rev-parse", "config", "var"])
     }))
 
   it.live("from a subfolder or a linked worktree the root is the main worktree's top level; a bare repository is refused by name", () =>
@@ -99,6 +99,12 @@ describe("NodeGit.discover: the repository asked about once per run", () => {
       git(temp.dir, ["clone", "-q", "--bare", temp.repo, bare])
       const refused = yield* Effect.flip(NodeGit.discover(bare))
       assert.include(refused.message, "is a bare repository; oompa needs a checkout")
+      // core.worktree (an agent can write it into the shared config) does not move the root.
+      const elsewhere = path.join(temp.dir, "elsewhere")
+      fs.mkdirSync(elsewhere)
+      git(temp.repo, ["config", "core.worktree", elsewhere])
+      assert.strictEqual((yield* NodeGit.discover(temp.repo)).root, root)
+      git(temp.repo, ["config", "--unset", "core.worktree"])
       const plain = path.join(temp.dir, "plain")
       fs.mkdirSync(plain)
       const none = yield* Effect.flip(NodeGit.discover(plain))
@@ -115,12 +121,26 @@ describe("NodeGit.discover: the repository asked about once per run", () => {
         { config: { "user.email": "only@example.com" }, env: {} },
         { config: {}, env: {} }
       ]
+      const identities: Array<string> = []
       for (const { config, env } of cases) {
         for (const key of ["user.name", "user.email"]) gitStatus(temp.repo, ["config", "--unset-all", key])
         for (const [key, value] of Object.entries(config)) git(temp.repo, ["config", key, value])
         const discovered = yield* withoutIdentity(NodeGit.discover(temp.repo), env)
         const expected = authorUnder(temp.repo, discovered.git.env)
         assert.strictEqual(discovered.identity?.author, expected, JSON.stringify({ config, env }))
+        identities.push(expected)
       }
+      // What neither names is oompa's fallback: never the machine's account.
+      assert.deepStrictEqual(identities, [
+        "Ada Lovelace <ada@example.com>",
+        "Env Author <env@example.com>",
+        "Grace Hopper <grace@example.com>",
+        "oompa <only@example.com>",
+        "oompa <oompa@localhost>"
+      ])
+      // A value or subsection holding a newline or `=` does not pass for user.name or user.email.
+      fs.appendFileSync(path.join(temp.repo, ".git/config"), '[user "name=evil"]\n\tx = 1\n[other]\n\tnote = "a\\nuser.email=spoof@example.com"\n')
+      const spoofed = yield* withoutIdentity(NodeGit.discover(temp.repo))
+      assert.strictEqual(spoofed.identity?.author, "oompa <oompa@localhost>")
     }))
 })

@@ -303,6 +303,14 @@ describe("NodeGit: commits and diffs", () => {
         assert.notInclude(fs.readFileSync(configFile, "utf8"), "attacker.example")
         assert.include(fs.readFileSync(configFile, "utf8"), "Someone Else")
         assert.strictEqual(warnings.length, 2)
+        // The main worktree moved elsewhere (under the [core] section the config already has: where
+        // the checkout sync and the next run would work) is put back.
+        cli(workspace.path, ["config", "core.worktree", path.join(temp.dir, "elsewhere")])
+        fs.writeFileSync(path.join(workspace.path, "d.txt"), "d\n")
+        yield* commitOrFail(workspace, "w0: and still more")
+        assert.notInclude(fs.readFileSync(configFile, "utf8"), "elsewhere")
+        assert.strictEqual(warnings.length, 3)
+        assert.match(warnings[2]!, /worktree = /, warnings[2])
       }).pipe((effect) => withGit(temp, effect, { onWarning: (line) => Effect.sync(() => void warnings.push(line)) }))
     }))
 

@@ -31,10 +31,12 @@ export interface ConfigGuard {
 
 const attributesFiles = (repo: GitRepo.Repo): ReadonlyArray<string> => [`${repo.commonDir}/info/attributes`, `${repo.commonDir}/.gitattributes`]
 
-// Added lines that name a program git may run, pull in other config (issue 15 item 3), or point a
-// remote elsewhere (`url`: a remote target's fetches and pushes must reach the remote the user named, issue 20).
+// Added lines that name a program git may run, pull in other config (issue 15 item 3), point a
+// remote elsewhere (`url`: a remote target's fetches and pushes must reach the remote the user named,
+// issue 20), or move the main worktree (`core.worktree`: the checkout sync would write there;
+// `core.bare`: git would refuse the checkout).
 const programKeyPattern =
-  /^\s*\[\s*(filter|merge|diff|include|includeif|credential|gpg|core)\b|^\s*(clean|smudge|process|driver|command|textconv|fsmonitor|hookspath|sshcommand|editor|pager|askpass|helper|program|path|external|worktreeconfig|attributesfile|gitproxy|uploadpack|receivepack|url|pushurl|insteadof|pushinsteadof|allow)\s*=|^\s*\[\s*(url|protocol)\b/i
+  /^\s*\[\s*(filter|merge|diff|include|includeif|credential|gpg|core)\b|^\s*(clean|smudge|process|driver|command|textconv|fsmonitor|hookspath|sshcommand|editor|pager|askpass|helper|program|path|external|worktreeconfig|attributesfile|gitproxy|uploadpack|receivepack|url|pushurl|insteadof|pushinsteadof|allow|worktree|bare)\s*=|^\s*\[\s*(url|protocol)\b/i
 
 const readText = (file: string): string => {
   try {

@@ -152,7 +152,11 @@ const locate = Effect.fn("GitRepo.locate")(function*(git: GitCommand.Git, repoRo
   })
   if (quick.exitCode === 0) {
     const [gitDir = "", commonDir = "", bare = "", top = ""] = GitCommand.text(quick.stdout).split("\n")
-    if (bare === "false" && gitDir === commonDir && top !== "") return { root: yield* real(top), commonDir: yield* real(commonDir) }
+    // Only where `.git` is a folder of the top level: `--show-toplevel` follows `core.worktree`,
+    // which an agent can write into the shared config to point it anywhere.
+    if (bare === "false" && gitDir === commonDir && top !== "" && commonDir === `${top}/.git`) {
+      return { root: yield* real(top), commonDir: yield* real(commonDir) }
+    }
   }
   const revParse = yield* git.ok("open", { cwd: repoRoot, args: ["rev-parse", "--path-format=absolute", "--git-common-dir", "--is-bare-repository"] })
   const [commonDir = "", bare = ""] = GitCommand.text(revParse.stdout).split("\n")
@@ -166,28 +170,29 @@ const locate = Effect.fn("GitRepo.locate")(function*(git: GitCommand.Git, repoRo
 const identityVariables = ["GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"] as const
 
 /**
- * Asks git about the repository at `repoRoot` (see {@link Discovery}). One `git var -l` says both
- * whether the config names an author and who commits; only where the fallback identity fills in
- * what neither the config nor the environment names is git asked again, under it.
+ * Asks git about the repository at `repoRoot` (see {@link Discovery}): where it is, whether its
+ * config names an author, and who commits (`git var -l`), asked again under the fallback identity
+ * only where it fills in what neither the config nor the environment names.
  */
 export const discover = Effect.fn("GitRepo.discover")(function*(repoRoot: string) {
   const asked = nodePath.resolve(repoRoot)
   const probe = GitCommand.make(GitCommand.environment(process.env, { name: true, email: true }))
   const found = yield* locate(probe, asked)
+  // NUL-separated: a value (or a subsection) holding a newline or `=` cannot pass for a key.
+  const keys = yield* Effect.map(
+    probe.ok("open", { cwd: found.root, args: ["config", "-z", "--get-regexp", "^user\\.(name|email)$"] }, [0, 1]),
+    (output) => GitCommand.text(output.stdout).split("\0").map((record) => record.split("\n")[0])
+  )
+  const configured = { name: keys.includes("user.name"), email: keys.includes("user.email") }
   const answer = yield* probe.run("open", { cwd: found.root, args: ["var", "-l"] })
-  const values = answer.exitCode === 0 ? GitObjects.varValues(GitCommand.text(answer.stdout)) : undefined
-  const configured = values !== undefined
-    ? { name: values.has("user.name"), email: values.has("user.email") }
-    : yield* Effect.map(
-      probe.ok("open", { cwd: asked, args: ["config", "--get-regexp", "^user\\.(name|email)$"] }, [0, 1]),
-      (output) => ({ name: /^user\.name /m.test(GitCommand.text(output.stdout)), email: /^user\.email /m.test(GitCommand.text(output.stdout)) })
-    )
   // Marked like every process a run starts (ProcessOwner): recovery finds a dead run's git commands
   // still finishing as orphans, and waits for them before it repairs what they write.
   const git = GitCommand.make(GitCommand.environment({ ...process.env, ...ProcessOwner.variables(found.root) }, configured))
   // The fallback identity (for what neither the config nor the environment names) changes git's answer.
   const sameIdentity = identityVariables.every((name) => probe.env[name] === git.env[name])
-  const identity = values !== undefined && sameIdentity ? GitObjects.identityOf(git, values) : yield* GitObjects.commitIdentity(git, found.root)
+  const identity = answer.exitCode === 0 && sameIdentity
+    ? GitObjects.identityOf(git, GitObjects.varValues(GitCommand.text(answer.stdout)))
+    : yield* GitObjects.commitIdentity(git, found.root)
   return { asked, root: found.root, commonDir: found.commonDir, git, identity } satisfies Discovery
 })
 

@@ -112,4 +112,4 @@ export const positive = (value: number, flag: string) =>
  * runners) keeps: the young generation the bin chose for orchestrating commands
  * (bin/oompa.mjs). Not the rest (an `--inspect` port would clash).
  */
-export const orchestratorNodeOptions = (): ReadonlyArray<string> => process.execArgv.filter((option) => option.startsWith("--max-semi-space-size"))
+export const orchestratorNodeOptions = (): ReadonlyArray<string> => process.execArgv.filter((option) => /^--max[-_]semi[-_]space[-_]size(=|$)/.test(option))
