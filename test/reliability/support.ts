@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { ensureBundle, environment, fakeCalls, git, runIds, type Scratch } from "../cli/helpers.ts"
+import { ensureBundle, environment, fakeCalls, git, runIds, type Scratch, workspaceRoot } from "../cli/helpers.ts"
 
 /** Whether the process exists and is not a zombie waiting for a reaper. */
 export const isAlive = (pid: number): boolean => {
@@ -127,17 +127,21 @@ export interface MeasuredRun {
 }
 
 const rssProbe = path.join(import.meta.dirname, "fixtures/report-max-rss.mjs")
+const installedBin = path.join(workspaceRoot, "packages/cli/bin/oompa.mjs")
 
 /**
- * Runs `oompa args…` like `helpers.oompa`, with a preload that writes the process's peak RSS when it
- * exits (only the oompa process loads it: agents are started without the preload).
+ * Runs `oompa args…` through its bin, as a shell does (Node gets the options the bin gives the
+ * command), with a preload that writes the process's peak RSS when it exits (only the oompa process
+ * loads it: it takes itself out of the environment agents inherit).
  */
 export const oompaMeasured = (scratch: Scratch, args: ReadonlyArray<string>, env: Readonly<Record<string, string | undefined>> = {}, timeoutMs = 120_000): Promise<MeasuredRun> => {
   const report = path.join(scratch.root, `max-rss-${Date.now()}-${Math.random().toString(16).slice(2)}.json`)
   const started = Date.now()
-  const child = spawn(process.execPath, ["--import", rssProbe, ensureBundle(), ...args], {
+  ensureBundle()
+  // The bin, as a user's shell runs it: Node starts with the options the bin gives the command.
+  const child = spawn(installedBin, args, {
     cwd: scratch.repo,
-    env: environment(scratch, { ...env, OOMPA_TEST_MAX_RSS_FILE: report }),
+    env: environment(scratch, { ...env, NODE_OPTIONS: `--import "${rssProbe}"`, OOMPA_TEST_MAX_RSS_FILE: report }),
     stdio: ["ignore", "pipe", "pipe"]
   })
   let stdout = ""

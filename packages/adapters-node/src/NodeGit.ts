@@ -46,6 +46,7 @@ import * as Commits from "./internal/gitCommits.ts"
 import * as ConfigGuard from "./internal/gitConfigGuard.ts"
 import * as Heads from "./internal/gitHeads.ts"
 import * as Landing from "./internal/gitLanding.ts"
+import * as GitDiscovery from "./internal/gitDiscovery.ts"
 import * as GitRemote from "./internal/gitRemote.ts"
 import * as GitRepo from "./internal/gitRepo.ts"
 import * as TaskFiles from "./internal/gitTaskFiles.ts"
@@ -93,7 +94,7 @@ export interface Options {
  * @category models
  * @since 0.1.0
  */
-export type Discovery = GitRepo.Discovery
+export type Discovery = GitDiscovery.Discovery
 
 /**
  * Asks git about the repository at `repoRoot` (its main worktree or any folder inside it): one
@@ -103,7 +104,7 @@ export type Discovery = GitRepo.Discovery
  * @category constructors
  * @since 0.1.0
  */
-export const discover: (repoRoot: string) => Effect.Effect<Discovery, Errors.GitError> = GitRepo.discover
+export const discover: (repoRoot: string) => Effect.Effect<Discovery, Errors.GitError> = GitDiscovery.discover
 
 /**
  * How a fetch or push to the remote target that failed on the network is retried by default: 4

@@ -21,9 +21,8 @@ import { Effect, FileSystem, Path, Semaphore } from "effect"
 import { createHash } from "node:crypto"
 import * as nodeFs from "node:fs"
 import * as os from "node:os"
-import * as nodePath from "node:path"
-import * as ProcessOwner from "../ProcessOwner.ts"
 import * as GitCommand from "./gitCommand.ts"
+import * as GitDiscovery from "./gitDiscovery.ts"
 import * as GitObjects from "./gitObjects.ts"
 import * as GitFiles from "./gitFiles.ts"
 import * as MainChain from "./gitMainChain.ts"
@@ -63,8 +62,8 @@ export interface OpenOptions {
   readonly runId: string
   /** Add oompa's lines to `.git/info/exclude` (default true; the test gate's runner needs none). */
   readonly exclude?: boolean | undefined
-  /** What git said about the repository earlier in the run (see {@link discover}); asked anew when absent. */
-  readonly discovered?: Discovery | undefined
+  /** What git said about the repository earlier in the run (see `gitDiscovery.ts`); asked anew when absent. */
+  readonly discovered?: GitDiscovery.Discovery | undefined
 }
 
 /** A `GitError` of `operation`, for `reason` (see `Errors.GitErrorReason`). */
@@ -122,80 +121,6 @@ export const excludeLines: ReadonlyArray<string> = [`/${RepoLayout.stateFolder}/
 // Opening a repository
 // ---------------------------------------------------------------------------------------------------
 
-/**
- * What git says about a repository when a run opens it: where it is, the environment every git call
- * gets, and who commits. Asked once per run ({@link discover}) and shared by the layers that open
- * the repository (recovery, the git layer, the test gate's runner): each asking anew cost four git
- * processes (issue 17).
- */
-export interface Discovery {
-  /** The folder it was asked for, resolved: {@link open} asks again for any other. */
-  readonly asked: string
-  readonly root: string
-  readonly commonDir: string
-  readonly git: GitCommand.Git
-  readonly identity: GitObjects.CommitIdentity | undefined
-}
-
-// Real paths: git writes them into worktrees' links, and those are compared with these.
-const real = (path: string) => attempt("open", () => nodeFs.promises.realpath(path))
-
-/**
- * The repository's top level and common dir. From its main worktree (where oompa runs) one
- * `rev-parse` says both; from a linked worktree, a bare repository or no repository, git is asked
- * the long way, which also says why it cannot be used.
- */
-const locate = Effect.fn("GitRepo.locate")(function*(git: GitCommand.Git, repoRoot: string) {
-  const quick = yield* git.run("open", {
-    cwd: repoRoot,
-    args: ["rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir", "--is-bare-repository", "--show-toplevel"]
-  })
-  if (quick.exitCode === 0) {
-    const [gitDir = "", commonDir = "", bare = "", top = ""] = GitCommand.text(quick.stdout).split("\n")
-    // Only where `.git` is a folder of the top level: `--show-toplevel` follows `core.worktree`,
-    // which an agent can write into the shared config to point it anywhere.
-    if (bare === "false" && gitDir === commonDir && top !== "" && commonDir === `${top}/.git`) {
-      return { root: yield* real(top), commonDir: yield* real(commonDir) }
-    }
-  }
-  const revParse = yield* git.ok("open", { cwd: repoRoot, args: ["rev-parse", "--path-format=absolute", "--git-common-dir", "--is-bare-repository"] })
-  const [commonDir = "", bare = ""] = GitCommand.text(revParse.stdout).split("\n")
-  if (bare.trim() === "true") return yield* gitError("open", "failed", `${repoRoot} is a bare repository; oompa needs a checkout`)
-  const list = yield* git.ok("open", { cwd: repoRoot, args: ["worktree", "list", "--porcelain", "-z"] })
-  const first = GitParse.nulFields(GitCommand.text(list.stdout))[0] ?? ""
-  if (!first.startsWith("worktree ")) return yield* gitError("open", "unreadable", `git worktree list printed no main worktree`)
-  return { root: yield* real(first.slice("worktree ".length)), commonDir: yield* real(commonDir.trim()) }
-})
-
-const identityVariables = ["GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"] as const
-
-/**
- * Asks git about the repository at `repoRoot` (see {@link Discovery}): where it is, whether its
- * config names an author, and who commits (`git var -l`), asked again under the fallback identity
- * only where it fills in what neither the config nor the environment names.
- */
-export const discover = Effect.fn("GitRepo.discover")(function*(repoRoot: string) {
-  const asked = nodePath.resolve(repoRoot)
-  const probe = GitCommand.make(GitCommand.environment(process.env, { name: true, email: true }))
-  const found = yield* locate(probe, asked)
-  // NUL-separated: a value (or a subsection) holding a newline or `=` cannot pass for a key.
-  const keys = yield* Effect.map(
-    probe.ok("open", { cwd: found.root, args: ["config", "-z", "--get-regexp", "^user\\.(name|email)$"] }, [0, 1]),
-    (output) => GitCommand.text(output.stdout).split("\0").map((record) => record.split("\n")[0])
-  )
-  const configured = { name: keys.includes("user.name"), email: keys.includes("user.email") }
-  const answer = yield* probe.run("open", { cwd: found.root, args: ["var", "-l"] })
-  // Marked like every process a run starts (ProcessOwner): recovery finds a dead run's git commands
-  // still finishing as orphans, and waits for them before it repairs what they write.
-  const git = GitCommand.make(GitCommand.environment({ ...process.env, ...ProcessOwner.variables(found.root) }, configured))
-  // The fallback identity (for what neither the config nor the environment names) changes git's answer.
-  const sameIdentity = identityVariables.every((name) => probe.env[name] === git.env[name])
-  const identity = answer.exitCode === 0 && sameIdentity
-    ? GitObjects.identityOf(git, GitObjects.varValues(GitCommand.text(answer.stdout)))
-    : yield* GitObjects.commitIdentity(git, found.root)
-  return { asked, root: found.root, commonDir: found.commonDir, git, identity } satisfies Discovery
-})
-
 /** The target branch (SPEC F1): the configured one, else `main`, else `master`; never taken from HEAD. */
 const chooseBranch = Effect.fn("GitRepo.chooseBranch")(function*(commonDir: string, configured: string | undefined) {
   const exists = (name: string) => Effect.map(resolveRef(commonDir, `refs/heads/${name}`), (sha) => sha !== undefined)
@@ -238,7 +163,7 @@ export const open = Effect.fn("GitRepo.open")(function*(options: OpenOptions) {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
   const given = options.discovered
-  const found = given !== undefined && given.asked === path.resolve(options.repoRoot) ? given : yield* discover(options.repoRoot)
+  const found = given !== undefined && given.asked === path.resolve(options.repoRoot) ? given : yield* GitDiscovery.discover(options.repoRoot)
   const targetBranch = yield* chooseBranch(found.commonDir, options.branch)
   const wanted = options.worktreesDir === undefined ? defaultWorktreesDir(found.root) : path.resolve(found.root, options.worktreesDir)
   const worktreesDir = yield* Effect.flatMap(fs.makeDirectory(wanted, { recursive: true }), () => fs.realPath(wanted)).pipe(

@@ -204,9 +204,7 @@ const hold = (child: ChildProcess, held: boolean): void => {
 const startHelper = (): Helper => {
   // Node's own options only from this process's command line; NODE_OPTIONS could preload code into the helper.
   const { NODE_OPTIONS: _ignored, ...env } = process.env
-  // A young generation of 1 MB a half: the helper keeps nothing, and V8's default (16 MB a half)
-  // grew it from 63 to 68 MB of resident memory at 64 workers.
-  const child = spawn(process.execPath, ["--max-semi-space-size=1", "-e", helperSource], {
+  const child = spawn(process.execPath, ["-e", helperSource], {
     stdio: ["ignore", "ignore", "inherit", "ipc"],
     serialization: "advanced",
     env
