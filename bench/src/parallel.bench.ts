@@ -230,7 +230,7 @@ try {
     if (run.status !== 0) throw new Error(`oompa swarm with 64 workers exited ${run.status}:\n${run.stderr.slice(-2000)}`)
     const peaks = JSON.parse(fs.readFileSync(report, "utf8")) as { maxRssBytes: number; helperMaxRssBytes: number }
     const megabytes = peaks.maxRssBytes / 1e6
-    console.log(`oompa swarm, 64 workers (the bundle): peak RSS ${megabytes.toFixed(0)} MB (goal ≤ 120 MB: ${megabytes <= 120 ? "met" : "NOT met"}); ` +
+    console.log(`oompa swarm, 64 workers (the bin, as a shell runs it): peak RSS ${megabytes.toFixed(0)} MB (goal ≤ 120 MB: ${megabytes <= 120 ? "met" : "NOT met"}); ` +
       `its spawning helper ${(peaks.helperMaxRssBytes / 1e6).toFixed(0)} MB more`)
   }
   if (quick) {
