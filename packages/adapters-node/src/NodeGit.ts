@@ -97,9 +97,9 @@ export interface Options {
 export type Discovery = GitDiscovery.Discovery
 
 /**
- * Asks git about the repository at `repoRoot` (its main worktree or any folder inside it): one
- * `rev-parse` and one `git var -l` when it names an author, else one more. Fails with a `GitError`
- * of operation `open` for no repository, a bare one, or a git that cannot run.
+ * Asks git about the repository at `repoRoot` (its main worktree or any folder inside it): from
+ * the main worktree, one `rev-parse`, one `config -z` and one `var -l`. Fails with a `GitError` of
+ * operation `open` for no repository, a bare one, or a git that cannot run.
  *
  * @category constructors
  * @since 0.1.0

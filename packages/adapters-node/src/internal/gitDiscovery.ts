@@ -67,12 +67,10 @@ const locate = Effect.fn("GitDiscovery.locate")(function*(git: GitCommand.Git, r
   return { root: yield* real(first.slice("worktree ".length)), commonDir: yield* real(commonDir.trim()) }
 })
 
-const identityVariables = ["GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"] as const
-
 /**
  * Asks git about the repository at `repoRoot` (see {@link Discovery}): where it is, whether its
- * config names an author, and who commits (`git var -l`), asked again under the fallback identity
- * only where it fills in what neither the config nor the environment names.
+ * config names an author (else the environment gets the fallback identity), and who commits
+ * (`git var -l` under that environment): three git processes from the main worktree.
  */
 export const discover = Effect.fn("GitDiscovery.discover")(function*(repoRoot: string) {
   const asked = nodePath.resolve(repoRoot)
@@ -84,14 +82,9 @@ export const discover = Effect.fn("GitDiscovery.discover")(function*(repoRoot: s
     (output) => GitCommand.text(output.stdout).split("\0").map((record) => record.split("\n")[0])
   )
   const configured = { name: keys.includes("user.name"), email: keys.includes("user.email") }
-  const answer = yield* probe.run("open", { cwd: found.root, args: ["var", "-l"] })
   // Marked like every process a run starts (ProcessOwner): recovery finds a dead run's git commands
   // still finishing as orphans, and waits for them before it repairs what they write.
   const git = GitCommand.make(GitCommand.environment({ ...process.env, ...ProcessOwner.variables(found.root) }, configured))
-  // The fallback identity (for what neither the config nor the environment names) changes git's answer.
-  const sameIdentity = identityVariables.every((name) => probe.env[name] === git.env[name])
-  const identity = answer.exitCode === 0 && sameIdentity
-    ? GitObjects.identityOf(git, GitObjects.varValues(GitCommand.text(answer.stdout)))
-    : yield* GitObjects.commitIdentity(git, found.root)
+  const identity = yield* GitObjects.commitIdentity(git, found.root)
   return { asked, root: found.root, commonDir: found.commonDir, git, identity } satisfies Discovery
 })

@@ -38,29 +38,6 @@ const identName = (line: string): string | undefined => {
   return match === null ? undefined : match[1]
 }
 
-/** `git var -l`'s lines as a map (names lowercased: config keys and git's own variables). */
-export const varValues = (output: string): Map<string, string> => {
-  const values = new Map<string, string>()
-  for (const line of output.split("\n")) {
-    const equals = line.indexOf("=")
-    if (equals > 0) values.set(line.slice(0, equals).toLowerCase(), line.slice(equals + 1))
-  }
-  return values
-}
-
-/**
- * The identity for in-process commits from `git var -l`'s values under `git`'s environment, or
- * `undefined` when commits must go through `git commit-tree` (see the header).
- */
-export const identityOf = (git: GitCommand.Git, values: ReadonlyMap<string, string>): CommitIdentity | undefined => {
-  if (git.env["GIT_AUTHOR_DATE"] !== undefined || git.env["GIT_COMMITTER_DATE"] !== undefined) return undefined
-  const format = values.get("extensions.objectformat")
-  if ((format !== undefined && format.toLowerCase() !== "sha1") || values.has("i18n.commitencoding")) return undefined
-  const author = identName(values.get("git_author_ident") ?? "")
-  const committer = identName(values.get("git_committer_ident") ?? "")
-  return author === undefined || committer === undefined ? undefined : { author, committer }
-}
-
 /**
  * The identity for in-process commits, or `undefined` when commits must go through `git
  * commit-tree` (see the header). One `git var -l` with the environment every git call gets.
@@ -70,7 +47,16 @@ export const commitIdentity = (git: GitCommand.Git, root: string): Effect.Effect
     if (git.env["GIT_AUTHOR_DATE"] !== undefined || git.env["GIT_COMMITTER_DATE"] !== undefined) return undefined
     const output = yield* git.run("open", { cwd: root, args: ["var", "-l"] })
     if (output.exitCode !== 0) return undefined
-    return identityOf(git, varValues(GitCommand.text(output.stdout)))
+    const values = new Map<string, string>()
+    for (const line of GitCommand.text(output.stdout).split("\n")) {
+      const equals = line.indexOf("=")
+      if (equals > 0) values.set(line.slice(0, equals).toLowerCase(), line.slice(equals + 1))
+    }
+    const format = values.get("extensions.objectformat")
+    if ((format !== undefined && format.toLowerCase() !== "sha1") || values.has("i18n.commitencoding")) return undefined
+    const author = identName(values.get("git_author_ident") ?? "")
+    const committer = identName(values.get("git_committer_ident") ?? "")
+    return author === undefined || committer === undefined ? undefined : { author, committer }
   })
 
 /** `+HHMM`/`-HHMM` of the local time zone at `date`, as git prints it. */
