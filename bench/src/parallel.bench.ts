@@ -17,7 +17,7 @@
  * - git processes per iteration: a second run with a counting `git` first on PATH (a shell script
  *   that logs its arguments and runs the real git), not timed; goal ≤ 8 on the common path.
  *
- * - the CLI's peak RSS at 64 workers (full mode only): `oompa swarm` from the built bundle, one task
+ * - the CLI's peak RSS at 64 workers, and with one agent printing 100 MB (full mode only): `oompa swarm` from the built bundle, one task
  *   per worker, its peak resident set read at exit; goal ≤ 120 MB.
  *
  * Run: `npm run bench`, or `node --conditions=@oompa/source bench/src/parallel.bench.ts [--quick]`.
@@ -211,27 +211,38 @@ try {
   }
   if (!quick) {
     // The CLI as users run it (the bin, executed as a shell runs it: it starts Node with the
-    // options it chooses; the bundle, not these sources), 64 workers: its peak RSS.
+    // options it chooses; the bundle, not these sources): its peak RSS with 64 workers, then with
+    // one worker whose agent prints 100 MB before its answer.
     const bin = path.resolve(import.meta.dirname, "../../packages/cli/bin/oompa.mjs")
     const probe = path.resolve(import.meta.dirname, "../../test/reliability/fixtures/report-max-rss.mjs")
-    const repo = repository("repo-rss", 64)
-    fs.writeFileSync(path.join(repo, "oompa.json"), JSON.stringify({
-      workers: [{ model: "command:bench", role: "executor", count: 64, iterations: 2 }],
-      review_model: "command:bench",
-      harnesses: { command: { command: agentScript } },
-      max_wait_for_tasks: 0
-    }))
-    const report = path.join(scratch, "max-rss.json")
-    const run = spawnSync(bin, ["swarm"], {
-      cwd: repo,
-      env: { ...process.env, NODE_OPTIONS: `--import "${probe}"`, PATH: `${path.dirname(process.execPath)}:${process.env["PATH"] ?? ""}`, OOMPA_TEST_MAX_RSS_FILE: report, HOME: scratch },
-      encoding: "utf8"
-    })
-    if (run.status !== 0) throw new Error(`oompa swarm with 64 workers exited ${run.status}:\n${run.stderr.slice(-2000)}`)
-    const peaks = JSON.parse(fs.readFileSync(report, "utf8")) as { maxRssBytes: number; helperMaxRssBytes: number }
-    const megabytes = peaks.maxRssBytes / 1e6
-    console.log(`oompa swarm, 64 workers (the bin, as a shell runs it): peak RSS ${megabytes.toFixed(0)} MB (goal ≤ 120 MB: ${megabytes <= 120 ? "met" : "NOT met"}); ` +
-      `its spawning helper ${(peaks.helperMaxRssBytes / 1e6).toFixed(0)} MB more`)
+    const peakRss = (name: string, workers: number, tasks: number, agent: string) => {
+      const repo = repository(name, tasks)
+      fs.writeFileSync(path.join(repo, "oompa.json"), JSON.stringify({
+        workers: [{ model: "command:bench", role: "executor", count: workers, iterations: 2 }],
+        review_model: "command:bench",
+        harnesses: { command: { command: agent } },
+        max_wait_for_tasks: 0
+      }))
+      const report = path.join(scratch, `max-rss-${name}.json`)
+      const run = spawnSync(bin, ["swarm"], {
+        cwd: repo,
+        env: { ...process.env, NODE_OPTIONS: `--import "${probe}"`, PATH: `${path.dirname(process.execPath)}:${process.env["PATH"] ?? ""}`, OOMPA_TEST_MAX_RSS_FILE: report, HOME: scratch },
+        encoding: "utf8"
+      })
+      if (run.status !== 0) throw new Error(`oompa swarm (${name}) exited ${run.status}:\n${run.stderr.slice(-2000)}`)
+      const peaks = JSON.parse(fs.readFileSync(report, "utf8")) as { maxRssBytes: number; helperMaxRssBytes: number }
+      const megabytes = peaks.maxRssBytes / 1e6
+      return `peak RSS ${megabytes.toFixed(0)} MB (goal ≤ 120 MB: ${megabytes <= 120 ? "met" : "NOT met"}); its spawning helper ${(peaks.helperMaxRssBytes / 1e6).toFixed(0)} MB more`
+    }
+    console.log(`oompa swarm, 64 workers (the bin, as a shell runs it): ${peakRss("repo-rss", 64, 64, agentScript)}`)
+    const flooding = path.join(scratch, "flooding-agent.sh")
+    fs.writeFileSync(flooding, `#!/bin/sh
+# Proposals print 100 MB of filler lines first (read and capped by oompa), then do the fixed-latency agent's work.
+prompt=$(cat)
+case "$prompt" in *"VERDICT: APPROVED"*) ;; *) yes "filler line of an agent that prints too much" | head -c 104857600 ;; esac
+printf "%s" "$prompt" | '${agentScript}'
+`, { mode: 0o755 })
+    console.log(`oompa swarm, one worker whose agent prints 100 MB (the bin): ${peakRss("repo-rss-flood", 1, 1, flooding)}`)
   }
   if (quick) {
     console.log(failed

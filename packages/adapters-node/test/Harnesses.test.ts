@@ -4,6 +4,7 @@
  * truncated and malformed ones included (they never throw, they fall back to the raw text).
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as fc from "fast-check"
 import type { AgentSpec } from "@oompa/core"
 import * as Harnesses from "../src/Harnesses.ts"
 import * as OutputCapture from "../src/internal/outputCapture.ts"
@@ -332,6 +333,50 @@ describe("OutputCapture", () => {
     assert.strictEqual(capped.totalBytes(), 26)
     assert.strictEqual(capped.droppedBytes(), 16)
     assert.strictEqual(capped.render(), `abcde${OutputCapture.droppedMarker(16)}vwxyz`)
+  })
+
+  it("any bytes in any pieces: the render is the first and last bytes, each decoded apart (a cut character is U+FFFD), around the marker", () => {
+    // Multi-byte characters, so that the cuts fall inside them.
+    const text = fc.array(fc.constantFrom("a", "\n", "é", "€", "𝄞", "\u0000"), { maxLength: 120 }).map((chars) => chars.join(""))
+    fc.assert(fc.property(text, fc.array(fc.nat(40), { maxLength: 8 }), fc.integer({ min: 2, max: 60 }), (written, cuts, outputBytesMax) => {
+      const bytes = new TextEncoder().encode(written)
+      const capture = OutputCapture.make(outputBytesMax)
+      let at = 0
+      for (const cut of [...cuts, bytes.length]) {
+        capture.push(bytes.subarray(at, Math.min(bytes.length, at + cut)))
+        at = Math.min(bytes.length, at + cut)
+      }
+      capture.push(bytes.subarray(at))
+      const { head, tail } = OutputCapture.split(outputBytesMax)
+      const decode = (part: Uint8Array) => new TextDecoder().decode(part)
+      const expected = bytes.length <= outputBytesMax
+        ? written
+        : decode(bytes.subarray(0, head)) + OutputCapture.droppedMarker(bytes.length - outputBytesMax) + decode(bytes.subarray(bytes.length - tail))
+      assert.strictEqual(capture.render(), expected)
+      assert.strictEqual(capture.totalBytes(), bytes.length)
+    }), { numRuns: 500 })
+  })
+
+  it("skip (the helper held back the middle): the head ends there, and what the tail held before it is dropped too", () => {
+    const encode = (text: string) => new TextEncoder().encode(text)
+    // As the helper hands a flood over: the head, the count, the tail.
+    const flooded = OutputCapture.make(10)
+    flooded.push(encode("abcde"))
+    flooded.skip(1_000)
+    flooded.push(encode("vwxyz"))
+    assert.strictEqual(flooded.totalBytes(), 1_010)
+    assert.strictEqual(flooded.droppedBytes(), 1_000)
+    assert.strictEqual(flooded.render(), `abcde${OutputCapture.droppedMarker(1_000)}vwxyz`)
+    // A gap before the head is full: nothing after it joins the head; a tail before it is gone.
+    const early = OutputCapture.make(10)
+    early.push(encode("ab"))
+    early.skip(3)
+    early.push(encode("cd"))
+    assert.strictEqual(early.render(), `ab${OutputCapture.droppedMarker(3)}cd`)
+    early.skip(2)
+    early.push(encode("e"))
+    assert.strictEqual(early.droppedBytes(), 7)
+    assert.strictEqual(early.render(), `ab${OutputCapture.droppedMarker(7)}e`)
   })
 
   it("many tiny writes stay linear and bounded", () => {

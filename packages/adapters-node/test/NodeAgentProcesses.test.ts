@@ -174,6 +174,29 @@ describe("NodeAgent: timeouts kill the whole process group", () => {
     }))
 })
 
+describe("NodeAgent: output of an agent stopped at its timeout", () => {
+  it.live("3 MB printed, then a hang past the timeout: the transcript has the head and the last bytes printed before the kill, also when a setsid descendant keeps the pipes open", () =>
+    Effect.gen(function*() {
+      const outputBytesMax = 64 * 1024
+      for (const step of [{ hang: true }, { hang: true, spawnChild: true, childInheritsOutput: true, childDetached: true }]) {
+        const box = sandbox()
+        const outputBytes = 3 * 1024 * 1024
+        const result = yield* run(box, { sessionId: "t-cut", outputBytes, pidFile: box.pids, ...step }, { timeoutMs: 2_000 }, { outputBytesMax })
+        assert.isTrue(result.timedOut)
+        const saved = yield* readTranscript(box)
+        const label = JSON.stringify(step)
+        // The head (codex's thread.started), the count, and the tail: the filler's last lines, which
+        // the helper held until the pipes closed or were abandoned.
+        assert.include(saved.stdout.slice(0, 200), "t-cut", label)
+        assert.isAtLeast(saved.stdoutBytes, outputBytes, label)
+        assert.strictEqual(saved.stdoutDroppedBytes, saved.stdoutBytes - outputBytesMax, label)
+        assert.match(saved.stdout, /x{1023}\n$/, label)
+        assert.isBelow(saved.stdout.length, outputBytesMax + 200, label)
+        if (step.childDetached === true) assert.isTrue(yield* goneSoon(pidsOf(box).childPid))
+      }
+    }), 60_000)
+})
+
 // A real GC between measurements makes "retained" mean live memory, not garbage not yet collected.
 setFlagsFromString("--expose-gc")
 const gc = runInNewContext("gc") as () => void

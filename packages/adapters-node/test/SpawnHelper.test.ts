@@ -65,6 +65,7 @@ describe("the spawning helper", () => {
         notStarted: (_code, message) => assert.fail(message),
         started: () => {},
         output: (_fd, chunk) => (received += chunk.length),
+        dropped: () => assert.fail("nothing is dropped without keep"),
         exited: () => {},
         closed: done,
         note: () => {}
@@ -74,6 +75,82 @@ describe("the spawning helper", () => {
     await closed
     assert.strictEqual(received, 300 << 20)
     assert.isBelow(peak() - before, 64 << 20, `the helper's peak RSS grew from ${before >> 20} MB to ${peak() >> 20} MB`)
+  }, 60_000)
+
+  it("keep: a stream's head comes as it is printed; the bytes after it are held by the helper, and only the dropped count and the last bytes cross the channel", async () => {
+    // Lines of every length in many small writes, to stdout and stderr: the helper trims at any byte.
+    const script = "i=0; while [ $i -lt 20000 ]; do echo line-$i; echo err-$i >&2; i=$((i+1)); done"
+    const expected = (prefix: string) => Array.from({ length: 20000 }, (_, i) => `${prefix}-${i}\n`).join("")
+    for (const keep of [{ head: 1000, tail: 777 }, { head: 1, tail: 1 }, { head: 0, tail: 65_536 }, { head: 200_000, tail: 200_000 }]) {
+      const streams = { 1: { kept: [] as Array<string>, dropped: 0, droppedAt: -1 }, 2: { kept: [] as Array<string>, dropped: 0, droppedAt: -1 } }
+      await new Promise<void>((done) =>
+        SpawnHelper.streamInHelper({ command: "sh", args: ["-c", script], cwd: process.cwd(), env, stdin: new Uint8Array(), keep }, {
+          notStarted: (_code, message) => assert.fail(message),
+          started: () => {},
+          output: (fd, chunk) => void streams[fd].kept.push(Buffer.from(chunk).toString("latin1")),
+          dropped: (fd, bytes) => {
+            assert.strictEqual(streams[fd].dropped, 0, "one count a stream")
+            streams[fd].dropped = bytes
+            streams[fd].droppedAt = streams[fd].kept.join("").length
+          },
+          exited: () => {},
+          closed: done,
+          note: () => {}
+        }))
+      for (const [fd, prefix] of [[1, "line"], [2, "err"]] as const) {
+        const full = expected(prefix)
+        const { kept, dropped, droppedAt } = streams[fd]
+        const text = kept.join("")
+        const label = `fd ${fd}, keep ${JSON.stringify(keep)}`
+        if (full.length <= keep.head + keep.tail) {
+          assert.strictEqual(text, full, label)
+          assert.strictEqual(dropped, 0, label)
+          continue
+        }
+        assert.strictEqual(dropped, full.length - keep.head - keep.tail, label)
+        assert.strictEqual(droppedAt, keep.head, label)
+        assert.strictEqual(text, full.slice(0, keep.head) + full.slice(full.length - keep.tail), label)
+      }
+    }
+  }, 60_000)
+
+  it("keep: 300 MB printed, at most head and tail handed over; abandoning a stream whose pipes stay open still hands over the tail, then closed", async () => {
+    let received = 0
+    let dropped = 0
+    let tail = ""
+    // Prints 300 MB then its marker, then keeps its pipes open: only an abandon ends the wait.
+    const script = "head -c 314572800 /dev/zero; printf 'the last words'; exec sleep 30"
+    let pid = 0
+    let abandon = () => {}
+    const closed = new Promise<void>((done) => {
+      abandon = SpawnHelper.streamInHelper({ command: "sh", args: ["-c", script], cwd: process.cwd(), env, stdin: new Uint8Array(), keep: { head: 1024, tail: 4096 } }, {
+        notStarted: (_code, message) => assert.fail(message),
+        started: (started) => (pid = started),
+        output: (_fd, chunk) => {
+          received += chunk.length
+          tail = (tail + Buffer.from(chunk).toString("latin1")).slice(-64)
+        },
+        dropped: (_fd, bytes) => (dropped = bytes),
+        exited: () => {},
+        closed: done,
+        note: () => {}
+      }).abandon
+    })
+    // Wait until sh has printed everything (it sleeps then): its child \`head\` is gone.
+    await until(() => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("sleep")
+      } catch {
+        return false
+      }
+    })
+    await new Promise((done) => setTimeout(done, 200))
+    abandon()
+    await closed
+    process.kill(-pid, "SIGKILL")
+    assert.strictEqual(received, 1024 + 4096)
+    assert.strictEqual(dropped, 314572800 + 14 - 1024 - 4096)
+    assert.isTrue(tail.endsWith("the last words"), JSON.stringify(tail))
   }, 60_000)
 
   it("an orchestrator killed with SIGKILL leaves no helper behind", async () => {

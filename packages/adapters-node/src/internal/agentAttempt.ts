@@ -111,9 +111,11 @@ const spawnAndWait = Effect.fnUntraced(function*(settings: AttemptSettings, requ
     cwd: request.cwd,
     // The worktree environment contract's variables win over the harness's (issue 18).
     env: { ...line.env, ...request.env, [ProcessOwner.callVariable]: tag },
-    stdin: new TextEncoder().encode(request.prompt)
+    stdin: new TextEncoder().encode(request.prompt),
+    keep: OutputCapture.split(settings.outputBytesMax)
   }, {
     output: (fd, chunk) => (fd === 1 ? state.stdout : state.stderr).push(chunk),
+    dropped: (fd, bytes) => (fd === 1 ? state.stdout : state.stderr).skip(bytes),
     note: (message) => void state.notes.push(message)
   }, settings.graceMs).pipe(Effect.mapError((failure) => spawnFailure(request, line, failure)))
   state.pid = handle.pid

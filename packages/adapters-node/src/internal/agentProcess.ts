@@ -32,6 +32,7 @@ export interface AgentProcess {
 
 export interface Handlers {
   readonly output: (fd: 1 | 2, chunk: Uint8Array) => void
+  readonly dropped: (fd: 1 | 2, bytes: number) => void
   readonly note: (message: string) => void
 }
 
@@ -39,6 +40,8 @@ export interface Handlers {
 const pollMs = 20
 /** How long a group is waited for after SIGKILL (a process in uninterruptible sleep). */
 const afterKillMs = 2_000
+/** How long the tail the helper held is waited for once the pipes are abandoned (it sends it at once). */
+const heldOutputMs = 1_000
 
 /** The exit code of a process a signal ended: 128 + the signal's number, as a shell reports it. */
 const signalExitCode = (signal: string): number => {
@@ -83,6 +86,7 @@ export const start = (request: SpawnHelper.StreamedRequest, handlers: Handlers, 
       notStarted: (code, message) => resume(Effect.fail({ code, message })),
       started: (pid) => resume(Effect.succeed(pid)),
       output: handlers.output,
+      dropped: handlers.dropped,
       exited: (code, signal) => void Deferred.doneUnsafe(exit, Effect.succeed(code ?? (signal === null ? -1 : signalExitCode(signal)))),
       closed: () => {
         // The helper died before the exit was seen: the code is unknown.
@@ -99,8 +103,12 @@ export const start = (request: SpawnHelper.StreamedRequest, handlers: Handlers, 
         yield* groupGone(pid, graceMs)
         if (signalGroup(pid, "SIGKILL")) yield* groupGone(pid, afterKillMs)
       }
-      // A process that left the group (setsid) may hold its pipes open forever: stop waiting for them.
-      if (!isClosed) abandon()
+      // A process that left the group (setsid) may hold its pipes open forever: stop waiting for
+      // them, but take what the helper held of the output (the tail, what the agent did last).
+      if (!isClosed) {
+        abandon()
+        yield* Deferred.await(closed).pipe(Effect.timeoutOrElse({ duration: heldOutputMs, orElse: () => Effect.void }))
+      }
     })
   return Effect.acquireRelease(acquire, stop).pipe(
     Effect.map((pid) => ({ pid, exitCode: Deferred.await(exit), outputClosed: Deferred.await(closed) }))

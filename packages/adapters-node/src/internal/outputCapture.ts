@@ -20,6 +20,11 @@
 export interface OutputCapture {
   /** Adds one chunk as it arrives. */
   readonly push: (chunk: Uint8Array) => void
+  /**
+   * Counts `bytes` that arrived but were dropped before they got here (the spawning helper keeps only
+   * a stream's head and tail): the head ends here, and what the tail held before them is dropped too.
+   */
+  readonly skip: (bytes: number) => void
   /** Every byte the stream produced, kept or not. */
   readonly totalBytes: () => number
   /** Bytes counted but not kept. */
@@ -39,8 +44,25 @@ export const droppedMarker = (droppedBytes: number): string =>
 
 const empty = new Uint8Array(0)
 
-/** A copy of exactly these bytes, so a kept piece never pins the larger buffer it came from. */
+/**
+ * How `outputBytesMax` splits into the head and the tail kept.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const split = (outputBytesMax: number): { readonly head: number; readonly tail: number } => {
+  if (!Number.isInteger(outputBytesMax) || outputBytesMax < 2) throw new Error(`outputBytesMax must be an integer >= 2, got ${outputBytesMax}`)
+  const head = Math.floor(outputBytesMax / 2)
+  return { head, tail: outputBytesMax - head }
+}
+
+/**
+ * The bytes to keep: a piece much smaller than the buffer it views is copied, so that it does not
+ * pin that buffer; a chunk that is (nearly) its whole buffer is kept as it is (no second copy of
+ * every megabyte kept).
+ */
 const copy = (bytes: Uint8Array): Uint8Array => {
+  if (bytes.byteLength * 2 > bytes.buffer.byteLength) return bytes
   const out = new Uint8Array(bytes.byteLength)
   out.set(bytes)
   return out
@@ -53,9 +75,9 @@ const copy = (bytes: Uint8Array): Uint8Array => {
  * @since 0.1.0
  */
 export const make = (outputBytesMax: number): OutputCapture => {
-  if (!Number.isInteger(outputBytesMax) || outputBytesMax < 2) throw new Error(`outputBytesMax must be an integer >= 2, got ${outputBytesMax}`)
-  const headBytesMax = Math.floor(outputBytesMax / 2)
-  const tailBytesMax = outputBytesMax - headBytesMax
+  const { head: headBytesFull, tail: tailBytesMax } = split(outputBytesMax)
+  // Lowered to what the head holds once bytes were skipped: nothing after a gap joins the head.
+  let headBytesMax = headBytesFull
   const head: Array<Uint8Array> = []
   let headBytes = 0
   // The tail is a queue of chunks from `tailStart` on; the oldest is trimmed when it overflows.
@@ -105,24 +127,42 @@ export const make = (outputBytesMax: number): OutputCapture => {
     pushTail(chunk)
   }
 
-  const decode = (chunks: ReadonlyArray<Uint8Array>): string => {
-    const decoder = new TextDecoder("utf-8")
-    return chunks.map((chunk) => decoder.decode(chunk, { stream: true })).join("") + decoder.decode()
+  const skip = (bytes: number): void => {
+    if (bytes <= 0) return
+    rendered = undefined
+    total += bytes
+    headBytesMax = headBytes
+    tail = []
+    tailStart = 0
+    tailBytes = 0
+  }
+
+  // One buffer, one decode: the kept megabytes are copied once and decoded once. Decoding the
+  // marker's ASCII between head and tail gives what decoding each apart gives: a character cut at
+  // either end becomes U+FFFD either way.
+  const decode = (pieces: ReadonlyArray<Uint8Array>): string => {
+    const all = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.byteLength, 0))
+    let at = 0
+    for (const piece of pieces) {
+      all.set(piece, at)
+      at += piece.byteLength
+    }
+    return new TextDecoder("utf-8").decode(all)
   }
 
   const droppedBytes = () => total - headBytes - tailBytes
 
   return {
     push,
+    skip,
     totalBytes: () => total,
     droppedBytes,
     render: () => {
       if (rendered !== undefined) return rendered
       const dropped = droppedBytes()
-      // Nothing dropped: head and tail are contiguous, decode them as one so no character is split.
-      rendered = dropped === 0
-        ? decode([...head, ...tail.slice(tailStart)])
-        : decode(head) + droppedMarker(dropped) + decode(tail.slice(tailStart))
+      // Nothing dropped: head and tail are contiguous, so no character is split between them.
+      const marker = dropped === 0 ? [] : [new TextEncoder().encode(droppedMarker(dropped))]
+      rendered = decode([...head, ...marker, ...tail.slice(tailStart)])
       return rendered
     }
   }

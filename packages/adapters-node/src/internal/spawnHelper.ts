@@ -64,7 +64,55 @@ const written = (bytes) => () => {
   for (const stream of paused) stream.resume()
   paused.clear()
 }
-const startStreamed = ({ id, command, args, cwd, env, stdin }) => {
+// What a stream keeps (\`keep\`): its first \`head\` bytes go to the channel as they come; after them only
+// its last \`tail\` bytes are held here, sent when it ends after how many bytes between were dropped,
+// so the rest of a flood never crosses the channel (oompa's own memory stays flat).
+const keeper = (id, fd, keep) => {
+  let sent = 0
+  let tail = []
+  let tailStart = 0
+  let tailBytes = 0
+  let dropped = 0
+  return {
+    // The part of \`chunk\` to send now; the rest is held.
+    take: (chunk) => {
+      if (keep === undefined) return chunk
+      const room = Math.max(keep.head - sent, 0)
+      if (room >= chunk.length) {
+        sent += chunk.length
+        return chunk
+      }
+      sent += room
+      tail.push(chunk.subarray(room))
+      tailBytes += chunk.length - room
+      // Whole pieces leave the front while the rest still fills the tail: one piece of slack at most.
+      while (tailBytes - tail[tailStart].length >= keep.tail) {
+        dropped += tail[tailStart].length
+        tailBytes -= tail[tailStart].length
+        tail[tailStart++] = undefined
+      }
+      if (tailStart > 1024 && tailStart * 2 > tail.length) {
+        tail = tail.slice(tailStart)
+        tailStart = 0
+      }
+      return room === 0 ? undefined : chunk.subarray(0, room)
+    },
+    flush: () => {
+      if (tailStart < tail.length && tailBytes > keep.tail) {
+        const excess = tailBytes - keep.tail
+        tail[tailStart] = tail[tailStart].subarray(excess)
+        dropped += excess
+      }
+      if (dropped > 0) send({ id, fd, dropped })
+      for (const chunk of tail.slice(tailStart)) send({ id, fd, chunk })
+      tail = []
+      tailStart = 0
+      tailBytes = 0
+      dropped = 0
+    }
+  }
+}
+const startStreamed = ({ id, command, args, cwd, env, stdin, keep }) => {
   let child
   try {
     child = spawn(command, args, { cwd, env, detached: true, stdio: ["pipe", "pipe", "pipe"] })
@@ -76,11 +124,25 @@ const startStreamed = ({ id, command, args, cwd, env, stdin }) => {
     child.once("error", (error) => send({ id, notStarted: { code: error.code, message: String(error.message) } }))
     return
   }
-  children.set(id, child)
+  const keepers = [keeper(id, 1, keep), keeper(id, 2, keep)]
+  let ended = false
+  // Once: at the pipes' close, or when oompa stops waiting for them (abandon), whichever is first.
+  const end = () => {
+    if (ended) return
+    ended = true
+    children.delete(id)
+    paused.delete(child.stdout)
+    paused.delete(child.stderr)
+    for (const kept of keepers) kept.flush()
+    send({ id, closed: true })
+  }
+  children.set(id, { child, end })
   send({ id, started: child.pid })
   child.on("error", (error) => send({ id, note: String(error.message) }))
   for (const [fd, stream] of [[1, child.stdout], [2, child.stderr]]) {
-    stream.on("data", (chunk) => {
+    stream.on("data", (data) => {
+      const chunk = keepers[fd - 1].take(data)
+      if (chunk === undefined) return
       queued += chunk.length
       send({ id, fd, chunk }, written(chunk.length))
       if (queued > queuedMax) {
@@ -90,31 +152,25 @@ const startStreamed = ({ id, command, args, cwd, env, stdin }) => {
     })
   }
   child.once("exit", (code, signal) => send({ id, exit: { code, signal } }))
-  child.once("close", () => {
-    children.delete(id)
-    paused.delete(child.stdout)
-    paused.delete(child.stderr)
-    send({ id, closed: true })
-  })
+  child.once("close", end)
   child.stdin.on("error", (error) => send({ id, stdinError: String(error.message) }))
   child.stdin.end(Buffer.from(stdin.buffer, stdin.byteOffset, stdin.byteLength))
 }
 process.on("message", (message) => {
   if (message.env !== undefined) envs.set(message.envId, message.env)
   if (message.kill !== undefined) {
-    const child = children.get(message.kill)
-    if (child !== undefined) child.kill(message.signal)
+    const running = children.get(message.kill)
+    if (running !== undefined) running.child.kill(message.signal)
     return
   }
   if (message.abandon !== undefined) {
-    // Its process is gone; what holds its pipes (a daemon it left) is not waited for.
-    const child = children.get(message.abandon)
-    children.delete(message.abandon)
-    if (child !== undefined) {
-      paused.delete(child.stdout)
-      paused.delete(child.stderr)
-      child.stdout.destroy()
-      child.stderr.destroy()
+    // Its process is gone; what holds its pipes (a daemon it left) is not waited for. What was
+    // held of its output still goes, then \`closed\`.
+    const running = children.get(message.abandon)
+    if (running?.end !== undefined) {
+      running.end()
+      running.child.stdout.destroy()
+      running.child.stderr.destroy()
     }
     return
   }
@@ -128,7 +184,7 @@ process.on("message", (message) => {
     send({ id, notStarted: { code: error.code, message: String(error.message) } })
     return
   }
-  children.set(id, child)
+  children.set(id, { child })
   const stdout = []
   const stderr = []
   let failed = false
@@ -178,6 +234,7 @@ interface Answer {
   readonly started?: number
   readonly fd?: 1 | 2
   readonly chunk?: Uint8Array
+  readonly dropped?: number
   readonly exit?: { readonly code: number | null; readonly signal: string | null }
   readonly closed?: true
   readonly note?: string
@@ -263,6 +320,12 @@ export interface StreamedRequest {
   readonly cwd: string
   readonly env: Readonly<Record<string, string>>
   readonly stdin: Uint8Array
+  /**
+   * What of each output stream to hand over: the first `head` bytes as they come, then, when the
+   * stream ends, how many bytes were dropped (`dropped`) and its last `tail` bytes. The helper holds
+   * the tail, so a flood never reaches this process. Absent: everything, as it comes.
+   */
+  readonly keep?: { readonly head: number; readonly tail: number } | undefined
 }
 
 /** What the helper reports about a streamed command, in order: started or not, output, exit, closed. */
@@ -270,6 +333,8 @@ export interface StreamedEvents {
   readonly notStarted: (code: string | undefined, message: string) => void
   readonly started: (pid: number) => void
   readonly output: (fd: 1 | 2, chunk: Uint8Array) => void
+  /** `bytes` of the stream, after its head and before its tail, were counted and dropped (`keep`). */
+  readonly dropped: (fd: 1 | 2, bytes: number) => void
   /** The process exited; output may still follow (a descendant holding its pipes). */
   readonly exited: (code: number | null, signal: string | null) => void
   /** Its output pipes are closed: nothing more comes. Also called when the helper dies. */
@@ -296,6 +361,7 @@ export const streamInHelper = (request: StreamedRequest, events: StreamedEvents)
         started = true
         events.started(message.started)
       } else if (message.chunk !== undefined) events.output(message.fd ?? 1, message.chunk)
+      else if (message.dropped !== undefined) events.dropped(message.fd ?? 1, message.dropped)
       else if (message.exit !== undefined) events.exited(message.exit.code, message.exit.signal)
       else if (message.note !== undefined) events.note(message.note)
       else if (message.stdinError !== undefined) events.note(`the prompt could not be written to stdin: ${message.stdinError}`)
@@ -312,14 +378,16 @@ export const streamInHelper = (request: StreamedRequest, events: StreamedEvents)
     }
   })
   hold(current.process, true)
-  current.process.send({ id, streamed: true, command: request.command, args: request.args, cwd: request.cwd, env: request.env, stdin: request.stdin })
+  current.process.send({ id, streamed: true, command: request.command, args: request.args, cwd: request.cwd, env: request.env, stdin: request.stdin, keep: request.keep })
   return {
-    // Stops waiting for its output (a process outside its group holds the pipes): nothing more is
-    // reported, and the helper no longer keeps this process alive for it.
+    // Stops waiting for its pipes (a process outside its group holds them): what the helper held of
+    // the output (the tail) is still handed over, then `closed`, and nothing after.
     abandon: () => {
-      if (!current.pending.delete(id)) return
+      if (!current.pending.has(id)) return
+      if (current.process.connected) return void current.process.send({ abandon: id })
+      current.pending.delete(id)
       if (current.pending.size === 0) hold(current.process, false)
-      if (current.process.connected) current.process.send({ abandon: id })
+      events.closed()
     }
   }
 }
