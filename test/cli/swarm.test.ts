@@ -270,7 +270,7 @@ describe("oompa swarm", () => {
       config: { workers: [{ model: "claude:opus", role: "executor", count: 1, iterations: 2 }], review_model: "codex:gpt-5-codex" },
       pending: [{ id: "task-a", summary: "Write src/task-a.txt" }]
     })
-    const started = spawnSync(process.execPath, ["--max-semi-space-size=2", ensureBundle(), "swarm", "--detach"], {
+    const started = spawnSync(process.execPath, ["--max-semi-space-size=2", "--optimize-for-size", ensureBundle(), "swarm", "--detach"], {
       cwd: scratch.repo,
       env: environment(scratch, { E2E_DELAY_MS: "1500" }),
       encoding: "utf8"
@@ -281,7 +281,7 @@ describe("oompa swarm", () => {
     try {
       // The agent takes 1.5 s: the background run is still there to look at.
       const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
-      assert.deepStrictEqual(argv.slice(1, 2), ["--max-semi-space-size=2"])
+      assert.deepStrictEqual(argv.slice(1, 3), ["--max-semi-space-size=2", "--optimize-for-size"])
       assert.includeMembers(argv, ["swarm"])
       await waitFor("the detached swarm to land its task and end", () => tasksIn(scratch, "complete").includes("task-a") && !isAlive(pid), 60_000)
     } finally {

@@ -203,15 +203,16 @@ describe("the packed packages, installed outside the workspace", () => {
     assert.include(unknown.stderr, "--frobnicate")
   })
 
-  it("the installed bin starts the commands that orchestrate workers with a small young generation, the others with Node's default", () => {
+  it("the installed bin starts the commands that orchestrate workers with a small young generation and V8 favouring size, the others with Node's default", () => {
     const probe = path.join(project, "argv-probe.mjs")
     fs.writeFileSync(probe, "process.on('exit', () => process.stderr.write(`execArgv=${JSON.stringify(process.execArgv)}\\n`))\n")
     const execArgvOf = (args: ReadonlyArray<string>) => {
       const result = spawnSync(path.join(project, "node_modules/.bin/oompa"), args, { cwd: project, env: { ...env, NODE_OPTIONS: `--import "${probe}"` }, encoding: "utf8" })
       return /execArgv=(.*)/.exec(result.stderr)?.[1] ?? `no probe line: ${result.stderr}`
     }
-    for (const command of ["swarm", "run", "loop", "cluster"]) assert.strictEqual(execArgvOf([command, "--help"]), "[\"--max-semi-space-size=2\"]", command)
-    assert.strictEqual(execArgvOf(["--no-color", "swarm", "--help"]), "[\"--max-semi-space-size=2\"]", "--no-color swarm")
+    const orchestrating = JSON.stringify(["--max-semi-space-size=2", "--optimize-for-size"])
+    for (const command of ["swarm", "run", "loop", "cluster"]) assert.strictEqual(execArgvOf([command, "--help"]), orchestrating, command)
+    assert.strictEqual(execArgvOf(["--no-color", "swarm", "--help"]), orchestrating, "--no-color swarm")
     for (const command of ["status", "sim", "--version"]) assert.strictEqual(execArgvOf([command, ...(command.startsWith("-") ? [] : ["--help"])]), "[]", command)
   })
 

@@ -109,7 +109,8 @@ export const positive = (value: number, flag: string) =>
 
 /**
  * The Node options a command started the same way again (`swarm --detach`, `cluster dev`'s
- * runners) keeps: the young generation the bin chose for orchestrating commands
+ * runners) keeps: the memory options the bin chose for orchestrating commands
  * (bin/oompa.mjs). Not the rest (an `--inspect` port would clash).
  */
-export const orchestratorNodeOptions = (): ReadonlyArray<string> => process.execArgv.filter((option) => /^--max[-_]semi[-_]space[-_]size(=|$)/.test(option))
+export const orchestratorNodeOptions = (): ReadonlyArray<string> =>
+  process.execArgv.filter((option) => /^--(max[-_]semi[-_]space[-_]size(=|$)|optimize[-_]for[-_]size$)/.test(option))
