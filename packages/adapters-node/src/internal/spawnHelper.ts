@@ -15,7 +15,12 @@
  * started here would. It keeps this process alive only while it has a command running. A helper
  * that dies fails its commands (`spawn-failed` for the caller) and is replaced on the next command.
  *
- * Internal: used by `gitCommand`.
+ * Agents go through it too (`streamInHelper`): their output is handed over as it comes, except
+ * that past the head the caller asked for (`keep`), the helper holds only the stream's last bytes
+ * and sends them with the count of those it dropped when the stream ends, so an agent printing
+ * hundreds of megabytes costs this process only what it keeps.
+ *
+ * Internal: used by `gitCommand` and `agentProcess`.
  *
  * @since 0.1.0
  */
