@@ -337,7 +337,8 @@ describe("OutputCapture", () => {
 
   it("any bytes in any pieces: the render is the first and last bytes, each decoded apart (a cut character is U+FFFD), around the marker", () => {
     // Multi-byte characters, so that the cuts fall inside them.
-    const text = fc.array(fc.constantFrom("a", "\n", "é", "€", "𝄞", "\u0000"), { maxLength: 120 }).map((chars) => chars.join(""))
+    // U+FEFF: taken for a byte-order mark at the very start only, not at the start of the tail.
+    const text = fc.array(fc.constantFrom("a", "\n", "é", "€", "𝄞", "\u0000", "\uFEFF"), { maxLength: 120 }).map((chars) => chars.join(""))
     fc.assert(fc.property(text, fc.array(fc.nat(40), { maxLength: 8 }), fc.integer({ min: 2, max: 60 }), (written, cuts, outputBytesMax) => {
       const bytes = new TextEncoder().encode(written)
       const capture = OutputCapture.make(outputBytesMax)
@@ -348,10 +349,10 @@ describe("OutputCapture", () => {
       }
       capture.push(bytes.subarray(at))
       const { head, tail } = OutputCapture.split(outputBytesMax)
-      const decode = (part: Uint8Array) => new TextDecoder().decode(part)
+      const decode = (part: Uint8Array, ignoreBOM = false) => new TextDecoder("utf-8", { ignoreBOM }).decode(part)
       const expected = bytes.length <= outputBytesMax
-        ? written
-        : decode(bytes.subarray(0, head)) + OutputCapture.droppedMarker(bytes.length - outputBytesMax) + decode(bytes.subarray(bytes.length - tail))
+        ? decode(bytes)
+        : decode(bytes.subarray(0, head)) + OutputCapture.droppedMarker(bytes.length - outputBytesMax) + decode(bytes.subarray(bytes.length - tail), true)
       assert.strictEqual(capture.render(), expected)
       assert.strictEqual(capture.totalBytes(), bytes.length)
     }), { numRuns: 500 })

@@ -153,6 +153,39 @@ describe("the spawning helper", () => {
     assert.isTrue(tail.endsWith("the last words"), JSON.stringify(tail))
   }, 60_000)
 
+  it("keep: a tail written one byte at a time is handed over in 64 KiB pieces, at once (not a message a byte, which took seconds and held up git)", async () => {
+    const writes = 300_000
+    const script = `const fs = require("node:fs"); for (let i = 0; i < ${writes}; i++) fs.writeSync(1, "x"); fs.writeSync(1, "THE END")`
+    const keep = { head: 16, tail: 200_000 }
+    let dropped = -1
+    let afterDropped = 0
+    let text = ""
+    await new Promise<void>((done) =>
+      SpawnHelper.streamInHelper({ command: process.execPath, args: ["-e", script], cwd: process.cwd(), env, stdin: new Uint8Array(), keep }, {
+        notStarted: (_code, message) => assert.fail(message),
+        started: () => {},
+        output: (_fd, chunk) => {
+          if (dropped >= 0) afterDropped += 1
+          text += Buffer.from(chunk).toString("latin1")
+        },
+        dropped: (_fd, bytes) => (dropped = bytes),
+        exited: () => {},
+        closed: done,
+        note: () => {}
+      }))
+    assert.strictEqual(dropped, writes + 7 - keep.head - keep.tail)
+    assert.strictEqual(text.length, keep.head + keep.tail)
+    assert.isTrue(text.endsWith("xTHE END"), text.slice(-20))
+    assert.isAtMost(afterDropped, Math.ceil(keep.tail / 65_536) + 1)
+  }, 60_000)
+
+  it("keep must be whole numbers, a tail of at least one byte: refused here, before it could stop the helper", () => {
+    const events = { notStarted: () => {}, started: () => {}, output: () => {}, dropped: () => {}, exited: () => {}, closed: () => {}, note: () => {} }
+    for (const keep of [{ head: 1, tail: 0 }, { head: -1, tail: 1 }, { head: 1, tail: Number.NaN }, { head: 0.5, tail: 1 }]) {
+      assert.throws(() => SpawnHelper.streamInHelper({ command: "true", args: [], cwd: process.cwd(), env, stdin: new Uint8Array(), keep }, events), /keep must be/)
+    }
+  })
+
   it("an orchestrator killed with SIGKILL leaves no helper behind", async () => {
     const module = path.resolve(import.meta.dirname, "../src/internal/spawnHelper.ts")
     const standIn = spawn(process.execPath, ["--input-type=module", "-e", `

@@ -57,9 +57,10 @@ export const split = (outputBytesMax: number): { readonly head: number; readonly
 }
 
 /**
- * The bytes to keep: a piece much smaller than the buffer it views is copied, so that it does not
- * pin that buffer; a chunk that is (nearly) its whole buffer is kept as it is (no second copy of
- * every megabyte kept).
+ * The bytes to keep: a piece less than half the buffer it views is copied, so that it does not
+ * pin that buffer; a larger one is kept as it is (no second copy of every megabyte kept), which
+ * keeps at most twice the bytes kept alive (an IPC message's chunk may share its buffer with the
+ * messages read with it).
  */
 const copy = (bytes: Uint8Array): Uint8Array => {
   if (bytes.byteLength * 2 > bytes.buffer.byteLength) return bytes
@@ -138,8 +139,9 @@ export const make = (outputBytesMax: number): OutputCapture => {
   }
 
   // One buffer, one decode: the kept megabytes are copied once and decoded once. Decoding the
-  // marker's ASCII between head and tail gives what decoding each apart gives: a character cut at
-  // either end becomes U+FFFD either way.
+  // marker's ASCII between head and tail gives what decoding each apart gives — a character cut at
+  // either end becomes U+FFFD either way — except that a U+FEFF starting the tail is kept (a
+  // decoder of its own took it for a byte-order mark).
   const decode = (pieces: ReadonlyArray<Uint8Array>): string => {
     const all = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.byteLength, 0))
     let at = 0

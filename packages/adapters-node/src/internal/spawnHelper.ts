@@ -72,12 +72,44 @@ const written = (bytes) => () => {
 // What a stream keeps (\`keep\`): its first \`head\` bytes go to the channel as they come; after them only
 // its last \`tail\` bytes are held here, sent when it ends after how many bytes between were dropped,
 // so the rest of a flood never crosses the channel (oompa's own memory stays flat).
+// The tail is held in pieces of 64 KiB, each byte copied once: an agent writing one byte at a time
+// is held, and later sent, in a few dozen pieces, not millions (each its own buffer and message).
+const pieceBytes = 1 << 16
 const keeper = (id, fd, keep) => {
   let sent = 0
-  let tail = []
-  let tailStart = 0
-  let tailBytes = 0
+  let pieces = []
+  let first = 0
+  let filling
+  let filled = 0
+  let held = 0
   let dropped = 0
+  const hold = (bytes) => {
+    for (let at = 0; at < bytes.length;) {
+      if (filling === undefined) {
+        filling = Buffer.allocUnsafe(pieceBytes)
+        filled = 0
+      }
+      const n = Math.min(bytes.length - at, pieceBytes - filled)
+      filling.set(bytes.subarray(at, at + n), filled)
+      filled += n
+      held += n
+      at += n
+      if (filled === pieceBytes) {
+        pieces.push(filling)
+        filling = undefined
+      }
+    }
+    // Whole pieces leave the front while the rest still fills the tail.
+    while (first < pieces.length && held - pieces[first].length >= keep.tail) {
+      dropped += pieces[first].length
+      held -= pieces[first].length
+      pieces[first++] = undefined
+    }
+    if (first > 1024 && first * 2 > pieces.length) {
+      pieces = pieces.slice(first)
+      first = 0
+    }
+  }
   return {
     // The part of \`chunk\` to send now; the rest is held.
     take: (chunk) => {
@@ -88,31 +120,26 @@ const keeper = (id, fd, keep) => {
         return chunk
       }
       sent += room
-      tail.push(chunk.subarray(room))
-      tailBytes += chunk.length - room
-      // Whole pieces leave the front while the rest still fills the tail: one piece of slack at most.
-      while (tailBytes - tail[tailStart].length >= keep.tail) {
-        dropped += tail[tailStart].length
-        tailBytes -= tail[tailStart].length
-        tail[tailStart++] = undefined
-      }
-      if (tailStart > 1024 && tailStart * 2 > tail.length) {
-        tail = tail.slice(tailStart)
-        tailStart = 0
-      }
+      hold(chunk.subarray(room))
       return room === 0 ? undefined : chunk.subarray(0, room)
     },
     flush: () => {
-      if (tailStart < tail.length && tailBytes > keep.tail) {
-        const excess = tailBytes - keep.tail
-        tail[tailStart] = tail[tailStart].subarray(excess)
+      if (keep === undefined) return
+      const tail = pieces.slice(first)
+      if (filling !== undefined && filled > 0) tail.push(filling.subarray(0, filled))
+      // What is over the tail lies in its oldest piece (the loop above leaves less than a piece over).
+      const excess = held - keep.tail
+      if (excess > 0) {
+        tail[0] = tail[0].subarray(excess)
         dropped += excess
       }
       if (dropped > 0) send({ id, fd, dropped })
-      for (const chunk of tail.slice(tailStart)) send({ id, fd, chunk })
-      tail = []
-      tailStart = 0
-      tailBytes = 0
+      for (const chunk of tail) send({ id, fd, chunk })
+      pieces = []
+      first = 0
+      filling = undefined
+      filled = 0
+      held = 0
       dropped = 0
     }
   }
@@ -353,6 +380,11 @@ export interface StreamedEvents {
  * itself (`process.kill(-pid)`): the process is this user's, and that works when the helper does not.
  */
 export const streamInHelper = (request: StreamedRequest, events: StreamedEvents): { readonly abandon: () => void } => {
+  const keep = request.keep
+  // Checked here: a bad value would throw in the helper and stop every command it runs.
+  if (keep !== undefined && !(Number.isSafeInteger(keep.head) && keep.head >= 0 && Number.isSafeInteger(keep.tail) && keep.tail >= 1)) {
+    throw new Error(`keep must be integers, head >= 0 and tail >= 1, got ${JSON.stringify(keep)}`)
+  }
   const current = helper ?? (helper = startHelper())
   const id = nextId++
   let started = false
