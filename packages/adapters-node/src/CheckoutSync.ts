@@ -168,7 +168,8 @@ type Repo = GitRepo.Repo
 const checkoutsOnTarget = Effect.fn("CheckoutSync.checkoutsOnTarget")(function*(repo: Repo) {
   const ref = `refs/heads/${repo.targetBranch}`
   const checkouts: Array<GitRepo.Worktree> = []
-  for (const worktree of yield* GitRepo.listWorktrees(repo)) {
+  // oompa's worktrees are on their iteration branches: only HEADs on the target or detached are looked at further.
+  for (const worktree of yield* GitRepo.listWorktrees(repo, (head) => head._tag === "Detached" || head.ref === ref)) {
     if (worktree.path.startsWith(`${repo.worktreesDir}/`)) continue
     const branch = worktree.head._tag === "Branch" ? worktree.head.ref : yield* BusyState.rebasedBranch(worktree.adminDir)
     if (branch === ref) checkouts.push(worktree)

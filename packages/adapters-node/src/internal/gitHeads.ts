@@ -139,7 +139,7 @@ export const retiring = Effect.fnUntraced(function*(repo: GitRepo.Repo, name: st
   if (yield* plainBranch(repo, name)) return undefined
   const sha = yield* GitRepo.resolveRef(repo.commonDir, ref)
   if (sha === undefined) return undefined
-  const holders = (yield* GitRepo.withWorktreeRegistry(repo, GitRepo.listWorktrees(repo))).filter((worktree) => worktree.head._tag === "Branch" && worktree.head.ref === ref)
+  const holders = yield* GitRepo.withWorktreeRegistry(repo, GitRepo.listWorktrees(repo, (head) => head._tag === "Branch" && head.ref === ref))
   const foreign = holders.find((worktree) => !worktree.path.startsWith(`${repo.worktreesDir}/`))
   if (foreign !== undefined) return yield* GitRepo.gitError("deleteBranch", "failed", `${name} is checked out at ${foreign.path}, which is not oompa's; it stays`)
   return { ref, sha, holders } satisfies Retiring

@@ -326,11 +326,15 @@ const readHead = (operation: string, adminDir: string) =>
 /**
  * Every worktree with the HEAD it has now, read from `<common>/HEAD` and `<common>/worktrees/*`
  * (what `git worktree list` reads, without the spawn). Registrations whose folder is gone are left out.
+ *
+ * `wanted` picks by HEAD before anything else of a linked worktree is read: a caller looking for
+ * the worktrees on one branch reads one file of each of the others, not three (every worker has a
+ * worktree, and the listing runs for every reset and every landing; issue 17).
  */
-export const listWorktrees = Effect.fn("GitRepo.listWorktrees")(function*(repo: Pick<Repo, "commonDir" | "root">) {
+export const listWorktrees = Effect.fn("GitRepo.listWorktrees")(function*(repo: Pick<Repo, "commonDir" | "root">, wanted: (head: GitParse.HeadFile) => boolean = () => true) {
   const worktrees: Array<Worktree> = []
   const mainHead = yield* readHead("listWorktrees", repo.commonDir)
-  if (mainHead !== undefined) worktrees.push({ path: repo.root, adminDir: repo.commonDir, head: mainHead, main: true })
+  if (mainHead !== undefined && wanted(mainHead)) worktrees.push({ path: repo.root, adminDir: repo.commonDir, head: mainHead, main: true })
   const adminRoot = `${repo.commonDir}/worktrees`
   const names = yield* Effect.try({
     try: () => {
@@ -345,9 +349,10 @@ export const listWorktrees = Effect.fn("GitRepo.listWorktrees")(function*(repo: 
   })
   for (const name of names.sort()) {
     const adminDir = `${adminRoot}/${name}`
-    const gitdir = yield* readText(`${adminDir}/gitdir`)
     const head = yield* readHead("listWorktrees", adminDir)
-    if (gitdir === undefined || head === undefined) continue
+    if (head === undefined || !wanted(head)) continue
+    const gitdir = yield* readText(`${adminDir}/gitdir`)
+    if (gitdir === undefined) continue
     const dotGit = gitdir.trim()
     if (!(yield* Effect.sync(() => nodeFs.existsSync(dotGit)))) continue
     worktrees.push({ path: dotGit.replace(/\/\.git$/, ""), adminDir, head, main: false })

@@ -98,8 +98,8 @@ export const resetWorkspace = (repo: GitRepo.Repo, records: Records, files: Work
     const adminDir = yield* ownAdminDir(repo, workspace.path)
     if (adminDir === undefined) return yield* GitRepo.gitError("resetWorkspace", "missing-object", `no workspace at ${workspace.path}`)
     // git 2.39's `checkout -B` would take a branch another worktree has checked out; refuse it first.
-    const holder = (yield* GitRepo.withWorktreeRegistry(repo, GitRepo.listWorktrees(repo))).find((worktree) =>
-      worktree.path !== workspace.path && worktree.head._tag === "Branch" && worktree.head.ref === `refs/heads/${branch}`)
+    const onBranch = (head: GitParse.HeadFile) => head._tag === "Branch" && head.ref === `refs/heads/${branch}`
+    const holder = (yield* GitRepo.withWorktreeRegistry(repo, GitRepo.listWorktrees(repo, onBranch))).find((worktree) => worktree.path !== workspace.path)
     if (holder !== undefined) return yield* GitRepo.gitError("resetWorkspace", "failed", `branch ${branch} is already checked out at ${holder.path}`)
     // Nothing runs in a workspace while it is reset: a lock left by a killed agent's git is stale.
     yield* repo.fs.remove(`${adminDir}/index.lock`, { force: true }).pipe(Effect.mapError((error) => GitRepo.gitError("resetWorkspace", "failed", error.message)))
