@@ -732,6 +732,24 @@ describe("NodeGit: branches", () => {
       }))
     }))
 
+  it.live("a worktree whose HEAD is a symbolic link to a branch (git's legacy form, which an agent can write) still holds that branch: deleteBranch refuses it, as git does", () =>
+    Effect.gen(function*() {
+      const temp = yield* gitdir({ "a.txt": "a\n" })
+      const userTree = path.join(path.dirname(temp.repo), `${path.basename(temp.repo)}-user`)
+      cli(temp.repo, ["worktree", "add", "-q", "-b", "oompa/t/user", userTree])
+      const admin = path.join(temp.repo, ".git/worktrees", path.basename(userTree))
+      fs.rmSync(path.join(admin, "HEAD"))
+      fs.symlinkSync("refs/heads/oompa/t/user", path.join(admin, "HEAD"))
+      // git itself counts the branch as checked out there.
+      assert.notStrictEqual(gitStatus(temp.repo, ["branch", "-D", "oompa/t/user"]).code, 0)
+      yield* withGit(temp, Effect.gen(function*() {
+        const git = yield* Git.Git
+        assert.include((yield* Effect.flip(git.deleteBranch("oompa/t/user"))).message, "not oompa's")
+        assert.include((yield* git.listBranches("oompa/")).map((branch) => branch.name), "oompa/t/user")
+      }))
+      fs.rmSync(userTree, { recursive: true, force: true })
+    }))
+
   it.live("compareAndSwapMain retires the landed branch in the same transaction: gone and its worktree detached when main moves; kept when main does not move or when the user has it checked out", () =>
     Effect.gen(function*() {
       const temp = yield* gitdir({ "a.txt": "a\n" })

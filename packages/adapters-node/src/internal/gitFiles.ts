@@ -99,3 +99,19 @@ export const readSmallFile = (file: string): string | undefined => {
     nodeFs.closeSync(fd)
   }
 }
+
+/**
+ * A `HEAD` file's text, as git reads it: a symbolic link naming a ref (git's legacy form of a
+ * symbolic ref, `HEAD -> refs/heads/x`) reads as `ref: <its target>`, so that a worktree whose HEAD
+ * an agent turned into one still counts as on that branch; anything else as `readSmallFile` reads it.
+ */
+export const readHeadFile = (file: string): string | undefined => {
+  let target: string | undefined
+  try {
+    target = nodeFs.readlinkSync(file)
+  } catch {
+    // Not a link, or absent: read as a file below (which says which).
+  }
+  if (target !== undefined && /^refs\/[^\0\s]+$/.test(target)) return `ref: ${target}\n`
+  return readSmallFile(file)
+}

@@ -313,14 +313,14 @@ export interface Worktree {
 }
 
 /** A small file of git's, read directly (see `GitFiles.readSmallFile`); `undefined` when absent. */
-const readText = (file: string): Effect.Effect<string | undefined, Errors.GitError> =>
+const readText = (file: string, read: (file: string) => string | undefined = GitFiles.readSmallFile): Effect.Effect<string | undefined, Errors.GitError> =>
   Effect.try({
-    try: () => GitFiles.readSmallFile(file),
+    try: () => read(file),
     catch: (cause) => gitError("readFile", reasonOfCause(cause), `cannot read ${file}: ${causeText(cause)}`)
   })
 
 const readHead = (operation: string, adminDir: string) =>
-  Effect.flatMap(readText(`${adminDir}/HEAD`), (content) =>
+  Effect.flatMap(readText(`${adminDir}/HEAD`, GitFiles.readHeadFile), (content) =>
     content === undefined ? Effect.succeed(undefined) : parse(operation, () => GitParse.headFile(content)))
 
 /**
