@@ -1,5 +1,5 @@
 /**
- * How oompa runs the git CLI: one process per call (started off the main thread), with the environment and
+ * How oompa runs the git CLI: one process per call (started by a shell, off the main thread), with the environment and
  * the `-c` options every call needs, a call that found a lock held run again (`lockRetries`), and
  * git's failures turned into `GitError`s that carry the operation, the reason read from git's stderr
  * (`reasonOf`) and the first lines of it.
@@ -29,6 +29,7 @@ import * as nodeOs from "node:os"
 import * as nodePath from "node:path"
 import { Errors } from "@oompa/core"
 import { Duration, Effect, Schedule } from "effect"
+import * as ShellSpawner from "./shellSpawner.ts"
 import * as SpawnHelper from "./spawnHelper.ts"
 
 /** Variables that tell git where a repository is; inherited ones would redirect every call. */
@@ -237,24 +238,27 @@ export const failedOnLock = (output: Output): boolean => output.exitCode !== 0 &
 const killGraceMs = 2_000
 
 /**
- * Runs git once, started by the spawning helper (`spawnHelper`): a git call is the hot path of
- * every iteration, `effect/process`'s spawner (streams, scopes, a cwd check) cost ~1.4 ms more CPU
- * per call than the spawn itself, and a spawn from this process forks all of its memory and blocks
- * the calling thread until git has exec'd (docs/decisions.md). Interruption sends SIGTERM, then SIGKILL after `killGraceMs`, and
- * waits for the exit, so an interrupted call never outlives its fiber.
+ * Runs git once, started by a shell this process keeps (`shellSpawner`), or by the spawning helper
+ * (`spawnHelper`) for what the shell does not take: a git call is the hot path of every iteration,
+ * `effect/process`'s spawner (streams, scopes, a cwd check) cost ~1.4 ms more CPU per call than the
+ * spawn itself, and a spawn from this process forks all of its memory and blocks the calling thread
+ * until git has exec'd (docs/decisions.md). Interruption sends SIGTERM, then SIGKILL after
+ * `killGraceMs`, and waits for the exit, so an interrupted call never outlives its fiber.
  */
 const spawnOnce = (env: Readonly<Record<string, string>>, operation: string, call: Call): Effect.Effect<Output, Errors.GitError> =>
   Effect.callback<Output, Errors.GitError>((resume) => {
     let ended = false
     const waiting: Array<() => void> = []
-    const spawned = SpawnHelper.spawnInHelper({
+    const request: SpawnHelper.SpawnRequest = {
       command: "git",
       args: [...configArgs, ...call.args],
       cwd: call.cwd,
       env,
       extraEnv: call.env,
       stdin: call.stdin === undefined ? undefined : typeof call.stdin === "string" ? encoder.encode(call.stdin) : call.stdin
-    }, (result) => {
+    }
+    const spawned = (ShellSpawner.run(request, finished) ?? SpawnHelper.spawnInHelper(request, finished))
+    function finished(result: SpawnHelper.SpawnResult): void {
       ended = true
       for (const wake of waiting) wake()
       if (result._tag === "NotStarted") {
@@ -263,7 +267,7 @@ const spawnOnce = (env: Readonly<Record<string, string>>, operation: string, cal
         return resume(Effect.fail(new Errors.GitError({ operation, reason, message: `could not run git ${call.args.join(" ")}: ${result.message}` })))
       }
       resume(Effect.succeed({ exitCode: result.code ?? (result.signal === null ? 1 : 128), stdout: result.stdout, stderr: text(result.stderr) }))
-    })
+    }
     return Effect.callback<void>((done) => {
       if (ended) return done(Effect.void)
       const kill = setTimeout(() => spawned.kill("SIGKILL"), killGraceMs)
@@ -276,8 +280,9 @@ const spawnOnce = (env: Readonly<Record<string, string>>, operation: string, cal
   })
 
 /**
- * A runner with the given environment. Git runs in the orchestrator's process group (not
- * detached): a git call is short, and an interrupted one is killed on its own.
+ * A runner with the given environment. A git call is short, and an interrupted one is killed on
+ * its own (a Ctrl-C at the terminal does not reach it: the shell that starts it has a session of
+ * its own).
  */
 export const make = (env: Readonly<Record<string, string>>): Git => {
   const run = (operation: string, call: Call): Effect.Effect<Output, Errors.GitError> =>
