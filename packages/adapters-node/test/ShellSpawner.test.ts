@@ -40,6 +40,16 @@ const decoded = (result: SpawnHelper.SpawnResult) => {
   return result._tag === "Exited" ? { ...result, stdout: new TextDecoder().decode(result.stdout), stderr: new TextDecoder().decode(result.stderr) } : assert.fail()
 }
 
+/** This process's folder for the commands' files (one per process, made on first use). */
+const ownFolder = () => {
+  const parent = process.env["XDG_RUNTIME_DIR"] !== undefined && fs.existsSync(process.env["XDG_RUNTIME_DIR"])
+    ? path.join(process.env["XDG_RUNTIME_DIR"], "oompa")
+    : path.join(os.homedir(), ".cache", "oompa")
+  const folders = fs.readdirSync(parent).filter((name) => name.startsWith(`sh-${process.pid}-`))
+  assert.strictEqual(folders.length, 1, folders.join(", "))
+  return path.join(parent, folders[0]!)
+}
+
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0)
@@ -117,12 +127,52 @@ describe("the shell that starts git", () => {
     assert.strictEqual(exited.signal, null)
   })
 
-  it("leaves no input or output files behind", async () => {
+  it("keeps its files in a folder of its own (0700) outside the temporary folder, and leaves none behind", async () => {
     await run({ command: "argv", stdin: new Uint8Array([1, 2, 3]) })
-    const folders = fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith(`oompa-sh-${process.pid}-`))
-    assert.strictEqual(folders.length, 1)
-    assert.deepStrictEqual(fs.readdirSync(path.join(os.tmpdir(), folders[0]!)), [])
-    assert.strictEqual((fs.statSync(path.join(os.tmpdir(), folders[0]!)).mode & 0o777), 0o700)
+    const folder = ownFolder()
+    assert.isFalse(folder.startsWith(os.tmpdir()), folder)
+    assert.deepStrictEqual(fs.readdirSync(folder), [])
+    assert.strictEqual(fs.statSync(folder).mode & 0o777, 0o700)
+  })
+
+  it("files planted where its next commands' input and output go (links to a file elsewhere) are never written through, nor read", async () => {
+    await run({ command: "true" })
+    const folder = ownFolder()
+    const target = path.join(scratch, "target")
+    fs.writeFileSync(target, "untouched")
+    for (let id = 0; id < 2_000; id++) for (const kind of ["in", "out", "err"]) fs.symlinkSync(target, path.join(folder, `${id}.${kind}`))
+    try {
+      const withInput = await run({ command: "argv", stdin: new TextEncoder().encode("secret") })
+      assert.strictEqual(withInput._tag, "NotStarted")
+      const withoutInput = await run({ command: "argv" })
+      assert.strictEqual(withoutInput._tag, "NotStarted")
+      assert.strictEqual(fs.readFileSync(target, "utf8"), "untouched")
+    } finally {
+      for (const name of fs.readdirSync(folder)) fs.rmSync(path.join(folder, name))
+    }
+  })
+
+  it("oompa's process marks reach the command, not the shell (recovery waits for a dead run's git, and would kill the shell's group); ended subshells are collected", async () => {
+    const marked = { ...env, OOMPA_ORCHESTRATOR_PID: "12345", OOMPA_REPO: "/some/repo" }
+    const result = decoded(await run({ command: "sh", args: ["-c", `printf '%s|%s|%s' "$OOMPA_ORCHESTRATOR_PID" "$OOMPA_REPO" "$PPID"`], env: marked }))
+    const [pid, repo, subshell] = result.stdout.split("|")
+    assert.deepStrictEqual([pid, repo], ["12345", "/some/repo"])
+    const shell = Number(/^PPid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${subshell}/status`, "utf8"))![1])
+    assert.notInclude(fs.readFileSync(`/proc/${shell}/environ`, "utf8"), "OOMPA_")
+    await Promise.all(Array.from({ length: 100 }, () => run({ command: "true", env: marked })))
+    await run({ command: "true", env: marked })
+    const children = fs.readFileSync(`/proc/${shell}/task/${shell}/children`, "utf8").trim().split(" ").filter(Boolean)
+    assert.isBelow(children.length, 10, `the shell still has ${children.length} children after 101 commands`)
+  })
+
+  it("an environment the shell would change, or a line too long for it, is left to the helper", () => {
+    const done = () => assert.fail("no command should have run")
+    for (const request of [
+      { command: "argv", args: [], cwd: scratch, env: { ...env, "NOT-A-NAME": "1" } },
+      { command: "argv", args: [], cwd: scratch, env: { ...env, SHELLOPTS: "xtrace" } },
+      { command: "argv", args: [], cwd: scratch, env, extraEnv: { BASHOPTS: "x" } },
+      { command: "argv", args: ["x".repeat(70_000)], cwd: scratch, env }
+    ]) assert.isUndefined(ShellSpawner.run(request, done), JSON.stringify(request).slice(0, 200))
   })
 
   it("a shell that dies fails the commands it held, and the next command starts another", async () => {
