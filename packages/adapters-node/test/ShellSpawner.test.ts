@@ -175,19 +175,23 @@ describe("the shell that starts git", () => {
     ]) assert.isUndefined(ShellSpawner.run(request, done), JSON.stringify(request).slice(0, 200))
   })
 
-  it("a shell that dies fails the commands it held, and the next command starts another", async () => {
+  it("a shell that dies: a command it had started still says how it ended, the next command starts another shell; SIGTERM to the shell (a group's stop) does not stop it", async () => {
     const ownEnv = { ...env }
     const pidFile = path.join(scratch, "sleeping")
-    const held = run({ command: "sh", args: ["-c", `echo $PPID > '${pidFile}'; exec sleep 30`], env: ownEnv })
+    const held = run({ command: "sh", args: ["-c", `echo $PPID $$ > '${pidFile}'; exec sleep 30`], env: ownEnv })
     await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").endsWith("\n"))
     // The command's parent is the subshell; the subshell's parent is the shell.
-    const subshell = Number(fs.readFileSync(pidFile, "utf8"))
+    const [subshell, command] = fs.readFileSync(pidFile, "utf8").trim().split(" ").map(Number)
     const shell = Number(/^PPid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${subshell}/status`, "utf8"))![1])
-    process.kill(shell, "SIGKILL")
-    const result = await held
-    assert.strictEqual(result._tag, "NotStarted")
-    assert.include(result._tag === "NotStarted" ? result.message : "", "the shell that starts git stopped")
+    process.kill(shell, "SIGTERM")
     assert.strictEqual(decoded(await run({ command: "argv", env: ownEnv })).code, 7)
+    assert.isTrue(alive(shell), "SIGTERM stopped the shell")
+    process.kill(shell, "SIGKILL")
+    await until(() => !alive(shell) || /^State:\s+Z/m.test(fs.readFileSync(`/proc/${shell}/status`, "utf8")))
+    assert.strictEqual(decoded(await run({ command: "argv", env: ownEnv })).code, 7)
+    process.kill(command!, "SIGTERM")
+    const result = decoded(await held)
+    assert.strictEqual(result.code, 143)
   })
 
   it("a process killed with SIGKILL leaves no shell behind", async () => {

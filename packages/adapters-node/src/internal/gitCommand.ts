@@ -29,6 +29,7 @@ import * as nodeOs from "node:os"
 import * as nodePath from "node:path"
 import { Errors } from "@oompa/core"
 import { Duration, Effect, Schedule } from "effect"
+import * as PrivateFolder from "./privateFolder.ts"
 import * as ShellSpawner from "./shellSpawner.ts"
 import * as SpawnHelper from "./spawnHelper.ts"
 
@@ -139,8 +140,8 @@ const snapshots = new Map<string, string>()
 
 /**
  * A copy of the global git config files (`$GIT_CONFIG_GLOBAL`, else `~/.gitconfig` and
- * `$XDG_CONFIG_HOME/git/config`) as they are now, in a file of this process under the temporary
- * folder, removed when it exits; `undefined` when it cannot be written (git then reads the real ones).
+ * `$XDG_CONFIG_HOME/git/config`) as they are now, in a file of this process (its private folder,
+ * `privateFolder`, else the temporary folder), removed when it exits; `undefined` when it cannot be written (git then reads the real ones).
  */
 const globalConfigSnapshot = (env: Readonly<Record<string, string>>): string | undefined => {
   const home = env["HOME"]
@@ -161,10 +162,12 @@ const globalConfigSnapshot = (env: Readonly<Record<string, string>>): string | u
   if (known !== undefined) return known
   let snapshot: string
   try {
-    // A folder of its own with a random name (mode 0700): not a path an agent can guess and prepare.
-    const folder = nodeFs.mkdtempSync(nodePath.join(env["TMPDIR"] ?? nodeOs.tmpdir(), "oompa-gitconfig-"))
+    // A folder of its own with a random name (mode 0700): not a path an agent can guess and prepare;
+    // in this process's private folder when there is one, since a sandboxed agent may write the
+    // temporary folder (and a filter added to this copy would run in oompa's own `git add`).
+    const folder = nodeFs.mkdtempSync(nodePath.join(PrivateFolder.processFolder() ?? env["TMPDIR"] ?? nodeOs.tmpdir(), "oompa-gitconfig-"))
     snapshot = nodePath.join(folder, "config")
-    nodeFs.writeFileSync(snapshot, text, { mode: 0o600 })
+    nodeFs.writeFileSync(snapshot, text, { mode: 0o600, flag: "wx" })
   } catch {
     return undefined
   }

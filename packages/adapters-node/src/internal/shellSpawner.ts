@@ -48,9 +48,14 @@ import type * as nodeNet from "node:net"
 import * as nodeOs from "node:os"
 import * as nodePath from "node:path"
 import * as ProcessOwner from "../ProcessOwner.ts"
+import * as PrivateFolder from "./privateFolder.ts"
 import type { Spawned, SpawnRequest, SpawnResult } from "./spawnHelper.ts"
 
-const shellPath = "/bin/sh"
+/**
+ * dash where there is one (it reads its input in blocks; bash, /bin/sh on some systems, reads a
+ * pipe a byte at a time, a system call for every byte of every line), else /bin/sh.
+ */
+const shellPath = ["/bin/dash", "/usr/bin/dash"].find((file) => nodeFs.existsSync(file)) ?? "/bin/sh"
 /** How long a shell with no command running is kept. */
 const idleMs = 10_000
 
@@ -69,6 +74,8 @@ interface Shell {
   readonly child: ChildProcess
   readonly running: Map<number, Running>
   idle: ReturnType<typeof setTimeout> | undefined
+  /** It exited or failed: no command goes to it any more. */
+  gone: boolean
 }
 
 const quote = (word: string): string => `'${word.replaceAll("'", `'\\''`)}'`
@@ -86,71 +93,17 @@ const shellEnvs = new WeakMap<object, { readonly start: Record<string, string>; 
 /** Programs found on PATH, by PATH and name, as `execvp` would find them. */
 const programs = new Map<string, string>()
 let nextId = 0
-let folder: string | undefined
 let usable: boolean | undefined
 /** Longer command lines go to the helper, where a spawn that is too long is refused as Node refuses it (E2BIG). */
 const maxLineBytes = 64 * 1024
-/** A leftover folder is removed when its process is gone and it has not changed for this long. */
-const leftoverAgeMs = 60 * 60 * 1000
-
-/**
- * This process's folder for commands' input and output (mode 0700), made on first use and again
- * if it went: under `$XDG_RUNTIME_DIR/oompa` or `~/.cache/oompa`, not the shared temporary folder,
- * where a sandboxed agent may write (Codex's `workspace-write` lets it write /tmp and $TMPDIR) and
- * could plant or rewrite a command's output. `undefined` when neither can be made.
- */
-const filesFolder = (): string | undefined => {
-  if (folder !== undefined && nodeFs.existsSync(folder)) return folder
-  const runtime = process.env["XDG_RUNTIME_DIR"]
-  const home = process.env["HOME"]
-  const parent = runtime !== undefined && runtime.startsWith("/") && nodeFs.existsSync(runtime)
-    ? nodePath.join(runtime, "oompa")
-    : home !== undefined && home.startsWith("/") ? nodePath.join(home, ".cache", "oompa") : undefined
-  if (parent === undefined) return undefined
-  try {
-    nodeFs.mkdirSync(parent, { recursive: true, mode: 0o700 })
-    if (folder === undefined) sweepLeftovers(parent)
-    const made = nodeFs.mkdtempSync(nodePath.join(parent, `sh-${process.pid}-`))
-    if (folder === undefined) process.once("exit", () => nodeFs.rmSync(folder!, { recursive: true, force: true }))
-    return folder = made
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * Removes the folders of processes that are gone and that have not changed for an hour (a kill -9
- * leaves its folder; a process in another PID namespace looks gone but keeps its folder changing).
- * Best effort: a folder that goes meanwhile or cannot be removed is not this run's business.
- */
-const sweepLeftovers = (parent: string): void => {
-  for (const name of nodeFs.readdirSync(parent)) {
-    const pid = /^sh-(\d+)-/.exec(name)?.[1]
-    if (pid === undefined || alive(Number(pid))) continue
-    try {
-      const leftover = nodePath.join(parent, name)
-      if (Date.now() - nodeFs.lstatSync(leftover).mtimeMs > leftoverAgeMs) nodeFs.rmSync(leftover, { recursive: true, force: true })
-    } catch {
-      // gone meanwhile, or not ours to remove
-    }
-  }
-}
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"
-  }
-}
-
 /** Sends `signal` to `pid`; a command that has just ended may be gone before its status arrives. */
 const signal = (pid: number, name: NodeJS.Signals): void => {
   try {
     process.kill(pid, name)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error
+    // Gone (ESRCH), or its pid already another user's process (EPERM): nothing of ours to stop.
+    const code = (error as NodeJS.ErrnoException).code
+    if (code !== "ESRCH" && code !== "EPERM") throw error
   }
 }
 
@@ -209,7 +162,7 @@ const readOwnFile = (file: string): Uint8Array => {
 const ended = (shell: Shell, id: number, running: Running, result: SpawnResult): void => {
   shell.running.delete(id)
   removeFiles(running)
-  if (shell.running.size === 0) {
+  if (shell.running.size === 0 && !shell.gone) {
     hold(shell, false)
     // Out of the map first: a command that comes meanwhile starts another shell, never writes to this one's closed stdin.
     shell.idle = setTimeout(() => {
@@ -271,16 +224,27 @@ const shellEnvironment = (env: Readonly<Record<string, string>>) => {
   return found
 }
 
-const startShell = (env: Readonly<Record<string, string>>, start: Record<string, string>): Shell => {
-  // In this process's group and session, as git was before: a Ctrl-C reaches the group, and the
-  // shell ignores it (its commands do too, as POSIX background jobs), so git calls end on their own
-  // or when oompa stops them with SIGTERM.
-  const child = spawn(shellPath, [], { cwd: "/", env: start, stdio: ["pipe", "pipe", "ignore"] })
-  child.stdin!.write("trap '' INT QUIT HUP\n")
-  const shell: Shell = { env, child, running: new Map(), idle: undefined }
+const startShell = (env: Readonly<Record<string, string>>, start: Record<string, string>): Shell | undefined => {
+  // In this process's group and session, as git was before. The shell ignores a Ctrl-C, a hang-up
+  // and a SIGTERM sent to the whole group (the helper did too: the run still needs git to clean up);
+  // its commands ignore SIGINT and SIGQUIT (POSIX background jobs) and get SIGTERM back, so git
+  // calls end on their own or when oompa stops them.
+  let child: ChildProcess
+  try {
+    child = spawn(shellPath, [], { cwd: "/", env: start, stdio: ["pipe", "pipe", "ignore"] })
+  } catch {
+    return undefined
+  }
+  if (child.pid === undefined) {
+    // Not started (EAGAIN, EMFILE, EACCES: Node says so with an `error` event only): the helper takes the call.
+    child.once("error", () => {})
+    return undefined
+  }
+  child.stdin!.write("trap '' INT QUIT HUP TERM\n")
+  const shell: Shell = { env, child, running: new Map(), idle: undefined, gone: false }
   let lines = ""
   child.stdin!.on("error", () => {
-    // The shell is gone: its close fails what it held.
+    // The shell is gone: see below.
   })
   child.stdout!.setEncoding("latin1")
   child.stdout!.on("data", (text: string) => {
@@ -301,19 +265,23 @@ const startShell = (env: Readonly<Record<string, string>>, start: Record<string,
       }
     }
   })
-  // On the shell's exit, not its pipes' close: its subshells hold its stdout until their commands end.
-  // What it held is failed (a command whose line it had not read yet would never report); a
-  // subshell's later report is ignored, as its command's id is no longer known.
-  child.once("exit", () => {
+  // The shell gone (its exit, or an error after its start): later commands go to a new one. What it
+  // held is settled when its stdout closes: its subshells keep that open until their commands have
+  // ended and reported, so a command that ran says how it ended, and one whose line the shell never
+  // read fails then.
+  const gone = () => {
+    shell.gone = true
     if (shells.get(env) === shell) shells.delete(env)
-    for (const [id, running] of shell.running) {
-      ended(shell, id, running, { _tag: "NotStarted", code: undefined, message: "the shell that starts git stopped" })
-    }
     clearTimeout(shell.idle)
+  }
+  child.once("exit", gone)
+  child.once("error", gone)
+  child.stdout!.once("close", () => {
+    gone()
+    for (const [id, running] of shell.running) {
+      ended(shell, id, running, { _tag: "NotStarted", code: undefined, message: "the shell that starts git stopped before it started this command" })
+    }
     hold(shell, false)
-  })
-  child.once("error", () => {
-    // Reported by `exit`, which follows.
   })
   shells.set(env, shell)
   return shell
@@ -331,29 +299,30 @@ export const run = (request: SpawnRequest, done: (result: SpawnResult) => void):
   const environment = shellEnvironment(request.env)
   const program = findProgram(request.command, request.extraEnv?.["PATH"] ?? request.env["PATH"])
   if (environment === undefined || program === undefined || !(usable ??= nodeFs.existsSync(shellPath))) return undefined
-  const files = filesFolder()
+  const files = PrivateFolder.processFolder()
   if (files === undefined) return undefined
+  const shell = shells.get(request.env) ?? startShell(request.env, environment.start)
+  if (shell === undefined) return undefined
   const id = nextId++
   const base = nodePath.join(files, String(id))
   const running: Running = { program, cwd: request.cwd, files: { in: `${base}.in`, out: `${base}.out`, err: `${base}.err` }, hasInput: request.stdin !== undefined, done, pid: undefined, signals: [] }
+  clearTimeout(shell.idle)
+  if (shell.running.size === 0) hold(shell, true)
+  shell.running.set(id, running)
   if (request.stdin !== undefined) {
     try {
       // A file of its own (O_EXCL): never one that was put there first, nor through a link.
       nodeFs.writeFileSync(running.files.in, request.stdin, { flag: "wx", mode: 0o600 })
     } catch (error) {
       const failure = `its input could not be written to ${running.files.in}: ${(error as Error).message}`
-      queueMicrotask(() => done({ _tag: "NotStarted", code: (error as NodeJS.ErrnoException).code, message: failure }))
+      queueMicrotask(() => ended(shell, id, running, { _tag: "NotStarted", code: (error as NodeJS.ErrnoException).code, message: failure }))
       return { kill: () => {} }
     }
   }
-  const shell = shells.get(request.env) ?? startShell(request.env, environment.start)
-  clearTimeout(shell.idle)
-  if (shell.running.size === 0) hold(shell, true)
-  shell.running.set(id, running)
   const exports = environment.exports + extraEnv.map(([name, value]) => `export ${name}=${quote(value)}; `).join("")
   // `set -C`: the output files are created, never opened if something is already there (a link included).
   // `jobs` collects the subshells that have ended (dash reaps background jobs only when asked).
-  shell.child.stdin!.write(`( trap 'echo "e ${id} $?"' EXIT; cd -P -- ${quote(request.cwd)} 2>/dev/null || { trap - EXIT; echo "n ${id}"; exit; }; ` +
+  shell.child.stdin!.write(`( trap - TERM; trap 'echo "e ${id} $?"' EXIT; cd -P -- ${quote(request.cwd)} 2>/dev/null || { trap - EXIT; echo "n ${id}"; exit; }; ` +
     `set -C; ${exports}exec ${[program, ...request.args].map(quote).join(" ")} <${quote(request.stdin === undefined ? "/dev/null" : running.files.in)} ` +
     `>${quote(running.files.out)} 2>${quote(running.files.err)} & echo "s ${id} $!"; wait "$!" ) & jobs >/dev/null\n`)
   return {
