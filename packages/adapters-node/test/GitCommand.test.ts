@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as GitCommand from "../src/internal/gitCommand.ts"
+import { alive } from "./fixtures/processes.ts"
 
 const scratch = Effect.acquireRelease(
   Effect.sync(() => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "oompa-gitcommand-")))),
@@ -22,15 +23,6 @@ const fakeGit = (dir: string, script: string) => {
   fs.mkdirSync(path.join(dir, "bin"), { recursive: true })
   fs.writeFileSync(path.join(dir, "bin", "git"), `#!/bin/sh\n${script}\n`, { mode: 0o755 })
   return GitCommand.make({ PATH: `${path.join(dir, "bin")}:/usr/bin:/bin` })
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 const waitForFile = (file: string) =>

@@ -13,6 +13,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as ShellSpawner from "../src/internal/shellSpawner.ts"
 import type * as SpawnHelper from "../src/internal/spawnHelper.ts"
+import { alive, until } from "./fixtures/processes.ts"
 
 const scratch = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "oompa-shell-spawner-")))
 const bin = path.join(scratch, "bin")
@@ -48,19 +49,6 @@ const ownFolder = () => {
   const folders = fs.readdirSync(parent).filter((name) => name.startsWith(`sh-${process.pid}-`))
   assert.strictEqual(folders.length, 1, folders.join(", "))
   return path.join(parent, folders[0]!)
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-const until = async (condition: () => boolean) => {
-  while (!condition()) await new Promise((done) => setTimeout(done, 20))
 }
 
 const hostileWords = [

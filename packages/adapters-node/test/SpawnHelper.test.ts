@@ -11,24 +11,12 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as SpawnHelper from "../src/internal/spawnHelper.ts"
+import { alive, until } from "./fixtures/processes.ts"
 
 const env = { PATH: process.env["PATH"] ?? "/usr/bin:/bin" }
 
 const run = (command: string, args: Array<string>) =>
   new Promise<SpawnHelper.SpawnResult>((done) => SpawnHelper.spawnInHelper({ command, args, cwd: process.cwd(), env }, done))
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-const until = async (condition: () => boolean) => {
-  while (!condition()) await new Promise((done) => setTimeout(done, 20))
-}
 
 const text = (result: SpawnHelper.SpawnResult) => result._tag === "Exited" ? new TextDecoder().decode(result.stdout) : result.message
 
