@@ -67,6 +67,16 @@ interface Running {
   readonly done: (result: SpawnResult) => void
   pid: number | undefined
   readonly signals: Array<NodeJS.Signals>
+  /** What it was asked to run, and whether it is already a second try (see the shell's stdout close). */
+  readonly request: SpawnRequest
+  readonly retried: boolean
+  /** The caller's handle: follows the command to its second try. */
+  readonly handle: Handle
+}
+
+/** Where the caller's `kill` goes: the command's current try. */
+interface Handle {
+  send: ((name: NodeJS.Signals) => void) | undefined
 }
 
 interface Shell {
@@ -276,9 +286,17 @@ const startShell = (env: Readonly<Record<string, string>>, start: Record<string,
   }
   child.once("exit", gone)
   child.once("error", gone)
+  // A command that never said "s" never ran (its subshell would hold stdout until it had): the
+  // shell died before it read the line, or it was written to a shell already dead (its exit not yet
+  // seen here). It gets one more try in a new shell, unless its caller has asked it to stop.
   child.stdout!.once("close", () => {
     gone()
     for (const [id, running] of shell.running) {
+      if (running.pid === undefined && !running.retried && running.signals.length === 0) {
+        shell.running.delete(id)
+        removeFiles(running)
+        if (startCommand(running.request, running.done, true, running.handle)) continue
+      }
       ended(shell, id, running, { _tag: "NotStarted", code: undefined, message: "the shell that starts git stopped before it started this command" })
     }
     hold(shell, false)
@@ -292,20 +310,34 @@ const startShell = (env: Readonly<Record<string, string>>, start: Record<string,
  * with how it ended. `undefined`: this request is not one for the shell (see the header).
  */
 export const run = (request: SpawnRequest, done: (result: SpawnResult) => void): Spawned | undefined => {
+  const handle: Handle = { send: undefined }
+  return startCommand(request, done, false, handle) ? { kill: (name) => handle.send?.(name) } : undefined
+}
+
+/** `run`, as a first or a second try; false when the shell cannot take it (nothing started then). */
+const startCommand = (request: SpawnRequest, done: (result: SpawnResult) => void, retried: boolean, handle: Handle): boolean => {
   const extraEnv = Object.entries(request.extraEnv ?? {})
   const words = [request.command, ...request.args, request.cwd, ...extraEnv.flat()]
-  if (!request.cwd.startsWith("/") || words.some((word) => word.includes("\0")) || extraEnv.some(([name]) => !shellName.test(name) || shellOptionVariables.has(name))) return undefined
-  if (words.reduce((bytes, word) => bytes + Buffer.byteLength(word), 0) > maxLineBytes) return undefined
+  if (!request.cwd.startsWith("/") || words.some((word) => word.includes("\0")) || extraEnv.some(([name]) => !shellName.test(name) || shellOptionVariables.has(name))) return false
+  if (words.reduce((bytes, word) => bytes + Buffer.byteLength(word), 0) > maxLineBytes) return false
   const environment = shellEnvironment(request.env)
   const program = findProgram(request.command, request.extraEnv?.["PATH"] ?? request.env["PATH"])
-  if (environment === undefined || program === undefined || !(usable ??= nodeFs.existsSync(shellPath))) return undefined
+  if (environment === undefined || program === undefined || !(usable ??= nodeFs.existsSync(shellPath))) return false
   const files = PrivateFolder.processFolder()
-  if (files === undefined) return undefined
+  if (files === undefined) return false
   const shell = shells.get(request.env) ?? startShell(request.env, environment.start)
-  if (shell === undefined) return undefined
+  if (shell === undefined) return false
   const id = nextId++
   const base = nodePath.join(files, String(id))
-  const running: Running = { program, cwd: request.cwd, files: { in: `${base}.in`, out: `${base}.out`, err: `${base}.err` }, hasInput: request.stdin !== undefined, done, pid: undefined, signals: [] }
+  const running: Running = {
+    program, cwd: request.cwd, files: { in: `${base}.in`, out: `${base}.out`, err: `${base}.err` }, hasInput: request.stdin !== undefined,
+    done, pid: undefined, signals: [], request, retried, handle
+  }
+  handle.send = (name) => {
+    if (!shell.running.has(id)) return
+    running.signals.push(name)
+    if (running.pid !== undefined) signal(running.pid, name)
+  }
   clearTimeout(shell.idle)
   if (shell.running.size === 0) hold(shell, true)
   shell.running.set(id, running)
@@ -316,7 +348,7 @@ export const run = (request: SpawnRequest, done: (result: SpawnResult) => void):
     } catch (error) {
       const failure = `its input could not be written to ${running.files.in}: ${(error as Error).message}`
       queueMicrotask(() => ended(shell, id, running, { _tag: "NotStarted", code: (error as NodeJS.ErrnoException).code, message: failure }))
-      return { kill: () => {} }
+      return true
     }
   }
   const exports = environment.exports + extraEnv.map(([name, value]) => `export ${name}=${quote(value)}; `).join("")
@@ -325,11 +357,5 @@ export const run = (request: SpawnRequest, done: (result: SpawnResult) => void):
   shell.child.stdin!.write(`( trap - TERM; trap 'echo "e ${id} $?"' EXIT; cd -P -- ${quote(request.cwd)} 2>/dev/null || { trap - EXIT; echo "n ${id}"; exit; }; ` +
     `set -C; ${exports}exec ${[program, ...request.args].map(quote).join(" ")} <${quote(request.stdin === undefined ? "/dev/null" : running.files.in)} ` +
     `>${quote(running.files.out)} 2>${quote(running.files.err)} & echo "s ${id} $!"; wait "$!" ) & jobs >/dev/null\n`)
-  return {
-    kill: (name) => {
-      if (!shell.running.has(id)) return
-      running.signals.push(name)
-      if (running.pid !== undefined) signal(running.pid, name)
-    }
-  }
+  return true
 }
