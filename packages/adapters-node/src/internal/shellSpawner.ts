@@ -33,8 +33,10 @@
  * - the command's `PWD` is its folder (the shell keeps `PWD` as `cd` leaves it).
  *
  * The shell ends when this process does (its stdin closes, kill -9 included); commands it started
- * run to their end, as before. An idle shell is closed after `idleMs`. A shell that dies fails the
- * commands it held (`NotStarted`) and is replaced on the next command. A subshell killed on its
+ * run to their end, as before. An idle shell is closed after `idleMs`. A shell that dies is
+ * replaced on the next command; the commands it had started still report how they ended, and one
+ * it never started (its line unread) gets one more try in a new shell once the dead shell's last
+ * command has ended, then fails (`NotStarted`). A subshell killed on its
  * own (by another process of this user) leaves its command waiting: the same user can stop git or
  * the helper as well.
  *
