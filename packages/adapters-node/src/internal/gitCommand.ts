@@ -260,7 +260,7 @@ const spawnOnce = (env: Readonly<Record<string, string>>, operation: string, cal
       extraEnv: call.env,
       stdin: call.stdin === undefined ? undefined : typeof call.stdin === "string" ? encoder.encode(call.stdin) : call.stdin
     }
-    const spawned = (ShellSpawner.run(request, finished) ?? SpawnHelper.spawnInHelper(request, finished))
+    const spawned = ShellSpawner.run(request, finished) ?? SpawnHelper.spawnInHelper(request, finished)
     function finished(result: SpawnHelper.SpawnResult): void {
       ended = true
       for (const wake of waiting) wake()

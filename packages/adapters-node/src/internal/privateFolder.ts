@@ -20,6 +20,7 @@
 import * as nodeFs from "node:fs"
 import * as nodeOs from "node:os"
 import * as nodePath from "node:path"
+import * as RunLock from "../RunLock.ts"
 
 /** A leftover folder is removed when its process is gone and it has not changed for this long. */
 const leftoverAgeMs = 60 * 60 * 1000
@@ -80,22 +81,13 @@ const findParent = (): string | null => {
 const sweepLeftovers = (under: string): void => {
   for (const name of nodeFs.readdirSync(under)) {
     const pid = /^sh-(\d+)-/.exec(name)?.[1]
-    if (pid === undefined || alive(Number(pid))) continue
+    if (pid === undefined || RunLock.isProcessAlive(Number(pid))) continue
     try {
       const leftover = nodePath.join(under, name)
       if (Date.now() - nodeFs.lstatSync(leftover).mtimeMs > leftoverAgeMs) nodeFs.rmSync(leftover, { recursive: true, force: true })
     } catch {
       // see above
     }
-  }
-}
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"
   }
 }
 
